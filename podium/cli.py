@@ -1,0 +1,276 @@
+"""The `podium` command: the instructor's interface to the services, and the tests'.
+
+Each command parses its arguments, calls one service and prints the outcome. Errors are one line on stderr and a
+non-zero exit status, never a traceback.
+"""
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+
+from podium.errors import PodiumError
+from podium.runtime import Runtime, make_runtime
+
+EXIT_ERROR = 1
+
+
+class PodiumGroup(click.Group):
+    """Turns every expected error into one line on stderr; an unexpected one says where to look, briefly."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except PodiumError as exc:
+            click.echo(f"error: {exc.message}", err=True)
+            ctx.exit(EXIT_ERROR)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except OSError as exc:
+            click.echo(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
+            ctx.exit(EXIT_ERROR)
+
+
+def runtime(ctx: click.Context) -> Runtime:
+    root = ctx.find_root()
+    if root.obj is None:
+        root.obj = make_runtime()
+        root.call_on_close(root.obj.db.dispose)
+    return root.obj
+
+
+def actor() -> str:
+    """Who ran the command, for the audit log."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+@click.group(cls=PodiumGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="podium")
+def cli() -> None:
+    """Podium: course competitions with grading policy. Configured by DATABASE_URL and PODIUM_DATA_DIR."""
+
+
+@cli.command()
+@click.pass_context
+def init(ctx: click.Context) -> None:
+    """Create or upgrade the database (Alembic)."""
+    rt = runtime(ctx)
+    rt.db.upgrade()
+    click.echo(f"database ready: {rt.db.engine.url.render_as_string(hide_password=True)}")
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(path_type=Path))
+@click.pass_context
+def load(ctx: click.Context, folder: Path) -> None:
+    """Load or update a course folder (course.toml and */competition.toml)."""
+    from podium.services.courses import load_course
+
+    rt = runtime(ctx)
+    rt.db.upgrade()
+    with rt.db.session() as session:
+        report = load_course(session, rt.settings, folder, actor=actor())
+    click.echo("\n".join(report.lines()))
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.pass_context
+def run(ctx: click.Context, host: str, port: int) -> None:
+    """Serve the web app."""
+    from werkzeug.serving import run_simple
+
+    from podium.web import create_app
+
+    rt = runtime(ctx)
+    rt.db.upgrade()
+    app = create_app(runtime=rt)
+    click.echo(f"Podium on http://{host}:{port}/  (data: {rt.settings.data_dir})")
+    run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+# --- users -----------------------------------------------------------------------------------------------
+
+
+@cli.group()
+def users() -> None:
+    """Accounts, enrolments and API keys."""
+
+
+@users.command("add")
+@click.argument("email")
+@click.option("--course", "course_slug", required=True, help="course slug, e.g. 11785-f19")
+@click.option("--role", type=click.Choice(["student", "staff", "instructor"]), default="student", show_default=True)
+@click.option("--name", default="")
+@click.option("--password", default=None, help="sets a password for signing in to the web app")
+@click.option("--leaderboard-name", default="")
+@click.pass_context
+def users_add(ctx, email, course_slug, role, name, password, leaderboard_name) -> None:
+    """Create an account (if needed) and enrol it in a course."""
+    from podium.services import courses, users as users_service
+
+    with runtime(ctx).db.session() as session:
+        user = users_service.add_user(session, email, courses.get_course(session, course_slug), role, name=name,
+                                      password=password, leaderboard_name=leaderboard_name, actor=actor())
+        click.echo(f"{user.email}: {role} of {course_slug}")
+
+
+@users.command("import")
+@click.argument("roster", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--course", "course_slug", required=True)
+@click.pass_context
+def users_import(ctx, roster: Path, course_slug: str) -> None:
+    """Enrol everyone in ROSTER.csv (columns email,name[,role])."""
+    from podium.services import courses, users as users_service
+
+    with runtime(ctx).db.session() as session:
+        result = users_service.import_roster(session, courses.get_course(session, course_slug), roster, actor=actor())
+    click.echo(f"{result.added} added, {result.updated} already had accounts")
+
+
+@users.command("token")
+@click.argument("email")
+@click.pass_context
+def users_token(ctx, email: str) -> None:
+    """Print a new API key for EMAIL (the old one stops working)."""
+    from podium.services import users as users_service
+
+    with runtime(ctx).db.session() as session:
+        key = users_service.issue_api_key(session, users_service.get_user(session, email), actor=actor())
+    click.echo(key)
+
+
+# --- submissions -----------------------------------------------------------------------------------------
+
+
+def _parse_at(value: str | None, timezone: str) -> datetime | None:
+    """ISO 8601; without an offset the time is read in the course time zone, as the deadlines are."""
+    if value is None:
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise PodiumError(f"--at {value!r} is not ISO 8601, e.g. 2019-09-29T23:50:00-04:00") from None
+    return at.replace(tzinfo=ZoneInfo(timezone)) if at.tzinfo is None else at
+
+
+@cli.command()
+@click.argument("competition")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--as", "email", required=True, help="the student the submission belongs to")
+@click.option("--at", "at", default=None, help="when it was made (ISO 8601), for outage recovery")
+@click.option("-m", "--message", default="", help="description")
+@click.pass_context
+def submit(ctx, competition: str, file: Path, email: str, at: str | None, message: str) -> None:
+    """Record a submission for a student (staff; audited) and score it."""
+    from podium.services import courses, submissions, users as users_service
+
+    rt = runtime(ctx)
+    with rt.db.session() as session:
+        comp = courses.get_competition(session, competition)
+        user = users_service.get_user(session, email)
+        comp_id, user_id, when = comp.id, user.id, _parse_at(at, comp.course.timezone)
+    with open(file, "rb") as stream:
+        sub = submissions.receive(rt.db, rt.settings, comp_id, user_id, stream, file.name, message, at=when,
+                                  recorded_by=actor())
+    sub = submissions.score(rt.db, rt.settings, sub.id) or sub
+    click.echo(json.dumps(_submission_line(sub)))
+    if sub.status.value == "failed":
+        ctx.exit(EXIT_ERROR)
+
+
+def _submission_line(sub) -> dict:
+    return {"id": sub.id, "status": sub.status.value, "submitted_at": sub.submitted_at.isoformat(),
+            "public": sub.public_score, "private": sub.private_score, "error": sub.error}
+
+
+@cli.command()
+@click.argument("competition")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+def score(ctx, competition: str, file: Path) -> None:
+    """Dry run: score FILE against COMPETITION without recording anything."""
+    from podium.services import courses, submissions
+
+    rt = runtime(ctx)
+    with rt.db.session() as session:
+        comp = courses.get_competition(session, competition)
+        result = submissions.dry_run(rt.settings, comp, file)
+    click.echo(json.dumps({"public": result.public, "private": result.private, "rows": result.rows,
+                           "seconds": round(result.seconds, 4)}))
+
+
+@cli.command()
+@click.argument("competition")
+@click.pass_context
+def rescore(ctx, competition: str) -> None:
+    """Score every submission of COMPETITION again, e.g. after a solution fix."""
+    from tqdm import tqdm
+
+    from podium.services import courses, submissions
+
+    rt = runtime(ctx)
+    with rt.db.session() as session:
+        comp_id = courses.get_competition(session, competition).id
+    with tqdm(total=0, unit="sub", desc=competition, file=sys.stderr, disable=None) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(1)
+
+        counts = submissions.rescore_competition(rt.db, rt.settings, comp_id, actor=actor(), progress=progress)
+    click.echo(f"{counts['scored']} scored, {counts['failed']} failed")
+
+
+@cli.command()
+@click.argument("competition")
+@click.pass_context
+def release(ctx, competition: str) -> None:
+    """Reveal the private leaderboard of COMPETITION to students."""
+    from podium.services import competitions, courses
+
+    with runtime(ctx).db.session() as session:
+        comp = courses.get_competition(session, competition)
+        done = competitions.release(session, comp, actor=actor())
+    click.echo(f"{competition}: private leaderboard {'released' if done else 'was already released'}")
+
+
+# --- demo ------------------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--seed", default=11785, show_default=True, type=int)
+@click.option("--write", "write_to", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="only write the course folder (definitions and generated data) into this folder")
+@click.option("--schedule", type=click.Choice(["relative", "fall2019"]), default="relative", show_default=True,
+              help="with --write: deadlines relative to today, or the Fall 2019 dates")
+@click.pass_context
+def demo(ctx, seed: int, write_to: Path | None, schedule: str) -> None:
+    """Create the demo course: 11-785 Fall 2019 with generated data and simulated students."""
+    from podium.services import demo as demo_service
+
+    if write_to is not None:
+        from podium.demo import write_course
+
+        click.echo(f"wrote {write_course(write_to, seed=seed, schedule=schedule)}")
+        return
+    rt = runtime(ctx)
+    rt.db.upgrade()
+    summary = demo_service.build_demo(rt, seed=seed, echo=lambda line: click.echo(line, err=True))
+    click.echo("\n".join(summary))
+
+
+def main() -> None:
+    cli(prog_name="podium")
+
+
+if __name__ == "__main__":
+    main()

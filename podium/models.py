@@ -1,0 +1,264 @@
+"""The stored state of Podium, as typed SQLAlchemy 2.0 models.
+
+Every instant is stored in UTC (POLICY.md section 2); `UTCDateTime` hands back aware datetimes on every database,
+SQLite included, so the rules never see a naive time.
+"""
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Stores aware datetimes as naive UTC and returns them aware (UTC)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: Optional[datetime], dialect) -> Optional[datetime]:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column; pass an aware datetime")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: Optional[datetime], dialect) -> Optional[datetime]:
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+class Role(str, enum.Enum):
+    student = "student"
+    staff = "staff"
+    instructor = "instructor"
+
+    @property
+    def is_staff(self) -> bool:
+        return self in (Role.staff, Role.instructor)
+
+
+class Status(str, enum.Enum):
+    queued = "queued"
+    scoring = "scoring"
+    scored = "scored"
+    failed = "failed"
+
+
+class Course(Base):
+    __tablename__ = "courses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64))
+    policy: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    source_dir: Mapped[Optional[str]] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    competitions: Mapped[list[Competition]] = relationship(
+        back_populates="course", order_by="Competition.ontime", cascade="all, delete-orphan"
+    )
+    enrolments: Mapped[list[Enrolment]] = relationship(back_populates="course", cascade="all, delete-orphan")
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    leaderboard_name: Mapped[str] = mapped_column(String(80), default="")
+    password_hash: Mapped[Optional[str]] = mapped_column(String(255))
+    api_key_hash: Mapped[Optional[str]] = mapped_column(String(128), index=True)
+    api_key_created_at: Mapped[Optional[datetime]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    enrolments: Mapped[list[Enrolment]] = relationship(back_populates="user", cascade="all, delete-orphan")
+
+    @property
+    def display_name(self) -> str:
+        return self.leaderboard_name or self.name or self.email.split("@")[0]
+
+
+class Enrolment(Base):
+    __tablename__ = "enrolments"
+    __table_args__ = (UniqueConstraint("user_id", "course_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
+    role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="enrolments")
+    course: Mapped[Course] = relationship(back_populates="enrolments")
+
+
+class Competition(Base):
+    __tablename__ = "competitions"
+    __table_args__ = (UniqueConstraint("course_id", "slug"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
+    slug: Mapped[str] = mapped_column(String(64))
+    title: Mapped[str] = mapped_column(String(200))
+    weight: Mapped[float] = mapped_column(Float, default=1.0)
+    slack_eligible: Mapped[bool] = mapped_column(Boolean, default=True)
+    allow_practice: Mapped[bool] = mapped_column(Boolean, default=False)
+    opens: Mapped[datetime]
+    early: Mapped[Optional[datetime]]
+    ontime: Mapped[datetime]
+    late: Mapped[datetime]
+    metric: Mapped[str] = mapped_column(String(200))
+    higher_is_better: Mapped[bool] = mapped_column(Boolean)
+    id_column: Mapped[str] = mapped_column(String(100))
+    expected_header: Mapped[list] = mapped_column(JSON, default=list)
+    cutoffs: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    resolved_cutoffs: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
+    display_precision: Mapped[int] = mapped_column(Integer, default=5)
+    daily_limit: Mapped[Optional[int]] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(Text, default="")
+    solution_sha256: Mapped[str] = mapped_column(String(64), default="")
+    compiled_dir: Mapped[str] = mapped_column(Text, default="")
+    source_dir: Mapped[str] = mapped_column(Text, default="")
+    finalised_at: Mapped[Optional[datetime]]
+    released_at: Mapped[Optional[datetime]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    course: Mapped[Course] = relationship(back_populates="competitions")
+    files: Mapped[list[DataFile]] = relationship(
+        back_populates="competition", order_by="DataFile.name", cascade="all, delete-orphan"
+    )
+
+    @property
+    def public_id(self) -> str:
+        """`<course-slug>-<competition-slug>`, used in URLs, the CLI and both APIs."""
+        return f"{self.course.slug}-{self.slug}"
+
+
+class DataFile(Base):
+    """A file students may download (never the solution)."""
+
+    __tablename__ = "data_files"
+    __table_args__ = (UniqueConstraint("competition_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    competition_id: Mapped[int] = mapped_column(ForeignKey("competitions.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(255))
+    path: Mapped[str] = mapped_column(Text)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    competition: Mapped[Competition] = relationship(back_populates="files")
+
+
+class Submission(Base):
+    __tablename__ = "submissions"
+    __table_args__ = (
+        Index("ix_submissions_competition_user", "competition_id", "user_id", "submitted_at"),
+        Index("ix_submissions_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    competition_id: Mapped[int] = mapped_column(ForeignKey("competitions.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    submitted_at: Mapped[datetime]
+    file_path: Mapped[str] = mapped_column(Text)
+    file_name: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    rows: Mapped[Optional[int]] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[Status] = mapped_column(Enum(Status, native_enum=False, length=16), default=Status.queued)
+    error: Mapped[Optional[str]] = mapped_column(Text)
+    public_score: Mapped[Optional[float]] = mapped_column(Float)
+    private_score: Mapped[Optional[float]] = mapped_column(Float)
+    scoring_seconds: Mapped[Optional[float]] = mapped_column(Float)
+    scored_at: Mapped[Optional[datetime]]
+    practice: Mapped[bool] = mapped_column(Boolean, default=False)
+    selected: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set when staff recorded the upload for the student (outage recovery): who did it.
+    recorded_by: Mapped[Optional[str]] = mapped_column(String(254))
+
+    competition: Mapped[Competition] = relationship()
+    user: Mapped[User] = relationship()
+
+
+class Extension(Base):
+    """One student's deadlines moved on one competition (POLICY.md section 7)."""
+
+    __tablename__ = "extensions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    competition_id: Mapped[int] = mapped_column(ForeignKey("competitions.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    delta_seconds: Mapped[Optional[int]] = mapped_column(Integer)
+    early: Mapped[Optional[datetime]]
+    ontime: Mapped[Optional[datetime]]
+    late: Mapped[Optional[datetime]]
+    reason: Mapped[str] = mapped_column(Text, default="")
+    granted_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    granted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[Optional[datetime]]
+    revoked_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+    competition: Mapped[Competition] = relationship()
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    granted_by: Mapped[Optional[User]] = relationship(foreign_keys=[granted_by_id])
+
+
+class SlackEntry(Base):
+    """Slack days a student spent outside Podium (e.g. on parts graded elsewhere), recorded by staff."""
+
+    __tablename__ = "slack_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    days: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str] = mapped_column(Text, default="")
+    recorded_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+
+
+class AuditEvent(Base):
+    """Who did what, when: every staff action that changes what counts."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(254))
+    course_id: Mapped[Optional[int]] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(255), default="")
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -1,0 +1,203 @@
+"""Load a course folder (competitions as code) into the database, idempotently.
+
+What a running server needs is copied under the data directory: the solution in its compiled form, a custom
+metric file, and the files students may download. The instructor's checkout can change or vanish afterwards.
+"""
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from podium import scoring
+from podium.config import Settings
+from podium.errors import ConfigError, NotFound
+from podium.models import Competition, Course, DataFile
+from podium.services import audit
+from podium.services.files import sha256_of, store_copy
+from podium.spec import CUSTOM_PREFIX, CompetitionSpec, CourseSpec, read_course
+
+
+@dataclass
+class LoadReport:
+    course: str
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    solution_changed: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        out = [f"course {self.course}"]
+        for label, ids in (("created", self.created), ("updated", self.updated), ("unchanged", self.unchanged)):
+            if ids:
+                out.append(f"  {label}: {', '.join(ids)}")
+        for public_id in self.solution_changed:
+            out.append(f"  the solution of {public_id} changed: run `podium rescore {public_id}`")
+        return out
+
+
+def load_course(session: Session, settings: Settings, folder: Path, actor: str = "cli") -> LoadReport:
+    """Create or update the course in `folder`; refuses the whole folder on the first problem found."""
+    spec = read_course(Path(folder))
+    compiled = {c.slug: compile_competition(settings, spec, c) for c in spec.competitions}
+
+    course = session.scalar(select(Course).where(Course.slug == spec.slug))
+    if course is None:
+        course = Course(slug=spec.slug, title=spec.title, timezone=spec.timezone, policy=spec.policy)
+        session.add(course)
+    _assign(course, title=spec.title, timezone=spec.timezone, policy=spec.policy, source_dir=str(spec.folder))
+    session.flush()
+
+    report = LoadReport(course=spec.slug)
+    for comp_spec in spec.competitions:
+        _load_competition(session, settings, course, comp_spec, compiled[comp_spec.slug], report)
+    if report.created or report.updated:
+        audit.record(session, actor, "course.load", course_id=course.id, target=spec.slug,
+                     created=report.created, updated=report.updated, folder=str(spec.folder))
+    return report
+
+
+def compile_competition(settings: Settings, course: CourseSpec, comp: CompetitionSpec) -> tuple[str, Path, list]:
+    """Compile the solution once into its fast form; reuse it when the same solution was compiled before."""
+    sha = sha256_of(comp.solution)
+    dest = settings.compiled_dir / course.slug / comp.slug / sha[:16]
+    try:
+        if scoring.compiled_is_current(comp.solution, dest):
+            solution = scoring.CompiledSolution.open(dest)
+        else:
+            if dest.exists():
+                shutil.rmtree(dest)
+            solution = scoring.compile_solution(comp.solution, comp.id_column, comp.scorer(), dest)
+        if comp.sample_submission is not None:
+            scoring.check_sample_submission(comp.sample_submission, solution)
+    except scoring.SolutionError as exc:
+        key = "[evaluation] sample_submission" if exc.key == "sample_submission" else "[evaluation] solution"
+        raise ConfigError(comp.toml_path, key, str(exc)) from None
+    return sha, dest, list(solution.expected_header)
+
+
+def _load_competition(session: Session, settings: Settings, course: Course, spec: CompetitionSpec,
+                      compiled: tuple[str, Path, list], report: LoadReport) -> None:
+    sha, compiled_dir, header = compiled
+    comp = session.scalar(select(Competition).where(Competition.course_id == course.id, Competition.slug == spec.slug))
+    public_id = f"{course.slug}-{spec.slug}"
+    created = comp is None
+    if created:
+        comp = Competition(course=course, slug=spec.slug)
+        session.add(comp)
+    home = settings.courses_dir / course.slug / spec.slug
+    old_sha = comp.solution_sha256
+    changed = _assign(
+        comp,
+        title=spec.title, weight=spec.weight, slack_eligible=spec.slack_eligible, allow_practice=spec.allow_practice,
+        display_precision=spec.display_precision, daily_limit=spec.daily_limit, description=spec.description,
+        opens=spec.opens, early=spec.early, ontime=spec.ontime, late=spec.late, metric=spec.metric,
+        higher_is_better=spec.higher_is_better, id_column=spec.id_column, expected_header=header,
+        cutoffs=spec.cutoffs, solution_sha256=sha, compiled_dir=str(compiled_dir), source_dir=str(home),
+    )
+    changed |= _copy_metric(spec, home)
+    changed |= _sync_data_files(session, comp, spec, home / "files")
+    session.flush()
+    if created:
+        report.created.append(public_id)
+    elif changed:
+        report.updated.append(public_id)
+        if old_sha and old_sha != sha:
+            report.solution_changed.append(public_id)
+    else:
+        report.unchanged.append(public_id)
+
+
+def _assign(obj, **values) -> bool:
+    """Set attributes, saying whether anything changed (so a second load reports `unchanged`)."""
+    changed = False
+    for name, value in values.items():
+        if getattr(obj, name) != value:
+            setattr(obj, name, value)
+            changed = True
+    return changed
+
+
+def _copy_metric(spec: CompetitionSpec, home: Path) -> bool:
+    if not spec.metric.startswith(CUSTOM_PREFIX):
+        return False
+    source = spec.folder / spec.metric[len(CUSTOM_PREFIX):]
+    dest = home / source.name
+    if dest.exists() and sha256_of(dest) == sha256_of(source):
+        return False
+    store_copy(source, dest)
+    return True
+
+
+def _sync_data_files(session: Session, comp: Competition, spec: CompetitionSpec, dest_dir: Path) -> bool:
+    wanted = {path.name: path for path in spec.data_files}
+    existing = {f.name: f for f in comp.files}
+    changed = False
+    for name, row in existing.items():
+        if name not in wanted:
+            comp.files.remove(row)
+            changed = True
+    for name, source in wanted.items():
+        sha = sha256_of(source)
+        row = existing.get(name)
+        if row is not None and row.sha256 == sha and Path(row.path).is_file():
+            continue
+        stored = store_copy(source, dest_dir / name)
+        if row is None:
+            row = DataFile(name=name)
+            comp.files.append(row)
+        row.path, row.size_bytes, row.sha256 = str(stored.path), stored.size_bytes, stored.sha256
+        changed = True
+    return changed
+
+
+def get_course(session: Session, slug: str) -> Course:
+    course = session.scalar(select(Course).where(Course.slug == slug))
+    if course is None:
+        raise NotFound(f"no course {slug!r}; `podium load DIR` creates one")
+    return course
+
+
+def get_competition(session: Session, public_id: str) -> Competition:
+    """A competition by its public id `<course>-<competition>`.
+
+    Both slugs may contain dashes, so every split of the id is a candidate; one query tries them all.
+    """
+    splits = [(public_id[:i], public_id[i + 1:]) for i, ch in enumerate(public_id) if ch == "-"]
+    if splits:
+        found = session.scalars(
+            select(Competition).join(Course).where(
+                or_(*(and_(Course.slug == course, Competition.slug == slug) for course, slug in splits))
+            )
+        ).first()
+        if found is not None:
+            return found
+    raise NotFound(f"no competition {public_id!r}; ids look like <course>-<competition>, e.g. 11785-f19-hw1p2")
+
+
+@dataclass(frozen=True)
+class State:
+    key: str
+    label: str
+
+
+def competition_state(comp: Competition, now: datetime) -> State:
+    """Where a competition stands for the class as a whole (students with extensions may differ)."""
+    if now < comp.opens:
+        return State("upcoming", "not yet open")
+    if now <= comp.ontime:
+        return State("open", "open")
+    if now <= comp.late:
+        return State("late", "late window")
+    return State("closed", "released" if comp.released_at else "closed")
+
+
+def overview(session: Session, now: datetime) -> list[tuple[Course, list[tuple[Competition, State]]]]:
+    listing = []
+    for course in session.scalars(select(Course).order_by(Course.slug)):
+        listing.append((course, [(comp, competition_state(comp, now)) for comp in course.competitions]))
+    return listing

@@ -1,0 +1,86 @@
+"""The demo: the 11-785 Fall 2019 course with generated data, staff, simulated students and their histories.
+
+Running it again starts the demo course afresh; nothing outside the demo course and its accounts is touched.
+"""
+from __future__ import annotations
+
+import io
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+
+from sqlalchemy import delete, select
+
+from podium import demo as demo_data
+from podium.models import Course, User, utcnow
+from podium.runtime import Runtime
+from podium.services import competitions, submissions, users
+from podium.services.courses import competition_state, get_course, load_course
+
+ACTOR = "demo"
+
+
+def build_demo(rt: Runtime, seed: int = 11785, echo: Callable[[str], None] = print) -> list[str]:
+    now = utcnow()
+    students = demo_data.demo_students(seed)
+    staff = demo_data.demo_staff()
+    _reset(rt, [p.email for p in [*students, *staff]])
+
+    echo("writing the demo course data ...")
+    folder = demo_data.write_course(rt.settings.data_dir / "demo", seed=seed, schedule="relative", now=now)
+    with rt.db.session() as session:
+        load_course(session, rt.settings, folder, actor=ACTOR)
+        course = get_course(session, demo_data.COURSE_SLUG)
+        for person in staff:
+            users.add_user(session, person.email, course, person.role, name=person.name,
+                           password=demo_data.DEMO_PASSWORD, actor=ACTOR)
+        for person in students:
+            users.add_user(session, person.email, course, "student", name=person.name,
+                           leaderboard_name=person.leaderboard_name, password=demo_data.DEMO_PASSWORD, actor=ACTOR)
+
+    history = demo_data.simulate_submissions(folder, students, seed=seed, now=now)
+    echo(f"recording and scoring {len(history)} simulated submissions ...")
+    ids = _record(rt, history)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(lambda sub_id: submissions.score(rt.db, rt.settings, sub_id), ids))
+    _release_closed(rt)
+    return _summary(staff, students)
+
+
+def _reset(rt: Runtime, emails: list[str]) -> None:
+    with rt.db.session() as session:
+        course = session.scalar(select(Course).where(Course.slug == demo_data.COURSE_SLUG))
+        if course is not None:
+            for comp in course.competitions:
+                shutil.rmtree(rt.settings.uploads_dir / str(comp.id), ignore_errors=True)
+            session.delete(course)
+        session.execute(delete(User).where(User.email.in_(emails)))
+
+
+def _record(rt: Runtime, history) -> list[int]:
+    with rt.db.session() as session:
+        course = get_course(session, demo_data.COURSE_SLUG)
+        comp_ids = {c.slug: c.id for c in course.competitions}
+        user_ids = dict(session.execute(select(User.email, User.id)).tuples())
+    return [
+        submissions.receive(rt.db, rt.settings, comp_ids[item.competition_slug], user_ids[item.email],
+                            io.BytesIO(item.csv_bytes), item.file_name, item.description, at=item.at).id
+        for item in history
+    ]
+
+
+def _release_closed(rt: Runtime) -> None:
+    """Closed competitions are shown graded: their private boards released, as staff would have done."""
+    now = utcnow()
+    with rt.db.session() as session:
+        for comp in get_course(session, demo_data.COURSE_SLUG).competitions:
+            if competition_state(comp, now).key == "closed":
+                competitions.release(session, comp, actor=ACTOR)
+
+
+def _summary(staff, students) -> list[str]:
+    lines = ["", "Demo course 11785-f19 ready. Accounts (password for all: " + demo_data.DEMO_PASSWORD + "):"]
+    lines += [f"  {p.role:<10} {p.email}" for p in staff]
+    lines += [f"  {'student':<10} {students[0].email}  (and {len(students) - 1} more, "
+              f"{students[1].email} to {students[-1].email})"]
+    return lines

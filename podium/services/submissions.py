@@ -1,0 +1,248 @@
+"""Submissions: receive an upload, score it, rescore a competition.
+
+Receiving and scoring are separate steps. An upload is stored durably and its row committed as `queued` with
+the instant it was received; scoring claims the row (queued -> scoring with a conditional update, so two
+workers never score the same submission) and stores the scores or the message that explains the failure.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import BinaryIO, Callable, Iterable
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from podium import rules, scoring
+from podium.config import Settings
+from podium.db import Database
+from podium.errors import Forbidden, NotFound, PodiumError, Refused
+from podium.models import Competition, Enrolment, Extension, Status, Submission, User, utcnow
+from podium.services import audit
+from podium.services.files import TooLarge, store_stream
+from podium.spec import scorer_for
+
+log = logging.getLogger(__name__)
+SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class UploadTooLarge(PodiumError):
+    code = 413
+
+
+# --- windows for one student -----------------------------------------------------------------------------
+
+
+def active_extension(session: Session, comp: Competition, user: User) -> Extension | None:
+    return session.scalar(
+        select(Extension)
+        .where(Extension.competition_id == comp.id, Extension.user_id == user.id, Extension.revoked_at.is_(None))
+        .order_by(Extension.granted_at.desc())
+    )
+
+
+def schedule_for(session: Session, comp: Competition, user: User | None = None) -> rules.Schedule:
+    """The competition's deadlines, moved by the student's extension when there is one (POLICY.md section 7)."""
+    schedule = rules.Schedule(opens=comp.opens, early=comp.early, ontime=comp.ontime, late=comp.late)
+    extension = active_extension(session, comp, user) if user is not None else None
+    if extension is None:
+        return schedule
+    return rules.effective_schedule(schedule, extension_rule(extension))
+
+
+def extension_rule(extension: Extension) -> rules.Extension:
+    from datetime import timedelta
+
+    delta = timedelta(seconds=extension.delta_seconds) if extension.delta_seconds is not None else None
+    return rules.Extension(delta=delta, early=extension.early, ontime=extension.ontime, late=extension.late)
+
+
+# --- receiving -------------------------------------------------------------------------------------------
+
+
+def receive(db: Database, settings: Settings, comp_id: int, user_id: int, stream: BinaryIO, file_name: str,
+            description: str = "", *, at: datetime | None = None, recorded_by: str | None = None) -> Submission:
+    """Store an upload durably and record it as queued; refuse it, keeping nothing, when the rules say no.
+
+    `at` backdates a submission recorded by staff for a student (outage recovery); it is audited.
+    """
+    file_name = Path(file_name or "submission.csv").name
+    dest = settings.uploads_dir / str(comp_id) / str(user_id) / f"{uuid.uuid4().hex}-{SAFE_NAME.sub('_', file_name)}"
+    try:
+        stored = store_stream(stream, dest, max_bytes=settings.max_upload_bytes)
+    except TooLarge as exc:
+        raise UploadTooLarge(
+            f"The file is larger than the {exc.limit / 1e6:.0f} MB limit; compress it (.csv.gz or .zip) and upload again."
+        ) from None
+    received_at = at or utcnow()
+    try:
+        with db.session() as session:
+            comp = session.get(Competition, comp_id)
+            user = session.get(User, user_id)
+            enrolment = _lock_enrolment(session, comp, user)
+            practice = _check_window(session, comp, user, received_at)
+            if recorded_by is None and not enrolment.role.is_staff:
+                _check_daily_limit(session, comp, user, received_at)
+            submission = Submission(
+                competition_id=comp.id, user_id=user.id, submitted_at=received_at, file_path=str(stored.path),
+                file_name=file_name, sha256=stored.sha256, size_bytes=stored.size_bytes,
+                description=(description or "").strip()[:1000], status=Status.queued, practice=practice,
+                recorded_by=recorded_by,
+            )
+            session.add(submission)
+            session.flush()
+            if recorded_by is not None:
+                audit.record(session, recorded_by, "submission.record", course_id=comp.course_id,
+                             target=str(submission.id), student=user.email, at=received_at.isoformat(),
+                             file=file_name, sha256=stored.sha256)
+        return submission
+    except BaseException:
+        stored.path.unlink(missing_ok=True)
+        raise
+
+
+def _lock_enrolment(session: Session, comp: Competition | None, user: User | None) -> Enrolment:
+    """The submitter's enrolment, locked so that concurrent uploads by one student are counted one at a time."""
+    if comp is None:
+        raise NotFound("no such competition")
+    if user is None:
+        raise NotFound("no such user")
+    enrolment = session.scalar(
+        select(Enrolment).where(Enrolment.user_id == user.id, Enrolment.course_id == comp.course_id).with_for_update()
+    )
+    if enrolment is None:
+        raise Forbidden(f"{user.email} is not enrolled in {comp.course.slug}")
+    return enrolment
+
+
+def _check_window(session: Session, comp: Competition, user: User, t: datetime) -> bool:
+    """Refuse uploads outside the windows; return whether the upload is a practice one (after the close)."""
+    result = rules.classify(t, schedule_for(session, comp, user), tz=comp.course.timezone,
+                            allow_practice=comp.allow_practice)
+    if result.refused:
+        raise Refused(result.message)
+    return result.window == "practice"
+
+
+def _check_daily_limit(session: Session, comp: Competition, user: User, t: datetime) -> None:
+    # Uploads still being scored count: they may well succeed, and not counting them would let a burst of
+    # parallel uploads pass the limit.
+    times = session.scalars(
+        select(Submission.submitted_at).where(
+            Submission.competition_id == comp.id, Submission.user_id == user.id,
+            Submission.status != Status.failed,
+        )
+    ).all()
+    limit = comp.daily_limit or comp.course.policy.get("daily_limit", 10)
+    verdict = rules.check_daily_limit(t, times, comp.course.timezone, limit)
+    if not verdict.allowed:
+        raise Refused(verdict.message, code=429)
+
+
+# --- scoring ---------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=32)
+def _open_solution(compiled_dir: str) -> scoring.CompiledSolution:
+    return scoring.CompiledSolution.open(Path(compiled_dir))
+
+
+@lru_cache(maxsize=32)
+def _scorer(metric: str, source_dir: str, higher_is_better: bool):
+    return scorer_for(metric, Path(source_dir), higher_is_better)
+
+
+def claim(session: Session, submission_id: int, from_status: Iterable[Status] = (Status.queued,)) -> bool:
+    """Move a submission to `scoring` only if it is still in one of `from_status`: exactly one caller wins."""
+    result = session.execute(
+        update(Submission)
+        .where(Submission.id == submission_id, Submission.status.in_(list(from_status)))
+        .values(status=Status.scoring)
+    )
+    return result.rowcount == 1
+
+
+def score(db: Database, settings: Settings, submission_id: int, *, rescore: bool = False) -> Submission | None:
+    """Score one submission if this caller wins the claim; returns it, or None when someone else has it."""
+    allowed = (Status.queued, Status.scored, Status.failed) if rescore else (Status.queued,)
+    with db.session() as session:
+        if not claim(session, submission_id, allowed):
+            return None
+        sub = session.get(Submission, submission_id)
+        comp = sub.competition
+        job = (comp.compiled_dir, comp.metric, comp.source_dir, comp.higher_is_better, sub.file_path, sub.file_name)
+    outcome = _run_scorer(settings, *job)
+    with db.session() as session:
+        sub = session.get(Submission, submission_id)
+        _store_outcome(sub, outcome)
+    return sub
+
+
+def _score_file(settings: Settings, compiled_dir: str, metric: str, source_dir: str, higher_is_better: bool,
+                file_path: str, file_name: str) -> scoring.ScoreResult:
+    limits = scoring.UploadLimits(max_bytes=settings.max_upload_bytes, max_decompressed_bytes=settings.max_upload_bytes)
+    return scoring.score_upload(_open_solution(compiled_dir), Path(file_path),
+                                _scorer(metric, source_dir, higher_is_better), limits, original_name=file_name)
+
+
+def _run_scorer(settings: Settings, *job) -> scoring.ScoreResult | str:
+    """The scores, or the message that tells the student what is wrong with the file."""
+    try:
+        return _score_file(settings, *job)
+    except scoring.SubmissionError as exc:
+        return str(exc)
+    except Exception as exc:  # the student still gets an answer; staff get the details in the log
+        log.exception("scoring %s failed unexpectedly", job[-2])
+        return f"Podium could not score this file ({type(exc).__name__}); the course staff have been told."
+
+
+def dry_run(settings: Settings, comp: Competition, path: Path) -> scoring.ScoreResult:
+    """Score a file against a competition without recording anything (an instructor's check)."""
+    try:
+        return _score_file(settings, comp.compiled_dir, comp.metric, comp.source_dir, comp.higher_is_better,
+                           str(path), path.name)
+    except scoring.SubmissionError as exc:
+        raise PodiumError(str(exc), code=422) from None
+
+
+def _store_outcome(sub: Submission, outcome: scoring.ScoreResult | str) -> None:
+    sub.scored_at = utcnow()
+    if isinstance(outcome, str):
+        sub.status, sub.error = Status.failed, outcome
+        sub.public_score = sub.private_score = None
+        return
+    sub.status, sub.error = Status.scored, None
+    sub.public_score, sub.private_score = outcome.public, outcome.private
+    sub.rows, sub.scoring_seconds = outcome.rows, outcome.seconds
+
+
+def rescore_competition(db: Database, settings: Settings, comp_id: int, actor: str = "cli",
+                        progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
+    """Score every submission of a competition again (after a solution fix); failed ones get a second chance."""
+    _open_solution.cache_clear()
+    _scorer.cache_clear()
+    with db.session() as session:
+        ids = session.scalars(
+            select(Submission.id).where(Submission.competition_id == comp_id).order_by(Submission.id)
+        ).all()
+        comp = session.get(Competition, comp_id)
+        audit.record(session, actor, "competition.rescore", course_id=comp.course_id, target=comp.public_id,
+                     submissions=len(ids))
+    counts = {"scored": 0, "failed": 0, "skipped": 0}
+    for done, sub_id in enumerate(ids, start=1):
+        sub = score(db, settings, sub_id, rescore=True)
+        counts["skipped" if sub is None else sub.status.value] += 1
+        if progress:
+            progress(done, len(ids))
+    return counts
+
+
+def pending_ids(session: Session) -> list[int]:
+    """Submissions received but not scored: after a crash these are scored again."""
+    return list(session.scalars(
+        select(Submission.id).where(Submission.status.in_([Status.queued, Status.scoring])).order_by(Submission.id)
+    ))

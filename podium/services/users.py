@@ -1,0 +1,150 @@
+"""People and their access: accounts, enrolments with roles, API keys."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from podium.errors import Forbidden, NotFound, PodiumError
+from podium.models import Course, Enrolment, Role, User, utcnow
+from podium.services import audit
+
+API_KEY_BYTES = 24
+ROSTER_COLUMNS = ("email", "name", "role")
+
+
+def normalise_email(email: str) -> str:
+    try:
+        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise PodiumError(f"{email!r} is not a valid email address: {exc}") from None
+
+
+def parse_role(role: str) -> Role:
+    try:
+        return Role(role.strip().lower())
+    except ValueError:
+        raise PodiumError(f"unknown role {role!r}; use student, staff or instructor") from None
+
+
+def find_user(session: Session, email: str) -> User | None:
+    return session.scalar(select(User).where(User.email == normalise_email(email)))
+
+
+def get_user(session: Session, email: str) -> User:
+    user = find_user(session, email)
+    if user is None:
+        raise NotFound(f"no user {email!r}; `podium users add` creates one")
+    return user
+
+
+def add_user(session: Session, email: str, course: Course, role: Role | str, *, name: str = "",
+             password: str | None = None, leaderboard_name: str = "", actor: str = "cli") -> User:
+    """Create the account if needed and enrol it in the course with the role (updating the role if enrolled)."""
+    role = parse_role(role) if isinstance(role, str) else role
+    email = normalise_email(email)
+    user = session.scalar(select(User).where(User.email == email))
+    if user is None:
+        user = User(email=email, name=name.strip(), leaderboard_name=leaderboard_name.strip())
+        session.add(user)
+    else:
+        user.name = name.strip() or user.name
+        user.leaderboard_name = leaderboard_name.strip() or user.leaderboard_name
+    if password:
+        set_password(user, password)
+    enrolment = next((e for e in user.enrolments if e.course_id == course.id), None)
+    if enrolment is None:
+        user.enrolments.append(Enrolment(course=course, role=role))
+    elif enrolment.role != role:
+        enrolment.role = role
+    session.flush()
+    audit.record(session, actor, "user.enrol", course_id=course.id, target=email, role=role.value)
+    return user
+
+
+@dataclass(frozen=True)
+class RosterResult:
+    added: int
+    updated: int
+
+
+def import_roster(session: Session, course: Course, roster: Path | str, actor: str = "cli") -> RosterResult:
+    """Enrol everyone in a CSV with columns email,name[,role] (role defaults to student).
+
+    The whole file is checked before anything is written, so a bad line leaves the course as it was.
+    """
+    text = Path(roster).read_text(encoding="utf-8-sig") if isinstance(roster, Path) else roster
+    reader = csv.DictReader(io.StringIO(text))
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    if header[:2] != ["email", "name"] or any(h not in ROSTER_COLUMNS for h in header):
+        raise PodiumError(f"the roster's header must be `email,name` or `email,name,role`; found `{','.join(header)}`")
+    people = []
+    for line, row in enumerate(reader, start=2):
+        row = {k.strip().lower(): (v or "").strip() for k, v in row.items() if k}
+        try:
+            people.append((normalise_email(row["email"]), row.get("name", ""), parse_role(row.get("role") or "student")))
+        except PodiumError as exc:
+            raise PodiumError(f"roster line {line}: {exc}") from None
+    added = updated = 0
+    for email, name, role in people:
+        exists = find_user(session, email) is not None
+        add_user(session, email, course, role, name=name, actor=actor)
+        updated += exists
+        added += not exists
+    return RosterResult(added=added, updated=updated)
+
+
+def set_password(user: User, password: str) -> None:
+    if len(password) < 8:
+        raise PodiumError("passwords need at least 8 characters")
+    # scrypt is memory-hard: guessing stolen hashes costs memory as well as time.
+    user.password_hash = generate_password_hash(password, method="scrypt")
+
+
+def check_password(user: User | None, password: str) -> bool:
+    if user is None or not user.password_hash:
+        return False
+    return check_password_hash(user.password_hash, password)
+
+
+def _hash_key(key: str) -> str:
+    # API keys are long random strings, so one fast hash suffices; only the hash is kept.
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def issue_api_key(session: Session, user: User, actor: str = "cli") -> str:
+    """A new API key for the user, replacing the old one; the key itself is shown once and never stored."""
+    key = secrets.token_urlsafe(API_KEY_BYTES)
+    user.api_key_hash = _hash_key(key)
+    user.api_key_created_at = utcnow()
+    audit.record(session, actor, "user.api_key", target=user.email)
+    return key
+
+
+def authenticate_key(session: Session, email: str, key: str) -> User | None:
+    try:
+        user = find_user(session, email)
+    except PodiumError:
+        return None
+    if user is None or not user.api_key_hash:
+        return None
+    return user if hmac.compare_digest(user.api_key_hash, _hash_key(key)) else None
+
+
+def role_in(user: User, course: Course) -> Role | None:
+    return next((e.role for e in user.enrolments if e.course_id == course.id), None)
+
+
+def require_staff(user: User, course: Course) -> None:
+    role = role_in(user, course)
+    if role is None or not role.is_staff:
+        raise Forbidden(f"{user.email} is not staff of {course.slug}")

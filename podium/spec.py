@@ -1,0 +1,319 @@
+"""Competitions as code: read and check a course folder.
+
+A course folder holds `course.toml` and one sub-folder per competition with its `competition.toml`
+(format in DESIGN.md). Reading it has no side effects; `services.courses.load_course` stores the result.
+Every refusal is one line naming the file and the key, so an instructor can fix it without reading code.
+"""
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import scorers
+from podium import rules
+from podium.errors import ConfigError
+from scorers.kaggle import load_custom
+
+COURSE_FILE = "course.toml"
+COMPETITION_FILE = "competition.toml"
+CUSTOM_PREFIX = "custom:"
+
+DEFAULT_POLICY: dict[str, Any] = {
+    "slack_days": 7,
+    "slack_policy": "chronological",
+    "late_factor": 0.9,
+    "early_miss_factor": 0.9,
+    "bonus_points": 5.0,
+    "points": {"A": 100.0, "B": 80.0, "C": 60.0, "D": 40.0, "F": 0.0},
+    "selection": "kaggle",
+    "max_selected": 2,
+    "daily_limit": 10,
+}
+
+COURSE_KEYS = {"course": {"slug", "title", "timezone"}, "policy": set(DEFAULT_POLICY)}
+COMPETITION_KEYS = {
+    "competition": {"slug", "title", "weight", "slack_eligible", "allow_practice", "display_precision",
+                    "daily_limit", "description"},
+    "schedule": {"opens", "early", "ontime", "late"},
+    "evaluation": {"metric", "id_column", "solution", "sample_submission", "data_files", "higher_is_better"},
+    "grading": {"cutoffs"},
+}
+REQUIRED = {
+    "course": ("slug", "title", "timezone"),
+    "competition": ("slug", "title"),
+    "schedule": ("opens", "ontime", "late"),
+    "evaluation": ("metric", "id_column", "solution"),
+    "grading": ("cutoffs",),
+}
+
+
+@dataclass(frozen=True)
+class CompetitionSpec:
+    slug: str
+    title: str
+    weight: float
+    slack_eligible: bool
+    allow_practice: bool
+    display_precision: int
+    daily_limit: int | None
+    description: str
+    opens: datetime
+    early: datetime | None
+    ontime: datetime
+    late: datetime
+    metric: str
+    higher_is_better: bool
+    id_column: str
+    solution: Path
+    sample_submission: Path | None
+    data_files: tuple[Path, ...]
+    cutoffs: dict[str, Any]
+    folder: Path
+    toml_path: Path
+
+    def scorer(self) -> scorers.AnyScorer:
+        return scorer_for(self.metric, self.folder, self.higher_is_better)
+
+
+@dataclass(frozen=True)
+class CourseSpec:
+    slug: str
+    title: str
+    timezone: str
+    policy: dict[str, Any]
+    folder: Path
+    competitions: tuple[CompetitionSpec, ...] = field(default=())
+
+
+def scorer_for(metric: str, folder: Path, higher_is_better: bool | None = None) -> scorers.AnyScorer:
+    """The registered scorer, or the instructor's Kaggle-style metric file for `custom:FILE`."""
+    if metric.startswith(CUSTOM_PREFIX):
+        path = folder / metric[len(CUSTOM_PREFIX):]
+        return load_custom(path, higher_is_better=bool(higher_is_better), name=f"{folder.name}:{path.name}")
+    return scorers.get(metric)
+
+
+def read_course(folder: Path) -> CourseSpec:
+    """Read and check a whole course folder; raises ConfigError on the first problem found."""
+    folder = Path(folder)
+    course_file = folder / COURSE_FILE
+    if not folder.is_dir():
+        raise ConfigError(folder, "", "no such course folder")
+    if not course_file.is_file():
+        raise ConfigError(course_file, "", f"missing; a course folder needs a {COURSE_FILE}")
+    data = _read_toml(course_file)
+    _check_tables(course_file, data, COURSE_KEYS)
+    course = data["course"]
+    tz = _timezone(course_file, "[course] timezone", course["timezone"])
+    policy = _policy(course_file, data.get("policy", {}))
+    competitions = tuple(
+        read_competition(path, tz, policy)
+        for path in sorted(folder.glob(f"*/{COMPETITION_FILE}"))
+    )
+    slugs = [c.slug for c in competitions]
+    if dup := sorted({s for s in slugs if slugs.count(s) > 1}):
+        raise ConfigError(folder, "[competition] slug", f"used by more than one competition: {', '.join(dup)}")
+    return CourseSpec(
+        slug=_slug(course_file, "[course] slug", course["slug"]),
+        title=_text(course_file, "[course] title", course["title"]),
+        timezone=tz.key,
+        policy=policy,
+        folder=folder.resolve(),
+        competitions=tuple(sorted(competitions, key=lambda c: (c.ontime, c.slug))),
+    )
+
+
+def read_competition(path: Path, tz: ZoneInfo, policy: dict[str, Any]) -> CompetitionSpec:
+    data = _read_toml(path)
+    _check_tables(path, data, COMPETITION_KEYS)
+    folder = path.parent.resolve()
+    comp, schedule, evaluation = data["competition"], data["schedule"], data["evaluation"]
+
+    times = {key: _local_time(path, f"[schedule] {key}", schedule[key], tz) for key in schedule}
+    _check_schedule(path, times)
+
+    metric = _text(path, "[evaluation] metric", evaluation["metric"])
+    higher = evaluation.get("higher_is_better")
+    if metric.startswith(CUSTOM_PREFIX) and higher is None:
+        raise ConfigError(path, "[evaluation] higher_is_better",
+                          "required with a custom metric: true when a larger score is better")
+    try:
+        scorer = scorer_for(metric, folder, higher)
+    except scorers.ScorerError as exc:
+        raise ConfigError(path, "[evaluation] metric", str(exc)) from None
+    if higher is not None and not metric.startswith(CUSTOM_PREFIX) and bool(higher) != scorer.higher_is_better:
+        raise ConfigError(path, "[evaluation] higher_is_better",
+                          f"{metric} is {'higher' if scorer.higher_is_better else 'lower'}-is-better; remove the key")
+
+    cutoffs = _cutoffs(path, data["grading"]["cutoffs"], scorer.higher_is_better)
+    return CompetitionSpec(
+        slug=_slug(path, "[competition] slug", comp["slug"]),
+        title=_text(path, "[competition] title", comp["title"]),
+        weight=_number(path, "[competition] weight", comp.get("weight", 1.0), minimum=0),
+        slack_eligible=_bool(path, "[competition] slack_eligible", comp.get("slack_eligible", True)),
+        allow_practice=_bool(path, "[competition] allow_practice", comp.get("allow_practice", False)),
+        display_precision=int(_number(path, "[competition] display_precision", comp.get("display_precision", 5),
+                                      minimum=0, maximum=12, integer=True)),
+        daily_limit=(None if "daily_limit" not in comp else
+                     int(_number(path, "[competition] daily_limit", comp["daily_limit"], minimum=1, integer=True))),
+        description=str(comp.get("description", "")),
+        opens=times["opens"],
+        early=times.get("early"),
+        ontime=times["ontime"],
+        late=times["late"],
+        metric=metric,
+        higher_is_better=scorer.higher_is_better,
+        id_column=_text(path, "[evaluation] id_column", evaluation["id_column"]),
+        solution=_existing_file(path, "[evaluation] solution", folder, evaluation["solution"]),
+        sample_submission=(None if "sample_submission" not in evaluation else
+                           _existing_file(path, "[evaluation] sample_submission", folder,
+                                          evaluation["sample_submission"])),
+        data_files=tuple(_data_files(path, folder, evaluation.get("data_files", []), evaluation)),
+        cutoffs=cutoffs,
+        folder=folder,
+        toml_path=path,
+    )
+
+
+# --- the checks, one small function each -------------------------------------------------------------------
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, "", f"not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(path, "", "not UTF-8 text") from None
+
+
+def _check_tables(path: Path, data: dict[str, Any], allowed: dict[str, set[str]]) -> None:
+    """Unknown tables and keys are refused: a typo such as `ontme` must not silently fall back to a default."""
+    for table in data:
+        if table not in allowed:
+            raise ConfigError(path, f"[{table}]", f"unknown table; expected {', '.join(f'[{t}]' for t in allowed)}")
+        if not isinstance(data[table], dict):
+            raise ConfigError(path, table, "must be a table, e.g. [" + table + "]")
+        for key in data[table]:
+            if key not in allowed[table]:
+                raise ConfigError(path, f"[{table}] {key}",
+                                  f"unknown key; expected one of {', '.join(sorted(allowed[table]))}")
+    for table, keys in REQUIRED.items():
+        if table not in allowed:
+            continue
+        for key in keys:
+            if key not in data.get(table, {}):
+                raise ConfigError(path, f"[{table}] {key}", "missing")
+
+
+def _timezone(path: Path, key: str, value: Any) -> ZoneInfo:
+    try:
+        return ZoneInfo(str(value))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(path, key, f"unknown time zone {value!r}; use an IANA name such as America/New_York") from None
+
+
+def _local_time(path: Path, key: str, value: Any, tz: ZoneInfo) -> datetime:
+    try:
+        return rules.local_to_utc(value, tz)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(path, key, f"{exc}; write it as \"YYYY-MM-DD HH:MM:SS\" in the course time zone") from None
+
+
+def _check_schedule(path: Path, t: dict[str, datetime]) -> None:
+    if t["ontime"] < t["opens"]:
+        raise ConfigError(path, "[schedule] ontime", "is before opens")
+    if "early" in t and not t["opens"] <= t["early"] <= t["ontime"]:
+        raise ConfigError(path, "[schedule] early", "must lie between opens and ontime")
+    if t["late"] < t["ontime"]:
+        raise ConfigError(path, "[schedule] late", "is before ontime; late must be at or after ontime")
+
+
+def _policy(path: Path, given: dict[str, Any]) -> dict[str, Any]:
+    policy = {**DEFAULT_POLICY, **given}
+    choices = {"slack_policy": ("chronological", "optimal"), "selection": ("kaggle", "all")}
+    for key, allowed in choices.items():
+        if policy[key] not in allowed:
+            raise ConfigError(path, f"[policy] {key}", f"must be one of {', '.join(allowed)}, not {policy[key]!r}")
+    for key in ("slack_days", "max_selected", "daily_limit"):
+        _number(path, f"[policy] {key}", policy[key], minimum=0 if key == "slack_days" else 1, integer=True)
+    for key in ("late_factor", "early_miss_factor"):
+        _number(path, f"[policy] {key}", policy[key], minimum=0, maximum=1)
+    _number(path, "[policy] bonus_points", policy["bonus_points"], minimum=0)
+    points = {**DEFAULT_POLICY["points"], **policy["points"]}
+    for letter, value in points.items():
+        if letter not in "ABCDF":
+            raise ConfigError(path, f"[policy] points.{letter}", "unknown letter; use A, B, C, D or F")
+        _number(path, f"[policy] points.{letter}", value)
+    order = [points[letter] for letter in "ABCDF"]
+    if order != sorted(order, reverse=True):
+        raise ConfigError(path, "[policy] points", "must decrease from A to F")
+    policy["points"] = {k: float(v) for k, v in points.items()}
+    return policy
+
+
+def _cutoffs(path: Path, given: Any, higher_is_better: bool) -> dict[str, Any]:
+    if not isinstance(given, dict):
+        raise ConfigError(path, "[grading] cutoffs", "must be a table such as { A = 0.8, B = 0.7, C = 0.6, D = 0.5 }")
+    problem = rules.check_cutoffs(given, higher_is_better)
+    if problem:
+        raise ConfigError(path, "[grading] cutoffs", problem)
+    return dict(given)
+
+
+def _existing_file(path: Path, key: str, folder: Path, name: Any) -> Path:
+    if not isinstance(name, str) or not name:
+        raise ConfigError(path, key, "must be a file name")
+    file = (folder / name).resolve()
+    if folder not in file.parents:
+        raise ConfigError(path, key, f"{name!r} lies outside the competition folder")
+    if not file.is_file():
+        raise ConfigError(path, key, f"file not found: {file}")
+    return file
+
+
+def _data_files(path: Path, folder: Path, names: Any, evaluation: dict[str, Any]) -> list[Path]:
+    if not isinstance(names, list):
+        raise ConfigError(path, "[evaluation] data_files", "must be a list of file names")
+    solution = (folder / str(evaluation["solution"])).resolve()
+    files = [_existing_file(path, "[evaluation] data_files", folder, name) for name in names]
+    if solution in files:
+        raise ConfigError(path, "[evaluation] data_files", "must not list the solution: students would download it")
+    return files
+
+
+def _slug(path: Path, key: str, value: Any) -> str:
+    text = _text(path, key, value)
+    if not all(ch.isalnum() or ch in "-_" for ch in text) or not text[0].isalnum():
+        raise ConfigError(path, key, f"{text!r}: use letters, digits, - and _ only, starting with a letter or digit")
+    return text
+
+
+def _text(path: Path, key: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(path, key, "must be a non-empty string")
+    return value.strip()
+
+
+def _bool(path: Path, key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(path, key, "must be true or false")
+    return value
+
+
+def _number(path: Path, key: str, value: Any, *, minimum: float | None = None, maximum: float | None = None,
+            integer: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(path, key, f"must be a number, not {value!r}")
+    if integer and value != int(value):
+        raise ConfigError(path, key, f"must be a whole number, not {value!r}")
+    if minimum is not None and value < minimum:
+        raise ConfigError(path, key, f"must be at least {minimum}, not {value!r}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(path, key, f"must be at most {maximum}, not {value!r}")
+    return float(value)

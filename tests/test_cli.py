@@ -1,0 +1,154 @@
+"""The `podium` command, end to end on a real SQLite database and real files."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select
+
+from podium.models import AuditEvent, Submission
+from tests.conftest import N_ROWS, predictions
+
+PUBLIC, PRIVATE = set(range(6)), set(range(6, 18))
+
+
+def setup_course(podium_cli, course_dir):
+    assert podium_cli("load", course_dir).exit_code == 0
+    result = podium_cli("users", "add", "Ada@Example.edu", "--course", "c1", "--role", "student", "--name", "Ada")
+    assert result.exit_code == 0, result.stderr
+    return "c1-hw1"
+
+
+def write(tmp_path, text, name="pred.csv"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_init_reports_the_database(podium_cli):
+    result = podium_cli("init")
+    assert result.exit_code == 0 and "database ready: sqlite:///" in result.stdout
+
+
+def test_load_prints_what_it_did_and_is_idempotent(podium_cli, course_dir):
+    assert "created: c1-hw1" in podium_cli("load", course_dir).stdout
+    assert "unchanged: c1-hw1" in podium_cli("load", course_dir).stdout
+
+
+def test_load_errors_are_one_line_on_stderr(podium_cli, course_dir):
+    (course_dir / "hw1/solution.csv").unlink()
+    result = podium_cli("load", course_dir)
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: ")
+    assert "[evaluation] solution: file not found" in result.stderr
+
+
+def test_submit_records_scores_and_audits_a_backdated_submission(rt, podium_cli, course_dir, tmp_path):
+    comp = setup_course(podium_cli, course_dir)
+    half_private = set(range(6, 12))
+    at = (datetime.now(timezone.utc) - timedelta(days=1)).replace(microsecond=0)
+    path = write(tmp_path, predictions(PUBLIC | half_private))
+    result = podium_cli("submit", comp, path, "--as", "ada@example.edu", "--at", at.isoformat(), "-m", "outage")
+    assert result.exit_code == 0, result.stderr
+    line = json.loads(result.stdout)
+    assert line["status"] == "scored" and line["public"] == 1.0 and line["private"] == 0.5
+    with rt.db.session() as session:
+        sub = session.scalar(select(Submission))
+        assert sub.submitted_at == at and sub.description == "outage" and sub.rows == N_ROWS
+        assert sub.recorded_by.startswith("cli")
+        event = session.scalar(select(AuditEvent).where(AuditEvent.action == "submission.record"))
+        assert event.details["student"] == "ada@example.edu"
+
+
+def test_submit_reads_a_time_without_offset_in_the_course_time_zone(rt, podium_cli, course_dir, tmp_path):
+    comp = setup_course(podium_cli, course_dir)
+    local = (datetime.now(timezone.utc) - timedelta(days=2)).astimezone().replace(microsecond=0)
+    from zoneinfo import ZoneInfo
+
+    wall = local.astimezone(ZoneInfo("America/New_York")).replace(tzinfo=None)
+    result = podium_cli("submit", comp, write(tmp_path, predictions()), "--as", "ada@example.edu",
+                        "--at", wall.isoformat())
+    assert result.exit_code == 0, result.stderr
+    with rt.db.session() as session:
+        assert session.scalar(select(Submission.submitted_at)) == local.astimezone(timezone.utc)
+
+
+def test_a_failed_submission_is_stored_with_its_message_and_exits_non_zero(rt, podium_cli, course_dir, tmp_path):
+    comp = setup_course(podium_cli, course_dir)
+    result = podium_cli("submit", comp, write(tmp_path, "id,prediction\n1,2\n"), "--as", "ada@example.edu")
+    assert result.exit_code == 1
+    line = json.loads(result.stdout)
+    assert line["status"] == "failed" and "id,label" in line["error"]
+
+
+def test_submit_before_the_competition_opens_is_refused(podium_cli, course_dir, tmp_path):
+    comp = setup_course(podium_cli, course_dir)
+    at = (datetime.now(timezone.utc) - timedelta(days=30)).isoformat()
+    result = podium_cli("submit", comp, write(tmp_path, predictions()), "--as", "ada@example.edu", "--at", at)
+    assert result.exit_code == 1 and "opens" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_score_is_a_dry_run_printing_one_json_line(rt, podium_cli, course_dir, tmp_path):
+    comp = setup_course(podium_cli, course_dir)
+    result = podium_cli("score", comp, write(tmp_path, predictions(PUBLIC)))
+    assert result.exit_code == 0, result.stderr
+    line = json.loads(result.stdout)
+    assert line["public"] == 1.0 and line["private"] == 0.0 and line["rows"] == N_ROWS and line["seconds"] >= 0
+    with rt.db.session() as session:
+        assert session.scalar(select(Submission)) is None
+
+
+def test_score_of_a_bad_file_says_what_to_fix(podium_cli, course_dir, tmp_path):
+    comp = setup_course(podium_cli, course_dir)
+    result = podium_cli("score", comp, write(tmp_path, predictions(rows=range(N_ROWS - 1))))
+    assert result.exit_code == 1 and "missing" in result.stderr.lower() and "19" in result.stderr
+
+
+def test_unknown_competition_is_one_line(podium_cli, tmp_path):
+    result = podium_cli("score", "nope-hw9", write(tmp_path, predictions()))
+    assert result.exit_code == 1 and result.stderr == (
+        "error: no competition 'nope-hw9'; ids look like <course>-<competition>, e.g. 11785-f19-hw1p2\n")
+
+
+def test_rescore_after_a_solution_fix_moves_the_scores(rt, podium_cli, course_dir, tmp_path):
+    comp = setup_course(podium_cli, course_dir)
+    podium_cli("submit", comp, write(tmp_path, predictions()), "--as", "ada@example.edu")
+    solution = course_dir / "hw1/solution.csv"
+    solution.write_text(solution.read_text().replace("0,0,Public", "0,2,Public"))
+    assert "podium rescore c1-hw1" in podium_cli("load", course_dir).stdout
+    result = podium_cli("rescore", comp)
+    assert result.exit_code == 0 and "1 scored, 0 failed" in result.stdout
+    with rt.db.session() as session:
+        assert session.scalar(select(Submission.public_score)) == 5 / 6
+
+
+def test_users_import_token_and_roles(rt, podium_cli, course_dir, tmp_path):
+    podium_cli("load", course_dir)
+    roster = write(tmp_path, "email,name,role\nb@x.edu,Bea,\nc@x.edu,Cy,staff\n", "roster.csv")
+    result = podium_cli("users", "import", roster, "--course", "c1")
+    assert result.exit_code == 0 and "2 added" in result.stdout
+    assert "0 added, 2 already had accounts" in podium_cli("users", "import", roster, "--course", "c1").stdout
+    key = podium_cli("users", "token", "b@x.edu").stdout.strip()
+    from podium.services.users import authenticate_key
+
+    with rt.db.session() as session:
+        assert authenticate_key(session, "b@x.edu", key).name == "Bea"
+        assert authenticate_key(session, "b@x.edu", key + "x") is None
+    again = podium_cli("users", "token", "b@x.edu").stdout.strip()
+    with rt.db.session() as session:
+        assert authenticate_key(session, "b@x.edu", key) is None and authenticate_key(session, "b@x.edu", again)
+
+
+def test_a_bad_roster_line_is_named_and_nothing_is_written(rt, podium_cli, course_dir, tmp_path):
+    podium_cli("load", course_dir)
+    roster = write(tmp_path, "email,name\nb@x.edu,Bea\nnot-an-email,Cy\n", "roster.csv")
+    result = podium_cli("users", "import", roster, "--course", "c1")
+    assert result.exit_code == 1 and "roster line 3" in result.stderr
+    assert podium_cli("users", "token", "b@x.edu").stderr.startswith("error: no user")
+
+
+def test_release_is_audited_once(rt, podium_cli, course_dir):
+    podium_cli("load", course_dir)
+    assert "released" in podium_cli("release", "c1-hw1").stdout
+    assert "was already released" in podium_cli("release", "c1-hw1").stdout
