@@ -1,0 +1,56 @@
+"""The sentence that tells a student how their grade in a competition came about.
+
+"Counted: submission 812 (slack, 2 days late), private 0.7312, base 86.2; no early submission, so x0.9 = 77.6;
+3 slack days remain."
+"""
+from __future__ import annotations
+
+from podium.rules.grading import LATE, NONE, ON_TIME, SLACK, CompetitionGrade
+
+NOTHING_COUNTS = "No scored submission counts for this competition: grade 0."
+
+
+def explain(grade: CompetitionGrade, precision: int = 4) -> str:
+    """One sentence; `precision` is the competition's display precision for the private score."""
+    if grade.window == NONE:
+        return NOTHING_COUNTS
+    parts = [f"Counted: submission {grade.submission_id} ({_window_words(grade)}), "
+             f"private {grade.private_score:.{precision}f}, {_grade_words(grade)}"]
+    if grade.early_penalty:
+        parts.append(f"no early submission, so x{_factor(grade.early_factor)} = {_points(grade.final)}")
+    if grade.slack_remaining is not None:
+        parts.append(_remaining_words(grade.slack_remaining))
+    return "; ".join(parts) + "."
+
+
+def _window_words(grade: CompetitionGrade) -> str:
+    if grade.window == ON_TIME:
+        return "on time"
+    days = _days(grade.days_late)
+    if grade.window == SLACK:
+        return f"slack, {days} late"
+    return f"late, {days} late, x{_factor(grade.late_factor)}"
+
+
+def _grade_words(grade: CompetitionGrade) -> str:
+    if grade.window == ON_TIME and grade.bonus > 0:
+        return f"base {_points(grade.base)} + bonus {_points(grade.bonus)} = {_points(grade.raw)}"
+    if grade.window == LATE:
+        return f"base {_points(grade.base)}, grade {_points(grade.raw)}"
+    return f"base {_points(grade.base)}"
+
+
+def _remaining_words(remaining: int) -> str:
+    return f"{remaining} slack day remains" if remaining == 1 else f"{remaining} slack days remain"
+
+
+def _days(n: int) -> str:
+    return "1 day" if n == 1 else f"{n} days"
+
+
+def _points(x: float) -> str:
+    return f"{x:.1f}"
+
+
+def _factor(f: float) -> str:
+    return f"{f:g}"

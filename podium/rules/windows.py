@@ -1,0 +1,173 @@
+"""Submission windows: schedules, extensions and what a submission at instant t is (POLICY.md sections 3 and 7)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from podium.rules.time import DAY, as_utc, format_local, local_to_utc
+
+ON_TIME = "on_time"
+AFTER = "after"
+CLOSED = "closed"
+PRACTICE = "practice"
+NOT_OPEN = "not_open"
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A competition's deadlines as UTC instants. Deadlines are inclusive: t <= deadline is in time.
+
+    The constructor accepts aware datetimes in any zone (database rows are UTC already) and stores them in UTC;
+    the order opens <= early <= ontime <= late is checked so that no rule below has to guess.
+    """
+
+    opens: datetime
+    early: datetime | None
+    ontime: datetime
+    late: datetime
+
+    def __post_init__(self) -> None:
+        for name in ("opens", "early", "ontime", "late"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, as_utc(value))
+        problem = schedule_problem(self.opens, self.early, self.ontime, self.late)
+        if problem:
+            raise ValueError(problem)
+
+    @classmethod
+    def from_local(cls, tz: str | ZoneInfo, *, opens: str | datetime, ontime: str | datetime,
+                   late: str | datetime, early: str | datetime | None = None) -> Schedule:
+        """A schedule from wall-clock times in the course time zone, as course files write them."""
+        return cls(opens=local_to_utc(opens, tz), early=None if early is None else local_to_utc(early, tz),
+                   ontime=local_to_utc(ontime, tz), late=local_to_utc(late, tz))
+
+
+def schedule_problem(opens: datetime, early: datetime | None, ontime: datetime, late: datetime) -> str | None:
+    """Why these deadlines are not a schedule (naming the key out of order), or None."""
+    if ontime < opens:
+        return "ontime is before opens"
+    if early is not None and not opens <= early <= ontime:
+        return "early must lie between opens and ontime"
+    if late < ontime:
+        return "late is before ontime; late must be at or after ontime"
+    return None
+
+
+@dataclass(frozen=True)
+class Extension:
+    """One student's extension on one competition: either a duration added to early, ontime and late, or
+    explicit new deadlines (any of early, ontime, late; the others keep the competition's).
+
+    `opens` never moves: an extension gives more time at the end, never an earlier start.
+    """
+
+    delta: timedelta | None = None
+    early: datetime | None = None
+    ontime: datetime | None = None
+    late: datetime | None = None
+
+    def __post_init__(self) -> None:
+        explicit = (self.early, self.ontime, self.late)
+        if self.delta is not None and any(d is not None for d in explicit):
+            raise ValueError("an extension is either a duration or explicit deadlines, not both")
+        if self.delta is not None and self.delta < timedelta(0):
+            raise ValueError("an extension's duration cannot be negative")
+        for name in ("early", "ontime", "late"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, as_utc(value))
+
+
+def effective_schedule(schedule: Schedule, extension: Extension | None) -> Schedule:
+    """The student's deadlines: the competition's moved by the extension (POLICY.md section 7).
+
+    [decision] An extension only ever moves a deadline later: an explicit deadline earlier than the competition's
+    is ignored. This keeps grades stable when staff later move the competition's own deadlines past an old grant.
+    A new ontime past the competition's late also moves late (late >= ontime), and early never passes ontime.
+    """
+    if extension is None:
+        return schedule
+    if extension.delta is not None:
+        d = extension.delta
+        return Schedule(opens=schedule.opens, early=None if schedule.early is None else schedule.early + d,
+                        ontime=schedule.ontime + d, late=schedule.late + d)
+    ontime = _later(schedule.ontime, extension.ontime)
+    late = max(_later(schedule.late, extension.late), ontime)
+    early = None if schedule.early is None else min(_later(schedule.early, extension.early), ontime)
+    return Schedule(opens=schedule.opens, early=early, ontime=ontime, late=late)
+
+
+def _later(original: datetime, explicit: datetime | None) -> datetime:
+    return original if explicit is None else max(original, explicit)
+
+
+def days_late(t: datetime, ontime: datetime) -> int:
+    """ceil((t - ontime) / 24h) in exact integer arithmetic; 0 when t <= ontime.
+
+    One second late is 1 day, exactly 24h late is 1 day, 24h and one second is 2 days. timedelta floor division
+    is exact (microseconds), so there is no float rounding at the boundaries.
+    """
+    late_by = as_utc(t) - as_utc(ontime)
+    if late_by <= timedelta(0):
+        return 0
+    return -((-late_by) // DAY)
+
+
+@dataclass(frozen=True)
+class WindowResult:
+    """What a submission at one instant is. `message` explains refusals and practice submissions."""
+
+    window: str  # ON_TIME | AFTER | CLOSED | PRACTICE | NOT_OPEN
+    is_early: bool = False
+    days_late: int = 0
+    message: str | None = None
+
+    @property
+    def refused(self) -> bool:
+        return self.window in (CLOSED, NOT_OPEN)
+
+    @property
+    def accepted(self) -> bool:
+        return not self.refused
+
+    @property
+    def graded(self) -> bool:
+        """Practice submissions are accepted and scored but never graded nor ranked."""
+        return self.window in (ON_TIME, AFTER)
+
+
+def classify(t: datetime, schedule: Schedule, allow_practice: bool = False, *,
+             tz: str | ZoneInfo = "UTC") -> WindowResult:
+    """The window of a submission received at `t` under `schedule` (pass the student's effective schedule).
+
+    `tz` is the course time zone, used only to name deadlines in messages.
+    """
+    t = as_utc(t)
+    if t < schedule.opens:
+        return WindowResult(NOT_OPEN, message=f"The competition opens at {format_local(schedule.opens, tz)}.")
+    if t <= schedule.ontime:
+        return WindowResult(ON_TIME, is_early=schedule.early is not None and t <= schedule.early)
+    if t <= schedule.late:
+        return WindowResult(AFTER, days_late=days_late(t, schedule.ontime))
+    closed_at = format_local(schedule.late, tz)
+    if allow_practice:
+        return WindowResult(PRACTICE, message=(
+            f"The competition closed at {closed_at}; this practice submission is scored and shown only to you, "
+            "never graded and never on a leaderboard."))
+    return WindowResult(CLOSED, message=f"The competition closed at {closed_at}.")
+
+
+def grading_group(t: datetime, schedule: Schedule) -> str | None:
+    """ON_TIME or AFTER for a submission that can be graded, None for one after `late`.
+
+    [decision] A stored submission earlier than `opens` (possible only when staff move `opens` after it was
+    accepted, or record one with a backdated time) is on-time: it was accepted, and moving a setting should not
+    take a grade away.
+    """
+    if t <= schedule.ontime:
+        return ON_TIME
+    if t <= schedule.late:
+        return AFTER
+    return None

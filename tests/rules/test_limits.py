@@ -1,0 +1,62 @@
+"""The daily limit: successful submissions per calendar day in the course time zone (POLICY.md section 1)."""
+from datetime import datetime, timedelta, timezone
+
+from podium.rules import check_daily_limit, next_local_midnight
+from tests.rules.helpers import NY, at
+
+
+def test_under_the_limit_is_allowed_and_says_how_many_were_used():
+    now = at("2019-09-05 13:00:00")
+    result = check_daily_limit(now, [at("2019-09-05 09:00:00")] * 9, NY, 10)
+    assert (result.allowed, result.used, result.message) == (True, 9, None)
+
+
+def test_at_the_limit_is_refused_with_the_count_and_the_reset_in_both_zones():
+    now = at("2019-09-05 13:00:00")
+    result = check_daily_limit(now, [at("2019-09-05 09:00:00")] * 10, NY, 10)
+    assert result.allowed is False and result.used == 10
+    assert result.resets_at == datetime(2019, 9, 6, 4, 0, tzinfo=timezone.utc)
+    assert "10 of 10" in result.message
+    assert "2019-09-06 00:00 EDT (America/New_York)" in result.message
+    assert "2019-09-06T04:00:00Z" in result.message
+
+
+def test_yesterday_does_not_count_even_within_24_hours():
+    now = at("2019-09-05 00:30:00")
+    yesterday_evening = [at("2019-09-04 23:30:00")] * 10
+    assert check_daily_limit(now, yesterday_evening, NY, 10).allowed
+
+
+def test_the_day_is_the_course_day_not_the_utc_day():
+    # 23:30 in New York is already the next day in UTC; it still counts for the New York day.
+    now = at("2019-09-05 23:45:00")
+    assert now.date().isoformat() == "2019-09-06"
+    assert check_daily_limit(now, [at("2019-09-05 08:00:00")] * 10, NY, 10).allowed is False
+
+
+def test_no_limit_allows_everything():
+    now = at("2019-09-05 13:00:00")
+    assert check_daily_limit(now, [now] * 500, NY, None).allowed
+
+
+def test_spring_forward_day_has_23_hours_and_resets_at_edt_midnight():
+    now = at("2019-03-10 23:30:00")  # EDT
+    first = at("2019-03-10 00:30:00")  # EST, 22 real hours earlier, same calendar day
+    assert now - first == timedelta(hours=22)
+    result = check_daily_limit(now, [first], NY, 1)
+    assert result.allowed is False
+    assert result.resets_at == datetime(2019, 3, 11, 4, 0, tzinfo=timezone.utc)
+    assert result.resets_at - datetime(2019, 3, 10, 5, 0, tzinfo=timezone.utc) == timedelta(hours=23)
+
+
+def test_fall_back_day_has_25_hours_and_both_half_past_ones_are_the_same_day():
+    first_0130 = datetime(2019, 11, 3, 5, 30, tzinfo=timezone.utc)  # 01:30 EDT
+    second_0130 = datetime(2019, 11, 3, 6, 30, tzinfo=timezone.utc)  # 01:30 EST
+    result = check_daily_limit(second_0130, [first_0130], NY, 1)
+    assert result.allowed is False
+    assert result.resets_at == datetime(2019, 11, 4, 5, 0, tzinfo=timezone.utc)  # 00:00 EST
+    assert result.resets_at - datetime(2019, 11, 3, 4, 0, tzinfo=timezone.utc) == timedelta(hours=25)
+
+
+def test_next_local_midnight_on_an_ordinary_day():
+    assert next_local_midnight(at("2019-09-05 00:00:00"), NY) == at("2019-09-06 00:00:00")
