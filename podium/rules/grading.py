@@ -16,7 +16,7 @@ from typing import Iterable
 from podium.rules.interpolation import Cutoffs, base, better_of, bonus
 from podium.rules.selection import Counted
 from podium.rules.submission import Submission
-from podium.rules.windows import Schedule, days_late
+from podium.rules.windows import Schedule, utc_days_late
 
 ON_TIME = "on_time"
 SLACK = "slack"
@@ -146,32 +146,44 @@ def missed_early(submissions: Iterable[Submission], schedule: Schedule) -> bool:
     return not any(s.scored and s.submitted_at <= schedule.early for s in submissions)
 
 
-def on_time_candidate(sub: Submission, cutoffs: Cutoffs, higher_is_better: bool, best: float | None,
-                      bmax: float) -> Candidate:
-    x = sub.private_score
-    best = x if best is None else best  # graded alone, without a class: the student is the class best
-    return Candidate(sub.id, sub.submitted_at, x, base(x, cutoffs, higher_is_better),
-                     bonus(x, cutoffs, best, bmax, higher_is_better))
+def best_on_time(subs: Iterable[Submission], cutoffs: Cutoffs, higher_is_better: bool, best: float | None,
+                 bmax: float) -> Candidate | None:
+    """The on-time candidate with the highest base + bonus; ties to the earlier submission.
+
+    Runs once per counted submission of every student, so it keeps plain values and builds one Candidate.
+    """
+    winner, win_base, win_bonus, win_key = None, 0.0, 0.0, None
+    for s in subs:
+        x = s.private_score
+        if x is None:
+            continue
+        b = base(x, cutoffs, higher_is_better)
+        # Graded alone, without a class, the student is the class best.
+        extra = bonus(x, cutoffs, x if best is None else best, bmax, higher_is_better)
+        key = (-(b + extra), s.submitted_at, s.id)
+        if win_key is None or key < win_key:
+            winner, win_base, win_bonus, win_key = s, b, extra, key
+    if winner is None:
+        return None
+    return Candidate(winner.id, winner.submitted_at, winner.private_score, win_base, win_bonus)
 
 
-def after_candidate(sub: Submission, schedule: Schedule, cutoffs: Cutoffs, higher_is_better: bool) -> Candidate:
-    x = sub.private_score
-    return Candidate(sub.id, sub.submitted_at, x, base(x, cutoffs, higher_is_better),
-                     days_late=days_late(sub.submitted_at, schedule.ontime))
-
-
-def best_on_time(candidates: Iterable[Candidate]) -> Candidate | None:
-    """Highest base + bonus; ties to the earlier submission."""
-    return min(candidates, key=lambda c: (-c.on_time_grade, c.submitted_at, c.submission_id), default=None)
-
-
-def best_after_per_day(candidates: Iterable[Candidate]) -> tuple[Candidate, ...]:
-    """For each distinct days_late, the best base (ties: the earlier), in increasing days."""
-    best: dict[int, Candidate] = {}
-    for c in sorted(candidates, key=lambda c: (c.submitted_at, c.submission_id)):
-        if c.days_late not in best or c.base > best[c.days_late].base:
-            best[c.days_late] = c
-    return tuple(best[d] for d in sorted(best))
+def best_after_per_day(subs: Iterable[Submission], schedule: Schedule, cutoffs: Cutoffs,
+                       higher_is_better: bool) -> tuple[Candidate, ...]:
+    """For each distinct days_late, the after-deadline candidate with the best base (ties: the earlier), in
+    increasing days."""
+    best: dict[int, tuple[tuple, Submission, float]] = {}
+    for s in subs:
+        x = s.private_score
+        if x is None:
+            continue
+        b = base(x, cutoffs, higher_is_better)
+        days = utc_days_late(s.submitted_at, schedule.ontime)
+        key = (-b, s.submitted_at, s.id)
+        if days not in best or key < best[days][0]:
+            best[days] = (key, s, b)
+    return tuple(Candidate(s.id, s.submitted_at, s.private_score, b, days_late=days)
+                 for days, (_, s, b) in sorted(best.items()))
 
 
 def student_candidates(*, competition: str, ontime: datetime, counted: Counted, schedule: Schedule,
@@ -183,10 +195,8 @@ def student_candidates(*, competition: str, ontime: datetime, counted: Counted, 
     `schedule` is the student's effective schedule (days late count from their own ontime); `best` is the class
     best on-time private score, which is not None whenever this student has a counted on-time submission.
     """
-    on_time = best_on_time(on_time_candidate(s, cutoffs, higher_is_better, best, bonus_points)
-                           for s in counted.on_time if s.scored)
-    after = best_after_per_day(after_candidate(s, schedule, cutoffs, higher_is_better)
-                               for s in counted.after if s.scored)
+    on_time = best_on_time(counted.on_time, cutoffs, higher_is_better, best, bonus_points)
+    after = best_after_per_day(counted.after, schedule, cutoffs, higher_is_better)
     return StudentCandidates(competition=competition, ontime=ontime, weight=weight, slack_eligible=slack_eligible,
                              on_time=on_time, after=after, early_missed=early_missed, late_factor=late_factor,
                              early_factor=early_factor)
@@ -245,24 +255,43 @@ def preferred(options: Iterable[Option]) -> Option:
     return min(options, key=Option.tie_key, default=Option(NONE, None, 0.0))
 
 
-def grade_option(c: StudentCandidates, option: Option, d_avail: int = 0) -> CompetitionGrade:
+def final_factor(c: StudentCandidates, option: Option) -> float:
+    """The early rule's factor. [decision] With nothing counted the grade is 0 whatever the factor, so the
+    penalty is reported only when it was applied to something."""
+    return c.early_factor if c.early_missed and option.candidate is not None else 1.0
+
+
+def weighted_value(c: StudentCandidates, option: Option) -> float:
+    """What `option` adds to the course total: weight * final."""
+    return c.weight * final_factor(c, option) * option.raw
+
+
+def grade_option(c: StudentCandidates, option: Option, d_avail: int = 0,
+                 slack_remaining: int | None = None) -> CompetitionGrade:
     """The grade when `option` counts, with the early rule applied."""
     cand = option.candidate
     if cand is None:
-        return CompetitionGrade(competition=c.competition, window=NONE, d_avail=d_avail, weight=c.weight)
-    # [decision] With nothing counted the grade is 0 whatever the factor, so early_penalty reports only a
-    # penalty that was applied to something.
-    early_factor = c.early_factor if c.early_missed else 1.0
+        return CompetitionGrade(competition=c.competition, window=NONE, d_avail=d_avail,
+                                slack_remaining=slack_remaining, weight=c.weight)
+    factor = final_factor(c, option)
     return CompetitionGrade(
         competition=c.competition, window=option.window, submission_id=cand.submission_id,
         submitted_at=cand.submitted_at, private_score=cand.private_score,
         days_late=cand.days_late, base=cand.base, bonus=cand.bonus if option.window == ON_TIME else 0.0,
         late_factor=c.late_factor if option.window == LATE else 1.0, raw=option.raw,
-        early_penalty=c.early_missed, early_factor=early_factor, final=early_factor * option.raw,
-        slack_used=option.slack_days, d_avail=d_avail, weight=c.weight)
+        early_penalty=c.early_missed, early_factor=factor, final=factor * option.raw,
+        slack_used=option.slack_days, d_avail=d_avail, slack_remaining=slack_remaining, weight=c.weight)
 
 
-def grade_with_slack(c: StudentCandidates, d_avail: int) -> CompetitionGrade:
-    """The grade with `d_avail` slack days available to this competition (the chronological rule's step)."""
+def chronological_option(c: StudentCandidates, d_avail: int) -> Option:
+    """The option section 4 picks with `d_avail` slack days available to this competition."""
+    return preferred(chronological_options(c, d_avail if c.slack_eligible else 0))
+
+
+def grade_with_slack(c: StudentCandidates, d_avail: int, slack_remaining: int | None = None) -> CompetitionGrade:
+    """The grade with `d_avail` slack days available to this competition (the chronological rule's step);
+    `slack_remaining`, when given, is the budget left before this competition and is reduced by what it uses."""
     d_avail = d_avail if c.slack_eligible else 0
-    return grade_option(c, preferred(chronological_options(c, d_avail)), d_avail)
+    option = chronological_option(c, d_avail)
+    remaining = None if slack_remaining is None else slack_remaining - option.slack_days
+    return grade_option(c, option, d_avail, remaining)

@@ -6,7 +6,7 @@ Every function takes the metric's direction explicitly: cutoffs are metric value
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any, Mapping
 
@@ -63,18 +63,24 @@ class Cutoffs:
     D: float
     F: float | None = None
     points: Points = DEFAULT_POINTS
+    # (cutoff, points) from best to worst, F only when given; computed once because base() runs per submission.
+    _levels: tuple[tuple[float, float], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        letters = LETTERS if self.F is not None else REQUIRED_LETTERS
+        object.__setattr__(self, "_levels", tuple((getattr(self, letter), getattr(self.points, letter))
+                                                  for letter in letters))
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, float], points: Points = DEFAULT_POINTS) -> Cutoffs:
         return cls(A=values["A"], B=values["B"], C=values["C"], D=values["D"], F=values.get("F"), points=points)
 
-    def levels(self) -> list[tuple[float, float]]:
+    def levels(self) -> tuple[tuple[float, float], ...]:
         """(cutoff, points) from best to worst, F only when given."""
-        letters = LETTERS if self.F is not None else REQUIRED_LETTERS
-        return [(getattr(self, letter), getattr(self.points, letter)) for letter in letters]
+        return self._levels
 
     def values(self) -> dict[str, float]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "points" and getattr(self, f.name) is not None}
+        return {letter: getattr(self, letter) for letter in LETTERS if getattr(self, letter) is not None}
 
 
 def at_or_beyond(x: float, cutoff: float, higher_is_better: bool) -> bool:
@@ -94,17 +100,18 @@ def better_of(a: float, b: float, higher_is_better: bool) -> float:
 def base(x: float, cutoffs: Cutoffs, higher_is_better: bool) -> float:
     """Points for private score x: P_A at or beyond cA, linear between adjacent cutoffs, and P_F beyond the last
     cutoff (cF when given, else cD) [decision: P_F, which is POLICY's 0 with default points]."""
-    levels = cutoffs.levels()
-    if math.isnan(x):
+    if x != x:  # NaN
         return cutoffs.points.F
-    top_value, top_points = levels[0]
-    if at_or_beyond(x, top_value, higher_is_better):
-        return top_points
-    for (ca, pa), (cb, pb) in pairwise(levels):
-        if at_or_beyond(x, cb, higher_is_better):
+    levels = cutoffs._levels
+    ca, pa = levels[0]
+    if (x >= ca) if higher_is_better else (x <= ca):
+        return pa
+    for cb, pb in levels[1:]:
+        if (x >= cb) if higher_is_better else (x <= cb):
             # x is strictly worse than ca here, so ca != cb and the division is safe in both directions.
             # Clamping guards the segment ends against rounding, which keeps base monotone across segments.
             return _clamp(pb + (pa - pb) * (x - cb) / (ca - cb), pb, pa)
+        ca, pa = cb, pb
     return cutoffs.points.F
 
 

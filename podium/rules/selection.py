@@ -24,7 +24,7 @@ GROUP_NAMES = {ON_TIME: "on-time", AFTER: "after-deadline"}
 
 @dataclass(frozen=True)
 class Counted:
-    """A student's counted submissions in one competition, by group, in submission order."""
+    """A student's counted submissions in one competition, by group (the order carries no meaning)."""
 
     on_time: tuple[Submission, ...] = ()
     after: tuple[Submission, ...] = ()
@@ -32,34 +32,49 @@ class Counted:
 
 def public_order_key(sub: Submission, higher_is_better: bool) -> tuple:
     """Best public score first, then the earlier submission; a missing public score sorts last."""
-    missing = sub.public_score is None
-    score = 0.0 if missing else (-sub.public_score if higher_is_better else sub.public_score)
-    return (missing, score, sub.submitted_at, sub.id)
+    x = sub.public_score
+    if x is None:
+        return (True, 0.0, sub.submitted_at, sub.id)
+    return (False, -x if higher_is_better else x, sub.submitted_at, sub.id)
+
+
+def choose_counted(gradable: list[Submission], selection: str, k: int, higher_is_better: bool) -> list[Submission]:
+    """The counted submissions among one group's gradable submissions (scored, not practice, one student).
+
+    [decision] Marks on submissions that are not gradable (a rescore may fail one) are ignored, so a group whose
+    marks are all unscored falls back to the automatic choice. Every gradable mark counts, even beyond K, which
+    check_mark already prevents.
+    """
+    if selection == ALL:
+        return gradable
+    marked = [s for s in gradable if s.selected]
+    if marked:
+        return marked
+    if len(gradable) <= k:
+        return gradable
+    return sorted(gradable, key=lambda s: public_order_key(s, higher_is_better))[:k]
 
 
 def counted_in_group(group: Iterable[Submission], selection: str, k: int, higher_is_better: bool) -> list[Submission]:
-    """The counted submissions of one group (all of them belong to the same student and group).
-
-    [decision] Marks on submissions that are not scored (a rescore may fail one) are ignored; a group whose marks
-    are all unscored falls back to the automatic choice. Every scored mark counts, even beyond K, which the marking
-    check below already prevents.
-    """
-    gradable = [s for s in group if s.gradable]
-    if selection == ALL:
-        return sorted(gradable, key=lambda s: (s.submitted_at, s.id))
-    marked = [s for s in gradable if s.selected]
-    chosen = marked or sorted(gradable, key=lambda s: public_order_key(s, higher_is_better))[:k]
-    return sorted(chosen, key=lambda s: (s.submitted_at, s.id))
+    """The counted submissions of one group of one student's submissions."""
+    return choose_counted([s for s in group if s.gradable], selection, k, higher_is_better)
 
 
-def split_by_group(submissions: Iterable[Submission], schedule: Schedule) -> dict[str, list[Submission]]:
-    """A student's submissions by grading group under their effective schedule; later ones are dropped."""
-    groups: dict[str, list[Submission]] = {ON_TIME: [], AFTER: []}
+def gradable_by_group(submissions: Iterable[Submission], schedule: Schedule) -> tuple[list[Submission], list[Submission]]:
+    """A student's gradable submissions, on-time and after, under their effective schedule (grading_group's rule,
+    inlined: this runs once per submission of the course)."""
+    ontime, late = schedule.ontime, schedule.late
+    on_time: list[Submission] = []
+    after: list[Submission] = []
     for sub in submissions:
-        group = grading_group(sub.submitted_at, schedule)
-        if group is not None:
-            groups[group].append(sub)
-    return groups
+        if sub.private_score is None or sub.practice:
+            continue
+        t = sub.submitted_at
+        if t <= ontime:
+            on_time.append(sub)
+        elif t <= late:
+            after.append(sub)
+    return on_time, after
 
 
 def counted_submissions(submissions: Iterable[Submission], schedule: Schedule, selection: str, k: int,
@@ -67,9 +82,9 @@ def counted_submissions(submissions: Iterable[Submission], schedule: Schedule, s
     """One student's counted submissions in one competition (`schedule` is the student's effective schedule)."""
     if selection not in SELECTIONS:
         raise ValueError(f"selection must be one of {', '.join(SELECTIONS)}, not {selection!r}")
-    groups = split_by_group(submissions, schedule)
-    return Counted(on_time=tuple(counted_in_group(groups[ON_TIME], selection, k, higher_is_better)),
-                   after=tuple(counted_in_group(groups[AFTER], selection, k, higher_is_better)))
+    on_time, after = gradable_by_group(submissions, schedule)
+    return Counted(on_time=tuple(choose_counted(on_time, selection, k, higher_is_better)),
+                   after=tuple(choose_counted(after, selection, k, higher_is_better)))
 
 
 @dataclass(frozen=True)

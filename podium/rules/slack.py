@@ -6,16 +6,18 @@ Both policies take one student's `StudentCandidates` for every competition of th
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Hashable, Sequence
 
 from podium.rules.grading import (
     CompetitionGrade,
+    Option,
     StudentCandidates,
     grade_option,
     grade_with_slack,
     optimal_options,
     preferred,
+    weighted_value,
 )
 from podium.rules.settings import CHRONOLOGICAL, OPTIMAL
 
@@ -63,18 +65,8 @@ class CourseGrades:
         raise KeyError(competition)
 
 
-def with_remaining(grades: Sequence[CompetitionGrade], budget: int) -> tuple[CompetitionGrade, ...]:
-    """Fill in slack_remaining: the budget minus the slack used by this competition and every earlier one."""
-    remaining, out = budget, []
-    for g in grades:
-        remaining -= g.slack_used
-        out.append(replace(g, slack_remaining=remaining))
-    return tuple(out)
-
-
 def course_grades(student: Hashable, policy: str, budget: int, grades: Sequence[CompetitionGrade]) -> CourseGrades:
-    grades = with_remaining(grades, budget)
-    return CourseGrades(student, policy, budget, grades, math.fsum(g.weighted for g in grades))
+    return CourseGrades(student, policy, budget, tuple(grades), math.fsum(g.weighted for g in grades))
 
 
 def chronological(items: Sequence[StudentCandidates], budget: int, student: Hashable = None) -> CourseGrades:
@@ -82,8 +74,8 @@ def chronological(items: Sequence[StudentCandidates], budget: int, student: Hash
     what a competition uses is gone for the later ones."""
     remaining, grades = budget, []
     for c in in_course_order(items):
-        g = grade_with_slack(c, remaining if c.slack_eligible else 0)
-        remaining -= g.slack_used
+        g = grade_with_slack(c, remaining, slack_remaining=remaining)
+        remaining = g.slack_remaining
         grades.append(g)
     return course_grades(student, CHRONOLOGICAL, budget, grades)
 
@@ -98,44 +90,44 @@ def optimal(items: Sequence[StudentCandidates], budget: int, student: Hashable =
     The optimum T and the smallest total of days D reaching T - tolerance are read off best[0]; a forward pass then
     takes, competition by competition, the option with the fewest days (then the highest grade, then the section 4
     tie order) that still lets the rest reach T - tolerance with exactly D days in all. That forward pass is what
-    makes the per-competition list lexicographically smallest.
+    makes the per-competition list lexicographically smallest. The state is only the days spent (0..budget), and
+    each competition has a handful of options, so a student costs O(competitions * budget * options).
     """
     ordered = in_course_order(items)
-    options = [_graded_options(c, budget) for c in ordered]
+    options = [_valued_options(c, budget) for c in ordered]
     best = _best_totals(options, budget)
-    target = max(best[0])
-    days = min(r for r in range(budget + 1) if best[0][r] >= target - TOTAL_TOLERANCE)
-    grades, spent_so_far, total_so_far = [], 0, 0.0
-    for i, choices in enumerate(options):
-        left = days - spent_so_far
-        feasible = [g for g in choices if g.slack_used <= left and best[i + 1][left - g.slack_used] > -math.inf]
-        chosen = next((g for g in feasible
-                       if total_so_far + g.weighted + best[i + 1][left - g.slack_used] >= target - TOTAL_TOLERANCE),
-                      None)
+    target = max(best[0]) - TOTAL_TOLERANCE
+    days = min(r for r in range(budget + 1) if best[0][r] >= target)
+    grades, spent, total = [], 0, 0.0
+    for c, choices, rest in zip(ordered, options, best[1:]):
+        left = days - spent
+        feasible = [(v, o) for v, o in choices if o.slack_days <= left and rest[left - o.slack_days] > -math.inf]
+        chosen = next(((v, o) for v, o in feasible if total + v + rest[left - o.slack_days] >= target), None)
         if chosen is None:  # only float reassociation can get here; keep the best completion
-            chosen = max(feasible, key=lambda g: g.weighted + best[i + 1][left - g.slack_used])
-        grades.append(replace(chosen, d_avail=budget - spent_so_far if ordered[i].slack_eligible else 0))
-        spent_so_far += chosen.slack_used
-        total_so_far += chosen.weighted
+            chosen = max(feasible, key=lambda vo: vo[0] + rest[left - vo[1].slack_days])
+        value, option = chosen
+        d_avail = budget - spent if c.slack_eligible else 0
+        spent += option.slack_days
+        total += value
+        grades.append(grade_option(c, option, d_avail, budget - spent))
     return course_grades(student, OPTIMAL, budget, grades)
 
 
-def _graded_options(c: StudentCandidates, budget: int) -> list[CompetitionGrade]:
-    """Every grade the optimal policy may choose for one competition, fewest slack days first, then highest
-    weighted grade, then the section 4 tie order (on-time, slack, late, earlier submission)."""
-    options = sorted(optimal_options(c, budget), key=lambda o: (o.slack_days, o.tie_key()))
-    grades = [grade_option(c, o) for o in options]
-    return grades or [grade_option(c, preferred([]))]
+def _valued_options(c: StudentCandidates, budget: int) -> list[tuple[float, Option]]:
+    """(weight * final, option) for every option the optimal policy may choose in one competition: fewest slack
+    days first, then highest grade, then the section 4 tie order (on-time, slack, late, earlier submission)."""
+    options = sorted(optimal_options(c, budget), key=lambda o: (o.slack_days, o.tie_key())) or [preferred([])]
+    return [(weighted_value(c, o), o) for o in options]
 
 
-def _best_totals(options: list[list[CompetitionGrade]], budget: int) -> list[list[float]]:
+def _best_totals(options: list[list[tuple[float, Option]]], budget: int) -> list[list[float]]:
     n = len(options)
     best = [[-math.inf] * (budget + 1) for _ in range(n + 1)]
     best[n][0] = 0.0
     for i in range(n - 1, -1, -1):
         row, after = best[i], best[i + 1]
-        for g in options[i]:
-            value, d = g.weighted, g.slack_used
+        for value, option in options[i]:
+            d = option.slack_days
             for r in range(d, budget + 1):
                 rest = after[r - d]
                 if rest > -math.inf and value + rest > row[r]:

@@ -12,6 +12,7 @@ AFTER = "after"
 CLOSED = "closed"
 PRACTICE = "practice"
 NOT_OPEN = "not_open"
+ZERO = timedelta(0)
 
 
 @dataclass(frozen=True)
@@ -109,8 +110,13 @@ def days_late(t: datetime, ontime: datetime) -> int:
     One second late is 1 day, exactly 24h late is 1 day, 24h and one second is 2 days. timedelta floor division
     is exact (microseconds), so there is no float rounding at the boundaries.
     """
-    late_by = as_utc(t) - as_utc(ontime)
-    if late_by <= timedelta(0):
+    return utc_days_late(as_utc(t), as_utc(ontime))
+
+
+def utc_days_late(t: datetime, ontime: datetime) -> int:
+    """days_late for instants already known to be aware (the value types guarantee it), without re-checking."""
+    late_by = t - ontime
+    if late_by <= ZERO:
         return 0
     return -((-late_by) // DAY)
 
