@@ -1,0 +1,186 @@
+"""Scoring benchmark: Podium's score_upload against the pipeline a Kaggle metric author would write.
+
+    .venv/bin/python bench/scoring.py [--rows N] [--auc-rows M]
+
+Two cases, generated once with a fixed seed under bench/.data/ and reused:
+
+- HW1P2: frame-level classification, 2,000,000 rows in shuffled order, ids 0..N-1, 138 classes, 30 % Public and
+  70 % Private, metric `accuracy`;
+- verification: 900,000 trials with string ids such as "img000123.jpg img004567.jpg", metric `roc_auc`.
+
+Each case prints Podium's time (the solution compiled once; score_upload, median of 5) and the reference's
+(pandas reads both files, merges on the id, sklearn scores each Usage split; median of 3), measured in the same
+run, then the peak memory of a fresh process that scores one upload, and PASS/MISS per target.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "bench" / ".data"
+SEED = 11785
+TARGET_SPEEDUP = 4.0
+TARGET_PEAK_MB = 500.0
+TARGET_AUC_SECONDS = 1.0
+
+
+def _write_csv(table: pa.Table, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    pacsv.write_csv(table, tmp, write_options=pacsv.WriteOptions(quoting_style="none"))
+    tmp.replace(path)
+
+
+def _usage(rng: np.random.Generator, n: int) -> np.ndarray:
+    return np.where(rng.random(n) < 0.3, "Public", "Private")
+
+
+def make_hw1p2(n: int) -> tuple[Path, Path]:
+    """Solution and an upload (about 60 % right), both in their own shuffled order."""
+    folder = DATA / f"hw1p2-{n}"
+    solution, upload = folder / "solution.csv", folder / "upload.csv"
+    if solution.exists() and upload.exists():
+        return solution, upload
+    rng = np.random.default_rng(SEED)
+    ids = rng.permutation(n)
+    labels = rng.integers(0, 138, n)
+    _write_csv(pa.table({"id": ids, "label": labels, "Usage": _usage(rng, n)}), solution)
+    guess = np.where(rng.random(n) < 0.6, labels, rng.integers(0, 138, n))
+    order = rng.permutation(n)
+    _write_csv(pa.table({"id": ids[order], "label": guess[order]}), upload)
+    return solution, upload
+
+
+def make_verification(n: int) -> tuple[Path, Path]:
+    """Trials "imgA.jpg imgB.jpg" with a 0/1 truth, and an upload of noisy similarity scores."""
+    folder = DATA / f"verification-{n}"
+    solution, upload = folder / "solution.csv", folder / "upload.csv"
+    if solution.exists() and upload.exists():
+        return solution, upload
+    rng = np.random.default_rng(SEED + 1)
+    pairs = np.unique(rng.integers(0, 1_000_000, (int(n * 1.01) + 10, 2)), axis=0)[:n]
+    pairs = pairs[rng.permutation(len(pairs))]
+    left = np.char.add(np.char.add("img", np.char.zfill(pairs[:, 0].astype(str), 6)), ".jpg")
+    right = np.char.add(np.char.add("img", np.char.zfill(pairs[:, 1].astype(str), 6)), ".jpg")
+    trials = np.char.add(np.char.add(left, " "), right).astype(object)
+    same = (rng.random(len(trials)) < 0.5).astype(np.int64)
+    _write_csv(pa.table({"id": trials, "label": same, "Usage": _usage(rng, len(trials))}), solution)
+    score = np.round(same * 0.8 + rng.normal(0, 0.5, len(trials)), 6)
+    order = rng.permutation(len(trials))
+    _write_csv(pa.table({"id": trials[order], "label": score[order]}), upload)
+    return solution, upload
+
+
+def reference(solution: Path, upload: Path, metric) -> tuple[float, float]:
+    """What a metric.py author writes: read both with pandas, merge on the id, score each Usage split."""
+    truth = pd.read_csv(solution)
+    predicted = pd.read_csv(upload)
+    merged = truth.merge(predicted, on="id", suffixes=("", "_pred"), how="left", validate="one_to_one")
+    if merged["label_pred"].isna().any():
+        raise ValueError("missing ids")
+    public = merged[merged["Usage"] == "Public"]
+    private = merged[merged["Usage"] == "Private"]
+    return (float(metric(public["label"], public["label_pred"])),
+            float(metric(private["label"], private["label_pred"])))
+
+
+def timed(fn, repeats: int) -> tuple[float, object]:
+    seconds, result = [], None
+    for _ in range(repeats):
+        started = time.perf_counter()
+        result = fn()
+        seconds.append(time.perf_counter() - started)
+    return statistics.median(seconds), result
+
+
+PEAK_SCRIPT = """
+import resource, sys
+from pathlib import Path
+import scorers
+from podium.scoring import CompiledSolution, score_upload
+compiled = CompiledSolution.open(Path(sys.argv[1]))
+result = score_upload(compiled, Path(sys.argv[2]), scorers.get(sys.argv[3]))
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def peak_mb(compiled_dir: Path, upload: Path, metric: str) -> float:
+    """ru_maxrss of a fresh process that opens the compiled solution and scores one upload.
+
+    Linux carries the resident high-water mark of the process that forked (this benchmark, holding its data)
+    across exec into the child's ru_maxrss; so a small shell forks the scoring process, and the figure is its own.
+    """
+    command = [sys.executable, "-c", PEAK_SCRIPT, str(compiled_dir), str(upload), metric]
+    out = subprocess.run(["/bin/sh", "-c", '"$@"; exit $?', "sh", *command],
+                         check=True, capture_output=True, text=True, cwd=ROOT)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def run_case(title: str, solution: Path, upload: Path, metric: str, sk_metric) -> dict:
+    import scorers
+    from podium.scoring import CompiledSolution, compile_solution, score_upload
+
+    scorer = scorers.get(metric)
+    compiled_dir = solution.parent / f"compiled-{metric}"
+    started = time.perf_counter()
+    compile_solution(solution, "id", scorer, compiled_dir)
+    compile_seconds = time.perf_counter() - started
+
+    def podium():
+        return score_upload(CompiledSolution.open(compiled_dir), upload, scorer)
+
+    podium_seconds, result = timed(podium, 5)
+    reference_seconds, expected = timed(lambda: reference(solution, upload, sk_metric), 3)
+    if not (np.isclose(result.public, expected[0]) and np.isclose(result.private, expected[1])):
+        raise SystemExit(f"{title}: scores differ: podium {result.public}, {result.private}; "
+                         f"reference {expected[0]}, {expected[1]}")
+    print(f"{title}: {result.rows:,} rows, {upload.stat().st_size / 1e6:.1f} MB upload, metric {metric}; "
+          f"public {result.public:.6f}, private {result.private:.6f} (same as the reference)")
+    print(f"  compile once {compile_seconds:.2f} s")
+    speedup = reference_seconds / podium_seconds
+    print(f"  podium {podium_seconds:.2f} s, reference {reference_seconds:.2f} s, {speedup:.1f}x faster")
+    return {"compiled": compiled_dir, "podium": podium_seconds, "reference": reference_seconds,
+            "speedup": speedup}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=2_000_000, help="rows of the HW1P2 case (default 2,000,000)")
+    parser.add_argument("--auc-rows", type=int, default=900_000, help="trials of the AUC case (default 900,000)")
+    args = parser.parse_args(argv)
+    from sklearn.metrics import accuracy_score, roc_auc_score
+
+    hw1p2 = run_case("HW1P2", *make_hw1p2(args.rows), "accuracy", accuracy_score)
+    _, hw1p2_upload = make_hw1p2(args.rows)
+    peak = peak_mb(hw1p2["compiled"], hw1p2_upload, "accuracy")
+    print(f"  peak memory of a process scoring one upload: {peak:.0f} MB")
+    auc = run_case("Verification", *make_verification(args.auc_rows), "roc_auc", roc_auc_score)
+
+    verdicts = [
+        (f"HW1P2 speed-up >= {TARGET_SPEEDUP:g}x", hw1p2["speedup"] >= TARGET_SPEEDUP, f"{hw1p2['speedup']:.1f}x"),
+        (f"HW1P2 peak memory < {TARGET_PEAK_MB:g} MB", peak < TARGET_PEAK_MB, f"{peak:.0f} MB"),
+        (f"Verification score_upload < {TARGET_AUC_SECONDS:g} s", auc["podium"] < TARGET_AUC_SECONDS,
+         f"{auc['podium']:.2f} s"),
+    ]
+    print()
+    for name, ok, figure in verdicts:
+        print(f"{'PASS' if ok else 'MISS'}  {name}: {figure}")
+    print(json.dumps({"hw1p2_podium_s": round(hw1p2["podium"], 3), "hw1p2_reference_s": round(hw1p2["reference"], 3),
+                      "hw1p2_peak_mb": round(peak), "auc_podium_s": round(auc["podium"], 3),
+                      "auc_reference_s": round(auc["reference"], 3)}))
+    return 0 if all(ok for _, ok, _ in verdicts) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
