@@ -127,7 +127,7 @@ def peak_mb(compiled_dir: Path, upload: Path, metric: str) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def run_case(title: str, solution: Path, upload: Path, metric: str, sk_metric) -> dict:
+def run_case(title: str, solution: Path, upload: Path, metric: str, sk_metric, target: str) -> dict:
     import scorers
     from podium.scoring import CompiledSolution, compile_solution, score_upload
 
@@ -149,7 +149,7 @@ def run_case(title: str, solution: Path, upload: Path, metric: str, sk_metric) -
           f"public {result.public:.6f}, private {result.private:.6f} (same as the reference)")
     print(f"  compile once {compile_seconds:.2f} s")
     speedup = reference_seconds / podium_seconds
-    print(f"  podium {podium_seconds:.2f} s, reference {reference_seconds:.2f} s, {speedup:.1f}x faster")
+    print(f"  podium {podium_seconds:.2f} s, reference {reference_seconds:.2f} s, {speedup:.1f}x faster; {target}")
     return {"compiled": compiled_dir, "podium": podium_seconds, "reference": reference_seconds,
             "speedup": speedup}
 
@@ -161,11 +161,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from sklearn.metrics import accuracy_score, roc_auc_score
 
-    hw1p2 = run_case("HW1P2", *make_hw1p2(args.rows), "accuracy", accuracy_score)
+    hw1p2 = run_case("HW1P2", *make_hw1p2(args.rows), "accuracy", accuracy_score,
+                     f"target >= {TARGET_SPEEDUP:g}x")
     _, hw1p2_upload = make_hw1p2(args.rows)
     peak = peak_mb(hw1p2["compiled"], hw1p2_upload, "accuracy")
-    print(f"  peak memory of a process scoring one upload: {peak:.0f} MB")
-    auc = run_case("Verification", *make_verification(args.auc_rows), "roc_auc", roc_auc_score)
+    print(f"  peak memory (ru_maxrss) of a fresh process scoring one upload: {peak:.0f} MB; "
+          f"target < {TARGET_PEAK_MB:g} MB")
+    auc = run_case("Verification", *make_verification(args.auc_rows), "roc_auc", roc_auc_score,
+                   f"target: podium < {TARGET_AUC_SECONDS:g} s")
 
     verdicts = [
         (f"HW1P2 speed-up >= {TARGET_SPEEDUP:g}x", hw1p2["speedup"] >= TARGET_SPEEDUP, f"{hw1p2['speedup']:.1f}x"),

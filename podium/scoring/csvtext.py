@@ -16,13 +16,11 @@ import numpy as np
 from podium.scoring.text import MAX_EXAMPLES, examples, header_text, plural
 
 UTF8_BOM = b"\xef\xbb\xbf"
-_SNIFF = {
+_SNIFF = {  # first bytes of formats students upload by mistake; every key holds a byte no CSV header starts with
     b"\xff\xfe": "UTF-16 text",
     b"\xfe\xff": "UTF-16 text",
     b"\xd0\xcf\x11\xe0": "an Excel (.xls) workbook or another Office document",
-    b"PAR1": "a Parquet file",
-    b"%PDF": "a PDF document",
-    b"BZh": "a bzip2-compressed file",
+    b"%PDF-": "a PDF document",
     b"\xfd7zXZ\x00": "an xz-compressed file",
     b"7z\xbc\xaf\x27\x1c": "a 7-Zip archive",
     b"\x28\xb5\x2f\xfd": "a zstd-compressed file",
@@ -48,9 +46,13 @@ def line_at(data: bytes, offset: int) -> int:
 
 def text_start(data: bytes) -> int:
     """The offset of the CSV text after an optional UTF-8 BOM; refuses empty, UTF-16 and binary content."""
-    for magic, what in _SNIFF.items():
-        if data.startswith(magic):
-            raise CsvProblem(f"The file is {what}, not a CSV text file. {_SAVE_AS}", "not_text")
+    what = next((what for magic, what in _SNIFF.items() if data.startswith(magic)), None)
+    if data.startswith(b"PAR1") and data.endswith(b"PAR1"):
+        what = "a Parquet file"
+    elif data.startswith(b"BZh") and data[4:10] == b"1AY&SY":
+        what = "a bzip2-compressed file"
+    if what:
+        raise CsvProblem(f"The file is {what}, not a CSV text file. {_SAVE_AS}", "not_text")
     start = len(UTF8_BOM) if data.startswith(UTF8_BOM) else 0
     if len(data) == start or (len(data) - start < 4096 and not data[start:].strip()):
         raise CsvProblem("The file is empty.", "empty")

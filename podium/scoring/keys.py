@@ -153,16 +153,22 @@ def id_mismatches(
             f"not in the competition, e.g. {examples(shown, k)}."
         )))
 
-    counts = pc.value_counts(upload_ids)
-    repeated = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
-    if len(repeated):
-        k = len(repeated)
-        shown = []
-        for value in repeated[:MAX_EXAMPLES]:
-            rows = np.flatnonzero(pc.equal(upload_ids, value).to_numpy(zero_copy_only=False))
-            shown.append(f"{quote(value.as_py())} ({lines_text(line_of(rows).tolist(), len(rows))})")
+    n_repeated, shown = repeated_values(upload_ids, line_of)
+    if n_repeated:
         problems.append(("duplicate_ids", (
-            f"{plural(k, 'id')} {'appears' if k == 1 else 'appear'} more than once in {where}, "
-            f"e.g. {examples(shown, k)}; each id must have exactly one row."
+            f"{plural(n_repeated, 'id')} {'appears' if n_repeated == 1 else 'appear'} more than once in {where}, "
+            f"e.g. {examples(shown, n_repeated)}; each id must have exactly one row."
         )))
     return problems
+
+
+def repeated_values(values: pa.Array | pa.ChunkedArray, line_of: Callable[[np.ndarray], np.ndarray]
+                    ) -> tuple[int, list[str]]:
+    """How many values occur more than once, and the first few as "`17` (lines 19, 2001)"."""
+    counts = pc.value_counts(values)
+    repeated = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
+    shown = []
+    for value in repeated[:MAX_EXAMPLES]:
+        rows = np.flatnonzero(pc.equal(values, value).to_numpy(zero_copy_only=False))
+        shown.append(f"{quote(value.as_py())} ({lines_text(line_of(rows[:MAX_EXAMPLES]).tolist(), len(rows))})")
+    return len(repeated), shown

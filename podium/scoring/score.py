@@ -73,7 +73,6 @@ def score_upload(compiled: CompiledSolution, upload_path: Path, scorer, limits: 
     Ignored rows must be present, like every solution id, but count for nothing.
     """
     started = time.perf_counter()
-    compiled.check_scorer(scorer)
     upload = read_upload(compiled, upload_path, scorer, limits, original_name)
     perm = _align(compiled, upload)
     if isinstance(scorer, FrameScorer):

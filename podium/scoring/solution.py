@@ -28,10 +28,8 @@ import pyarrow.csv as pacsv
 from podium.scoring.csvtext import CsvProblem, RowLines, check_utf8, parse_header, scan_rows, text_start, \
     wrong_width_message
 from podium.scoring.errors import SolutionError
-from podium.scoring.keys import IdIndex, as_array, id_mismatches
-from podium.scoring.targets import (
-    bad_values_sentence, canonical_ints, infer_like_pandas, kind_of, null_pandas_na, parse_numbers, try_cast,
-)
+from podium.scoring.keys import IdIndex, as_array, id_mismatches, repeated_values
+from podium.scoring.targets import canonical_ints, infer_like_pandas, kind_of, null_pandas_na, parse_numbers, try_cast
 from podium.scoring.text import MAX_EXAMPLES, examples, header_text, lines_text, plural, quote
 from scorers import FrameScorer, ScorerError
 
@@ -192,15 +190,10 @@ def _check_rows(table: pa.Table, id_column: str, line_of: RowLines) -> list[str]
     if len(empty):
         problems.append(f"{plural(len(empty), 'row')} {'has' if len(empty) == 1 else 'have'} an empty id "
                         f"(column `{id_column}`), on {lines_text(line_of(empty[:MAX_EXAMPLES]).tolist(), len(empty))}.")
-    counts = pc.value_counts(ids)
-    repeated = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
-    if len(repeated):
-        shown = []
-        for value in repeated[:MAX_EXAMPLES]:
-            rows = np.flatnonzero(pc.equal(ids, value).to_numpy(zero_copy_only=False))
-            shown.append(f"{quote(value.as_py())} ({lines_text(line_of(rows[:MAX_EXAMPLES]).tolist(), len(rows))})")
-        problems.append(f"{plural(len(repeated), 'id')} {'appears' if len(repeated) == 1 else 'appear'} more than "
-                        f"once: {examples(shown, len(repeated))}.")
+    n_repeated, shown = repeated_values(ids, line_of)
+    if n_repeated:
+        problems.append(f"{plural(n_repeated, 'id')} {'appears' if n_repeated == 1 else 'appear'} more than "
+                        f"once: {examples(shown, n_repeated)}.")
     return problems
 
 
@@ -218,18 +211,18 @@ def _type_target(name: str, values: pa.ChunkedArray, mode: str, ignored: pa.Arra
                         f"{lines_text(line_of(empty[:MAX_EXAMPLES]).tolist(), len(empty))}.")
         return values
     filled = pc.if_else(ignored, pa.scalar("0"), values)
-    kind = "float" if mode == "number" else "int"
-    typed = try_cast(filled, kind)
-    if typed is None and mode == "number":
-        typed, bad = parse_numbers(filled, kind)
-        if len(bad):
-            problems.append(f"column `{name}` has {plural(len(bad), 'value')} that {'is' if len(bad) == 1 else 'are'} "
-                            f"not finite numbers: {_rows_with_lines(bad, values, line_of)}.")
-    elif mode == "number" and not np.isfinite(as_array(typed).to_numpy()).all():
-        bad = np.flatnonzero(~np.isfinite(as_array(typed).to_numpy()))
+    if mode == "label":
+        ints = try_cast(filled, "int")
+        return values if ints is None else ints  # labels that are not all integers stay strings
+    numbers = try_cast(filled, "float")
+    if numbers is None:
+        numbers, bad = parse_numbers(filled, "float")
+    else:
+        bad = np.flatnonzero(~np.isfinite(as_array(numbers).to_numpy()))
+    if len(bad):
         problems.append(f"column `{name}` has {plural(len(bad), 'value')} that {'is' if len(bad) == 1 else 'are'} "
                         f"not finite numbers: {_rows_with_lines(bad, values, line_of)}.")
-    return values if typed is None else typed  # labels that are not all integers stay strings
+    return numbers
 
 
 def compile_solution(solution_csv: Path, id_column: str, scorer, dest_dir: Path) -> CompiledSolution:

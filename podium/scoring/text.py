@@ -12,11 +12,11 @@ def plural(n: int, singular: str, plural_form: str | None = None) -> str:
     return f"{n:,} {singular if n == 1 else plural_form or singular + 's'}"
 
 
-def quote(value: object) -> str:
-    """A value as the student typed it, in backticks; long or unprintable values are shortened or escaped."""
+def quote(value: object, limit: int | None = _MAX_VALUE_CHARS) -> str:
+    """A value as the student typed it, in backticks; long values are shortened, unprintable ones escaped."""
     text = str(value)
-    if len(text) > _MAX_VALUE_CHARS:
-        text = text[: _MAX_VALUE_CHARS - 3] + "..."
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 3] + "..."
     if not text.isprintable():
         text = repr(text)[1:-1]
     return f"`{text}`"
@@ -28,8 +28,8 @@ def examples(items: Iterable[str], total: int) -> str:
     return ", ".join(shown) + (f" and {total - len(shown):,} more" if total > len(shown) else "")
 
 
-def header_text(names: Iterable[str]) -> str:
-    return "`" + ",".join(names) + "`"
+def header_text(names: Iterable[str], limit: int | None = None) -> str:
+    return quote(",".join(names), limit)
 
 
 def megabytes(n_bytes: int) -> str:

@@ -178,7 +178,7 @@ def check_header(found: list[str], expected: list[str]) -> None:
     extra = [name for name in found if name not in expected]
     if not (repeated or missing or extra):
         return
-    sentences = [f"Expected the header {header_text(expected)}; found {header_text(found)}."]
+    sentences = [f"Expected the header {header_text(expected)}; found {header_text(found, limit=200)}."]
     if repeated:
         sentences.append(f"The column {', '.join(quote(n) for n in repeated)} appears more than once.")
     if missing:
@@ -194,18 +194,21 @@ def check_header(found: list[str], expected: list[str]) -> None:
     folded = {name.lower() for name in extra}
     if any(name.lower() in folded for name in missing):
         sentences.append("Column names are case-sensitive.")
-    if len(missing) == len(expected):
+    separator = next((sep for sep in (";", "\t", "|") if len(found) == 1 and sep in found[0]), None)
+    if separator is not None:
+        sentences.append(f"The file seems to separate columns with {'a tab' if separator == chr(9) else quote(separator)}; "
+                         f"separate them with commas.")
+    elif len(missing) == len(expected):
         sentences.append("The first line must be the header.")
     code = "missing_columns" if missing else "extra_columns" if extra else "duplicate_columns"
     raise SubmissionError(" ".join(sentences), code=code)
 
 
-def plan_columns(compiled: "CompiledSolution", scorer) -> list[Column]:
-    """How to read each column of an upload for this solution and this metric."""
-    frame = compiled.mode == "frame"
+def plan_columns(compiled: "CompiledSolution") -> list[Column]:
+    """How to read each column of an upload for this solution (compiled for its metric's target type)."""
     columns = [Column(compiled.id_column, compiled.id_kind, "id")]
     for name in compiled.target_columns:
-        if frame:
+        if compiled.mode == "frame":
             columns.append(Column(name, "auto", "frame"))
         else:
             columns.append(Column(name, compiled.target_kinds[name], compiled.mode))
@@ -226,7 +229,7 @@ def _read_csv(data: bytes | bytearray, start: int, header: list[str], types: dic
     )
 
 
-def _raise(problems: list[tuple[str, str]]) -> None:
+def _raise_if_any(problems: list[tuple[str, str]]) -> None:
     if problems:
         raise SubmissionError(" ".join(sentence for _, sentence in problems), code=problems[0][0])
 
@@ -280,7 +283,7 @@ def _check_values(table: pa.Table, columns: list[Column], line_of: RowLines,
                     shown = [repr(float(x)) for x in numbers[bad[:MAX_EXAMPLES]]]
                     problems.append(("bad_values", bad_values_sentence(
                         column.name, "float", column.role, shown, line_of(bad[:MAX_EXAMPLES]), len(bad))))
-    _raise(problems)
+    _raise_if_any(problems)
     for column in columns:
         if column.role == "text" and table[column.name].null_count:
             table = table.set_column(table.schema.get_field_index(column.name), column.name,
@@ -294,6 +297,7 @@ def _check_values(table: pa.Table, columns: list[Column], line_of: RowLines,
 def read_upload(compiled: "CompiledSolution", upload_path: Path, scorer, limits: UploadLimits = UploadLimits(),
                 original_name: str | None = None) -> Upload:
     """Read and validate an upload against a compiled solution; SubmissionError says what to fix."""
+    compiled.check_scorer(scorer)
     data = load_upload_bytes(Path(upload_path), limits, original_name)
     try:
         start = text_start(data)
@@ -301,7 +305,7 @@ def read_upload(compiled: "CompiledSolution", upload_path: Path, scorer, limits:
     except CsvProblem as problem:
         raise SubmissionError(problem.message, code=problem.code) from None
     check_header(header, compiled.expected_header)
-    columns = plan_columns(compiled, scorer)
+    columns = plan_columns(compiled)
     frame = compiled.mode == "frame"
     null_values = PANDAS_NA if frame else [""]
     newlines = frame or compiled.mode == "text"  # only free text may hold quoted newlines

@@ -198,11 +198,16 @@ def test_binary_content_names_the_byte_and_line(labels):
     assert error.code == "not_text"
 
 
-@pytest.mark.parametrize("magic, what", [(b"\xd0\xcf\x11\xe0", "an Excel (.xls) workbook"),
-                                         (b"PAR1", "a Parquet file"), (b"BZh91AY&SY", "a bzip2-compressed file")])
-def test_other_binary_formats_are_named(labels, magic, what):
-    error = labels.error(magic + b"\x00" * 100)
+@pytest.mark.parametrize("content, what", [
+    (b"\xd0\xcf\x11\xe0" + b"\x00" * 100, "an Excel (.xls) workbook"),
+    (b"PAR1" + b"\x15\x04" * 50 + b"PAR1", "a Parquet file"),
+    (b"BZh91AY&SY" + bytes(range(1, 100)), "a bzip2-compressed file"),
+    (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n", "a PDF document"),
+])
+def test_other_binary_formats_are_named(labels, content, what):
+    error = labels.error(content)
     assert error.message.startswith(f"The file is {what}")
+    assert error.code == "not_text"
 
 
 def test_utf16_is_refused_with_advice(labels):

@@ -68,6 +68,14 @@ def test_missing_header_line(labels):
     assert error.message.endswith("The first line must be the header.")
 
 
+@pytest.mark.parametrize("separator, shown, named", [(";", "id;label", "`;`"), ("\t", "id\\tlabel", "a tab")])
+def test_other_separators_are_named(labels, separator, shown, named):
+    error = labels.error(upload_text(TRUTH).replace(",", separator))
+    assert error.message == (f"Expected the header `id,label`; found `{shown}`. Missing columns: `id`, `label`. "
+                             f"Unexpected column: `{shown}`; remove it. The file seems to separate columns with "
+                             f"{named}; separate them with commas.")
+
+
 def test_repeated_column(labels):
     content = "id,label,label\n" + "".join(f"{i},{v},{v}\n" for i, v in TRUTH.items())
     error = labels.error(content)
