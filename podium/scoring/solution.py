@@ -165,7 +165,7 @@ def _read_csv_text(path: Path, fail) -> tuple[bytes, int, list[str]]:
 def _read_table(data: bytes, start: int, header: list[str], fail, include: list[str] | None = None) -> pa.Table:
     try:
         table = _read_strings(data, start, header, include)
-    except pa.ArrowInvalid as exc:
+    except pa.ArrowException as exc:
         scan = scan_rows(data, len(header), want_lines=False)
         fail(wrong_width_message(scan, header) if scan.n_bad else f"cannot be read as CSV ({exc}).")
     if table.num_rows == 0:

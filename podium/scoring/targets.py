@@ -36,7 +36,7 @@ def kind_of(arrow_type: pa.DataType) -> str:
 def try_cast(values: pa.ChunkedArray | pa.Array, kind: str) -> pa.ChunkedArray | pa.Array | None:
     try:
         return pc.cast(values, ARROW_TYPES[kind])
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+    except pa.ArrowException:
         return None
 
 
@@ -79,7 +79,7 @@ def parse_numbers(values: pa.ChunkedArray | pa.Array, kind: str) -> tuple[pa.Arr
     bad = ~np.isfinite(floats)
     if kind == "int":
         with np.errstate(invalid="ignore"):
-            bad |= floats != np.round(floats)
+            bad |= (floats != np.round(floats)) | (np.abs(floats) >= 2.0**63)
         bad &= ~is_null
         floats[bad | is_null] = 0
         return pa.array(floats.astype(np.int64), mask=is_null), np.flatnonzero(bad)

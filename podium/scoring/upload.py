@@ -243,7 +243,7 @@ def _parse_exactly(data, start, header, columns, null_values, newlines) -> tuple
         raise SubmissionError(problem.message, code=problem.code) from None
     try:
         strings = _read_csv(data, start, header, {c.name: pa.string() for c in columns}, null_values, newlines)
-    except pa.ArrowInvalid as exc:
+    except pa.ArrowException as exc:
         scan = scan_rows(data, len(header), want_lines=False)
         if scan.n_bad:
             raise SubmissionError(wrong_width_message(scan, header), code="bad_rows") from None
@@ -312,7 +312,7 @@ def read_upload(compiled: "CompiledSolution", upload_path: Path, scorer, limits:
     problems: list[tuple[str, str]] = []
     try:
         table = _read_csv(data, start, header, {c.name: c.read_type for c in columns}, null_values, newlines)
-    except pa.ArrowInvalid:
+    except pa.ArrowException:
         table, problems = _parse_exactly(data, start, header, columns, null_values, newlines)
     if table.num_rows == 0:
         raise SubmissionError(f"The file has the header but no rows; expected {plural(compiled.n_rows, 'row')}, "
