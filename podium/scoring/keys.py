@@ -123,6 +123,11 @@ class IdIndex:
         return perm if np.array_equal(np.take(words, perm, axis=0), self.words) else None  # exact, not just hashes
 
 
+def align_exactly(upload_ids: pa.Array | pa.ChunkedArray, solution_ids: pa.Array) -> np.ndarray:
+    """The same ``perm`` as IdIndex.align by hashing every solution id (slower); for ids known to match."""
+    return pc.index_in(as_array(solution_ids), value_set=as_array(upload_ids)).to_numpy().astype(np.intp)
+
+
 def id_mismatches(
     upload_ids: pa.Array | pa.ChunkedArray,
     solution_ids: pa.Array,

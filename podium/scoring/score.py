@@ -10,8 +10,9 @@ import numpy as np
 import pyarrow as pa
 
 from podium.scoring.errors import SolutionError, SubmissionError
-from podium.scoring.keys import id_mismatches
+from podium.scoring.keys import align_exactly, id_mismatches
 from podium.scoring.solution import CompiledSolution, column_array, stack
+from podium.scoring.text import plural
 from podium.scoring.upload import Upload, UploadLimits, read_upload
 from scorers import FrameScorer, ScorerError
 from scorers.kaggle import is_participant_visible, run_frame_scorer
@@ -56,21 +57,20 @@ def _align(compiled: CompiledSolution, upload: Upload) -> np.ndarray:
     perm = compiled.index.align(ids)
     if perm is None:
         problems = id_mismatches(ids, compiled.ids, upload.line_of)
-        lead = (f"The file has {plural_rows(upload.rows)} for the competition's {compiled.n_rows:,} ids. "
+        if not problems:  # the ids do match; only a tie of 64-bit hashes kept the fast path from proving it
+            return align_exactly(ids, compiled.ids)
+        lead = (f"The file has {plural(upload.rows, 'row')} for the competition's {compiled.n_rows:,} ids. "
                 if upload.rows != compiled.n_rows else "")
-        raise SubmissionError(lead + " ".join(s for _, s in problems), code=problems[0][0] if problems else "ids")
+        raise SubmissionError(lead + " ".join(s for _, s in problems), code=problems[0][0])
     return perm
-
-
-def plural_rows(n: int) -> str:
-    return f"{n:,} row" + ("" if n == 1 else "s")
 
 
 def score_upload(compiled: CompiledSolution, upload_path: Path, scorer, limits: UploadLimits = UploadLimits(),
                  original_name: str | None = None) -> ScoreResult:
     """Score one uploaded file; SubmissionError (with a message for the student) for anything they must fix.
 
-    Ignored rows must be present, like every solution id, but count for nothing.
+    Ignored rows must be present, like every solution id, but count for nothing. SolutionError(key="metric") when
+    the metric does not fit the compiled solution (another target type; a built-in's ScorerError).
     """
     started = time.perf_counter()
     upload = read_upload(compiled, upload_path, scorer, limits, original_name)

@@ -183,3 +183,11 @@ def test_row_order_does_not_change_the_scores(solutions, tmp_path_factory, kind,
     for split, score in (("Public", a.public), ("Private", a.private)):
         hits = [predictions[n] == truth[n] for n in range(N) if usage[n] == split]
         assert score == pytest.approx(sum(hits) / len(hits))
+
+
+def test_alignment_holds_even_when_the_fast_path_cannot_prove_it(tmp_path, monkeypatch):
+    # Simulate a tie of 64-bit hashes: the fast alignment gives up although every id matches.
+    competition = Competition(tmp_path, "id,label,Usage\nb,1,Public\na,0,Private\nc,1,Private\n", ACCURACY)
+    monkeypatch.setattr(type(competition.compiled.index), "align", lambda self, ids: None)
+    result = competition.score("id,label\nc,1\nb,1\na,1\n")
+    assert (result.public, result.private) == (1.0, 0.5)
