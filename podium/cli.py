@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -33,6 +34,12 @@ class PodiumGroup(click.Group):
             raise
         except OSError as exc:
             click.echo(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
+            ctx.exit(EXIT_ERROR)
+        except Exception as exc:
+            if os.environ.get("PODIUM_DEBUG"):
+                raise
+            click.echo(f"error: unexpected {type(exc).__name__}: {exc} (set PODIUM_DEBUG=1 for the traceback)",
+                       err=True)
             ctx.exit(EXIT_ERROR)
 
 

@@ -224,14 +224,13 @@ class Extension(Base):
     ontime: Mapped[Optional[datetime]]
     late: Mapped[Optional[datetime]]
     reason: Mapped[str] = mapped_column(Text, default="")
-    granted_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    granted_by: Mapped[str] = mapped_column(String(254), default="")
     granted_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[Optional[datetime]]
-    revoked_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    revoked_by: Mapped[Optional[str]] = mapped_column(String(254))
 
     competition: Mapped[Competition] = relationship()
-    user: Mapped[User] = relationship(foreign_keys=[user_id])
-    granted_by: Mapped[Optional[User]] = relationship(foreign_keys=[granted_by_id])
+    user: Mapped[User] = relationship()
 
 
 class SlackEntry(Base):
@@ -244,10 +243,10 @@ class SlackEntry(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     days: Mapped[int] = mapped_column(Integer)
     note: Mapped[str] = mapped_column(Text, default="")
-    recorded_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    recorded_by: Mapped[str] = mapped_column(String(254), default="")
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    user: Mapped[User] = relationship(foreign_keys=[user_id])
+    user: Mapped[User] = relationship()
 
 
 class AuditEvent(Base):

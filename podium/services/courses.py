@@ -75,7 +75,7 @@ def compile_competition(settings: Settings, course: CourseSpec, comp: Competitio
         if comp.sample_submission is not None:
             scoring.check_sample_submission(comp.sample_submission, solution)
     except scoring.SolutionError as exc:
-        key = "[evaluation] sample_submission" if exc.key == "sample_submission" else "[evaluation] solution"
+        key = f"[evaluation] {exc.key}" if exc.key in ("sample_submission", "metric") else "[evaluation] solution"
         raise ConfigError(comp.toml_path, key, str(exc)) from None
     return sha, dest, list(solution.expected_header)
 

@@ -61,7 +61,7 @@ def _record(rt: Runtime, history) -> list[int]:
     with rt.db.session() as session:
         course = get_course(session, demo_data.COURSE_SLUG)
         comp_ids = {c.slug: c.id for c in course.competitions}
-        user_ids = dict(session.execute(select(User.email, User.id)).tuples())
+        user_ids = dict(session.execute(select(User.email, User.id)).all())
     return [
         submissions.receive(rt.db, rt.settings, comp_ids[item.competition_slug], user_ids[item.email],
                             io.BytesIO(item.csv_bytes), item.file_name, item.description, at=item.at).id

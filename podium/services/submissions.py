@@ -195,6 +195,9 @@ def _run_scorer(settings: Settings, *job) -> scoring.ScoreResult | str:
         return _score_file(settings, *job)
     except scoring.SubmissionError as exc:
         return str(exc)
+    except scoring.SolutionError as exc:  # the instructor's side, not the student's file
+        log.error("the solution or metric of %s failed on %s: %s", job[0], job[-2], exc)
+        return "This file could not be scored because of a problem on the competition's side; the course staff have been told."
     except Exception as exc:  # the student still gets an answer; staff get the details in the log
         log.exception("scoring %s failed unexpectedly", job[-2])
         return f"Podium could not score this file ({type(exc).__name__}); the course staff have been told."

@@ -23,8 +23,9 @@ ROSTER_COLUMNS = ("email", "name", "role")
 
 
 def normalise_email(email: str) -> str:
+    # Self-hosted courses may use internal domains or the reserved .test domain (the demo does), so only the syntax is checked.
     try:
-        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
+        return validate_email(email.strip(), check_deliverability=False, test_environment=True).normalized.lower()
     except EmailNotValidError as exc:
         raise PodiumError(f"{email!r} is not a valid email address: {exc}") from None
 

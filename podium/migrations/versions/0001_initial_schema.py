@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 14:19:20.766665
+Create Date: 2026-11-24 14:43:21.280701
 """
 from alembic import op
 import sqlalchemy as sa
@@ -110,10 +110,9 @@ def upgrade() -> None:
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('days', sa.Integer(), nullable=False),
     sa.Column('note', sa.Text(), nullable=False),
-    sa.Column('recorded_by_id', sa.Integer(), nullable=True),
+    sa.Column('recorded_by', sa.String(length=254), nullable=False),
     sa.Column('recorded_at', sa.DateTime(), nullable=False),
     sa.ForeignKeyConstraint(['course_id'], ['courses.id'], ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['recorded_by_id'], ['users.id'], ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )
@@ -138,13 +137,11 @@ def upgrade() -> None:
     sa.Column('ontime', sa.DateTime(), nullable=True),
     sa.Column('late', sa.DateTime(), nullable=True),
     sa.Column('reason', sa.Text(), nullable=False),
-    sa.Column('granted_by_id', sa.Integer(), nullable=True),
+    sa.Column('granted_by', sa.String(length=254), nullable=False),
     sa.Column('granted_at', sa.DateTime(), nullable=False),
     sa.Column('revoked_at', sa.DateTime(), nullable=True),
-    sa.Column('revoked_by_id', sa.Integer(), nullable=True),
+    sa.Column('revoked_by', sa.String(length=254), nullable=True),
     sa.ForeignKeyConstraint(['competition_id'], ['competitions.id'], ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['granted_by_id'], ['users.id'], ondelete='SET NULL'),
-    sa.ForeignKeyConstraint(['revoked_by_id'], ['users.id'], ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )
@@ -167,9 +164,8 @@ def upgrade() -> None:
     sa.Column('scored_at', sa.DateTime(), nullable=True),
     sa.Column('practice', sa.Boolean(), nullable=False),
     sa.Column('selected', sa.Boolean(), nullable=False),
-    sa.Column('recorded_by_id', sa.Integer(), nullable=True),
+    sa.Column('recorded_by', sa.String(length=254), nullable=True),
     sa.ForeignKeyConstraint(['competition_id'], ['competitions.id'], ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['recorded_by_id'], ['users.id'], ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )

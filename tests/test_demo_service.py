@@ -1,0 +1,35 @@
+"""`podium demo` builds the 11-785 course with every competition state on show, scored histories and accounts;
+running it again starts afresh."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from podium.models import Competition, Status, Submission, User, utcnow
+from podium.services.courses import competition_state, get_course
+from podium.services.demo import build_demo
+from podium.services.users import check_password
+
+
+def test_the_demo_course_shows_every_state_with_scored_histories(rt):
+    lines = build_demo(rt, seed=7, echo=lambda _line: None)
+    assert any("instructor@demo.podium.test" in line for line in lines)
+    with rt.db.session() as session:
+        course = get_course(session, "11785-f19")
+        states = {c.slug: competition_state(c, utcnow()).key for c in course.competitions}
+        assert states == {"hw1p2": "closed", "hw2p2-classification": "late", "hw2p2-verification": "open",
+                          "hw3p2": "open", "hw4p2": "upcoming"}
+        released = session.scalars(select(Competition.slug).where(Competition.released_at.is_not(None))).all()
+        assert released == ["hw1p2"]
+        counts = dict(session.execute(select(Submission.status, func.count()).group_by(Submission.status)).all())
+        assert counts[Status.scored] > 300 and 0 < counts[Status.failed] < 30 and Status.queued not in counts
+        failed = session.scalars(select(Submission.error).where(Submission.status == Status.failed)).first()
+        assert "header" in failed
+        instructor = session.scalar(select(User).where(User.email == "instructor@demo.podium.test"))
+        assert check_password(instructor, "demo-password")
+        first = session.scalar(select(func.count()).select_from(Submission))
+
+    # Running it again starts the demo course afresh rather than piling up a second history.
+    build_demo(rt, seed=7, echo=lambda _line: None)
+    with rt.db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Submission)) == first
+        assert session.scalar(select(func.count()).select_from(User)) == 42
