@@ -101,6 +101,7 @@ def run(ctx: click.Context, host: str, port: int) -> None:
     rt = runtime(ctx)
     rt.db.upgrade()
     app = create_app(runtime=rt)
+    app.extensions["podium.scoring"].recover()
     click.echo(f"Podium on http://{host}:{port}/  (data: {rt.settings.data_dir})")
     run_simple(host, port, app, threaded=True, use_reloader=False)
 

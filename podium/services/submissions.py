@@ -249,3 +249,38 @@ def pending_ids(session: Session) -> list[int]:
     return list(session.scalars(
         select(Submission.id).where(Submission.status.in_([Status.queued, Status.scoring])).order_by(Submission.id)
     ))
+
+
+# --- how a stored submission reads -----------------------------------------------------------------------
+
+
+def window_of(session: Session, sub: Submission) -> rules.WindowResult:
+    """The window of a stored submission under the student's current effective schedule (extensions included)."""
+    if sub.practice:
+        return rules.WindowResult(rules.PRACTICE)
+    return rules.classify(sub.submitted_at, schedule_for(session, sub.competition, sub.user), tz="UTC",
+                          allow_practice=True)
+
+
+def private_visible(comp: Competition, staff: bool) -> bool:
+    """Private scores are for staff at any time, for students once staff released the private board."""
+    return staff or comp.released_at is not None
+
+
+def as_dict(session: Session, sub: Submission, *, staff: bool) -> dict:
+    """A submission as the REST API and the pages describe it (DESIGN.md, "HTTP API")."""
+    window = window_of(session, sub)
+    return {
+        "id": sub.id,
+        "competition": sub.competition.public_id,
+        "status": sub.status.value,
+        "error": sub.error,
+        "public_score": sub.public_score,
+        "private_score": sub.private_score if private_visible(sub.competition, staff) else None,
+        "submitted_at": rules.format_utc(sub.submitted_at),
+        "window": window.window,
+        "days_late": window.days_late,
+        "description": sub.description,
+        "file_name": sub.file_name,
+        "selected": sub.selected,
+    }

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Flask, g
 
+from podium.jobs import ScoringPool
 from podium.runtime import Runtime, make_runtime
 
 
@@ -11,6 +12,7 @@ def create_app(runtime: Runtime | None = None, **overrides) -> Flask:
     runtime = runtime or make_runtime(**overrides)
     app.config.update(SECRET_KEY=runtime.settings.secret_key, MAX_CONTENT_LENGTH=runtime.settings.max_upload_bytes + 1_000_000)
     app.extensions["podium"] = runtime
+    app.extensions["podium.scoring"] = ScoringPool(runtime)
     register_session(app)
     register_blueprints(app)
     register_template_helpers(app)
