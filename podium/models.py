@@ -130,6 +130,8 @@ class Competition(Base):
     weight: Mapped[float] = mapped_column(Float, default=1.0)
     slack_eligible: Mapped[bool] = mapped_column(Boolean, default=True)
     allow_practice: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Release the private board by itself when the competition is finalised (after `late`), or wait for staff.
+    auto_release: Mapped[bool] = mapped_column(Boolean, default=False)
     opens: Mapped[datetime]
     early: Mapped[Optional[datetime]]
     ontime: Mapped[datetime]

@@ -37,8 +37,8 @@ DEFAULT_POLICY: dict[str, Any] = {
 
 COURSE_KEYS = {"course": {"slug", "title", "timezone"}, "policy": set(DEFAULT_POLICY)}
 COMPETITION_KEYS = {
-    "competition": {"slug", "title", "weight", "slack_eligible", "allow_practice", "display_precision",
-                    "daily_limit", "description"},
+    "competition": {"slug", "title", "weight", "slack_eligible", "allow_practice", "auto_release",
+                    "display_precision", "daily_limit", "description"},
     "schedule": {"opens", "early", "ontime", "late"},
     "evaluation": {"metric", "id_column", "solution", "sample_submission", "data_files", "higher_is_better"},
     "grading": {"cutoffs"},
@@ -59,6 +59,7 @@ class CompetitionSpec:
     weight: float
     slack_eligible: bool
     allow_practice: bool
+    auto_release: bool
     display_precision: int
     daily_limit: int | None
     description: str
@@ -157,6 +158,7 @@ def read_competition(path: Path, tz: ZoneInfo, policy: dict[str, Any]) -> Compet
         weight=_number(path, "[competition] weight", comp.get("weight", 1.0), minimum=0),
         slack_eligible=_bool(path, "[competition] slack_eligible", comp.get("slack_eligible", True)),
         allow_practice=_bool(path, "[competition] allow_practice", comp.get("allow_practice", False)),
+        auto_release=_bool(path, "[competition] auto_release", comp.get("auto_release", False)),
         display_precision=int(_number(path, "[competition] display_precision", comp.get("display_precision", 5),
                                       minimum=0, maximum=12, integer=True)),
         daily_limit=(None if "daily_limit" not in comp else

@@ -66,6 +66,7 @@ def upgrade() -> None:
     sa.Column('weight', sa.Float(), nullable=False),
     sa.Column('slack_eligible', sa.Boolean(), nullable=False),
     sa.Column('allow_practice', sa.Boolean(), nullable=False),
+    sa.Column('auto_release', sa.Boolean(), nullable=False),
     sa.Column('opens', sa.DateTime(), nullable=False),
     sa.Column('early', sa.DateTime(), nullable=True),
     sa.Column('ontime', sa.DateTime(), nullable=False),
