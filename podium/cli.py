@@ -251,6 +251,171 @@ def release(ctx, competition: str) -> None:
     click.echo(f"{competition}: private leaderboard {'released' if done else 'was already released'}")
 
 
+@cli.command()
+@click.argument("competition")
+@click.pass_context
+def finalise(ctx, competition: str) -> None:
+    """Finalise COMPETITION now: fix position cutoffs (and release the board when it is set to auto_release)."""
+    from podium.services import competitions, courses
+
+    with runtime(ctx).db.session() as session:
+        comp = courses.get_competition(session, competition)
+        done = competitions.finalise(session, comp, actor=actor())
+        cutoffs = ", ".join(f"{k} {v:g}" for k, v in (comp.resolved_cutoffs or {}).items())
+    click.echo(f"{competition}: {'finalised' if done else 'was already finalised'}; cutoffs {cutoffs}")
+
+
+@cli.command("select")
+@click.argument("submission_id", type=int)
+@click.option("--unselect", is_flag=True, help="remove the final mark instead")
+@click.pass_context
+def select_submission(ctx, submission_id: int, unselect: bool) -> None:
+    """Mark a student's submission as final (staff; audited)."""
+    from podium.services import selection
+
+    with runtime(ctx).db.session() as session:
+        sub = selection.set_mark(session, submission_id, not unselect, by=None, actor=actor())
+        click.echo(f"submission {sub.id} of {sub.user.email}: {'marked' if sub.selected else 'not marked'} as final")
+
+
+# --- extensions and slack --------------------------------------------------------------------------------
+
+
+@cli.group()
+def extensions() -> None:
+    """One student's deadlines moved on one competition (no slack spent)."""
+
+
+@extensions.command("grant")
+@click.argument("competition")
+@click.argument("email")
+@click.option("--days", type=float, default=None, help="add N days to the early, on-time and late deadlines")
+@click.option("--until", default=None, help="new on-time deadline (ISO 8601; no offset = course time zone)")
+@click.option("--reason", required=True)
+@click.pass_context
+def extensions_grant(ctx, competition: str, email: str, days: float | None, until: str | None, reason: str) -> None:
+    """Grant EMAIL an extension on COMPETITION (replaces an earlier one)."""
+    from podium.services import courses, extensions as service, users as users_service
+
+    with runtime(ctx).db.session() as session:
+        comp = courses.get_competition(session, competition)
+        user = users_service.get_user(session, email)
+        ext = service.grant(session, comp, user, days=days, until=_parse_at(until, comp.course.timezone),
+                            reason=reason, actor=actor())
+        click.echo(f"extension {ext.id}: {user.email} on {competition}, {service.describe(ext, comp.course.timezone)}")
+
+
+@extensions.command("list")
+@click.argument("course_or_competition")
+@click.option("--all", "include_revoked", is_flag=True, help="include revoked extensions")
+@click.pass_context
+def extensions_list(ctx, course_or_competition: str, include_revoked: bool) -> None:
+    """List the extensions of a course or of one competition."""
+    from podium.errors import NotFound
+    from podium.services import courses, extensions as service
+
+    with runtime(ctx).db.session() as session:
+        try:
+            comp = courses.get_competition(session, course_or_competition)
+            course, comp_id = comp.course, comp.id
+        except NotFound:
+            course, comp_id = courses.get_course(session, course_or_competition), None
+        rows = service.listing(session, course.id, competition_id=comp_id, include_revoked=include_revoked)
+        for ext in rows:
+            state = f"revoked {ext.revoked_at:%Y-%m-%d} by {ext.revoked_by}" if ext.revoked_at else "active"
+            click.echo(f"{ext.id}\t{ext.competition.public_id}\t{ext.user.email}\t"
+                       f"{service.describe(ext, course.timezone)}\t{state}\tgranted by {ext.granted_by}: {ext.reason}")
+        if not rows:
+            click.echo("no extensions")
+
+
+@extensions.command("revoke")
+@click.argument("extension_id", type=int)
+@click.pass_context
+def extensions_revoke(ctx, extension_id: int) -> None:
+    """Revoke an extension: the student's deadlines are the competition's again."""
+    from podium.services import extensions as service
+
+    with runtime(ctx).db.session() as session:
+        service.revoke(session, extension_id, actor=actor())
+    click.echo(f"extension {extension_id} revoked")
+
+
+@cli.group()
+def slack() -> None:
+    """Slack days: the external ledger and each student's balance."""
+
+
+@slack.command("import")
+@click.argument("ledger", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--course", "course_slug", required=True)
+@click.pass_context
+def slack_import(ctx, ledger: Path, course_slug: str) -> None:
+    """Record slack days spent outside Podium, from a CSV email,days,note (each entry audited)."""
+    from podium.services import courses, slack as service
+
+    with runtime(ctx).db.session() as session:
+        added = service.import_ledger(session, courses.get_course(session, course_slug), ledger, actor=actor())
+    click.echo(f"{added} entries recorded")
+
+
+@slack.command("balance")
+@click.argument("course_slug")
+@click.option("--policy", type=click.Choice(["chronological", "optimal"]), default=None)
+@click.pass_context
+def slack_balance(ctx, course_slug: str, policy: str | None) -> None:
+    """Each student's slack budget, days used and days remaining (provisional while competitions run)."""
+    from podium.services import courses, grading
+
+    with runtime(ctx).db.session() as session:
+        click.echo("email\tbudget\tused\tremaining")
+        for report in grading.gradebook(session, courses.get_course(session, course_slug), policy=policy):
+            click.echo(f"{report.user.email}\t{report.budget}\t{report.slack_used}\t{report.slack_remaining}")
+
+
+# --- grades ----------------------------------------------------------------------------------------------
+
+
+@cli.group()
+def grades() -> None:
+    """Grades: export and explanations."""
+
+
+@grades.command("export")
+@click.argument("course_slug")
+@click.option("--policy", type=click.Choice(["chronological", "optimal"]), default=None,
+              help="slack policy; the course's by default")
+@click.option("--format", "fmt", type=click.Choice(["long", "canvas"]), default="long", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="write to this file instead of standard output")
+@click.pass_context
+def grades_export(ctx, course_slug: str, policy: str | None, fmt: str, output: Path | None) -> None:
+    """Export the course's grades as CSV."""
+    from podium.services import courses, export
+
+    with runtime(ctx).db.session() as session:
+        text = export.export_csv(session, courses.get_course(session, course_slug), policy=policy, fmt=fmt)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text)
+        click.echo(f"wrote {output}", err=True)
+
+
+@grades.command("explain")
+@click.argument("competition")
+@click.argument("email")
+@click.option("--policy", type=click.Choice(["chronological", "optimal"]), default=None)
+@click.pass_context
+def grades_explain(ctx, competition: str, email: str, policy: str | None) -> None:
+    """How EMAIL's grade in COMPETITION came about, in one sentence."""
+    from podium.services import courses, grading, users as users_service
+
+    with runtime(ctx).db.session() as session:
+        comp = courses.get_competition(session, competition)
+        click.echo(grading.explain(session, comp, users_service.get_user(session, email), policy=policy))
+
+
 # --- demo ------------------------------------------------------------------------------------------------
 
 

@@ -59,6 +59,7 @@ from podium.rules.limits import LimitResult, check_daily_limit, next_local_midni
 from podium.rules.ranking import (
     LeaderboardEntry,
     check_cutoffs,
+    is_position,
     leaderboard,
     parse_position,
     private_leaderboard,
@@ -77,7 +78,7 @@ from podium.rules.selection import (
     counted_submissions,
     marking_open,
 )
-from podium.rules.settings import CHRONOLOGICAL, OPTIMAL, CompetitionRules, CoursePolicy
+from podium.rules.settings import CHRONOLOGICAL, OPTIMAL, SLACK_POLICIES, CompetitionRules, CoursePolicy
 from podium.rules.slack import (
     TOTAL_TOLERANCE,
     CourseGrades,
@@ -171,6 +172,8 @@ __all__ = [
     "in_course_order",
     "leaderboard",
     "LeaderboardEntry",
+    "is_position",
+    "SLACK_POLICIES",
     "LimitResult",
     "local_date",
     "local_to_utc",

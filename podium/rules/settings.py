@@ -55,11 +55,13 @@ class CoursePolicy:
 
 @dataclass(frozen=True)
 class CompetitionRules:
-    """One competition's settings that grading reads. `cutoffs` are values (positions resolved beforehand)."""
+    """One competition's settings that grading reads. `cutoffs` are values (positions resolved beforehand);
+    they may be left out where only selection and ranking are needed (the private board that positions are
+    read from comes before the cutoffs)."""
 
     slug: str
     schedule: Schedule
-    cutoffs: Cutoffs
+    cutoffs: Cutoffs | None = None
     higher_is_better: bool = True
     slack_eligible: bool = True
     weight: float = 1.0

@@ -1,10 +1,14 @@
-"""Staff actions on one competition."""
+"""Staff actions on one competition: release of the private board and finalisation after the late deadline."""
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from podium import rules
 from podium.models import Competition, utcnow
 from podium.services import audit
+from podium.services.grading import (
+    active_extensions, cutoffs_of, policy_of, private_board, scored_submissions, students_of,
+)
 
 
 def release(session: Session, comp: Competition, actor: str) -> bool:
@@ -14,3 +18,33 @@ def release(session: Session, comp: Competition, actor: str) -> bool:
     comp.released_at = utcnow()
     audit.record(session, actor, "competition.release", course_id=comp.course_id, target=comp.public_id)
     return True
+
+
+def finalise(session: Session, comp: Competition, actor: str) -> bool:
+    """Close a competition for good, once: cutoffs written as leaderboard positions are fixed to the values of
+    the final private board (POLICY.md section 6), and the private board is released when the competition says
+    so. Selections need no action: marks lock at each student's late deadline by rule. Returns False when the
+    competition was already finalised.
+    """
+    if comp.finalised_at is not None:
+        return False
+    cutoffs = fix_cutoffs(session, comp)
+    comp.finalised_at = utcnow()
+    audit.record(session, actor, "competition.finalise", course_id=comp.course_id, target=comp.public_id,
+                 cutoffs=cutoffs)
+    if comp.auto_release:
+        release(session, comp, actor)
+    return True
+
+
+def fix_cutoffs(session: Session, comp: Competition) -> dict[str, float]:
+    """Store the cutoffs as values read off the private board as it stands (the final one after `late`)."""
+    policy = policy_of(comp.course)
+    board = None
+    if any(rules.is_position(v) for v in comp.cutoffs.values()):
+        students = students_of(session, comp.course)
+        subs = scored_submissions(session, [comp.id], [u.id for u in students])[comp.id]
+        board = private_board(comp, policy, subs, active_extensions(session, [comp]))
+    comp.resolved_cutoffs = None
+    comp.resolved_cutoffs = cutoffs_of(comp, policy, board).values()
+    return comp.resolved_cutoffs

@@ -100,6 +100,12 @@ def _load_competition(session: Session, settings: Settings, course: Course, spec
         higher_is_better=spec.higher_is_better, id_column=spec.id_column, expected_header=header,
         cutoffs=spec.cutoffs, solution_sha256=sha, compiled_dir=str(compiled_dir), source_dir=str(home),
     )
+    if changed and comp.finalised_at is not None:
+        # Settings edited after finalisation: position cutoffs are read again off the (final) private board.
+        from podium.services.competitions import fix_cutoffs
+
+        session.flush()
+        fix_cutoffs(session, comp)
     changed |= _copy_metric(spec, home)
     changed |= _sync_data_files(session, comp, spec, home / "files")
     session.flush()

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from podium import rules
 from podium.errors import NotFound, PodiumError
 from podium.models import Competition, Enrolment, Extension, User, utcnow
 from podium.services import audit
@@ -72,9 +73,9 @@ def listing(session: Session, course_id: int, *, competition_id: int | None = No
     return list(session.scalars(query.order_by(Extension.granted_at)))
 
 
-def describe(extension: Extension) -> str:
+def describe(extension: Extension, timezone: str = "UTC") -> str:
     """What the extension does, in words."""
     if extension.delta_seconds is not None:
         days = extension.delta_seconds / 86400
         return f"+{days:g} day{'s' if days != 1 else ''} on every deadline"
-    return f"on-time until {extension.ontime.isoformat()}"
+    return f"on time until {rules.format_local(extension.ontime, timezone)}"

@@ -1,0 +1,68 @@
+"""Grade exports (POLICY.md section 9): `long`, one row per student and competition, and `canvas`, one row per
+student with a column per competition in the layout Canvas's gradebook import reads.
+
+Text that a spreadsheet would run as a formula (starting with =, +, -, @, or a tab or carriage return) is
+prefixed with an apostrophe, so an export opened in a spreadsheet never executes what a student typed.
+"""
+from __future__ import annotations
+
+import csv
+import io
+
+from sqlalchemy.orm import Session
+
+from podium.errors import PodiumError
+from podium.models import Course
+from podium.services.grading import StudentReport, gradebook
+
+LONG_HEADER = ["email", "name", "competition", "window", "submission_id", "private_score", "raw_grade",
+               "early_penalty", "slack_days_used", "slack_days_remaining", "final_grade"]
+CANVAS_FIXED = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
+FORMATS = ("long", "canvas")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_text(value: str) -> str:
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def grade(x: float) -> str:
+    return f"{x:.4f}"
+
+
+def export_csv(session: Session, course: Course, *, policy: str | None = None, fmt: str = "long") -> str:
+    """The course's grades as CSV text; `policy` defaults to the course's slack policy."""
+    if fmt not in FORMATS:
+        raise PodiumError(f"unknown export format {fmt!r}; use long or canvas")
+    reports = sorted(gradebook(session, course, policy=policy), key=lambda r: r.user.email)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    if fmt == "long":
+        _write_long(writer, reports)
+    else:
+        _write_canvas(writer, course, reports)
+    return out.getvalue()
+
+
+def _write_long(writer, reports: list[StudentReport]) -> None:
+    writer.writerow(LONG_HEADER)
+    for report in reports:
+        for row in report.rows:  # in `ontime` order already
+            g = row.grade
+            counted = g.counted
+            writer.writerow([
+                safe_text(report.user.email), safe_text(report.user.name), row.competition.public_id, g.window,
+                g.submission_id if counted else "", repr(g.private_score) if counted else "",
+                grade(g.raw) if counted else "", ("yes" if g.early_penalty else "no") if counted else "",
+                g.slack_used, g.slack_remaining, grade(g.final),
+            ])
+
+
+def _write_canvas(writer, course: Course, reports: list[StudentReport]) -> None:
+    competitions = [row.competition for row in reports[0].rows] if reports else list(course.competitions)
+    # Canvas matches students on SIS Login ID (here the email) and creates an assignment for each new column.
+    writer.writerow(CANVAS_FIXED + [safe_text(f"{c.title} ({c.public_id})") for c in competitions])
+    writer.writerow(["Points Possible", "", "", "", ""] + ["100" for _ in competitions])
+    for report in reports:
+        writer.writerow([safe_text(report.user.name or report.user.email), "", "", safe_text(report.user.email),
+                         course.slug] + [grade(row.grade.final) for row in report.rows])

@@ -1,0 +1,178 @@
+"""Grades: the course rules applied to what the database holds (POLICY.md sections 4 to 9).
+
+Grading a course reads everything it needs in a handful of queries, turns rows into the rules' plain values and
+lets `podium.rules.grade_course` do the work. A competition's grades depend on the whole class (the bonus is
+measured against the class's best on-time private score), so even one student's report grades the course.
+Grades of competitions still running are provisional: they are what would count if the course ended now.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from podium import rules
+from podium.errors import NotFound, PodiumError
+from podium.models import Competition, Course, Enrolment, Extension, Role, Status, Submission, User
+from podium.services.slack import external_days
+
+
+@dataclass(frozen=True)
+class GradeRow:
+    competition: Competition
+    grade: rules.CompetitionGrade
+    explanation: str
+
+
+@dataclass(frozen=True)
+class StudentReport:
+    user: User
+    rows: tuple[GradeRow, ...]
+    budget: int
+    slack_used: int
+    slack_remaining: int
+    total: float
+    policy: str
+
+    def row(self, competition: Competition) -> GradeRow:
+        return next(r for r in self.rows if r.competition.id == competition.id)
+
+
+# --- from rows to the rules' values ----------------------------------------------------------------------
+
+
+def policy_of(course: Course) -> rules.CoursePolicy:
+    return rules.CoursePolicy.from_mapping(course.timezone, course.policy)
+
+
+def schedule_of(comp: Competition) -> rules.Schedule:
+    return rules.Schedule(opens=comp.opens, early=comp.early, ontime=comp.ontime, late=comp.late)
+
+
+def extension_value(extension: Extension) -> rules.Extension:
+    delta = None if extension.delta_seconds is None else timedelta(seconds=extension.delta_seconds)
+    return rules.Extension(delta=delta, early=extension.early, ontime=extension.ontime, late=extension.late)
+
+
+def students_of(session: Session, course: Course) -> list[User]:
+    return list(session.scalars(
+        select(User).join(Enrolment).where(Enrolment.course_id == course.id, Enrolment.role == Role.student)
+        .order_by(User.email)
+    ))
+
+
+def scored_submissions(session: Session, competition_ids: list[int], student_ids: list[int]
+                       ) -> dict[int, list[rules.Submission]]:
+    """Scored submissions of the given students by competition id, as rule values (columns only: this is the
+    hot path of every grade table)."""
+    by_competition: dict[int, list[rules.Submission]] = defaultdict(list)
+    if not competition_ids or not student_ids:
+        return by_competition
+    students = set(student_ids)
+    rows = session.execute(
+        select(Submission.id, Submission.competition_id, Submission.user_id, Submission.submitted_at,
+               Submission.public_score, Submission.private_score, Submission.selected, Submission.practice)
+        .where(Submission.competition_id.in_(competition_ids), Submission.status == Status.scored)
+    )
+    for sub_id, comp_id, user_id, at, public, private, selected, practice in rows:
+        if user_id in students:
+            by_competition[comp_id].append(rules.Submission(
+                id=sub_id, student=user_id, submitted_at=at, public_score=public, private_score=private,
+                selected=selected, practice=practice))
+    return by_competition
+
+
+def active_extensions(session: Session, competitions: list[Competition]) -> dict[tuple[str, int], rules.Extension]:
+    slugs = {c.id: c.slug for c in competitions}
+    found = session.scalars(
+        select(Extension).where(Extension.competition_id.in_(list(slugs)), Extension.revoked_at.is_(None))
+        .order_by(Extension.granted_at)
+    )
+    return {(slugs[e.competition_id], e.user_id): extension_value(e) for e in found}
+
+
+def cutoffs_of(comp: Competition, policy: rules.CoursePolicy, board: tuple[rules.LeaderboardEntry, ...] | None
+               ) -> rules.Cutoffs:
+    """Value cutoffs. Positions ("top 10%") are fixed at finalisation; before that they are read off the current
+    private board, provisionally."""
+    if not any(rules.is_position(v) for v in comp.cutoffs.values()):
+        return rules.Cutoffs.from_mapping({k: float(v) for k, v in comp.cutoffs.items()}, policy.points)
+    if comp.resolved_cutoffs:
+        return rules.Cutoffs.from_mapping(comp.resolved_cutoffs, policy.points)
+    try:
+        return rules.resolve_cutoffs(comp.cutoffs, board or (), comp.higher_is_better, policy.points)
+    except ValueError as exc:
+        raise PodiumError(f"{comp.public_id}: the cutoffs cannot be resolved yet: {exc}", code=409) from None
+
+
+def private_board(comp: Competition, policy: rules.CoursePolicy, subs: list[rules.Submission],
+                  extensions: dict[tuple[str, int], rules.Extension]) -> tuple[rules.LeaderboardEntry, ...]:
+    """The private leaderboard: each student's best private score over counted on-time submissions."""
+    counted = rules.counted_on_time(_rules_for(comp, None), policy, subs, extensions)
+    return rules.private_leaderboard(counted, comp.higher_is_better)
+
+
+def _rules_for(comp: Competition, cutoffs: rules.Cutoffs | None) -> rules.CompetitionRules:
+    return rules.CompetitionRules(slug=comp.slug, schedule=schedule_of(comp), cutoffs=cutoffs,
+                                  higher_is_better=comp.higher_is_better, slack_eligible=comp.slack_eligible,
+                                  weight=comp.weight, allow_practice=comp.allow_practice)
+
+
+# --- the use cases ---------------------------------------------------------------------------------------
+
+
+def grade_course(session: Session, course: Course, *, policy: str | None = None,
+                 students: list[User] | None = None) -> tuple[list[User], dict[int, rules.CourseGrades]]:
+    """Every enrolled student's grades; `policy` overrides the course's slack policy (chronological|optimal)."""
+    if policy is not None and policy not in rules.SLACK_POLICIES:
+        raise PodiumError(f"unknown slack policy {policy!r}; use {' or '.join(rules.SLACK_POLICIES)}")
+    course_policy = policy_of(course)
+    competitions = list(course.competitions)
+    students = students_of(session, course) if students is None else students
+    subs = scored_submissions(session, [c.id for c in competitions], [u.id for u in students])
+    extensions = active_extensions(session, competitions)
+    comp_rules = []
+    for comp in competitions:
+        needs_board = comp.resolved_cutoffs is None and any(rules.is_position(v) for v in comp.cutoffs.values())
+        board = private_board(comp, course_policy, subs[comp.id], extensions) if needs_board else None
+        comp_rules.append(_rules_for(comp, cutoffs_of(comp, course_policy, board)))
+    grades = rules.grade_course(
+        course_policy, comp_rules, {comp.slug: subs[comp.id] for comp in competitions},
+        students=[u.id for u in students], extensions=extensions,
+        ledger=external_days(session, course.id), slack_policy=policy,
+    )
+    return students, grades
+
+
+def _report(user: User, grades: rules.CourseGrades, competitions: list[Competition]) -> StudentReport:
+    rows = tuple(GradeRow(comp, grades.grade(comp.slug), rules.explain(grades.grade(comp.slug), comp.display_precision))
+                 for comp in competitions)
+    return StudentReport(user=user, rows=rows, budget=grades.budget, slack_used=grades.slack_used,
+                         slack_remaining=grades.slack_remaining, total=grades.total, policy=grades.policy)
+
+
+def gradebook(session: Session, course: Course, *, policy: str | None = None) -> list[StudentReport]:
+    """Every enrolled student's report, by email."""
+    students, grades = grade_course(session, course, policy=policy)
+    competitions = _in_course_order(course)
+    return [_report(user, grades[user.id], competitions) for user in students]
+
+
+def student_report(session: Session, course: Course, user: User, *, policy: str | None = None) -> StudentReport:
+    students, grades = grade_course(session, course, policy=policy)
+    if user.id not in grades:
+        raise NotFound(f"{user.email} is not a student of {course.slug}")
+    return _report(user, grades[user.id], _in_course_order(course))
+
+
+def explain(session: Session, comp: Competition, user: User, *, policy: str | None = None) -> str:
+    """The sentence that tells the student how their grade in `comp` came about."""
+    return student_report(session, comp.course, user, policy=policy).row(comp).explanation
+
+
+def _in_course_order(course: Course) -> list[Competition]:
+    """Competitions in `ontime` order, ties by slug: the order slack days are spent in (POLICY.md section 5)."""
+    return sorted(course.competitions, key=lambda c: (c.ontime, c.slug))

@@ -1,0 +1,60 @@
+"""Marking submissions as final (POLICY.md section 4, `selection = "kaggle"`)."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from podium import rules
+from podium.errors import NotFound, Refused
+from podium.models import Enrolment, Submission, User, utcnow
+from podium.services import audit
+from podium.services.submissions import schedule_for
+
+
+def _value(sub: Submission) -> rules.Submission:
+    return rules.Submission(id=sub.id, student=sub.user_id, submitted_at=sub.submitted_at,
+                            public_score=sub.public_score, private_score=sub.private_score, selected=sub.selected,
+                            practice=sub.practice)
+
+
+def set_mark(session: Session, submission_id: int, selected: bool, *, by: User | None, actor: str | None = None,
+             now: datetime | None = None) -> Submission:
+    """Mark (or unmark) a submission as final: by its author, by staff of the course, or (by=None) by the
+    operator at the `podium` command.
+
+    Students can change marks until their late deadline. Staff correcting a mark (e.g. for a student who asked in
+    time) act as of that deadline, so the per-group limit still holds but the lock does not stop them; every
+    change made for a student is audited.
+    """
+    sub = session.get(Submission, submission_id)
+    if sub is None:
+        raise NotFound(f"no submission {submission_id}")
+    comp = sub.competition
+    for_student = by is None or by.id != sub.user_id
+    if by is not None and for_student and not _is_staff(session, by, comp.course_id):
+        raise NotFound(f"no submission {submission_id}")
+    schedule = schedule_for(session, comp, sub.user)
+    now = now or utcnow()
+    as_of = min(now, schedule.late) if for_student else now
+    policy = comp.course.policy
+    own = session.scalars(select(Submission).where(Submission.competition_id == comp.id,
+                                                   Submission.user_id == sub.user_id)).all()
+    verdict = rules.check_mark(_value(sub), [_value(s) for s in own], schedule, as_of,
+                               selection=policy.get("selection", "kaggle"), k=policy.get("max_selected", 2),
+                               mark=selected, tz=comp.course.timezone)
+    if not verdict.allowed:
+        raise Refused(verdict.message)
+    if sub.selected != selected:
+        sub.selected = selected
+        if for_student:
+            audit.record(session, actor or (by.email if by else "cli"),
+                         "submission.select" if selected else "submission.unselect",
+                         course_id=comp.course_id, target=str(sub.id), student=sub.user.email)
+    return sub
+
+
+def _is_staff(session: Session, user: User, course_id: int) -> bool:
+    role = session.scalar(select(Enrolment.role).where(Enrolment.user_id == user.id, Enrolment.course_id == course_id))
+    return role is not None and role.is_staff
