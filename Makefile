@@ -25,6 +25,7 @@ test: install
 
 bench: install
 	$(BIN)/python bench/scoring.py
+	$(BIN)/python bench/grading.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis bench/.data

@@ -33,6 +33,8 @@ def zone(tz: str | ZoneInfo) -> ZoneInfo:
 
 def as_utc(t: datetime) -> datetime:
     """The same instant in UTC; naive datetimes are refused because their instant is unknown."""
+    if t.tzinfo is UTC:  # the common case, on every hot path: nothing to convert
+        return t
     if t.tzinfo is None or t.utcoffset() is None:
         raise ValueError(f"naive datetime {t.isoformat()}: the rules need an aware datetime (UTC)")
     return t.astimezone(UTC)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from podium import rules
 from podium.errors import NotFound, PodiumError
+from podium.db import raw_instant, utc_instant
 from podium.models import Competition, Course, Enrolment, Extension, Role, Status, Submission, User
 from podium.services.slack import external_days
 
@@ -72,16 +73,17 @@ def scored_submissions(session: Session, competition_ids: list[int], student_ids
     if not competition_ids or not student_ids:
         return by_competition
     students = set(student_ids)
-    rows = session.execute(
-        select(Submission.id, Submission.competition_id, Submission.user_id, Submission.submitted_at,
+    # Core rather than ORM execution: plain tuples, without the ORM's per-row loading.
+    rows = session.connection().execute(
+        select(Submission.id, Submission.competition_id, Submission.user_id, raw_instant(Submission.submitted_at),
                Submission.public_score, Submission.private_score, Submission.selected, Submission.practice)
         .where(Submission.competition_id.in_(competition_ids), Submission.status == Status.scored)
-    )
+    ).all()
     for sub_id, comp_id, user_id, at, public, private, selected, practice in rows:
         if user_id in students:
             by_competition[comp_id].append(rules.Submission(
-                id=sub_id, student=user_id, submitted_at=at, public_score=public, private_score=private,
-                selected=selected, practice=practice))
+                id=sub_id, student=user_id, submitted_at=utc_instant(at), public_score=public,
+                private_score=private, selected=bool(selected), practice=bool(practice)))
     return by_competition
 
 
