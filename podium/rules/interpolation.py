@@ -138,13 +138,18 @@ def cutoffs_problem(values: Cutoffs | Mapping[str, Any], higher_is_better: bool,
     position cutoffs may legitimately tie on a small leaderboard: pass strict=False).
     """
     given = values.values() if isinstance(values, Cutoffs) else dict(values)
+    return letters_problem(given) or ordering_problem(given, higher_is_better, strict=strict)
+
+
+def letters_problem(given: Mapping[str, Any]) -> str | None:
+    """Why the letters of a cutoff table are wrong (an unknown one, a required one missing), or None."""
     for letter in given:
         if letter not in LETTERS:
             return f"unknown cutoff {letter!r}; use A, B, C, D and optionally F"
     for letter in REQUIRED_LETTERS:
         if letter not in given:
             return f"cutoff {letter} is missing; give A, B, C and D (F is optional)"
-    return ordering_problem(given, higher_is_better, strict=strict)
+    return None
 
 
 def ordering_problem(given: Mapping[str, Any], higher_is_better: bool, *, strict: bool = True) -> str | None:

@@ -16,7 +16,7 @@ from typing import Any, Callable, Hashable, Iterable, Mapping, Sequence
 from podium.rules.interpolation import (
     DEFAULT_POINTS,
     LETTERS,
-    REQUIRED_LETTERS,
+    letters_problem,
     Cutoffs,
     Points,
     cutoffs_problem,
@@ -103,12 +103,9 @@ def check_cutoffs(spec: Mapping[str, Any], higher_is_better: bool) -> str | None
     What can be checked before the leaderboard exists: letters, forms, the order of the values among themselves
     and of the positions among themselves (A the best: the highest value, or the smallest "top" percentage).
     """
-    for letter in spec:
-        if letter not in LETTERS:
-            return f"unknown cutoff {letter!r}; use A, B, C, D and optionally F"
-    for letter in REQUIRED_LETTERS:
-        if letter not in spec:
-            return f"cutoff {letter} is missing; give A, B, C and D (F is optional)"
+    problem = letters_problem(spec)
+    if problem:
+        return problem
     positions: dict[str, Fraction] = {}
     values: dict[str, Any] = {}
     for letter in LETTERS:
