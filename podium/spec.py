@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,16 +23,18 @@ COURSE_FILE = "course.toml"
 COMPETITION_FILE = "competition.toml"
 CUSTOM_PREFIX = "custom:"
 
+_DEFAULTS = rules.CoursePolicy()
+# POLICY.md section 1's defaults, as the rules define them; a course's [policy] table overrides any of them.
 DEFAULT_POLICY: dict[str, Any] = {
-    "slack_days": 7,
-    "slack_policy": "chronological",
-    "late_factor": 0.9,
-    "early_miss_factor": 0.9,
-    "bonus_points": 5.0,
-    "points": {"A": 100.0, "B": 80.0, "C": 60.0, "D": 40.0, "F": 0.0},
-    "selection": "kaggle",
-    "max_selected": 2,
-    "daily_limit": 10,
+    "slack_days": _DEFAULTS.slack_days,
+    "slack_policy": _DEFAULTS.slack_policy,
+    "late_factor": _DEFAULTS.late_factor,
+    "early_miss_factor": _DEFAULTS.early_miss_factor,
+    "bonus_points": _DEFAULTS.bonus_points,
+    "points": asdict(_DEFAULTS.points),
+    "selection": _DEFAULTS.selection,
+    "max_selected": _DEFAULTS.max_selected,
+    "daily_limit": _DEFAULTS.daily_limit,
 }
 
 COURSE_KEYS = {"course": {"slug", "title", "timezone"}, "policy": set(DEFAULT_POLICY)}
@@ -238,7 +240,7 @@ def _check_schedule(path: Path, t: dict[str, datetime]) -> None:
 
 def _policy(path: Path, given: dict[str, Any]) -> dict[str, Any]:
     policy = {**DEFAULT_POLICY, **given}
-    choices = {"slack_policy": ("chronological", "optimal"), "selection": ("kaggle", "all")}
+    choices = {"slack_policy": rules.SLACK_POLICIES, "selection": (rules.KAGGLE, rules.ALL)}
     for key, allowed in choices.items():
         if policy[key] not in allowed:
             raise ConfigError(path, f"[policy] {key}", f"must be one of {', '.join(allowed)}, not {policy[key]!r}")
