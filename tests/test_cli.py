@@ -152,3 +152,35 @@ def test_release_is_audited_once(rt, podium_cli, course_dir):
     podium_cli("load", course_dir)
     assert "released" in podium_cli("release", "c1-hw1").stdout
     assert "was already released" in podium_cli("release", "c1-hw1").stdout
+
+
+KAGGLE_METRIC = '''
+import pandas as pd
+
+
+class ParticipantVisibleError(Exception):
+    pass
+
+
+def score(solution: pd.DataFrame, submission: pd.DataFrame, row_id_column_name: str) -> float:
+    del solution[row_id_column_name]
+    del submission[row_id_column_name]
+    if submission["label"].isna().any():
+        raise ParticipantVisibleError("Every row needs a label.")
+    return float((solution["label"].values == submission["label"].values).mean())
+'''
+
+
+def test_a_kaggle_style_metric_file_works_unchanged(podium_cli, course_dir, tmp_path):
+    (course_dir / "hw1/metric.py").write_text(KAGGLE_METRIC)
+    toml = course_dir / "hw1/competition.toml"
+    toml.write_text(toml.read_text().replace('metric = "accuracy"', 'metric = "custom:metric.py"\nhigher_is_better = true'))
+    comp = setup_course(podium_cli, course_dir)
+    (course_dir / "hw1/metric.py").unlink()  # the loaded copy under the data dir is what scores
+    result = podium_cli("score", comp, write(tmp_path, predictions(PUBLIC)))
+    assert result.exit_code == 0, result.stderr
+    line = json.loads(result.stdout)
+    assert line["public"] == 1.0 and line["private"] == 0.0
+    blank = predictions().replace("\n3,0\n", "\n3,\n")
+    result = podium_cli("score", comp, write(tmp_path, blank, "blank.csv"))
+    assert result.exit_code == 1 and "Every row needs a label." in result.stderr
