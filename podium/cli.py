@@ -91,19 +91,22 @@ def load(ctx: click.Context, folder: Path) -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-scheduler", is_flag=True,
+              help="no periodic recovery or deadline jobs here (extra processes sharing one database)")
 @click.pass_context
-def run(ctx: click.Context, host: str, port: int) -> None:
-    """Serve the web app."""
+def run(ctx: click.Context, host: str, port: int, no_scheduler: bool) -> None:
+    """Serve the web app, score uploads in the background and run the scheduler; stops cleanly on SIGTERM."""
     from werkzeug.serving import run_simple
 
+    from podium.jobs import background
     from podium.web import create_app
 
     rt = runtime(ctx)
     rt.db.upgrade()
     app = create_app(runtime=rt)
-    app.extensions["podium.scoring"].recover()
-    click.echo(f"Podium on http://{host}:{port}/  (data: {rt.settings.data_dir})")
-    run_simple(host, port, app, threaded=True, use_reloader=False)
+    with background(app, scheduler=not no_scheduler):
+        click.echo(f"Podium on http://{host}:{port}/  (data: {rt.settings.data_dir})")
+        run_simple(host, port, app, threaded=True, use_reloader=False)
 
 
 # --- users -----------------------------------------------------------------------------------------------
@@ -263,6 +266,19 @@ def finalise(ctx, competition: str) -> None:
         done = competitions.finalise(session, comp, actor=actor())
         cutoffs = ", ".join(f"{k} {v:g}" for k, v in (comp.resolved_cutoffs or {}).items())
     click.echo(f"{competition}: {'finalised' if done else 'was already finalised'}; cutoffs {cutoffs}")
+
+
+@cli.command()
+@click.option("--course", "course_slug", default=None, help="only this course's competitions")
+@click.pass_context
+def jobs(ctx, course_slug: str | None) -> None:
+    """The scheduler's finalisations to come and past ones, and the scoring queue."""
+    from podium.services import courses, jobs_view
+
+    with runtime(ctx).db.session() as session:
+        course = courses.get_course(session, course_slug) if course_slug else None
+        view = jobs_view.jobs_view(session, course)
+    click.echo("\n".join(jobs_view.lines(view)))
 
 
 @cli.command("select")

@@ -1,44 +1,265 @@
-"""Background work: scoring uploads outside the request that received them.
+"""Background work: scoring uploads outside the request that received them, recovery, and deadline events.
 
-`ScoringPool.submit(id)` hands a received submission to a small worker pool; `recover()` picks up every submission
-left queued or scoring (after a crash or a restart). Claims in `services.submissions.score` make sure each
-submission is scored once even when several processes share the database.
+- `ScoringPool` scores received submissions in a bounded thread pool (the heavy lifting happens in pyarrow and
+  numpy, which release the GIL). Each claim is a lease in the database (`services.submissions.claim`): the pool
+  renews the leases of what it is scoring, and a result is written only while its claim still holds, so each
+  submission is scored exactly once however many processes share the database.
+- `BackgroundJobs` is one process's APScheduler: it recovers unscored submissions at start and every
+  `recovery_seconds` (queued ones, and those whose claim lapsed), and finalises each competition once its late
+  deadline plus a grace has passed. The deadline loop runs in one process at a time: it holds the database lease
+  `DEADLINE_LEASE`. Due competitions are read from the database on every pass, so a restart never misses one.
+- `background(app, scheduler=...)` wraps `podium run`: it starts all this, turns SIGTERM into a clean stop, and
+  shuts the scheduler and the pool down (queued uploads stay queued, for the next start).
 """
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from functools import partial
+from typing import Iterator
 
-from sqlalchemy import update
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import select
 
-from podium.models import Status, Submission
+from podium.models import Competition, utcnow
 from podium.runtime import Runtime
-from podium.services import submissions
+from podium.services import competitions, jobs_view, leases, submissions
 
 log = logging.getLogger(__name__)
 
+DEADLINE_LEASE = jobs_view.DEADLINE_LEASE
+SCHEDULER_ACTOR = "scheduler"
+
+
+def _env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """How the background work runs; every field has an environment variable (see the README)."""
+
+    workers: int = field(default_factory=lambda: int(_env_float("PODIUM_SCORING_WORKERS", min(4, os.cpu_count() or 2))))
+    lease_seconds: float = field(default_factory=lambda: submissions.LEASE_SECONDS)
+    recovery_seconds: float = field(default_factory=lambda: _env_float("PODIUM_RECOVERY_SECONDS", 30))
+    finalise_grace_seconds: float = field(default_factory=lambda: jobs_view.grace_seconds())
+    deadline_scan_seconds: float = field(default_factory=lambda: _env_float("PODIUM_DEADLINE_SCAN_SECONDS", 30))
+
+    @property
+    def leader_lease_seconds(self) -> float:
+        """The deadline loop's lease: a few passes long, so that a dead leader is replaced within minutes."""
+        return 3 * self.deadline_scan_seconds
+
+
+# --- scoring ---------------------------------------------------------------------------------------------
+
 
 class ScoringPool:
-    def __init__(self, runtime: Runtime, workers: int = 2):
+    """A bounded pool of scoring threads; `submit(id)` returns a Future of the stored Submission (None when
+    another worker had it)."""
+
+    def __init__(self, runtime: Runtime, workers: int | None = None, *, lease_seconds: float | None = None):
         self.runtime = runtime
-        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="podium-scoring")
+        self.worker = leases.this_process()
+        self.lease_seconds = lease_seconds or submissions.LEASE_SECONDS
+        self.executor = ThreadPoolExecutor(max_workers=workers or JobSettings().workers,
+                                           thread_name_prefix="podium-scoring")
+        self._lock = threading.Lock()
+        self._inflight: dict[int, Future] = {}
+        self._stop = threading.Event()
+        self._renewer: threading.Thread | None = None
 
     def submit(self, submission_id: int) -> Future:
-        return self.executor.submit(self._score, submission_id)
+        with self._lock:
+            future = self._inflight.get(submission_id)
+            if future is not None:  # already queued here (e.g. found again by recovery)
+                return future
+            future = self.executor.submit(self._score, submission_id)
+            self._inflight[submission_id] = future
+            self._start_renewer()
+        future.add_done_callback(partial(self._forget, submission_id))
+        return future
+
+    def _forget(self, submission_id: int, future: Future) -> None:
+        with self._lock:
+            if self._inflight.get(submission_id) is future:
+                del self._inflight[submission_id]
 
     def _score(self, submission_id: int):
         try:
-            return submissions.score(self.runtime.db, self.runtime.settings, submission_id)
+            return submissions.score(self.runtime.db, self.runtime.settings, submission_id, worker=self.worker,
+                                     lease_seconds=self.lease_seconds)
         except Exception:
             log.exception("scoring submission %s failed", submission_id)
             raise
 
     def recover(self) -> list[Future]:
-        """Score again what a previous process left unfinished: `scoring` rows go back to `queued` first."""
-        with self.runtime.db.session() as session:
-            ids = submissions.pending_ids(session)
-            session.execute(update(Submission).where(Submission.id.in_(ids)).values(status=Status.queued))
+        """Score what nobody is scoring: queued submissions, and those whose claim lapsed (a crash, a restart)."""
+        try:
+            with self.runtime.db.session() as session:
+                ids = submissions.pending_ids(session)
+        except Exception:  # a busy or unreachable database: the next pass tries again
+            log.exception("recovery could not read the pending submissions")
+            return []
+        if ids:
+            log.info("recovering %d unscored submission(s)", len(ids))
         return [self.submit(sub_id) for sub_id in ids]
 
-    def shutdown(self, wait: bool = True) -> None:
-        self.executor.shutdown(wait=wait)
+    def pending(self) -> list[int]:
+        with self._lock:
+            return sorted(self._inflight)
+
+    def renew_leases(self) -> int:
+        """Extend the claims on everything this pool holds, so a long scoring is never taken over."""
+        ids = self.pending()
+        if not ids:
+            return 0
+        with self.runtime.db.session() as session:
+            return submissions.renew(session, ids, self.worker, self.lease_seconds)
+
+    def _start_renewer(self) -> None:
+        if self._renewer is None and not self._stop.is_set():
+            self._renewer = threading.Thread(target=self._renew_loop, name="podium-lease-renewer", daemon=True)
+            self._renewer.start()
+
+    def _renew_loop(self) -> None:
+        while not self._stop.wait(self.lease_seconds / 3):
+            try:
+                self.renew_leases()
+            except Exception:
+                log.exception("renewing scoring leases failed")
+
+    def shutdown(self, wait: bool = True, *, cancel_pending: bool = False) -> None:
+        """Stop; with `cancel_pending`, uploads not yet started stay queued in the database for the next start."""
+        self._stop.set()
+        self.executor.shutdown(wait=wait, cancel_futures=cancel_pending)
+
+
+# --- deadline events -------------------------------------------------------------------------------------
+
+
+def finalise_due(runtime: Runtime, grace_seconds: float | None = None, *, now: datetime | None = None,
+                 actor: str = SCHEDULER_ACTOR) -> list[str]:
+    """Finalise every competition whose time has come (jobs_view.due_at); returns their public ids.
+
+    Each competition is finalised in its own transaction that locks its row and checks `finalised_at` again,
+    so a competition is finalised once even when two processes get here together.
+    """
+    with runtime.db.session() as session:
+        due = [comp.id for comp in jobs_view.ready_to_finalise(session, grace_seconds, now=now)]
+    done = []
+    for comp_id in due:
+        try:
+            with runtime.db.session() as session:
+                comp = session.scalar(select(Competition)
+                                      .where(Competition.id == comp_id, Competition.finalised_at.is_(None))
+                                      .with_for_update())
+                if comp is not None and competitions.finalise(session, comp, actor=actor):
+                    done.append(comp.public_id)
+        except Exception:  # one competition's trouble must not hold back the others
+            log.exception("finalising competition %s failed", comp_id)
+    for public_id in done:
+        log.info("finalised %s", public_id)
+    return done
+
+
+class BackgroundJobs:
+    """One process's scheduler: periodic recovery of unscored submissions and the deadline loop."""
+
+    RECOVER_JOB, DEADLINE_JOB, NEXT_DEADLINE_JOB = "recover-submissions", "deadlines", "next-deadline"
+
+    def __init__(self, runtime: Runtime, pool: ScoringPool, settings: JobSettings | None = None,
+                 holder: str | None = None):
+        self.runtime = runtime
+        self.pool = pool
+        self.settings = settings or JobSettings()
+        self.holder = holder or leases.this_process()
+        self.scheduler = BackgroundScheduler(timezone=timezone.utc, job_defaults={
+            "coalesce": True, "max_instances": 1, "misfire_grace_time": None,
+        })
+        self._deadline_lock = threading.Lock()
+
+    def start(self) -> None:
+        now = datetime.now(timezone.utc)
+        self.scheduler.add_job(self.pool.recover, "interval", seconds=self.settings.recovery_seconds,
+                               id=self.RECOVER_JOB, next_run_time=now)
+        self.scheduler.add_job(self.run_deadlines, "interval", seconds=self.settings.deadline_scan_seconds,
+                               id=self.DEADLINE_JOB, next_run_time=now)
+        self.scheduler.start()
+
+    def run_deadlines(self) -> list[str]:
+        """One pass of the deadline loop, when this process holds (or takes) the deadline lease."""
+        with self._deadline_lock:
+            try:
+                with self.runtime.db.session() as session:
+                    leading = leases.acquire(session, DEADLINE_LEASE, self.holder, self.settings.leader_lease_seconds)
+                if not leading:
+                    return []
+                done = finalise_due(self.runtime, self.settings.finalise_grace_seconds)
+                self._schedule_next_deadline()
+                return done
+            except Exception:
+                log.exception("the deadline pass failed; the next one tries again")
+                return []
+
+    def _schedule_next_deadline(self) -> None:
+        """Run a pass at the next due instant when it comes before the next regular pass, to be on time."""
+        if not self.scheduler.running:
+            return
+        with self.runtime.db.session() as session:
+            upcoming = jobs_view.upcoming(session, self.settings.finalise_grace_seconds)
+        if not upcoming:
+            return
+        when = upcoming[0].due_at + timedelta(seconds=1)
+        if when - utcnow() < timedelta(seconds=self.settings.deadline_scan_seconds):
+            self.scheduler.add_job(self.run_deadlines, "date", run_date=when, id=self.NEXT_DEADLINE_JOB,
+                                   replace_existing=True)
+
+    def shutdown(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=True)
+        try:
+            with self.runtime.db.session() as session:
+                leases.release(session, DEADLINE_LEASE, self.holder)
+        except Exception:
+            log.exception("releasing the deadline lease failed; it expires by itself")
+
+
+# --- the lifetime of a server process --------------------------------------------------------------------
+
+
+def _stop_on_sigterm(signum, frame):
+    # The development server stops cleanly on KeyboardInterrupt; SIGTERM (systemd, docker stop) should too.
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def background(app, *, scheduler: bool = True) -> Iterator[BackgroundJobs | None]:
+    """Run the app's background work while the block runs: recovery at once, and with `scheduler`, the
+    periodic recovery and the deadline loop. SIGTERM and SIGINT end the block cleanly."""
+    runtime, pool = app.extensions["podium"], app.extensions["podium.scoring"]
+    jobs = BackgroundJobs(runtime, pool) if scheduler else None
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm) if on_main_thread else None
+    try:
+        if jobs is not None:
+            jobs.start()
+        else:
+            pool.recover()
+        yield jobs
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if on_main_thread:
+            signal.signal(signal.SIGTERM, previous)
+        if jobs is not None:
+            jobs.shutdown()
+        log.info("stopping: waiting for the submissions being scored; queued ones stay queued")
+        pool.shutdown(wait=True, cancel_pending=True)

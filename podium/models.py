@@ -208,6 +208,10 @@ class Submission(Base):
     selected: Mapped[bool] = mapped_column(Boolean, default=False)
     # Set when staff recorded the upload for the student (outage recovery): who did it.
     recorded_by: Mapped[Optional[str]] = mapped_column(String(254))
+    # The scoring worker that holds the claim (host:pid:nonce) and until when the claim holds unless renewed;
+    # a claim whose lease has run out may be taken over (podium/jobs.py).
+    claimed_by: Mapped[Optional[str]] = mapped_column(String(128))
+    lease_until: Mapped[Optional[datetime]]
 
     competition: Mapped[Competition] = relationship()
     user: Mapped[User] = relationship()
@@ -249,6 +253,16 @@ class SlackEntry(Base):
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     user: Mapped[User] = relationship()
+
+
+class JobLease(Base):
+    """A named job that one process at a time may run (the deadline scheduler), held until `lease_until`."""
+
+    __tablename__ = "job_leases"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    lease_until: Mapped[datetime]
 
 
 class AuditEvent(Base):

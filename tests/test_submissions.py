@@ -132,9 +132,11 @@ def test_after_the_close_without_practice_is_refused(rt, tmp_path):
 
 
 def test_pending_submissions_are_found_for_recovery(rt, ids):
-    first, second = upload(rt, ids), upload(rt, ids)
+    first, second, live = upload(rt, ids), upload(rt, ids), upload(rt, ids)
+    an_hour_ago = datetime.now(timezone.utc) - timedelta(hours=1)
     with rt.db.session() as session:
-        submissions.claim(session, second.id)
+        submissions.claim(session, second.id, worker="elsewhere:1:ab", lease_seconds=60, now=an_hour_ago)
+        submissions.claim(session, live.id, worker="elsewhere:2:cd", lease_seconds=600)
     submissions.score(rt.db, rt.settings, upload(rt, ids).id)
-    with rt.db.session() as session:
+    with rt.db.session() as session:  # the live claim is another worker's business
         assert submissions.pending_ids(session) == [first.id, second.id]

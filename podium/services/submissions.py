@@ -7,14 +7,15 @@ workers never score the same submission) and stores the scores or the message th
 from __future__ import annotations
 
 import logging
+import os
 import re
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from podium import rules, scoring
@@ -22,11 +23,14 @@ from podium.config import Settings
 from podium.db import Database
 from podium.errors import Forbidden, NotFound, PodiumError, Refused
 from podium.models import Competition, Enrolment, Extension, Status, Submission, User, utcnow
-from podium.services import audit
+from podium.services import audit, leases
 from podium.services.files import TooLarge, store_stream
 from podium.spec import scorer_for
 
 log = logging.getLogger(__name__)
+# How long a scoring claim holds unless the worker renews it (podium/jobs.py renews while it scores); another
+# process takes over a submission only after that, so it is generous.
+LEASE_SECONDS = float(os.environ.get("PODIUM_SCORING_LEASE_SECONDS", 600))
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -156,29 +160,65 @@ def _scorer(metric: str, source_dir: str, higher_is_better: bool):
     return scorer_for(metric, Path(source_dir), higher_is_better)
 
 
-def claim(session: Session, submission_id: int, from_status: Iterable[Status] = (Status.queued,)) -> bool:
-    """Move a submission to `scoring` only if it is still in one of `from_status`: exactly one caller wins."""
+def claim(session: Session, submission_id: int, from_status: Iterable[Status] = (Status.queued,), *,
+          worker: str | None = None, lease_seconds: float | None = None, now: datetime | None = None) -> bool:
+    """Move a submission to `scoring`, held by `worker` (this process by default) for `lease_seconds`, only if it
+    is in one of `from_status` or its current claim has lapsed: exactly one caller wins.
+
+    A claim lapses when its lease has run out or when its holder is a process of this host that has died.
+    """
+    now = now or utcnow()
+    takeable = [
+        Submission.status.in_(list(from_status)),
+        and_(Submission.status == Status.scoring, or_(Submission.lease_until.is_(None), Submission.lease_until < now)),
+    ]
+    holder = session.scalar(select(Submission.claimed_by).where(Submission.id == submission_id,
+                                                                Submission.status == Status.scoring))
+    if holder is not None and leases.holder_is_dead(holder):
+        takeable.append(and_(Submission.status == Status.scoring, Submission.claimed_by == holder))
     result = session.execute(
         update(Submission)
-        .where(Submission.id == submission_id, Submission.status.in_(list(from_status)))
-        .values(status=Status.scoring)
+        .where(Submission.id == submission_id, or_(*takeable))
+        .values(status=Status.scoring, claimed_by=worker or leases.this_process(),
+                lease_until=now + timedelta(seconds=lease_seconds or LEASE_SECONDS))
+        .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
 
 
-def score(db: Database, settings: Settings, submission_id: int, *, rescore: bool = False) -> Submission | None:
-    """Score one submission if this caller wins the claim; returns it, or None when someone else has it."""
+def renew(session: Session, submission_ids: Iterable[int], worker: str, lease_seconds: float | None = None) -> int:
+    """Extend `worker`'s claims on the submissions it is still scoring; returns how many it still holds."""
+    ids = list(submission_ids)
+    if not ids:
+        return 0
+    result = session.execute(
+        update(Submission)
+        .where(Submission.id.in_(ids), Submission.status == Status.scoring, Submission.claimed_by == worker)
+        .values(lease_until=leases.expiry(lease_seconds or LEASE_SECONDS))
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount
+
+
+def score(db: Database, settings: Settings, submission_id: int, *, rescore: bool = False, worker: str | None = None,
+          lease_seconds: float | None = None) -> Submission | None:
+    """Score one submission if this caller wins the claim; returns it, or None when someone else has it (or took
+    it over because this caller's claim lapsed while it scored: then the other's result stands, not ours)."""
     allowed = (Status.queued, Status.scored, Status.failed) if rescore else (Status.queued,)
+    worker = worker or leases.this_process()
     with db.session() as session:
-        if not claim(session, submission_id, allowed):
+        if not claim(session, submission_id, allowed, worker=worker, lease_seconds=lease_seconds):
             return None
         sub = session.get(Submission, submission_id)
         comp = sub.competition
         job = (comp.compiled_dir, comp.metric, comp.source_dir, comp.higher_is_better, sub.file_path, sub.file_name)
     outcome = _run_scorer(settings, *job)
     with db.session() as session:
+        if not _store_outcome(session, submission_id, worker, outcome):
+            log.warning("submission %s: the claim of %s lapsed and was taken over; its result is dropped",
+                        submission_id, worker)
+            return None
         sub = session.get(Submission, submission_id)
-        _store_outcome(sub, outcome)
     return sub
 
 
@@ -212,15 +252,21 @@ def dry_run(settings: Settings, comp: Competition, path: Path) -> scoring.ScoreR
         raise PodiumError(str(exc), code=422) from None
 
 
-def _store_outcome(sub: Submission, outcome: scoring.ScoreResult | str) -> None:
-    sub.scored_at = utcnow()
+def _store_outcome(session: Session, submission_id: int, worker: str, outcome: scoring.ScoreResult | str) -> bool:
+    """Write the result only while `worker` still holds the claim: a worker whose claim lapsed (and was taken
+    over) cannot overwrite the new holder's result. Returns whether it was written."""
     if isinstance(outcome, str):
-        sub.status, sub.error = Status.failed, outcome
-        sub.public_score = sub.private_score = None
-        return
-    sub.status, sub.error = Status.scored, None
-    sub.public_score, sub.private_score = outcome.public, outcome.private
-    sub.rows, sub.scoring_seconds = outcome.rows, outcome.seconds
+        values = dict(status=Status.failed, error=outcome, public_score=None, private_score=None)
+    else:
+        values = dict(status=Status.scored, error=None, public_score=outcome.public, private_score=outcome.private,
+                      rows=outcome.rows, scoring_seconds=outcome.seconds)
+    result = session.execute(
+        update(Submission)
+        .where(Submission.id == submission_id, Submission.status == Status.scoring, Submission.claimed_by == worker)
+        .values(scored_at=utcnow(), lease_until=None, **values)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
 
 
 def rescore_competition(db: Database, settings: Settings, comp_id: int, actor: str = "cli",
@@ -244,11 +290,17 @@ def rescore_competition(db: Database, settings: Settings, comp_id: int, actor: s
     return counts
 
 
-def pending_ids(session: Session) -> list[int]:
-    """Submissions received but not scored: after a crash these are scored again."""
-    return list(session.scalars(
-        select(Submission.id).where(Submission.status.in_([Status.queued, Status.scoring])).order_by(Submission.id)
-    ))
+def pending_ids(session: Session, now: datetime | None = None) -> list[int]:
+    """Submissions received but not scored that a worker may claim now: queued ones, and those being scored
+    under a claim that lapsed (expired lease, or a dead process of this host). Live claims are left alone."""
+    now = now or utcnow()
+    rows = session.execute(
+        select(Submission.id, Submission.status, Submission.claimed_by, Submission.lease_until)
+        .where(Submission.status.in_([Status.queued, Status.scoring])).order_by(Submission.id)
+    ).all()
+    return [row.id for row in rows
+            if row.status == Status.queued or row.lease_until is None or row.lease_until < now
+            or leases.holder_is_dead(row.claimed_by)]
 
 
 # --- how a stored submission reads -----------------------------------------------------------------------

@@ -1,0 +1,160 @@
+"""What the scheduler will do and has done, for staff: finalisations to come and past ones, read from the database.
+
+A competition is finalised `PODIUM_FINALISE_GRACE_SECONDS` (default 300) after its last late deadline, the latest
+of the competition's own and those moved by active extensions: a student with an extension may still submit
+until then, and the position cutoffs must be read off the board that includes those submissions. The grace lets
+the scoring queue drain; when it has not drained by then (a backlog after an outage), finalisation waits for it,
+at most `MAX_DRAIN_WAIT` longer.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from podium import rules
+from podium.models import AuditEvent, Competition, Course, Extension, Status, Submission, utcnow
+from podium.services import leases
+from podium.services.submissions import extension_rule
+
+DEFAULT_GRACE_SECONDS = 300
+MAX_DRAIN_WAIT = timedelta(hours=1)
+DEADLINE_LEASE = "scheduler:deadlines"
+
+
+def grace_seconds() -> float:
+    return float(os.environ.get("PODIUM_FINALISE_GRACE_SECONDS") or DEFAULT_GRACE_SECONDS)
+
+
+@dataclass(frozen=True)
+class Finalisation:
+    competition_id: int
+    competition: str  # public id
+    title: str
+    course: str
+    late: datetime  # the last late deadline, extensions included
+    due_at: datetime  # when the scheduler finalises it
+    finalised_at: datetime | None = None
+    finalised_by: str | None = None
+    unscored: int = 0  # submissions still queued or being scored
+
+
+@dataclass(frozen=True)
+class JobsView:
+    upcoming: list[Finalisation]  # soonest first
+    past: list[Finalisation]  # latest first
+    scheduler: str | None  # the process running the deadline loop, when one holds its lease
+    scheduler_until: datetime | None
+    queued: int
+    scoring: int
+
+
+def last_late(session: Session, comp: Competition) -> datetime:
+    """The latest late deadline of anyone in the competition: its own, or one moved by an active extension."""
+    schedule = rules.Schedule(opens=comp.opens, early=comp.early, ontime=comp.ontime, late=comp.late)
+    extensions = session.scalars(
+        select(Extension).where(Extension.competition_id == comp.id, Extension.revoked_at.is_(None))
+    )
+    return max([comp.late, *(rules.effective_schedule(schedule, extension_rule(ext)).late for ext in extensions)])
+
+
+def due_at(session: Session, comp: Competition, grace: float | None = None) -> datetime:
+    return last_late(session, comp) + timedelta(seconds=grace_seconds() if grace is None else grace)
+
+
+def _unscored(session: Session, competition_ids: list[int]) -> dict[int, int]:
+    if not competition_ids:
+        return {}
+    rows = session.execute(
+        select(Submission.competition_id, func.count())
+        .where(Submission.competition_id.in_(competition_ids), Submission.practice.is_(False),
+               Submission.status.in_([Status.queued, Status.scoring]))
+        .group_by(Submission.competition_id)
+    )
+    return dict(rows.all())
+
+
+def _scheduled(session: Session, grace: float | None, course: Course | None = None) -> list[Finalisation]:
+    query = select(Competition).where(Competition.finalised_at.is_(None))
+    if course is not None:
+        query = query.where(Competition.course_id == course.id)
+    comps = list(session.scalars(query))
+    unscored = _unscored(session, [c.id for c in comps])
+    grace = grace_seconds() if grace is None else grace
+    items = []
+    for comp in comps:
+        late = last_late(session, comp)
+        items.append(Finalisation(comp.id, comp.public_id, comp.title, comp.course.slug, late,
+                                  late + timedelta(seconds=grace), unscored=unscored.get(comp.id, 0)))
+    return sorted(items, key=lambda f: (f.due_at, f.competition))
+
+
+def upcoming(session: Session, grace: float | None = None, course: Course | None = None) -> list[Finalisation]:
+    """Competitions not finalised yet, soonest first (including any overdue, waiting for the next pass)."""
+    return _scheduled(session, grace, course)
+
+
+def ready_to_finalise(session: Session, grace: float | None = None, *, now: datetime | None = None
+                      ) -> list[Competition]:
+    """Competitions whose finalisation is due now: past their due instant, and their queue drained (or the
+    backlog has held them back `MAX_DRAIN_WAIT` already)."""
+    now = now or utcnow()
+    ready = [item.competition_id for item in _scheduled(session, grace)
+             if item.due_at <= now and (not item.unscored or now >= item.due_at + MAX_DRAIN_WAIT)]
+    return [session.get(Competition, comp_id) for comp_id in ready]
+
+
+def past(session: Session, course: Course | None = None) -> list[Finalisation]:
+    """Finalised competitions, latest first, with who finalised them (the scheduler, or staff by command)."""
+    query = select(Competition).where(Competition.finalised_at.is_not(None))
+    if course is not None:
+        query = query.where(Competition.course_id == course.id)
+    items = []
+    for comp in session.scalars(query):
+        by = session.scalar(select(AuditEvent.actor).where(AuditEvent.action == "competition.finalise",
+                                                          AuditEvent.target == comp.public_id)
+                            .order_by(AuditEvent.at.desc()).limit(1))
+        late = last_late(session, comp)
+        items.append(Finalisation(comp.id, comp.public_id, comp.title, comp.course.slug, late, comp.finalised_at,
+                                  finalised_at=comp.finalised_at, finalised_by=by))
+    return sorted(items, key=lambda f: (f.finalised_at, f.competition), reverse=True)
+
+
+def jobs_view(session: Session, course: Course | None = None, grace: float | None = None) -> JobsView:
+    """Everything the staff page and `podium jobs` show."""
+    lease = leases.holder_of(session, DEADLINE_LEASE)
+    counts = dict(session.execute(
+        select(Submission.status, func.count()).where(Submission.status.in_([Status.queued, Status.scoring]))
+        .group_by(Submission.status)
+    ).all())
+    return JobsView(upcoming=upcoming(session, grace, course), past=past(session, course),
+                    scheduler=lease.holder if lease else None, scheduler_until=lease.lease_until if lease else None,
+                    queued=counts.get(Status.queued, 0), scoring=counts.get(Status.scoring, 0))
+
+
+def _when(instant: datetime) -> str:
+    return f"{instant:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def lines(view: JobsView) -> list[str]:
+    """The view as plain text (`podium jobs`)."""
+    out = ["upcoming finalisations:"]
+    for item in view.upcoming:
+        waiting = f"; waiting for {item.unscored} submission(s) to be scored" if item.unscored else ""
+        out.append(f"  {item.competition}\t{_when(item.due_at)}\t(late {_when(item.late)} + grace{waiting})")
+    if not view.upcoming:
+        out.append("  none")
+    out.append("past finalisations:")
+    for item in view.past:
+        out.append(f"  {item.competition}\tfinalised {_when(item.finalised_at)}\tby {item.finalised_by or 'unknown'}")
+    if not view.past:
+        out.append("  none")
+    if view.scheduler:
+        out.append(f"deadline scheduler: {view.scheduler} (lease until {_when(view.scheduler_until)})")
+    else:
+        out.append("deadline scheduler: not running (no process holds its lease)")
+    out.append(f"scoring queue: {view.queued} queued, {view.scoring} being scored")
+    return out
