@@ -26,6 +26,7 @@ test: install
 bench: install
 	$(BIN)/python bench/scoring.py
 	$(BIN)/python bench/grading.py
+	$(BIN)/python bench/api.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis bench/.data

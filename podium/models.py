@@ -277,3 +277,26 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(64))
     target: Mapped[str] = mapped_column(String(255), default="")
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class UploadTicket(Base):
+    """One Kaggle-style upload: issued with the size announced, the file PUT once, then submitted once.
+
+    Only a hash of the ticket's token is kept; the token itself travels in the upload URL. Every step is a
+    conditional update, so a ticket is used once even with several server processes sharing the database.
+    """
+
+    __tablename__ = "upload_tickets"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the token, hex
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    competition_id: Mapped[int] = mapped_column(ForeignKey("competitions.id", ondelete="CASCADE"))
+    file_name: Mapped[str] = mapped_column(String(255))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    expires_at: Mapped[datetime]
+    upload_started_at: Mapped[Optional[datetime]]
+    received_at: Mapped[Optional[datetime]]
+    staged_path: Mapped[Optional[str]] = mapped_column(Text)
+    used_at: Mapped[Optional[datetime]]
+    submission_id: Mapped[Optional[int]] = mapped_column(Integer)

@@ -5,7 +5,11 @@ metric file, and the files students may download. The instructor's checkout can 
 """
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
+import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -15,9 +19,10 @@ from sqlalchemy.orm import Session
 
 from podium import scoring
 from podium.config import Settings
-from podium.errors import ConfigError, NotFound
-from podium.models import Competition, Course, DataFile
+from podium.errors import ConfigError, Forbidden, NotFound
+from podium.models import Competition, Course, DataFile, Role, User
 from podium.services import audit
+from podium.services.users import role_in
 from podium.services.files import sha256_of, store_copy
 from podium.spec import CUSTOM_PREFIX, CompetitionSpec, CourseSpec, read_course
 
@@ -208,3 +213,57 @@ def overview(session: Session, now: datetime) -> list[tuple[Course, list[tuple[C
     for course in session.scalars(select(Course).order_by(Course.slug)):
         listing.append((course, [(comp, competition_state(comp, now)) for comp in course.competitions]))
     return listing
+
+
+# --- what one person may open ----------------------------------------------------------------------------
+
+
+def competitions_for(user: User) -> list[tuple[Competition, Role]]:
+    """The competitions of every course the person is enrolled in, with their role there (by course, then ontime)."""
+    rows = []
+    for enrolment in sorted(user.enrolments, key=lambda e: e.course.slug):
+        rows.extend((comp, enrolment.role) for comp in enrolment.course.competitions)
+    return rows
+
+
+def competition_for_member(session: Session, public_id: str, user: User) -> tuple[Competition, Role]:
+    """A competition of a course the person is enrolled in, with their role; others are refused (the list of
+    competitions is public, so refusing says nothing new)."""
+    comp = get_competition(session, public_id)
+    role = role_in(user, comp.course)
+    if role is None:
+        raise Forbidden(f"You are not enrolled in {comp.course.title} ({comp.course.slug}); ask the course staff "
+                        "to add you.")
+    return comp, role
+
+
+def data_file(comp: Competition, name: str) -> DataFile:
+    """One of the files listed for students, by its exact name: nothing else (never the solution) is served."""
+    found = next((f for f in comp.files if f.name == name), None)
+    if found is None or not Path(found.path).is_file():
+        names = ", ".join(f.name for f in comp.files) or "none"
+        raise NotFound(f"{comp.public_id} has no data file {name!r}; its files are: {names}")
+    return found
+
+
+def data_archive(settings: Settings, comp: Competition) -> Path:
+    """A zip of all the competition's data files, built once per set of file contents and then reused."""
+    digest = hashlib.sha256("".join(f"{f.name}\0{f.sha256}\0" for f in comp.files).encode()).hexdigest()[:16]
+    folder = settings.data_dir / "archives" / comp.course.slug / comp.slug
+    archive = folder / f"{digest}.zip"
+    if archive.is_file():
+        return archive
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".building-", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+            for f in comp.files:
+                zf.write(f.path, arcname=f.name)
+        os.replace(tmp, archive)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    for old in folder.glob("*.zip"):
+        if old != archive:
+            old.unlink(missing_ok=True)
+    return archive

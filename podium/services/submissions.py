@@ -24,6 +24,7 @@ from podium.db import Database
 from podium.errors import Forbidden, NotFound, PodiumError, Refused
 from podium.models import Competition, Enrolment, Extension, Status, Submission, User, utcnow
 from podium.services import audit, leases
+from podium.services.users import role_in
 from podium.services.files import TooLarge, store_stream
 from podium.spec import scorer_for
 
@@ -36,6 +37,16 @@ SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 class UploadTooLarge(PodiumError):
     code = 413
+
+
+class DailyLimitReached(Refused):
+    """The daily limit refuses an upload; `resets_at` (UTC) is when the count starts again."""
+
+    code = 429
+
+    def __init__(self, message: str, resets_at: datetime):
+        super().__init__(message)
+        self.resets_at = resets_at
 
 
 # --- windows for one student -----------------------------------------------------------------------------
@@ -141,10 +152,23 @@ def _check_daily_limit(session: Session, comp: Competition, user: User, t: datet
             Submission.status != Status.failed,
         )
     ).all()
-    limit = comp.daily_limit or comp.course.policy.get("daily_limit", 10)
-    verdict = rules.check_daily_limit(t, times, comp.course.timezone, limit)
+    verdict = rules.check_daily_limit(t, times, comp.course.timezone, daily_limit_of(comp))
     if not verdict.allowed:
-        raise Refused(verdict.message, code=429)
+        raise DailyLimitReached(verdict.message, verdict.resets_at)
+
+
+def daily_limit_of(comp: Competition) -> int:
+    """The competition's own limit, else the course's (POLICY.md section 1)."""
+    return comp.daily_limit or comp.course.policy.get("daily_limit", 10)
+
+
+def check_can_submit(session: Session, comp: Competition, user: User, t: datetime) -> None:
+    """Raise the refusal `receive` would give at `t`, storing nothing: a client can skip an upload bound to fail.
+    `receive` checks again, for real, when the upload has arrived."""
+    enrolment = _lock_enrolment(session, comp, user)
+    _check_window(session, comp, user, t)
+    if not enrolment.role.is_staff:
+        _check_daily_limit(session, comp, user, t)
 
 
 # --- scoring ---------------------------------------------------------------------------------------------
@@ -336,3 +360,30 @@ def as_dict(session: Session, sub: Submission, *, staff: bool) -> dict:
         "file_name": sub.file_name,
         "selected": sub.selected,
     }
+
+
+# --- who may see which submissions -----------------------------------------------------------------------
+
+
+def visible_to(session: Session, submission_id: int, user: User) -> tuple[Submission, bool]:
+    """A submission its author or the course's staff may see, and whether the viewer is staff.
+
+    Anyone else is told it does not exist, so submission ids confirm nothing about other students.
+    """
+    # Ids beyond what the database stores exist nowhere.
+    sub = session.get(Submission, submission_id) if 0 < submission_id < 2 ** 63 else None
+    if sub is None:
+        raise NotFound(f"no submission {submission_id}")
+    role = role_in(user, sub.competition.course)
+    staff = role is not None and role.is_staff
+    if sub.user_id != user.id and not staff:
+        raise NotFound(f"no submission {submission_id}")
+    return sub, staff
+
+
+def listed_for(session: Session, comp: Competition, user: User, *, staff: bool) -> list[Submission]:
+    """Newest first: the viewer's own submissions, or everyone's in the competition for its staff."""
+    query = select(Submission).where(Submission.competition_id == comp.id)
+    if not staff:
+        query = query.where(Submission.user_id == user.id)
+    return list(session.scalars(query.order_by(Submission.submitted_at.desc(), Submission.id.desc())))

@@ -37,6 +37,15 @@ def register_blueprints(app: Flask) -> None:
     from podium.web import main
 
     app.register_blueprint(main.bp)
+    register_api_blueprints(app)
+
+
+def register_api_blueprints(app: Flask) -> None:
+    """The REST API (/api/) and the Kaggle-compatible API (/api/v1/): JSON only, HTTP Basic or the session."""
+    from podium.web import api, kaggle
+
+    app.register_blueprint(api.bp)
+    app.register_blueprint(kaggle.bp)
 
 
 def register_template_helpers(app: Flask) -> None:

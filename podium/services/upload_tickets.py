@@ -1,0 +1,158 @@
+"""The Kaggle CLI's three-step submission: announce the file, PUT its bytes, submit it (kaggle-api.md).
+
+1. `issue`: a student announces a file and its size; they get a ticket, an unguessable token bound to them, the
+   competition and the size, valid for `LIFETIME`.
+2. `store_upload`: the client PUTs the bytes to a URL carrying the token and no credentials. The bytes are stored
+   durably under the data directory; the instant the last byte arrived is the submission's time (POLICY.md
+   section 2), whatever happens next.
+3. `submit`: the student, authenticated again, hands the token back with a description, and the staged file is
+   received as a submission exactly as an upload from the site would be (windows, daily limit, queued).
+
+Only the token's hash is stored. Each step claims the ticket with a conditional update, so each happens once even
+with several server processes sharing the database.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import BinaryIO
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from podium.config import Settings
+from podium.db import Database
+from podium.errors import NotFound, PodiumError
+from podium.models import Competition, Submission, UploadTicket, User, utcnow
+from podium.services import submissions
+from podium.services.files import TooLarge, store_stream
+
+LIFETIME = timedelta(minutes=30)
+TOKEN_BYTES = 32
+STALE_AFTER = timedelta(days=1)
+
+
+class TicketProblem(PodiumError):
+    code = 404
+
+
+@dataclass(frozen=True)
+class Issued:
+    token: str
+    expires_at: datetime
+
+
+def _key(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def staging_dir(settings: Settings) -> Path:
+    return settings.data_dir / "staging"
+
+
+def issue(session: Session, settings: Settings, comp: Competition, user: User, file_name: str, size_bytes: int,
+          now: datetime | None = None) -> Issued:
+    """A ticket for one upload. Refuses at once what `submit` would refuse (too large, window, daily limit), so
+    the student does not upload a file bound to fail."""
+    now = now or utcnow()
+    if size_bytes < 0:
+        raise PodiumError("The announced file size is negative.", code=400)
+    if size_bytes > settings.max_upload_bytes:
+        raise submissions.UploadTooLarge(
+            f"The file is larger than the {settings.max_upload_bytes / 1e6:.0f} MB limit; compress it (.csv.gz or "
+            ".zip) and upload again.")
+    submissions.check_can_submit(session, comp, user, now)
+    purge_stale(session, now)
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    expires_at = now + LIFETIME
+    session.add(UploadTicket(id=_key(token), user_id=user.id, competition_id=comp.id,
+                             file_name=Path(file_name or "submission.csv").name[:255], size_bytes=size_bytes,
+                             created_at=now, expires_at=expires_at))
+    session.flush()
+    return Issued(token, expires_at)
+
+
+def store_upload(db: Database, settings: Settings, token: str, stream: BinaryIO, content_length: int | None) -> int:
+    """Store the bytes PUT for a ticket, once; returns the number of bytes. The size must be the announced one."""
+    now = utcnow()
+    key = _key(token)
+    with db.session() as session:
+        claimed = session.execute(
+            update(UploadTicket)
+            .where(UploadTicket.id == key, UploadTicket.upload_started_at.is_(None), UploadTicket.expires_at >= now)
+            .values(upload_started_at=now)
+        ).rowcount == 1
+        if not claimed:
+            raise TicketProblem("This upload URL is unknown, expired or already used; run the submit command again.")
+        expected = session.get(UploadTicket, key).size_bytes
+    if content_length is not None and content_length != expected:
+        raise PodiumError(f"The upload has {content_length} bytes but {expected} were announced; run the submit "
+                          "command again.", code=400)
+    dest = staging_dir(settings) / key
+    try:
+        stored = store_stream(stream, dest, max_bytes=expected)
+    except TooLarge:
+        raise PodiumError(f"The upload is longer than the {expected} bytes announced; run the submit command again.",
+                          code=400) from None
+    if stored.size_bytes != expected:
+        dest.unlink(missing_ok=True)
+        raise PodiumError(f"The upload stopped after {stored.size_bytes} of the {expected} bytes announced; run the "
+                          "submit command again.", code=400)
+    with db.session() as session:
+        session.execute(update(UploadTicket).where(UploadTicket.id == key)
+                        .values(received_at=utcnow(), staged_path=str(dest)))
+    return stored.size_bytes
+
+
+def submit(db: Database, settings: Settings, token: str, comp_id: int, user_id: int,
+           description: str = "") -> Submission:
+    """Receive the staged file of a ticket as the student's submission, at the instant its upload ended.
+
+    Takes ids, not rows: it works in its own transactions, like `submissions.receive`."""
+    now = utcnow()
+    key = _key(token or "")
+    with db.session() as session:
+        used = session.execute(
+            update(UploadTicket)
+            .where(UploadTicket.id == key, UploadTicket.used_at.is_(None), UploadTicket.received_at.is_not(None),
+                   UploadTicket.received_at >= now - LIFETIME, UploadTicket.user_id == user_id,
+                   UploadTicket.competition_id == comp_id)
+            .values(used_at=now)
+        ).rowcount == 1
+        ticket = session.get(UploadTicket, key)
+        if not used:
+            raise TicketProblem(_why_unusable(ticket, comp_id, user_id))
+        path, file_name, received_at = Path(ticket.staged_path), ticket.file_name, ticket.received_at
+    try:
+        with open(path, "rb") as stream:
+            sub = submissions.receive(db, settings, comp_id, user_id, stream, file_name, description, at=received_at)
+    finally:
+        path.unlink(missing_ok=True)
+    with db.session() as session:
+        session.execute(update(UploadTicket).where(UploadTicket.id == key).values(submission_id=sub.id))
+    return sub
+
+
+def _why_unusable(ticket: UploadTicket | None, comp_id: int, user_id: int) -> str:
+    again = "run the submit command again."
+    if ticket is None or ticket.user_id != user_id or ticket.competition_id != comp_id:
+        return f"This upload token is not one of yours for this competition; {again}"
+    if ticket.used_at is not None:
+        return f"This upload was already submitted (submission {ticket.submission_id}); {again}"
+    if ticket.received_at is None:
+        return f"The file for this upload token never arrived completely; {again}"
+    return f"This upload token expired; {again}"
+
+
+def purge_stale(session: Session, now: datetime) -> int:
+    """Forget tickets older than a day, with any staged file left behind by a submit that never came."""
+    stale = session.scalars(select(UploadTicket).where(UploadTicket.created_at < now - STALE_AFTER)).all()
+    for ticket in stale:
+        if ticket.staged_path:
+            Path(ticket.staged_path).unlink(missing_ok=True)
+    if stale:
+        session.execute(delete(UploadTicket).where(UploadTicket.id.in_([t.id for t in stale])))
+    return len(stale)

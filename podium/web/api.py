@@ -1,0 +1,267 @@
+"""The REST API under /api/ (DESIGN.md, "HTTP API"): thin adapters over the services, JSON in and out.
+
+Every answer of every /api/ URL is JSON, errors included: `{"code": <status>, "message": "..."}`, the message
+saying what to do. 401 without valid credentials, 403 for a course one is not enrolled in, 404 for what does not
+exist or is someone else's (so submission ids confirm nothing), 409 when a window refuses, 413 too large, 429 at the
+daily limit (with `Retry-After` and `resets_at`).
+"""
+from __future__ import annotations
+
+import logging
+import math
+from pathlib import Path
+
+from flask import Blueprint, current_app, jsonify, request, send_file, url_for
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge, default_exceptions
+
+from podium import rules
+from podium.errors import PodiumError
+from podium.models import Competition, Role, Submission, User, utcnow
+from podium.services import courses, grade_reports, leaderboards, submissions
+from podium.services.submissions import DailyLimitReached
+from podium.web.auth import REALM, require_user
+from podium.web.context import db_session, rt
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("api", __name__, url_prefix="/api")
+
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+UNKNOWN_ENDPOINT = "api.unknown"
+
+
+# --- errors as JSON --------------------------------------------------------------------------------------
+
+
+def error_response(code: int, message: str, headers: dict | None = None, **extra):
+    response = jsonify(code=code, message=message, **extra)
+    response.status_code = code
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def podium_error(exc: PodiumError):
+    headers, extra = {}, {}
+    if exc.code == 401:
+        headers["WWW-Authenticate"] = f'Basic realm="{REALM}"'
+    if isinstance(exc, DailyLimitReached):
+        headers["Retry-After"] = str(max(1, math.ceil((exc.resets_at - utcnow()).total_seconds())))
+        extra["resets_at"] = rules.format_utc(exc.resets_at)
+    return error_response(exc.code, exc.message, headers, **extra)
+
+
+def too_large(exc: RequestEntityTooLarge):
+    limit = rt().settings.max_upload_bytes / 1e6
+    return error_response(413, f"The file is larger than the {limit:.0f} MB limit; compress it (.csv.gz or .zip) "
+                               "and upload again.")
+
+
+def http_error(exc: HTTPException):
+    headers = {}
+    if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+        headers["Allow"] = ", ".join(exc.valid_methods)
+    code = exc.code or 500
+    return error_response(code, exc.description or exc.name, headers)
+
+
+def unexpected_error(exc: Exception):
+    if isinstance(exc, HTTPException):
+        return http_error(exc)
+    log.exception("unexpected error in %s %s", request.method, request.path)
+    return error_response(500, "Podium hit an unexpected error. Try again; if it persists, tell the course staff "
+                               "(the details are in the server log).")
+
+
+def register_json_errors(blueprint: Blueprint) -> None:
+    """Handlers by status code, so that they win over the site's page-rendering handlers for this blueprint."""
+    for code in default_exceptions:
+        blueprint.register_error_handler(code, http_error)
+    blueprint.register_error_handler(RequestEntityTooLarge, too_large)
+    blueprint.register_error_handler(PodiumError, podium_error)
+    blueprint.register_error_handler(Exception, unexpected_error)
+
+
+register_json_errors(bp)
+
+
+@bp.route("/", defaults={"rest": ""}, methods=METHODS, strict_slashes=False)
+@bp.route("/<path:rest>", methods=METHODS)
+def unknown(rest: str):
+    """Any other /api/ URL: a JSON 404, or 405 when the URL exists for other methods."""
+    allowed = allowed_methods(request.path)
+    if allowed:
+        raise MethodNotAllowed(valid_methods=allowed,
+                               description=f"{request.method} is not allowed on {request.path}; "
+                                           f"use {', '.join(allowed)}.")
+    raise NotFound(f"There is no API route {request.path}; the routes are described at /api/openapi.json.")
+
+
+def allowed_methods(path: str) -> list[str]:
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    allowed = []
+    for method in METHODS:
+        try:
+            endpoint, _ = adapter.match(path, method=method)
+        except Exception:  # noqa: BLE001 - no match, a redirect or a method refusal all mean "not this one"
+            continue
+        if endpoint != UNKNOWN_ENDPOINT:
+            allowed.append(method)
+    return allowed
+
+
+# --- helpers ---------------------------------------------------------------------------------------------
+
+
+def member_competition(public_id: str) -> tuple[Competition, Role, User]:
+    user = require_user()
+    comp, role = courses.competition_for_member(db_session(), public_id, user)
+    return comp, role, user
+
+
+def competition_json(comp: Competition, role: Role, user: User, *, detail: bool = False) -> dict:
+    schedule = submissions.schedule_for(db_session(), comp, user)
+    data = {
+        "id": comp.public_id,
+        "course": comp.course.slug,
+        "title": comp.title,
+        "metric": comp.metric,
+        "higher_is_better": comp.higher_is_better,
+        "state": courses.competition_state(comp, utcnow()).key,
+        "opens": rules.format_utc(schedule.opens),
+        "early": rules.format_utc(schedule.early) if schedule.early else None,
+        "ontime": rules.format_utc(schedule.ontime),
+        "late": rules.format_utc(schedule.late),
+        "extended": submissions.active_extension(db_session(), comp, user) is not None,
+        "daily_limit": submissions.daily_limit_of(comp),
+        "display_precision": comp.display_precision,
+        "private_released": comp.released_at is not None,
+        "role": role.value,
+        "url": url_for("api.competition", cid=comp.public_id),
+    }
+    if detail:
+        data.update(
+            description=comp.description,
+            timezone=comp.course.timezone,
+            weight=comp.weight,
+            slack_eligible=comp.slack_eligible,
+            allow_practice=comp.allow_practice,
+            files=[{"name": f.name, "size_bytes": f.size_bytes, "sha256": f.sha256,
+                    "url": url_for("api.data_file", cid=comp.public_id, name=f.name)} for f in comp.files],
+        )
+    return data
+
+
+def submission_json(sub: Submission, *, staff: bool) -> dict:
+    data = submissions.as_dict(db_session(), sub, staff=staff)
+    if staff:
+        data["user"] = {"email": sub.user.email, "name": sub.user.name, "leaderboard_name": sub.user.display_name}
+    return data
+
+
+def board_row_json(row: leaderboards.BoardRow, user: User, *, staff: bool) -> dict:
+    data = {"rank": row.rank, "name": row.name, "score": float(row.shown_score),
+            "submitted_at": rules.format_utc(row.submitted_at), "entries": row.entries, "me": row.user_id == user.id}
+    if staff:
+        data["email"] = row.email
+        data["submission_id"] = row.submission_id
+    return data
+
+
+def send_stored_file(path: str | Path, name: str):
+    path = Path(path)
+    if not path.is_file():
+        raise PodiumError("This file is no longer stored on the server; tell the course staff.", code=410)
+    return send_file(path, as_attachment=True, download_name=name, conditional=True, max_age=0)
+
+
+# --- routes ----------------------------------------------------------------------------------------------
+
+
+@bp.get("/competitions")
+def competitions():
+    user = require_user()
+    return jsonify([competition_json(comp, role, user) for comp, role in courses.competitions_for(user)])
+
+
+@bp.get("/competitions/<cid>")
+def competition(cid: str):
+    comp, role, user = member_competition(cid)
+    return jsonify(competition_json(comp, role, user, detail=True))
+
+
+@bp.get("/competitions/<cid>/leaderboard")
+def leaderboard(cid: str):
+    comp, role, user = member_competition(cid)
+    which = request.args.get("board", leaderboards.PUBLIC)
+    rows = leaderboards.board_for(db_session(), comp, which, staff=role.is_staff)
+    return jsonify(competition=comp.public_id, board=which, display_precision=comp.display_precision,
+                   higher_is_better=comp.higher_is_better,
+                   entries=[board_row_json(row, user, staff=role.is_staff) for row in rows])
+
+
+@bp.get("/competitions/<cid>/submissions")
+def list_submissions(cid: str):
+    comp, role, user = member_competition(cid)
+    subs = submissions.listed_for(db_session(), comp, user, staff=role.is_staff)
+    return jsonify([submission_json(sub, staff=role.is_staff) for sub in subs])
+
+
+@bp.post("/competitions/<cid>/submissions")
+def create_submission(cid: str):
+    comp, role, user = member_competition(cid)
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise PodiumError("Send the predictions as multipart/form-data with the file in a field named `file` (and "
+                          "optionally a `description`).", code=400)
+    description = request.form.get("description", "")
+    comp_id, user_id = comp.id, user.id
+    # End this request's read transaction: receiving writes in its own, and SQLite has one writer at a time.
+    db_session().commit()
+    sub = submissions.receive(rt().db, rt().settings, comp_id, user_id, upload.stream, upload.filename, description)
+    current_app.extensions["podium.scoring"].submit(sub.id)
+    stored = db_session().get(Submission, sub.id)
+    response = jsonify(submission_json(stored, staff=role.is_staff))
+    response.status_code = 202
+    response.headers["Location"] = url_for("api.submission", n=sub.id)
+    return response
+
+
+@bp.get("/submissions/<int:n>")
+def submission(n: int):
+    sub, staff = submissions.visible_to(db_session(), n, require_user())
+    return jsonify(submission_json(sub, staff=staff))
+
+
+@bp.get("/submissions/<int:n>/file")
+def submission_file(n: int):
+    sub, _ = submissions.visible_to(db_session(), n, require_user())
+    return send_stored_file(sub.file_path, sub.file_name)
+
+
+@bp.get("/competitions/<cid>/files/<name>")
+def data_file(cid: str, name: str):
+    comp, _, _ = member_competition(cid)
+    found = courses.data_file(comp, name)
+    return send_stored_file(found.path, found.name)
+
+
+@bp.get("/me/grades")
+def my_grades():
+    user = require_user()
+    return jsonify(courses=grade_reports.student_grades(db_session(), user))
+
+
+@bp.get("/me")
+def me():
+    user = require_user()
+    return jsonify(email=user.email, name=user.name, leaderboard_name=user.display_name,
+                   courses=[{"course": e.course.slug, "title": e.course.title, "role": e.role.value}
+                            for e in sorted(user.enrolments, key=lambda e: e.course.slug)])
+
+
+@bp.get("/openapi.json")
+def openapi():
+    from podium.web.openapi import document
+
+    return jsonify(document())

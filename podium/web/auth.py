@@ -1,0 +1,90 @@
+"""Who is calling the APIs: HTTP Basic with an email and an API key (scripts, the Kaggle CLI), or the browser session.
+
+A request that sends an Authorization header is judged by it alone: a wrong key is a 401 even when a session
+cookie rides along. Without the header, the site's session (`flask.session["user_id"]`, set at sign-in) is used.
+
+CSRF (podium.web.extensions calls `csrf_exempt()` before the site's check): a forged cross-site request can only
+ride on credentials the browser adds by itself, the session cookie. So the API blueprints (`api`, `kaggle`) skip
+the token check for requests that carry HTTP Basic credentials (scripts, the Kaggle CLI) or no signed-in session
+at all (they are answered 401 anyway); a call riding on the session cookie needs the X-CSRFToken header, as the
+site's own scripts send it. The Kaggle upload URL (`TOKEN_AUTHENTICATED_ENDPOINTS`) uses neither cookie nor
+credentials: its unguessable single-use token is the authorisation. A request whose Origin header names another
+site is never exempt (browsers cache Basic credentials too).
+"""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import g, request, session
+
+from podium.errors import PodiumError
+from podium.models import Course, Role, User
+from podium.services import users
+from podium.web.context import db_session
+
+REALM = "podium"
+API_BLUEPRINTS = frozenset({"api", "kaggle"})
+TOKEN_AUTHENTICATED_ENDPOINTS = frozenset({"kaggle.upload"})
+SESSION_USER_KEY = "user_id"  # the key the site's sign-in stores the account id under (podium.web.context)
+
+
+class Unauthenticated(PodiumError):
+    code = 401
+
+
+def current_user() -> User | None:
+    """The caller, from HTTP Basic (email, API key) or else the browser session; None when neither identifies one."""
+    if "api_user" not in g:
+        g.api_user = _from_basic() if request.authorization is not None else _from_session()
+        if g.api_user is not None:
+            g.current_user = g.api_user  # one caller for the whole request, pages' helpers included
+    return g.api_user
+
+
+def _from_basic() -> User | None:
+    auth = request.authorization
+    if auth.type != "basic" or not auth.username or not auth.password:
+        return None
+    # authenticate_key compares hashes in constant time.
+    return users.authenticate_key(db_session(), auth.username, auth.password)
+
+
+def _from_session() -> User | None:
+    user_id = session.get(SESSION_USER_KEY)
+    return db_session().get(User, user_id) if isinstance(user_id, int) else None
+
+
+def require_user() -> User:
+    user = current_user()
+    if user is None:
+        if request.authorization is not None:
+            raise Unauthenticated("The email or API key is wrong. Create a new key on your profile page (or with "
+                                  "`podium users token EMAIL`) and use your email as the username.")
+        raise Unauthenticated("Authentication required: use HTTP Basic with your email as the username and your API "
+                              "key as the password.")
+    return user
+
+
+def role_in(course: Course) -> Role | None:
+    return users.role_in(require_user(), course)
+
+
+def is_staff(course: Course) -> bool:
+    role = role_in(course)
+    return role is not None and role.is_staff
+
+
+def csrf_exempt() -> bool:
+    """Whether the current request may skip the site's CSRF check (see the module's docstring)."""
+    if _from_another_site():
+        return False
+    if request.endpoint in TOKEN_AUTHENTICATED_ENDPOINTS:
+        return True
+    if (request.blueprint or "").split(".")[0] not in API_BLUEPRINTS:
+        return False
+    return request.authorization is not None or session.get(SESSION_USER_KEY) is None
+
+
+def _from_another_site() -> bool:
+    origin = request.headers.get("Origin")
+    return origin is not None and urlsplit(origin).netloc != request.host

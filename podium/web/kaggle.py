@@ -1,0 +1,273 @@
+"""The Kaggle-compatible API under /api/v1/, so that the unmodified `kaggle==1.6.17` CLI works (kaggle-api.md).
+
+Field names, date formats and response shapes follow what that client reads (kaggle/api/kaggle_api_extended.py and
+kaggle/models/kaggle_models_extended.py). Errors are `{"code", "message"}` with the HTTP status; the client prints
+"<status> - <reason> - <message>", so the message says what to fix.
+
+Submitting is three calls: a ticket for the announced file (`submission_url`), the client's PUT of the raw bytes to
+the ticket's URL without credentials (`upload`), then `submit`, which receives the file as a submission and waits a
+little for the background scoring, so that a file with the wrong columns gets its message at once, as on the site.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import time
+import zipfile
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+
+from flask import Blueprint, Response, current_app, jsonify, redirect, request, url_for
+from werkzeug.http import http_date
+
+from podium import rules
+from podium.errors import PodiumError
+from podium.models import Competition, Status, Submission, utcnow
+from podium.services import courses, leaderboards, submissions, upload_tickets
+from podium.web.api import member_competition, register_json_errors, send_stored_file
+from podium.web.auth import require_user
+from podium.web.context import db_session, rt
+
+bp = Blueprint("kaggle", __name__, url_prefix="/api/v1")
+register_json_errors(bp)
+
+SUBMIT_WAIT_SECONDS = 20.0  # app.config["PODIUM_KAGGLE_SUBMIT_WAIT"] overrides
+POLL_SECONDS = 0.1
+PAGE_SIZE = 20
+KAGGLE_STATUS = {Status.queued: "pending", Status.scoring: "pending", Status.scored: "complete",
+                 Status.failed: "error"}
+
+
+def whole_number(raw: str, name: str, meaning: str) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise PodiumError(f"{name} must be {meaning}, a whole number, not {raw!r}", code=400) from None
+
+
+def page_arg() -> int | None:
+    raw = request.args.get("page", "")
+    if not raw:
+        return None
+    try:
+        return max(1, int(raw))
+    except ValueError:
+        raise PodiumError(f"page must be a whole number, not {raw!r}", code=400) from None
+
+
+# --- competitions list -----------------------------------------------------------------------------------
+
+
+@bp.get("/competitions/list")
+def competitions_list():
+    user = require_user()
+    page = page_arg() or 1
+    if page > 1:  # one page holds every competition a student can see
+        return jsonify([])
+    search = request.args.get("search", "").strip().lower()
+    entered_only = request.args.get("group") == "entered"
+    items = []
+    for comp, role in courses.competitions_for(user):
+        if search and search not in comp.public_id.lower() and search not in comp.title.lower():
+            continue
+        entered = bool(submissions.listed_for(db_session(), comp, user, staff=False))
+        if entered_only and not entered:
+            continue
+        items.append(competition_item(comp, entered))
+    return jsonify(items)
+
+
+def competition_item(comp: Competition, entered: bool) -> dict:
+    user = require_user()
+    schedule = submissions.schedule_for(db_session(), comp, user)
+    now = utcnow()
+    return {
+        "id": comp.id,
+        "ref": comp.public_id,
+        "title": comp.title,
+        "url": url_for("api.competition", cid=comp.public_id, _external=True),
+        "description": comp.description,
+        "organizationName": comp.course.title,
+        "organizationRef": comp.course.slug,
+        "category": "inClass",
+        "reward": "Course grade",
+        "tags": [],
+        "deadline": rules.format_utc(schedule.ontime),
+        "enabledDate": rules.format_utc(schedule.opens),
+        "mergerDeadline": None,
+        "newEntrantDeadline": None,
+        "kernelCount": 0,
+        "teamCount": len(leaderboards.public_board(db_session(), comp)),
+        "userHasEntered": entered,
+        "userRank": None,
+        "maxDailySubmissions": submissions.daily_limit_of(comp),
+        "maxTeamSize": 1,
+        "evaluationMetric": comp.metric,
+        "awardsPoints": False,
+        "isKernelsSubmissionsOnly": False,
+        "submissionsDisabled": not (schedule.opens <= now <= schedule.late or comp.allow_practice),
+    }
+
+
+# --- submitting ------------------------------------------------------------------------------------------
+
+
+@bp.post("/competitions/<cid>/submissions/url/<contentLength>/<lastModifiedDateUtc>")
+def submission_url(cid: str, contentLength: str, lastModifiedDateUtc: str):  # noqa: N803 - the client's names
+    comp, _, user = member_competition(cid)
+    size = whole_number(contentLength, "contentLength", "the file's size in bytes")
+    whole_number(lastModifiedDateUtc, "lastModifiedDateUtc", "the file's modification time in seconds")
+    issued = upload_tickets.issue(db_session(), rt().settings, comp, user, request.form.get("fileName", ""), size)
+    db_session().commit()  # the client PUTs right away, maybe to another server process
+    return jsonify(createUrl=url_for("kaggle.upload", token=issued.token, _external=True), token=issued.token)
+
+
+@bp.put("/uploads/<token>")
+def upload(token: str):
+    """The raw bytes of a ticket's file, sent without credentials: the token in the URL is the authorisation."""
+    size = upload_tickets.store_upload(rt().db, rt().settings, token, request.stream, request.content_length)
+    return jsonify(receivedBytes=size)
+
+
+@bp.post("/competitions/submissions/submit/<cid>")
+def submit(cid: str):
+    comp, role, user = member_competition(cid)
+    token = request.form.get("blobFileTokens", "")
+    description = request.form.get("submissionDescription", "")
+    title, public_id = comp.title, comp.public_id
+    db_session().commit()  # no lock held while receiving and waiting for the scoring workers
+    sub = upload_tickets.submit(rt().db, rt().settings, token, comp.id, user.id, description)
+    future = current_app.extensions["podium.scoring"].submit(sub.id)
+    outcome = wait_for_outcome(sub.id, future, float(current_app.config.get("PODIUM_KAGGLE_SUBMIT_WAIT",
+                                                                             SUBMIT_WAIT_SECONDS)))
+    if outcome.status == Status.failed:
+        raise PodiumError(f"Submission {sub.id} was received but could not be scored: {outcome.error}", code=422)
+    said = f"Successfully submitted to {title} ({public_id}) as submission {sub.id}"
+    if outcome.status == Status.scored:
+        message = f"{said}: public score {leaderboards.shown(comp, outcome.public_score)}."
+    else:
+        message = (f"{said}; it is still being scored: `kaggle competitions submissions -c {public_id}` shows its "
+                   "score.")
+    return jsonify(message=message, ref=sub.id, status=KAGGLE_STATUS[outcome.status])
+
+
+def wait_for_outcome(submission_id: int, future: Future, timeout: float) -> Submission:
+    """The submission once scored or failed, or as it stands after `timeout` seconds.
+
+    The future answers for this process's worker; another process may have claimed the submission, so the row is
+    what tells.
+    """
+    deadline = time.monotonic() + timeout
+    try:
+        future.result(timeout=timeout)
+    except FutureTimeout:
+        pass
+    except Exception:  # noqa: BLE001 - the pool logged it; the row says what the student sees
+        pass
+    while True:
+        with rt().db.session() as session:
+            sub = session.get(Submission, submission_id)
+        if sub.status in (Status.scored, Status.failed) or time.monotonic() >= deadline:
+            return sub
+        time.sleep(POLL_SECONDS)
+
+
+# --- submissions -----------------------------------------------------------------------------------------
+
+
+@bp.get("/competitions/submissions/list/<cid>")
+def submissions_list(cid: str):
+    comp, _, user = member_competition(cid)
+    subs = submissions.listed_for(db_session(), comp, user, staff=False)
+    page = page_arg()
+    if page is not None:
+        subs = subs[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
+    show_private = submissions.private_visible(comp, False)
+    return jsonify([submission_item(comp, sub, show_private) for sub in subs])
+
+
+def submission_item(comp: Competition, sub: Submission, show_private: bool) -> dict:
+    return {
+        "ref": sub.id,
+        "url": url_for("api.submission", n=sub.id, _external=True),
+        "fileName": sub.file_name,
+        "date": rules.format_utc(sub.submitted_at),
+        "description": sub.description,
+        "status": KAGGLE_STATUS[sub.status],
+        "errorDescription": sub.error or "",
+        "publicScore": leaderboards.shown(comp, sub.public_score),
+        "privateScore": leaderboards.shown(comp, sub.private_score) if show_private else "",
+        "totalBytes": sub.size_bytes,
+        "submittedBy": sub.user.display_name,
+        "teamName": sub.user.display_name,
+        "type": "standard",
+    }
+
+
+# --- leaderboard -----------------------------------------------------------------------------------------
+
+
+def shown_board(comp: Competition) -> tuple[str, list[leaderboards.BoardRow]]:
+    """The board the Kaggle CLI shows: the public one, the private one once released."""
+    which = leaderboards.default_board(comp)
+    return which, leaderboards.board_for(db_session(), comp, which, staff=False)
+
+
+@bp.get("/competitions/<cid>/leaderboard/view")
+def leaderboard_view(cid: str):
+    comp, _, _ = member_competition(cid)
+    _, rows = shown_board(comp)
+    return jsonify(submissions=[{"teamId": row.rank, "teamName": row.name,
+                                 "submissionDate": rules.format_utc(row.submitted_at), "score": row.shown_score}
+                                for row in rows])
+
+
+@bp.get("/competitions/<cid>/leaderboard/download")
+def leaderboard_download(cid: str):
+    comp, _, _ = member_competition(cid)
+    which, rows = shown_board(comp)
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(["TeamId", "TeamName", "SubmissionDate", "Score"])
+    for row in rows:
+        writer.writerow([row.rank, row.name, rules.format_utc(row.submitted_at), row.shown_score])
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr(f"{comp.public_id}-{which}leaderboard.csv", text.getvalue())
+    data = archive.getvalue()
+    return Response(data, mimetype="application/zip", headers={
+        "Content-Disposition": f"attachment; filename={comp.public_id}.zip",
+        "Content-Length": str(len(data)),
+        "Last-Modified": http_date(utcnow()),
+    })
+
+
+# --- data files ------------------------------------------------------------------------------------------
+
+
+@bp.get("/competitions/data/list/<cid>")
+def data_list(cid: str):
+    comp, _, _ = member_competition(cid)
+    files = [{"ref": f.name, "name": f.name, "totalBytes": f.size_bytes, "creationDate": rules.format_utc(f.created_at),
+              "url": url_for("api.data_file", cid=comp.public_id, name=f.name, _external=True), "description": ""}
+             for f in comp.files]
+    return jsonify(files=files, nextPageToken="")
+
+
+@bp.get("/competitions/data/download/<cid>/<fileName>")
+def data_download(cid: str, fileName: str):  # noqa: N803 - the client's name
+    comp, _, _ = member_competition(cid)
+    found = courses.data_file(comp, fileName)
+    return redirect(url_for("api.data_file", cid=comp.public_id, name=found.name, _external=True))
+
+
+@bp.get("/competitions/data/download-all/<cid>")
+def data_download_all(cid: str):
+    comp, _, _ = member_competition(cid)
+    return redirect(url_for("kaggle.data_archive", cid=comp.public_id, _external=True))
+
+
+@bp.get("/competitions/data/archive/<cid>.zip")
+def data_archive(cid: str):
+    comp, _, _ = member_competition(cid)
+    return send_stored_file(courses.data_archive(rt().settings, comp), f"{comp.public_id}.zip")

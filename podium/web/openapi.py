@@ -1,0 +1,406 @@
+"""The OpenAPI 3.1 description of every /api/ route: the REST API and the Kaggle-compatible one.
+
+Served at /api/openapi.json. tests/api/test_openapi.py checks that it is a valid document, that it lists exactly
+the routes the app serves with the same methods, and that real responses match the schemas below.
+"""
+from __future__ import annotations
+
+from copy import deepcopy
+from functools import lru_cache
+
+VERSION = "1.0.0"
+
+# --- schemas ---------------------------------------------------------------------------------------------
+
+DATE_TIME = {"type": "string", "format": "date-time", "description": "ISO 8601 in UTC, e.g. 2019-09-30T03:59:59Z"}
+
+
+def nullable(schema: dict) -> dict:
+    out = deepcopy(schema)
+    kind = out.get("type")
+    if isinstance(kind, str):
+        out["type"] = [kind, "null"]
+    if "enum" in out:
+        out["enum"] = [*out["enum"], None]
+    return out
+
+
+def obj(properties: dict, required: list[str] | None = None, *, extra: bool = False, description: str = "") -> dict:
+    schema = {"type": "object", "properties": properties,
+              "required": list(properties) if required is None else required,
+              "additionalProperties": extra}
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def array(items: dict) -> dict:
+    return {"type": "array", "items": items}
+
+
+STRING, INTEGER, NUMBER, BOOLEAN = ({"type": t} for t in ("string", "integer", "number", "boolean"))
+
+COMPETITION = {
+    "id": {"type": "string", "description": "public id <course>-<competition>", "example": "11785-f19-hw1p2"},
+    "course": STRING,
+    "title": STRING,
+    "metric": STRING,
+    "higher_is_better": BOOLEAN,
+    "state": {"type": "string", "enum": ["upcoming", "open", "late", "closed"]},
+    "opens": DATE_TIME,
+    "early": nullable(DATE_TIME),
+    "ontime": DATE_TIME,
+    "late": DATE_TIME,
+    "extended": {"type": "boolean", "description": "the deadlines shown include the caller's extension"},
+    "daily_limit": INTEGER,
+    "display_precision": INTEGER,
+    "private_released": BOOLEAN,
+    "role": {"type": "string", "enum": ["student", "staff", "instructor"]},
+    "url": STRING,
+}
+DATA_FILE = obj({"name": STRING, "size_bytes": INTEGER, "sha256": STRING, "url": STRING})
+COMPETITION_DETAIL = obj({
+    **COMPETITION,
+    "description": STRING,
+    "timezone": STRING,
+    "weight": NUMBER,
+    "slack_eligible": BOOLEAN,
+    "allow_practice": BOOLEAN,
+    "files": array(ref("DataFile")),
+})
+SUBMISSION = obj({
+    "id": INTEGER,
+    "competition": STRING,
+    "status": {"type": "string", "enum": ["queued", "scoring", "scored", "failed"]},
+    "error": nullable(STRING),
+    "public_score": nullable(NUMBER),
+    "private_score": {"type": ["number", "null"], "description": "null for students until the private board is released"},
+    "submitted_at": DATE_TIME,
+    "window": {"type": "string", "enum": ["on_time", "after", "practice", "closed", "not_open"]},
+    "days_late": INTEGER,
+    "description": STRING,
+    "file_name": STRING,
+    "selected": BOOLEAN,
+    "user": {**obj({"email": STRING, "name": STRING, "leaderboard_name": STRING}),
+             "description": "the author; in staff views only"},
+}, required=["id", "competition", "status", "error", "public_score", "private_score", "submitted_at", "window",
+             "days_late", "description", "file_name", "selected"])
+LEADERBOARD_ENTRY = obj({
+    "rank": INTEGER,
+    "name": {"type": "string", "description": "the student's leaderboard name"},
+    "score": {"type": "number", "description": "rounded to the competition's display precision"},
+    "submitted_at": DATE_TIME,
+    "entries": {"type": "integer", "description": "the student's scored submissions"},
+    "me": {"type": "boolean", "description": "this row is the caller's"},
+    "email": {"type": "string", "description": "staff views only"},
+    "submission_id": {"type": "integer", "description": "staff views only"},
+}, required=["rank", "name", "score", "submitted_at", "entries", "me"])
+LEADERBOARD = obj({
+    "competition": STRING,
+    "board": {"type": "string", "enum": ["public", "private"]},
+    "display_precision": INTEGER,
+    "higher_is_better": BOOLEAN,
+    "entries": array(ref("LeaderboardEntry")),
+})
+COMPETITION_GRADE = obj({
+    "competition": STRING,
+    "title": STRING,
+    "released": {"type": "boolean", "description": "the private board is released; until then private scores, "
+                                                     "grades and explanations are null"},
+    "window": {"type": "string", "enum": ["on_time", "slack", "late", "none"]},
+    "submission_id": nullable(INTEGER),
+    "days_late": INTEGER,
+    "slack_used": INTEGER,
+    "early_penalty": BOOLEAN,
+    "private_score": nullable(NUMBER),
+    "grade": nullable(NUMBER),
+    "explanation": nullable(STRING),
+})
+COURSE_GRADES = obj({
+    "course": STRING,
+    "title": STRING,
+    "slack_policy": {"type": "string", "enum": ["chronological", "optimal"]},
+    "slack_budget": INTEGER,
+    "slack_used": INTEGER,
+    "slack_remaining": INTEGER,
+    "total": {"type": ["number", "null"], "description": "weighted total, once every competition is released"},
+    "competitions": array(ref("CompetitionGrade")),
+})
+GRADES = obj({"courses": array(ref("CourseGrades"))})
+ME = obj({"email": STRING, "name": STRING, "leaderboard_name": STRING,
+          "courses": array(obj({"course": STRING, "title": STRING,
+                                "role": {"type": "string", "enum": ["student", "staff", "instructor"]}}))})
+ERROR = obj({
+    "code": {"type": "integer", "description": "the HTTP status"},
+    "message": {"type": "string", "description": "what to do about it"},
+    "resets_at": {**DATE_TIME, "description": "429 only: when the daily count starts again"},
+}, required=["code", "message"])
+
+KAGGLE_COMPETITION = obj({
+    "id": INTEGER, "ref": STRING, "title": STRING, "url": STRING, "description": STRING,
+    "organizationName": STRING, "organizationRef": STRING, "category": STRING, "reward": STRING,
+    "tags": array(obj({})), "deadline": DATE_TIME, "enabledDate": DATE_TIME,
+    "mergerDeadline": {"type": "null"}, "newEntrantDeadline": {"type": "null"}, "kernelCount": INTEGER,
+    "teamCount": INTEGER, "userHasEntered": BOOLEAN, "userRank": {"type": "null"}, "maxDailySubmissions": INTEGER,
+    "maxTeamSize": INTEGER, "evaluationMetric": STRING, "awardsPoints": BOOLEAN, "isKernelsSubmissionsOnly": BOOLEAN,
+    "submissionsDisabled": BOOLEAN,
+}, description="a competition as `kaggle competitions list` reads it; `ref` is the id to pass with -c")
+KAGGLE_SUBMISSION = obj({
+    "ref": INTEGER, "url": STRING, "fileName": STRING, "date": DATE_TIME, "description": STRING,
+    "status": {"type": "string", "enum": ["pending", "complete", "error"]}, "errorDescription": STRING,
+    "publicScore": {"type": "string", "description": "empty until scored"},
+    "privateScore": {"type": "string", "description": "empty until the private board is released"},
+    "totalBytes": INTEGER, "submittedBy": STRING, "teamName": STRING, "type": STRING,
+})
+KAGGLE_LEADERBOARD = obj({"submissions": array(obj({
+    "teamId": {"type": "integer", "description": "the rank"}, "teamName": STRING, "submissionDate": DATE_TIME,
+    "score": {"type": "string", "description": "rounded to the competition's display precision"}}))},
+    description="the public board, or the private one once released")
+KAGGLE_FILES = obj({"files": array(obj({"ref": STRING, "name": STRING, "totalBytes": INTEGER,
+                                        "creationDate": DATE_TIME, "url": STRING, "description": STRING})),
+                    "nextPageToken": STRING})
+KAGGLE_UPLOAD_URL = obj({"createUrl": {"type": "string", "description": "where to PUT the file, without credentials"},
+                         "token": {"type": "string", "description": "single use; pass as blobFileTokens"}})
+KAGGLE_UPLOADED = obj({"receivedBytes": INTEGER})
+KAGGLE_SUBMITTED = obj({"message": STRING, "ref": INTEGER,
+                        "status": {"type": "string", "enum": ["pending", "complete", "error"]}})
+
+SCHEMAS = {
+    "Error": ERROR, "Competition": obj(COMPETITION), "CompetitionDetail": COMPETITION_DETAIL, "DataFile": DATA_FILE,
+    "Submission": SUBMISSION, "Leaderboard": LEADERBOARD, "LeaderboardEntry": LEADERBOARD_ENTRY,
+    "Grades": GRADES, "CourseGrades": COURSE_GRADES, "CompetitionGrade": COMPETITION_GRADE, "Me": ME,
+    "KaggleCompetition": KAGGLE_COMPETITION, "KaggleSubmission": KAGGLE_SUBMISSION,
+    "KaggleLeaderboard": KAGGLE_LEADERBOARD, "KaggleFileList": KAGGLE_FILES, "KaggleUploadUrl": KAGGLE_UPLOAD_URL,
+    "KaggleUploaded": KAGGLE_UPLOADED, "KaggleSubmitResult": KAGGLE_SUBMITTED,
+}
+
+# --- responses -------------------------------------------------------------------------------------------
+
+ERRORS = {
+    400: "The request is malformed (a missing field, a parameter of the wrong type); the message says which.",
+    401: "No valid credentials: use HTTP Basic with your email and API key (or sign in on the site).",
+    403: "You are not enrolled in this competition's course, or may not see this yet.",
+    404: "No such competition, submission or file, or it is not yours to see.",
+    409: "The rules refuse it now: the competition is not open yet or has closed.",
+    410: "The file is no longer stored on the server.",
+    413: "The file is larger than the upload limit.",
+    422: "The file was received but could not be scored; the message says what to fix.",
+    429: "The daily submission limit is reached; the message and `resets_at` say when it resets.",
+}
+ERROR_HEADERS = {
+    401: {"WWW-Authenticate": {"schema": {"type": "string"}, "description": 'Basic realm="podium"'}},
+    429: {"Retry-After": {"schema": {"type": "string"}, "description": "seconds until the daily count resets"}},
+}
+
+
+def error_response(code: int) -> dict:
+    response = {"description": ERRORS[code], "content": {"application/json": {"schema": ref("Error")}}}
+    if code in ERROR_HEADERS:
+        response["headers"] = ERROR_HEADERS[code]
+    return response
+
+
+def json_response(description: str, schema: dict, headers: dict | None = None) -> dict:
+    response = {"description": description, "content": {"application/json": {"schema": schema}}}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def file_response(description: str, media_type: str = "*/*") -> dict:
+    return {"description": description,
+            "content": {media_type: {"schema": {"type": "string", "format": "binary"}}},
+            "headers": {"Content-Length": {"schema": {"type": "string"}},
+                        "Last-Modified": {"schema": {"type": "string"}}}}
+
+
+def redirect_response(description: str) -> dict:
+    return {"description": description, "headers": {"Location": {"schema": {"type": "string"},
+                                                                 "description": "the file's URL"}}}
+
+
+def path_param(name: str, description: str, schema: dict | None = None) -> dict:
+    return {"name": name, "in": "path", "required": True, "description": description, "schema": schema or STRING}
+
+
+def query_param(name: str, description: str, schema: dict | None = None) -> dict:
+    return {"name": name, "in": "query", "required": False, "description": description, "schema": schema or STRING}
+
+
+CID = path_param("cid", "the competition's public id, <course>-<competition>")
+SUBMISSION_ID = path_param("n", "the submission's id", {"type": "integer", "format": "int64"})
+PUBLIC = []  # no security requirement
+
+
+def operation(summary: str, tag: str, responses: dict, errors: tuple[int, ...], *, params: list | None = None,
+              body: dict | None = None, security: list | None = None, description: str = "") -> dict:
+    op = {"summary": summary, "tags": [tag], "responses": {**{str(k): v for k, v in responses.items()},
+                                                         **{str(code): error_response(code) for code in errors}}}
+    if description:
+        op["description"] = description
+    if params:
+        op["parameters"] = params
+    if body:
+        op["requestBody"] = body
+    if security is not None:
+        op["security"] = security
+    return op
+
+
+def multipart(properties: dict, required: list[str]) -> dict:
+    return {"required": True, "content": {"multipart/form-data": {"schema": {
+        "type": "object", "properties": properties, "required": required}}}}
+
+
+# --- paths -----------------------------------------------------------------------------------------------
+
+REST = "REST API"
+KAGGLE = "Kaggle-compatible API"
+
+
+def paths() -> dict:
+    return {
+        "/api/competitions": {"get": operation(
+            "The competitions of the courses you are enrolled in", REST,
+            {200: json_response("Competitions, by course and on-time deadline", array(ref("Competition")))}, (401,))},
+        "/api/competitions/{cid}": {"get": operation(
+            "One competition, with its data files", REST,
+            {200: json_response("The competition", ref("CompetitionDetail"))}, (401, 403, 404), params=[CID])},
+        "/api/competitions/{cid}/leaderboard": {"get": operation(
+            "A leaderboard", REST, {200: json_response("Students ranked, best first", ref("Leaderboard"))},
+            (400, 401, 403, 404), params=[CID, query_param(
+                "board", "public (default) or private; the private board is for staff, and for students once "
+                         "released", {"type": "string", "enum": ["public", "private"], "default": "public"})])},
+        "/api/competitions/{cid}/submissions": {
+            "get": operation(
+                "Your submissions (staff: everyone's)", REST,
+                {200: json_response("Newest first", array(ref("Submission")))}, (401, 403, 404), params=[CID]),
+            "post": operation(
+                "Upload predictions", REST,
+                {202: json_response("Received and queued for scoring", ref("Submission"),
+                                    {"Location": {"schema": {"type": "string"},
+                                                  "description": "the submission's URL, to poll for the score"}})},
+                (400, 401, 403, 404, 409, 413, 429), params=[CID],
+                body=multipart({"file": {"type": "string", "format": "binary",
+                                         "description": "a CSV, .csv.gz or .zip with the sample submission's columns"},
+                                "description": {"type": "string"}}, ["file"]),
+                description="The upload is stored durably before the answer; scoring runs in the background. Poll "
+                            "the Location until `status` is `scored` or `failed` (with `error` saying why)."),
+        },
+        "/api/submissions/{n}": {"get": operation(
+            "One submission (yours, or any of your course for staff)", REST,
+            {200: json_response("The submission", ref("Submission"))}, (401, 404), params=[SUBMISSION_ID])},
+        "/api/submissions/{n}/file": {"get": operation(
+            "The uploaded file of a submission", REST, {200: file_response("The file as uploaded")},
+            (401, 404, 410), params=[SUBMISSION_ID])},
+        "/api/competitions/{cid}/files/{name}": {"get": operation(
+            "A data file of a competition (only those listed for students)", REST,
+            {200: file_response("The file")}, (401, 403, 404, 410),
+            params=[CID, path_param("name", "the file's name, as listed")])},
+        "/api/me": {"get": operation(
+            "Who you are authenticated as, and your courses", REST, {200: json_response("You", ref("Me"))}, (401,))},
+        "/api/me/grades": {"get": operation(
+            "Your grades in every course you are a student of", REST,
+            {200: json_response("Grades; private scores and grades appear once each board is released",
+                                ref("Grades"))}, (401,))},
+        "/api/openapi.json": {"get": operation(
+            "This document", REST, {200: json_response("OpenAPI 3.1", {"type": "object"})}, (), security=PUBLIC)},
+        **kaggle_paths(),
+    }
+
+
+def kaggle_paths() -> dict:
+    v1 = "/api/v1/competitions"
+    return {
+        f"{v1}/list": {"get": operation(
+            "kaggle competitions list", KAGGLE,
+            {200: json_response("Competitions", array(ref("KaggleCompetition")))}, (400, 401),
+            params=[query_param("group", "`entered`: only those you submitted to"),
+                    query_param("category", "ignored"), query_param("sortBy", "ignored"),
+                    query_param("page", "1 holds everything", {"type": "integer", "minimum": 1}),
+                    query_param("search", "part of the id or title")])},
+        f"{v1}/{{cid}}/submissions/url/{{contentLength}}/{{lastModifiedDateUtc}}": {"post": operation(
+            "kaggle competitions submit, step 1: a single-use upload URL", KAGGLE,
+            {200: json_response("Where to PUT the file", ref("KaggleUploadUrl"))}, (400, 401, 403, 404, 409, 413, 429),
+            params=[CID, path_param("contentLength", "the file's size in bytes", {"type": "integer", "minimum": 0}),
+                    path_param("lastModifiedDateUtc", "the file's modification time, seconds since the epoch",
+                               INTEGER)],
+            body=multipart({"fileName": STRING}, []),
+            description="Refuses at once what the submission would be refused for (window, daily limit, size).")},
+        "/api/v1/uploads/{token}": {"put": operation(
+            "kaggle competitions submit, step 2: the file's bytes", KAGGLE,
+            {200: json_response("Stored", ref("KaggleUploaded"))}, (400, 404, 413),
+            params=[path_param("token", "the token of step 1")],
+            body={"required": True, "content": {"application/octet-stream": {
+                "schema": {"type": "string", "format": "binary"}}}},
+            security=PUBLIC,
+            description="No credentials: the unguessable token (valid 30 minutes, once) is the authorisation. "
+                        "The body must have exactly the size announced in step 1.")},
+        f"{v1}/submissions/submit/{{cid}}": {"post": operation(
+            "kaggle competitions submit, step 3: submit the uploaded file", KAGGLE,
+            {200: json_response("Submitted; scored already unless still pending", ref("KaggleSubmitResult"))},
+            (400, 401, 403, 404, 409, 422, 429), params=[CID],
+            body=multipart({"blobFileTokens": STRING, "submissionDescription": STRING}, ["blobFileTokens"]),
+            description="Waits a little for the background scoring, so a file that cannot be scored is answered "
+                        "with 422 and the reason; the submission is stored either way.")},
+        f"{v1}/submissions/list/{{cid}}": {"get": operation(
+            "kaggle competitions submissions", KAGGLE,
+            {200: json_response("Your submissions, newest first", array(ref("KaggleSubmission")))},
+            (400, 401, 403, 404),
+            params=[CID, query_param("page", "pages of 20; everything without it", {"type": "integer", "minimum": 1})])},
+        f"{v1}/{{cid}}/leaderboard/view": {"get": operation(
+            "kaggle competitions leaderboard --show", KAGGLE,
+            {200: json_response("Ranked, best first", ref("KaggleLeaderboard"))}, (401, 403, 404), params=[CID])},
+        f"{v1}/{{cid}}/leaderboard/download": {"get": operation(
+            "kaggle competitions leaderboard --download", KAGGLE,
+            {200: file_response("A zip holding <id>-<board>leaderboard.csv (TeamId,TeamName,SubmissionDate,Score)",
+                                "application/zip")}, (401, 403, 404), params=[CID])},
+        f"{v1}/data/list/{{cid}}": {"get": operation(
+            "kaggle competitions files", KAGGLE, {200: json_response("The data files", ref("KaggleFileList"))},
+            (401, 403, 404), params=[CID])},
+        f"{v1}/data/download/{{cid}}/{{fileName}}": {"get": operation(
+            "kaggle competitions download -f FILE", KAGGLE,
+            {302: redirect_response("To /api/competitions/{cid}/files/{fileName}")}, (401, 403, 404),
+            params=[CID, path_param("fileName", "the file's name, as listed")])},
+        f"{v1}/data/download-all/{{cid}}": {"get": operation(
+            "kaggle competitions download", KAGGLE,
+            {302: redirect_response("To the zip of all the data files")}, (401, 403, 404), params=[CID])},
+        f"{v1}/data/archive/{{cid}}.zip": {"get": operation(
+            "All the data files of a competition in one zip", KAGGLE,
+            {200: file_response("The zip", "application/zip")}, (401, 403, 404, 410), params=[CID])},
+    }
+
+
+@lru_cache(maxsize=1)
+def _document() -> dict:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Podium API",
+            "version": VERSION,
+            "description": "Podium's REST API, and the Kaggle-compatible routes that let the unmodified "
+                           "`kaggle==1.6.17` CLI work with KAGGLE_API_ENDPOINT pointing at Podium. Every error is "
+                           "JSON `{\"code\": <status>, \"message\": \"...\"}`.",
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"basicAuth": []}, {"sessionCookie": []}],
+        "tags": [{"name": REST}, {"name": KAGGLE}],
+        "paths": paths(),
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "basicAuth": {"type": "http", "scheme": "basic",
+                              "description": "username: your email; password: your API key"},
+                "sessionCookie": {"type": "apiKey", "in": "cookie", "name": "session",
+                                  "description": "the site's session; writes also need the X-CSRFToken header"},
+            },
+        },
+    }
+
+
+def document() -> dict:
+    return deepcopy(_document())

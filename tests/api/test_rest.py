@@ -1,0 +1,390 @@
+"""The REST API under /api/: who sees what, the JSON shapes, uploads scored in the background, every error status."""
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import replace
+from datetime import datetime, timezone
+
+import pytest
+
+from podium.models import Competition, Status, Submission
+from podium.runtime import Runtime
+from podium.services import courses as course_service
+from podium.services.courses import get_course, load_course
+from podium.services import users
+from podium.web import create_app
+from tests.api.conftest import days, submit_scored, wait_until_done
+from tests.api.openapi_check import assert_matches_openapi
+from tests.conftest import predictions, write_course
+
+CID = "c1-hw1"
+
+PROTECTED = [
+    ("get", "/api/competitions"),
+    ("get", f"/api/competitions/{CID}"),
+    ("get", f"/api/competitions/{CID}/leaderboard"),
+    ("get", f"/api/competitions/{CID}/submissions"),
+    ("post", f"/api/competitions/{CID}/submissions"),
+    ("get", "/api/submissions/1"),
+    ("get", "/api/submissions/1/file"),
+    ("get", f"/api/competitions/{CID}/files/README.md"),
+    ("get", "/api/me"),
+    ("get", "/api/me/grades"),
+]
+
+
+def upload(client, person, text: str = predictions(), *, name: str = "pred.csv", description: str = "", cid=CID):
+    data = {"file": (io.BytesIO(text.encode()), name), "description": description}
+    return client.post(f"/api/competitions/{cid}/submissions", data=data, headers=person.auth,
+                       content_type="multipart/form-data")
+
+
+def assert_error(response, code: int, *words: str) -> dict:
+    assert response.status_code == code, response.get_data(as_text=True)
+    assert response.is_json, response.content_type
+    body = response.get_json()
+    assert body["code"] == code and body["message"]
+    for word in words:
+        assert word.lower() in body["message"].lower(), body["message"]
+    return body
+
+
+# --- authentication --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method,url", PROTECTED)
+def test_anonymous_callers_get_a_json_401_with_a_basic_challenge(client, world, method, url):
+    response = getattr(client, method)(url)
+    assert_error(response, 401, "API key")
+    assert response.headers["WWW-Authenticate"] == 'Basic realm="podium"'
+
+
+@pytest.mark.parametrize("password", ["wrong-key", ""])
+def test_a_wrong_key_is_refused_even_with_a_right_email(client, world, password):
+    bad = replace(world.student, key=password)
+    assert_error(client.get("/api/competitions", headers=bad.auth), 401)
+
+
+def test_a_password_is_not_an_api_key(client, rt, world):
+    with rt.db.session() as session:
+        users.set_password(users.get_user(session, world.student.email), "a-long-password")
+    bad = replace(world.student, key="a-long-password")
+    assert_error(client.get("/api/me", headers=bad.auth), 401, "API key")
+
+
+def test_the_email_is_matched_case_insensitively(client, world):
+    shouting = replace(world.student, email=world.student.email.upper())
+    assert client.get("/api/me", headers=shouting.auth).get_json()["email"] == world.student.email
+
+
+def test_the_browser_session_authenticates_too(client, world):
+    with client.session_transaction() as session:
+        session["user_id"] = world.other.id
+    me = client.get("/api/me")
+    assert me.status_code == 200 and me.get_json()["email"] == world.other.email
+
+
+def test_basic_credentials_win_over_a_session_cookie(client, world):
+    with client.session_transaction() as session:
+        session["user_id"] = world.other.id
+    assert client.get("/api/me", headers=world.student.auth).get_json()["email"] == world.student.email
+    assert_error(client.get("/api/me", headers=replace(world.other, key="nope").auth), 401)
+
+
+def test_a_session_post_needs_the_csrf_token_but_a_basic_one_does_not(client, world):
+    with client.session_transaction() as session:
+        session["user_id"] = world.student.id
+    data = {"file": (io.BytesIO(predictions().encode()), "p.csv")}
+    refused = client.post(f"/api/competitions/{CID}/submissions", data=data, content_type="multipart/form-data")
+    assert_error(refused, 400)
+    assert upload(client, world.student).status_code == 202
+
+
+def test_me_says_who_and_where(client, world):
+    me = client.get("/api/me", headers=world.staff.auth)
+    assert_matches_openapi(me, "/api/me", "get")
+    assert me.get_json()["courses"] == [{"course": "c1", "title": "Course c1", "role": "staff"}]
+
+
+# --- competitions ----------------------------------------------------------------------------------------
+
+
+def test_each_person_lists_the_competitions_of_their_own_courses(client, world):
+    student = client.get("/api/competitions", headers=world.student.auth)
+    assert_matches_openapi(student, "/api/competitions", "get")
+    assert [c["id"] for c in student.get_json()] == [CID]
+    assert student.get_json()[0]["role"] == "student" and student.get_json()[0]["state"] == "open"
+    assert [c["id"] for c in client.get("/api/competitions", headers=world.outsider.auth).get_json()] == ["c2-hw9"]
+    assert client.get("/api/competitions", headers=world.instructor.auth).get_json()[0]["role"] == "instructor"
+
+
+def test_a_competition_lists_its_data_files_but_never_the_solution(client, world):
+    detail = client.get(f"/api/competitions/{CID}", headers=world.student.auth)
+    assert_matches_openapi(detail, "/api/competitions/{cid}", "get")
+    files = {f["name"]: f for f in detail.get_json()["files"]}
+    assert set(files) == {"README.md", "sample_submission.csv"}
+    assert files["README.md"]["url"] == f"/api/competitions/{CID}/files/README.md"
+
+
+def test_the_deadlines_shown_are_the_callers_own(client, rt, world):
+    from podium.services import extensions
+
+    before = client.get(f"/api/competitions/{CID}", headers=world.student.auth).get_json()
+    with rt.db.session() as session:
+        comp = course_service.get_competition(session, CID)
+        extensions.grant(session, comp, users.get_user(session, world.student.email), days=2, reason="illness",
+                         actor="ta@c1.test")
+    after = client.get(f"/api/competitions/{CID}", headers=world.student.auth).get_json()
+    other = client.get(f"/api/competitions/{CID}", headers=world.other.auth).get_json()
+    assert after["extended"] is True and other["extended"] is False
+    assert after["ontime"] > before["ontime"] == other["ontime"]
+
+
+def test_another_courses_competition_is_refused_and_an_unknown_one_is_not_found(client, world):
+    assert_error(client.get("/api/competitions/c2-hw9", headers=world.student.auth), 403, "not enrolled")
+    assert_error(client.get("/api/competitions/c1-nope", headers=world.student.auth), 404, "c1-nope")
+
+
+# --- leaderboards ----------------------------------------------------------------------------------------
+
+
+def test_the_public_board_ranks_students_by_best_public_score_with_their_board_names(client, rt, world):
+    submit_scored(rt, world, world.student, predictions(set(range(3))))  # public 0.5
+    submit_scored(rt, world, world.other, predictions(set(range(4))))  # public 0.66667
+    submit_scored(rt, world, world.student, predictions(set(range(5))))  # public 0.83333: the student's best
+    submit_scored(rt, world, world.staff, predictions())  # staff never rank
+    board = client.get(f"/api/competitions/{CID}/leaderboard", headers=world.student.auth)
+    assert_matches_openapi(board, "/api/competitions/{cid}/leaderboard", "get")
+    entries = board.get_json()["entries"]
+    assert [(e["rank"], e["name"], e["score"], e["entries"], e["me"]) for e in entries] == [
+        (1, "Overfitter", 0.83333, 2, True), (2, "Underfitter", 0.66667, 1, False)]
+    assert "email" not in json.dumps(board.get_json()) and "c1.test" not in board.get_data(as_text=True)
+
+
+def test_staff_see_emails_on_the_board(client, rt, world):
+    submit_scored(rt, world, world.student)
+    entry = client.get(f"/api/competitions/{CID}/leaderboard", headers=world.staff.auth).get_json()["entries"][0]
+    assert entry["email"] == world.student.email and entry["name"] == "Overfitter"
+
+
+def test_the_private_board_is_for_staff_until_released(client, rt, world):
+    submit_scored(rt, world, world.student, predictions(set(range(6, 12))))  # public 0, private 0.5
+    url = f"/api/competitions/{CID}/leaderboard?board=private"
+    assert_error(client.get(url, headers=world.student.auth), 403, "release")
+    staff_view = client.get(url, headers=world.staff.auth).get_json()
+    assert staff_view["board"] == "private" and staff_view["entries"][0]["score"] == 0.5
+    with rt.db.session() as session:
+        course_service.get_competition(session, CID).released_at = datetime.now(timezone.utc)
+    released = client.get(url, headers=world.student.auth)
+    assert released.status_code == 200 and released.get_json()["entries"][0]["name"] == "Overfitter"
+
+
+def test_an_unknown_board_is_a_400(client, world):
+    assert_error(client.get(f"/api/competitions/{CID}/leaderboard?board=secret", headers=world.staff.auth), 400,
+                 "public or private")
+
+
+def test_another_courses_student_cannot_read_the_board(client, world):
+    assert_error(client.get(f"/api/competitions/{CID}/leaderboard", headers=world.outsider.auth), 403)
+
+
+# --- submissions: reading --------------------------------------------------------------------------------
+
+
+def test_students_list_their_own_submissions_and_staff_everyones(client, rt, world):
+    mine = submit_scored(rt, world, world.student)
+    theirs = submit_scored(rt, world, world.other)
+    student = client.get(f"/api/competitions/{CID}/submissions", headers=world.student.auth)
+    assert_matches_openapi(student, "/api/competitions/{cid}/submissions", "get")
+    assert [s["id"] for s in student.get_json()] == [mine]
+    assert "user" not in student.get_json()[0]
+    staff = client.get(f"/api/competitions/{CID}/submissions", headers=world.staff.auth)
+    assert_matches_openapi(staff, "/api/competitions/{cid}/submissions", "get")
+    assert {s["id"] for s in staff.get_json()} == {mine, theirs}
+    assert {s["user"]["email"] for s in staff.get_json()} == {world.student.email, world.other.email}
+    assert_error(client.get(f"/api/competitions/{CID}/submissions", headers=world.outsider.auth), 403)
+
+
+def test_a_submission_is_visible_to_its_author_and_the_courses_staff_only(client, rt, world):
+    sub = submit_scored(rt, world, world.student)
+    own = client.get(f"/api/submissions/{sub}", headers=world.student.auth)
+    assert_matches_openapi(own, "/api/submissions/{n}", "get")
+    data = own.get_json()
+    assert data["status"] == "scored" and data["public_score"] == 1.0 and data["private_score"] is None
+    assert data["window"] == "on_time" and data["file_name"] == "pred.csv" and data["competition"] == CID
+    staff = client.get(f"/api/submissions/{sub}", headers=world.instructor.auth).get_json()
+    assert staff["private_score"] == 1.0 and staff["user"]["email"] == world.student.email
+    for stranger in (world.other, world.outsider):
+        assert_error(client.get(f"/api/submissions/{sub}", headers=stranger.auth), 404, f"no submission {sub}")
+    # the same answer as for an id nobody has: existence is not confirmed
+    assert client.get(f"/api/submissions/{sub}", headers=world.other.auth).get_json() == {
+        "code": 404, "message": f"no submission {sub}"}
+    assert_error(client.get("/api/submissions/99999", headers=world.student.auth), 404)
+
+
+def test_the_file_of_a_submission_is_for_its_author_and_staff(client, rt, world):
+    text = predictions(set(range(7)))
+    sub = submit_scored(rt, world, world.student, text)
+    own = client.get(f"/api/submissions/{sub}/file", headers=world.student.auth)
+    assert own.status_code == 200 and own.get_data(as_text=True) == text
+    assert "attachment" in own.headers["Content-Disposition"]
+    assert client.get(f"/api/submissions/{sub}/file", headers=world.staff.auth).get_data(as_text=True) == text
+    assert_error(client.get(f"/api/submissions/{sub}/file", headers=world.other.auth), 404)
+    assert_error(client.get(f"/api/submissions/{sub}/file", headers=world.outsider.auth), 404)
+
+
+def test_a_lost_submission_file_is_a_410(client, rt, world):
+    sub = submit_scored(rt, world, world.student)
+    with rt.db.session() as session:
+        from pathlib import Path
+
+        Path(session.get(Submission, sub).file_path).unlink()
+    assert_error(client.get(f"/api/submissions/{sub}/file", headers=world.student.auth), 410)
+
+
+# --- submissions: uploading ------------------------------------------------------------------------------
+
+
+def test_an_upload_is_queued_at_once_and_scored_in_the_background(client, rt, world):
+    response = upload(client, world.student, predictions(set(range(6))), description="first try")
+    assert_matches_openapi(response, "/api/competitions/{cid}/submissions", "post")
+    assert response.status_code == 202
+    body = response.get_json()
+    assert body["status"] in ("queued", "scoring", "scored") and body["description"] == "first try"
+    assert response.headers["Location"] == f"/api/submissions/{body['id']}"
+    done = wait_until_done(rt, body["id"])
+    assert done.status == Status.scored and done.public_score == 1.0 and done.private_score == 0.0
+    polled = client.get(response.headers["Location"], headers=world.student.auth).get_json()
+    assert polled["status"] == "scored" and polled["public_score"] == 1.0
+
+
+def test_a_file_with_the_wrong_columns_is_stored_as_failed_with_the_reason(client, rt, world):
+    response = upload(client, world.student, "id,prediction\n0,1\n")
+    assert response.status_code == 202
+    done = wait_until_done(rt, response.get_json()["id"])
+    assert done.status == Status.failed and "label" in done.error
+    polled = client.get(f"/api/submissions/{done.id}", headers=world.student.auth).get_json()
+    assert polled["status"] == "failed" and polled["error"] == done.error
+
+
+def test_an_upload_without_a_file_field_is_a_400(client, world):
+    response = client.post(f"/api/competitions/{CID}/submissions", data={"description": "x"},
+                           headers=world.student.auth, content_type="multipart/form-data")
+    assert_error(response, 400, "`file`")
+
+
+def test_uploading_to_another_courses_competition_is_refused(client, world):
+    assert_error(upload(client, world.outsider), 403, "not enrolled")
+
+
+def test_the_daily_limit_is_a_429_that_says_when_it_resets(client, rt, world):
+    for _ in range(5):  # the course's daily limit
+        submit_scored(rt, world, world.student)
+    response = upload(client, world.student)
+    body = assert_error(response, 429, "daily limit", "resets")
+    assert_matches_openapi(response, "/api/competitions/{cid}/submissions", "post")
+    resets_at = datetime.fromisoformat(body["resets_at"].replace("Z", "+00:00"))
+    seconds = int(response.headers["Retry-After"])
+    assert 0 < seconds <= 25 * 3600
+    assert abs((resets_at - datetime.now(timezone.utc)).total_seconds() - seconds) < 120
+    assert upload(client, world.other).status_code == 202  # the limit is per student
+
+
+def test_staff_are_not_held_to_the_daily_limit(client, rt, world):
+    for _ in range(5):
+        submit_scored(rt, world, world.staff)
+    assert upload(client, world.staff).status_code == 202
+
+
+def test_an_upload_after_the_late_deadline_is_a_409(client, world, closed):
+    assert_error(upload(client, world.student, cid=closed), 409)
+
+
+def test_an_upload_over_the_size_limit_is_a_413(rt, world):
+    small = Runtime(settings=replace(rt.settings, max_upload_bytes=50), db=rt.db)
+    app = create_app(runtime=small)
+    try:
+        response = upload(app.test_client(), world.student)
+        assert_error(response, 413, "limit")
+        assert_matches_openapi(response, "/api/competitions/{cid}/submissions", "post")
+        with rt.db.session() as session:
+            assert session.query(Submission).count() == 0
+    finally:
+        app.extensions["podium.scoring"].shutdown()
+
+
+def test_a_request_over_the_servers_content_length_limit_is_a_json_413(app, client, world):
+    app.config["MAX_CONTENT_LENGTH"] = 100
+    response = upload(client, world.student, predictions())
+    assert_error(response, 413, "limit")
+
+
+# --- data files ------------------------------------------------------------------------------------------
+
+
+def test_data_files_download_with_their_size_and_date(client, world):
+    response = client.get(f"/api/competitions/{CID}/files/README.md", headers=world.student.auth)
+    assert response.status_code == 200 and response.get_data(as_text=True).startswith("# Homework")
+    assert int(response.headers["Content-Length"]) == len(response.get_data())
+    assert response.headers["Last-Modified"].endswith("GMT")
+
+
+@pytest.mark.parametrize("name", ["solution.csv", "..%2Fsolution.csv", "..%2F..%2F..%2Fsecret_key", "%2E%2E",
+                                  "competition.toml"])
+def test_only_the_listed_data_files_are_served(client, world, name):
+    response = client.get(f"/api/competitions/{CID}/files/{name}", headers=world.student.auth)
+    assert_error(response, 404)
+
+
+def test_data_files_are_for_the_courses_members(client, world):
+    assert_error(client.get(f"/api/competitions/{CID}/files/README.md", headers=world.outsider.auth), 403)
+
+
+# --- grades ----------------------------------------------------------------------------------------------
+
+
+def test_my_grades_hide_private_scores_until_the_board_is_released(client, rt, world):
+    sub = submit_scored(rt, world, world.student, predictions(set(range(6, 18))))  # private 1.0
+    response = client.get("/api/me/grades", headers=world.student.auth)
+    assert_matches_openapi(response, "/api/me/grades", "get")
+    [course] = response.get_json()["courses"]
+    [row] = course["competitions"]
+    assert course["course"] == "c1" and course["slack_budget"] == 7 and course["total"] is None
+    assert row["submission_id"] == sub and row["window"] == "on_time" and row["released"] is False
+    assert row["private_score"] is None and row["grade"] is None and row["explanation"] is None
+    with rt.db.session() as session:
+        course_service.get_competition(session, CID).released_at = datetime.now(timezone.utc)
+    [course] = client.get("/api/me/grades", headers=world.student.auth).get_json()["courses"]
+    [row] = course["competitions"]
+    # 100 + the full bonus as the class best, times 0.9: nothing was scored before the early deadline
+    assert row["private_score"] == 1.0 and row["early_penalty"] is True and row["explanation"]
+    assert row["grade"] == pytest.approx(0.9 * 105) and course["total"] == pytest.approx(0.9 * 105)
+
+
+def test_staff_have_no_grades_of_their_own(client, world):
+    assert client.get("/api/me/grades", headers=world.staff.auth).get_json() == {"courses": []}
+
+
+# --- every error is JSON ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["/api", "/api/", "/api/nothing/here", "/api/v1/nothing", "/api/competitions/x/y/z"])
+def test_unknown_api_urls_are_json_404s(client, world, url):
+    assert_error(client.get(url, headers=world.student.auth), 404, "openapi.json")
+
+
+def test_a_wrong_method_is_a_json_405_naming_the_right_ones(client, world):
+    response = client.delete(f"/api/competitions/{CID}/submissions", headers=world.student.auth)
+    assert_error(response, 405, "GET", "POST")
+    assert set(response.headers["Allow"].split(", ")) >= {"GET", "POST"}
+
+
+def test_an_unexpected_failure_is_a_json_500_not_a_page(client, world, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(course_service, "competitions_for", broken)
+    response = client.get("/api/competitions", headers=world.student.auth)
+    assert_error(response, 500, "unexpected")
+    assert "boom" not in response.get_data(as_text=True)

@@ -1,0 +1,118 @@
+"""A real `podium run` in a subprocess, on a free 127.0.0.1 port with its own data folder, and an HTTP client for
+the REST API's upload (standard library only)."""
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+PODIUM = [sys.executable, "-m", "podium.cli"]
+WAIT = 120  # seconds: a bound for waiting, never a measure
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    data_dir: Path
+    log: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+    args: tuple[str, ...] = ()
+
+    def env(self) -> dict:
+        env = dict(os.environ, PODIUM_DATA_DIR=str(self.data_dir), PYTHONUNBUFFERED="1")
+        env.pop("DATABASE_URL", None)
+        return env
+
+    def start(self) -> "Server":
+        out = open(self.log, "ab")
+        self.process = subprocess.Popen([*PODIUM, "run", "--port", str(self.port), *self.args], env=self.env(),
+                                        stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"podium run exited with {self.process.returncode}:\n{self.log.read_text()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"podium run did not listen on {self.port}:\n{self.log.read_text()}")
+
+    def kill(self, sig: int = signal.SIGKILL) -> int:
+        self.process.send_signal(sig)
+        return self.process.wait(WAIT)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.kill(signal.SIGKILL)
+
+    def cli(self, *args: str) -> str:
+        done = subprocess.run([*PODIUM, *args], env=self.env(), capture_output=True, text=True, timeout=WAIT)
+        if done.returncode != 0:
+            raise RuntimeError(f"podium {' '.join(args)}: {done.stderr}")
+        return done.stdout
+
+
+def multipart(fields: dict[str, str], file_name: str, content: bytes) -> tuple[bytes, str]:
+    boundary = uuid.uuid4().hex
+    parts = []
+    for name, value in fields.items():
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{file_name}"\r\n'
+                 f'Content-Type: text/csv\r\n\r\n'.encode() + content + b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+def upload(port: int, competition: str, email: str, key: str, content: bytes, description: str = "",
+           timeout: float = WAIT) -> tuple[int, dict]:
+    """POST /api/competitions/<id>/submissions; (status, JSON body). Connection failures raise OSError."""
+    body, content_type = multipart({"description": description}, "predictions.csv", content)
+    credentials = base64.b64encode(f"{email}:{key}".encode()).decode()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("POST", f"/api/competitions/{competition}/submissions", body=body,
+                     headers={"Content-Type": content_type, "Authorization": f"Basic {credentials}"})
+        response = conn.getresponse()
+        payload = response.read()
+        return response.status, (json.loads(payload) if payload else {})
+    finally:
+        conn.close()
+
+
+def big_competition(folder: Path, rows: int, seed: int = 5) -> np.ndarray:
+    """Replace the solution of a write_course competition folder by `rows` rows (10 classes, 30 % Public);
+    returns the labels, ids being 0..rows-1."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, rows)
+    usage = np.where(rng.random(rows) < 0.3, "Public", "Private")
+    lines = "".join(f"{i},{label},{u}\n" for i, label, u in zip(range(rows), labels.tolist(), usage.tolist()))
+    (folder / "solution.csv").write_text("id,label,Usage\n" + lines)
+    (folder / "sample_submission.csv").write_text("id,label\n" + "".join(f"{i},0\n" for i in range(rows)))
+    return labels
+
+
+def guesses(labels: np.ndarray, right_fraction: float, seed: int) -> bytes:
+    """A submission right on about `right_fraction` of the rows, in shuffled order."""
+    rng = np.random.default_rng(seed)
+    n = len(labels)
+    guess = np.where(rng.random(n) < right_fraction, labels, (labels + 1) % 10)
+    order = rng.permutation(n)
+    return ("id,label\n" + "".join(f"{i},{g}\n" for i, g in zip(order.tolist(), guess[order].tolist()))).encode()

@@ -1,0 +1,170 @@
+"""Against a real `podium run`: a SIGKILL in the middle of a burst of uploads loses nothing and scores everything
+exactly once; the daily limit holds under parallel HTTP uploads; SIGTERM stops the server cleanly."""
+from __future__ import annotations
+
+import hashlib
+import signal
+import sqlite3
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from podium.runtime import make_runtime
+from podium.services import submissions
+from podium.services.courses import get_competition
+from tests.conftest import write_course
+from tests.jobs.live import WAIT, Server, big_competition, guesses, upload
+
+ROWS = 200_000
+COMPETITION = "c1-hw1"
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch):
+    """A data folder with course c1 (hw1 with a 200,000-row solution) loaded and four students with API keys."""
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    course = write_course(tmp_path / "courses")
+    (course / "course.toml").write_text((course / "course.toml").read_text().replace("daily_limit = 5",
+                                                                                      "daily_limit = 6"))
+    labels = big_competition(course / "hw1", ROWS)
+    server = Server(tmp_path / "data", tmp_path / "server.log")
+    server.cli("load", str(course))
+    keys = {}
+    for n in range(4):
+        email = f"s{n}@x.edu"
+        server.cli("users", "add", email, "--course", "c1", "--role", "student")
+        keys[email] = server.cli("users", "token", email).strip()
+    yield server, keys, labels
+    server.stop()
+
+
+def db(server: Server) -> sqlite3.Connection:
+    connection = sqlite3.connect(server.data_dir / "podium.db", timeout=30, isolation_level=None)
+    return connection
+
+
+def rows(server: Server) -> list[tuple]:
+    with db(server) as connection:
+        return connection.execute(
+            "SELECT id, description, status, public_score, private_score, sha256, claimed_by, user_id "
+            "FROM submissions ORDER BY id").fetchall()
+
+
+def wait_until(condition, timeout: float = WAIT, every: float = 0.02) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(every)
+    return False
+
+
+def unfinished(server: Server) -> int:
+    return sum(1 for r in rows(server) if r[2] in ("queued", "scoring"))
+
+
+def expected_scores(server: Server, tmp_path: Path, contents: dict[str, bytes]) -> dict[str, tuple[float, float]]:
+    """What a dry run of each file gives, in this process."""
+    rt = make_runtime(data_dir=server.data_dir)
+    try:
+        with rt.db.session() as session:
+            comp = get_competition(session, COMPETITION)
+        out = {}
+        for description, content in contents.items():
+            path = tmp_path / f"{description}.csv"
+            path.write_bytes(content)
+            result = submissions.dry_run(rt.settings, comp, path)
+            out[description] = (result.public, result.private)
+        return out
+    finally:
+        rt.db.dispose()
+
+
+def test_a_sigkill_during_a_burst_of_uploads_loses_nothing_and_scores_each_once(site, tmp_path):
+    server, keys, labels = site
+    server.start()
+    first_pid = server.process.pid
+    attempts = [(f"burst-{i:02d}", f"s{i % 4}@x.edu", guesses(labels, 0.30 + 0.02 * i, seed=i)) for i in range(24)]
+    contents = {description: content for description, _, content in attempts}
+    responses: dict[str, tuple[int, dict] | Exception] = {}
+    at_kill: list[list[tuple]] = []
+
+    def send(attempt):
+        description, email, content = attempt
+        try:
+            responses[description] = upload(server.port, COMPETITION, email, keys[email], content, description)
+        except OSError as exc:  # the server died under this upload: it was never acknowledged
+            responses[description] = exc
+
+    def killer():
+        # Kill once uploads have been acknowledged and some of them wait in the queue or are being scored.
+        wait_until(lambda: sum(1 for r in responses.values() if isinstance(r, tuple)) >= 6 and unfinished(server) >= 2)
+        at_kill.append(rows(server))
+        server.kill(signal.SIGKILL)
+
+    killing = threading.Thread(target=killer)
+    killing.start()
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(send, attempts))
+    killing.join(WAIT)
+
+    snapshot = at_kill[0]
+    mid_flight = {r[1] for r in snapshot if r[2] in ("queued", "scoring")}
+    assert len(mid_flight) >= 2, "the kill must land while uploads wait or are being scored"
+    acknowledged = {d: r[1] for d, r in responses.items() if isinstance(r, tuple) and 200 <= r[0] < 300}
+    refused = {d for d, r in responses.items() if isinstance(r, tuple) and not 200 <= r[0] < 300}
+    assert len(acknowledged) >= 6 and not refused
+    assert any(isinstance(r, Exception) for r in responses.values()), "some uploads were cut off by the kill"
+
+    print(f"at the kill: {len(snapshot)} stored, {len(mid_flight)} queued or scoring; {len(acknowledged)} acknowledged, "
+          f"{sum(isinstance(r, Exception) for r in responses.values())} cut off")
+    server.start()  # same data folder: the restarted server recovers what the dead one left
+    assert wait_until(lambda: unfinished(server) == 0, every=0.2), rows(server)
+
+    final = rows(server)
+    by_description = {}
+    for row in final:
+        assert row[1] not in by_description, f"{row[1]} stored twice"
+        by_description[row[1]] = row
+    # Nothing lost: every acknowledged upload is there, with the id the server gave, once.
+    assert set(acknowledged) <= set(by_description)
+    assert all(by_description[d][0] == body["id"] for d, body in acknowledged.items())
+    # No extra rows: anything else is an upload the server stored but could not acknowledge before it died.
+    extra = set(by_description) - set(acknowledged)
+    assert extra <= {d for d, r in responses.items() if isinstance(r, Exception)}
+    # Every row scored, with the scores of a dry run of the same file; the file is the one sent.
+    expected = expected_scores(server, tmp_path, contents)
+    for description, row in by_description.items():
+        assert row[2] == "scored", row
+        assert (row[3], row[4]) == pytest.approx(expected[description], abs=1e-12)
+        assert row[5] == hashlib.sha256(contents[description]).hexdigest()
+    # What the dead server had in the queue or in hand was scored by the restarted one.
+    restarted = f":{server.process.pid}:"
+    assert all(restarted in by_description[d][6] for d in mid_flight)
+    assert all(f":{first_pid}:" in row[6] or restarted in row[6] for row in final)
+    assert len({round(row[3], 9) for row in final}) > 1  # the uploads really differ
+
+
+def test_parallel_http_uploads_at_the_daily_limit_never_exceed_it(site):
+    server, keys, labels = site
+    server.start()
+    content = guesses(labels, 0.5, seed=1)
+    email = "s1@x.edu"
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        outcomes = list(pool.map(lambda i: upload(server.port, COMPETITION, email, keys[email], content, f"p{i}"),
+                                 range(14)))
+    statuses = sorted(status for status, _ in outcomes)
+    assert statuses == [202] * 6 + [429] * 8
+    assert all(body["code"] == 429 and "6" in body["message"] for status, body in outcomes if status == 429)
+    assert len(rows(server)) == 6
+
+
+def test_sigterm_stops_the_server_cleanly_and_releases_the_deadline_lease(site):
+    server, keys, labels = site
+    server.start()
+    assert wait_until(lambda: "lease until" in server.cli("jobs"), every=0.2)
+    assert server.kill(signal.SIGTERM) == 0
+    assert "deadline scheduler: not running" in server.cli("jobs")
