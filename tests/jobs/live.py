@@ -34,9 +34,10 @@ class Server:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
     args: tuple[str, ...] = ()
+    extra_env: dict = field(default_factory=dict)
 
     def env(self) -> dict:
-        env = dict(os.environ, PODIUM_DATA_DIR=str(self.data_dir), PYTHONUNBUFFERED="1")
+        env = dict(os.environ, PODIUM_DATA_DIR=str(self.data_dir), PYTHONUNBUFFERED="1", **self.extra_env)
         env.pop("DATABASE_URL", None)
         return env
 

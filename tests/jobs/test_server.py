@@ -168,3 +168,56 @@ def test_sigterm_stops_the_server_cleanly_and_releases_the_deadline_lease(site):
     assert wait_until(lambda: "lease until" in server.cli("jobs"), every=0.2)
     assert server.kill(signal.SIGTERM) == 0
     assert "deadline scheduler: not running" in server.cli("jobs")
+
+
+def test_two_servers_on_one_database_score_each_upload_once_and_the_survivor_takes_over(site, tmp_path):
+    """A runs the scheduler (recovery every second), B runs with --no-scheduler; both take uploads. B is killed
+    mid-burst and not restarted: A's periodic recovery scores what B left, and nothing is scored twice."""
+    server, keys, labels = site
+    a = Server(server.data_dir, tmp_path / "a.log", extra_env={"PODIUM_RECOVERY_SECONDS": "1"}).start()
+    b = Server(server.data_dir, tmp_path / "b.log", args=("--no-scheduler",)).start()
+    try:
+        attempts = [(f"two-{i:02d}", f"s{i % 4}@x.edu", (a, b)[i % 2], guesses(labels, 0.25 + 0.03 * i, seed=100 + i))
+                    for i in range(20)]
+        contents = {description: content for description, _, _, content in attempts}
+        responses: dict[str, tuple[int, dict] | Exception] = {}
+        at_kill: list[list[tuple]] = []
+
+        def send(attempt):
+            description, email, target, content = attempt
+            try:
+                responses[description] = upload(target.port, COMPETITION, email, keys[email], content, description)
+            except OSError as exc:
+                responses[description] = exc
+
+        def held_by_b() -> list[tuple]:
+            return [r for r in rows(server) if r[2] == "scoring" and r[6] and f":{b.process.pid}:" in r[6]]
+
+        def killer():
+            wait_until(lambda: len(held_by_b()) >= 1 and unfinished(server) >= 2)
+            at_kill.append(rows(server))
+            b.kill(signal.SIGKILL)
+
+        killing = threading.Thread(target=killer)
+        killing.start()
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            list(pool.map(send, attempts))
+        killing.join(WAIT)
+        assert at_kill, "B was never seen scoring"
+        b_had = {r[1] for r in at_kill[0] if r[2] in ("queued", "scoring")
+                 and (r[2] == "queued" or f":{b.process.pid}:" in (r[6] or ""))}
+        assert any(r[2] == "scoring" and f":{b.process.pid}:" in (r[6] or "") for r in at_kill[0])
+
+        assert wait_until(lambda: unfinished(server) == 0, every=0.2), rows(server)
+        final = {r[1]: r for r in rows(server)}
+        assert len(final) == len(rows(server))  # one row per upload
+        acknowledged = {d for d, r in responses.items() if isinstance(r, tuple) and r[0] == 202}
+        assert acknowledged <= set(final) and set(final) <= set(contents)
+        expected = expected_scores(server, tmp_path, {d: contents[d] for d in final})
+        for description, row in final.items():
+            assert row[2] == "scored" and (row[3], row[4]) == pytest.approx(expected[description], abs=1e-12)
+        # B's unfinished work, its claims included, was finished by A.
+        assert b_had and all(f":{a.process.pid}:" in final[d][6] for d in b_had)
+    finally:
+        a.stop()
+        b.stop()
