@@ -14,7 +14,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
+# The browser tests drive Debian's Chromium (never a downloaded one); it is installed once when missing.
 install: $(STAMP)
+	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
 
 demo: install
 	$(BIN)/podium demo

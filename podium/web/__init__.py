@@ -1,10 +1,14 @@
 """The web app: an application factory that reads as a list of registrations."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Flask, g
 
 from podium.jobs import ScoringPool
 from podium.runtime import Runtime, make_runtime
+
+SESSION_DAYS = 14
 
 
 def create_app(runtime: Runtime | None = None, **overrides) -> Flask:
@@ -13,10 +17,25 @@ def create_app(runtime: Runtime | None = None, **overrides) -> Flask:
     app.config.update(SECRET_KEY=runtime.settings.secret_key, MAX_CONTENT_LENGTH=runtime.settings.max_upload_bytes + 1_000_000)
     app.extensions["podium"] = runtime
     app.extensions["podium.scoring"] = ScoringPool(runtime)
+    register_config(app)
     register_session(app)
+    register_extensions(app)
+    register_security_headers(app)
     register_blueprints(app)
+    register_errors(app)
     register_template_helpers(app)
     return app
+
+
+def register_config(app: Flask) -> None:
+    app.config.update(
+        PERMANENT_SESSION_LIFETIME=timedelta(days=SESSION_DAYS),
+        SESSION_COOKIE_HTTPONLY=True,
+        # Lax keeps the session cookie off cross-site POSTs, a second wall behind the CSRF tokens.
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
+    # Deployments behind HTTPS set FLASK_SESSION_COOKIE_SECURE=true and the like.
+    app.config.from_prefixed_env()
 
 
 def register_session(app: Flask) -> None:
@@ -33,10 +52,23 @@ def register_session(app: Flask) -> None:
             session.close()
 
 
-def register_blueprints(app: Flask) -> None:
-    from podium.web import main
+def register_extensions(app: Flask) -> None:
+    from podium.web import extensions
 
-    app.register_blueprint(main.bp)
+    extensions.init_app(app)
+
+
+def register_security_headers(app: Flask) -> None:
+    from podium.web import security
+
+    security.init_app(app)
+
+
+def register_blueprints(app: Flask) -> None:
+    from podium.web import accounts, charts, leaderboards, main, staff, student
+
+    for module in (main, accounts, student, leaderboards, staff, charts):
+        app.register_blueprint(module.bp)
     register_api_blueprints(app)
 
 
@@ -48,7 +80,14 @@ def register_api_blueprints(app: Flask) -> None:
     app.register_blueprint(kaggle.bp)
 
 
+def register_errors(app: Flask) -> None:
+    from podium.web import errors
+
+    errors.init_app(app)
+
+
 def register_template_helpers(app: Flask) -> None:
     from podium.web import formatting
 
     app.jinja_env.filters.update(formatting.FILTERS)
+    app.jinja_env.globals.update(formatting.GLOBALS)

@@ -1,10 +1,14 @@
-"""Access to the process's runtime and the request's database session from views."""
+"""Access to the process's runtime, the request's database session and the signed-in person from views."""
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import current_app, g, session
 from sqlalchemy.orm import Session
 
+from podium.models import User
 from podium.runtime import Runtime
+
+# The key every part of the site (pages and the REST API alike) reads the signed-in account from.
+USER_KEY = "user_id"
 
 
 def rt() -> Runtime:
@@ -15,3 +19,23 @@ def db_session() -> Session:
     if "db_session" not in g:
         g.db_session = rt().db.sessions()
     return g.db_session
+
+
+def current_user() -> User | None:
+    if "current_user" not in g:
+        user_id = session.get(USER_KEY)
+        g.current_user = db_session().get(User, user_id) if isinstance(user_id, int) else None
+    return g.current_user
+
+
+def sign_in_session(user: User) -> None:
+    """A fresh session for the account: clearing first means a session id planted before sign-in is worthless."""
+    session.clear()
+    session[USER_KEY] = user.id
+    session.permanent = True
+    g.current_user = user
+
+
+def sign_out_session() -> None:
+    session.clear()
+    g.current_user = None

@@ -1,0 +1,203 @@
+"""Competition settings changed from the web, checked exactly as `podium load` checks a course folder.
+
+The form's values become a competition.toml that `spec.read_competition` reads, next to the competition's
+stored files, so every refusal is the message `podium load` would give. A new solution is compiled the way
+loading compiles one; rescoring the submissions afterwards is the caller's next step.
+
+Changes made here live in the database: the next `podium load` of the course folder puts the folder's values
+back. `competition_toml` gives the current settings as a file to commit, so the folder can follow.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, BinaryIO, Mapping
+
+import tomli_w
+from sqlalchemy.orm import Session
+
+from podium import rules, scoring
+from podium.config import Settings
+from podium.errors import ConfigError, PodiumError
+from podium.models import Competition
+from podium.services import audit
+from podium.services.files import store_stream
+from podium.spec import COMPETITION_FILE, CUSTOM_PREFIX, read_competition, scorer_for
+
+WALL_CLOCK = "%Y-%m-%d %H:%M:%S"
+SCHEDULE_KEYS = ("opens", "early", "ontime", "late")
+CUTOFF_LETTERS = ("A", "B", "C", "D", "F")
+FLAGS = ("slack_eligible", "allow_practice", "auto_release")
+PLACEHOLDER_SOLUTION = "solution.csv"
+EDITABLE = ("title", "description", "weight", "slack_eligible", "allow_practice", "auto_release", "display_precision",
+            "daily_limit", "opens", "early", "ontime", "late", "cutoffs")
+
+
+@dataclass(frozen=True)
+class SettingsForm:
+    """The form's text, as a person typed it, keyed like the TOML."""
+
+    values: dict[str, str]
+
+    @classmethod
+    def of(cls, comp: Competition) -> SettingsForm:
+        tz = comp.course.timezone
+        values = {
+            "title": comp.title, "description": comp.description, "weight": f"{comp.weight:g}",
+            "display_precision": str(comp.display_precision),
+            "daily_limit": "" if comp.daily_limit is None else str(comp.daily_limit),
+        }
+        for key in SCHEDULE_KEYS:
+            at = getattr(comp, key)
+            values[key] = "" if at is None else rules.as_utc(at).astimezone(rules.zone(tz)).strftime(WALL_CLOCK)
+        for letter in CUTOFF_LETTERS:
+            value = comp.cutoffs.get(letter)
+            values[f"cutoff_{letter}"] = "" if value is None else (value if isinstance(value, str) else f"{value:g}")
+        for flag in FLAGS:
+            values[flag] = "on" if getattr(comp, flag) else ""
+        return cls(values)
+
+    @classmethod
+    def from_form(cls, form: Mapping[str, str]) -> SettingsForm:
+        keys = ["title", "description", "weight", "display_precision", "daily_limit", *SCHEDULE_KEYS, *FLAGS,
+                *(f"cutoff_{letter}" for letter in CUTOFF_LETTERS)]
+        return cls({key: (form.get(key) or "").strip() for key in keys})
+
+
+def _typed(text: str) -> Any:
+    """A number when the text is one; otherwise the text, so the spec's check names the key and the value."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _competition_table(comp: Competition, form: SettingsForm) -> dict[str, Any]:
+    v = form.values
+    table: dict[str, Any] = {"slug": comp.slug, "title": v["title"], "weight": _typed(v["weight"]),
+                             "display_precision": _typed(v["display_precision"]), "description": v["description"]}
+    table.update({flag: bool(v.get(flag)) for flag in FLAGS})
+    if v["daily_limit"]:
+        table["daily_limit"] = _typed(v["daily_limit"])
+    return table
+
+
+def _evaluation_table(comp: Competition) -> dict[str, Any]:
+    table: dict[str, Any] = {"metric": comp.metric, "id_column": comp.id_column, "solution": PLACEHOLDER_SOLUTION,
+                             "data_files": [f.name for f in comp.files]}
+    if comp.metric.startswith(CUSTOM_PREFIX):
+        table["higher_is_better"] = comp.higher_is_better
+    return table
+
+
+def settings_document(comp: Competition, form: SettingsForm) -> dict[str, Any]:
+    v = form.values
+    return {
+        "competition": _competition_table(comp, form),
+        "schedule": {key: v[key] for key in SCHEDULE_KEYS if v[key] or key != "early"},
+        "evaluation": _evaluation_table(comp),
+        "grading": {"cutoffs": {letter: _typed(v[f"cutoff_{letter}"]) for letter in CUTOFF_LETTERS
+                                if v[f"cutoff_{letter}"]}},
+    }
+
+
+def competition_toml(comp: Competition) -> str:
+    """The competition's current settings as a competition.toml (the solution's file name is a placeholder)."""
+    return tomli_w.dumps(settings_document(comp, SettingsForm.of(comp)))
+
+
+def _staged_folder(comp: Competition, document: dict[str, Any], root: Path) -> Path:
+    """A throwaway competition folder that `read_competition` can check: the stored data files and metric, a
+    stand-in for the solution (compiled already; its content is not what is being checked)."""
+    folder = root / comp.slug
+    folder.mkdir(parents=True)
+    (folder / PLACEHOLDER_SOLUTION).write_text(f"{comp.id_column}\n")
+    for data_file in comp.files:
+        _link_or_copy(Path(data_file.path), folder / data_file.name)
+    if comp.metric.startswith(CUSTOM_PREFIX):
+        name = comp.metric[len(CUSTOM_PREFIX):]
+        shutil.copy(Path(comp.source_dir) / Path(name).name, folder / name)
+    (folder / COMPETITION_FILE).write_text(tomli_w.dumps(document))
+    return folder
+
+
+def _link_or_copy(source: Path, dest: Path) -> None:
+    # A hard link, not a symbolic one: the spec refuses files that resolve outside the competition folder.
+    try:
+        os.link(source, dest)
+    except OSError:
+        shutil.copy(source, dest)
+
+
+def check(settings: Settings, comp: Competition, form: SettingsForm) -> dict[str, Any]:
+    """The checked values, or a PodiumError with `podium load`'s message (without the throwaway path)."""
+    document = settings_document(comp, form)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    # Staged inside the data folder so the data files can be hard-linked rather than copied.
+    with tempfile.TemporaryDirectory(prefix=".settings-", dir=settings.data_dir) as tmp:
+        folder = _staged_folder(comp, document, Path(tmp))
+        try:
+            spec = read_competition(folder / COMPETITION_FILE, rules.zone(comp.course.timezone), comp.course.policy)
+        except ConfigError as exc:
+            # The message names the key and the problem; the throwaway file's path would only confuse.
+            raise PodiumError(exc.message.removeprefix(f"{exc.file}: "), code=422) from None
+    return {key: getattr(spec, key) for key in EDITABLE}
+
+
+def update(session: Session, settings: Settings, comp: Competition, form: SettingsForm, actor: str) -> list[str]:
+    """Apply the form after checking it; returns the names of the settings that changed (audited)."""
+    values = check(settings, comp, form)
+    changed = [key for key, value in values.items() if getattr(comp, key) != value]
+    for key in changed:
+        setattr(comp, key, values[key])
+    if not changed:
+        return []
+    session.flush()
+    if comp.finalised_at is not None:
+        from podium.services.competitions import fix_cutoffs
+
+        fix_cutoffs(session, comp)  # finalised: position cutoffs are read again off the final board
+    audit.record(session, actor, "competition.settings", course_id=comp.course_id, target=comp.public_id,
+                 changed={key: _audit_value(values[key]) for key in changed})
+    return changed
+
+
+def _audit_value(value: Any) -> Any:
+    return rules.format_utc(value) if isinstance(value, datetime) else value
+
+
+# --- a new solution ----------------------------------------------------------------------------------------
+
+
+def replace_solution(session: Session, settings: Settings, comp: Competition, stream: BinaryIO, actor: str) -> bool:
+    """Compile an uploaded solution for the competition; returns False when it is the solution already in use.
+
+    A solution the scorer cannot use is refused with the instructor's message and changes nothing.
+    """
+    incoming = settings.data_dir / "incoming" / f"{comp.id}-solution.csv"
+    stored = store_stream(stream, incoming)
+    try:
+        if stored.sha256 == comp.solution_sha256:
+            return False
+        dest = settings.compiled_dir / comp.course.slug / comp.slug / stored.sha256[:16]
+        scorer = scorer_for(comp.metric, Path(comp.source_dir), comp.higher_is_better)
+        try:
+            if dest.exists():
+                shutil.rmtree(dest)
+            solution = scoring.compile_solution(stored.path, comp.id_column, scorer, dest)
+        except scoring.SolutionError as exc:
+            raise PodiumError(f"The solution was not accepted: {exc}", code=422) from None
+        old = comp.solution_sha256
+        comp.solution_sha256, comp.compiled_dir = stored.sha256, str(dest)
+        comp.expected_header = list(solution.expected_header)
+        audit.record(session, actor, "competition.solution", course_id=comp.course_id, target=comp.public_id,
+                     old_sha256=old, new_sha256=stored.sha256, rows=solution.n_rows)
+        return True
+    finally:
+        stored.path.unlink(missing_ok=True)

@@ -1,0 +1,126 @@
+"""A course at a glance for its staff: today's submissions, who has not yet met the early deadline, and the
+states of the competitions. A few grouped queries, whatever the size of the class.
+"""
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from podium import rules
+from podium.models import Competition, Course, Status, Submission, User
+from podium.services.courses import State, competition_state
+from podium.services.grading import active_extensions, schedule_of, students_of
+
+
+@dataclass(frozen=True)
+class CompetitionGlance:
+    competition: Competition
+    state: State
+    today: int  # submissions received today (course time zone)
+    today_failed: int
+    total: int
+    students_submitted: int  # students with at least one scored submission
+    early_passed: bool
+    without_early: tuple[User, ...]  # students with no scored submission by their (effective) early deadline
+
+
+@dataclass(frozen=True)
+class CourseGlance:
+    course: Course
+    day: str
+    students: int
+    competitions: tuple[CompetitionGlance, ...]
+
+    @property
+    def today(self) -> int:
+        return sum(c.today for c in self.competitions)
+
+
+def local_day_bounds(now: datetime, tz: str) -> tuple[datetime, datetime]:
+    day = rules.local_date(now, tz)
+    start = rules.localize(datetime.combine(day, datetime.min.time()), tz)
+    end = rules.localize(datetime.combine(day + timedelta(days=1), datetime.min.time()), tz)
+    return start, end
+
+
+def course_glance(session: Session, course: Course, now: datetime) -> CourseGlance:
+    students = students_of(session, course)
+    student_ids = {u.id for u in students}
+    competitions = list(course.competitions)
+    start, end = local_day_bounds(now, course.timezone)
+    today = _today_counts(session, [c.id for c in competitions], start, end)
+    totals = dict(session.execute(
+        select(Submission.competition_id, func.count()).where(Submission.competition_id.in_([c.id for c in competitions]))
+        .group_by(Submission.competition_id)
+    ).all())
+    first_scored = _first_scored(session, [c.id for c in competitions], student_ids)
+    extensions = active_extensions(session, competitions)
+    glances = []
+    for comp in competitions:
+        firsts = first_scored.get(comp.id, {})
+        without, passed = _without_early(comp, students, firsts, extensions, now)
+        glances.append(CompetitionGlance(
+            competition=comp, state=competition_state(comp, now), today=today[comp.id, False] + today[comp.id, True],
+            today_failed=today[comp.id, True], total=totals.get(comp.id, 0), students_submitted=len(firsts),
+            early_passed=passed, without_early=without))
+    return CourseGlance(course, str(rules.local_date(now, course.timezone)), len(students), tuple(glances))
+
+
+def _today_counts(session: Session, comp_ids: list[int], start: datetime, end: datetime) -> Counter:
+    counts: Counter = Counter()
+    rows = session.execute(
+        select(Submission.competition_id, Submission.status == Status.failed, func.count())
+        .where(Submission.competition_id.in_(comp_ids), Submission.submitted_at >= start, Submission.submitted_at < end)
+        .group_by(Submission.competition_id, Submission.status == Status.failed)
+    )
+    for comp_id, failed, n in rows:
+        counts[comp_id, bool(failed)] += n
+    return counts
+
+
+def _first_scored(session: Session, comp_ids: list[int], student_ids: set[int]) -> dict[int, dict[int, datetime]]:
+    """Each student's first successfully scored, non-practice submission per competition."""
+    firsts: dict[int, dict[int, datetime]] = defaultdict(dict)
+    rows = session.execute(
+        select(Submission.competition_id, Submission.user_id, func.min(Submission.submitted_at))
+        .where(Submission.competition_id.in_(comp_ids), Submission.status == Status.scored,
+               Submission.practice.is_(False))
+        .group_by(Submission.competition_id, Submission.user_id)
+    )
+    for comp_id, user_id, first in rows:
+        if user_id in student_ids:
+            firsts[comp_id][user_id] = rules.as_utc(first) if first.tzinfo else first.replace(tzinfo=rules.UTC)
+    return firsts
+
+
+def _without_early(comp: Competition, students: list[User], firsts: dict[int, datetime],
+                   extensions: dict, now: datetime) -> tuple[tuple[User, ...], bool]:
+    if comp.early is None:
+        return (), False
+    schedule = schedule_of(comp)
+    missing = []
+    for user in students:
+        own = rules.effective_schedule(schedule, extensions.get((comp.slug, user.id)))
+        first = firsts.get(user.id)
+        if first is None or first > own.early:
+            missing.append(user)
+    return tuple(missing), now > comp.early
+
+
+def submission_times(session: Session, comp: Competition) -> list[datetime]:
+    """When every submission of the competition was received (failed ones too: they show the rush as well)."""
+    return list(session.scalars(select(Submission.submitted_at).where(Submission.competition_id == comp.id)))
+
+
+def fingerprint(session: Session, comp: Competition) -> tuple:
+    """Changes whenever a submission of the competition is added or (re)scored: a cache key for its pictures."""
+    count, last_id, last_scored, marks = session.execute(
+        select(func.count(), func.max(Submission.id), func.max(Submission.scored_at),
+               func.sum(case((Submission.selected, Submission.id), else_=0)))  # final marks move the private board
+        .where(Submission.competition_id == comp.id)
+    ).one()
+    return count, last_id, str(last_scored), marks, str(comp.released_at), str(comp.updated_at)

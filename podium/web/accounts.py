@@ -1,0 +1,140 @@
+"""Accounts: sign in and out, reset a password with a one-time link, the profile (leaderboard name, API key)."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+
+from podium.errors import PodiumError
+from podium.services import accounts, users
+from podium.web.access import me, signed_in
+from podium.web.context import current_user, db_session, rt, sign_in_session, sign_out_session
+
+bp = Blueprint("accounts", __name__)
+
+
+@bp.record_once
+def keep_throttles(state) -> None:
+    state.app.extensions.setdefault("podium.sign_in_throttles", accounts.SignInThrottles.default())
+
+
+def throttles() -> accounts.SignInThrottles:
+    return current_app.extensions["podium.sign_in_throttles"]
+
+
+def safe_next(target: str | None) -> str:
+    """Only paths on this site: a sign-in link must not bounce people to somewhere else."""
+    if not target or not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
+        return url_for("main.index")
+    return target
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+def sign_in():
+    next_url = safe_next(request.values.get("next"))
+    if request.method == "GET":
+        if current_user() is not None:
+            return redirect(next_url)
+        return render_template("accounts/sign_in.html", next_url=next_url, email="")
+    email = request.form.get("email", "")
+    try:
+        user = accounts.sign_in(db_session(), throttles(), email, request.form.get("password", ""),
+                                request.remote_addr or "unknown")
+    except PodiumError as exc:
+        return render_template("accounts/sign_in.html", next_url=next_url, email=email, error=exc.message), exc.code
+    sign_in_session(user)
+    return redirect(next_url)
+
+
+@bp.post("/sign-out")
+def sign_out():
+    sign_out_session()
+    flash("You are signed out.")
+    return redirect(url_for("accounts.sign_in"))
+
+
+@bp.route("/forgot", methods=["GET", "POST"])
+def forgot():
+    smtp = accounts.smtp_settings()
+    if request.method == "GET":
+        return render_template("accounts/forgot.html", can_mail=smtp is not None)
+    if smtp is not None:
+        _mail_link_if_enrolled(smtp, request.form.get("email", ""))
+    # The same answer whether or not the address has an account, so the form cannot be used to test addresses.
+    return render_template("accounts/forgot.html", can_mail=smtp is not None, sent=True)
+
+
+def _mail_link_if_enrolled(smtp: accounts.SmtpSettings, email: str) -> None:
+    key = f"forgot:{email.strip().lower()}"
+    if throttles().account.retry_after(key):
+        return
+    throttles().account.fail(key)  # each request counts, so the form cannot flood someone's mailbox
+    try:
+        user = users.find_user(db_session(), email)
+    except PodiumError:
+        return
+    if user is not None:
+        token = accounts.issue_reset_token(db_session(), rt().settings.secret_key, user, actor=user.email)
+        accounts.mail_reset_link(smtp, user, reset_url(token))
+
+
+def reset_url(token: str) -> str:
+    return url_for("accounts.reset", token=token, _external=True)
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+def reset(token: str):
+    secret = rt().settings.secret_key
+    user = accounts.user_for_reset(db_session(), secret, token)
+    if request.method == "GET":
+        return render_template("accounts/reset.html", user=user)
+    password, again = request.form.get("password", ""), request.form.get("again", "")
+    if password != again:
+        return render_template("accounts/reset.html", user=user, error="The two passwords differ."), 422
+    try:
+        accounts.reset_password(db_session(), secret, token, password)
+    except PodiumError as exc:
+        return render_template("accounts/reset.html", user=user, error=exc.message), exc.code
+    sign_in_session(user)
+    flash("Your password is set.")
+    return redirect(url_for("main.index"))
+
+
+@bp.get("/profile")
+@signed_in
+def profile():
+    return render_template("accounts/profile.html", user=me(), new_key=None)
+
+
+@bp.post("/profile/name")
+@signed_in
+def set_name():
+    try:
+        accounts.set_leaderboard_name(db_session(), me(), request.form.get("leaderboard_name", ""))
+    except PodiumError as exc:
+        return render_template("accounts/profile.html", user=me(), new_key=None, name_error=exc.message), exc.code
+    flash("Your leaderboard name is saved.")
+    return redirect(url_for("accounts.profile"))
+
+
+@bp.post("/profile/api-key")
+@signed_in
+def new_api_key():
+    # Shown in this response only: it is neither stored nor put in the (signed, not encrypted) session cookie.
+    key = users.issue_api_key(db_session(), me(), actor=me().email)
+    return render_template("accounts/profile.html", user=me(), new_key=key)
+
+
+@bp.post("/profile/password")
+@signed_in
+def change_password():
+    if request.form.get("new", "") != request.form.get("again", ""):
+        return render_template("accounts/profile.html", user=me(), new_key=None,
+                               password_error="The two new passwords differ."), 422
+    try:
+        accounts.change_password(db_session(), me(), request.form.get("current", ""), request.form.get("new", ""))
+    except PodiumError as exc:
+        return render_template("accounts/profile.html", user=me(), new_key=None,
+                               password_error=exc.message), exc.code
+    flash("Your password is changed.")
+    return redirect(url_for("accounts.profile"))

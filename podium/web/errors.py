@@ -1,0 +1,51 @@
+"""Errors as pages (or as JSON for the site's scripts): the message says what to do about it, in full."""
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from podium.errors import PodiumError
+from podium.web.context import rt
+
+CSRF_MESSAGE = ("This form could not be accepted: it was sent without a valid security token (for example from "
+                "another site, or after signing out). Reload the page and try again.")
+
+
+def wants_json() -> bool:
+    # The site's scripts ask for JSON; the REST API blueprints answer JSON themselves.
+    return (request.accept_mimetypes.best == "application/json"
+            or request.headers.get("X-Requested-With") == "XMLHttpRequest"
+            or request.path.endswith(".json"))
+
+
+def error_response(code: int, message: str, title: str | None = None):
+    if wants_json():
+        return jsonify(code=code, message=message), code
+    return render_template("error.html", code=code, message=message, title=title or TITLES.get(code, "Error")), code
+
+
+TITLES = {400: "Not accepted", 403: "Not allowed", 404: "Not found", 409: "Refused", 413: "File too large",
+          422: "Not valid", 429: "Too many attempts"}
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(PodiumError)
+    def podium_error(exc: PodiumError):
+        return error_response(exc.code, exc.message)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc: CSRFError):
+        return error_response(400, CSRF_MESSAGE)
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(exc):
+        limit = rt().settings.max_upload_bytes / 1e6
+        return error_response(413, f"The file is larger than the {limit:.0f} MB limit; compress it (.csv.gz or .zip) "
+                                   "and upload again.")
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if request.blueprint and request.blueprint.split(".")[0] in ("api", "kaggle"):
+            return exc  # the API answers its own way
+        return error_response(exc.code or 500, exc.description or exc.name, exc.name)

@@ -1,0 +1,415 @@
+"""What the course staff see and do: the overview, people, submissions, extensions and slack, grades, a
+competition's settings, solution and release, the audit log and the scheduled jobs.
+
+Every route checks the viewer's role in the course first (staff or instructor; a few changes are for
+instructors only) and hands the work to a service.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+
+from flask import Blueprint, Response, current_app, flash, jsonify, redirect, render_template, request, url_for
+
+from podium import rules
+from podium.errors import PodiumError
+from podium.models import Extension, utcnow
+from podium.services import (accounts, browse, competition_settings, competitions, export, extensions, grading,
+                             jobs_view, overview, slack, standing, users)
+from podium.web.access import (competition_for_instructor, competition_for_staff, course_for_instructor,
+                               course_for_staff, me, role_in, signed_in)
+from podium.web.context import db_session, rt
+from podium.web.tasks import Rescores
+
+bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+
+@bp.record_once
+def keep_rescores(state) -> None:
+    state.app.extensions.setdefault("podium.rescores", Rescores(state.app.extensions["podium"]))
+
+
+def rescores() -> Rescores:
+    return current_app.extensions["podium.rescores"]
+
+
+def local_path(target: str | None) -> str | None:
+    """A redirect target from a form, only when it stays on this site."""
+    return target if target and target.startswith("/") and not target.startswith("//") else None
+
+
+def page_args(**values):
+    """Shared template values for every staff page of a course."""
+    return {"staff": True, "role": role_in(values["course"]), **values}
+
+
+# --- the course ------------------------------------------------------------------------------------------
+
+
+@bp.get("/<slug>")
+@signed_in
+def overview_page(slug: str):
+    course = course_for_staff(slug)
+    glance = overview.course_glance(db_session(), course, utcnow())
+    return render_template("staff/overview.html", **page_args(course=course, glance=glance, now=utcnow()))
+
+
+@bp.get("/<slug>/people")
+@signed_in
+def people(slug: str):
+    course = course_for_staff(slug)
+    return render_template("staff/people.html", **page_args(course=course, members=browse.members(db_session(), course)))
+
+
+@bp.post("/<slug>/people/import")
+@signed_in
+def import_people(slug: str):
+    course = course_for_staff(slug)
+    text = _uploaded_text("roster") or request.form.get("roster_text", "")
+    if not text.strip():
+        raise PodiumError("Choose a roster CSV (columns email,name[,role]) or paste its lines.", code=422)
+    if role_in(course).value != "instructor" and _grants_staff(text):
+        raise PodiumError("Only instructors can enrol staff or instructors; import students only.", code=403)
+    result = users.import_roster(db_session(), course, text, actor=me().email)
+    flash(f"Roster imported: {result.added} added, {result.updated} updated.")
+    return redirect(url_for("staff.people", slug=slug))
+
+
+def _grants_staff(text: str) -> bool:
+    rows = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    return any((row.get("role") or "student").strip().lower() != "student" for row in rows)
+
+
+def _uploaded_text(field: str) -> str:
+    upload = request.files.get(field)
+    if upload is None or not upload.filename:
+        return ""
+    try:
+        return upload.read().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise PodiumError(f"{upload.filename} is not UTF-8 text; save the CSV as UTF-8 and try again.", code=422) from None
+
+
+@bp.post("/<slug>/people/add")
+@signed_in
+def add_person(slug: str):
+    course = course_for_staff(slug)
+    role = request.form.get("role", "student")
+    if role != "student":
+        course = course_for_instructor(slug)
+    user = users.add_user(db_session(), request.form.get("email", ""), course, role,
+                          name=request.form.get("name", ""), actor=me().email)
+    flash(f"{user.email} is enrolled as {role}.")
+    return redirect(url_for("staff.people", slug=slug))
+
+
+@bp.post("/<slug>/people/<int:user_id>/role")
+@signed_in
+def change_role(slug: str, user_id: int):
+    course = course_for_instructor(slug)
+    enrolment = browse.member(db_session(), course, user_id)
+    if enrolment is None:
+        raise PodiumError("That person is not enrolled in this course.", code=404)
+    if enrolment.user_id == me().id:
+        raise PodiumError("Ask another instructor to change your own role.", code=409)
+    users.add_user(db_session(), enrolment.user.email, course, request.form.get("role", ""), actor=me().email)
+    flash(f"{enrolment.user.email} is now {enrolment.role.value}.")
+    return redirect(url_for("staff.people", slug=slug))
+
+
+@bp.post("/<slug>/people/<int:user_id>/reset-link")
+@signed_in
+def reset_link(slug: str, user_id: int):
+    course = course_for_staff(slug)
+    enrolment = browse.member(db_session(), course, user_id)
+    if enrolment is None:
+        raise PodiumError("That person is not enrolled in this course.", code=404)
+    if enrolment.role.is_staff and role_in(course).value != "instructor":
+        raise PodiumError("Only instructors can hand out reset links for staff accounts.", code=403)
+    user = enrolment.user
+    token = accounts.issue_reset_token(db_session(), rt().settings.secret_key, user, actor=me().email,
+                                       course_id=course.id)
+    link = url_for("accounts.reset", token=token, _external=True)
+    mailed = False
+    smtp = accounts.smtp_settings()
+    if smtp is not None and request.form.get("mail"):
+        accounts.mail_reset_link(smtp, user, link)
+        mailed = True
+    return render_template("staff/reset_link.html", **page_args(course=course, person=user, link=link, mailed=mailed,
+                                                                can_mail=smtp is not None))
+
+
+@bp.get("/<slug>/students/<int:user_id>")
+@signed_in
+def student_detail(slug: str, user_id: int):
+    course = course_for_staff(slug)
+    enrolment = browse.member(db_session(), course, user_id)
+    if enrolment is None:
+        raise PodiumError("That person is not enrolled in this course.", code=404)
+    person = enrolment.user
+    report = grading.student_report(db_session(), course, person) if enrolment.role.value == "student" else None
+    now = utcnow()
+    per_competition = [(comp, standing.my_submissions(db_session(), comp, person, now)) for comp in course.competitions]
+    return render_template("staff/student.html", **page_args(course=course, person=person, enrolment=enrolment,
+                                                             report=report, per_competition=per_competition, now=now))
+
+
+# --- submissions -----------------------------------------------------------------------------------------
+
+
+@bp.get("/<slug>/submissions")
+@signed_in
+def all_submissions(slug: str):
+    course = course_for_staff(slug)
+    f = browse.SubmissionFilter.from_args(request.args)
+    found = browse.find_submissions(db_session(), course, f)
+    return render_template("staff/submissions.html", **page_args(course=course, f=f, found=found))
+
+
+@bp.get("/<slug>/submissions.csv")
+@signed_in
+def submissions_csv(slug: str):
+    course = course_for_staff(slug)
+    found = browse.find_submissions(db_session(), course, browse.SubmissionFilter.from_args(request.args),
+                                    everything=True)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["id", "competition", "email", "name", "leaderboard_name", "submitted_at", "window", "days_late",
+                     "status", "public_score", "private_score", "selected", "file_name", "description", "error"])
+    for sub, window in found.rows:
+        writer.writerow([sub.id, sub.competition.public_id, *(export.safe_text(x) for x in (
+            sub.user.email, sub.user.name, sub.user.leaderboard_name)), rules.format_utc(sub.submitted_at),
+            window.window, window.days_late, sub.status.value, _number(sub.public_score), _number(sub.private_score),
+            "yes" if sub.selected else "no", export.safe_text(sub.file_name), export.safe_text(sub.description),
+            export.safe_text(sub.error or "")])
+    return _csv_download(out.getvalue(), f"{course.slug}-submissions.csv")
+
+
+def _number(x: float | None) -> str:
+    return "" if x is None else repr(x)
+
+
+def _csv_download(text: str, name: str) -> Response:
+    return Response(text, mimetype="text/csv", headers={"Content-Disposition": f"attachment; filename={name}"})
+
+
+@bp.post("/<slug>/submissions/<int:n>/mark")
+@signed_in
+def mark_for_student(slug: str, n: int):
+    """Staff correcting a student's final marks (audited; the per-group limit still holds)."""
+    course_for_staff(slug)
+    from podium.services import selection
+
+    selection.set_mark(db_session(), n, request.form.get("selected") == "1", by=me())
+    flash(f"Submission {n} updated.")
+    return redirect(local_path(request.form.get("back")) or url_for("staff.all_submissions", slug=slug))
+
+
+# --- extensions and slack --------------------------------------------------------------------------------
+
+
+@bp.get("/<slug>/extensions")
+@signed_in
+def extensions_page(slug: str):
+    course = course_for_staff(slug)
+    show_all = request.args.get("all") == "1"
+    rows = extensions.listing(db_session(), course.id, include_revoked=show_all)
+    return render_template("staff/extensions.html", **page_args(course=course, rows=rows, show_all=show_all,
+                                                                describe=extensions.describe))
+
+
+@bp.post("/<slug>/extensions")
+@signed_in
+def grant_extension(slug: str):
+    course = course_for_staff(slug)
+    comp = next((c for c in course.competitions if c.public_id == request.form.get("competition")), None)
+    if comp is None:
+        raise PodiumError("Choose the competition the extension is for.", code=422)
+    user = users.get_user(db_session(), request.form.get("email", ""))
+    days, until = _extension_amount(course.timezone)
+    ext = extensions.grant(db_session(), comp, user, days=days, until=until, reason=request.form.get("reason", ""),
+                           actor=me().email)
+    flash(f"Extension granted to {user.email} on {comp.public_id}: {extensions.describe(ext, course.timezone)}.")
+    return redirect(url_for("staff.extensions_page", slug=slug))
+
+
+def _extension_amount(tz: str) -> tuple[float | None, datetime | None]:
+    days_text, until_text = request.form.get("days", "").strip(), request.form.get("until", "").strip()
+    if bool(days_text) == bool(until_text):
+        raise PodiumError("Give either a number of days or a new on-time deadline, not both.", code=422)
+    if days_text:
+        try:
+            return float(days_text), None
+        except ValueError:
+            raise PodiumError(f"Days must be a number, not {days_text!r}.", code=422) from None
+    try:
+        return None, rules.local_to_utc(until_text.replace("T", " ") + (":00" if until_text.count(":") == 1 else ""), tz)
+    except ValueError as exc:
+        raise PodiumError(f"New on-time deadline: {exc}", code=422) from None
+
+
+@bp.post("/<slug>/extensions/<int:extension_id>/revoke")
+@signed_in
+def revoke_extension(slug: str, extension_id: int):
+    course = course_for_staff(slug)
+    ext = db_session().get(Extension, extension_id)
+    if ext is None or ext.competition.course_id != course.id:
+        raise PodiumError(f"no extension {extension_id} in this course", code=404)
+    extensions.revoke(db_session(), extension_id, actor=me().email)
+    flash(f"Extension {extension_id} revoked.")
+    return redirect(url_for("staff.extensions_page", slug=slug))
+
+
+@bp.get("/<slug>/slack")
+@signed_in
+def slack_page(slug: str):
+    course = course_for_staff(slug)
+    reports = grading.gradebook(db_session(), course)
+    entries = browse.slack_entries(db_session(), course)
+    return render_template("staff/slack.html", **page_args(course=course, reports=reports, entries=entries))
+
+
+@bp.post("/<slug>/slack")
+@signed_in
+def import_slack(slug: str):
+    course = course_for_staff(slug)
+    text = _uploaded_text("ledger") or request.form.get("ledger_text", "")
+    if not text.strip():
+        raise PodiumError("Choose a ledger CSV (columns email,days,note) or paste its lines.", code=422)
+    added = slack.import_ledger(db_session(), course, text, actor=me().email)
+    flash(f"{added} slack entr{'y' if added == 1 else 'ies'} recorded.")
+    return redirect(url_for("staff.slack_page", slug=slug))
+
+
+# --- grades ----------------------------------------------------------------------------------------------
+
+
+@bp.get("/<slug>/grades")
+@signed_in
+def grades(slug: str):
+    course = course_for_staff(slug)
+    chrono = grading.gradebook(db_session(), course, policy=rules.CHRONOLOGICAL)
+    optimal = {r.user.id: r for r in grading.gradebook(db_session(), course, policy=rules.OPTIMAL)}
+    rows = [(r, optimal[r.user.id]) for r in chrono]
+    competitions = [row.competition for row in chrono[0].rows] if chrono else list(course.competitions)
+    return render_template("staff/grades.html", **page_args(course=course, rows=rows, competitions=competitions,
+                                                            course_policy=course.policy.get("slack_policy",
+                                                                                            rules.CHRONOLOGICAL)))
+
+
+@bp.get("/<slug>/grades.csv")
+@signed_in
+def grades_csv(slug: str):
+    course = course_for_staff(slug)
+    policy = request.args.get("policy") or None
+    fmt = request.args.get("fmt", "long")
+    text = export.export_csv(db_session(), course, policy=policy, fmt=fmt)
+    return _csv_download(text, f"{course.slug}-grades-{policy or 'course'}-{fmt}.csv")
+
+
+# --- the audit log and the jobs --------------------------------------------------------------------------
+
+
+@bp.get("/<slug>/audit")
+@signed_in
+def audit_page(slug: str):
+    course = course_for_staff(slug)
+    action = request.args.get("action", "")
+    try:
+        page = max(1, int(request.args.get("page", 1)))
+    except ValueError:
+        page = 1
+    events, pages = browse.audit_log(db_session(), course, action=action, page=page)
+    return render_template("staff/audit.html", **page_args(course=course, events=events, pages=pages,
+                                                           page=min(page, pages), action=action,
+                                                           actions=browse.audit_actions(db_session(), course)))
+
+
+@bp.get("/<slug>/jobs")
+@signed_in
+def jobs_page(slug: str):
+    course = course_for_staff(slug)
+    view = jobs_view.jobs_view(db_session(), course)
+    return render_template("staff/jobs.html", **page_args(course=course, view=view, now=utcnow()))
+
+
+# --- one competition -------------------------------------------------------------------------------------
+
+
+@bp.route("/competitions/<cid>", methods=["GET", "POST"])
+@signed_in
+def competition(cid: str):
+    comp = competition_for_staff(cid)
+    instructor = role_in(comp.course).value == "instructor"
+    form = competition_settings.SettingsForm.of(comp)
+    error = None
+    if request.method == "POST":
+        comp = competition_for_instructor(cid)
+        form = competition_settings.SettingsForm.from_form(request.form)
+        try:
+            changed = competition_settings.update(db_session(), rt().settings, comp, form, actor=me().email)
+        except PodiumError as exc:
+            error = exc.message
+        else:
+            flash(f"Saved: {', '.join(changed)}." if changed else "Nothing changed.")
+            return redirect(url_for("staff.competition", cid=cid))
+    now = utcnow()
+    state = standing.state_for(grading.schedule_of(comp), now, comp.released_at is not None)
+    page = render_template("staff/competition.html", **page_args(
+        course=comp.course, comp=comp, form=form, error=error, instructor=instructor, now=now, state=state,
+        progress=rescores().progress(comp.id)))
+    return page, (422 if error else 200)
+
+
+@bp.get("/competitions/<cid>/competition.toml")
+@signed_in
+def competition_toml(cid: str):
+    comp = competition_for_staff(cid)
+    return Response(competition_settings.competition_toml(comp), mimetype="application/toml",
+                    headers={"Content-Disposition": "attachment; filename=competition.toml"})
+
+
+@bp.post("/competitions/<cid>/solution")
+@signed_in
+def upload_solution(cid: str):
+    comp = competition_for_instructor(cid)
+    upload = request.files.get("solution")
+    if upload is None or not upload.filename:
+        raise PodiumError("Choose the new solution CSV (id, target column(s), Usage).", code=422)
+    changed = competition_settings.replace_solution(db_session(), rt().settings, comp, upload.stream, me().email)
+    if not changed:
+        flash("This solution is the one in use already; nothing to rescore.")
+        return redirect(url_for("staff.competition", cid=cid))
+    db_session().commit()  # the rescore reads the new solution from its own sessions
+    rescores().start(comp.id, me().email)
+    flash("New solution in use; every submission is being rescored.")
+    return redirect(url_for("staff.competition", cid=cid))
+
+
+@bp.post("/competitions/<cid>/rescore")
+@signed_in
+def rescore(cid: str):
+    comp = competition_for_instructor(cid)
+    started = rescores().start(comp.id, me().email)
+    flash("Rescoring every submission." if started else "A rescore is already running.")
+    return redirect(url_for("staff.competition", cid=cid))
+
+
+@bp.get("/competitions/<cid>/rescore.json")
+@signed_in
+def rescore_progress(cid: str):
+    comp = competition_for_staff(cid)
+    progress = rescores().progress(comp.id)
+    return jsonify(progress.as_dict() if progress else {"running": False, "done": 0, "total": 0, "counts": {},
+                                                        "error": None})
+
+
+@bp.post("/competitions/<cid>/release")
+@signed_in
+def release(cid: str):
+    comp = competition_for_staff(cid)
+    done = competitions.release(db_session(), comp, actor=me().email)
+    flash("The private leaderboard is released to students." if done else "The private leaderboard was already released.")
+    return redirect(local_path(request.form.get("back")) or url_for("leaderboards.board", cid=cid, board="private"))
+

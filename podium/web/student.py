@@ -1,0 +1,167 @@
+"""What a student sees: the course, a competition, the submit page, their submissions and their grades.
+
+Core actions (upload, mark as final) are plain forms; the site's scripts enhance them (upload progress, the
+score appearing without a reload) and fall back to these same routes.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, send_file,
+                   url_for)
+
+from podium.errors import PodiumError
+from podium.models import utcnow
+from podium.services import grading, selection, standing, submissions
+from podium.web.access import (competition_for_member, course_for_member, is_staff, me, own_or_staff_submission,
+                               role_in, signed_in)
+from podium.web.context import db_session, rt
+from podium.web.errors import wants_json
+
+bp = Blueprint("student", __name__)
+
+
+@bp.get("/courses/<slug>")
+@signed_in
+def course(slug: str):
+    course = course_for_member(slug)
+    now = utcnow()
+    rows = standing.course_page(db_session(), course, me(), now)
+    return render_template("student/course.html", course=course, rows=rows, now=now,
+                           upcoming=standing.next_deadline(rows), staff=is_staff(course), role=role_in(course))
+
+
+@bp.get("/courses/<slug>/grades")
+@signed_in
+def grades(slug: str):
+    course = course_for_member(slug)
+    if is_staff(course):
+        return redirect(url_for("staff.grades", slug=slug))
+    report = grading.student_report(db_session(), course, me())
+    return render_template("student/grades.html", course=course, report=report, staff=False)
+
+
+@bp.get("/competitions/<cid>")
+@signed_in
+def competition(cid: str):
+    comp = competition_for_member(cid)
+    now = utcnow()
+    staff = is_staff(comp.course)
+    return render_template("student/competition.html", comp=comp, course=comp.course, now=now, staff=staff,
+                           timeline=standing.timeline(db_session(), comp, me(), now), readme=readme_text(comp))
+
+
+README_MAX_BYTES = 64_000
+
+
+def readme_text(comp) -> str | None:
+    """A README among the data files, shown as the overview when the competition has no description."""
+    for data_file in comp.files:
+        path = Path(data_file.path)
+        if data_file.name.lower().startswith("readme") and data_file.size_bytes <= README_MAX_BYTES and path.is_file():
+            return path.read_text(encoding="utf-8", errors="replace")
+    return None
+
+
+@bp.get("/competitions/<cid>/files/<name>")
+@signed_in
+def data_file(cid: str, name: str):
+    comp = competition_for_member(cid)
+    found = next((f for f in comp.files if f.name == name), None)
+    if found is None:
+        abort(404, f"{comp.public_id} has no data file {name!r}.")
+    return send_file(found.path, as_attachment=True, download_name=found.name)
+
+
+@bp.route("/competitions/<cid>/submit", methods=["GET", "POST"])
+@signed_in
+def submit(cid: str):
+    comp = competition_for_member(cid)
+    now = utcnow()
+    timeline = standing.timeline(db_session(), comp, me(), now)
+    if request.method == "GET":
+        return render_template("student/submit.html", comp=comp, course=comp.course, timeline=timeline, now=now,
+                               staff=is_staff(comp.course))
+    try:
+        sub = receive_upload(comp)
+    except PodiumError as exc:
+        if wants_json():
+            raise
+        return render_template("student/submit.html", comp=comp, course=comp.course, timeline=timeline, now=now,
+                               staff=is_staff(comp.course), error=exc.message,
+                               description=request.form.get("description", "")), exc.code
+    if wants_json():
+        return jsonify(id=sub.id, status_url=url_for("student.submission_json", n=sub.id),
+                       page_url=url_for("student.submission", n=sub.id)), 202
+    return redirect(url_for("student.submission", n=sub.id))
+
+
+def receive_upload(comp):
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise PodiumError("Choose a file to upload: a CSV (or .csv.gz / .zip) with the columns of the sample "
+                          "submission.", code=422)
+    settings = rt().settings
+    # The upload is received in its own transaction (on disk and committed before scoring starts). The request's
+    # transaction ends first: on SQLite each one holds the write lock, and the two would wait on each other.
+    db_session().commit()
+    sub = submissions.receive(rt().db, settings, comp.id, me().id, upload.stream, upload.filename,
+                              request.form.get("description", ""))
+    current_app.extensions["podium.scoring"].submit(sub.id)
+    return sub
+
+
+@bp.get("/competitions/<cid>/submissions")
+@signed_in
+def my_submissions(cid: str):
+    comp = competition_for_member(cid)
+    now = utcnow()
+    mine = standing.my_submissions(db_session(), comp, me(), now)
+    return render_template("student/submissions.html", comp=comp, course=comp.course, mine=mine, now=now,
+                           staff=is_staff(comp.course), show_private=submissions.private_visible(comp, False))
+
+
+@bp.get("/submissions/<int:n>")
+@signed_in
+def submission(n: int):
+    sub, staff = own_or_staff_submission(n)
+    data = submissions.as_dict(db_session(), sub, staff=staff)
+    return render_template("student/submission.html", sub=sub, data=data, comp=sub.competition,
+                           course=sub.competition.course, staff=staff)
+
+
+@bp.get("/submissions/<int:n>.json")
+@signed_in
+def submission_json(n: int):
+    sub, staff = own_or_staff_submission(n)
+    return jsonify(submissions.as_dict(db_session(), sub, staff=staff))
+
+
+@bp.get("/submissions/<int:n>/file")
+@signed_in
+def submission_file(n: int):
+    sub, _ = own_or_staff_submission(n)
+    path = Path(sub.file_path)
+    if not path.is_file():
+        abort(410, "The file of this submission is no longer stored.")
+    return send_file(path, as_attachment=True, download_name=sub.file_name)
+
+
+@bp.post("/submissions/<int:n>/mark")
+@signed_in
+def mark(n: int):
+    sub, _ = own_or_staff_submission(n)
+    selected = request.form.get("selected") == "1"
+    try:
+        selection.set_mark(db_session(), sub.id, selected, by=me())
+    except PodiumError as exc:
+        if wants_json():
+            raise
+        flash(exc.message, "error")
+    else:
+        if not wants_json():
+            flash(f"Submission {sub.id} is {'marked' if selected else 'no longer marked'} as final.")
+    if wants_json():
+        return jsonify(submissions.as_dict(db_session(), sub, staff=False))
+    back = request.form.get("back") or url_for("student.my_submissions", cid=sub.competition.public_id)
+    return redirect(back if back.startswith("/") and not back.startswith("//") else url_for("main.index"))

@@ -1,0 +1,70 @@
+"""Long staff actions that a page starts and then follows: rescoring a competition after a new solution.
+
+One rescore per competition at a time, in a background thread; the page polls `progress`. The work itself is
+`services.submissions.rescore_competition`, the same as `podium rescore`.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from podium.runtime import Runtime
+from podium.services import submissions
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Progress:
+    done: int = 0
+    total: int = 0
+    running: bool = False
+    counts: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+
+    def as_dict(self) -> dict:
+        return {"done": self.done, "total": self.total, "running": self.running, "counts": self.counts,
+                "error": self.error}
+
+
+class Rescores:
+    def __init__(self, runtime: Runtime):
+        self.runtime = runtime
+        self._progress: dict[int, Progress] = {}
+        self._threads: dict[int, threading.Thread] = {}
+        self._lock = threading.Lock()
+
+    def start(self, comp_id: int, actor: str) -> bool:
+        """Start rescoring; False when one is already running for this competition."""
+        with self._lock:
+            current = self._progress.get(comp_id)
+            if current is not None and current.running:
+                return False
+            progress = self._progress[comp_id] = Progress(running=True)
+            thread = threading.Thread(target=self._run, args=(comp_id, actor, progress), daemon=True,
+                                      name=f"podium-rescore-{comp_id}")
+            self._threads[comp_id] = thread
+        thread.start()
+        return True
+
+    def _run(self, comp_id: int, actor: str, progress: Progress) -> None:
+        def step(done: int, total: int) -> None:
+            progress.done, progress.total = done, total
+
+        try:
+            progress.counts = submissions.rescore_competition(self.runtime.db, self.runtime.settings, comp_id,
+                                                              actor=actor, progress=step)
+        except Exception as exc:  # the page says it failed; the log has the details
+            log.exception("rescoring competition %s failed", comp_id)
+            progress.error = f"Rescoring stopped: {type(exc).__name__}: {exc}"
+        finally:
+            progress.running = False
+
+    def progress(self, comp_id: int) -> Progress | None:
+        return self._progress.get(comp_id)
+
+    def wait(self, comp_id: int, timeout: float | None = None) -> None:
+        thread = self._threads.get(comp_id)
+        if thread is not None:
+            thread.join(timeout)

@@ -1,0 +1,85 @@
+"""A real server on 127.0.0.1 with a loaded course, and Debian's Chromium driven by Playwright.
+
+The browser is the system's `chromium` (installed by `make test` when missing), never one Playwright downloads.
+Screenshots go to tests/e2e/artifacts/, which git ignores.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+from werkzeug.serving import make_server
+
+from podium.services import users
+from podium.services.courses import get_course, load_course
+from podium.web import create_app
+from tests.conftest import write_course
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
+                 "--no-first-run", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+PASSWORD = "correct horse battery"
+
+
+@dataclass(frozen=True)
+class Site:
+    url: str
+    course: str
+    competition: str
+    student: str = "student@c1.test"
+    rival: str = "rival@c1.test"
+    staff: str = "ta@c1.test"
+
+
+@pytest.fixture
+def site(rt, tmp_path):
+    folder = write_course(tmp_path / "courses")
+    with rt.db.session() as session:
+        load_course(session, rt.settings, folder)
+        course = get_course(session, "c1")
+        users.add_user(session, "student@c1.test", course, "student", name="Stu Dent", leaderboard_name="Overfitter",
+                       password=PASSWORD)
+        users.add_user(session, "rival@c1.test", course, "student", name="Ri Val", leaderboard_name="Underfitter",
+                       password=PASSWORD)
+        users.add_user(session, "ta@c1.test", course, "staff", name="Tea Assistant", password=PASSWORD)
+        public_id = course.competitions[0].public_id
+    app = create_app(runtime=rt)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield Site(url=f"http://127.0.0.1:{server.server_port}", course="c1", competition=public_id)
+    server.shutdown()
+    thread.join(timeout=10)
+    app.extensions["podium.scoring"].shutdown(wait=True)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+class Console:
+    """Errors the page logged: a script failure or anything the content security policy blocked shows up here."""
+
+    def __init__(self, page):
+        self.errors: list[str] = []
+        page.on("console", lambda message: self.errors.append(message.text) if message.type == "error" else None)
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+
+def shoot(page, name: str) -> Path:
+    """A full-page screenshot once every picture on the page (charts load lazily) has arrived."""
+    page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    page.wait_for_function("Array.from(document.images).every(img => img.complete)")
+    page.evaluate("window.scrollTo(0, 0)")
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

@@ -1,0 +1,112 @@
+"""Fixtures for the web tests: a loaded course with people in every role, an app whose scoring runs inline, and a
+test client that signs in and sends forms with their CSRF token like a browser does."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import pytest
+
+from podium.services import users
+from podium.services.courses import get_course, load_course
+from podium.web import create_app
+from tests.conftest import write_course
+from tests.web.helpers import PASSWORD, Browser, InlineScoring
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch):
+    """scrypt with a small work factor: the same code path, without a tenth of a second per hash in every test."""
+    from werkzeug import security
+
+    from podium.services import users as users_service
+
+    monkeypatch.setattr(users_service, "generate_password_hash",
+                        lambda password, method: security.generate_password_hash(password, method="scrypt:1024:8:1"))
+
+
+@pytest.fixture
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class Course:
+    slug: str
+    comp_id: int
+    public_id: str
+    student: str = "student@c1.test"
+    other: str = "other@c1.test"
+    staff: str = "ta@c1.test"
+    instructor: str = "prof@c1.test"
+    outsider: str = "outsider@c2.test"
+
+
+@pytest.fixture
+def course(rt, tmp_path, now) -> Course:
+    """Course c1 (competition hw1: open now, early passed 5 days ago, on time in 3 days, late 4 days after) with a
+    student, a second student, a TA and an instructor; an outsider is enrolled in another course."""
+    folder = write_course(tmp_path / "courses", now=now)
+    other_folder = write_course(tmp_path / "other", slug="c2", competition="hw9", now=now)
+    with rt.db.session() as session:
+        load_course(session, rt.settings, folder)
+        load_course(session, rt.settings, other_folder)
+        c1, c2 = get_course(session, "c1"), get_course(session, "c2")
+        users.add_user(session, "student@c1.test", c1, "student", name="Stu Dent", leaderboard_name="Overfitter",
+                       password=PASSWORD)
+        users.add_user(session, "other@c1.test", c1, "student", name="Oth Er", leaderboard_name="Underfitter",
+                       password=PASSWORD)
+        users.add_user(session, "ta@c1.test", c1, "staff", name="Tea Assistant", password=PASSWORD)
+        users.add_user(session, "prof@c1.test", c1, "instructor", name="Pro Fessor", password=PASSWORD)
+        users.add_user(session, "outsider@c2.test", c2, "student", name="Out Sider", password=PASSWORD)
+        comp = c1.competitions[0]
+        return Course(slug="c1", comp_id=comp.id, public_id=comp.public_id)
+
+
+@pytest.fixture
+def app(rt):
+    app = create_app(runtime=rt)
+    app.test_client_class = Browser
+    app.extensions["podium.scoring"] = InlineScoring(rt)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture
+def client(app) -> Browser:
+    return app.test_client()
+
+
+@pytest.fixture
+def as_student(app, course) -> Browser:
+    browser = app.test_client()
+    browser.sign_in(course.student)
+    return browser
+
+
+@pytest.fixture
+def as_other(app, course) -> Browser:
+    browser = app.test_client()
+    browser.sign_in(course.other)
+    return browser
+
+
+@pytest.fixture
+def as_staff(app, course) -> Browser:
+    browser = app.test_client()
+    browser.sign_in(course.staff)
+    return browser
+
+
+@pytest.fixture
+def as_instructor(app, course) -> Browser:
+    browser = app.test_client()
+    browser.sign_in(course.instructor)
+    return browser
+
+
+@pytest.fixture
+def as_outsider(app, course) -> Browser:
+    browser = app.test_client()
+    browser.sign_in(course.outsider)
+    return browser

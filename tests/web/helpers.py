@@ -1,0 +1,80 @@
+"""Helpers for the web tests: a client that behaves like a browser with forms, inline scoring, recorded submissions."""
+from __future__ import annotations
+
+import io
+import re
+from datetime import datetime
+
+from flask.testing import FlaskClient
+
+from podium.models import Competition, User
+from podium.services import submissions
+
+PASSWORD = "correct horse battery"
+TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+class InlineScoring:
+    """Scores a submission as soon as it is received, so a test sees the outcome without waiting on threads."""
+
+    def __init__(self, runtime):
+        self.runtime = runtime
+        self.submitted: list[int] = []
+
+    def submit(self, submission_id: int):
+        self.submitted.append(submission_id)
+        return submissions.score(self.runtime.db, self.runtime.settings, submission_id)
+
+    def recover(self):
+        return []
+
+    def shutdown(self, wait: bool = True):
+        pass
+
+
+class Browser(FlaskClient):
+    """A test client with the habits of a browser: forms carry the page's CSRF token."""
+
+    def csrf_token(self) -> str:
+        page = self.get("/profile" if self.signed_in else "/sign-in").get_data(as_text=True)
+        match = TOKEN.search(page)
+        assert match, "no CSRF token on the page"
+        return match.group(1)
+
+    @property
+    def signed_in(self) -> bool:
+        with self.session_transaction() as session:
+            return "user_id" in session
+
+    def form(self, url: str, data: dict | None = None, **kwargs):
+        data = dict(data or {})
+        data.setdefault("csrf_token", self.csrf_token())
+        return self.post(url, data=data, **kwargs)
+
+    def sign_in(self, email: str, password: str = PASSWORD):
+        response = self.form("/sign-in", {"email": email, "password": password})
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return response
+
+
+def record(rt, comp_id: int, email: str, content: str, *, at: datetime | None = None, name: str = "sub.csv",
+           description: str = "") -> int:
+    """A submission received (at `at`, default now) and scored; returns its id."""
+    with rt.db.session() as session:
+        user_id = session.query(User.id).filter(User.email == email).scalar()
+    sub = submissions.receive(rt.db, rt.settings, comp_id, user_id, io.BytesIO(content.encode()), name, description,
+                              at=at)
+    submissions.score(rt.db, rt.settings, sub.id)
+    return sub.id
+
+
+def competition(rt, comp_id: int) -> Competition:
+    with rt.db.session() as session:
+        comp = session.get(Competition, comp_id)
+        session.expunge(comp)
+        return comp
+
+
+def page(response) -> str:
+    return response.get_data(as_text=True)
+

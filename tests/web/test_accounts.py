@@ -1,0 +1,224 @@
+"""Accounts: sign-in and its rate limits, sign-out, reset links, the profile with its API key and leaderboard name."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from podium.models import AuditEvent, User
+from podium.services import accounts, users
+from tests.web.helpers import PASSWORD, page
+
+
+def test_sign_in_sets_the_shared_session_key_and_returns_to_the_page_asked_for(client, course, rt):
+    response = client.form("/sign-in", {"email": course.student, "password": PASSWORD, "next": "/courses/c1"})
+    assert response.status_code == 302 and response.headers["Location"] == "/courses/c1"
+    with client.session_transaction() as session:
+        with rt.db.session() as db:
+            assert session["user_id"] == db.query(User.id).filter(User.email == course.student).scalar()
+        assert session.permanent
+
+
+def test_sign_in_never_redirects_off_site(client, course):
+    for target in ("https://evil.example/", "//evil.example/x", "javascript:alert(1)"):
+        response = client.form("/sign-in", {"email": course.student, "password": PASSWORD, "next": target})
+        assert response.headers["Location"] == "/"
+        client.form("/sign-out")
+
+
+def test_wrong_password_says_so_without_telling_which_part(client, course):
+    response = client.form("/sign-in", {"email": course.student, "password": "nope-nope"})
+    assert response.status_code == 401
+    assert accounts.SIGN_IN_FAILED in page(response)
+    unknown = client.form("/sign-in", {"email": "nobody@c1.test", "password": "nope-nope"})
+    assert unknown.status_code == 401 and accounts.SIGN_IN_FAILED in page(unknown)
+
+
+def test_pages_ask_visitors_to_sign_in_first(client, course):
+    response = client.get(f"/competitions/{course.public_id}/submit")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/sign-in?next=/competitions/c1-hw1/submit")
+
+
+def test_five_failures_lock_the_account_even_with_the_right_password(app, client, course):
+    for _ in range(5):
+        assert client.form("/sign-in", {"email": course.student, "password": "wrong-guess"}).status_code == 401
+    locked = client.form("/sign-in", {"email": course.student, "password": PASSWORD})
+    assert locked.status_code == 429
+    assert "Too many failed sign-ins" in page(locked)
+    # Another account from the same address is not locked by these five.
+    assert client.form("/sign-in", {"email": course.other, "password": PASSWORD}).status_code == 302
+
+
+def test_an_address_that_fails_on_many_accounts_is_stopped(app, client, course):
+    throttles = app.extensions["podium.sign_in_throttles"]
+    throttles.address.limit = 3
+    for i in range(3):
+        client.form("/sign-in", {"email": f"guess{i}@c1.test", "password": "x" * 8})
+    assert client.form("/sign-in", {"email": course.student, "password": PASSWORD}).status_code == 429
+
+
+def test_throttle_forgets_failures_after_its_window():
+    clock = [0.0]
+    throttle = accounts.Throttle(limit=2, window=60, clock=lambda: clock[0])
+    throttle.fail("k")
+    throttle.fail("k")
+    assert throttle.retry_after("k") == pytest.approx(60)
+    clock[0] = 30
+    assert throttle.retry_after("k") == pytest.approx(30)
+    clock[0] = 61
+    assert throttle.retry_after("k") == 0
+
+
+def test_a_successful_sign_in_clears_the_account_failures(client, course):
+    for _ in range(4):
+        client.form("/sign-in", {"email": course.student, "password": "wrong-guess"})
+    client.sign_in(course.student)
+    client.form("/sign-out")
+    for _ in range(4):
+        client.form("/sign-in", {"email": course.student, "password": "wrong-guess"})
+    assert client.form("/sign-in", {"email": course.student, "password": PASSWORD}).status_code == 302
+
+
+def test_sign_out_needs_a_post_with_a_token(as_student):
+    assert as_student.get("/sign-out").status_code == 405
+    assert as_student.post("/sign-out").status_code == 400  # no CSRF token: a link elsewhere cannot sign you out
+    assert as_student.signed_in
+    as_student.form("/sign-out")
+    assert not as_student.signed_in
+    assert as_student.get("/profile").status_code == 302
+
+
+def _reset_link(as_staff, rt, email: str) -> str:
+    with rt.db.session() as db:
+        user_id = db.query(User.id).filter(User.email == email).scalar()
+    response = as_staff.form(f"/staff/c1/people/{user_id}/reset-link")
+    assert response.status_code == 200
+    return re.search(r'id="reset-link">([^<]+)<', page(response)).group(1)
+
+
+def test_staff_hand_out_a_reset_link_that_works_once(app, as_staff, rt, course):
+    link = _reset_link(as_staff, rt, course.student)
+    path = link.replace("http://localhost", "")
+    visitor = app.test_client()
+    assert course.student in page(visitor.get(path))
+    token = visitor.csrf_token()
+    done = visitor.post(path, data={"password": "a new password", "again": "a new password", "csrf_token": token})
+    assert done.status_code == 302 and visitor.signed_in
+    with rt.db.session() as db:
+        user = users.get_user(db, course.student)
+        assert users.check_password(user, "a new password")
+        assert db.query(AuditEvent).filter(AuditEvent.action == "user.reset_link", AuditEvent.actor == course.staff).count() == 1
+    again = app.test_client().get(path)
+    assert again.status_code == 410 and "already used" in page(again)
+
+
+def test_a_reset_link_checks_the_two_passwords_and_the_length(app, as_staff, rt, course):
+    path = _reset_link(as_staff, rt, course.student).replace("http://localhost", "")
+    visitor = app.test_client()
+    token = visitor.csrf_token()
+    differ = visitor.post(path, data={"password": "one password", "again": "another one", "csrf_token": token})
+    assert differ.status_code == 422 and "differ" in page(differ)
+    short = visitor.post(path, data={"password": "short", "again": "short", "csrf_token": token})
+    assert short.status_code == 400 and "at least 8 characters" in page(short)
+
+
+def test_reset_links_expire_and_forged_ones_are_refused(rt, course):
+    with rt.db.session() as db:
+        user = users.get_user(db, course.student)
+        token = accounts.reset_token("secret", user)
+        with pytest.raises(accounts.PodiumError, match="expired"):
+            accounts.user_for_reset(db, "secret", token, max_age=-1)
+        with pytest.raises(accounts.PodiumError, match="not valid"):
+            accounts.user_for_reset(db, "another secret", token)
+
+
+def test_staff_cannot_hand_out_reset_links_for_staff_accounts_but_instructors_can(as_staff, as_instructor, rt, course):
+    with rt.db.session() as db:
+        prof_id = db.query(User.id).filter(User.email == course.instructor).scalar()
+        ta_id = db.query(User.id).filter(User.email == course.staff).scalar()
+    assert as_staff.form(f"/staff/c1/people/{prof_id}/reset-link").status_code == 403
+    assert as_instructor.form(f"/staff/c1/people/{ta_id}/reset-link").status_code == 200
+
+
+def test_students_cannot_make_reset_links(as_student, rt, course):
+    with rt.db.session() as db:
+        other_id = db.query(User.id).filter(User.email == course.other).scalar()
+    assert as_student.form(f"/staff/c1/people/{other_id}/reset-link").status_code == 403
+
+
+def test_forgot_password_without_mail_tells_people_to_ask_staff(client, monkeypatch):
+    monkeypatch.delenv("PODIUM_SMTP_HOST", raising=False)
+    text = page(client.get("/forgot"))
+    assert "Ask your course staff for a password reset link" in text
+    assert 'name="email"' not in text
+
+
+class FakeSMTP:
+    sent: list = []
+
+    def __init__(self, host, port, timeout=None):
+        self.host, self.port = host, port
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def starttls(self):
+        pass
+
+    def login(self, user, password):
+        pass
+
+    def send_message(self, message):
+        FakeSMTP.sent.append(message)
+
+
+def test_forgot_password_mails_a_link_when_smtp_is_configured(client, course, monkeypatch):
+    monkeypatch.setenv("PODIUM_SMTP_HOST", "mail.c1.test")
+    monkeypatch.setattr(accounts.smtplib, "SMTP", FakeSMTP)
+    FakeSMTP.sent = []
+    response = client.form("/forgot", {"email": course.student})
+    assert "on its way" in page(response)
+    unknown = client.form("/forgot", {"email": "nobody@c1.test"})
+    assert "on its way" in page(unknown)  # the same answer: the form does not reveal who has an account
+    assert len(FakeSMTP.sent) == 1
+    message = FakeSMTP.sent[0]
+    assert message["To"] == course.student and "/reset/" in message.get_content()
+
+
+def test_profile_sets_the_leaderboard_name(as_student, rt, course):
+    response = as_student.form("/profile/name", {"leaderboard_name": "  Gradient   Ascent "})
+    assert response.status_code == 302
+    with rt.db.session() as db:
+        assert users.get_user(db, course.student).leaderboard_name == "Gradient Ascent"
+    empty = as_student.form("/profile/name", {"leaderboard_name": "   "})
+    assert empty.status_code == 400 and "Choose a leaderboard name" in page(empty)
+    long = as_student.form("/profile/name", {"leaderboard_name": "x" * 41})
+    assert long.status_code == 400
+
+
+def test_the_api_key_is_shown_once_and_works(as_student, rt, course):
+    response = as_student.form("/profile/api-key")
+    key = re.search(r'id="api-key">([^<]+)<', page(response)).group(1)
+    with rt.db.session() as db:
+        assert users.authenticate_key(db, course.student, key) is not None
+    later = page(as_student.get("/profile"))
+    assert key not in later and "cannot be shown again" in later
+    second = re.search(r'id="api-key">([^<]+)<', page(as_student.form("/profile/api-key"))).group(1)
+    with rt.db.session() as db:
+        assert users.authenticate_key(db, course.student, key) is None  # the previous key stops working
+        assert users.authenticate_key(db, course.student, second) is not None
+    with as_student.session_transaction() as session:
+        assert key not in str(dict(session)) and second not in str(dict(session))
+
+
+def test_password_change_needs_the_current_one(as_student, rt, course):
+    wrong = as_student.form("/profile/password", {"current": "not it at all", "new": "brand new pass", "again": "brand new pass"})
+    assert wrong.status_code == 403
+    ok = as_student.form("/profile/password", {"current": PASSWORD, "new": "brand new pass", "again": "brand new pass"})
+    assert ok.status_code == 302
+    with rt.db.session() as db:
+        assert users.check_password(users.get_user(db, course.student), "brand new pass")
