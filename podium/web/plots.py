@@ -104,9 +104,10 @@ def submissions_around_deadlines(times: Sequence[datetime], deadlines: dict[str,
             ax.axvline(0, color=DEADLINE_COLOURS[key], linewidth=1.5)
             ax.set_title(f"{DEADLINE_NAMES[key]} deadline", fontsize=9, color=DEADLINE_COLOURS[key])
             ax.set_xlim(-hours_before, hours_after)
-            ax.set_ylim(bottom=0)
             ax.yaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_xlabel("hours from the deadline")
+        # Whole submissions: the axis starts at 0 and shows at least one, even when no upload came near a deadline.
+        axes[0].set_ylim(0, max(1, axes[0].get_ylim()[1]))
         axes[0].set_ylabel("submissions per hour")
         fig.tight_layout()
         return _svg(fig)

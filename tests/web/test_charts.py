@@ -68,3 +68,11 @@ def test_outsiders_get_no_chart(as_outsider, course):
     assert as_outsider.get(f"/charts/{course.public_id}/distribution.svg").status_code == 403
 
 
+
+
+def test_submissions_far_from_every_deadline_still_draw_whole_counts():
+    now = datetime(2026, 1, 10, tzinfo=timezone.utc)
+    svg = plots.submissions_around_deadlines([now - timedelta(days=20)], {"ontime": now})
+    labels = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+    y_ticks = labels[labels.index("hours from the deadline") + 1:labels.index("submissions per hour")]
+    assert y_ticks == ["0", "1"]
