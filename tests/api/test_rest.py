@@ -92,6 +92,15 @@ def test_basic_credentials_win_over_a_session_cookie(client, world):
     assert_error(client.get("/api/me", headers=replace(world.other, key="nope").auth), 401)
 
 
+def test_a_session_post_needs_the_csrf_token_but_a_basic_one_does_not(client, world):
+    with client.session_transaction() as session:
+        session["user_id"] = world.student.id
+    data = {"file": (io.BytesIO(predictions().encode()), "p.csv")}
+    refused = client.post(f"/api/competitions/{CID}/submissions", data=data, content_type="multipart/form-data")
+    assert_error(refused, 400)
+    assert upload(client, world.student).status_code == 202
+
+
 def test_me_says_who_and_where(client, world):
     me = client.get("/api/me", headers=world.staff.auth)
     assert_matches_openapi(me, "/api/me", "get")
