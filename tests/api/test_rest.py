@@ -101,6 +101,18 @@ def test_a_session_post_needs_the_csrf_token_but_a_basic_one_does_not(client, wo
     assert upload(client, world.student).status_code == 202
 
 
+def test_a_cross_site_post_is_refused_even_with_basic_credentials(client, world):
+    """Browsers remember Basic credentials and send them on cross-site form posts; the Origin header gives it away."""
+    data = {"file": (io.BytesIO(predictions().encode()), "p.csv")}
+    forged = client.post(f"/api/competitions/{CID}/submissions", data=data, content_type="multipart/form-data",
+                         headers={**world.student.auth, "Origin": "https://elsewhere.example"})
+    assert_error(forged, 400)
+    data = {"file": (io.BytesIO(predictions().encode()), "p.csv")}
+    same_site = client.post(f"/api/competitions/{CID}/submissions", data=data, content_type="multipart/form-data",
+                            headers={**world.student.auth, "Origin": "http://localhost"})
+    assert same_site.status_code == 202
+
+
 def test_me_says_who_and_where(client, world):
     me = client.get("/api/me", headers=world.staff.auth)
     assert_matches_openapi(me, "/api/me", "get")
