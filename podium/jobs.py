@@ -97,7 +97,12 @@ class ScoringPool:
             return submissions.score(self.runtime.db, self.runtime.settings, submission_id, worker=self.worker,
                                      lease_seconds=self.lease_seconds)
         except Exception:
-            log.exception("scoring submission %s failed", submission_id)
+            log.exception("scoring submission %s failed; it goes back to the queue", submission_id)
+            try:
+                with self.runtime.db.session() as session:
+                    submissions.give_back(session, submission_id, self.worker)
+            except Exception:  # the lease runs out by itself
+                log.exception("could not give submission %s back", submission_id)
             raise
 
     def recover(self) -> list[Future]:

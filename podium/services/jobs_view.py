@@ -124,12 +124,12 @@ def past(session: Session, course: Course | None = None) -> list[Finalisation]:
 
 
 def jobs_view(session: Session, course: Course | None = None, grace: float | None = None) -> JobsView:
-    """Everything the staff page and `podium jobs` show."""
+    """Everything the staff page and `podium jobs` show; with `course`, its competitions and scoring queue only."""
     lease = leases.holder_of(session, DEADLINE_LEASE)
-    counts = dict(session.execute(
-        select(Submission.status, func.count()).where(Submission.status.in_([Status.queued, Status.scoring]))
-        .group_by(Submission.status)
-    ).all())
+    query = select(Submission.status, func.count()).where(Submission.status.in_([Status.queued, Status.scoring]))
+    if course is not None:
+        query = query.join(Competition).where(Competition.course_id == course.id)
+    counts = dict(session.execute(query.group_by(Submission.status)).all())
     return JobsView(upcoming=upcoming(session, grace, course), past=past(session, course),
                     scheduler=lease.holder if lease else None, scheduler_until=lease.lease_until if lease else None,
                     queued=counts.get(Status.queued, 0), scoring=counts.get(Status.scoring, 0))

@@ -224,6 +224,18 @@ def renew(session: Session, submission_ids: Iterable[int], worker: str, lease_se
     return result.rowcount
 
 
+def give_back(session: Session, submission_id: int, worker: str) -> bool:
+    """Return a claim that could not be finished (e.g. the database failed at the write): queued again, the next
+    recovery pass retries it instead of waiting for the lease to run out."""
+    result = session.execute(
+        update(Submission)
+        .where(Submission.id == submission_id, Submission.status == Status.scoring, Submission.claimed_by == worker)
+        .values(status=Status.queued, claimed_by=None, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    return result.rowcount == 1
+
+
 def score(db: Database, settings: Settings, submission_id: int, *, rescore: bool = False, worker: str | None = None,
           lease_seconds: float | None = None) -> Submission | None:
     """Score one submission if this caller wins the claim; returns it, or None when someone else has it (or took

@@ -12,7 +12,7 @@ import pytest
 from podium.models import Submission
 from podium.services import submissions, users
 from podium.services.courses import get_competition, get_course, load_course
-from tests.conftest import predictions, write_course
+from tests.conftest import predictions
 
 
 @pytest.fixture

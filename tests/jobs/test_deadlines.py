@@ -216,3 +216,19 @@ def test_podium_jobs_counts_the_scoring_queue(rt, course, podium_cli):
     assert "scoring queue: 2 queued, 0 being scored" in out.output
     with rt.db.session() as session:
         assert session.scalar(select(func.count()).select_from(submissions.Submission)) == 2
+
+
+def test_the_jobs_view_of_a_course_counts_only_its_own_queue(rt, course, tmp_path):
+    with rt.db.session() as session:
+        load_course(session, rt.settings, write_course(tmp_path / "other", slug="c2", competition="hw9"))
+        other = users.add_user(session, "t@x.edu", get_course(session, "c2"), "student")
+        other_comp = get_competition(session, "c2-hw9")
+        other_id, other_comp_id = other.id, other_comp.id
+    submissions.receive(rt.db, rt.settings, other_comp_id, other_id, io.BytesIO(predictions().encode()), "p.csv")
+    with rt.db.session() as session:
+        mine = jobs_view.jobs_view(session, get_course(session, "c1"))
+        theirs = jobs_view.jobs_view(session, get_course(session, "c2"))
+        everyone = jobs_view.jobs_view(session)
+    assert (mine.queued, theirs.queued, everyone.queued) == (0, 1, 1)
+    assert [i.competition for i in theirs.upcoming] == ["c2-hw9"]
+    assert {i.competition for i in everyone.upcoming} == {"c1-old", "c1-new", "c2-hw9"}

@@ -115,3 +115,27 @@ def test_shutdown_with_cancel_leaves_unstarted_uploads_queued(rt, ids, monkeypat
     with rt.db.session() as session:
         statuses = [session.get(Submission, s.id).status for s in subs]
     assert statuses == [Status.scored, Status.queued, Status.queued]
+
+
+def test_a_scoring_that_breaks_down_goes_back_to_the_queue_for_the_next_pass(rt, ids, monkeypatch):
+    sub = upload(rt, ids)
+    real, calls = submissions._store_outcome, []
+
+    def flaky_store(session, *args):
+        calls.append(args)
+        if len(calls) == 1:
+            raise OSError("disk I/O error")
+        return real(session, *args)
+
+    monkeypatch.setattr(submissions, "_store_outcome", flaky_store)
+    pool = ScoringPool(rt, workers=1)
+    try:
+        first = pool.submit(sub.id)
+        assert isinstance(first.exception(WAIT), OSError)
+        with rt.db.session() as session:
+            back = session.get(Submission, sub.id)
+            assert (back.status, back.claimed_by) == (Status.queued, None)
+        [again] = pool.recover()
+        assert again.result(WAIT).status == Status.scored
+    finally:
+        pool.shutdown()
