@@ -104,6 +104,16 @@ class User(Base):
     def display_name(self) -> str:
         return self.leaderboard_name or self.name or self.email.split("@")[0]
 
+    @property
+    def board_name(self) -> str:
+        return board_name(self.id, self.leaderboard_name)
+
+
+def board_name(user_id: int, leaderboard_name: str) -> str:
+    """The name leaderboards show: the chosen leaderboard name, never the real name or the email
+    (POLICY.md section 8); a neutral stand-in until the student chooses one."""
+    return leaderboard_name or f"Student {user_id}"
+
 
 class Enrolment(Base):
     __tablename__ = "enrolments"
@@ -186,6 +196,9 @@ class Submission(Base):
     __table_args__ = (
         Index("ix_submissions_competition_user", "competition_id", "user_id", "submitted_at"),
         Index("ix_submissions_status", "status"),
+        # The newest scoring time of a competition, read on every leaderboard request to know whether the cached
+        # ranking still holds: an index seek instead of a scan.
+        Index("ix_submissions_competition_scored", "competition_id", "scored_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from podium import rules
 from podium.errors import Forbidden, PodiumError
-from podium.models import Competition, User
+from podium.models import Competition, Enrolment, Role, Submission, User, board_name
 from podium.services import grading
 from podium.services.submissions import private_visible
 
@@ -39,10 +41,39 @@ class BoardRow:
 
 
 def public_board(session: Session, comp: Competition) -> list[BoardRow]:
-    """Each student's best public score over all their scored, non-practice submissions."""
-    students, subs = _students_and_submissions(session, comp)
-    board = rules.public_leaderboard(subs, comp.higher_is_better)
-    return _rows(comp, board, students, subs)
+    """Each student's best public score over all their scored, non-practice submissions.
+
+    The ranking is kept between requests until the competition's submissions or its students change: during a
+    deadline rush hundreds of students reload the board while it changes only when an upload is scored.
+    """
+    students = _people(session, comp)
+    key = _public_fingerprint(session, comp)
+    slot = (str(session.get_bind().url), comp.id)
+    cached = _public_cache.get(slot)
+    if cached is None or cached[0] != key:
+        subs = grading.scored_submissions(session, [comp.id], list(students))[comp.id]
+        entries = Counter(s.student for s in subs if s.gradable)
+        cached = (key, rules.public_leaderboard(subs, comp.higher_is_better), entries)
+        _public_cache[slot] = cached
+    _, board, entries = cached
+    return _labelled(comp, board, students, entries)
+
+
+_public_cache: dict[tuple[str, int], tuple[tuple, tuple[rules.LeaderboardEntry, ...], Counter]] = {}
+
+
+def _public_fingerprint(session: Session, comp: Competition) -> tuple:
+    """What the public ranking depends on. Submissions are never deleted, so every change to them (a new one,
+    a scoring, a rescore) moves their count or the newest scoring time (both read off an index); enrolments
+    move the student count or the newest enrolment id."""
+    subs = session.execute(
+        select(func.count(), func.max(Submission.scored_at)).where(Submission.competition_id == comp.id)
+    ).one()
+    enrolled = session.execute(
+        select(func.count(Enrolment.id), func.max(Enrolment.id))
+        .where(Enrolment.course_id == comp.course_id, Enrolment.role == Role.student)
+    ).one()
+    return (comp.higher_is_better, *subs, *enrolled)
 
 
 def private_board(session: Session, comp: Competition) -> list[BoardRow]:
@@ -75,16 +106,33 @@ def board_for(session: Session, comp: Competition, which: str, *, staff: bool) -
     return private_board(session, comp)
 
 
+class Person(NamedTuple):
+    board_name: str
+    email: str
+
+
+def _people(session: Session, comp: Competition) -> dict[int, Person]:
+    """The course's students as a board labels them (columns only: a board may have a thousand rows)."""
+    rows = session.execute(
+        select(User.id, User.email, User.leaderboard_name).join(Enrolment)
+        .where(Enrolment.course_id == comp.course_id, Enrolment.role == Role.student)
+    ).all()
+    return {user_id: Person(board_name(user_id, name), email) for user_id, email, name in rows}
+
+
 def _students_and_submissions(session: Session, comp: Competition
-                              ) -> tuple[dict[int, User], list[rules.Submission]]:
-    students = {u.id: u for u in grading.students_of(session, comp.course)}
+                              ) -> tuple[dict[int, Person], list[rules.Submission]]:
+    students = _people(session, comp)
     subs = grading.scored_submissions(session, [comp.id], list(students))[comp.id]
     return students, subs
 
 
-def _rows(comp: Competition, board, students: dict[int, User], subs: list[rules.Submission]) -> list[BoardRow]:
-    entries = Counter(s.student for s in subs if s.gradable)
-    return [BoardRow(rank=e.rank, user_id=e.student, name=students[e.student].display_name,
+def _rows(comp: Competition, board, students: dict[int, Person], subs: list[rules.Submission]) -> list[BoardRow]:
+    return _labelled(comp, board, students, Counter(s.student for s in subs if s.gradable))
+
+
+def _labelled(comp: Competition, board, students: dict[int, Person], entries: Counter) -> list[BoardRow]:
+    return [BoardRow(rank=e.rank, user_id=e.student, name=students[e.student].board_name,
                      email=students[e.student].email, score=e.score, shown_score=shown(comp, e.score),
                      submitted_at=e.submitted_at, submission_id=e.submission_id, entries=entries[e.student])
             for e in board]

@@ -100,8 +100,9 @@ def board(cid: str):
     moves = None
     if which == leaderboards.PRIVATE:
         moves = rank_moves(leaderboards.public_board(db_session(), comp), rows)
-    mine = next((r for r in rows if r.user_id == me().id), None)
+    me_id = me().id
+    mine = next((r for r in rows if r.user_id == me_id), None)
     return render_template(
         "leaderboards/board.html", comp=comp, course=comp.course, staff=staff, which=which, rows=rows,
-        lines=drawn(rows, cutoff_marks(comp, rows), moves), mine=mine, me_id=me().id,
+        lines=drawn(rows, cutoff_marks(comp, rows), moves), mine=mine, me_id=me_id,
         private_visible=leaderboards.private_board_visible(comp, staff=staff))
