@@ -197,15 +197,20 @@ class State:
     label: str
 
 
+def state_for(schedule, now: datetime, released: bool) -> State:
+    """Where a competition stands under a schedule: the class's, or one student's with an extension."""
+    if now < schedule.opens:
+        return State("upcoming", "not yet open")
+    if now <= schedule.ontime:
+        return State("open", "open")
+    if now <= schedule.late:
+        return State("late", "late window")
+    return State("closed", "released" if released else "closed")
+
+
 def competition_state(comp: Competition, now: datetime) -> State:
     """Where a competition stands for the class as a whole (students with extensions may differ)."""
-    if now < comp.opens:
-        return State("upcoming", "not yet open")
-    if now <= comp.ontime:
-        return State("open", "open")
-    if now <= comp.late:
-        return State("late", "late window")
-    return State("closed", "released" if comp.released_at else "closed")
+    return state_for(comp, now, comp.released_at is not None)
 
 
 def overview(session: Session, now: datetime) -> list[tuple[Course, list[tuple[Competition, State]]]]:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from podium import rules
 from podium.models import Competition, Course, Extension, Submission, User
-from podium.services.courses import State
+from podium.services.courses import State, state_for
 from podium.services.extensions import describe
 from podium.services.grading import policy_of
 from podium.services.submissions import active_extension, schedule_for, window_of
@@ -45,17 +45,6 @@ class Timeline:
     def next(self) -> Milestone | None:
         """The next moment that changes something for the student (the opening, for an upcoming competition)."""
         return next((m for m in self.milestones if not m.passed), None)
-
-
-def state_for(schedule: rules.Schedule, now: datetime, released: bool) -> State:
-    """Where the competition stands for this student (their extension may keep it open for them)."""
-    if now < schedule.opens:
-        return State("upcoming", "not yet open")
-    if now <= schedule.ontime:
-        return State("open", "open")
-    if now <= schedule.late:
-        return State("late", "late window")
-    return State("closed", "released" if released else "closed")
 
 
 def timeline(session: Session, comp: Competition, user: User | None, now: datetime) -> Timeline:
