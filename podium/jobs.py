@@ -218,12 +218,15 @@ class BackgroundJobs:
         """Run a pass at the next due instant when it comes before the next regular pass, to be on time."""
         if not self.scheduler.running:
             return
+        now = utcnow()
         with self.runtime.db.session() as session:
-            upcoming = jobs_view.upcoming(session, self.settings.finalise_grace_seconds)
-        if not upcoming:
+            # Overdue ones (waiting for their queue to drain) are left to the regular passes.
+            later = [item.due_at for item in jobs_view.upcoming(session, self.settings.finalise_grace_seconds)
+                     if item.due_at > now]
+        if not later:
             return
-        when = upcoming[0].due_at + timedelta(seconds=1)
-        if when - utcnow() < timedelta(seconds=self.settings.deadline_scan_seconds):
+        when = later[0] + timedelta(seconds=1)
+        if when - now < timedelta(seconds=self.settings.deadline_scan_seconds):
             self.scheduler.add_job(self.run_deadlines, "date", run_date=when, id=self.NEXT_DEADLINE_JOB,
                                    replace_existing=True)
 

@@ -232,3 +232,42 @@ def test_the_jobs_view_of_a_course_counts_only_its_own_queue(rt, course, tmp_pat
     assert (mine.queued, theirs.queued, everyone.queued) == (0, 1, 1)
     assert [i.competition for i in theirs.upcoming] == ["c2-hw9"]
     assert {i.competition for i in everyone.upcoming} == {"c1-old", "c1-new", "c2-hw9"}
+
+
+
+def paused_scheduler(rt) -> BackgroundJobs:
+    jobs = BackgroundJobs(rt, ScoringPool(rt, 1), JobSettings(deadline_scan_seconds=60, finalise_grace_seconds=300))
+    jobs.scheduler.start(paused=True)
+    return jobs
+
+
+def test_a_deadline_due_before_the_next_pass_gets_a_pass_of_its_own(rt, tmp_path):
+    # late + grace comes 20 s from now, before the next regular pass (60 s)
+    with rt.db.session() as session:
+        load_course(session, rt.settings, write_course(tmp_path / "c", now=NOW - timedelta(days=7, seconds=280)))
+        due = jobs_view.due_at(session, get_competition(session, "c1-hw1"), 300)
+    jobs = paused_scheduler(rt)
+    try:
+        assert jobs.run_deadlines() == []
+        job = jobs.scheduler.get_job(BackgroundJobs.NEXT_DEADLINE_JOB)
+        assert job is not None and job.trigger.run_date == due + timedelta(seconds=1)
+    finally:
+        jobs.shutdown()
+        jobs.pool.shutdown()
+
+
+def test_an_overdue_competition_waiting_for_its_queue_gets_no_extra_pass(rt, tmp_path):
+    # late was 30 minutes ago: due 25 minutes ago, but an upload still waits to be scored
+    with rt.db.session() as session:
+        load_course(session, rt.settings, write_course(tmp_path / "c", now=NOW - timedelta(days=7, minutes=30)))
+        student_id = users.add_user(session, "s@x.edu", get_course(session, "c1"), "student").id
+        comp = get_competition(session, "c1-hw1")
+    submissions.receive(rt.db, rt.settings, comp.id, student_id, io.BytesIO(predictions().encode()), "p.csv",
+                        at=comp.late - timedelta(days=2), recorded_by="staff@x.edu")
+    jobs = paused_scheduler(rt)
+    try:
+        assert jobs.run_deadlines() == []  # due, but its queue has not drained
+        assert jobs.scheduler.get_job(BackgroundJobs.NEXT_DEADLINE_JOB) is None  # left to the regular passes
+    finally:
+        jobs.shutdown()
+        jobs.pool.shutdown()
