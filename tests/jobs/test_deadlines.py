@@ -17,15 +17,14 @@ from podium.services.courses import get_competition, get_course, load_course
 from tests.conftest import predictions, write_course
 
 WAIT = 60
-NOW = datetime.now(timezone.utc)
 
 
 @pytest.fixture
 def course(rt, tmp_path):
-    """c1-old closed a day ago (late = NOW - 1 day, auto_release), c1-new runs for a week more."""
-    root = tmp_path / "courses"
-    write_course(root, now=NOW - timedelta(days=8), competition="old", extra_competition="auto_release = true")
-    folder = write_course(root, now=NOW, competition="new")
+    """c1-old closed a day ago (late a day ago, auto_release), c1-new runs for a week more."""
+    root, now = tmp_path / "courses", datetime.now(timezone.utc)
+    write_course(root, now=now - timedelta(days=8), competition="old", extra_competition="auto_release = true")
+    folder = write_course(root, now=now, competition="new")
     with rt.db.session() as session:
         load_course(session, rt.settings, folder)
         users.add_user(session, "s@x.edu", get_course(session, "c1"), "student")
@@ -243,8 +242,9 @@ def paused_scheduler(rt) -> BackgroundJobs:
 
 def test_a_deadline_due_before_the_next_pass_gets_a_pass_of_its_own(rt, tmp_path):
     # late + grace comes 20 s from now, before the next regular pass (60 s)
+    now = datetime.now(timezone.utc)
     with rt.db.session() as session:
-        load_course(session, rt.settings, write_course(tmp_path / "c", now=NOW - timedelta(days=7, seconds=280)))
+        load_course(session, rt.settings, write_course(tmp_path / "c", now=now - timedelta(days=7, seconds=280)))
         due = jobs_view.due_at(session, get_competition(session, "c1-hw1"), 300)
     jobs = paused_scheduler(rt)
     try:
@@ -259,7 +259,8 @@ def test_a_deadline_due_before_the_next_pass_gets_a_pass_of_its_own(rt, tmp_path
 def test_an_overdue_competition_waiting_for_its_queue_gets_no_extra_pass(rt, tmp_path):
     # late was 30 minutes ago: due 25 minutes ago, but an upload still waits to be scored
     with rt.db.session() as session:
-        load_course(session, rt.settings, write_course(tmp_path / "c", now=NOW - timedelta(days=7, minutes=30)))
+        load_course(session, rt.settings, write_course(tmp_path / "c", now=datetime.now(timezone.utc) -
+                                                       timedelta(days=7, minutes=30)))
         student_id = users.add_user(session, "s@x.edu", get_course(session, "c1"), "student").id
         comp = get_competition(session, "c1-hw1")
     submissions.receive(rt.db, rt.settings, comp.id, student_id, io.BytesIO(predictions().encode()), "p.csv",
