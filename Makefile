@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
 
-demo: install
+demo: $(STAMP)
 	$(BIN)/podium demo
 	$(BIN)/podium run --host $(HOST) --port $(PORT)
 
@@ -29,6 +29,7 @@ bench: install
 	$(BIN)/python bench/scoring.py
 	$(BIN)/python bench/grading.py
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/web.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis bench/.data
