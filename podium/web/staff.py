@@ -104,13 +104,18 @@ def add_person(slug: str):
     return redirect(url_for("staff.people", slug=slug))
 
 
+def member_or_404(course, user_id: int):
+    enrolment = browse.member(db_session(), course, user_id)
+    if enrolment is None:
+        raise PodiumError("That person is not enrolled in this course.", code=404)
+    return enrolment
+
+
 @bp.post("/<slug>/people/<int:user_id>/role")
 @signed_in
 def change_role(slug: str, user_id: int):
     course = course_for_instructor(slug)
-    enrolment = browse.member(db_session(), course, user_id)
-    if enrolment is None:
-        raise PodiumError("That person is not enrolled in this course.", code=404)
+    enrolment = member_or_404(course, user_id)
     if enrolment.user_id == me().id:
         raise PodiumError("Ask another instructor to change your own role.", code=409)
     users.add_user(db_session(), enrolment.user.email, course, request.form.get("role", ""), actor=me().email)
@@ -122,9 +127,7 @@ def change_role(slug: str, user_id: int):
 @signed_in
 def reset_link(slug: str, user_id: int):
     course = course_for_staff(slug)
-    enrolment = browse.member(db_session(), course, user_id)
-    if enrolment is None:
-        raise PodiumError("That person is not enrolled in this course.", code=404)
+    enrolment = member_or_404(course, user_id)
     if enrolment.role.is_staff and role_in(course).value != "instructor":
         raise PodiumError("Only instructors can hand out reset links for staff accounts.", code=403)
     user = enrolment.user
@@ -144,9 +147,7 @@ def reset_link(slug: str, user_id: int):
 @signed_in
 def student_detail(slug: str, user_id: int):
     course = course_for_staff(slug)
-    enrolment = browse.member(db_session(), course, user_id)
-    if enrolment is None:
-        raise PodiumError("That person is not enrolled in this course.", code=404)
+    enrolment = member_or_404(course, user_id)
     person = enrolment.user
     report = grading.student_report(db_session(), course, person) if enrolment.role.value == "student" else None
     now = utcnow()
