@@ -129,8 +129,17 @@ def _rules_for(comp: Competition, cutoffs: rules.Cutoffs | None) -> rules.Compet
 def grade_course(session: Session, course: Course, *, policy: str | None = None,
                  students: list[User] | None = None) -> tuple[list[User], dict[int, rules.CourseGrades]]:
     """Every enrolled student's grades; `policy` overrides the course's slack policy (chronological|optimal)."""
-    if policy is not None and policy not in rules.SLACK_POLICIES:
-        raise PodiumError(f"unknown slack policy {policy!r}; use {' or '.join(rules.SLACK_POLICIES)}")
+    students, grades = grade_course_under(session, course, [policy], students=students)
+    return students, grades[policy]
+
+
+def grade_course_under(session: Session, course: Course, policies: list[str | None], *,
+                       students: list[User] | None = None
+                       ) -> tuple[list[User], dict[str | None, dict[int, rules.CourseGrades]]]:
+    """The course graded under each slack policy (None: the course's), reading the database once."""
+    for policy in policies:
+        if policy is not None and policy not in rules.SLACK_POLICIES:
+            raise PodiumError(f"unknown slack policy {policy!r}; use {' or '.join(rules.SLACK_POLICIES)}")
     course_policy = policy_of(course)
     competitions = list(course.competitions)
     students = students_of(session, course) if students is None else students
@@ -141,12 +150,12 @@ def grade_course(session: Session, course: Course, *, policy: str | None = None,
         needs_board = comp.resolved_cutoffs is None and any(rules.is_position(v) for v in comp.cutoffs.values())
         board = private_board(comp, course_policy, subs[comp.id], extensions) if needs_board else None
         comp_rules.append(_rules_for(comp, cutoffs_of(comp, course_policy, board)))
-    grades = rules.grade_course(
+    ledger = external_days(session, course.id)
+    graded = {policy: rules.grade_course(
         course_policy, comp_rules, {comp.slug: subs[comp.id] for comp in competitions},
-        students=[u.id for u in students], extensions=extensions,
-        ledger=external_days(session, course.id), slack_policy=policy,
-    )
-    return students, grades
+        students=[u.id for u in students], extensions=extensions, ledger=ledger, slack_policy=policy,
+    ) for policy in policies}
+    return students, graded
 
 
 def _report(user: User, grades: rules.CourseGrades, competitions: list[Competition]) -> StudentReport:
@@ -158,9 +167,15 @@ def _report(user: User, grades: rules.CourseGrades, competitions: list[Competiti
 
 def gradebook(session: Session, course: Course, *, policy: str | None = None) -> list[StudentReport]:
     """Every enrolled student's report, by email."""
-    students, grades = grade_course(session, course, policy=policy)
+    return gradebooks(session, course, [policy])[policy]
+
+
+def gradebooks(session: Session, course: Course, policies: list[str | None]) -> dict[str | None, list[StudentReport]]:
+    """Every enrolled student's report under each slack policy (e.g. both, side by side), by email."""
+    students, graded = grade_course_under(session, course, policies)
     competitions = _in_course_order(course)
-    return [_report(user, grades[user.id], competitions) for user in students]
+    return {policy: [_report(user, grades[user.id], competitions) for user in students]
+            for policy, grades in graded.items()}
 
 
 def student_report(session: Session, course: Course, user: User, *, policy: str | None = None) -> StudentReport:

@@ -290,8 +290,9 @@ def import_slack(slug: str):
 @signed_in
 def grades(slug: str):
     course = course_for_staff(slug)
-    chrono = grading.gradebook(db_session(), course, policy=rules.CHRONOLOGICAL)
-    optimal = {r.user.id: r for r in grading.gradebook(db_session(), course, policy=rules.OPTIMAL)}
+    both = grading.gradebooks(db_session(), course, [rules.CHRONOLOGICAL, rules.OPTIMAL])
+    chrono = both[rules.CHRONOLOGICAL]
+    optimal = {r.user.id: r for r in both[rules.OPTIMAL]}
     rows = [(r, optimal[r.user.id]) for r in chrono]
     competitions = [row.competition for row in chrono[0].rows] if chrono else list(course.competitions)
     return render_template("staff/grades.html", **page_args(course=course, rows=rows, competitions=competitions,
