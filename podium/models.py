@@ -26,6 +26,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
+CLIENT_KEY_LENGTH = 100  # longest Idempotency-Key kept; the usual UUID takes 36
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -199,6 +202,9 @@ class Submission(Base):
         # The newest scoring time of a competition, read on every leaderboard request to know whether the cached
         # ranking still holds: an index seek instead of a scan.
         Index("ix_submissions_competition_scored", "competition_id", "scored_at"),
+        # A client's key for one upload, so that a retry after a lost answer finds the first submission instead of
+        # making a second one. NULLs are distinct in a unique index on SQLite and PostgreSQL alike.
+        Index("uq_submissions_client_key", "user_id", "competition_id", "client_key", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -225,6 +231,8 @@ class Submission(Base):
     # a claim whose lease has run out may be taken over (podium/jobs.py).
     claimed_by: Mapped[Optional[str]] = mapped_column(String(128))
     lease_until: Mapped[Optional[datetime]]
+    # The Idempotency-Key the client sent with the upload, if any.
+    client_key: Mapped[Optional[str]] = mapped_column(String(CLIENT_KEY_LENGTH))
 
     competition: Mapped[Competition] = relationship()
     user: Mapped[User] = relationship()

@@ -22,7 +22,7 @@ from podium import rules, scoring
 from podium.config import Settings
 from podium.db import Database
 from podium.errors import Forbidden, NotFound, PodiumError, Refused
-from podium.models import Competition, Enrolment, Extension, Status, Submission, User, utcnow
+from podium.models import CLIENT_KEY_LENGTH, Competition, Enrolment, Extension, Status, Submission, User, utcnow
 from podium.services import audit, leases
 from podium.services.users import role_in
 from podium.services.files import TooLarge, store_stream
@@ -37,6 +37,18 @@ SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 class UploadTooLarge(PodiumError):
     code = 413
+
+
+class AlreadyReceived(Refused):
+    """A retried upload: the client's key names a submission already received, which is the answer."""
+
+    def __init__(self, submission_id: int):
+        super().__init__(f"This upload was already received as submission {submission_id}.")
+        self.submission_id = submission_id
+
+
+class KeyReused(Refused):
+    """The client's key names an earlier submission of a different file."""
 
 
 class DailyLimitReached(Refused):
@@ -80,11 +92,15 @@ def extension_rule(extension: Extension) -> rules.Extension:
 
 
 def receive(db: Database, settings: Settings, comp_id: int, user_id: int, stream: BinaryIO, file_name: str,
-            description: str = "", *, at: datetime | None = None, recorded_by: str | None = None) -> Submission:
+            description: str = "", *, at: datetime | None = None, recorded_by: str | None = None,
+            client_key: str | None = None) -> Submission:
     """Store an upload durably and record it as queued; refuse it, keeping nothing, when the rules say no.
 
     `at` backdates a submission recorded by staff for a student (outage recovery); it is audited.
+    `client_key` makes a retry safe: when the student already has a submission with that key, nothing new is
+    recorded and `AlreadyReceived` names it (the same file) or `KeyReused` refuses (another file).
     """
+    client_key = _checked_client_key(client_key)
     file_name = Path(file_name or "submission.csv").name
     dest = settings.uploads_dir / str(comp_id) / str(user_id) / f"{uuid.uuid4().hex}-{SAFE_NAME.sub('_', file_name)}"
     try:
@@ -99,6 +115,9 @@ def receive(db: Database, settings: Settings, comp_id: int, user_id: int, stream
             comp = session.get(Competition, comp_id)
             user = session.get(User, user_id)
             enrolment = _lock_enrolment(session, comp, user)
+            # Before the window and the daily limit: a retry of an accepted upload is answered as the first
+            # attempt was, even once the deadline or the limit has been reached since.
+            _refuse_repeat(session, comp, user, client_key, stored.sha256)
             practice = _check_window(session, comp, user, received_at)
             if recorded_by is None and not enrolment.role.is_staff:
                 _check_daily_limit(session, comp, user, received_at)
@@ -106,7 +125,7 @@ def receive(db: Database, settings: Settings, comp_id: int, user_id: int, stream
                 competition_id=comp.id, user_id=user.id, submitted_at=received_at, file_path=str(stored.path),
                 file_name=file_name, sha256=stored.sha256, size_bytes=stored.size_bytes,
                 description=(description or "").strip()[:1000], status=Status.queued, practice=practice,
-                recorded_by=recorded_by,
+                recorded_by=recorded_by, client_key=client_key,
             )
             session.add(submission)
             session.flush()
@@ -132,6 +151,29 @@ def _lock_enrolment(session: Session, comp: Competition | None, user: User | Non
     if enrolment is None:
         raise Forbidden(f"{user.email} is not enrolled in {comp.course.slug}")
     return enrolment
+
+
+def _checked_client_key(key: str | None) -> str | None:
+    if key is None or key == "":
+        return None
+    if len(key) > CLIENT_KEY_LENGTH or not key.isprintable() or not key.isascii():
+        raise PodiumError(f"The Idempotency-Key must be printable ASCII of at most {CLIENT_KEY_LENGTH} characters, "
+                          "e.g. a UUID.", code=400)
+    return key
+
+
+def _refuse_repeat(session: Session, comp: Competition, user: User, client_key: str | None, sha256: str) -> None:
+    """Called under the enrolment lock, so two retries racing each other cannot both record a submission."""
+    if client_key is None:
+        return
+    earlier = session.scalar(select(Submission).where(
+        Submission.user_id == user.id, Submission.competition_id == comp.id, Submission.client_key == client_key))
+    if earlier is None:
+        return
+    if earlier.sha256 != sha256:
+        raise KeyReused(f"The Idempotency-Key {client_key!r} was already used for submission {earlier.id}, a different "
+                        "file; send a new key with each new upload.")
+    raise AlreadyReceived(earlier.id)
 
 
 def _check_window(session: Session, comp: Competition, user: User, t: datetime) -> bool:

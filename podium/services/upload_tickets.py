@@ -111,7 +111,8 @@ def submit(db: Database, settings: Settings, token: str, comp_id: int, user_id: 
            description: str = "") -> Submission:
     """Receive the staged file of a ticket as the student's submission, at the instant its upload ended.
 
-    Takes ids, not rows: it works in its own transactions, like `submissions.receive`."""
+    Submitting a ticket again answers with the submission it already made (a retry after a lost answer makes no
+    second one). Takes ids, not rows: it works in its own transactions, like `submissions.receive`."""
     now = utcnow()
     key = _key(token or "")
     with db.session() as session:
@@ -124,6 +125,8 @@ def submit(db: Database, settings: Settings, token: str, comp_id: int, user_id: 
         ).rowcount == 1
         ticket = session.get(UploadTicket, key)
         if not used:
+            if _made_submission_for(ticket, comp_id, user_id):
+                return session.get(Submission, ticket.submission_id)
             raise TicketProblem(_why_unusable(ticket, comp_id, user_id))
         path, file_name, received_at = Path(ticket.staged_path), ticket.file_name, ticket.received_at
     try:
@@ -136,12 +139,18 @@ def submit(db: Database, settings: Settings, token: str, comp_id: int, user_id: 
     return sub
 
 
+def _made_submission_for(ticket: UploadTicket | None, comp_id: int, user_id: int) -> bool:
+    return (ticket is not None and ticket.submission_id is not None and ticket.user_id == user_id
+            and ticket.competition_id == comp_id)
+
+
 def _why_unusable(ticket: UploadTicket | None, comp_id: int, user_id: int) -> str:
     again = "run the submit command again."
     if ticket is None or ticket.user_id != user_id or ticket.competition_id != comp_id:
         return f"This upload token is not one of yours for this competition; {again}"
     if ticket.used_at is not None:
-        return f"This upload was already submitted (submission {ticket.submission_id}); {again}"
+        # Submitted before, with no submission made: refused by the rules then, or still being received now.
+        return f"This upload was already handed in and made no submission; {again}"
     if ticket.received_at is None:
         return f"The file for this upload token never arrived completely; {again}"
     return f"This upload token expired; {again}"

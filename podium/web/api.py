@@ -218,12 +218,22 @@ def create_submission(cid: str):
     comp_id, user_id = comp.id, user.id
     # End this request's read transaction: receiving writes in its own, and SQLite has one writer at a time.
     db_session().commit()
-    sub = submissions.receive(rt().db, rt().settings, comp_id, user_id, upload.stream, upload.filename, description)
+    try:
+        sub = submissions.receive(rt().db, rt().settings, comp_id, user_id, upload.stream, upload.filename,
+                                  description, client_key=request.headers.get("Idempotency-Key"))
+    except submissions.AlreadyReceived as repeat:
+        # A retry after a lost answer: the first answer again, marked as a replay, and nothing new is recorded.
+        return accepted(repeat.submission_id, staff=role.is_staff, replayed=True)
     current_app.extensions["podium.scoring"].submit(sub.id)
-    stored = db_session().get(Submission, sub.id)
-    response = jsonify(submission_json(stored, staff=role.is_staff))
+    return accepted(sub.id, staff=role.is_staff)
+
+
+def accepted(submission_id: int, *, staff: bool, replayed: bool = False):
+    response = jsonify(submission_json(db_session().get(Submission, submission_id), staff=staff))
     response.status_code = 202
-    response.headers["Location"] = url_for("api.submission", n=sub.id)
+    response.headers["Location"] = url_for("api.submission", n=submission_id)
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
     return response
 
 

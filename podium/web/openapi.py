@@ -185,7 +185,8 @@ ERRORS = {
     401: "No valid credentials: use HTTP Basic with your email and API key (or sign in on the site).",
     403: "You are not enrolled in this competition's course, or may not see this yet.",
     404: "No such competition, submission or file, or it is not yours to see.",
-    409: "The rules refuse it now: the competition is not open yet or has closed.",
+    409: "The rules refuse it now: the competition is not open yet or has closed (or an Idempotency-Key was reused "
+         "for a different file).",
     410: "The file is no longer stored on the server.",
     413: "The file is larger than the upload limit.",
     422: "The file was received but could not be scored; the message says what to fix.",
@@ -233,6 +234,10 @@ def query_param(name: str, description: str, schema: dict | None = None) -> dict
 
 CID = path_param("cid", "the competition's public id, <course>-<competition>")
 SUBMISSION_ID = path_param("n", "the submission's id", {"type": "integer", "format": "int64"})
+IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "required": False,
+                   "description": "a fresh key (e.g. a UUID) per upload; sending the same file again with the same "
+                                  "key, after a lost answer, returns the first submission instead of making a "
+                                  "second one", "schema": {"type": "string", "maxLength": 100}}
 PUBLIC = []  # no security requirement
 
 
@@ -283,13 +288,18 @@ def paths() -> dict:
                 "Upload predictions", REST,
                 {202: json_response("Received and queued for scoring", ref("Submission"),
                                     {"Location": {"schema": {"type": "string"},
-                                                  "description": "the submission's URL, to poll for the score"}})},
-                (400, 401, 403, 404, 409, 413, 429), params=[CID],
+                                                  "description": "the submission's URL, to poll for the score"},
+                                     "Idempotent-Replayed": {"schema": {"type": "string", "enum": ["true"]},
+                                                             "description": "present when the Idempotency-Key "
+                                                                            "named an earlier submission, which "
+                                                                            "this answer describes"}})},
+                (400, 401, 403, 404, 409, 413, 429), params=[CID, IDEMPOTENCY_KEY],
                 body=multipart({"file": {"type": "string", "format": "binary",
                                          "description": "a CSV, .csv.gz or .zip with the sample submission's columns"},
                                 "description": {"type": "string"}}, ["file"]),
                 description="The upload is stored durably before the answer; scoring runs in the background. Poll "
-                            "the Location until `status` is `scored` or `failed` (with `error` saying why)."),
+                            "the Location until `status` is `scored` or `failed` (with `error` saying why). "
+                            "Send an Idempotency-Key to retry safely."),
         },
         "/api/submissions/{n}": {"get": operation(
             "One submission (yours, or any of your course for staff)", REST,

@@ -116,10 +116,22 @@ def test_a_ticket_submits_once_and_only_for_its_owner_and_competition(client, rt
     put(client, issued["createUrl"], text.encode())
     assert "not one of yours" in error(finish(client, world.other, issued["token"]), 404)
     assert "not one of yours" in error(finish(client, world.student, issued["token"], cid=closed), 404)
-    assert finish(client, world.student, issued["token"]).status_code == 200
-    assert "already submitted" in error(finish(client, world.student, issued["token"]), 404)
+    first = finish(client, world.student, issued["token"])
+    assert first.status_code == 200
+    retried = finish(client, world.student, issued["token"])
+    assert retried.status_code == 200 and retried.get_json()["ref"] == first.get_json()["ref"]
     with rt.db.session() as session:
         assert session.query(Submission).count() == 1
+
+
+def test_a_ticket_refused_by_the_rules_cannot_be_handed_in_again(client, rt, world):
+    text = predictions()
+    issued = ticket(client, world.student, text).get_json()
+    put(client, issued["createUrl"], text.encode())
+    for _ in range(5):  # the student's daily limit is reached between the ticket and the submit
+        submissions.receive(rt.db, rt.settings, world.comp_id, world.student.id, io.BytesIO(text.encode()), "p.csv")
+    assert "limit" in error(finish(client, world.student, issued["token"]), 429).lower()
+    assert "made no submission" in error(finish(client, world.student, issued["token"]), 404)
 
 
 def test_the_submission_time_is_when_the_upload_ended(client, rt, world):
