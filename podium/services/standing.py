@@ -158,3 +158,19 @@ def next_deadline(rows: list[CourseCompetition]) -> CourseCompetition | None:
     """The competition whose next deadline (early, on-time or late) comes first."""
     upcoming = [r for r in rows if r.next is not None and r.next.key != "opens"]
     return min(upcoming, key=lambda r: r.next.at, default=None)
+
+
+@dataclass(frozen=True)
+class Standing:
+    state: State
+    schedule: rules.Schedule  # the student's own, extension included
+
+
+def standings(session: Session, course: Course, user: User, now: datetime) -> dict[int, Standing]:
+    """Where each competition of the course stands for this student, by id: a grade page says "not open yet" or
+    "still open" rather than showing 0 for a competition with no submission yet."""
+    found = {}
+    for comp in course.competitions:
+        schedule = schedule_for(session, comp, user)
+        found[comp.id] = Standing(state_for(schedule, now, comp.released_at is not None), schedule)
+    return found

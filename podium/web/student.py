@@ -38,7 +38,8 @@ def grades(slug: str):
     if is_staff(course):
         return redirect(url_for("staff.grades", slug=slug))
     report = grading.student_report(db_session(), course, me())
-    return render_template("student/grades.html", course=course, report=report, staff=False)
+    standings = standing.standings(db_session(), course, me(), utcnow())
+    return render_template("student/grades.html", course=course, report=report, standings=standings, staff=False)
 
 
 @bp.get("/competitions/<cid>")

@@ -172,6 +172,42 @@ def test_my_grades_show_grades_only_for_released_competitions(as_student, rt, co
     assert "<strong>94.5</strong>" in after and "no early submission ×0.9" in after
 
 
+def _move_schedule(rt, course, delta: timedelta) -> None:
+    with rt.db.session() as db:
+        comp = db.get(Competition, course.comp_id)
+        comp.opens, comp.early, comp.ontime, comp.late = (t + delta for t in (comp.opens, comp.early, comp.ontime,
+                                                                             comp.late))
+
+
+def test_my_grades_say_a_competition_without_a_submission_is_still_open_instead_of_showing_zero(as_student, course):
+    html = page(as_student.get("/courses/c1/grades"))
+    assert "No scored submission yet; submissions are accepted until the on-time deadline" in html
+    assert "<strong>0.0</strong>" not in html and "grade 0" not in html
+
+
+def test_my_grades_say_when_a_competition_not_yet_open_opens(as_student, rt, course):
+    _move_schedule(rt, course, timedelta(days=20))
+    html = page(as_student.get("/courses/c1/grades"))
+    assert "Not open yet: it opens" in html and "<strong>0.0</strong>" not in html
+
+
+def test_my_grades_show_zero_once_a_competition_closed_without_a_submission(as_student, rt, course):
+    _move_schedule(rt, course, timedelta(days=-20))
+    html = page(as_student.get("/courses/c1/grades"))
+    assert "<strong>0.0</strong>" in html and "No scored submission counts for this competition: grade 0." in html
+
+
+def test_my_grades_count_the_students_extension_as_still_open(as_student, rt, course):
+    _move_schedule(rt, course, timedelta(days=-8))  # the late deadline passed a day ago for the class
+    assert "<strong>0.0</strong>" in page(as_student.get("/courses/c1/grades"))
+    with rt.db.session() as db:
+        comp = db.get(Competition, course.comp_id)
+        student = db.query(User).filter_by(email=course.student).one()
+        extensions.grant(db, comp, student, days=3, reason="illness", actor=course.staff)
+    html = page(as_student.get("/courses/c1/grades"))
+    assert "No scored submission yet; submissions are accepted until the late deadline" in html
+
+
 def test_staff_opening_my_grades_go_to_the_gradebook(as_staff):
     response = as_staff.get("/courses/c1/grades")
     assert response.status_code == 302 and response.headers["Location"].endswith("/staff/c1/grades")
