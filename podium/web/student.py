@@ -16,9 +16,11 @@ from podium.services import grading, selection, standing, submissions
 from podium.web.access import (competition_for_member, course_for_member, is_staff, me, own_or_staff_submission,
                                role_in, signed_in)
 from podium.web.context import db_session, rt
+from podium.web.markdown import render_markdown
 from podium.web.errors import wants_json
 
 bp = Blueprint("student", __name__)
+bp.add_app_template_filter(render_markdown, "markdown")
 
 
 @bp.get("/courses/<slug>")

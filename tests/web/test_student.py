@@ -35,6 +35,22 @@ def test_competition_page_shows_evaluation_files_and_timeline(as_student, course
     assert "Predict the label of each id." in text  # the README stands in for a missing description
 
 
+def test_the_readme_overview_is_formatted_markdown(as_student, course):
+    text = page(as_student.get(f"/competitions/{course.public_id}"))
+    assert "<h1>Homework</h1>" in text and "<p>Predict the label of each id.</p>" in text
+
+
+def test_a_description_formats_markdown_but_never_passes_html_or_script_links(as_student, rt, course):
+    with rt.db.session() as db:
+        db.get(Competition, course.comp_id).description = (
+            "## Task\n\n| id | label |\n|---|---|\n| 0 | 2 |\n\n<script>alert(1)</script>\n\n"
+            "[click](javascript:alert(2)) and `code`")
+    text = page(as_student.get(f"/competitions/{course.public_id}"))
+    assert "<h2>Task</h2>" in text and "<td>2</td>" in text and "<code>code</code>" in text
+    assert "<script>alert(1)" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert 'href="javascript:' not in text
+
+
 def test_the_timeline_shows_the_students_extension(as_student, as_other, rt, course):
     with rt.db.session() as db:
         comp = db.get(Competition, course.comp_id)
