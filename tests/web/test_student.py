@@ -179,6 +179,7 @@ def test_my_grades_show_grades_only_for_released_competitions(as_student, rt, co
     before = page(as_student.get("/courses/c1/grades"))
     assert "Slack budget" in before and "at release" in before
     assert "Counted: submission" not in before  # the sentence names the private score: hidden until release
+    assert re.search(r"Submission \d+ \(on time\) counts now; your grade is computed from private scores", before)
     with rt.db.session() as db:
         competitions.release(db, db.get(Competition, course.comp_id), actor=course.staff)
     after = page(as_student.get("/courses/c1/grades"))
