@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from podium.models import Competition, Status, Submission, User, utcnow
+from podium.models import Competition, Extension, Status, Submission, User, utcnow
 from podium.services.courses import competition_state, get_course
 from podium.services.demo import build_demo
 from podium.services.users import check_password
@@ -27,9 +27,15 @@ def test_the_demo_course_shows_every_state_with_scored_histories(rt):
         instructor = session.scalar(select(User).where(User.email == "instructor@demo.podium.test"))
         assert check_password(instructor, "demo-password")
         first = session.scalar(select(func.count()).select_from(Submission))
+        # Staff pages have extensions to show, granted by the instructor with a reason, as the audit log records.
+        granted = session.scalars(select(Extension)).all()
+        assert {(e.competition.slug, e.user.email) for e in granted} == {
+            ("hw2p2-classification", "student05@demo.podium.test"), ("hw2p2-verification", "student12@demo.podium.test")}
+        assert all(e.granted_by == "instructor@demo.podium.test" and e.reason for e in granted)
 
     # Running it again starts the demo course afresh rather than piling up a second history.
     build_demo(rt, seed=7, echo=lambda _line: None)
     with rt.db.session() as session:
         assert session.scalar(select(func.count()).select_from(Submission)) == first
         assert session.scalar(select(func.count()).select_from(User)) == 42
+        assert session.scalar(select(func.count()).select_from(Extension)) == 2
