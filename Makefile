@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test test-sqlite test-postgresql bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,16 +14,23 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
-# The browser tests drive Debian's Chromium (never a downloaded one); it is installed once when missing.
+# The browser tests drive Debian's Chromium (never a downloaded one); the PostgreSQL run starts its own cluster
+# from Debian's PostgreSQL 15 server binaries. Both are installed once when missing.
 install: $(STAMP)
 	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
+	@test -x /usr/lib/postgresql/15/bin/initdb || (apt-get update && apt-get install -y postgresql-15)
 
 demo: $(STAMP)
 	$(BIN)/podium demo
 	$(BIN)/podium run --host $(HOST) --port $(PORT)
 
+# The whole suite on SQLite, then on a temporary PostgreSQL cluster the run starts and removes. --keep-going runs
+# the second even when the first fails; make still fails when either did.
 test: install
-	$(BIN)/python -m pytest
+	@$(MAKE) --no-print-directory --keep-going test-sqlite test-postgresql
+
+test-sqlite test-postgresql: test-%: install
+	$(BIN)/python -m pytest --database=$*
 
 bench: install
 	$(BIN)/python bench/scoring.py

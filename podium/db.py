@@ -1,20 +1,31 @@
 """The database: an engine, a session factory and the schema upgrade.
 
 SQLite is the embedded default. It runs in WAL mode with a busy timeout, so the web server, the scheduler and
-the `podium` command can share one file. Any other SQLAlchemy URL (PostgreSQL in production) works unchanged.
+the `podium` command can share one file. PostgreSQL (`postgresql+psycopg://...`) is the choice for several
+processes or machines; the test suite runs on both, and the code has one path for both.
 """
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import Engine, String, create_engine, event, type_coerce
+from sqlalchemy import Engine, String, create_engine, event, inspect, type_coerce
 from sqlalchemy.orm import Session, sessionmaker
 
+from podium.errors import PodiumError
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# A PostgreSQL connection pool per process: the scoring threads, the lease renewer, the scheduler and the request
+# threads each hold a connection only for a short unit of work. Kept small because every process of a deployment
+# (e.g. `podium run --workers 4`) has its own pool and all of them count against the server's max_connections
+# (100 by default): 4 processes x (5 + 10) = 60.
+PG_POOL_SIZE = int(os.environ.get("PODIUM_DB_POOL_SIZE", 5))
+PG_MAX_OVERFLOW = int(os.environ.get("PODIUM_DB_MAX_OVERFLOW", 10))
+PG_CONNECT_TIMEOUT_SECONDS = 10
 
 
 def raw_instant(column):
@@ -24,7 +35,8 @@ def raw_instant(column):
 
 
 def utc_instant(value: str | datetime) -> datetime:
-    """An aware UTC datetime from what the driver gives: ISO text (SQLite) or a naive UTC datetime."""
+    """An aware UTC datetime from what the driver gives: ISO text (SQLite) or a naive UTC datetime (psycopg reads
+    a `timestamp without time zone` column as a datetime whatever the type coercion says)."""
     if isinstance(value, str):
         # Appending the offset lets the C parser build the aware value at once; replace() costs three times more.
         return datetime.fromisoformat(value + "+00:00")
@@ -48,15 +60,72 @@ def _tune_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # A connection asked for autocommit reads outside any transaction, so it never waits for a writer (WAL).
+        if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+NUL_REFUSED = "Text with a NUL character (\\0) is not accepted."
+
+
+def _has_nul(parameters) -> bool:
+    if isinstance(parameters, str):
+        return "\x00" in parameters
+    if isinstance(parameters, dict):
+        return any(_has_nul(value) for value in parameters.values())
+    if isinstance(parameters, (list, tuple)):
+        return any(_has_nul(value) for value in parameters)
+    return False
+
+
+def _refuse_nul_parameters(engine: Engine) -> None:
+    """A NUL character in any statement's text parameter (a lookup by a URL with %00 in it, a search box) is a
+    driver error on PostgreSQL, a 500, and means nothing on SQLite: refuse it on both, as the caller's mistake."""
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def check(_connection, _cursor, _statement, parameters, _context, _executemany):
+        if _has_nul(parameters):
+            raise PodiumError(NUL_REFUSED)
 
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         _tune_sqlite(engine)
+        _refuse_nul_parameters(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    connect_args = {}
+    if url.startswith("postgresql"):
+        # A server that cannot be reached fails the request in seconds instead of hanging it; the application name
+        # tells Podium's connections apart in pg_stat_activity.
+        connect_args = {"connect_timeout": PG_CONNECT_TIMEOUT_SECONDS, "application_name": "podium"}
+    # pre_ping replaces a connection the server closed (a restart, a failover) before it is handed out; recycling
+    # after half an hour keeps idle connections from outliving firewalls' and poolers' idle timeouts.
+    engine = create_engine(url, pool_size=PG_POOL_SIZE, max_overflow=PG_MAX_OVERFLOW, pool_pre_ping=True,
+                           pool_recycle=1800, connect_args=connect_args)
+    _refuse_nul_parameters(engine)
+    return engine
+
+
+def refuse_what_a_column_cannot_hold(session: Session, _context, _instances) -> None:
+    """Refuse, before anything is written, text longer than its column or with a NUL character in it.
+
+    PostgreSQL rejects both with a driver error (a 500 for a long file name or a pasted leaderboard name), while
+    SQLite stores them silently; checking here gives one behaviour on both, with a message naming the field."""
+    for obj in (*session.new, *session.dirty):
+        for attribute in inspect(obj).mapper.column_attrs:
+            column_type = attribute.columns[0].type
+            if not isinstance(column_type, String):  # Text, Enum stored as text and sized strings are Strings
+                continue
+            value = obj.__dict__.get(attribute.key)  # only what is loaded or set: never a lazy load mid-flush
+            if not isinstance(value, str):
+                continue
+            field = attribute.key.replace("_", " ")
+            if "\x00" in value:
+                raise PodiumError(f"The {field} must not contain a NUL character.")
+            if column_type.length is not None and len(value) > column_type.length:
+                raise PodiumError(f"The {field} is at most {column_type.length} characters long; "
+                                  f"{len(value)} were given.")
 
 
 class Database:
@@ -66,6 +135,7 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        event.listen(self.sessions, "before_flush", refuse_what_a_column_cannot_hold)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -1,6 +1,13 @@
-"""Fixtures shared by the platform's tests: a small course folder on disk and a runtime on a fresh database."""
+"""Fixtures shared by the platform's tests: a small course folder on disk and a runtime on a fresh database.
+
+The whole suite runs on SQLite (the default) or on PostgreSQL: `pytest --database=postgresql` (or
+PODIUM_TEST_DATABASE=postgresql) starts a temporary PostgreSQL cluster for the run and gives every test that asks
+for `database_url` (and so `rt`) a fresh copy of a migrated template. A test that is about one database only says so
+with `@pytest.mark.only_on("sqlite", why="...")`; it is left out of the other run, never skipped.
+"""
 from __future__ import annotations
 
+import os
 import textwrap
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -10,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from podium.runtime import make_runtime
+from podium.testing.databases import KINDS, TestDatabases
 
 TZ = "America/New_York"
 N_ROWS = 20
@@ -77,13 +85,88 @@ def predictions(correct: set[int] | None = None, rows: range = range(N_ROWS)) ->
     return "\n".join(lines) + "\n"
 
 
+# --- which database the run uses ------------------------------------------------------------------------
+
+DATABASES = pytest.StashKey[TestDatabases]()
+
+
+def pytest_addoption(parser):
+    parser.addoption("--database", choices=KINDS, default=None,
+                     help="the database every test runs on: sqlite (default) or postgresql, a temporary cluster "
+                          "started from the PostgreSQL server binaries of this machine (env: PODIUM_TEST_DATABASE)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "only_on(kind, why=...): a test about one kind of database only; the run "
+                                       "on the other kind leaves it out")
+    kind = config.getoption("database") or os.environ.get("PODIUM_TEST_DATABASE") or "sqlite"
+    if kind not in KINDS:
+        raise pytest.UsageError(f"PODIUM_TEST_DATABASE={kind!r}: choose one of {', '.join(KINDS)}")
+    config.stash[DATABASES] = TestDatabases.of_kind(kind)
+
+
+def pytest_unconfigure(config):
+    if DATABASES in config.stash:
+        config.stash[DATABASES].close()
+
+
+def pytest_report_header(config):
+    return f"database: {config.stash[DATABASES].describe()}"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Leave out the tests about the other kind of database (deselected: they are not this run's tests)."""
+    kind = config.stash[DATABASES].kind
+    keep, leave = [], []
+    for item in items:
+        marker = item.get_closest_marker("only_on")
+        if marker is not None:
+            wanted = marker.args[0] if marker.args else None
+            if wanted not in KINDS or not marker.kwargs.get("why"):
+                raise pytest.UsageError(f"{item.nodeid}: write @pytest.mark.only_on(\"sqlite\" or \"postgresql\", "
+                                        f"why=\"...\")")
+            if wanted != kind:
+                leave.append(item)
+                continue
+        keep.append(item)
+    if leave:
+        config.hook.pytest_deselected(items=leave)
+        items[:] = keep
+
+
+@pytest.fixture(scope="session")
+def database_kind(pytestconfig) -> str:
+    """"sqlite" or "postgresql": what this run tests."""
+    return pytestconfig.stash[DATABASES].kind
+
+
 @pytest.fixture
-def rt(tmp_path, monkeypatch):
-    data = tmp_path / "data"
-    monkeypatch.setenv("PODIUM_DATA_DIR", str(data))
-    monkeypatch.delenv("DATABASE_URL", raising=False)
+def database_url(pytestconfig, tmp_path):
+    """A fresh database for this test, migrated and empty, of the kind this run tests; removed afterwards.
+
+    The one way tests get a database: the runtime (`rt`), `podium` subprocesses and further runtimes of a test all
+    use this URL. A SQLite file sits where the settings would put it, `tmp_path/data/podium.db`."""
+    databases = pytestconfig.stash[DATABASES]
+    url = databases.fresh(tmp_path / "data")
+    yield url
+    databases.drop(url)
+
+
+@pytest.fixture
+def blank_database_url(pytestconfig, tmp_path):
+    """A new database without any table, of the kind this run tests: for the migrations themselves."""
+    databases = pytestconfig.stash[DATABASES]
+    url = databases.blank(tmp_path / "blank")
+    yield url
+    databases.drop(url)
+
+
+@pytest.fixture
+def rt(tmp_path, monkeypatch, database_url):
+    monkeypatch.setenv("PODIUM_DATA_DIR", str(tmp_path / "data"))
+    # In the environment too, so that runtimes and `podium` processes a test starts share the test's database.
+    monkeypatch.setenv("DATABASE_URL", database_url)
     runtime = make_runtime()
-    runtime.db.upgrade()
     yield runtime
     runtime.db.dispose()
 

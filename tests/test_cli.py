@@ -1,4 +1,4 @@
-"""The `podium` command, end to end on a real SQLite database and real files."""
+"""The `podium` command, end to end on a real database (SQLite or PostgreSQL, as the run says) and real files."""
 from __future__ import annotations
 
 import json
@@ -25,9 +25,11 @@ def write(tmp_path, text, name="pred.csv"):
     return path
 
 
-def test_init_reports_the_database(podium_cli):
+def test_init_reports_the_database(podium_cli, rt, database_kind):
     result = podium_cli("init")
-    assert result.exit_code == 0 and "database ready: sqlite:///" in result.stdout
+    shown = rt.db.engine.url.render_as_string(hide_password=True)
+    assert result.exit_code == 0 and result.stdout == f"database ready: {shown}\n"
+    assert shown.startswith({"sqlite": "sqlite:///", "postgresql": "postgresql+psycopg://"}[database_kind])
 
 
 def test_load_prints_what_it_did_and_is_idempotent(podium_cli, course_dir):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from podium.errors import Refused
+from podium.errors import PodiumError, Refused
 from podium.models import Status, Submission
 from podium.services import submissions, users
 from podium.services.courses import get_competition, get_course, load_course
@@ -140,3 +140,19 @@ def test_pending_submissions_are_found_for_recovery(rt, ids):
     submissions.score(rt.db, rt.settings, upload(rt, ids).id)
     with rt.db.session() as session:  # the live claim is another worker's business
         assert submissions.pending_ids(session) == [first.id, second.id]
+
+
+def test_a_very_long_file_name_is_kept_by_its_end_and_the_upload_is_scored(rt, ids):
+    name = "run-" + "x" * 400 + ".csv"
+    sub = submissions.receive(rt.db, rt.settings, *ids, io.BytesIO(predictions().encode()), name)
+    assert len(sub.file_name) == submissions.FILE_NAME_MAX and sub.file_name.endswith("xxx.csv")
+    assert len(Path(sub.file_path).name.encode()) <= 255
+    assert submissions.score(rt.db, rt.settings, sub.id).status == Status.scored
+
+
+def test_a_description_with_a_nul_character_is_refused_and_nothing_is_kept(rt, ids):
+    with pytest.raises(PodiumError, match="description must not contain a NUL character"):
+        upload(rt, ids, description="one\x00two")
+    assert uploaded_files(rt) == []
+    with rt.db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Submission)) == 0

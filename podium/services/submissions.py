@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 # process takes over a submission only after that, so it is generous.
 LEASE_SECONDS = float(os.environ.get("PODIUM_SCORING_LEASE_SECONDS", 600))
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+FILE_NAME_MAX = 255  # Submission.file_name
 
 
 class UploadTooLarge(PodiumError):
@@ -101,8 +102,10 @@ def receive(db: Database, settings: Settings, comp_id: int, user_id: int, stream
     recorded and `AlreadyReceived` names it (the same file) or `KeyReused` refuses (another file).
     """
     client_key = _checked_client_key(client_key)
-    file_name = Path(file_name or "submission.csv").name
-    dest = settings.uploads_dir / str(comp_id) / str(user_id) / f"{uuid.uuid4().hex}-{SAFE_NAME.sub('_', file_name)}"
+    file_name = _shortened(Path(file_name or "submission.csv").name)
+    # A name on disk has at most 255 bytes: the uuid makes it unique, the tail of the sanitised name keeps it legible.
+    disk_name = f"{uuid.uuid4().hex}-{SAFE_NAME.sub('_', file_name)[-100:]}"
+    dest = settings.uploads_dir / str(comp_id) / str(user_id) / disk_name
     try:
         stored = store_stream(stream, dest, max_bytes=settings.max_upload_bytes)
     except TooLarge as exc:
@@ -137,6 +140,12 @@ def receive(db: Database, settings: Settings, comp_id: int, user_id: int, stream
     except BaseException:
         stored.path.unlink(missing_ok=True)
         raise
+
+
+def _shortened(file_name: str, limit: int = FILE_NAME_MAX) -> str:
+    """The client's file name within its column (PostgreSQL refuses longer text), keeping the end: the extension
+    says what the file is."""
+    return file_name if len(file_name) <= limit else "…" + file_name[-(limit - 1):]
 
 
 def _lock_enrolment(session: Session, comp: Competition | None, user: User | None) -> Enrolment:

@@ -34,6 +34,13 @@ def _find(binary: str) -> str:
     raise PostgresUnavailable(f"`{binary}` was not found: install the PostgreSQL server (e.g. apt-get install postgresql)")
 
 
+def server_version() -> str:
+    """What the server binaries say they are, e.g. `PostgreSQL 15.18`, without starting anything."""
+    result = subprocess.run([_find("postgres"), "--version"], capture_output=True, text=True)
+    words = result.stdout.split()  # "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"
+    return f"PostgreSQL {words[2]}" if result.returncode == 0 and len(words) > 2 else result.stdout.strip()
+
+
 class TemporaryPostgres:
     """`with TemporaryPostgres() as pg: url = pg.create_database()`; everything is deleted on exit."""
 

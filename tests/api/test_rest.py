@@ -158,6 +158,10 @@ def test_another_courses_competition_is_refused_and_an_unknown_one_is_not_found(
     assert_error(client.get("/api/competitions/c1-nope", headers=world.student.auth), 404, "c1-nope")
 
 
+def test_a_nul_character_in_a_url_is_a_json_400_not_a_server_error(client, world):
+    assert_error(client.get("/api/competitions/c1-hw1%00", headers=world.student.auth), 400, "NUL character")
+
+
 # --- leaderboards ----------------------------------------------------------------------------------------
 
 

@@ -1,5 +1,5 @@
-"""A real `podium run` in a subprocess, on a free 127.0.0.1 port with its own data folder, and an HTTP client for
-the REST API's upload (standard library only)."""
+"""A real `podium run` in a subprocess, on a free 127.0.0.1 port with its own data folder and the test's database,
+and an HTTP client for the REST API's upload (standard library only)."""
 from __future__ import annotations
 
 import base64
@@ -31,15 +31,15 @@ def free_port() -> int:
 class Server:
     data_dir: Path
     log: Path
+    database_url: str  # the test's `database_url`: every process of a test shares it, as a deployment's would
     port: int = field(default_factory=free_port)
     process: subprocess.Popen | None = None
     args: tuple[str, ...] = ()
     extra_env: dict = field(default_factory=dict)
 
     def env(self) -> dict:
-        env = dict(os.environ, PODIUM_DATA_DIR=str(self.data_dir), PYTHONUNBUFFERED="1", **self.extra_env)
-        env.pop("DATABASE_URL", None)
-        return env
+        return dict(os.environ, PODIUM_DATA_DIR=str(self.data_dir), DATABASE_URL=self.database_url,
+                    PYTHONUNBUFFERED="1", **self.extra_env)
 
     def start(self) -> "Server":
         out = open(self.log, "ab")

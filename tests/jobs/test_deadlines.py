@@ -90,8 +90,8 @@ def test_finalisation_waits_no_longer_once_the_queue_has_drained(rt, course):
 
 
 def runtimes_on_the_same_database(rt, n: int):
-    """n runtimes with engines of their own on the test's SQLite file, as n processes would have."""
-    return [make_runtime(data_dir=rt.settings.data_dir) for _ in range(n)]
+    """n runtimes with engines of their own on the test's database, as n processes would have."""
+    return [make_runtime(data_dir=rt.settings.data_dir, database_url=rt.settings.database_url) for _ in range(n)]
 
 
 def race(functions) -> list:

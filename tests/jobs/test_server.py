@@ -2,15 +2,17 @@
 exactly once; the daily limit holds under parallel HTTP uploads; SIGTERM stops the server cleanly."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import signal
-import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.pool import NullPool
 
 from podium.runtime import make_runtime
 from podium.services import submissions
@@ -23,14 +25,13 @@ COMPETITION = "c1-hw1"
 
 
 @pytest.fixture
-def site(tmp_path, monkeypatch):
+def site(tmp_path, database_url):
     """A data folder with course c1 (hw1 with a 200,000-row solution) loaded and four students with API keys."""
-    monkeypatch.delenv("DATABASE_URL", raising=False)
     course = write_course(tmp_path / "courses")
     (course / "course.toml").write_text((course / "course.toml").read_text().replace("daily_limit = 5",
                                                                                       "daily_limit = 6"))
     labels = big_competition(course / "hw1", ROWS)
-    server = Server(tmp_path / "data", tmp_path / "server.log")
+    server = Server(tmp_path / "data", tmp_path / "server.log", database_url)
     server.cli("load", str(course))
     keys = {}
     for n in range(4):
@@ -41,16 +42,19 @@ def site(tmp_path, monkeypatch):
     server.stop()
 
 
-def db(server: Server) -> sqlite3.Connection:
-    connection = sqlite3.connect(server.data_dir / "podium.db", timeout=30, isolation_level=None)
-    return connection
+@functools.cache
+def reader(url: str) -> Engine:
+    """An engine that reads in autocommit (no transaction of ours holds the servers back) and keeps no connection
+    open between reads, so nothing of it outlives the test's database."""
+    return create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
 
 
 def rows(server: Server) -> list[tuple]:
-    with db(server) as connection:
-        return connection.execute(
+    """The submissions as the servers stored them, read straight from the database."""
+    with reader(server.database_url).connect() as connection:
+        return [tuple(row) for row in connection.exec_driver_sql(
             "SELECT id, description, status, public_score, private_score, sha256, claimed_by, user_id "
-            "FROM submissions ORDER BY id").fetchall()
+            "FROM submissions ORDER BY id")]
 
 
 def wait_until(condition, timeout: float = WAIT, every: float = 0.02) -> bool:
@@ -68,7 +72,7 @@ def unfinished(server: Server) -> int:
 
 def expected_scores(server: Server, tmp_path: Path, contents: dict[str, bytes]) -> dict[str, tuple[float, float]]:
     """What a dry run of each file gives, in this process."""
-    rt = make_runtime(data_dir=server.data_dir)
+    rt = make_runtime(data_dir=server.data_dir, database_url=server.database_url)
     try:
         with rt.db.session() as session:
             comp = get_competition(session, COMPETITION)
@@ -174,8 +178,9 @@ def test_two_servers_on_one_database_score_each_upload_once_and_the_survivor_tak
     """A runs the scheduler (recovery every second), B runs with --no-scheduler; both take uploads. B is killed
     mid-burst and not restarted: A's periodic recovery scores what B left, and nothing is scored twice."""
     server, keys, labels = site
-    a = Server(server.data_dir, tmp_path / "a.log", extra_env={"PODIUM_RECOVERY_SECONDS": "1"}).start()
-    b = Server(server.data_dir, tmp_path / "b.log", args=("--no-scheduler",)).start()
+    a = Server(server.data_dir, tmp_path / "a.log", server.database_url,
+               extra_env={"PODIUM_RECOVERY_SECONDS": "1"}).start()
+    b = Server(server.data_dir, tmp_path / "b.log", server.database_url, args=("--no-scheduler",)).start()
     try:
         attempts = [(f"two-{i:02d}", f"s{i % 4}@x.edu", (a, b)[i % 2], guesses(labels, 0.25 + 0.03 * i, seed=100 + i))
                     for i in range(20)]
