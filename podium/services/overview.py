@@ -72,13 +72,15 @@ def course_glance(session: Session, course: Course, now: datetime) -> CourseGlan
 
 def _today_counts(session: Session, comp_ids: list[int], start: datetime, end: datetime) -> Counter:
     counts: Counter = Counter()
+    # Grouped by the plain status column: PostgreSQL does not see `status = $1` in the select list and `status = $2`
+    # in GROUP BY as one expression.
     rows = session.execute(
-        select(Submission.competition_id, Submission.status == Status.failed, func.count())
+        select(Submission.competition_id, Submission.status, func.count())
         .where(Submission.competition_id.in_(comp_ids), Submission.submitted_at >= start, Submission.submitted_at < end)
-        .group_by(Submission.competition_id, Submission.status == Status.failed)
+        .group_by(Submission.competition_id, Submission.status)
     )
-    for comp_id, failed, n in rows:
-        counts[comp_id, bool(failed)] += n
+    for comp_id, status, n in rows:
+        counts[comp_id, status == Status.failed] += n
     return counts
 
 

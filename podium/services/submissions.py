@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from podium import rules, scoring
 from podium.config import Settings
-from podium.db import Database
+from podium.db import LARGEST_ID, Database
 from podium.errors import Forbidden, NotFound, PodiumError, Refused
 from podium.models import CLIENT_KEY_LENGTH, Competition, Enrolment, Extension, Status, Submission, User, utcnow
 from podium.services import audit, leases
@@ -434,7 +434,7 @@ def visible_to(session: Session, submission_id: int, user: User) -> tuple[Submis
     Anyone else is told it does not exist, so submission ids confirm nothing about other students.
     """
     # Ids beyond what the database stores exist nowhere.
-    sub = session.get(Submission, submission_id) if 0 < submission_id < 2 ** 63 else None
+    sub = session.get(Submission, submission_id) if 0 < submission_id <= LARGEST_ID else None
     if sub is None:
         raise NotFound(f"no submission {submission_id}")
     role = role_in(user, sub.competition.course)

@@ -21,6 +21,7 @@ def create_app(runtime: Runtime | None = None, **overrides) -> Flask:
     register_session(app)
     register_extensions(app)
     register_security_headers(app)
+    register_url_converters(app)
     register_blueprints(app)
     register_errors(app)
     register_template_helpers(app)
@@ -62,6 +63,12 @@ def register_security_headers(app: Flask) -> None:
     from podium.web import security
 
     security.init_app(app)
+
+
+def register_url_converters(app: Flask) -> None:
+    from podium.web import converters
+
+    converters.init_app(app)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -11,6 +11,7 @@ from typing import Callable
 
 from flask import Blueprint, Response, request
 
+from podium.db import LARGEST_ID
 from podium.errors import Forbidden, NotFound
 from podium.models import User, utcnow
 from podium.services import leaderboards, overview, standing
@@ -110,9 +111,10 @@ def _student(requested: str | None, staff: bool) -> User:
     if not staff:
         raise Forbidden("You can see only your own scores.")
     try:
-        user = db_session().get(User, int(requested))
+        number = int(requested)
     except ValueError:
-        user = None
+        number = 0
+    user = db_session().get(User, number) if 0 < number <= LARGEST_ID else None  # beyond: no such id anywhere
     if user is None:
         raise NotFound(f"no student {requested}")
     return user

@@ -48,4 +48,8 @@ def init_app(app: Flask) -> None:
     def http_error(exc: HTTPException):
         if request.blueprint and request.blueprint.split(".")[0] in ("api", "kaggle"):
             return exc  # the API answers its own way
+        if request.path.startswith("/api/"):  # an API URL no rule took (e.g. an id beyond what an id column holds)
+            from podium.web import api
+
+            return api.http_error(exc)
         return error_response(exc.code or 500, exc.description or exc.name, exc.name)

@@ -237,6 +237,8 @@ def test_a_submission_is_visible_to_its_author_and_the_courses_staff_only(client
     assert client.get(f"/api/submissions/{sub}", headers=world.other.auth).get_json() == {
         "code": 404, "message": f"no submission {sub}"}
     assert_error(client.get("/api/submissions/99999", headers=world.student.auth), 404)
+    for beyond in (2**31, 2**64):  # more than an id column holds (32 bits on PostgreSQL): a JSON 404 too
+        assert_error(client.get(f"/api/submissions/{beyond}/file", headers=world.student.auth), 404)
 
 
 def test_the_file_of_a_submission_is_for_its_author_and_staff(client, rt, world):

@@ -4,6 +4,8 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 
+import pytest
+
 from podium.models import User
 from podium.web import plots
 from tests.conftest import predictions
@@ -44,6 +46,11 @@ def test_score_over_time_is_the_viewers_own_unless_staff(as_student, as_staff, r
     assert "No scored submission yet" in mine
     theirs = as_staff.get(f"/charts/{course.public_id}/progress.svg?student={other_id}").get_data(as_text=True)
     assert "public" in theirs and "private" in theirs  # staff see private scores at any time
+
+
+@pytest.mark.parametrize("student", ["2147483648", str(2**64), "nobody"])
+def test_a_student_number_no_id_can_hold_is_not_found(as_staff, course, student):
+    assert as_staff.get(f"/charts/{course.public_id}/progress.svg?student={student}").status_code == 404
 
 
 def test_a_chart_is_drawn_again_when_the_submissions_change(as_student, rt, course):

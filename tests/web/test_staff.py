@@ -31,6 +31,13 @@ def test_students_and_outsiders_open_no_staff_page(as_student, as_outsider, url)
     assert as_outsider.get(url).status_code == 403
 
 
+@pytest.mark.parametrize("number", [2**31, 2**63, 2**64])
+def test_an_id_no_id_column_can_hold_is_a_404_on_every_database(as_staff, course, number):
+    assert as_staff.get(f"/staff/c1/students/{number}").status_code == 404
+    assert as_staff.get(f"/submissions/{number}").status_code == 404
+    assert as_staff.form(f"/staff/c1/extensions/{number}/revoke").status_code == 404
+
+
 def test_staff_of_one_course_see_nothing_of_another(app, rt, course):
     with rt.db.session() as db:
         c2 = db.query(Competition).filter(Competition.slug == "hw9").one().course
