@@ -91,21 +91,41 @@ def load(ctx: click.Context, folder: Path) -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="server processes; more than 1 serves with gunicorn (production), 1 with the development server")
+@click.option("--threads", default=None, type=click.IntRange(1, 256),
+              help="requests served at once by each of several --workers  [default: 8]")
 @click.option("--no-scheduler", is_flag=True,
-              help="no periodic recovery or deadline jobs here (extra processes sharing one database)")
+              help="never run the periodic recovery or the deadline jobs here (another process on the database does)")
 @click.pass_context
-def run(ctx: click.Context, host: str, port: int, no_scheduler: bool) -> None:
+def run(ctx: click.Context, host: str, port: int, workers: int, threads: int | None, no_scheduler: bool) -> None:
     """Serve the web app, score uploads in the background and run the scheduler; stops cleanly on SIGTERM."""
+    if threads is not None and workers == 1:
+        raise click.UsageError("--threads applies to several --workers; the development server (--workers 1) "
+                               "starts a thread per request")
+    rt = runtime(ctx)
+    rt.db.upgrade()
+    click.echo(f"Podium on http://{host}:{port}/  (data: {rt.settings.data_dir}; "
+               f"{workers} process{'es' if workers > 1 else ''})")
+    if workers == 1:
+        serve_in_this_process(rt, host, port, scheduler=not no_scheduler)
+    else:
+        from podium.serve import DEFAULT_THREADS, serve
+
+        # The gunicorn master forks the workers: it must not hold a database connection they would inherit.
+        rt.db.dispose()
+        serve(host, port, workers, threads or DEFAULT_THREADS, scheduler=not no_scheduler)
+
+
+def serve_in_this_process(rt: Runtime, host: str, port: int, *, scheduler: bool) -> None:
+    """The development server: one process, a thread per request, the background work beside it."""
     from werkzeug.serving import run_simple
 
     from podium.jobs import background
     from podium.web import create_app
 
-    rt = runtime(ctx)
-    rt.db.upgrade()
     app = create_app(runtime=rt)
-    with background(app, scheduler=not no_scheduler):
-        click.echo(f"Podium on http://{host}:{port}/  (data: {rt.settings.data_dir})")
+    with background(app, scheduler=scheduler):
         run_simple(host, port, app, threaded=True, use_reloader=False)
 
 
@@ -430,6 +450,39 @@ def grades_explain(ctx, competition: str, email: str, policy: str | None) -> Non
     with runtime(ctx).db.session() as session:
         comp = courses.get_competition(session, competition)
         click.echo(grading.explain(session, comp, users_service.get_user(session, email), policy=policy))
+
+
+# --- backups ---------------------------------------------------------------------------------------------
+
+
+@cli.command("export")
+@click.argument("course_slug")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="the zip file to write (replaced when it exists)")
+@click.pass_context
+def export_course(ctx, course_slug: str, output: Path) -> None:
+    """Write COURSE whole (rows, uploads, data files, compiled solutions) to a zip file, checked by sha256."""
+    from podium.services import backup
+
+    rt = runtime(ctx)
+    click.echo(backup.export_course(rt.db, rt.settings, course_slug, output).line())
+
+
+@cli.command("import")
+@click.argument("archive", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--replace", is_flag=True, help="replace a course with the same slug (its rows and files)")
+@click.option("--max-size", "max_size_gb", type=click.FloatRange(min=0), default=100, show_default=True,
+              help="refuse an archive holding more than this many gigabytes")
+@click.pass_context
+def import_course(ctx, archive: Path, replace: bool, max_size_gb: float) -> None:
+    """Restore a course from a `podium export` zip file, all or nothing; accounts are matched by email."""
+    from podium.services import backup
+
+    rt = runtime(ctx)
+    rt.db.upgrade()
+    summary = backup.import_course(rt.db, rt.settings, archive, replace=replace, max_bytes=int(max_size_gb * 1e9),
+                                   actor=actor())
+    click.echo(summary.line())
 
 
 # --- demo ------------------------------------------------------------------------------------------------

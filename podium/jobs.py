@@ -6,10 +6,14 @@
   submission is scored exactly once however many processes share the database.
 - `BackgroundJobs` is one process's APScheduler: it recovers unscored submissions at start and every
   `recovery_seconds` (queued ones, and those whose claim lapsed), and finalises each competition once its late
-  deadline plus a grace has passed. The deadline loop runs in one process at a time: it holds the database lease
-  `DEADLINE_LEASE`. Due competitions are read from the database on every pass, so a restart never misses one.
-- `background(app, scheduler=...)` wraps `podium run`: it starts all this, turns SIGTERM into a clean stop, and
-  shuts the scheduler and the pool down (queued uploads stay queued, for the next start).
+  deadline plus a grace has passed. Every process recovers once when it starts; after that, the periodic recovery
+  and the deadline loop run in one process at a time, the holder of the database lease `DEADLINE_LEASE` (any
+  process with a scheduler may take it over when it lapses). Due competitions are read from the database on every
+  pass, so a restart never misses one.
+- `Background` is one process's whole background work, started and stopped as a unit: by `background(app)`
+  around the development server (which also turns SIGTERM into a clean stop), and by the hooks of each gunicorn
+  worker (podium/serve.py). Stopping shuts the scheduler and the pool down; queued uploads stay queued, for the
+  next start.
 """
 from __future__ import annotations
 
@@ -179,6 +183,7 @@ class BackgroundJobs:
     """One process's scheduler: periodic recovery of unscored submissions and the deadline loop."""
 
     RECOVER_JOB, DEADLINE_JOB, NEXT_DEADLINE_JOB = "recover-submissions", "deadlines", "next-deadline"
+    START_RECOVERY_JOB = "recover-at-start"
 
     def __init__(self, runtime: Runtime, pool: ScoringPool, settings: JobSettings | None = None,
                  holder: str | None = None):
@@ -193,19 +198,36 @@ class BackgroundJobs:
 
     def start(self) -> None:
         now = datetime.now(timezone.utc)
-        self.scheduler.add_job(self.pool.recover, "interval", seconds=self.settings.recovery_seconds,
-                               id=self.RECOVER_JOB, next_run_time=now)
+        # Every process picks up the backlog once as it starts, so that after a restart it is spread over all of
+        # them; the periodic passes are the lease holder's alone.
+        self.scheduler.add_job(self.pool.recover, "date", run_date=now, id=self.START_RECOVERY_JOB)
+        self.scheduler.add_job(self.recover_if_leading, "interval", seconds=self.settings.recovery_seconds,
+                               id=self.RECOVER_JOB)
         self.scheduler.add_job(self.run_deadlines, "interval", seconds=self.settings.deadline_scan_seconds,
                                id=self.DEADLINE_JOB, next_run_time=now)
         self.scheduler.start()
+
+    def leading(self) -> bool:
+        """Take or renew the scheduler's lease; True when this process holds it."""
+        with self.runtime.db.session() as session:
+            return leases.acquire(session, DEADLINE_LEASE, self.holder, self.settings.leader_lease_seconds)
+
+    def recover_if_leading(self) -> list[Future]:
+        """A periodic recovery pass, in the lease holder only: one process looking is enough, and several would
+        only race each other for the same claims."""
+        try:
+            if not self.leading():
+                return []
+        except Exception:
+            log.exception("the recovery pass could not read the scheduler lease; the next one tries again")
+            return []
+        return self.pool.recover()
 
     def run_deadlines(self) -> list[str]:
         """One pass of the deadline loop, when this process holds (or takes) the deadline lease."""
         with self._deadline_lock:
             try:
-                with self.runtime.db.session() as session:
-                    leading = leases.acquire(session, DEADLINE_LEASE, self.holder, self.settings.leader_lease_seconds)
-                if not leading:
+                if not self.leading():
                     return []
                 done = finalise_due(self.runtime, self.settings.finalise_grace_seconds)
                 self._schedule_next_deadline()
@@ -248,26 +270,40 @@ def _stop_on_sigterm(signum, frame):
     raise KeyboardInterrupt
 
 
+class Background:
+    """One process's background work, started and stopped as a unit: its scoring pool and, with `scheduler`, its
+    scheduler (without one, the process only recovers once at start and then scores what it receives)."""
+
+    def __init__(self, app, *, scheduler: bool = True):
+        self.pool: ScoringPool = app.extensions["podium.scoring"]
+        self.jobs = BackgroundJobs(app.extensions["podium"], self.pool) if scheduler else None
+
+    def start(self) -> None:
+        if self.jobs is not None:
+            self.jobs.start()
+        else:
+            self.pool.recover()
+
+    def stop(self) -> None:
+        if self.jobs is not None:
+            self.jobs.shutdown()
+        log.info("stopping: waiting for the submissions being scored; queued ones stay queued")
+        self.pool.shutdown(wait=True, cancel_pending=True)
+
+
 @contextmanager
 def background(app, *, scheduler: bool = True) -> Iterator[BackgroundJobs | None]:
-    """Run the app's background work while the block runs: recovery at once, and with `scheduler`, the
-    periodic recovery and the deadline loop. SIGTERM and SIGINT end the block cleanly."""
-    runtime, pool = app.extensions["podium"], app.extensions["podium.scoring"]
-    jobs = BackgroundJobs(runtime, pool) if scheduler else None
+    """Run the app's background work while the block runs (the development server's process): recovery at once,
+    and with `scheduler`, the periodic recovery and the deadline loop. SIGTERM and SIGINT end the block cleanly."""
+    work = Background(app, scheduler=scheduler)
     on_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm) if on_main_thread else None
     try:
-        if jobs is not None:
-            jobs.start()
-        else:
-            pool.recover()
-        yield jobs
+        work.start()
+        yield work.jobs
     except KeyboardInterrupt:
         pass
     finally:
         if on_main_thread:
             signal.signal(signal.SIGTERM, previous)
-        if jobs is not None:
-            jobs.shutdown()
-        log.info("stopping: waiting for the submissions being scored; queued ones stay queued")
-        pool.shutdown(wait=True, cancel_pending=True)
+        work.stop()

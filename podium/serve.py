@@ -1,0 +1,80 @@
+"""`podium run --workers N`: the web app in N gunicorn worker processes, each a whole Podium.
+
+What runs where:
+- The gunicorn master only binds the port, forks the workers and replaces any that die. It never builds the app,
+  opens no database connection and starts no thread: a process that forks must not hold either (a forked child
+  would share the parent's database sockets and inherit locks held by threads that do not exist in it).
+- Each worker builds its own app after the fork (`load`), with its own engine and connection pool, and then, in
+  `post_worker_init`, its own background work (`podium.jobs.Background`): a scoring pool that scores the uploads
+  this worker receives, at once and without any hand-off, and a small scheduler.
+- The schedulers of all workers (and of every other process on the same database) compete for one database lease;
+  its holder alone runs the periodic recovery and the deadline loop, so exactly one process does that work at a
+  time, and another takes over when it dies. `podium jobs` names the holder.
+- Workers are gthread workers: each serves `threads` requests at once, and its main thread keeps answering the
+  master's heartbeat while a long upload is read, so a slow upload never gets its worker killed as hung.
+"""
+from __future__ import annotations
+
+import logging
+
+from gunicorn.app.base import BaseApplication
+
+log = logging.getLogger(__name__)
+
+DEFAULT_THREADS = 8
+# Long enough for a worker to finish what it is scoring after SIGTERM (a 2,000,000-row upload takes about a
+# second); the submissions it had not started stay queued for the next start.
+GRACEFUL_TIMEOUT_SECONDS = 60
+
+
+class PodiumServer(BaseApplication):
+    """gunicorn, configured from `podium run`'s options only (no gunicorn.conf.py, no GUNICORN_CMD_ARGS)."""
+
+    def __init__(self, host: str, port: int, workers: int, threads: int = DEFAULT_THREADS, *, scheduler: bool = True):
+        self.options = {
+            "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+            "workers": workers,
+            "worker_class": "gthread",
+            "threads": threads,
+            "graceful_timeout": GRACEFUL_TIMEOUT_SECONDS,
+            "proc_name": "podium",
+            "post_worker_init": start_background_work,
+            "worker_exit": stop_background_work,
+        }
+        self.scheduler = scheduler
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+        # gunicorn 25+ opens a control socket served by a thread of the master: a thread in the process that forks,
+        # and one fixed path in $HOME that two `podium run` on a machine would fight over. Podium needs neither.
+        if "control_socket_disable" in self.cfg.settings:
+            self.cfg.set("control_socket_disable", True)
+
+    def load(self):
+        """Called in each worker after the fork: the app, its engine and its pool belong to that worker alone."""
+        from podium.web import create_app
+
+        app = create_app()
+        app.config["PODIUM_SCHEDULER"] = self.scheduler
+        return app
+
+
+def start_background_work(worker) -> None:
+    from podium.jobs import Background
+
+    app = worker.wsgi
+    worker.podium_background = Background(app, scheduler=app.config["PODIUM_SCHEDULER"])
+    worker.podium_background.start()
+
+
+def stop_background_work(_server, worker) -> None:
+    """In the worker as it exits: finish what is being scored; what waits stays queued for the next start."""
+    background = getattr(worker, "podium_background", None)
+    if background is not None:
+        background.stop()
+
+
+def serve(host: str, port: int, workers: int, threads: int = DEFAULT_THREADS, *, scheduler: bool = True) -> None:
+    PodiumServer(host, port, workers, threads, scheduler=scheduler).run()
