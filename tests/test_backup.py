@@ -10,6 +10,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import re
 import zipfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -195,8 +196,10 @@ def grades(rt: Runtime, slug: str) -> list:
                 for row in report.rows:
                     grade = dataclasses.asdict(row.grade)
                     grade["submission_id"] = subs.get(grade["submission_id"])
-                    rows.append((row.competition.slug, json.dumps(grade, sort_keys=True, default=str),
-                                 row.explanation))
+                    # The explanation names the submission that counts by its id, which an import changes.
+                    explanation = re.sub(r"submission (\d+)", lambda m: f"submission {subs[int(m[1])]}",
+                                         row.explanation)
+                    rows.append((row.competition.slug, json.dumps(grade, sort_keys=True, default=str), explanation))
                 out.append((policy, report.user.email, report.budget, report.slack_used, report.total, rows))
     return sorted(out, key=repr)
 
@@ -342,7 +345,11 @@ def test_import_beside_another_course_remaps_ids_keeps_both_and_keeps_existing_a
         c2 = courses.get_course(session, "c2")
         users_service.add_user(session, ANA, c2, "staff", name="Ana Elsewhere", password="another password",
                                actor="test")
-        users_service.add_user(session, "eve@example.edu", c2, "student", name="Eve", actor="test")
+        eve = users_service.add_user(session, "eve@example.edu", c2, "student", name="Eve", actor="test")
+        hw9_id, eve_id = courses.get_competition(session, "c2-hw9").id, eve.id
+    # c2's submission takes the first submission id here, as c1's first one had at the source.
+    submissions.score(target.db, target.settings, submissions.receive(
+        target.db, target.settings, hw9_id, eve_id, io.BytesIO(predictions().encode()), "eve.csv").id)
     build_c2_history = snapshot(target, "c2")
     c2_grades = grades(target, "c2")
 
@@ -360,6 +367,7 @@ def test_import_beside_another_course_remaps_ids_keeps_both_and_keeps_existing_a
         assert sorted(e.course.slug for e in ana.enrolments) == ["c1", "c2"]
         # The target's c2 took the first ids, so the course's rows were given new ones.
         assert session.scalar(select(Course.id).where(Course.slug == "c1")) == 2
+        assert session.scalar(select(Submission.user_id).where(Submission.id == 1)) == eve_id
 
 
 # --- refusals ---------------------------------------------------------------------------------------------
@@ -489,7 +497,7 @@ def test_a_member_not_in_the_manifest_is_refused(exported, target, tmp_path):
 def test_an_archive_larger_than_the_limit_is_refused_before_anything_is_written(exported, target):
     result = run(target, "import", "--max-size", "0.000001", exported[0])
     assert result.exit_code == 1
-    assert "more than the 0.0 MB an import accepts (see --max-size)" in result.stderr
+    assert "more than the 1,000 bytes an import accepts (see --max-size)" in result.stderr
     assert leftovers(target) == []
 
 

@@ -21,6 +21,7 @@ transaction back, so nothing of a refused or failed import is left behind.
 """
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 import os
@@ -64,7 +65,7 @@ MANIFEST = "manifest.json"
 MANIFEST_MAX_BYTES = 64 << 20
 DEFAULT_MAX_BYTES = 100 * 10**9
 # Room kept free on the data directory's disk after staging an archive: a full disk breaks the running server.
-FREE_SPACE_MARGIN = 1 << 30
+FREE_SPACE_MARGIN = 256 * 10**6
 CHUNK = 1 << 20
 
 COURSE_FILES, COMPILED_FILES, UPLOAD_FILES = "files/course/", "files/compiled/", "files/uploads/"
@@ -368,7 +369,7 @@ def _row_to_json(row: dict[str, Any]) -> dict[str, Any]:
 def _to_json(value: Any) -> Any:
     if isinstance(value, datetime):
         return _iso(value)
-    if hasattr(value, "value") and isinstance(getattr(value, "value"), str):  # a str Enum: Role, Status
+    if isinstance(value, enum.Enum):  # Role, Status
         return value.value
     return value
 
@@ -859,4 +860,6 @@ def _counted(counts: dict[str, int]) -> str:
 
 
 def _megabytes(n: int) -> str:
-    return f"{n / 1e6:.1f} MB"
+    if n >= 10**9:
+        return f"{n / 1e9:.1f} GB"
+    return f"{n / 1e6:.1f} MB" if n >= 10**6 else f"{n:,} bytes"
