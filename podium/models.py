@@ -84,7 +84,8 @@ class Course(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     competitions: Mapped[list[Competition]] = relationship(
-        back_populates="course", order_by="Competition.ontime", cascade="all, delete-orphan"
+        # The id settles equal deadlines: PostgreSQL returns ties in no fixed order (an updated row moves).
+        back_populates="course", order_by="[Competition.ontime, Competition.id]", cascade="all, delete-orphan"
     )
     enrolments: Mapped[list[Enrolment]] = relationship(back_populates="course", cascade="all, delete-orphan")
 

@@ -1,6 +1,7 @@
 """Loading a course folder: what is stored, idempotence, and the refusals that need the solution's content."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from sqlalchemy import func, select
 from podium.errors import ConfigError
 from podium.models import AuditEvent, Competition, Course, DataFile
 from podium.services.courses import get_competition, load_course
+from tests.conftest import write_course
 
 
 def load(rt, folder: Path):
@@ -97,3 +99,16 @@ def test_a_refused_folder_leaves_the_database_as_it_was(rt, course_dir):
     refusal(rt, course_dir)
     with rt.db.session() as session:
         assert session.scalar(select(func.count()).select_from(Course)) == 0
+
+
+def test_competitions_with_the_same_deadline_are_in_the_order_they_were_created(rt, tmp_path):
+    """Equal deadlines are ordered by creation on every database, not by whatever order a scan gives (an index on
+    the slug, or on PostgreSQL the place an updated row moved to)."""
+    now, root = datetime.now(timezone.utc), tmp_path / "same"
+    load(rt, write_course(root, now=now, competition="hw-b"))
+    load(rt, write_course(root, now=now, competition="hw-a"))  # created second, first by its slug
+    load(rt, write_course(root, now=now, competition="hw-c"))
+    with rt.db.session() as session:
+        session.scalar(select(Competition).where(Competition.slug == "hw-b")).title = "Changed"
+    with rt.db.session() as session:
+        assert [c.slug for c in session.scalar(select(Course)).competitions] == ["hw-b", "hw-a", "hw-c"]

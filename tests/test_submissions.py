@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -11,8 +12,8 @@ import pytest
 from sqlalchemy import func, select
 
 from podium.errors import PodiumError, Refused
-from podium.models import Status, Submission
-from podium.services import submissions, users
+from podium.models import Status, Submission, User
+from podium.services import selection, submissions, users
 from podium.services.courses import get_competition, get_course, load_course
 from podium.services.submissions import UploadTooLarge
 from tests.conftest import predictions, write_course
@@ -156,3 +157,27 @@ def test_a_description_with_a_nul_character_is_refused_and_nothing_is_kept(rt, i
     assert uploaded_files(rt) == []
     with rt.db.session() as session:
         assert session.scalar(select(func.count()).select_from(Submission)) == 0
+
+
+def test_parallel_final_marks_never_pass_the_limit_of_two(rt, ids):
+    """Each mark reads the student's marks and adds one: done in parallel (two browser tabs, the API), they are
+    counted one at a time, or on PostgreSQL two of them could together pass the limit."""
+    subs = [submissions.score(rt.db, rt.settings, upload(rt, ids).id).id for _ in range(5)]
+    with rt.db.session() as session:
+        student = session.get(User, ids[1])
+    start = threading.Barrier(len(subs))
+
+    def mark(sub_id: int) -> bool:
+        start.wait()
+        try:
+            with rt.db.session() as session:
+                selection.set_mark(session, sub_id, True, by=session.get(User, student.id))
+            return True
+        except Refused:
+            return False
+
+    with ThreadPoolExecutor(max_workers=len(subs)) as pool:
+        outcomes = list(pool.map(mark, subs))
+    assert outcomes.count(True) == 2
+    with rt.db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Submission).where(Submission.selected)) == 2

@@ -119,4 +119,5 @@ def audit_actions(session: Session, course: Course) -> list[str]:
 
 def slack_entries(session: Session, course: Course) -> list[SlackEntry]:
     return list(session.scalars(select(SlackEntry).options(joinedload(SlackEntry.user))
-                                .where(SlackEntry.course_id == course.id).order_by(SlackEntry.recorded_at.desc())))
+                                .where(SlackEntry.course_id == course.id)
+                                .order_by(SlackEntry.recorded_at.desc(), SlackEntry.id.desc())))

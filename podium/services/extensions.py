@@ -28,7 +28,10 @@ def grant(session: Session, comp: Competition, user: User, *, days: float | None
         raise PodiumError(f"--days must be positive, not {days}")
     if until is not None and until <= comp.ontime:
         raise PodiumError("--until must be after the competition's on-time deadline")
-    if session.scalar(select(Enrolment).where(Enrolment.user_id == user.id, Enrolment.course_id == comp.course_id)) is None:
+    # Locked, so that two staff granting at once on PostgreSQL cannot both find no active extension and leave two.
+    enrolment = session.scalar(select(Enrolment).where(Enrolment.user_id == user.id,
+                                                       Enrolment.course_id == comp.course_id).with_for_update())
+    if enrolment is None:
         raise NotFound(f"{user.email} is not enrolled in {comp.course.slug}")
     previous = active_extension(session, comp, user)
     if previous is not None:
@@ -70,7 +73,7 @@ def listing(session: Session, course_id: int, *, competition_id: int | None = No
         query = query.where(Extension.competition_id == competition_id)
     if not include_revoked:
         query = query.where(Extension.revoked_at.is_(None))
-    return list(session.scalars(query.order_by(Extension.granted_at)))
+    return list(session.scalars(query.order_by(Extension.granted_at, Extension.id)))
 
 
 def describe(extension: Extension, timezone: str = "UTC") -> str:

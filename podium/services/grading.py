@@ -91,7 +91,7 @@ def active_extensions(session: Session, competitions: list[Competition]) -> dict
     slugs = {c.id: c.slug for c in competitions}
     found = session.scalars(
         select(Extension).where(Extension.competition_id.in_(list(slugs)), Extension.revoked_at.is_(None))
-        .order_by(Extension.granted_at)
+        .order_by(Extension.granted_at, Extension.id)  # the id settles equal instants the same on every database
     )
     return {(slugs[e.competition_id], e.user_id): extension_value(e) for e in found}
 

@@ -39,8 +39,14 @@ def set_mark(session: Session, submission_id: int, selected: bool, *, by: User |
     now = now or utcnow()
     as_of = min(now, schedule.late) if for_student else now
     policy = comp.course.policy
+    # The student's marks are counted and changed one mark at a time, under the lock of their enrolment (as uploads
+    # are counted): SQLite serialises writers anyway, but on PostgreSQL two parallel marks would each see room for
+    # one more. Read again after the lock (populate_existing), since `sub` was loaded before it.
+    session.execute(select(Enrolment.id).where(Enrolment.user_id == sub.user_id, Enrolment.course_id == comp.course_id)
+                    .with_for_update())
     own = session.scalars(select(Submission).where(Submission.competition_id == comp.id,
-                                                   Submission.user_id == sub.user_id)).all()
+                                                   Submission.user_id == sub.user_id)
+                          .execution_options(populate_existing=True)).all()
     verdict = rules.check_mark(_value(sub), [_value(s) for s in own], schedule, as_of,
                                selection=policy.get("selection", "kaggle"), k=policy.get("max_selected", 2),
                                mark=selected, tz=comp.course.timezone)

@@ -69,7 +69,7 @@ def active_extension(session: Session, comp: Competition, user: User) -> Extensi
     return session.scalar(
         select(Extension)
         .where(Extension.competition_id == comp.id, Extension.user_id == user.id, Extension.revoked_at.is_(None))
-        .order_by(Extension.granted_at.desc())
+        .order_by(Extension.granted_at.desc(), Extension.id.desc())
     )
 
 
