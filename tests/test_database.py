@@ -13,8 +13,9 @@ from sqlalchemy.pool import QueuePool
 from podium import db as podium_db
 from podium.config import load_settings
 from podium.errors import PodiumError
-from podium.models import JobLease
+from podium.models import DataFile, JobLease
 from podium.runtime import make_runtime
+from podium.services.courses import get_competition, load_course
 
 WAIT = 60  # seconds: a bound for waiting, never a measure
 
@@ -147,3 +148,14 @@ def test_a_lookup_by_text_with_a_nul_character_is_refused_on_every_database(rt):
             session.scalar(select(JobLease).where(JobLease.name == "a\x00b"))
     with rt.db.session() as session:  # the connection is usable afterwards
         assert session.scalar(select(JobLease).where(JobLease.name == "ab")) is None
+
+
+def test_a_data_file_over_2_gib_is_recorded_with_its_size(rt, course_dir):
+    """PostgreSQL's integer stops at 2 GiB - 1; the sizes of data files and uploads are 64-bit on both databases."""
+    with rt.db.session() as session:
+        load_course(session, rt.settings, course_dir)
+        comp = get_competition(session, "c1-hw1")
+        session.add(DataFile(competition_id=comp.id, name="train.tar", path="/data/train.tar", size_bytes=5 * 2**30,
+                             sha256="0" * 64))
+    with rt.db.session() as session:
+        assert session.scalar(select(DataFile.size_bytes).where(DataFile.name == "train.tar")) == 5 * 2**30
