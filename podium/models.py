@@ -323,3 +323,19 @@ class UploadTicket(Base):
     staged_path: Mapped[Optional[str]] = mapped_column(Text)
     used_at: Mapped[Optional[datetime]]
     submission_id: Mapped[Optional[int]] = mapped_column(Integer)
+
+
+class RateCounter(Base):
+    """Requests (or failed sign-ins) counted in a fixed window per subject, shared by every server process.
+
+    `subject` is a hash of what is counted (an email, a client address, an account id), so the table holds no
+    addresses; `window_start` is in milliseconds since the epoch. Counted with conditional updates only
+    (podium.services.ratelimit), so two processes never lose a hit.
+    """
+
+    __tablename__ = "rate_counters"
+
+    scope: Mapped[str] = mapped_column(String(32), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[int] = mapped_column(BigInteger, index=True)
+    hits: Mapped[int] = mapped_column(Integer)
