@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from podium.runtime import make_runtime
 from podium.testing.databases import KINDS, TestDatabases
+from podium.testing.postgres import PostgresUnavailable
 
 TZ = "America/New_York"
 N_ROWS = 20
@@ -88,6 +89,7 @@ def predictions(correct: set[int] | None = None, rows: range = range(N_ROWS)) ->
 # --- which database the run uses ------------------------------------------------------------------------
 
 DATABASES = pytest.StashKey[TestDatabases]()
+DESCRIPTION = pytest.StashKey[str]()
 
 
 def pytest_addoption(parser):
@@ -102,7 +104,12 @@ def pytest_configure(config):
     kind = config.getoption("database") or os.environ.get("PODIUM_TEST_DATABASE") or "sqlite"
     if kind not in KINDS:
         raise pytest.UsageError(f"PODIUM_TEST_DATABASE={kind!r}: choose one of {', '.join(KINDS)}")
-    config.stash[DATABASES] = TestDatabases.of_kind(kind)
+    databases = TestDatabases.of_kind(kind)
+    try:
+        config.stash[DESCRIPTION] = databases.describe()  # finds the PostgreSQL binaries, or says what is missing
+    except PostgresUnavailable as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[DATABASES] = databases
 
 
 def pytest_unconfigure(config):
@@ -111,7 +118,7 @@ def pytest_unconfigure(config):
 
 
 def pytest_report_header(config):
-    return f"database: {config.stash[DATABASES].describe()}"
+    return f"database: {config.stash[DESCRIPTION]}"
 
 
 def pytest_collection_modifyitems(config, items):

@@ -95,24 +95,33 @@ class PostgresDatabases(TestDatabases):
 
     def __init__(self):
         self._cluster = None
+        self._failure: Exception | None = None
 
     def _started(self):
+        if self._failure is not None:  # every later test gets the same answer at once, not another attempt
+            raise self._failure
         if self._cluster is None:
-            from podium.testing.postgres import TemporaryPostgres
-
-            cluster = TemporaryPostgres().start()
             try:
-                url = cluster.create_database(self.TEMPLATE)
-                database = Database(url)
-                try:
-                    database.upgrade()
-                finally:
-                    database.dispose()  # CREATE DATABASE ... TEMPLATE needs the template to have no connection
-            except BaseException:
-                cluster.stop()
+                self._cluster = self._start()
+            except Exception as exc:
+                self._failure = exc
                 raise
-            self._cluster = cluster
         return self._cluster
+
+    def _start(self):
+        from podium.testing.postgres import TemporaryPostgres
+
+        cluster = TemporaryPostgres().start()
+        try:
+            database = Database(cluster.create_database(self.TEMPLATE))
+            try:
+                database.upgrade()
+            finally:
+                database.dispose()  # CREATE DATABASE ... TEMPLATE needs the template to have no connection
+        except BaseException:
+            cluster.stop()
+            raise
+        return cluster
 
     def fresh(self, folder: Path) -> str:
         return self._started().create_database(template=self.TEMPLATE)
