@@ -188,8 +188,9 @@ def grades(rt: Runtime, slug: str) -> list:
     out = []
     with rt.db.session() as session:
         course = courses.get_course(session, slug)
+        of_course = select(Submission).join(Competition).where(Competition.course_id == course.id)
         subs = {s.id: (s.competition.slug, s.user.email, s.submitted_at.isoformat(), s.sha256)
-                for s in session.scalars(select(Submission).join(Competition).where(Competition.course_id == course.id))}
+                for s in session.scalars(of_course)}
         for policy, reports in grading.gradebooks(session, course, ["chronological", "optimal"]).items():
             for report in reports:
                 rows = []
@@ -486,6 +487,33 @@ def test_a_member_that_climbs_out_of_its_folder_is_refused(exported, target, tmp
 
     assert_refused(target, hostile, repr(name), "unsafe")
     assert not list(tmp_path.rglob("escaped.txt"))
+
+
+def test_a_row_naming_a_folder_outside_the_archive_is_refused(exported, target, tmp_path):
+    def point_elsewhere(name: str, data: bytes) -> bytes:
+        if name != "tables/competitions.jsonl":
+            return data
+        return data.replace(b'"source_dir": "files/course/hw1"', b'"source_dir": "files/course/../../../elsewhere"')
+
+    # The manifest follows the change: only the name in the row is wrong.
+    hostile = rewrite(exported[0], tmp_path / "hostile.zip", update_manifest=True, change=point_elsewhere)
+
+    assert_refused(target, hostile, "tables/competitions.jsonl line ",
+                   ": source_dir 'files/course/../../../elsewhere' is unsafe")
+
+
+def test_a_manifest_whose_course_is_not_a_slug_is_refused(exported, target, tmp_path):
+    with zipfile.ZipFile(exported[0]) as zf:
+        members = {name: zf.read(name) for name in zf.namelist()}
+    manifest = json.loads(members["manifest.json"])
+    manifest["course"] = "../../c1"
+    members["manifest.json"] = json.dumps(manifest).encode()
+    hostile = tmp_path / "hostile.zip"
+    with zipfile.ZipFile(hostile, "w") as zout:
+        for name, data in members.items():
+            zout.writestr(name, data)
+
+    assert_refused(target, hostile, "the course '../../c1' in manifest.json is not a slug")
 
 
 def test_a_member_not_in_the_manifest_is_refused(exported, target, tmp_path):

@@ -232,6 +232,8 @@ def export_course(db: Database, settings: Settings, slug: str, output: Path) -> 
 
 def read_course_rows(db: Database, slug: str) -> dict[str, list[dict[str, Any]]]:
     """Every row of the course, table by table, read in one transaction so that they agree with each other."""
+    # On SQLite the transaction holds the write lock while the rows are read, a moment; the files are copied after it
+    # ends, which is safe because a stored file never changes once written (their recorded sha256 is checked).
     with db.session() as session:
         if db.engine.dialect.name == "postgresql":
             # One snapshot for every table: a submission arriving mid-export is in all of them or in none.
@@ -460,13 +462,18 @@ def open_archive(path: Path, stage: Path, max_bytes: int) -> Archive:
 def check_member_name(archive: Path, name: str) -> None:
     """Refuse names that could land outside the folder they are staged in, or that a Podium export never writes."""
     parts = PurePosixPath(name).parts
-    unsafe = (not name or name.startswith("/") or "\\" in name or "\x00" in name
-              or any(part in ("", ".", "..") for part in name.split("/")) or (parts and ":" in parts[0]))
-    if unsafe:
+    if is_unsafe(name):
         raise ArchiveError(f"{archive.name}: the member name {name!r} is unsafe (an absolute path or one that "
                            "climbs out of its folder); the archive was refused")
     if name != MANIFEST and parts[0] not in ("tables", "files"):
         raise ArchiveError(f"{archive.name}: {name!r} is not a member a Podium export writes")
+
+
+def is_unsafe(name: str) -> bool:
+    """An absolute name, a Windows one, or one with a part that climbs out of (or hides in) its folder."""
+    parts = name.split("/")
+    return (not name or name.startswith("/") or "\\" in name or "\x00" in name or ":" in parts[0]
+            or any(part in ("", ".", "..") for part in parts))
 
 
 def _read_manifest(archive: Path, zf: zipfile.ZipFile) -> dict[str, Any]:
@@ -500,8 +507,16 @@ def _check_manifest_shape(archive: Path, manifest: Any) -> None:
     if (not isinstance(files, dict) or not isinstance(counts, dict) or not isinstance(manifest.get("course"), str)
             or not all(good_entry(entry) for entry in files.values())):
         raise ArchiveError(f"{archive.name}: {MANIFEST} is incomplete (course, counts and files are required)")
+    if not is_slug(manifest["course"]):
+        # The slug names the course's folders here: refused before it is joined to any path.
+        raise ArchiveError(f"{archive.name}: the course {manifest['course']!r} in {MANIFEST} is not a slug")
     for member in files:
         check_member_name(archive, member)
+
+
+def is_slug(text: str) -> bool:
+    """The slugs `podium load` accepts: letters, digits, - and _, starting with a letter or digit."""
+    return bool(text) and text[0].isalnum() and all(ch.isalnum() or ch in "-_" for ch in text)
 
 
 def _check_members_listed(archive: Path, manifest: dict, infos: dict[str, zipfile.ZipInfo]) -> None:
@@ -755,6 +770,8 @@ def _translate_paths(where: str, archive: Archive, spec: TableSpec, values: dict
             continue
         if not isinstance(member, str):
             raise ArchiveError(f"{where}: {name} {member!r} is not a place in the archive")
+        if is_unsafe(member):  # folders are named by the rows alone, not by zip members
+            raise ArchiveError(f"{where}: {name} {member!r} is unsafe (it climbs out of its folder)")
         if name in spec.files and member not in archive.manifest["files"]:
             raise ArchiveError(f"{where}: {name} names {member}, which the archive does not hold")
         if spec.name == "submissions":
