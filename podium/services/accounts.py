@@ -1,4 +1,4 @@
-"""Signing in and getting back in: throttled password checks, one-time reset links, profile changes.
+"""Signing in and getting back in: rate-limited password checks, one-time reset links, profile changes.
 
 Reset links need no table: a link is signed with the server's secret and carries a fingerprint of the account's
 current password hash, so it stops working the moment the password changes (one use), or after `RESET_MAX_AGE`.
@@ -9,13 +9,9 @@ from __future__ import annotations
 import hashlib
 import os
 import smtplib
-import threading
-import time
-from collections import defaultdict, deque
 from dataclasses import dataclass
 from email.message import EmailMessage
 from functools import lru_cache
-from typing import Callable
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
@@ -23,7 +19,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from podium.errors import PodiumError
 from podium.models import User
-from podium.services import audit, users
+from podium.services import audit, ratelimit, users
 
 RESET_MAX_AGE = 3 * 24 * 3600
 RESET_SALT = "podium.password-reset"
@@ -31,78 +27,43 @@ LEADERBOARD_NAME_MAX = 40
 SIGN_IN_FAILED = "The email or the password is not right."
 
 
-class TooManyAttempts(PodiumError):
-    code = 429
+def sign_in(session: Session, limiter: ratelimit.Limiter, email: str, password: str, address: str) -> User:
+    """The account for these credentials, or an error that says what to do (wrong credentials or wait).
 
-
-class Throttle:
-    """At most `limit` failures per key within `window` seconds (a sliding window, kept in memory).
-
-    One per process: a server with several worker processes allows that many times the limit, which still stops
-    password guessing at scale. Keys are e.g. "account:<email>" and "ip:<address>".
+    Failed sign-ins are limited per account (guessing one password slowly from anywhere) and per client address
+    (trying many accounts), counted in the database so every server process shares the count. The attempt is
+    counted before the password is checked, so parallel guesses cannot all slip under the limit; a right password
+    takes its hit back (and clears the account's failures), so only failures count.
     """
-
-    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic):
-        self.limit, self.window, self.clock = limit, window, clock
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
-
-    def _recent(self, key: str) -> deque[float]:
-        stamps = self._failures[key]
-        cutoff = self.clock() - self.window
-        while stamps and stamps[0] <= cutoff:
-            stamps.popleft()
-        return stamps
-
-    def retry_after(self, key: str) -> float:
-        """Seconds until `key` may try again; 0 when it may now."""
-        with self._lock:
-            stamps = self._recent(key)
-            if len(stamps) < self.limit:
-                return 0.0
-            return max(0.0, stamps[0] + self.window - self.clock())
-
-    def fail(self, key: str) -> None:
-        with self._lock:
-            self._recent(key).append(self.clock())
-
-    def clear(self, key: str) -> None:
-        with self._lock:
-            self._failures.pop(key, None)
-
-
-@dataclass
-class SignInThrottles:
-    # An account is guessed at slowly from anywhere; an address may mistype a few accounts (a shared lab) but not many.
-    account: Throttle
-    address: Throttle
-
-    @classmethod
-    def default(cls) -> SignInThrottles:
-        return cls(account=Throttle(limit=5, window=15 * 60), address=Throttle(limit=30, window=15 * 60))
-
-
-def sign_in(session: Session, throttles: SignInThrottles, email: str, password: str, address: str) -> User:
-    """The account for these credentials, or an error that says what to do (wrong credentials or wait)."""
-    email_key = f"account:{(email or '').strip().lower()}"
-    address_key = f"ip:{address}"
-    wait = max(throttles.account.retry_after(email_key), throttles.address.retry_after(address_key))
+    limits = limiter.limits
+    account, where = (email or "").strip().lower(), f"{address}"
+    wait = limiter.take(session, ratelimit.SIGN_IN_ACCOUNT, account, limits.sign_in_account)
+    if not wait:
+        wait = limiter.take(session, ratelimit.SIGN_IN_ADDRESS, where, limits.sign_in_address)
+        if wait:
+            limiter.give_back(session, ratelimit.SIGN_IN_ACCOUNT, account)
     if wait:
-        minutes = max(1, round(wait / 60))
-        raise TooManyAttempts(f"Too many failed sign-ins. Try again in {minutes} minute{'s' if minutes != 1 else ''}, "
-                              "or ask the course staff for a password reset link.")
+        raise ratelimit.RateLimited(f"Too many failed sign-ins. Try again in {ratelimit.wait_words(wait)}, or ask "
+                                    "the course staff for a password reset link.", retry_after=wait)
     try:
         user = users.find_user(session, email or "")
     except PodiumError:
         user = None
+    session.commit()  # hold no database lock during the deliberately slow password check
     if user is None or not user.password_hash:
         _spend_a_password_check(password or "")  # unknown accounts take as long to refuse as known ones
     if not users.check_password(user, password or ""):
-        throttles.account.fail(email_key)
-        throttles.address.fail(address_key)
         raise PodiumError(SIGN_IN_FAILED, code=401)
-    throttles.account.clear(email_key)
+    limiter.clear(session, ratelimit.SIGN_IN_ACCOUNT, account)
+    limiter.give_back(session, ratelimit.SIGN_IN_ADDRESS, where)
     return user
+
+
+def may_mail_reset_link(session: Session, limiter: ratelimit.Limiter, email: str) -> bool:
+    """Whether another reset mail may go to this address now: each request counts, under the per-account sign-in
+    limit, so the form cannot flood someone's mailbox."""
+    return not limiter.take(session, ratelimit.RESET_MAIL, (email or "").strip().lower(),
+                            limiter.limits.sign_in_account)
 
 
 @lru_cache(maxsize=1)

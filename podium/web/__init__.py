@@ -20,6 +20,7 @@ def create_app(runtime: Runtime | None = None, **overrides) -> Flask:
     register_config(app)
     register_session(app)
     register_extensions(app)
+    register_rate_limits(app)
     register_security_headers(app)
     register_url_converters(app)
     register_blueprints(app)
@@ -35,7 +36,8 @@ def register_config(app: Flask) -> None:
         # Lax keeps the session cookie off cross-site POSTs, a second wall behind the CSRF tokens.
         SESSION_COOKIE_SAMESITE="Lax",
     )
-    # Deployments behind HTTPS set FLASK_SESSION_COOKIE_SECURE=true and the like.
+    # Whether the cookie is Secure follows PODIUM_SECURE_COOKIES (podium.web.security); FLASK_SESSION_COOKIE_SECURE
+    # and other FLASK_ settings still apply.
     app.config.from_prefixed_env()
 
 
@@ -57,6 +59,13 @@ def register_extensions(app: Flask) -> None:
     from podium.web import extensions
 
     extensions.init_app(app)
+
+
+def register_rate_limits(app: Flask) -> None:
+    """Sign-in and API limits, counted in the database so that every server process shares them."""
+    from podium.services.ratelimit import Limiter
+
+    app.extensions["podium.limiter"] = Limiter(app.extensions["podium"].settings.rate_limits)
 
 
 def register_security_headers(app: Flask) -> None:
@@ -81,10 +90,11 @@ def register_blueprints(app: Flask) -> None:
 
 def register_api_blueprints(app: Flask) -> None:
     """The REST API (/api/) and the Kaggle-compatible API (/api/v1/): JSON only, HTTP Basic or the session."""
-    from podium.web import api, kaggle
+    from podium.web import api, auth, kaggle
 
     app.register_blueprint(api.bp)
     app.register_blueprint(kaggle.bp)
+    app.before_request(auth.limit_api_request)
 
 
 def register_errors(app: Flask) -> None:

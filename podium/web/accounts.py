@@ -6,20 +6,15 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
 from podium.errors import PodiumError
-from podium.services import accounts, users
+from podium.services import accounts, ratelimit, users
 from podium.web.access import me, signed_in
 from podium.web.context import current_user, db_session, rt, sign_in_session, sign_out_session
 
 bp = Blueprint("accounts", __name__)
 
 
-@bp.record_once
-def keep_throttles(state) -> None:
-    state.app.extensions.setdefault("podium.sign_in_throttles", accounts.SignInThrottles.default())
-
-
-def throttles() -> accounts.SignInThrottles:
-    return current_app.extensions["podium.sign_in_throttles"]
+def limiter() -> ratelimit.Limiter:
+    return current_app.extensions["podium.limiter"]
 
 
 def safe_next(target: str | None) -> str:
@@ -38,8 +33,11 @@ def sign_in():
         return render_template("accounts/sign_in.html", next_url=next_url, email="")
     email = request.form.get("email", "")
     try:
-        user = accounts.sign_in(db_session(), throttles(), email, request.form.get("password", ""),
+        user = accounts.sign_in(db_session(), limiter(), email, request.form.get("password", ""),
                                 request.remote_addr or "unknown")
+    except ratelimit.RateLimited as exc:
+        return (render_template("accounts/sign_in.html", next_url=next_url, email=email, error=exc.message), exc.code,
+                {"Retry-After": str(exc.retry_after)})
     except PodiumError as exc:
         return render_template("accounts/sign_in.html", next_url=next_url, email=email, error=exc.message), exc.code
     sign_in_session(user)
@@ -65,10 +63,8 @@ def forgot():
 
 
 def _mail_link_if_enrolled(smtp: accounts.SmtpSettings, email: str) -> None:
-    key = f"forgot:{email.strip().lower()}"
-    if throttles().account.retry_after(key):
+    if not accounts.may_mail_reset_link(db_session(), limiter(), email):
         return
-    throttles().account.fail(key)  # each request counts, so the form cannot flood someone's mailbox
     try:
         user = users.find_user(db_session(), email)
     except PodiumError:

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import g, request, session
+from flask import current_app, g, jsonify, request, session
 
 from podium.errors import PodiumError
 from podium.models import Course, Role, User
-from podium.services import users
+from podium.services import ratelimit, users
 from podium.web.context import db_session
 
 REALM = "podium"
@@ -72,6 +72,32 @@ def role_in(course: Course) -> Role | None:
 def is_staff(course: Course) -> bool:
     role = role_in(course)
     return role is not None and role.is_staff
+
+
+def limit_api_request():
+    """Count this API request against its caller's limit, or answer 429 (JSON, with Retry-After) when it is spent.
+
+    One conditional UPDATE per request: per account (API key or session) when the caller is identified, otherwise
+    per client address, which also stops anyone trying keys. The token-authenticated upload is not counted: its
+    ticket was, and a ticket is used once."""
+    if (request.blueprint or "").split(".")[0] not in API_BLUEPRINTS or request.endpoint in TOKEN_AUTHENTICATED_ENDPOINTS:
+        return None
+    limiter: ratelimit.Limiter = current_app.extensions["podium.limiter"]
+    limit = limiter.limits.api
+    user = current_user()
+    if user is not None:
+        scope, subject, who = ratelimit.API_KEY, f"user:{user.id}", "for each API key"
+    else:
+        scope, subject = ratelimit.API_ADDRESS, request.remote_addr or "unknown"
+        who = "from one address without valid credentials"
+    wait = limiter.take(db_session(), scope, subject, limit)
+    if not wait:
+        return None
+    response = jsonify(code=429, message=f"Too many API requests: at most {limit.describe()} {who}. Try again in "
+                                         f"{ratelimit.wait_words(wait)}.", retry_after=wait)
+    response.status_code = 429
+    response.headers["Retry-After"] = str(wait)
+    return response
 
 
 def csrf_exempt() -> bool:

@@ -1,7 +1,11 @@
-"""Response headers that keep pages from running anything but Podium's own static files."""
+"""What every response carries to keep pages from being framed, sniffed or made to run anything but Podium's own
+static files; session cookies that are Secure over HTTPS; the client's address and scheme from trusted proxies only.
+"""
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, has_request_context, request
+from flask.sessions import SecureCookieSessionInterface
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 # No inline script or style anywhere: scripts and styles are files under /static.
 PAGE_POLICY = "; ".join([
@@ -17,14 +21,47 @@ PAGE_POLICY = "; ".join([
 ])
 # Charts are SVG drawn by matplotlib, which styles with an inline <style>; opened on their own they run nothing.
 SVG_POLICY = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
+# Podium uses no camera, microphone, location or payment; a page that asks anyway was not written by Podium.
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
+HSTS = "max-age=31536000"
+
+HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",  # reset links and submission ids stay out of other sites' logs
+    "X-Frame-Options": "DENY",         # frame-ancestors 'none' for browsers that predate it
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": PERMISSIONS_POLICY,
+}
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """The signed-cookie session, marked Secure as PODIUM_SECURE_COOKIES says: "auto" (the default) when this
+    request came over HTTPS, directly or, with PODIUM_TRUST_PROXY, as the proxy's X-Forwarded-Proto says."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        mode = app.extensions["podium"].settings.secure_cookies
+        if mode == "always":
+            return True
+        if mode == "never":
+            return False
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or (has_request_context() and request.is_secure)
 
 
 def init_app(app: Flask) -> None:
+    trusted = app.extensions["podium"].settings.trust_proxy
+    if trusted:
+        # Only then are X-Forwarded-For/-Proto/-Host/-Port believed: otherwise any client could pick the address
+        # its sign-in failures are counted under, or claim HTTPS.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=trusted, x_proto=trusted, x_host=trusted, x_port=trusted)
+    app.session_interface = SessionInterface()
+
     @app.after_request
     def secure_headers(response: Response) -> Response:
         svg = response.mimetype == "image/svg+xml"
         response.headers.setdefault("Content-Security-Policy", SVG_POLICY if svg else PAGE_POLICY)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
+        for name, value in HEADERS.items():
+            response.headers.setdefault(name, value)
+        if request.is_secure:
+            # Served over HTTPS: browsers should never fall back to plain HTTP for this site.
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
         return response
