@@ -209,6 +209,8 @@ def export_course(db: Database, settings: Settings, slug: str, output: Path) -> 
     }
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
+    # Written beside the output and renamed at the end, so a failed export leaves no partial archive; mkstemp makes
+    # it readable by its owner only, which suits a file holding password and API key hashes.
     fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as out, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
