@@ -270,6 +270,7 @@ def test_export_then_import_into_a_fresh_database_restores_every_row_file_and_gr
 
 def test_the_archive_says_what_it_is_and_lists_every_member_with_its_sha256(exported):
     archive = exported[0]
+    assert archive.stat().st_mode & 0o077 == 0  # it holds password hashes: readable by its owner only
     with zipfile.ZipFile(archive) as zf:
         manifest = json.loads(zf.read("manifest.json"))
         assert manifest["format"] == "podium-course-backup" and manifest["format_version"] == backup.FORMAT_VERSION
