@@ -54,10 +54,12 @@ def populate(rt, students: int, per_student: int, seed: int = 11785) -> tuple[st
             days = np.sort(rng.uniform(0, 9.9, per_student))
             scores = np.clip(skill + rng.normal(0, 0.05, (per_student, 2)), 0, 1)
             for d, (public, private) in zip(days, scores):
-                rows.append({"competition_id": comp.id, "user_id": user_id,
-                             "submitted_at": opens + timedelta(days=float(d)), "file_path": "-", "file_name": "p.csv",
-                             "sha256": "-", "size_bytes": 1, "status": Status.scored,
-                             "public_score": float(public), "private_score": float(private)})
+                at = opens + timedelta(days=float(d))
+                # Scored half a minute after the upload, as the scoring pool would: the board reads these times.
+                rows.append({"competition_id": comp.id, "user_id": user_id, "submitted_at": at, "file_path": "-",
+                             "file_name": "p.csv", "sha256": "-", "size_bytes": 1, "status": Status.scored,
+                             "public_score": float(public), "private_score": float(private),
+                             "scored_at": at + timedelta(seconds=30)})
         session.execute(insert(Submission), rows)
         student = session.get(User, user_ids[0])
         users.set_password(student, "bench-password")

@@ -8,9 +8,10 @@ precision.
 """
 from __future__ import annotations
 
+import itertools
 from collections import Counter
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from sqlalchemy import func, select
@@ -18,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from podium import rules
 from podium.errors import Forbidden, PodiumError
-from podium.models import Competition, Enrolment, Role, Submission, User, board_name
+from podium.db import raw_instant, utc_instant
+from podium.models import Competition, Enrolment, Role, Status, Submission, User, board_name
 from podium.services import grading
 from podium.services.submissions import private_visible
 
@@ -41,39 +43,170 @@ class BoardRow:
 
 
 def public_board(session: Session, comp: Competition) -> list[BoardRow]:
-    """Each student's best public score over all their scored, non-practice submissions.
+    """Each student's best public score over all their scored, non-practice submissions."""
+    return list(kept_public_board(session, comp).rows)
 
-    The ranking is kept between requests until the competition's submissions or its students change: during a
-    deadline rush hundreds of students reload the board while it changes only when an upload is scored.
-    """
-    students = _people(session, comp)
-    key = _public_fingerprint(session, comp)
+
+# --- the public board, kept between requests ---------------------------------------------------------------
+#
+# During a deadline rush hundreds of students reload the board, which changes only when an upload is scored or a
+# student joins, leaves or renames. Ranking fifty thousand submissions afresh for every reader would cost far more
+# than the page, so each competition's board is kept in memory and brought up to date at every request from two
+# small reads: the enrolled students (names included: a rename shows at once) and the submissions scored lately.
+#
+# A newly scored submission can only lift its student, so it is ranked against each student's best one instead of
+# against all of them. A score the ranking had already counted that moves (a rescore) or goes (a failure) can
+# lower a student, so it ranks everything again. Nothing here is written to by two requests: each request makes
+# a new `_Kept` from the old one, and whichever is stored last is caught up by the next request.
+
+# How far back from the newest scoring the scored submissions are read at every request. A scoring commits a
+# moment after it takes its time stamp, so a slower commit can land behind a later one; any commit within this
+# margin is still seen.
+RECENT = timedelta(minutes=5)
+
+_versions = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class KeptBoard:
+    """The public board as kept between requests. Its `version` is new whenever the rows may differ, so pages can
+    keep what they draw from the rows under the same version."""
+
+    version: int
+    rows: tuple[BoardRow, ...]
+
+
+class ScoredLately(NamedTuple):
+    id: int
+    user_id: int
+    status: Status
+    scored_at: datetime
+    submission: rules.Submission
+
+
+@dataclass(frozen=True)
+class _Kept:
+    higher_is_better: bool
+    counted: frozenset[int]  # the scored submissions the ranking has seen
+    since: datetime | None  # submissions scored from then on are read at every request (None: all of them)
+    lately: dict[int, tuple[datetime, Status]]  # what those looked like when last read
+    ranking: tuple[rules.LeaderboardEntry, ...]
+    best: tuple[rules.Submission, ...]  # each ranked student's best submission
+    entries: Counter  # each student's scored, non-practice submissions
+    # What the rows were labelled with, and the rows:
+    people: tuple[tuple[int, str, str], ...]  # (user id, email, leaderboard name) of each enrolled student
+    display_precision: int
+    board: KeptBoard
+
+
+_kept: dict[tuple[str, int], _Kept] = {}
+
+
+def kept_public_board(session: Session, comp: Competition) -> KeptBoard:
+    """The public board, brought up to date (see above)."""
     slot = (str(session.get_bind().url), comp.id)
-    cached = _public_cache.get(slot)
-    if cached is None or cached[0] != key:
-        subs = grading.scored_submissions(session, [comp.id], list(students))[comp.id]
-        entries = Counter(s.student for s in subs if s.gradable)
-        cached = (key, rules.public_leaderboard(subs, comp.higher_is_better), entries)
-        _public_cache[slot] = cached
-    _, board, entries = cached
-    return _labelled(comp, board, students, entries)
+    people = _enrolled(session, comp)
+    kept = _kept.get(slot)
+    if kept is None or kept.higher_is_better != comp.higher_is_better or _ids(kept.people) != _ids(people):
+        kept = _ranked_afresh(session, comp, people)
+    else:
+        kept = _caught_up(session, comp, kept, people)
+    _kept[slot] = kept
+    return kept.board
 
 
-_public_cache: dict[tuple[str, int], tuple[tuple, tuple[rules.LeaderboardEntry, ...], Counter]] = {}
+def _ids(people: tuple[tuple[int, str, str], ...]) -> list[int]:
+    return [person[0] for person in people]
 
 
-def _public_fingerprint(session: Session, comp: Competition) -> tuple:
-    """What the public ranking depends on. Submissions are never deleted, so every change to them (a new one,
-    a scoring, a rescore) moves their count or the newest scoring time (both read off an index); enrolments
-    move the student count or the newest enrolment id."""
-    subs = session.execute(
-        select(func.count(), func.max(Submission.scored_at)).where(Submission.competition_id == comp.id)
-    ).one()
-    enrolled = session.execute(
-        select(func.count(Enrolment.id), func.max(Enrolment.id))
-        .where(Enrolment.course_id == comp.course_id, Enrolment.role == Role.student)
-    ).one()
-    return (comp.higher_is_better, *subs, *enrolled)
+def _enrolled(session: Session, comp: Competition) -> tuple[tuple[int, str, str], ...]:
+    """The course's students as boards label them, in a fixed order so that two reads compare equal when nothing
+    changed (Core rows: a board may have a thousand of them)."""
+    rows = session.connection().execute(
+        select(User.id, User.email, User.leaderboard_name).join(Enrolment)
+        .where(Enrolment.course_id == comp.course_id, Enrolment.role == Role.student).order_by(User.id)
+    ).all()
+    return tuple((user_id, email, name) for user_id, email, name in rows)
+
+
+class ScoredLately(NamedTuple):
+    id: int
+    user_id: int
+    status: Status
+    scored_at: datetime
+    submission: rules.Submission
+
+
+def _scored_since(session: Session, comp_id: int, since: datetime | None) -> list[ScoredLately]:
+    """Every submission of the competition scored (or failed) at or after `since`: a range read of an index."""
+    query = (select(Submission.id, Submission.user_id, Submission.status, Submission.scored_at,
+                    raw_instant(Submission.submitted_at), Submission.public_score, Submission.private_score,
+                    Submission.selected, Submission.practice)
+             .where(Submission.competition_id == comp_id))
+    query = query.where(Submission.scored_at.is_not(None) if since is None else Submission.scored_at >= since)
+    return [ScoredLately(sub_id, user_id, status, scored_at, rules.Submission(
+                id=sub_id, student=user_id, submitted_at=utc_instant(at), public_score=public,
+                private_score=private, selected=bool(selected), practice=bool(practice)))
+            for sub_id, user_id, status, scored_at, at, public, private, selected, practice
+            in session.connection().execute(query).all()]
+
+
+def _window(lately: list[ScoredLately], since: datetime | None) -> tuple[datetime | None, dict]:
+    """Where the next read starts (RECENT before the newest scoring seen, never earlier than now) and what it will
+    find there that is known already."""
+    newest = max((row.scored_at for row in lately), default=None)
+    if newest is not None and (since is None or newest - RECENT > since):
+        since = newest - RECENT
+    return since, {row.id: (row.scored_at, row.status) for row in lately if since is None or row.scored_at >= since}
+
+
+def _ranked_afresh(session: Session, comp: Competition, people: tuple[tuple[int, str, str], ...]) -> _Kept:
+    newest = session.scalar(select(func.max(Submission.scored_at)).where(Submission.competition_id == comp.id))
+    since = None if newest is None else newest - RECENT
+    # The recent ones are read before all the scored ones: a scoring that lands between the two reads is then
+    # among all of them but not among the recent ones, so the next request ranks afresh once instead of missing it.
+    lately = _scored_since(session, comp.id, since)
+    subs = grading.scored_submissions(session, [comp.id], _ids(people))[comp.id]
+    ranking = rules.public_leaderboard(subs, comp.higher_is_better)
+    by_id = {s.id: s for s in subs}
+    since, known = _window(lately, since)
+    return _labelled(comp, _Kept(
+        higher_is_better=comp.higher_is_better, counted=frozenset(by_id), since=since, lately=known,
+        ranking=ranking, best=tuple(by_id[e.submission_id] for e in ranking),
+        entries=Counter(s.student for s in subs if s.gradable),
+        people=people, display_precision=comp.display_precision, board=KeptBoard(0, ())))
+
+
+def _caught_up(session: Session, comp: Competition, kept: _Kept, people: tuple[tuple[int, str, str], ...]) -> _Kept:
+    lately = _scored_since(session, comp.id, kept.since)
+    changed = [row for row in lately if kept.lately.get(row.id) != (row.scored_at, row.status)]
+    if any(row.id in kept.counted for row in changed):
+        return _ranked_afresh(session, comp, people)  # a counted score moved or went: it may lower a student
+    students = set(_ids(people))
+    fresh = [row.submission for row in changed if row.status == Status.scored and row.user_id in students]
+    since, known = _window(lately, kept.since)
+    relabel = bool(fresh) or kept.people != people or kept.display_precision != comp.display_precision
+    if fresh:
+        kept = _with_fresh(comp, kept, fresh)
+    kept = replace(kept, since=since, lately=known, people=people, display_precision=comp.display_precision)
+    return _labelled(comp, kept) if relabel else kept
+
+
+def _with_fresh(comp: Competition, kept: _Kept, fresh: list[rules.Submission]) -> _Kept:
+    """The ranking with newly scored submissions: each student's best so far and the new ones give the same
+    ranking as all of them would, since a student's best of bests is their best."""
+    candidates = [*kept.best, *fresh]
+    ranking = rules.public_leaderboard(candidates, comp.higher_is_better)
+    by_id = {s.id: s for s in candidates}
+    return replace(kept, counted=kept.counted | {s.id for s in fresh}, ranking=ranking,
+                   best=tuple(by_id[e.submission_id] for e in ranking),
+                   entries=kept.entries + Counter(s.student for s in fresh if s.gradable))
+
+
+def _labelled(comp: Competition, kept: _Kept) -> _Kept:
+    students = {user_id: Person(board_name(user_id, name), email) for user_id, email, name in kept.people}
+    rows = tuple(_rows_of(comp, kept.ranking, students, kept.entries))
+    return replace(kept, board=KeptBoard(next(_versions), rows))
 
 
 def private_board(session: Session, comp: Competition) -> list[BoardRow]:
@@ -112,12 +245,7 @@ class Person(NamedTuple):
 
 
 def _people(session: Session, comp: Competition) -> dict[int, Person]:
-    """The course's students as a board labels them (columns only: a board may have a thousand rows)."""
-    rows = session.execute(
-        select(User.id, User.email, User.leaderboard_name).join(Enrolment)
-        .where(Enrolment.course_id == comp.course_id, Enrolment.role == Role.student)
-    ).all()
-    return {user_id: Person(board_name(user_id, name), email) for user_id, email, name in rows}
+    return {user_id: Person(board_name(user_id, name), email) for user_id, email, name in _enrolled(session, comp)}
 
 
 def _students_and_submissions(session: Session, comp: Competition
@@ -128,10 +256,10 @@ def _students_and_submissions(session: Session, comp: Competition
 
 
 def _rows(comp: Competition, board, students: dict[int, Person], subs: list[rules.Submission]) -> list[BoardRow]:
-    return _labelled(comp, board, students, Counter(s.student for s in subs if s.gradable))
+    return _rows_of(comp, board, students, Counter(s.student for s in subs if s.gradable))
 
 
-def _labelled(comp: Competition, board, students: dict[int, Person], entries: Counter) -> list[BoardRow]:
+def _rows_of(comp: Competition, board, students: dict[int, Person], entries: Counter) -> list[BoardRow]:
     return [BoardRow(rank=e.rank, user_id=e.student, name=students[e.student].board_name,
                      email=students[e.student].email, score=e.score, shown_score=shown(comp, e.score),
                      submitted_at=e.submitted_at, submission_id=e.submission_id, entries=entries[e.student])

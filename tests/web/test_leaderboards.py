@@ -95,3 +95,73 @@ def test_unknown_board_is_refused(as_student, course):
 
 def test_outsiders_see_no_board(as_outsider, course):
     assert as_outsider.get(f"/competitions/{course.public_id}/leaderboard").status_code == 403
+
+
+# --- the public board's lines are drawn once per version and kept: what must still change per request -------
+
+
+def _marked(text: str) -> list[str]:
+    return [r for r in _rows(text) if 'class="me"' in r]
+
+
+def test_each_reader_sees_their_own_row_marked_on_the_same_kept_board(as_student, as_other, rt, course):
+    record(rt, course.comp_id, course.student, predictions())
+    record(rt, course.comp_id, course.other, predictions({0, 1, 2}))
+    url = f"/competitions/{course.public_id}/leaderboard?board=public"
+    for _ in range(2):  # the second round reads the kept lines
+        mine, theirs = page(as_student.get(url)), page(as_other.get(url))
+        assert len(_marked(mine)) == 1 and "Overfitter" in _marked(mine)[0] and "(you)" in _marked(mine)[0]
+        assert len(_marked(theirs)) == 1 and "Underfitter" in _marked(theirs)[0]
+        assert mine.count("(you)") == 1 and theirs.count("(you)") == 1
+        assert "You are <strong>#1</strong> of 2" in mine and "You are <strong>#2</strong> of 2" in theirs
+
+
+def test_the_kept_board_is_drawn_again_when_a_submission_is_scored(as_student, rt, course):
+    record(rt, course.comp_id, course.student, predictions({0, 1, 2}))
+    record(rt, course.comp_id, course.other, predictions({0, 1, 2, 3}))
+    url = f"/competitions/{course.public_id}/leaderboard?board=public"
+    assert [n for n in _names(page(as_student.get(url))) if "cutoff" not in n] == ["Underfitter", "Overfitter"]
+    record(rt, course.comp_id, course.student, predictions())
+    text = page(as_student.get(url))
+    assert [n for n in _names(text) if "cutoff" not in n] == ["Overfitter", "Underfitter"]
+    assert "1.00000" in text and "You are <strong>#1</strong>" in text
+
+
+def test_the_kept_board_is_drawn_again_when_a_leaderboard_name_changes(as_student, as_other, rt, course):
+    record(rt, course.comp_id, course.student, predictions())
+    url = f"/competitions/{course.public_id}/leaderboard?board=public"
+    assert "Overfitter" in page(as_other.get(url))
+    assert as_student.form("/profile/name", {"leaderboard_name": "Gradient Ascent"}).status_code == 302
+    text = page(as_other.get(url))
+    assert "Gradient Ascent" in _names(text) and "Overfitter" not in text
+
+
+def test_students_never_get_the_lines_drawn_for_staff(as_staff, as_student, rt, course):
+    record(rt, course.comp_id, course.student, predictions())
+    url = f"/competitions/{course.public_id}/leaderboard?board=public"
+    assert course.student in page(as_staff.get(url))  # staff lines, with emails, drawn and kept first
+    text = page(as_student.get(url))
+    assert "Overfitter" in text and course.student not in text and "/staff/" not in text
+
+
+def test_names_are_escaped_in_the_kept_lines(as_student, as_other, rt, course):
+    assert as_other.form("/profile/name", {"leaderboard_name": "<b>bold</b>"}).status_code == 302
+    record(rt, course.comp_id, course.other, predictions())
+    url = f"/competitions/{course.public_id}/leaderboard?board=public"
+    for client in (as_student, as_other):  # a plain line, and a line drawn again as the reader's own
+        text = page(client.get(url))
+        assert "&lt;b&gt;bold&lt;/b&gt;" in text and "<b>bold</b>" not in text
+
+
+def test_the_kept_board_follows_the_course_time_zone_and_the_cutoffs(as_student, rt, course):
+    record(rt, course.comp_id, course.student, predictions({0, 1, 2, 3}))  # 0.667
+    url = f"/competitions/{course.public_id}/leaderboard?board=public"
+    text = page(as_student.get(url))
+    assert re.search(r"<time datetime=\"[^\"]+Z\">[^<]+ E[SD]T</time>", text)
+    with rt.db.session() as db:
+        comp = db.get(Competition, course.comp_id)
+        comp.course.timezone = "Asia/Tokyo"
+        comp.cutoffs = {"A": 0.6, "B": 0.5, "C": 0.4, "D": 0.3}
+    text = page(as_student.get(url))
+    assert re.search(r"<time datetime=\"[^\"]+Z\">[^<]+ JST</time>", text)
+    assert _names(text) == ["Overfitter", "A cutoff", "B cutoff", "C cutoff", "D cutoff"]
