@@ -28,6 +28,9 @@ class InlineScoring:
     def recover(self):
         return []
 
+    def pending(self):
+        return []  # scored before `submit` returns: nothing is ever in hand (ScoringPool.pending, read by /healthz)
+
     def shutdown(self, wait: bool = True):
         pass
 

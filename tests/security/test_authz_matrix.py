@@ -1,0 +1,406 @@
+"""Who may do what: every route of the app, for every kind of caller, with the answer each must get.
+
+The matrix names every (rule, method) of `app.url_map`; a route added without an entry here fails
+`test_the_matrix_names_every_route_and_method`, so nobody adds a page without deciding who may see it.
+
+Callers: anonymous; two students of course c1 (`student` is A, `other` is B, and A's submission is the one asked
+for); `outsider`, a student of course c2; `staff` (a TA of c1); `instructor` of c1. Pages are visited signed in
+through the sign-in form and forms are sent with their CSRF token, as a browser does; /api/ routes are called with
+HTTP Basic (email and API key), as scripts and the Kaggle CLI do.
+
+Beyond the status, every answer is checked for what must hold everywhere: no student ever sees another student's
+email, real name or submission description; anonymous visitors of a page are sent to sign in; API refusals are
+JSON {"code", "message"} (401 with WWW-Authenticate); nothing is a server error or a traceback; and every response
+carries the security headers.
+"""
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from podium.models import User
+from podium.services import extensions, upload_tickets, users
+from podium.services.accounts import reset_token
+from podium.services.courses import get_competition
+from tests.conftest import predictions
+from tests.security.conftest import EMAIL, ROLES, SECRET, People
+from tests.web.helpers import PASSWORD, Browser
+
+CID, SLUG = "c1-hw1", "c1"
+REAL_NAME = {"student": "Stu Dent", "other": "Oth Er", "staff": "Tea Assistant", "instructor": "Pro Fessor",
+             "outsider": "Out Sider"}
+# What each student must never find in any answer: the other people's emails, real names and descriptions.
+NEVER_SHOWN = {
+    "student": (EMAIL["other"], REAL_NAME["other"], SECRET["other"], SECRET["outsider"]),
+    "other": (EMAIL["student"], REAL_NAME["student"], SECRET["student"], SECRET["outsider"]),
+    "outsider": (EMAIL["student"], EMAIL["other"], REAL_NAME["student"], REAL_NAME["other"], SECRET["student"],
+                 SECRET["other"]),
+}
+SECURITY_HEADERS = ("Content-Security-Policy", "X-Content-Type-Options", "Referrer-Policy", "X-Frame-Options")
+
+
+def everyone(code: int) -> dict[str, int]:
+    return dict.fromkeys(ROLES, code)
+
+
+def signed_in(code: int) -> dict[str, int]:
+    return {**everyone(code), "anonymous": 302}
+
+
+def members(code: int) -> dict[str, int]:
+    """Anyone enrolled in c1; the outsider is refused the course."""
+    return {**signed_in(code), "outsider": 403}
+
+
+def staff_only(code: int) -> dict[str, int]:
+    return {**members(code), "student": 403, "other": 403}
+
+
+def instructor_only(code: int) -> dict[str, int]:
+    return {**staff_only(code), "staff": 403}
+
+
+def own(code: int) -> dict[str, int]:
+    """A's submission: A and the course staff; B and the outsider are told it does not exist."""
+    return {**members(code), "other": 404, "outsider": 404}
+
+
+def api(expect: dict[str, int]) -> dict[str, int]:
+    """The same rule for the API: without credentials, 401 instead of the sign-in page."""
+    return {**expect, "anonymous": 401 if expect["anonymous"] == 302 else expect["anonymous"]}
+
+
+@dataclass
+class Ctx:
+    """What a case may use to build its request: the app's runtime, the people, the course folder."""
+
+    rt: object
+    people: People
+    folder: Path
+    fields: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Case:
+    rule: str
+    method: str
+    url: str                      # formatted with Ctx.fields and what `prepare` returns
+    expect: dict[str, int]
+    data: Callable[[Ctx, str, Browser], dict] | dict | None = None
+    prepare: Callable[[Ctx, str], dict] | None = None   # per role, before its request
+    variant: str = ""
+    reveals: tuple[str, ...] = ()  # what this answer may show anyone, on purpose
+
+    @property
+    def api(self) -> bool:
+        return self.rule.startswith("/api/")
+
+    @property
+    def id(self) -> str:
+        return f"{self.method} {self.rule}" + (f" [{self.variant}]" if self.variant else "")
+
+
+# --- request bodies --------------------------------------------------------------------------------------
+
+
+def upload(ctx: Ctx, role: str, client) -> dict:
+    return {"file": (io.BytesIO(predictions().encode()), "pred.csv"), "description": f"upload by {role}"}
+
+
+def own_credentials(ctx: Ctx, role: str, client) -> dict:
+    if role == "anonymous":
+        return {"email": EMAIL["student"], "password": "not the password"}
+    return {"email": EMAIL[role], "password": PASSWORD}
+
+
+SETTINGS_FIELDS = ("title", "weight", "display_precision", "daily_limit", "opens", "early", "ontime", "late",
+                   "cutoff_A", "cutoff_B", "cutoff_C", "cutoff_D", "cutoff_F")
+
+
+def settings_form(ctx: Ctx, role: str, client) -> dict:
+    """The competition's settings as its form shows them (a valid form); a caller who cannot see it sends a title."""
+    text = client.get(f"/staff/competitions/{CID}").get_data(as_text=True)
+    form = {"title": "Renamed by an intruder", "description": "", "slack_eligible": "on"}
+    for name in SETTINGS_FIELDS:
+        found = re.search(rf'name="{name}" value="([^"]*)"', text)
+        if found:
+            form[name] = found.group(1)
+    return form
+
+
+def same_solution(ctx: Ctx, role: str, client) -> dict:
+    return {"solution": (io.BytesIO((ctx.folder / "hw1" / "solution.csv").read_bytes()), "solution.csv")}
+
+
+# --- per-role preparations -------------------------------------------------------------------------------
+
+
+def fresh_extension(ctx: Ctx, role: str) -> dict:
+    """A new active extension of A on c1-hw1 (it replaces the previous one), for a revoke to act on."""
+    with ctx.rt.db.session() as session:
+        ext = extensions.grant(session, get_competition(session, CID), session.get(User, ctx.people.ids["student"]),
+                               days=1, reason="for the matrix", actor="cli")
+        session.flush()
+        return {"ext": ext.id}
+
+
+def uploaded_ticket(ctx: Ctx, role: str) -> dict:
+    """A Kaggle upload ticket of A's, its file already PUT: only A may hand it in."""
+    body = predictions().encode()
+    with ctx.rt.db.session() as session:
+        issued = upload_tickets.issue(session, ctx.rt.settings, get_competition(session, CID),
+                                      session.get(User, ctx.people.ids["student"]), "pred.csv", len(body))
+    upload_tickets.store_upload(ctx.rt.db, ctx.rt.settings, issued.token, io.BytesIO(body), len(body))
+    return {"ticket": issued.token}
+
+
+def empty_ticket(ctx: Ctx, role: str) -> dict:
+    """A fresh ticket of A's, nothing uploaded yet; the upload URL's token is its only authorisation."""
+    body = predictions().encode()
+    with ctx.rt.db.session() as session:
+        issued = upload_tickets.issue(session, ctx.rt.settings, get_competition(session, CID),
+                                      session.get(User, ctx.people.ids["student"]), "pred.csv", len(body))
+    return {"ticket": issued.token}
+
+
+def ticket_body(ctx: Ctx, role: str, client) -> bytes:
+    return predictions().encode()
+
+
+# --- the matrix ------------------------------------------------------------------------------------------
+
+API_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+V1 = "/api/v1/competitions"
+
+CASES = [
+    # The front page, health, static files, signing in and out: for everyone.
+    Case("/", "GET", "/", everyone(200)),
+    Case("/healthz", "GET", "/healthz", everyone(200)),
+    Case("/static/<path:filename>", "GET", "/static/podium.js", everyone(200)),
+    Case("/sign-in", "GET", "/sign-in", {**everyone(302), "anonymous": 200}),
+    Case("/sign-in", "POST", "/sign-in", {**everyone(302), "anonymous": 401}, data=own_credentials),
+    Case("/sign-out", "POST", "/sign-out", everyone(302)),
+    Case("/forgot", "GET", "/forgot", everyone(200)),
+    Case("/forgot", "POST", "/forgot", everyone(200), data={"email": EMAIL["student"]}),
+    # A reset link is its own authorisation, whoever opens it (the page names the account it sets the password of);
+    # a forged one is refused.
+    Case("/reset/<token>", "GET", "/reset/{reset}", everyone(200), reveals=(EMAIL["student"],)),
+    Case("/reset/<token>", "GET", "/reset/forged-token", everyone(404), variant="forged"),
+    Case("/reset/<token>", "POST", "/reset/{reset}", everyone(422), data={"password": "aaaaaaaa1", "again": "b"}),
+    # The profile: one's own only.
+    Case("/profile", "GET", "/profile", signed_in(200)),
+    Case("/profile/name", "POST", "/profile/name", signed_in(302), data={"leaderboard_name": "Renamed"}),
+    Case("/profile/api-key", "POST", "/profile/api-key", signed_in(200)),
+    Case("/profile/password", "POST", "/profile/password", signed_in(302),
+         data={"current": PASSWORD, "new": "a new password 1", "again": "a new password 1"}),
+    # Student pages of course c1.
+    Case("/courses/<slug>", "GET", "/courses/c1", members(200)),
+    Case("/courses/<slug>", "GET", "/courses/c2", {**everyone(403), "anonymous": 302, "outsider": 200},
+         variant="another course"),
+    Case("/courses/<slug>/grades", "GET", "/courses/c1/grades", {**members(200), "staff": 302, "instructor": 302}),
+    Case("/competitions/<cid>", "GET", f"/competitions/{CID}", members(200)),
+    Case("/competitions/<cid>", "GET", "/competitions/c2-hw9", {**everyone(403), "anonymous": 302, "outsider": 200},
+         variant="another course"),
+    Case("/competitions/<cid>/files/<name>", "GET", f"/competitions/{CID}/files/README.md", members(200)),
+    Case("/competitions/<cid>/submit", "GET", f"/competitions/{CID}/submit", members(200)),
+    Case("/competitions/<cid>/submit", "POST", f"/competitions/{CID}/submit", members(302), data=upload),
+    Case("/competitions/<cid>/submissions", "GET", f"/competitions/{CID}/submissions", members(200)),
+    Case("/competitions/<cid>/leaderboard", "GET", f"/competitions/{CID}/leaderboard", members(200)),
+    Case("/competitions/<cid>/leaderboard", "GET", f"/competitions/{CID}/leaderboard?board=private",
+         staff_only(200), variant="private board before release"),
+    Case("/submissions/<int:n>", "GET", "/submissions/{sub}", own(200)),
+    Case("/submissions/<int:n>", "GET", "/submissions/{sub_c2}",
+         {**everyone(404), "anonymous": 302, "outsider": 200}, variant="a submission of another course"),
+    Case("/submissions/<int:n>.json", "GET", "/submissions/{sub}.json", own(200)),
+    Case("/submissions/<int:n>/file", "GET", "/submissions/{sub}/file", own(200)),
+    Case("/submissions/<int:n>/mark", "POST", "/submissions/{sub}/mark", own(302), data={"selected": "1"}),
+    # Charts: the course's members; the activity picture and other students' progress only for staff.
+    Case("/charts/<cid>/distribution.svg", "GET", f"/charts/{CID}/distribution.svg", members(200)),
+    Case("/charts/<cid>/activity.svg", "GET", f"/charts/{CID}/activity.svg", staff_only(200)),
+    Case("/charts/<cid>/progress.svg", "GET", f"/charts/{CID}/progress.svg", members(200)),
+    Case("/charts/<cid>/progress.svg", "GET", f"/charts/{CID}/progress.svg?student={{other_id}}", staff_only(200),
+         variant="another student"),
+    # Staff pages of the course: staff and instructors; some changes for instructors only.
+    Case("/staff/<slug>", "GET", "/staff/c1", staff_only(200)),
+    Case("/staff/<slug>", "GET", "/staff/c2", {**everyone(403), "anonymous": 302}, variant="another course"),
+    Case("/staff/<slug>/audit", "GET", "/staff/c1/audit", staff_only(200)),
+    Case("/staff/<slug>/extensions", "GET", "/staff/c1/extensions", staff_only(200)),
+    Case("/staff/<slug>/extensions", "POST", "/staff/c1/extensions", staff_only(302),
+         data={"competition": CID, "email": EMAIL["other"], "days": "1", "reason": "ill"}),
+    Case("/staff/<slug>/extensions/<int:extension_id>/revoke", "POST", "/staff/c1/extensions/{ext}/revoke",
+         staff_only(302), prepare=fresh_extension),
+    Case("/staff/<slug>/extensions/<int:extension_id>/revoke", "POST", "/staff/c1/extensions/{ext_c2}/revoke",
+         staff_only(404), variant="an extension of another course"),
+    Case("/staff/<slug>/grades", "GET", "/staff/c1/grades", staff_only(200)),
+    Case("/staff/<slug>/grades.csv", "GET", "/staff/c1/grades.csv", staff_only(200)),
+    Case("/staff/<slug>/jobs", "GET", "/staff/c1/jobs", staff_only(200)),
+    Case("/staff/<slug>/people", "GET", "/staff/c1/people", staff_only(200)),
+    Case("/staff/<slug>/people/import", "POST", "/staff/c1/people/import", staff_only(302),
+         data={"roster_text": "email,name\nnew1@c1.test,New One\n"}),
+    Case("/staff/<slug>/people/add", "POST", "/staff/c1/people/add", staff_only(302),
+         data={"email": "new2@c1.test", "name": "New Two", "role": "student"}),
+    Case("/staff/<slug>/people/<int:user_id>/role", "POST", "/staff/c1/people/{student_id}/role",
+         instructor_only(302), data={"role": "student"}),
+    Case("/staff/<slug>/people/<int:user_id>/role", "POST", "/staff/c1/people/{outsider_id}/role",
+         {**instructor_only(404)}, data={"role": "staff"}, variant="someone of another course"),
+    Case("/staff/<slug>/people/<int:user_id>/reset-link", "POST", "/staff/c1/people/{student_id}/reset-link",
+         staff_only(200)),
+    Case("/staff/<slug>/people/<int:user_id>/reset-link", "POST", "/staff/c1/people/{instructor_id}/reset-link",
+         {**staff_only(200), "staff": 403}, variant="a staff account, instructors only"),
+    Case("/staff/<slug>/people/<int:user_id>/reset-link", "POST", "/staff/c1/people/{outsider_id}/reset-link",
+         staff_only(404), variant="someone of another course"),
+    Case("/staff/<slug>/slack", "GET", "/staff/c1/slack", staff_only(200)),
+    Case("/staff/<slug>/slack", "POST", "/staff/c1/slack", staff_only(302),
+         data={"ledger_text": f"email,days,note\n{EMAIL['student']},1,hw0\n"}),
+    Case("/staff/<slug>/students/<int:user_id>", "GET", "/staff/c1/students/{student_id}", staff_only(200)),
+    Case("/staff/<slug>/students/<int:user_id>", "GET", "/staff/c1/students/{outsider_id}", staff_only(404),
+         variant="someone of another course"),
+    Case("/staff/<slug>/submissions", "GET", "/staff/c1/submissions", staff_only(200)),
+    Case("/staff/<slug>/submissions.csv", "GET", "/staff/c1/submissions.csv", staff_only(200)),
+    Case("/staff/<slug>/submissions/<int:n>/mark", "POST", "/staff/c1/submissions/{sub}/mark", staff_only(302),
+         data={"selected": "1"}),
+    Case("/staff/<slug>/submissions/<int:n>/mark", "POST", "/staff/c1/submissions/{sub_c2}/mark", staff_only(404),
+         data={"selected": "1"}, variant="a submission of another course"),
+    Case("/staff/competitions/<cid>", "GET", f"/staff/competitions/{CID}", staff_only(200)),
+    Case("/staff/competitions/<cid>", "GET", "/staff/competitions/c2-hw9", {**everyone(403), "anonymous": 302},
+         variant="another course"),
+    Case("/staff/competitions/<cid>", "POST", f"/staff/competitions/{CID}", instructor_only(302), data=settings_form),
+    Case("/staff/competitions/<cid>/competition.toml", "GET", f"/staff/competitions/{CID}/competition.toml",
+         staff_only(200)),
+    Case("/staff/competitions/<cid>/release", "POST", f"/staff/competitions/{CID}/release", staff_only(302)),
+    Case("/staff/competitions/<cid>/rescore", "POST", f"/staff/competitions/{CID}/rescore", instructor_only(302)),
+    Case("/staff/competitions/<cid>/rescore.json", "GET", f"/staff/competitions/{CID}/rescore.json",
+         staff_only(200)),
+    Case("/staff/competitions/<cid>/solution", "POST", f"/staff/competitions/{CID}/solution", instructor_only(302),
+         data=same_solution),
+    # The REST API, with HTTP Basic.
+    *[Case("/api/", method, "/api/", everyone(404)) for method in API_METHODS],
+    *[Case("/api/<path:rest>", method, "/api/no/such/route", everyone(404)) for method in API_METHODS],
+    Case("/api/openapi.json", "GET", "/api/openapi.json", everyone(200)),
+    Case("/api/competitions", "GET", "/api/competitions", api(signed_in(200))),
+    Case("/api/competitions/<cid>", "GET", f"/api/competitions/{CID}", api(members(200))),
+    Case("/api/competitions/<cid>/files/<name>", "GET", f"/api/competitions/{CID}/files/README.md",
+         api(members(200))),
+    Case("/api/competitions/<cid>/leaderboard", "GET", f"/api/competitions/{CID}/leaderboard", api(members(200))),
+    Case("/api/competitions/<cid>/leaderboard", "GET", f"/api/competitions/{CID}/leaderboard?board=private",
+         api(staff_only(200)), variant="private board before release"),
+    Case("/api/competitions/<cid>", "GET", "/api/competitions/c2-hw9", {**everyone(403), "anonymous": 401,
+                                                                        "outsider": 200}, variant="another course"),
+    Case("/api/competitions/<cid>/submissions", "GET", f"/api/competitions/{CID}/submissions", api(members(200))),
+    Case("/api/competitions/<cid>/submissions", "POST", f"/api/competitions/{CID}/submissions", api(members(202)),
+         data=upload),
+    Case("/api/me", "GET", "/api/me", api(signed_in(200))),
+    Case("/api/me/grades", "GET", "/api/me/grades", api(signed_in(200))),
+    Case("/api/submissions/<int:n>", "GET", "/api/submissions/{sub}", api(own(200))),
+    Case("/api/submissions/<int:n>", "GET", "/api/submissions/{sub_c2}",
+         {**everyone(404), "anonymous": 401, "outsider": 200}, variant="a submission of another course"),
+    Case("/api/submissions/<int:n>/file", "GET", "/api/submissions/{sub}/file", api(own(200))),
+    # The Kaggle-compatible API, with HTTP Basic.
+    Case(f"{V1}/list", "GET", f"{V1}/list", api(signed_in(200))),
+    Case(f"{V1}/<cid>/leaderboard/view", "GET", f"{V1}/{CID}/leaderboard/view", api(members(200))),
+    Case(f"{V1}/<cid>/leaderboard/download", "GET", f"{V1}/{CID}/leaderboard/download", api(members(200))),
+    Case(f"{V1}/<cid>/submissions/url/<contentLength>/<lastModifiedDateUtc>", "POST",
+         f"{V1}/{CID}/submissions/url/100/1700000000", api(members(200)), data={"fileName": "pred.csv"}),
+    # A ticket of A's: only A may hand it in; anyone else is told there is no such upload.
+    Case(f"{V1}/submissions/submit/<cid>", "POST", f"{V1}/submissions/submit/{CID}",
+         {**api(members(404)), "student": 200}, prepare=uploaded_ticket,
+         data=lambda ctx, role, client: {"blobFileTokens": ctx.fields["ticket"], "submissionDescription": "x"}),
+    Case(f"{V1}/submissions/list/<cid>", "GET", f"{V1}/submissions/list/{CID}", api(members(200))),
+    Case(f"{V1}/data/list/<cid>", "GET", f"{V1}/data/list/{CID}", api(members(200))),
+    Case(f"{V1}/data/download/<cid>/<fileName>", "GET", f"{V1}/data/download/{CID}/README.md", api(members(302))),
+    Case(f"{V1}/data/download-all/<cid>", "GET", f"{V1}/data/download-all/{CID}", api(members(302))),
+    Case(f"{V1}/data/archive/<cid>.zip", "GET", f"{V1}/data/archive/{CID}.zip", api(members(200))),
+    # The upload URL carries its own authorisation (the Kaggle CLI PUTs to it without credentials).
+    Case("/api/v1/uploads/<token>", "PUT", "/api/v1/uploads/{ticket}", everyone(200), prepare=empty_ticket,
+         data=ticket_body),
+    Case("/api/v1/uploads/<token>", "PUT", "/api/v1/uploads/not-a-ticket", everyone(404), data=ticket_body,
+         variant="unknown token"),
+]
+
+MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def test_the_matrix_names_every_route_and_method(app):
+    """A route added without deciding who may use it fails here; so does an entry for a route that is gone."""
+    routes = {(rule.rule, method) for rule in app.url_map.iter_rules() for method in rule.methods - {"HEAD", "OPTIONS"}}
+    named = {(case.rule, case.method) for case in CASES}
+    assert routes - named == set(), "routes missing from the authorisation matrix"
+    assert named - routes == set(), "matrix entries for routes that do not exist"
+
+
+def test_every_case_reaches_the_rule_it_names(app):
+    adapter = app.url_map.bind("localhost")
+    for case in CASES:
+        path = re.sub(r"\{[a-z_0-9]+\}", "7", case.url).split("?")[0]
+        rule, _ = adapter.match(path, method=case.method, return_rule=True)
+        assert rule.rule == case.rule, case.id
+        assert set(case.expect) == set(ROLES), case.id
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_authorisation(case: Case, app, rt, people, tmp_path):
+    ctx = Ctx(rt, people, tmp_path / "courses" / "c1")
+    with rt.db.session() as session:
+        student = session.get(User, people.ids["student"])
+        reset = reset_token(rt.settings.secret_key, student)
+    ctx.fields = {"sub": people.subs["student"], "sub_c2": people.subs["outsider"], "reset": reset,
+                  "student_id": people.ids["student"], "other_id": people.ids["other"],
+                  "outsider_id": people.ids["outsider"],
+                  "instructor_id": people.ids["instructor"], "ext_c2": people.c2_extension}
+    wrong = []
+    try:
+        for role in ROLES:
+            client = app.test_client()
+            if role != "anonymous" and not case.api:
+                client.sign_in(EMAIL[role])
+            if case.prepare:
+                ctx.fields.update(case.prepare(ctx, role))
+            response = send(case, ctx, role, client)
+            wrong.extend(f"{role}: {problem}" for problem in problems(case, role, response))
+    finally:
+        app.extensions["podium.rescores"].wait(people.course.comp_id, timeout=60)
+    assert not wrong, f"{case.id}:\n" + "\n".join(wrong)
+
+
+def send(case: Case, ctx: Ctx, role: str, client: Browser):
+    url = case.url.format(**ctx.fields)
+    data = case.data(ctx, role, client) if callable(case.data) else dict(case.data or {})
+    headers = ctx.people.basic(role) if case.api and role != "anonymous" else {}
+    if case.method == "GET":
+        return client.get(url, headers=headers)
+    if not case.api:
+        return client.form(url, data)  # with the page's CSRF token, like a browser
+    return client.open(url, method=case.method, data=data, headers=headers)
+
+
+def problems(case: Case, role: str, response) -> list[str]:
+    found = []
+    expected = case.expect[role]
+    body = response.get_data(as_text=True) if response.mimetype != "application/zip" else ""
+    if response.status_code != expected:
+        found.append(f"answered {response.status_code}, expected {expected}: {body[:200]!r}")
+    if response.status_code >= 500 or "Traceback" in body:
+        found.append("a server error")
+    for header in SECURITY_HEADERS:
+        if header not in response.headers:
+            found.append(f"no {header} header")
+    if response.status_code == 302 and expected == 302 and role == "anonymous" and not case.api \
+            and case.rule not in ("/sign-out",):
+        if not response.headers["Location"].startswith("/sign-in"):
+            found.append(f"sent to {response.headers['Location']}, not to sign in")
+    if case.api and response.status_code >= 400:
+        payload = response.get_json(silent=True) or {}
+        if payload.get("code") != response.status_code or not payload.get("message"):
+            found.append(f"the refusal is not JSON {{code, message}}: {body[:200]!r}")
+        if response.status_code == 401 and "Basic" not in response.headers.get("WWW-Authenticate", ""):
+            found.append("401 without WWW-Authenticate")
+    if response.status_code < 300:
+        for secret in NEVER_SHOWN.get(role, ()):
+            if secret in body and secret not in case.reveals:
+                found.append(f"shows {secret!r}")
+    return found
