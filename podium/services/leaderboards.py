@@ -95,6 +95,7 @@ class _Kept:
     entries: Counter  # each student's scored, non-practice submissions
     # What the rows were labelled with, and the rows:
     people: tuple[tuple[int, str, str], ...]  # (user id, email, leaderboard name) of each enrolled student
+    labels: dict[int, Person]  # the same, as rows show them
     display_precision: int
     board: KeptBoard
 
@@ -174,7 +175,7 @@ def _ranked_afresh(session: Session, comp: Competition, people: tuple[tuple[int,
         higher_is_better=comp.higher_is_better, counted=frozenset(by_id), since=since, lately=known,
         ranking=ranking, best=tuple(by_id[e.submission_id] for e in ranking),
         entries=Counter(s.student for s in subs if s.gradable),
-        people=people, display_precision=comp.display_precision, board=KeptBoard(0, ())))
+        people=people, labels=_labels(people), display_precision=comp.display_precision, board=KeptBoard(0, ())))
 
 
 def _caught_up(session: Session, comp: Competition, kept: _Kept, people: tuple[tuple[int, str, str], ...]) -> _Kept:
@@ -185,10 +186,13 @@ def _caught_up(session: Session, comp: Competition, kept: _Kept, people: tuple[t
     students = set(_ids(people))
     fresh = [row.submission for row in changed if row.status == Status.scored and row.user_id in students]
     since, known = _window(lately, kept.since)
-    relabel = bool(fresh) or kept.people != people or kept.display_precision != comp.display_precision
+    renamed = kept.people != people
+    relabel = bool(fresh) or renamed or kept.display_precision != comp.display_precision
     if fresh:
         kept = _with_fresh(comp, kept, fresh)
-    kept = replace(kept, since=since, lately=known, people=people, display_precision=comp.display_precision)
+    if renamed:
+        kept = replace(kept, people=people, labels=_labels(people))
+    kept = replace(kept, since=since, lately=known, display_precision=comp.display_precision)
     return _labelled(comp, kept) if relabel else kept
 
 
@@ -203,9 +207,12 @@ def _with_fresh(comp: Competition, kept: _Kept, fresh: list[rules.Submission]) -
                    entries=kept.entries + Counter(s.student for s in fresh if s.gradable))
 
 
+def _labels(people: tuple[tuple[int, str, str], ...]) -> dict[int, Person]:
+    return {user_id: Person(board_name(user_id, name), email) for user_id, email, name in people}
+
+
 def _labelled(comp: Competition, kept: _Kept) -> _Kept:
-    students = {user_id: Person(board_name(user_id, name), email) for user_id, email, name in kept.people}
-    rows = tuple(_rows_of(comp, kept.ranking, students, kept.entries))
+    rows = tuple(_rows_of(comp, kept.ranking, kept.labels, kept.entries))
     return replace(kept, board=KeptBoard(next(_versions), rows))
 
 
@@ -245,7 +252,7 @@ class Person(NamedTuple):
 
 
 def _people(session: Session, comp: Competition) -> dict[int, Person]:
-    return {user_id: Person(board_name(user_id, name), email) for user_id, email, name in _enrolled(session, comp)}
+    return _labels(_enrolled(session, comp))
 
 
 def _students_and_submissions(session: Session, comp: Competition

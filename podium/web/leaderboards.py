@@ -144,8 +144,9 @@ def row_views(comp: Competition, rows: Sequence[BoardRow], moves: dict[int, int]
 
 
 def drawn(views: Sequence[RowView], marks: list[CutoffMark], *, private: bool, staff: bool,
-          key: tuple | None) -> DrawnBoard:
-    """Each row and each cutoff mark as a line, the marks where they fall."""
+          key: tuple | None, before: DrawnBoard | None = None) -> DrawnBoard:
+    """Each row and each cutoff mark as a line, the marks where they fall. A row that reads as it did on the
+    board drawn `before` keeps its line: after a scoring most rows do."""
     draw_row = get_template_attribute(LINES_TEMPLATE, "student_line")
     draw_mark = get_template_attribute(LINES_TEMPLATE, "cutoff_line")
     lines: list[str] = []
@@ -154,8 +155,12 @@ def drawn(views: Sequence[RowView], marks: list[CutoffMark], *, private: bool, s
     for index, view in enumerate(views):
         while pending and pending[0].after <= index:
             lines.append(str(draw_mark(pending.pop(0), private, staff)))
-        line_of[view.row.user_id] = len(lines)
-        lines.append(str(draw_row(view, False)))
+        user_id = view.row.user_id
+        line_of[user_id] = len(lines)
+        if before is not None and before.views.get(user_id) == view:
+            lines.append(before.lines[before.line_of[user_id]])
+        else:
+            lines.append(str(draw_row(view, False)))
     lines.extend(str(draw_mark(m, private, staff)) for m in pending)
     return DrawnBoard(key, tuple(lines), line_of, {v.row.user_id: v for v in views})
 
@@ -169,7 +174,7 @@ def kept_public_lines(comp: Competition, board: leaderboards.KeptBoard, marks: l
     found = kept.get((comp.id, staff))
     if found is None or found.key != key:
         views = row_views(comp, board.rows, None, staff)
-        found = drawn(views, marks, private=False, staff=staff, key=key)
+        found = drawn(views, marks, private=False, staff=staff, key=key, before=found)
         kept[(comp.id, staff)] = found
     return found
 
