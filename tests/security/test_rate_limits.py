@@ -1,0 +1,303 @@
+"""Rate limits counted in the database: sign-in failures per account and per address, API requests per key (or per
+address without valid credentials). Several server processes are several apps on one database here: each has its
+own runtime (engine, connection pool) as a `podium run --workers N` process has."""
+from __future__ import annotations
+
+import re
+import socketserver
+import threading
+
+import pytest
+from sqlalchemy import event, func, select, text
+
+from podium.config import Limit, RateLimits
+from podium.models import RateCounter
+from podium.runtime import make_runtime
+from podium.services import ratelimit
+from podium.services.ratelimit import Limiter
+from podium.web import create_app
+from tests.security.conftest import EMAIL
+from tests.web.helpers import PASSWORD, Browser, page
+
+
+class Clock:
+    """Seconds since the epoch, moved by the test (no test waits for real time to pass)."""
+
+    def __init__(self, now: float = 1_700_000_000.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def servers(rt):
+    """Make `n` apps on the test's database, each with its own runtime, under the given limits and one clock."""
+    runtimes = []
+
+    def make(n: int, limits: RateLimits, clock: Clock | None = None):
+        apps = []
+        for _ in range(n):
+            runtime = make_runtime(rate_limits=limits)
+            runtimes.append(runtime)
+            app = create_app(runtime=runtime)
+            app.config["TESTING"] = True
+            app.test_client_class = Browser
+            if clock is not None:
+                app.extensions["podium.limiter"].clock = clock
+            apps.append(app)
+        return apps
+
+    yield make
+    for runtime in runtimes:
+        runtime.db.dispose()
+
+
+def fail_sign_in(app, email: str = EMAIL["student"]):
+    return app.test_client().form("/sign-in", {"email": email, "password": "not the password"})
+
+
+def sign_in(app, email: str = EMAIL["student"]):
+    return app.test_client().form("/sign-in", {"email": email, "password": PASSWORD})
+
+
+# --- the limiter itself ----------------------------------------------------------------------------------
+
+
+def test_a_window_counts_up_to_its_limit_then_says_how_long_to_wait(rt):
+    clock = Clock()
+    limiter, limit = Limiter(RateLimits(), clock), Limit(3, 60)
+    with rt.db.sessions() as session:
+        assert [limiter.take(session, "test", "k", limit) for _ in range(3)] == [0, 0, 0]
+        assert limiter.take(session, "test", "k", limit) == 60
+        assert limiter.take(session, "test", "another subject", limit) == 0
+        clock.now += 45.5
+        assert limiter.waiting(session, "test", "k", limit) == 15  # whole seconds, rounded up
+        assert limiter.take(session, "test", "k", limit) == 15
+        clock.now += 14.5
+        assert limiter.take(session, "test", "k", limit) == 0  # a new window
+        assert limiter.take(session, "test", "k", limit) == 0
+        limiter.give_back(session, "test", "k")
+        assert [limiter.take(session, "test", "k", limit) for _ in range(3)] == [0, 0, 60]
+        limiter.clear(session, "test", "k")
+        assert limiter.waiting(session, "test", "k", limit) == 0
+
+
+def test_a_limit_of_zero_counts_nothing(rt):
+    with rt.db.sessions() as session:
+        limiter = Limiter(RateLimits())
+        assert all(limiter.take(session, "test", "k", Limit(0, 1)) == 0 for _ in range(5))
+        assert session.scalar(select(func.count()).select_from(RateCounter)) == 0
+
+
+def test_the_table_keeps_hashes_of_who_is_counted_never_emails_or_addresses(app, rt, people):
+    fail_sign_in(app)
+    app.test_client().get("/api/me", auth=(EMAIL["other"], "wrong key"))
+    with rt.db.engine.connect() as connection:
+        rows = [tuple(row) for row in connection.execute(text("SELECT * FROM rate_counters"))]
+    assert {row[0] for row in rows} >= {ratelimit.SIGN_IN_ACCOUNT, ratelimit.SIGN_IN_ADDRESS, ratelimit.API_ADDRESS}
+    flat = " ".join(str(value) for row in rows for value in row)
+    assert EMAIL["student"] not in flat and "127.0.0.1" not in flat
+    assert ratelimit.subject_key(EMAIL["student"]) in flat
+
+
+def test_counters_of_long_ended_windows_are_pruned_when_a_new_subject_arrives(rt):
+    clock = Clock()
+    limiter = Limiter(RateLimits(), clock)
+    with rt.db.sessions() as session:
+        for n in range(5):
+            limiter.take(session, "test", f"old {n}", Limit(1, 60))
+        clock.now += ratelimit.PRUNE_AFTER_SECONDS + 1
+        limiter.take(session, "test", "old 0", Limit(1, 60))  # an existing row: no pruning on this path
+        assert session.scalar(select(func.count()).select_from(RateCounter)) == 5
+        limiter.take(session, "test", "new", Limit(1, 60))
+        assert set(session.scalars(select(RateCounter.subject))) == {ratelimit.subject_key("old 0"),
+                                                                     ratelimit.subject_key("new")}
+
+
+def test_parallel_takes_from_two_processes_never_pass_the_limit(rt, servers):
+    """Eight threads in two apps (two connection pools) race for 17 hits of one subject: exactly 17 are counted."""
+    apps = servers(2, RateLimits())
+    limit, taken, errors = Limit(17, 3600), [], []
+
+    def hammer(app):
+        runtime = app.extensions["podium"]
+        limiter = app.extensions["podium.limiter"]
+        try:
+            with runtime.db.sessions() as session:
+                for _ in range(10):
+                    if limiter.take(session, "race", "one subject", limit) == 0:
+                        taken.append(1)
+        except Exception as exc:  # noqa: BLE001 - reported below with the test's failure
+            errors.append(exc)
+
+    threads = [threading.Thread(target=hammer, args=(apps[i % 2],)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(taken) == 17
+    with rt.db.sessions() as session:
+        assert session.scalar(select(RateCounter.hits).where(RateCounter.scope == "race")) == 17
+
+
+# --- sign-in ---------------------------------------------------------------------------------------------
+
+
+def test_sign_in_failures_on_two_servers_add_up_and_lock_the_account_on_both(servers, people):
+    first, second = servers(2, RateLimits(sign_in_account=Limit(4, 900)))
+    assert [fail_sign_in(app).status_code for app in (first, second, first, second)] == [401] * 4
+    for app in (first, second):
+        locked = sign_in(app)  # the right password, too late
+        assert locked.status_code == 429
+        assert 0 < int(locked.headers["Retry-After"]) <= 900
+        assert "Too many failed sign-ins. Try again in 15 minutes" in page(locked)
+    assert sign_in(second, EMAIL["other"]).status_code == 302  # another account is not locked
+
+
+def test_the_lock_ends_with_its_window(servers, people):
+    clock = Clock()
+    app, = servers(1, RateLimits(sign_in_account=Limit(2, 600)), clock)
+    fail_sign_in(app)
+    fail_sign_in(app)
+    clock.now += 599
+    refused = sign_in(app)
+    assert refused.status_code == 429 and refused.headers["Retry-After"] == "1"
+    assert "Try again in 1 second," in page(refused)
+    clock.now += 1
+    assert sign_in(app).status_code == 302
+
+
+def test_only_failures_count_a_right_password_takes_its_attempt_back(servers, people):
+    app, = servers(1, RateLimits(sign_in_account=Limit(3, 900), sign_in_address=Limit(6, 900)))
+    for _ in range(10):  # more than either limit
+        assert sign_in(app).status_code == 302
+    fail_sign_in(app)
+    fail_sign_in(app)
+    assert sign_in(app).status_code == 302  # and it clears the account's failures
+    assert [fail_sign_in(app).status_code for _ in range(3)] == [401, 401, 401]
+    assert sign_in(app).status_code == 429
+    # The address has 5 failures now (a right password does not wipe those): one more, on another account, is its last.
+    assert fail_sign_in(app, EMAIL["other"]).status_code == 401
+    assert sign_in(app, EMAIL["other"]).status_code == 429
+
+
+class MailSink(socketserver.ThreadingTCPServer):
+    """A real SMTP server on 127.0.0.1 that keeps the recipients of every message it accepts."""
+
+    daemon_threads = allow_reuse_address = True
+
+    def __init__(self):
+        self.recipients: list[str] = []
+        super().__init__(("127.0.0.1", 0), SmtpSession)
+
+
+class SmtpSession(socketserver.StreamRequestHandler):
+    def handle(self):
+        self.wfile.write(b"220 sink ESMTP\r\n")
+        in_data = False
+        for raw in self.rfile:
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            if in_data:
+                if line == ".":
+                    in_data = False
+                    self.wfile.write(b"250 queued\r\n")
+                continue
+            verb = line[:4].upper()
+            if verb == "RCPT":
+                self.server.recipients.append(line.split(":", 1)[1].strip(" <>"))
+            if verb == "DATA":
+                in_data = True
+                self.wfile.write(b"354 go on\r\n")
+            elif verb == "QUIT":
+                self.wfile.write(b"221 bye\r\n")
+                return
+            else:
+                self.wfile.write(b"250 ok\r\n")
+
+
+@pytest.fixture
+def mail_sink(monkeypatch):
+    sink = MailSink()
+    thread = threading.Thread(target=sink.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("PODIUM_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("PODIUM_SMTP_PORT", str(sink.server_address[1]))
+    monkeypatch.setenv("PODIUM_SMTP_STARTTLS", "false")
+    yield sink
+    sink.shutdown()
+    sink.server_close()
+
+
+def test_reset_mails_to_one_account_are_limited_across_servers(servers, people, mail_sink):
+    """Each request for a reset mail counts, so the form cannot flood a mailbox; the page says the same either way."""
+    first, second = servers(2, RateLimits(sign_in_account=Limit(2, 900)))
+    answers = [app.test_client().form("/forgot", {"email": EMAIL["student"]}) for app in (first, second, first)]
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    same = [re.sub(r'name="csrf_token" value="[^"]*"', "", page(a)) for a in answers]
+    assert same[0] == same[2]
+    assert mail_sink.recipients == [EMAIL["student"], EMAIL["student"]]
+
+
+# --- the APIs --------------------------------------------------------------------------------------------
+
+
+def test_api_requests_of_one_key_on_two_servers_share_one_limit(servers, people):
+    first, second = servers(2, RateLimits(api=Limit(3, 60)))
+    student = people.basic("student")
+    assert [app.test_client().get("/api/me", headers=student).status_code
+            for app in (first, second, first)] == [200, 200, 200]
+    for app, url in ((second, "/api/me"), (first, "/api/v1/competitions/list")):
+        refused = app.test_client().get(url, headers=student)
+        assert refused.status_code == 429
+        body = refused.get_json()
+        assert body["code"] == 429 and "at most 3 per minute for each API key" in body["message"]
+        assert 0 < int(refused.headers["Retry-After"]) <= 60 and body["retry_after"] == int(refused.headers["Retry-After"])
+    assert first.test_client().get("/api/me", headers=people.basic("other")).status_code == 200
+
+
+def test_without_valid_credentials_api_requests_count_per_address(servers, people):
+    first, second = servers(2, RateLimits(api=Limit(2, 60)))
+    assert first.test_client().get("/api/me", auth=(EMAIL["student"], "guess 1")).status_code == 401
+    assert second.test_client().get("/api/me", auth=(EMAIL["student"], "guess 2")).status_code == 401
+    refused = first.test_client().get("/api/me", auth=(EMAIL["student"], people.keys["student"][:-1] + "x"))
+    assert refused.status_code == 429 and "without valid credentials" in refused.get_json()["message"]
+    # The right key is counted under its own limit, not the address's.
+    assert second.test_client().get("/api/me", headers=people.basic("student")).status_code == 200
+
+
+def test_an_api_request_costs_one_small_write_to_the_counters(servers, people):
+    """Steady state: one conditional UPDATE of one row by primary key, no read, per request."""
+    app, = servers(1, RateLimits(api=Limit(1000, 60)))
+    statements = []
+    engine = app.extensions["podium"].db.engine
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def watch(_conn, _cursor, statement, _params, _context, _many):
+        if "rate_counters" in statement:
+            statements.append(statement.split()[0].upper())
+
+    client = app.test_client()
+    client.get("/api/me", headers=people.basic("student"))  # the first request of a key inserts its row
+    statements.clear()
+    for _ in range(5):
+        assert client.get("/api/me", headers=people.basic("student")).status_code == 200
+    assert statements == ["UPDATE"] * 5
+
+
+def test_pages_and_the_upload_url_are_not_counted(servers, people, rt):
+    app, = servers(1, RateLimits(api=Limit(1, 60)))
+    browser = app.test_client()
+    browser.sign_in(EMAIL["student"])
+    for _ in range(3):
+        assert browser.get("/courses/c1").status_code == 200
+        assert app.test_client().put("/api/v1/uploads/unknown-token", data=b"x").status_code == 404
+    with rt.db.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(RateCounter)
+                              .where(RateCounter.scope.in_([ratelimit.API_KEY, ratelimit.API_ADDRESS]))) == 0
+
+
+def test_the_api_limit_can_be_turned_off(servers, people):
+    app, = servers(1, RateLimits(api=Limit(0, 1)))
+    assert all(app.test_client().get("/api/me", headers=people.basic("student")).status_code == 200 for _ in range(5))
