@@ -37,6 +37,7 @@ bench: install
 	$(BIN)/python bench/grading.py
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/web.py
+	$(BIN)/python bench/rush.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis bench/.data
