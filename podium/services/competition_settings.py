@@ -2,7 +2,8 @@
 
 The form's values become a competition.toml that `spec.read_competition` reads, next to the competition's
 stored files, so every refusal is the message `podium load` would give. A new solution is compiled the way
-loading compiles one; rescoring the submissions afterwards is the caller's next step.
+loading compiles one; rescoring the submissions afterwards is the caller's next step. A data file students
+download can be replaced or added, with the checks loading applies to data files.
 
 Changes made here live in the database: the next `podium load` of the course folder puts the folder's values
 back. `competition_toml` gives the current settings as a file to commit, so the folder can follow.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -23,9 +25,9 @@ from sqlalchemy.orm import Session
 from podium import rules, scoring
 from podium.config import Settings
 from podium.errors import ConfigError, PodiumError
-from podium.models import Competition
+from podium.models import Competition, DataFile
 from podium.services import audit
-from podium.services.files import store_stream
+from podium.services.files import StoredFile, TooLarge, fsync_dir, store_stream
 from podium.spec import COMPETITION_FILE, CUSTOM_PREFIX, read_competition, scorer_for
 
 WALL_CLOCK = "%Y-%m-%d %H:%M:%S"
@@ -201,3 +203,133 @@ def replace_solution(session: Session, settings: Settings, comp: Competition, st
         return True
     finally:
         stored.path.unlink(missing_ok=True)
+
+
+# --- the data files students download ----------------------------------------------------------------------
+
+DATA_FILE_NAME_MAX = 255  # the column's width
+
+
+@dataclass(frozen=True)
+class DataFileChange:
+    name: str
+    added: bool  # a new file for students, not a replacement
+    changed: bool  # False when the upload is the file in use already
+
+
+def data_file_name(typed: str | None, uploaded: str | None) -> str:
+    """The name students will download the file under: the one typed in the form, else the uploaded file's own.
+    It is checked, never cleaned up: a name that needs cleaning is refused with the reason."""
+    name = (typed or "").strip() or (uploaded or "")
+    problem = data_file_name_problem(name)
+    if problem:
+        raise PodiumError(problem, code=422)
+    return name
+
+
+def data_file_name_problem(name: str) -> str | None:
+    """Why `name` cannot name a data file, or None. Files are stored and served under this name alone, so it must
+    be one plain file name: `podium load` refuses what lies outside the competition folder, and a name with a
+    folder in it would reach outside the competition's files."""
+    if not name:
+        return "Give the data file a name, such as README.md."
+    if "/" in name or "\\" in name or name in (".", ".."):
+        return (f"{name!r} is not a plain file name: it lies outside the competition folder. Use a name without "
+                "folders, such as README.md.")
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return f"{name!r} contains control characters; use a plain file name such as README.md."
+    if name != name.strip():
+        return f"{name!r} begins or ends with a space; remove it."
+    if len(name) > DATA_FILE_NAME_MAX:
+        return f"The file name is longer than {DATA_FILE_NAME_MAX} characters; use a shorter one."
+    return None
+
+
+def replace_data_file(session: Session, settings: Settings, comp: Competition, name: str, stream: BinaryIO,
+                      actor: str) -> DataFileChange:
+    """Give students `stream` as the data file `name`, replacing the file of that name or adding one (audited).
+
+    Checked as `podium load` checks data files: a plain name inside the competition's files, never the solution,
+    and a file that is the sample submission today stays a valid one. Anything refused changes nothing.
+    """
+    problem = data_file_name_problem(name)
+    if problem:
+        raise PodiumError(problem, code=422)
+    files_dir = _files_dir(comp)
+    existing = next((f for f in comp.files if f.name == name), None)
+    stored = _stored_upload(stream, files_dir, settings.max_upload_bytes)
+    try:
+        _check_data_file(comp, existing, stored)
+        if existing is not None and existing.sha256 == stored.sha256:
+            return DataFileChange(name, added=False, changed=False)
+        path = _kept_version(stored, files_dir, name)
+    finally:
+        stored.path.unlink(missing_ok=True)
+    old_sha = None if existing is None else existing.sha256
+    row = existing or DataFile(name=name)
+    row.path, row.size_bytes, row.sha256 = str(path), stored.size_bytes, stored.sha256
+    if existing is None:
+        comp.files.append(row)
+    session.flush()
+    audit.record(session, actor, "competition.data_file", course_id=comp.course_id, target=comp.public_id,
+                 name=name, added=existing is None, old_sha256=old_sha, new_sha256=stored.sha256,
+                 size_bytes=stored.size_bytes)
+    return DataFileChange(name, added=existing is None, changed=True)
+
+
+def _files_dir(comp: Competition) -> Path:
+    """Where the competition's data files live: its home, which `podium load` recorded as `source_dir`."""
+    return Path(comp.source_dir) / "files"
+
+
+def _stored_upload(stream: BinaryIO, files_dir: Path, max_bytes: int) -> StoredFile:
+    """The upload written durably next to the data files (so that putting it in place is a rename), under a name
+    of its own: two uploads at once do not meet."""
+    try:
+        return store_stream(stream, files_dir / f".upload-{uuid.uuid4().hex}", max_bytes=max_bytes)
+    except TooLarge as exc:
+        limit = f"{exc.limit / 1e6:.0f} MB" if exc.limit >= 1e6 else f"{exc.limit} bytes"
+        raise PodiumError(f"The file is larger than the {limit} limit for uploads; nothing changed.",
+                          code=413) from None
+
+
+def _check_data_file(comp: Competition, existing: DataFile | None, stored: StoredFile) -> None:
+    if stored.size_bytes == 0:
+        raise PodiumError("The file is empty; choose the file students should download. Nothing changed.", code=422)
+    if stored.sha256 == comp.solution_sha256:
+        raise PodiumError("This file is the competition's solution: students would download it. Nothing changed.",
+                          code=422)
+    if existing is not None and _is_sample_submission(comp, Path(existing.path)):
+        try:
+            scoring.check_sample_submission(stored.path, _compiled_solution(comp))
+        except scoring.SolutionError as exc:
+            message = str(exc).removeprefix(f"{stored.path.name}: ")
+            raise PodiumError(f"{existing.name} is the sample submission students copy, and the new file does not "
+                              f"fit the solution: {message} Nothing changed.", code=422) from None
+
+
+def _compiled_solution(comp: Competition) -> scoring.CompiledSolution:
+    return scoring.CompiledSolution.open(Path(comp.compiled_dir))
+
+
+def _is_sample_submission(comp: Competition, path: Path) -> bool:
+    """Whether a data file is a valid sample submission for the solution in use: the database does not keep which
+    file the course folder named as such, and a file that fits the solution's shape is one in all but name."""
+    if not path.is_file() or not Path(comp.compiled_dir).is_dir():
+        return False
+    try:
+        scoring.check_sample_submission(path, _compiled_solution(comp))
+    except scoring.SolutionError:
+        return False
+    return True
+
+
+def _kept_version(stored: StoredFile, files_dir: Path, name: str) -> Path:
+    """Put the upload in place under a folder named by its content. The file students download changes only when
+    the new row is committed, so a request that fails midway leaves the old file served and unaudited changes
+    impossible; the previous version stays on disk, where the audit log's old_sha256 finds it."""
+    dest = files_dir / stored.sha256[:16] / name
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(stored.path, dest)
+    fsync_dir(dest.parent)
+    return dest

@@ -389,6 +389,27 @@ def upload_solution(cid: str):
     return redirect(url_for("staff.competition", cid=cid))
 
 
+@bp.post("/competitions/<cid>/data-files")
+@signed_in
+def upload_data_file(cid: str):
+    comp = competition_for_staff(cid)
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise PodiumError("Choose the file students should download (README.md, sample_submission.csv, ...).",
+                          code=422)
+    name = competition_settings.data_file_name(request.form.get("name"), upload.filename)
+    change = competition_settings.replace_data_file(db_session(), rt().settings, comp, name, upload.stream,
+                                                    me().email)
+    db_session().commit()  # tell staff it is done only once it is
+    if not change.changed:
+        flash(f"{name} is this file already; nothing changed.")
+    elif change.added:
+        flash(f"Students can now download {name}.")
+    else:
+        flash(f"Students now download the new {name}.")
+    return redirect(url_for("staff.competition", cid=cid) + "#data-files")
+
+
 @bp.post("/competitions/<cid>/rescore")
 @signed_in
 def rescore(cid: str):
