@@ -143,7 +143,7 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def database_kind(pytestconfig) -> str:
-    """"sqlite" or "postgresql": what this run tests."""
+    """The kind of database this run tests: "sqlite" or "postgresql"."""
     return pytestconfig.stash[DATABASES].kind
 
 

@@ -1,0 +1,45 @@
+"""The test suite's --database option itself: a test about the other database is left out, never skipped, and a
+marker that does not say which database or why is refused."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_pytest(tmp_path: Path, source: str, *args: str) -> subprocess.CompletedProcess:
+    sample = tmp_path / "test_sample.py"
+    sample.write_text(textwrap.dedent(source))
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "tests.conftest", "-p", "no:cacheprovider",
+                           "--rootdir", str(tmp_path), "-q", str(sample), *args],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+
+
+def test_a_test_about_the_other_database_is_deselected_not_skipped(tmp_path):
+    done = run_pytest(tmp_path, """
+        import pytest
+
+        @pytest.mark.only_on("postgresql", why="about PostgreSQL")
+        def test_postgresql_only():
+            assert False, "must not run on SQLite"
+
+        def test_everywhere(database_kind):
+            assert database_kind == "sqlite"
+    """, "--database=sqlite")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed, 1 deselected" in done.stdout and "skipped" not in done.stdout
+
+
+def test_a_marker_without_a_reason_is_a_usage_error(tmp_path):
+    done = run_pytest(tmp_path, """
+        import pytest
+
+        @pytest.mark.only_on("sqlite")
+        def test_unexplained():
+            pass
+    """, "--database=sqlite")
+    assert done.returncode == 4  # pytest's usage error
+    assert 'only_on("sqlite" or "postgresql", why="...")' in done.stderr
