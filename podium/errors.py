@@ -25,6 +25,9 @@ class ConfigError(PodiumError):
 
     def __init__(self, file, key: str, message: str):
         self.file, self.key = str(file), key
+        # One line whatever the message quotes (a metric.py's exception text, a TOML parser's note): the CLI
+        # prints it as one line and the staff pages show it in one place.
+        message = " ".join(part.strip() for part in message.splitlines() if part.strip())
         super().__init__(f"{self.file}: {key}: {message}" if key else f"{self.file}: {message}")
 
 

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import scorers
 from podium import rules
 from podium.errors import ConfigError
+from podium.models import Competition, Course
 from scorers.kaggle import load_custom
 
 COURSE_FILE = "course.toml"
@@ -36,6 +37,10 @@ DEFAULT_POLICY: dict[str, Any] = {
     "max_selected": _DEFAULTS.max_selected,
     "daily_limit": _DEFAULTS.daily_limit,
 }
+
+# The earliest and latest wall-clock years a schedule may give: anything outside is a typo, and times near
+# datetime's own limits (years 1 and 9999) overflow when converted to UTC or moved by slack days and extensions.
+YEARS = (1900, 2999)
 
 COURSE_KEYS = {"course": {"slug", "title", "timezone"}, "policy": set(DEFAULT_POLICY)}
 COMPETITION_KEYS = {
@@ -122,8 +127,8 @@ def read_course(folder: Path) -> CourseSpec:
     if dup := sorted({s for s in slugs if slugs.count(s) > 1}):
         raise ConfigError(folder, "[competition] slug", f"used by more than one competition: {', '.join(dup)}")
     return CourseSpec(
-        slug=_slug(course_file, "[course] slug", course["slug"]),
-        title=_text(course_file, "[course] title", course["title"]),
+        slug=_slug(course_file, "[course] slug", course["slug"], width=Course.slug.type.length),
+        title=_text(course_file, "[course] title", course["title"], width=Course.title.type.length),
         timezone=tz.key,
         policy=policy,
         folder=folder.resolve(),
@@ -140,7 +145,7 @@ def read_competition(path: Path, tz: ZoneInfo, policy: dict[str, Any]) -> Compet
     times = {key: _local_time(path, f"[schedule] {key}", schedule[key], tz) for key in schedule}
     _check_schedule(path, times)
 
-    metric = _text(path, "[evaluation] metric", evaluation["metric"])
+    metric = _text(path, "[evaluation] metric", evaluation["metric"], width=Competition.metric.type.length)
     higher = evaluation.get("higher_is_better")
     if metric.startswith(CUSTOM_PREFIX) and higher is None:
         raise ConfigError(path, "[evaluation] higher_is_better",
@@ -155,8 +160,8 @@ def read_competition(path: Path, tz: ZoneInfo, policy: dict[str, Any]) -> Compet
 
     cutoffs = _cutoffs(path, data["grading"]["cutoffs"], scorer.higher_is_better)
     return CompetitionSpec(
-        slug=_slug(path, "[competition] slug", comp["slug"]),
-        title=_text(path, "[competition] title", comp["title"]),
+        slug=_slug(path, "[competition] slug", comp["slug"], width=Competition.slug.type.length),
+        title=_text(path, "[competition] title", comp["title"], width=Competition.title.type.length),
         weight=_number(path, "[competition] weight", comp.get("weight", 1.0), minimum=0),
         slack_eligible=_bool(path, "[competition] slack_eligible", comp.get("slack_eligible", True)),
         allow_practice=_bool(path, "[competition] allow_practice", comp.get("allow_practice", False)),
@@ -165,14 +170,15 @@ def read_competition(path: Path, tz: ZoneInfo, policy: dict[str, Any]) -> Compet
                                       minimum=0, maximum=12, integer=True)),
         daily_limit=(None if "daily_limit" not in comp else
                      int(_number(path, "[competition] daily_limit", comp["daily_limit"], minimum=1, integer=True))),
-        description=str(comp.get("description", "")),
+        description=_description(path, comp.get("description", "")),
         opens=times["opens"],
         early=times.get("early"),
         ontime=times["ontime"],
         late=times["late"],
         metric=metric,
         higher_is_better=scorer.higher_is_better,
-        id_column=_text(path, "[evaluation] id_column", evaluation["id_column"]),
+        id_column=_text(path, "[evaluation] id_column", evaluation["id_column"],
+                        width=Competition.id_column.type.length),
         solution=_existing_file(path, "[evaluation] solution", folder, evaluation["solution"]),
         sample_submission=(None if "sample_submission" not in evaluation else
                            _existing_file(path, "[evaluation] sample_submission", folder,
@@ -200,12 +206,13 @@ def _check_tables(path: Path, data: dict[str, Any], allowed: dict[str, set[str]]
     """Unknown tables and keys are refused: a typo such as `ontme` must not silently fall back to a default."""
     for table in data:
         if table not in allowed:
-            raise ConfigError(path, f"[{table}]", f"unknown table; expected {', '.join(f'[{t}]' for t in allowed)}")
+            raise ConfigError(path, f"[{_shown(table)}]",
+                              f"unknown table; expected {', '.join(f'[{t}]' for t in allowed)}")
         if not isinstance(data[table], dict):
-            raise ConfigError(path, table, "must be a table, e.g. [" + table + "]")
+            raise ConfigError(path, f"[{table}]", "must be a table, e.g. [" + table + "]")
         for key in data[table]:
             if key not in allowed[table]:
-                raise ConfigError(path, f"[{table}] {key}",
+                raise ConfigError(path, f"[{table}] {_shown(key)}",
                                   f"unknown key; expected one of {', '.join(sorted(allowed[table]))}")
     for table, keys in REQUIRED.items():
         if table not in allowed:
@@ -215,18 +222,27 @@ def _check_tables(path: Path, data: dict[str, Any], allowed: dict[str, set[str]]
                 raise ConfigError(path, f"[{table}] {key}", "missing")
 
 
+def _shown(name: str) -> str:
+    """A table or key name as written, with control characters escaped: an error is one printable line."""
+    return name if name.isprintable() else repr(name)[1:-1]
+
+
 def _timezone(path: Path, key: str, value: Any) -> ZoneInfo:
     try:
         return ZoneInfo(str(value))
-    except (ZoneInfoNotFoundError, ValueError):
+    # OSError too: a folder of the zone database ("America") or a name too long for a file name is no zone either.
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ConfigError(path, key, f"unknown time zone {value!r}; use an IANA name such as America/New_York") from None
 
 
 def _local_time(path: Path, key: str, value: Any, tz: ZoneInfo) -> datetime:
     try:
-        return rules.local_to_utc(value, tz)
-    except (ValueError, TypeError) as exc:
+        instant = rules.local_to_utc(value, tz)
+    except (ValueError, TypeError, OverflowError) as exc:  # OverflowError: year 1 or 9999 shifted out of range
         raise ConfigError(path, key, f"{exc}; write it as \"YYYY-MM-DD HH:MM:SS\" in the course time zone") from None
+    if not YEARS[0] <= instant.year <= YEARS[1]:
+        raise ConfigError(path, key, f"{value!s} is not between the years {YEARS[0]} and {YEARS[1]}")
+    return instant
 
 
 def _check_schedule(path: Path, t: dict[str, datetime]) -> None:
@@ -249,10 +265,12 @@ def _policy(path: Path, given: dict[str, Any]) -> dict[str, Any]:
     for key in ("late_factor", "early_miss_factor"):
         _number(path, f"[policy] {key}", policy[key], minimum=0, maximum=1)
     _number(path, "[policy] bonus_points", policy["bonus_points"], minimum=0)
+    if not isinstance(policy["points"], dict):
+        raise ConfigError(path, "[policy] points", "must be a table such as { A = 100, B = 85, C = 75, D = 65, F = 0 }")
     points = {**DEFAULT_POLICY["points"], **policy["points"]}
     for letter, value in points.items():
-        if letter not in "ABCDF":
-            raise ConfigError(path, f"[policy] points.{letter}", "unknown letter; use A, B, C, D or F")
+        if letter not in ("A", "B", "C", "D", "F"):  # not `in "ABCDF"`: "" and "AB" are substrings of it
+            raise ConfigError(path, f"[policy] points.{_shown(letter)}", "unknown letter; use A, B, C, D or F")
         _number(path, f"[policy] points.{letter}", value)
     order = [points[letter] for letter in "ABCDF"]
     if order != sorted(order, reverse=True):
@@ -271,12 +289,16 @@ def _cutoffs(path: Path, given: Any, higher_is_better: bool) -> dict[str, Any]:
 
 
 def _existing_file(path: Path, key: str, folder: Path, name: Any) -> Path:
-    if not isinstance(name, str) or not name:
+    if not isinstance(name, str) or not name or "\x00" in name:  # a NUL byte is no file name: os.stat raises
         raise ConfigError(path, key, "must be a file name")
     file = (folder / name).resolve()
     if folder not in file.parents:
         raise ConfigError(path, key, f"{name!r} lies outside the competition folder")
-    if not file.is_file():
+    try:
+        found = file.is_file()
+    except OSError as exc:  # a name too long for the file system is a file that cannot be there
+        raise ConfigError(path, key, f"{name[:60]!r}...: {exc.strerror}") from None
+    if not found:
         raise ConfigError(path, key, f"file not found: {file}")
     return file
 
@@ -291,17 +313,31 @@ def _data_files(path: Path, folder: Path, names: Any, evaluation: dict[str, Any]
     return files
 
 
-def _slug(path: Path, key: str, value: Any) -> str:
-    text = _text(path, key, value)
+def _slug(path: Path, key: str, value: Any, width: int) -> str:
+    text = _text(path, key, value, width)
     if not all(ch.isalnum() or ch in "-_" for ch in text) or not text[0].isalnum():
         raise ConfigError(path, key, f"{text!r}: use letters, digits, - and _ only, starting with a letter or digit")
     return text
 
 
-def _text(path: Path, key: str, value: Any) -> str:
+def _text(path: Path, key: str, value: Any, width: int | None = None) -> str:
+    """A non-empty string that its database column can hold (``width`` characters, no NUL): refused here, with
+    the file and key named, rather than by the database once the load is under way."""
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(path, key, "must be a non-empty string")
+    if "\x00" in value:
+        raise ConfigError(path, key, "must not contain a NUL character (\\u0000)")
+    if width is not None and len(value.strip()) > width:
+        raise ConfigError(path, key, f"is {len(value.strip())} characters long; the most is {width}")
     return value.strip()
+
+
+def _description(path: Path, value: Any) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(path, "[competition] description", "must be a string (Markdown)")
+    if "\x00" in value:
+        raise ConfigError(path, "[competition] description", "must not contain a NUL character (\\u0000)")
+    return value
 
 
 def _bool(path: Path, key: str, value: Any) -> bool:

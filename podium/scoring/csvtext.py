@@ -83,8 +83,12 @@ def check_utf8(data: bytes, start: int) -> None:
 
 def parse_header(data: bytes, start: int) -> list[str]:
     """The column names on the first line, stripped of surrounding spaces."""
+    # A line ends at LF, CRLF or a lone CR (Excel for Mac's "CSV (Macintosh)"), as pyarrow reads it; a lone CR
+    # left inside the line made the csv module raise instead of reading the header.
     end = data.find(b"\n", start)
-    raw = data[start: end if end >= 0 else len(data)].rstrip(b"\r")
+    end = len(data) if end < 0 else end
+    cr = data.find(b"\r", start, end)
+    raw = data[start: end if cr < 0 else cr]
     try:
         line = raw.decode("utf-8")
     except UnicodeDecodeError:

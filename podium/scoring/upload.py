@@ -7,6 +7,8 @@ line-by-line scan), so that every refusal names lines, columns and values.
 from __future__ import annotations
 
 import gzip
+import lzma
+import struct
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -34,6 +36,16 @@ GZIP_MAGIC = b"\x1f\x8b"
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 _CHUNK = 1 << 20
 _ZIP_JUNK = ("__MACOSX/",)
+# What zipfile raises on a damaged archive besides BadZipFile: NotImplementedError for a version or method field
+# it does not know, ValueError (UnicodeDecodeError among them) for a garbled header or name, and the decompressors'
+# own errors for a member stored with bzip2 or lzma. A flipped byte in an otherwise valid zip raised them unanswered.
+_ZIP_DAMAGE = (zipfile.BadZipFile, EOFError, OSError, ValueError, RuntimeError, NotImplementedError, zlib.error,
+               lzma.LZMAError)
+# zipfile builds an object for every entry of the central directory before anything can be checked: a 200 MB
+# archive of millions of empty entries took a minute of CPU and gigabytes of memory. One CSV file (plus a folder
+# entry or macOS's resource forks) needs a few hundred bytes of directory; a megabyte is about 20,000 entries.
+_ZIP_DIRECTORY_MAX = 1_000_000
+_EOCD, _EOCD64, _EOCD64_LOCATOR = b"PK\x05\x06", b"PK\x06\x06", b"PK\x06\x07"
 
 
 @dataclass(frozen=True)
@@ -128,10 +140,35 @@ def _zip_members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
     ]
 
 
+def _zip_directory_size(path: Path) -> int | None:
+    """The size in bytes of a zip's central directory as its end record declares it (the zip64 record's when
+    there is one); None when there is no end record, which zipfile then reports as corrupt."""
+    with path.open("rb") as fh:
+        size = fh.seek(0, 2)
+        start = max(0, size - (22 + 0xFFFF + 20))  # the end record, its longest comment, the zip64 locator
+        fh.seek(start)
+        tail = fh.read()
+        at = tail.rfind(_EOCD)
+        if at < 0 or len(tail) - at < 22:
+            return None
+        directory_size = struct.unpack_from("<L", tail, at + 12)[0]
+        if at >= 20 and tail[at - 20: at - 16] == _EOCD64_LOCATOR:
+            fh.seek(struct.unpack_from("<Q", tail, at - 12)[0])
+            record = fh.read(56)
+            if len(record) == 56 and record[:4] == _EOCD64:
+                directory_size = struct.unpack_from("<Q", record, 40)[0]
+    return directory_size
+
+
 def _unzip(path: Path, limit: int, original_name: str | None) -> bytearray:
+    directory_size = _zip_directory_size(path)
+    if directory_size is not None and directory_size > _ZIP_DIRECTORY_MAX:
+        raise SubmissionError(
+            f"The zip archive lists too many files (its table of contents alone is {megabytes(directory_size)}); "
+            f"it must hold exactly one CSV file.", code="bad_archive")
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
+    except _ZIP_DAMAGE as exc:
         raise SubmissionError(f"The file is a zip archive but it is corrupt ({exc}); create it again, or upload the "
                               f"CSV file itself.", code="corrupt_archive") from None
     with archive:
@@ -162,7 +199,7 @@ def _unzip(path: Path, limit: int, original_name: str | None) -> bytearray:
         try:
             with archive.open(info) as stream:
                 return _read_capped(stream, limit, f"{what} uncompressed")
-        except (zipfile.BadZipFile, EOFError, zlib.error, OSError, RuntimeError, NotImplementedError) as exc:
+        except _ZIP_DAMAGE as exc:
             raise SubmissionError(f"The zip archive is corrupt or uses an unsupported compression ({exc}); "
                                   f"create it again with standard (deflate) compression.",
                                   code="corrupt_archive") from None

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -69,14 +68,17 @@ def load_course(session: Session, settings: Settings, folder: Path, actor: str =
 def compile_competition(settings: Settings, course: CourseSpec, comp: CompetitionSpec) -> tuple[str, Path, list]:
     """Compile the solution once into its fast form; reuse it when the same solution was compiled before."""
     sha = sha256_of(comp.solution)
-    dest = settings.compiled_dir / course.slug / comp.slug / sha[:16]
+    scorer = comp.scorer()
+    # A compiled solution depends on the file, the id column and the metric's target type: one folder for each,
+    # so a metric or id column edited in competition.toml is compiled afresh (reusing the folder compiled for the
+    # old metric failed every upload), and a load refused after compiling leaves the folder in use untouched.
+    variant = hashlib.sha256(f"{sha}\0{comp.id_column}\0{scoring.scorer_mode(scorer)}".encode()).hexdigest()
+    dest = settings.compiled_dir / course.slug / comp.slug / variant[:16]
     try:
-        if scoring.compiled_is_current(comp.solution, dest):
+        if scoring.compiled_is_current(comp.solution, dest, id_column=comp.id_column, scorer=scorer):
             solution = scoring.CompiledSolution.open(dest)
-        else:
-            if dest.exists():
-                shutil.rmtree(dest)
-            solution = scoring.compile_solution(comp.solution, comp.id_column, comp.scorer(), dest)
+        else:  # compile_solution swaps the new folder in whole: a broken one in its place is never removed first
+            solution = scoring.compile_solution(comp.solution, comp.id_column, scorer, dest)
         if comp.sample_submission is not None:
             scoring.check_sample_submission(comp.sample_submission, solution)
     except scoring.SolutionError as exc:
