@@ -37,11 +37,12 @@ def sign_in(session: Session, limiter: ratelimit.Limiter, email: str, password: 
     """
     limits = limiter.limits
     account, where = (email or "").strip().lower(), f"{address}"
-    wait = limiter.take(session, ratelimit.SIGN_IN_ACCOUNT, account, limits.sign_in_account)
+    session.commit()  # nothing of this request is pending; on SQLite this frees the one write lock for the counters
+    wait = limiter.take(ratelimit.SIGN_IN_ACCOUNT, account, limits.sign_in_account)
     if not wait:
-        wait = limiter.take(session, ratelimit.SIGN_IN_ADDRESS, where, limits.sign_in_address)
+        wait = limiter.take(ratelimit.SIGN_IN_ADDRESS, where, limits.sign_in_address)
         if wait:
-            limiter.give_back(session, ratelimit.SIGN_IN_ACCOUNT, account)
+            limiter.give_back(ratelimit.SIGN_IN_ACCOUNT, account)
     if wait:
         raise ratelimit.RateLimited(f"Too many failed sign-ins. Try again in {ratelimit.wait_words(wait)}, or ask "
                                     "the course staff for a password reset link.", retry_after=wait)
@@ -49,20 +50,21 @@ def sign_in(session: Session, limiter: ratelimit.Limiter, email: str, password: 
         user = users.find_user(session, email or "")
     except PodiumError:
         user = None
-    session.commit()  # hold no database lock during the deliberately slow password check
+    session.commit()  # hold no database lock during the deliberately slow password check, nor for the counters
     if user is None or not user.password_hash:
         _spend_a_password_check(password or "")  # unknown accounts take as long to refuse as known ones
     if not users.check_password(user, password or ""):
         raise PodiumError(SIGN_IN_FAILED, code=401)
-    limiter.clear(session, ratelimit.SIGN_IN_ACCOUNT, account)
-    limiter.give_back(session, ratelimit.SIGN_IN_ADDRESS, where)
+    limiter.clear(ratelimit.SIGN_IN_ACCOUNT, account)
+    limiter.give_back(ratelimit.SIGN_IN_ADDRESS, where)
     return user
 
 
 def may_mail_reset_link(session: Session, limiter: ratelimit.Limiter, email: str) -> bool:
     """Whether another reset mail may go to this address now: each request counts, under the per-account sign-in
     limit, so the form cannot flood someone's mailbox."""
-    return not limiter.take(session, ratelimit.RESET_MAIL, (email or "").strip().lower(),
+    session.commit()  # as in sign_in: no open transaction while the counter is written
+    return not limiter.take(ratelimit.RESET_MAIL, (email or "").strip().lower(),
                             limiter.limits.sign_in_account)
 
 

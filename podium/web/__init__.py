@@ -65,7 +65,8 @@ def register_rate_limits(app: Flask) -> None:
     """Sign-in and API limits, counted in the database so that every server process shares them."""
     from podium.services.ratelimit import Limiter
 
-    app.extensions["podium.limiter"] = Limiter(app.extensions["podium"].settings.rate_limits)
+    runtime = app.extensions["podium"]
+    app.extensions["podium.limiter"] = Limiter(runtime.db, runtime.settings.rate_limits)
 
 
 def register_security_headers(app: Flask) -> None:

@@ -90,7 +90,10 @@ def limit_api_request():
     else:
         scope, subject = ratelimit.API_ADDRESS, request.remote_addr or "unknown"
         who = "from one address without valid credentials"
-    wait = limiter.take(db_session(), scope, subject, limit)
+    # The caller's account was read in this request's transaction; end it (it wrote nothing): on SQLite it holds the
+    # one write lock, which the counter's own short transaction needs.
+    db_session().commit()
+    wait = limiter.take(scope, subject, limit)
     if not wait:
         return None
     response = jsonify(code=429, message=f"Too many API requests: at most {limit.describe()} {who}. Try again in "

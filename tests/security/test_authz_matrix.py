@@ -272,6 +272,10 @@ CASES = [
     Case("/staff/competitions/<cid>", "POST", f"/staff/competitions/{CID}", instructor_only(302), data=settings_form),
     Case("/staff/competitions/<cid>/competition.toml", "GET", f"/staff/competitions/{CID}/competition.toml",
          staff_only(200)),
+    # Data files: every staff member may replace them (the page offers the form to TAs too), unlike the solution.
+    Case("/staff/competitions/<cid>/data-files", "POST", f"/staff/competitions/{CID}/data-files", staff_only(302),
+         data=lambda ctx, role, client: {"file": (io.BytesIO(f"# Homework\nNotes from {role}.\n".encode()),
+                                                  "README.md")}),
     Case("/staff/competitions/<cid>/release", "POST", f"/staff/competitions/{CID}/release", staff_only(302)),
     Case("/staff/competitions/<cid>/rescore", "POST", f"/staff/competitions/{CID}/rescore", instructor_only(302)),
     Case("/staff/competitions/<cid>/rescore.json", "GET", f"/staff/competitions/{CID}/rescore.json",

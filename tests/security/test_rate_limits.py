@@ -64,30 +64,35 @@ def sign_in(app, email: str = EMAIL["student"]):
 # --- the limiter itself ----------------------------------------------------------------------------------
 
 
+def counted(rt, **where) -> list[RateCounter]:
+    with rt.db.session() as session:
+        return list(session.scalars(select(RateCounter).filter_by(**where)))
+
+
 def test_a_window_counts_up_to_its_limit_then_says_how_long_to_wait(rt):
     clock = Clock()
-    limiter, limit = Limiter(RateLimits(), clock), Limit(3, 60)
-    with rt.db.sessions() as session:
-        assert [limiter.take(session, "test", "k", limit) for _ in range(3)] == [0, 0, 0]
-        assert limiter.take(session, "test", "k", limit) == 60
-        assert limiter.take(session, "test", "another subject", limit) == 0
-        clock.now += 45.5
-        assert limiter.waiting(session, "test", "k", limit) == 15  # whole seconds, rounded up
-        assert limiter.take(session, "test", "k", limit) == 15
-        clock.now += 14.5
-        assert limiter.take(session, "test", "k", limit) == 0  # a new window
-        assert limiter.take(session, "test", "k", limit) == 0
-        limiter.give_back(session, "test", "k")
-        assert [limiter.take(session, "test", "k", limit) for _ in range(3)] == [0, 0, 60]
-        limiter.clear(session, "test", "k")
-        assert limiter.waiting(session, "test", "k", limit) == 0
+    limiter, limit = Limiter(rt.db, RateLimits(), clock), Limit(3, 60)
+    assert [limiter.take("test", "k", limit) for _ in range(3)] == [0, 0, 0]
+    assert limiter.take("test", "k", limit) == 60
+    assert limiter.take("test", "another subject", limit) == 0
+    clock.now += 45.5
+    assert limiter.waiting("test", "k", limit) == 15  # whole seconds, rounded up
+    assert limiter.take("test", "k", limit) == 15
+    clock.now += 14.5
+    assert limiter.take("test", "k", limit) == 0  # a new window
+    assert limiter.take("test", "k", limit) == 0
+    limiter.give_back("test", "k")
+    assert [limiter.take("test", "k", limit) for _ in range(3)] == [0, 0, 60]
+    assert [c.hits for c in counted(rt, subject=ratelimit.subject_key("k"))] == [3]
+    limiter.clear("test", "k")
+    assert limiter.waiting("test", "k", limit) == 0
+    assert counted(rt, subject=ratelimit.subject_key("k")) == []
 
 
 def test_a_limit_of_zero_counts_nothing(rt):
-    with rt.db.sessions() as session:
-        limiter = Limiter(RateLimits())
-        assert all(limiter.take(session, "test", "k", Limit(0, 1)) == 0 for _ in range(5))
-        assert session.scalar(select(func.count()).select_from(RateCounter)) == 0
+    limiter = Limiter(rt.db, RateLimits())
+    assert all(limiter.take("test", "k", Limit(0, 1)) == 0 for _ in range(5))
+    assert counted(rt) == []
 
 
 def test_the_table_keeps_hashes_of_who_is_counted_never_emails_or_addresses(app, rt, people):
@@ -103,16 +108,14 @@ def test_the_table_keeps_hashes_of_who_is_counted_never_emails_or_addresses(app,
 
 def test_counters_of_long_ended_windows_are_pruned_when_a_new_subject_arrives(rt):
     clock = Clock()
-    limiter = Limiter(RateLimits(), clock)
-    with rt.db.sessions() as session:
-        for n in range(5):
-            limiter.take(session, "test", f"old {n}", Limit(1, 60))
-        clock.now += ratelimit.PRUNE_AFTER_SECONDS + 1
-        limiter.take(session, "test", "old 0", Limit(1, 60))  # an existing row: no pruning on this path
-        assert session.scalar(select(func.count()).select_from(RateCounter)) == 5
-        limiter.take(session, "test", "new", Limit(1, 60))
-        assert set(session.scalars(select(RateCounter.subject))) == {ratelimit.subject_key("old 0"),
-                                                                     ratelimit.subject_key("new")}
+    limiter = Limiter(rt.db, RateLimits(), clock)
+    for n in range(5):
+        limiter.take("test", f"old {n}", Limit(1, 60))
+    clock.now += ratelimit.PRUNE_AFTER_SECONDS + 1
+    limiter.take("test", "old 0", Limit(1, 60))  # an existing row: no pruning on this path
+    assert len(counted(rt)) == 5
+    limiter.take("test", "new", Limit(1, 60))
+    assert {c.subject for c in counted(rt)} == {ratelimit.subject_key("old 0"), ratelimit.subject_key("new")}
 
 
 def test_parallel_takes_from_two_processes_never_pass_the_limit(rt, servers):
@@ -124,10 +127,9 @@ def test_parallel_takes_from_two_processes_never_pass_the_limit(rt, servers):
         runtime = app.extensions["podium"]
         limiter = app.extensions["podium.limiter"]
         try:
-            with runtime.db.sessions() as session:
-                for _ in range(10):
-                    if limiter.take(session, "race", "one subject", limit) == 0:
-                        taken.append(1)
+            for _ in range(10):
+                if limiter.take("race", "one subject", limit) == 0:
+                    taken.append(1)
         except Exception as exc:  # noqa: BLE001 - reported below with the test's failure
             errors.append(exc)
 
@@ -138,8 +140,7 @@ def test_parallel_takes_from_two_processes_never_pass_the_limit(rt, servers):
         thread.join()
     assert errors == []
     assert len(taken) == 17
-    with rt.db.sessions() as session:
-        assert session.scalar(select(RateCounter.hits).where(RateCounter.scope == "race")) == 17
+    assert [c.hits for c in counted(rt, scope="race")] == [17]
 
 
 # --- sign-in ---------------------------------------------------------------------------------------------
@@ -293,9 +294,7 @@ def test_pages_and_the_upload_url_are_not_counted(servers, people, rt):
     for _ in range(3):
         assert browser.get("/courses/c1").status_code == 200
         assert app.test_client().put("/api/v1/uploads/unknown-token", data=b"x").status_code == 404
-    with rt.db.sessions() as session:
-        assert session.scalar(select(func.count()).select_from(RateCounter)
-                              .where(RateCounter.scope.in_([ratelimit.API_KEY, ratelimit.API_ADDRESS]))) == 0
+    assert counted(rt, scope=ratelimit.API_KEY) == [] and counted(rt, scope=ratelimit.API_ADDRESS) == []
 
 
 def test_the_api_limit_can_be_turned_off(servers, people):
