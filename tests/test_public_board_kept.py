@@ -170,3 +170,19 @@ def test_the_version_moves_when_the_rows_may_have_and_only_then(rt, course_dir):
     with rt.db.session() as session:
         rows = leaderboards.kept_public_board(session, session.get(Competition, c.comp_id)).rows
         assert [r.name for r in rows] == ["team 1", "new name"]
+
+
+def test_scored_submissions_without_a_scoring_time_are_ranked_too(rt, course_dir):
+    # Rows written before scoring times were kept (or restored without them) still count: the board is the same
+    # whichever way a score reached the database.
+    c = Course(rt, course_dir, students=2)
+    with rt.db.session() as session:
+        first, second = c.student_ids(session)
+        c.scored(session, first, 0.5)
+        session.execute(update(Submission).values(scored_at=None))
+        c.scored(session, second, 0.7)
+    with rt.db.session() as session:
+        comp = session.get(Competition, c.comp_id)
+        assert [(r.user_id, r.score) for r in leaderboards.kept_public_board(session, comp).rows] == [
+            (second, 0.7), (first, 0.5)]
+        assert kept(session, comp) == afresh(session, comp)
