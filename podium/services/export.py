@@ -2,7 +2,9 @@
 student with a column per competition in the layout Canvas's gradebook import reads.
 
 Text that a spreadsheet would run as a formula (starting with =, +, -, @, or a tab or carriage return) is
-prefixed with an apostrophe, so an export opened in a spreadsheet never executes what a student typed.
+prefixed with an apostrophe, so an export opened in a spreadsheet never executes what a student typed. Every CSV
+Podium writes for a spreadsheet (these, the staff's submissions, the Kaggle leaderboard download) uses
+`safe_text` and `csv_writer`.
 """
 from __future__ import annotations
 
@@ -26,6 +28,13 @@ def safe_text(value: str) -> str:
     return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
+def csv_writer(out):
+    """Rows end in CRLF, as RFC 4180 has them, so the csv module quotes a field holding a CR as well as one holding
+    an LF. With LF endings it wrote a lone CR bare, which a spreadsheet reads as the end of the row: the rest of a
+    name such as "Ann\\r=HYPERLINK(...)" then started a row of its own, formula and all."""
+    return csv.writer(out, lineterminator="\r\n")
+
+
 def grade(x: float) -> str:
     return f"{x:.4f}"
 
@@ -36,7 +45,7 @@ def export_csv(session: Session, course: Course, *, policy: str | None = None, f
         raise PodiumError(f"unknown export format {fmt!r}; use long or canvas")
     reports = sorted(gradebook(session, course, policy=policy), key=lambda r: r.user.email)
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv_writer(out)
     if fmt == "long":
         _write_long(writer, reports)
     else:

@@ -10,7 +10,6 @@ little for the background scoring, so that a file with the wrong columns gets it
 """
 from __future__ import annotations
 
-import csv
 import io
 import time
 import zipfile
@@ -23,7 +22,7 @@ from werkzeug.http import http_date
 from podium import rules
 from podium.errors import PodiumError
 from podium.models import Competition, Status, Submission, utcnow
-from podium.services import courses, leaderboards, submissions, upload_tickets
+from podium.services import courses, export, leaderboards, submissions, upload_tickets
 from podium.web.api import member_competition, register_json_errors, send_stored_file
 from podium.web.auth import require_user
 from podium.web.context import db_session, rt
@@ -227,10 +226,12 @@ def leaderboard_download(cid: str):
     comp, _, _ = member_competition(cid)
     which, rows = shown_board(comp)
     text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
+    writer = export.csv_writer(text)
     writer.writerow(["TeamId", "TeamName", "SubmissionDate", "Score"])
     for row in rows:
-        writer.writerow([row.rank, row.name, rules.format_utc(row.submitted_at), row.shown_score])
+        # A leaderboard name is the student's own text: neutralised like every other CSV export, so that opening
+        # the download in a spreadsheet never runs it as a formula. The score stays a number, negative or not.
+        writer.writerow([row.rank, export.safe_text(row.name), rules.format_utc(row.submitted_at), row.shown_score])
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr(f"{comp.public_id}-{which}leaderboard.csv", text.getvalue())

@@ -175,7 +175,7 @@ def submissions_csv(slug: str):
     found = browse.find_submissions(db_session(), course, browse.SubmissionFilter.from_args(request.args),
                                     everything=True)
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = export.csv_writer(out)
     writer.writerow(["id", "competition", "email", "name", "leaderboard_name", "submitted_at", "window", "days_late",
                      "status", "public_score", "private_score", "selected", "file_name", "description", "error"])
     for sub, window in found.rows:
