@@ -65,7 +65,8 @@ def test_data_files_download_and_the_solution_never_does(as_student, course):
     response = as_student.get(f"/competitions/{course.public_id}/files/sample_submission.csv")
     assert response.status_code == 200 and response.data.startswith(b"id,label")
     assert as_student.get(f"/competitions/{course.public_id}/files/solution.csv").status_code == 404
-    assert as_student.get(f"/competitions/{course.public_id}/files/..%2Fsolution.csv").status_code == 404
+    escaping = as_student.get(f"/competitions/{course.public_id}/files/..%2Fsolution.csv")
+    assert escaping.status_code == 400 and "outside its folder" in page(escaping)
 
 
 def _upload(browser, course, content: str, *, name="preds.csv", description="", json=False):
