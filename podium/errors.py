@@ -4,6 +4,8 @@
 """
 from __future__ import annotations
 
+import unicodedata
+
 
 class PodiumError(Exception):
     code = 400
@@ -25,10 +27,14 @@ class ConfigError(PodiumError):
 
     def __init__(self, file, key: str, message: str):
         self.file, self.key = str(file), key
-        # One line whatever the message quotes (a metric.py's exception text, a TOML parser's note): the CLI
-        # prints it as one line and the staff pages show it in one place.
-        message = " ".join(part.strip() for part in message.splitlines() if part.strip())
+        # One printable line whatever the message quotes (a metric.py's exception text, a file name typed with a
+        # control character): the CLI prints it as one line, and an escape sequence must not reach the terminal.
+        message = _escape_controls(" ".join(part.strip() for part in message.splitlines() if part.strip()))
         super().__init__(f"{self.file}: {key}: {message}" if key else f"{self.file}: {message}")
+
+
+def _escape_controls(text: str) -> str:
+    return "".join(repr(ch)[1:-1] if unicodedata.category(ch) == "Cc" else ch for ch in text)
 
 
 class NotFound(PodiumError):

@@ -325,3 +325,62 @@ def test_an_edited_course_folder_loads_or_is_refused_without_losing_anything(rt,
     else:
         event("loaded")
     check_loaded_competitions_work(rt)
+
+
+# Inputs the fuzzing found, kept so that they are tried on every run (the generated ones vary with the generator).
+# Each was another exception than ConfigError, a message of several lines or with control characters, or a load
+# that succeeded and broke grading later.
+@pytest.mark.parametrize("changes, key", [
+    ([("set", "course", "course", "timezone", "America")], "[course] timezone"),  # IsADirectoryError
+    ([("set", "course", "course", "timezone", "x" * 5000)], "[course] timezone"),  # OSError: name too long
+    ([("set", "competition", "schedule", "late", "9999-12-31 23:59:59")], "[schedule] late"),  # OverflowError
+    ([("set", "competition", "schedule", "opens", "0001-01-01 00:00:00")], "[schedule] opens"),  # overflowed later
+    ([("set", "course", "policy", "points", "x")], "[policy] points"),  # TypeError
+    ([("set", "course", "policy", "points", {"": 90})], "[policy] points."),  # loaded; grading raised
+    ([("set", "course", "policy", "points", {"AB": 90})], "[policy] points.AB"),
+    ([("set", "course", "course", "slug", "x" * 65)], "[course] slug"),  # refused by the database, not the file
+    ([("set", "competition", "competition", "title", "a\x00b")], "[competition] title"),  # likewise
+    ([("set", "competition", "competition", "description", ["a"])], "[competition] description"),  # stored "['a']"
+    ([("set", "competition", "evaluation", "data_files", ["a\x00b"])], "[evaluation] data_files"),  # ValueError
+    ([("set", "competition", "evaluation", "data_files", ["x" * 300])], "[evaluation] data_files"),  # OSError
+    ([("set", "competition", "evaluation", "sample_submission", "\x08")], "[evaluation] sample_submission"),
+    ([("unknown_key", "course", "course", "\x1f", 1)], "[course] \\x1f"),
+    ([("metric_file", None, None, True, "raise RuntimeError('metric.py\\nfailed\\non import')\n")],
+     "[evaluation] metric"),  # three lines
+])
+def test_inputs_the_fuzzing_found(rt, loaded, tmp_path, changes, key):
+    template, tables = loaded
+    folder = Path(shutil.copytree(template, tmp_path / "found" / "c1"))
+    for change in changes:
+        apply(folder, change)
+    before = snapshot(rt, tables)
+    with pytest.raises(ConfigError) as refused:
+        with rt.db.session() as session:
+            load_course(session, rt.settings, folder, actor="test")
+    assert refused.value.key == key, str(refused.value)
+    check_refusal(refused.value, folder)
+    assert snapshot(rt, tables) == before
+    check_loaded_competitions_work(rt)
+
+
+def test_a_changed_metric_is_compiled_for_and_a_refused_one_keeps_the_old(rt, loaded, tmp_path):
+    """Found by the fuzzing: the solution compiled for accuracy was reused for rmse (the same file), so every
+    upload failed with "compiled for a metric with label targets"."""
+    template, _ = loaded
+    folder = Path(shutil.copytree(template, tmp_path / "metric" / "c1"))
+    apply(folder, ("set", "competition", "evaluation", "metric", "rmse"))
+    apply(folder, ("set", "competition", "grading", "cutoffs", {"A": 0.1, "B": 0.2, "C": 0.3, "D": 0.5}))
+    with rt.db.session() as session:
+        load_course(session, rt.settings, folder, actor="test")
+    check_loaded_competitions_work(rt)
+    # Back to accuracy, with a sample submission that lacks ids: refused once the solution has been compiled for
+    # accuracy; the database still says rmse, and rmse's compiled solution is still there, untouched.
+    apply(folder, ("set", "competition", "evaluation", "metric", "accuracy"))
+    apply(folder, ("set", "competition", "grading", "cutoffs", {"A": 0.9, "B": 0.8, "C": 0.7, "D": 0.5}))
+    apply(folder, ("sample", None, None, None, b"id,label\n0,0\n"))
+    with pytest.raises(ConfigError, match="sample_submission"):
+        with rt.db.session() as session:
+            load_course(session, rt.settings, folder, actor="test")
+    with rt.db.session() as session:
+        assert session.scalar(select(Competition.metric)) == "rmse"
+    check_loaded_competitions_work(rt)
