@@ -190,11 +190,13 @@ ERRORS = {
     410: "The file is no longer stored on the server.",
     413: "The file is larger than the upload limit.",
     422: "The file was received but could not be scored; the message says what to fix.",
-    429: "The daily submission limit is reached; the message and `resets_at` say when it resets.",
+    429: "Too many: the API's request limit for your key (or, without valid credentials, your address) is spent, "
+         "or for uploads the daily submission limit is reached (then `resets_at` says when it resets). "
+         "`Retry-After` says how many seconds to wait.",
 }
 ERROR_HEADERS = {
     401: {"WWW-Authenticate": {"schema": {"type": "string"}, "description": 'Basic realm="podium"'}},
-    429: {"Retry-After": {"schema": {"type": "string"}, "description": "seconds until the daily count resets"}},
+    429: {"Retry-After": {"schema": {"type": "string"}, "description": "seconds to wait before trying again"}},
 }
 
 
@@ -242,7 +244,11 @@ PUBLIC = []  # no security requirement
 
 
 def operation(summary: str, tag: str, responses: dict, errors: tuple[int, ...], *, params: list | None = None,
-              body: dict | None = None, security: list | None = None, description: str = "") -> dict:
+              body: dict | None = None, security: list | None = None, description: str = "",
+              rate_limited: bool = True) -> dict:
+    # Every API request counts against the caller's request limit (podium.web.auth.limit_api_request), except
+    # the upload URL, whose ticket was counted when it was issued.
+    errors = tuple(sorted({*errors, 429})) if rate_limited else errors
     op = {"summary": summary, "tags": [tag], "responses": {**{str(k): v for k, v in responses.items()},
                                                          **{str(code): error_response(code) for code in errors}}}
     if description:
@@ -347,7 +353,7 @@ def kaggle_paths() -> dict:
             params=[path_param("token", "the token of step 1")],
             body={"required": True, "content": {"application/octet-stream": {
                 "schema": {"type": "string", "format": "binary"}}}},
-            security=PUBLIC,
+            security=PUBLIC, rate_limited=False,
             description="No credentials: the unguessable token (valid 30 minutes, once) is the authorisation. "
                         "The body must have exactly the size announced in step 1.")},
         f"{v1}/submissions/submit/{{cid}}": {"post": operation(

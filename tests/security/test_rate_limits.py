@@ -300,3 +300,14 @@ def test_pages_and_the_upload_url_are_not_counted(servers, people, rt):
 def test_the_api_limit_can_be_turned_off(servers, people):
     app, = servers(1, RateLimits(api=Limit(0, 1)))
     assert all(app.test_client().get("/api/me", headers=people.basic("student")).status_code == 200 for _ in range(5))
+
+
+def test_the_api_document_says_every_counted_operation_may_answer_429():
+    from podium.web.openapi import document
+
+    for path, operations in document()["paths"].items():
+        for method, op in operations.items():
+            if path == "/api/v1/uploads/{token}":
+                assert "429" not in op["responses"], "the upload URL is not counted"
+                continue
+            assert "Retry-After" in op["responses"]["429"]["headers"], f"{method.upper()} {path}"
