@@ -12,6 +12,8 @@ from array import array
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
 
 from podium.scoring.text import MAX_EXAMPLES, examples, header_text, plural
 
@@ -37,6 +39,27 @@ class CsvProblem(Exception):
     def __init__(self, message: str, code: str):
         super().__init__(message)
         self.message, self.code = message, code
+
+
+def read_arrow_csv(data: bytes | bytearray, start: int, read_options: pacsv.ReadOptions,
+                   parse_options: pacsv.ParseOptions, convert_options: pacsv.ConvertOptions) -> pa.Table:
+    """pyarrow's read_csv of the text from ``start``.
+
+    pyarrow cuts the text into blocks (1 MB by default) and gives up on a row spanning more than two of them
+    ("straddling object straddles two block boundaries"): a file with a value of twenty megabytes was refused as
+    not CSV, with advice meant for programmers. It is CSV; it is read again as one block.
+    """
+    buffer = pa.py_buffer(data)
+    text = buffer.slice(start) if start else buffer
+    try:
+        return pacsv.read_csv(pa.BufferReader(text), read_options=read_options, parse_options=parse_options,
+                              convert_options=convert_options)
+    except pa.ArrowInvalid as exc:
+        if "straddl" not in str(exc):
+            raise
+    read_options.block_size = len(text) + 1
+    return pacsv.read_csv(pa.BufferReader(text), read_options=read_options, parse_options=parse_options,
+                          convert_options=convert_options)
 
 
 def line_at(data: bytes, offset: int) -> int:

@@ -25,8 +25,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from podium.scoring.csvtext import CsvProblem, RowLines, check_utf8, parse_header, scan_rows, text_start, \
-    wrong_width_message
+from podium.scoring.csvtext import CsvProblem, RowLines, check_utf8, parse_header, read_arrow_csv, scan_rows, \
+    text_start, wrong_width_message
 from podium.scoring.errors import SolutionError
 from podium.scoring.keys import IdIndex, as_array, id_mismatches, repeated_values
 from podium.scoring.targets import canonical_ints, infer_like_pandas, kind_of, null_pandas_na, parse_numbers, try_cast
@@ -139,9 +139,8 @@ def stack(columns: list[np.ndarray]) -> np.ndarray:
 
 def _read_strings(data: bytes, start: int, header: list[str], include: list[str] | None = None) -> pa.Table:
     names = include or header
-    buffer = pa.py_buffer(data)
-    return pacsv.read_csv(
-        pa.BufferReader(buffer.slice(start) if start else buffer),
+    return read_arrow_csv(
+        data, start,
         read_options=pacsv.ReadOptions(column_names=header, skip_rows=1),
         parse_options=pacsv.ParseOptions(newlines_in_values=True),
         convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, include_columns=names,

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from podium.scoring.csvtext import (
-    CsvProblem, RowLines, check_utf8, parse_header, scan_rows, text_start, wrong_width_message,
+    CsvProblem, RowLines, check_utf8, parse_header, read_arrow_csv, scan_rows, text_start, wrong_width_message,
 )
 from podium.scoring.errors import SubmissionError
 from podium.scoring.targets import (
@@ -254,9 +254,8 @@ def plan_columns(compiled: "CompiledSolution") -> list[Column]:
 
 def _read_csv(data: bytes | bytearray, start: int, header: list[str], types: dict[str, pa.DataType],
               null_values: list[str], newlines_in_values: bool) -> pa.Table:
-    buffer = pa.py_buffer(data)
-    return pacsv.read_csv(
-        pa.BufferReader(buffer.slice(start) if start else buffer),
+    return read_arrow_csv(
+        data, start,
         read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, use_threads=True),
         parse_options=pacsv.ParseOptions(newlines_in_values=newlines_in_values),
         convert_options=pacsv.ConvertOptions(
