@@ -329,7 +329,7 @@ class RateCounter(Base):
     """Requests (or failed sign-ins) counted in a fixed window per subject, shared by every server process.
 
     `subject` is a hash of what is counted (an email, a client address, an account id), so the table holds no
-    addresses; `window_start` is in milliseconds since the epoch. Counted with conditional updates only
+    address in clear; `window_start` is in milliseconds since the epoch. Counted with conditional updates only
     (podium.services.ratelimit), so two processes never lose a hit.
     """
 

@@ -52,7 +52,8 @@ class RateLimited(PodiumError):
 
 
 def subject_key(subject: str) -> str:
-    """What the table stores for a subject: a hash, so no email or address is kept in it."""
+    """What the table stores for a subject: a hash, so no email or address is kept in clear (the key and the
+    table's size stay fixed whatever a client sends as its email)."""
     return hashlib.sha256(subject.encode("utf-8", "surrogatepass")).hexdigest()
 
 
