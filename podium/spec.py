@@ -41,6 +41,11 @@ DEFAULT_POLICY: dict[str, Any] = {
 # The earliest and latest wall-clock years a schedule may give: anything outside is a typo, and times near
 # datetime's own limits (years 1 and 9999) overflow when converted to UTC or moved by slack days and extensions.
 YEARS = (1900, 2999)
+# Upper bounds where a larger number breaks something rather than meaning more: a daily limit is stored in a 32-bit
+# column (a larger one failed the load with a database error), and the optimal slack policy's search costs time
+# and memory in proportion to the slack budget (a budget of 10**9 would hang grading).
+MAX_DAILY_LIMIT = 1_000_000
+MAX_SLACK_DAYS = 365
 
 COURSE_KEYS = {"course": {"slug", "title", "timezone"}, "policy": set(DEFAULT_POLICY)}
 COMPETITION_KEYS = {
@@ -169,7 +174,8 @@ def read_competition(path: Path, tz: ZoneInfo, policy: dict[str, Any]) -> Compet
         display_precision=int(_number(path, "[competition] display_precision", comp.get("display_precision", 5),
                                       minimum=0, maximum=12, integer=True)),
         daily_limit=(None if "daily_limit" not in comp else
-                     int(_number(path, "[competition] daily_limit", comp["daily_limit"], minimum=1, integer=True))),
+                     int(_number(path, "[competition] daily_limit", comp["daily_limit"], minimum=1,
+                                 maximum=MAX_DAILY_LIMIT, integer=True))),
         description=_description(path, comp.get("description", "")),
         opens=times["opens"],
         early=times.get("early"),
@@ -260,8 +266,9 @@ def _policy(path: Path, given: dict[str, Any]) -> dict[str, Any]:
     for key, allowed in choices.items():
         if policy[key] not in allowed:
             raise ConfigError(path, f"[policy] {key}", f"must be one of {', '.join(allowed)}, not {policy[key]!r}")
-    for key in ("slack_days", "max_selected", "daily_limit"):
-        _number(path, f"[policy] {key}", policy[key], minimum=0 if key == "slack_days" else 1, integer=True)
+    for key, maximum in (("slack_days", MAX_SLACK_DAYS), ("max_selected", None), ("daily_limit", MAX_DAILY_LIMIT)):
+        _number(path, f"[policy] {key}", policy[key], minimum=0 if key == "slack_days" else 1, maximum=maximum,
+                integer=True)
     for key in ("late_factor", "early_miss_factor"):
         _number(path, f"[policy] {key}", policy[key], minimum=0, maximum=1)
     _number(path, "[policy] bonus_points", policy["bonus_points"], minimum=0)

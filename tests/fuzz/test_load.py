@@ -345,6 +345,8 @@ def test_an_edited_course_folder_loads_or_is_refused_without_losing_anything(rt,
     ([("set", "competition", "evaluation", "data_files", ["x" * 300])], "[evaluation] data_files"),  # OSError
     ([("set", "competition", "evaluation", "sample_submission", "\x08")], "[evaluation] sample_submission"),
     ([("unknown_key", "course", "course", "\x1f", 1)], "[course] \\x1f"),
+    ([("set", "competition", "competition", "daily_limit", 9223372036854775296)], "[competition] daily_limit"),
+    ([("set", "course", "policy", "slack_days", 10**9)], "[policy] slack_days"),  # loaded; grading would hang
     ([("metric_file", None, None, True, "raise RuntimeError('metric.py\\nfailed\\non import')\n")],
      "[evaluation] metric"),  # three lines
 ])
