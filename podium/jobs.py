@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sys
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 
 DEADLINE_LEASE = jobs_view.DEADLINE_LEASE
 SCHEDULER_ACTOR = "scheduler"
+MAX_NICE = 19  # the lowest priority Unix has
 
 
 def _env_float(name: str, default: float) -> float:
@@ -51,6 +53,9 @@ class JobSettings:
     """How the background work runs; every field has an environment variable (see the README)."""
 
     workers: int = field(default_factory=lambda: int(_env_float("PODIUM_SCORING_WORKERS", min(4, os.cpu_count() or 2))))
+    # Measured with bench/rush.py on 2 cores: niced scoring threads cut the p99 time to acknowledge an upload in a
+    # rush by about half, while the queue still drained within seconds of the last upload.
+    scoring_nice: int = field(default_factory=lambda: int(_env_float("PODIUM_SCORING_NICE", 10)))
     lease_seconds: float = field(default_factory=lambda: submissions.LEASE_SECONDS)
     recovery_seconds: float = field(default_factory=lambda: _env_float("PODIUM_RECOVERY_SECONDS", 30))
     finalise_grace_seconds: float = field(default_factory=lambda: jobs_view.grace_seconds())
@@ -73,8 +78,9 @@ class ScoringPool:
         self.runtime = runtime
         self.worker = leases.this_process()
         self.lease_seconds = lease_seconds or submissions.LEASE_SECONDS
-        self.executor = ThreadPoolExecutor(max_workers=workers or JobSettings().workers,
-                                           thread_name_prefix="podium-scoring")
+        settings = JobSettings()
+        self.executor = ThreadPoolExecutor(max_workers=workers or settings.workers, thread_name_prefix="podium-scoring",
+                                           initializer=partial(lower_this_threads_priority, settings.scoring_nice))
         self._lock = threading.Lock()
         self._inflight: dict[int, Future] = {}
         self._stop = threading.Event()
@@ -149,6 +155,19 @@ class ScoringPool:
         """Stop; with `cancel_pending`, uploads not yet started stay queued in the database for the next start."""
         self._stop.set()
         self.executor.shutdown(wait=wait, cancel_futures=cancel_pending)
+
+
+def lower_this_threads_priority(nice: int) -> None:
+    """Lower the calling thread's CPU priority by `nice` steps, so that on a busy machine the threads answering
+    uploads run first and scoring takes the time left over. Linux schedules threads alone (a thread id is a valid
+    `who` for setpriority); elsewhere this would lower the whole process, so it is done only on Linux."""
+    if nice <= 0 or not sys.platform.startswith("linux"):
+        return
+    thread = threading.get_native_id()
+    try:
+        os.setpriority(os.PRIO_PROCESS, thread, min(MAX_NICE, os.getpriority(os.PRIO_PROCESS, thread) + nice))
+    except OSError:
+        log.warning("could not lower the scoring threads' priority", exc_info=True)
 
 
 # --- deadline events -------------------------------------------------------------------------------------

@@ -14,7 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from podium.jobs import MAX_NICE, JobSettings, ScoringPool
 from podium.runtime import make_runtime
+from podium.serve import scoring_threads_per_worker
 from podium.services import users
 from podium.services.courses import get_course, load_course
 from tests.conftest import write_course
@@ -84,6 +86,17 @@ def get_json(port: int, path: str) -> tuple[int, dict]:
         conn.request("GET", path)
         response = conn.getresponse()
         return response.status, json.loads(response.read())
+    finally:
+        conn.close()
+
+
+def get_headers(port: int, path: str, headers: dict) -> dict:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=WAIT)
+    try:
+        conn.request("GET", path, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        return dict(response.getheaders())
     finally:
         conn.close()
 
@@ -163,6 +176,10 @@ def test_two_workers_answer_healthz_take_uploads_and_score_each_exactly_once(sta
     # No scoring was ever done twice: a second scorer's result would have been dropped with this warning.
     assert "was taken over" not in server.log.read_text()
 
+    # Only Podium decides whether to believe X-Forwarded-Proto (PODIUM_TRUST_PROXY, off here): gunicorn must not
+    # turn a local client's header into HTTPS, which would send HSTS and mark cookies Secure.
+    assert "Strict-Transport-Security" not in get_headers(server.port, "/healthz", {"X-Forwarded-Proto": "https"})
+
     # One process holds the scheduler lease, and it is a worker, never the master that forks them.
     jobs = server.cli("jobs")
     holder_line = next(line for line in jobs.splitlines() if line.startswith("deadline scheduler:"))
@@ -221,3 +238,20 @@ def test_a_killed_worker_is_replaced_and_what_it_held_is_finished_once(started, 
     assert all(pid_of(final[i][6]) in {replacement, *(workers - {victim[0]})} for i in held_by_victim)
     assert "was taken over" not in server.log.read_text()
     assert get_json(server.port, "/healthz")[0] == 200
+
+
+def test_scoring_threads_run_at_a_lower_cpu_priority_than_the_threads_answering_requests(rt):
+    pool = ScoringPool(rt, 1)
+    try:
+        thread_nice = pool.executor.submit(lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())).result()
+    finally:
+        pool.shutdown()
+    process_nice = os.getpriority(os.PRIO_PROCESS, 0)
+    assert JobSettings().scoring_nice > 0
+    assert thread_nice == min(MAX_NICE, process_nice + JobSettings().scoring_nice)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == process_nice  # this thread is untouched
+
+
+@pytest.mark.parametrize(("cpus", "workers", "threads"), [(2, 4, 1), (2, 2, 1), (8, 4, 2), (16, 1, 16)])
+def test_the_workers_scoring_threads_add_up_to_about_one_per_core(cpus, workers, threads):
+    assert scoring_threads_per_worker(workers, cpus) == threads
