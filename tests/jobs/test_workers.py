@@ -255,3 +255,9 @@ def test_scoring_threads_run_at_a_lower_cpu_priority_than_the_threads_answering_
 @pytest.mark.parametrize(("cpus", "workers", "threads"), [(2, 4, 1), (2, 2, 1), (8, 4, 2), (16, 1, 16)])
 def test_the_workers_scoring_threads_add_up_to_about_one_per_core(cpus, workers, threads):
     assert scoring_threads_per_worker(workers, cpus) == threads
+
+
+def test_threads_without_several_workers_is_refused_with_the_reason(podium_cli):
+    result = podium_cli("run", "--threads", "4")
+    assert result.exit_code == 2
+    assert "--threads applies to several --workers" in result.stderr
