@@ -2,8 +2,9 @@
 
 What runs where:
 - The gunicorn master only binds the port, forks the workers and replaces any that die. It never builds the app,
-  opens no database connection and starts no thread: a process that forks must not hold either (a forked child
-  would share the parent's database sockets and inherit locks held by threads that do not exist in it).
+  holds no database connection (`podium run` disposes of the one that ran the migrations) and starts no thread: a
+  process that forks must hold neither, or a child would share the parent's database sockets and inherit locks
+  held by threads that do not exist in it.
 - Each worker builds its own app after the fork (`load`), with its own engine and connection pool, and then, in
   `post_worker_init`, its own background work (`podium.jobs.Background`): a scoring pool that scores the uploads
   this worker receives, at once and without any hand-off, and a small scheduler.
@@ -15,12 +16,9 @@ What runs where:
 """
 from __future__ import annotations
 
-import logging
 import os
 
 from gunicorn.app.base import BaseApplication
-
-log = logging.getLogger(__name__)
 
 DEFAULT_THREADS = 8
 # Long enough for a worker to finish what it is scoring after SIGTERM (a 2,000,000-row upload takes about a
