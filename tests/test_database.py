@@ -16,6 +16,7 @@ from podium.errors import PodiumError
 from podium.models import DataFile, JobLease
 from podium.runtime import make_runtime
 from podium.services.courses import get_competition, load_course
+from podium.testing.postgres import PostgresUnavailable, TemporaryPostgres
 
 WAIT = 60  # seconds: a bound for waiting, never a measure
 
@@ -159,3 +160,17 @@ def test_a_data_file_over_2_gib_is_recorded_with_its_size(rt, course_dir):
                              sha256="0" * 64))
     with rt.db.session() as session:
         assert session.scalar(select(DataFile.size_bytes).where(DataFile.name == "train.tar")) == 5 * 2**30
+
+
+@pytest.mark.only_on("postgresql", why="it starts a cluster of its own from the PostgreSQL binaries")
+def test_a_cluster_that_cannot_start_says_why_and_leaves_nothing_behind():
+    class Watched(TemporaryPostgres):
+        def _create_and_start(self):
+            self.folder = self.root
+            super()._create_and_start()
+
+    cluster = Watched(max_connections=-1)  # a setting the server refuses at start
+    with pytest.raises(PostgresUnavailable, match="max_connections") as caught:
+        cluster.start()
+    assert "pg_ctl" in str(caught.value)
+    assert cluster.root is None and not cluster.folder.exists()

@@ -52,6 +52,14 @@ class TemporaryPostgres:
     # -- life cycle ----------------------------------------------------------------------------------------------
     def start(self) -> "TemporaryPostgres":
         self.root = Path(tempfile.mkdtemp(prefix="podium-pg-"))
+        try:
+            self._create_and_start()
+        except BaseException:
+            self.stop()  # a half-made cluster (or an empty folder) is not left behind
+            raise
+        return self
+
+    def _create_and_start(self) -> None:
         self.root.chmod(0o755)
         self.data_dir.mkdir()
         self.socket_dir.mkdir()
@@ -66,7 +74,6 @@ class TemporaryPostgres:
             conf.writelines(f"{key} = {value}\n" for key, value in options.items())
         self._run_as_server("pg_ctl", "-D", str(self.data_dir), "-l", str(self.root / "server.log"), "-w",
                             "-t", "60", "start")
-        return self
 
     def stop(self) -> None:
         if self.root is None:
@@ -129,7 +136,11 @@ class TemporaryPostgres:
     def _hand_to_server_user(self, path: Path) -> None:
         if not self._as_root():
             return
-        account = pwd.getpwnam(SERVER_USER)
+        try:
+            account = pwd.getpwnam(SERVER_USER)
+        except KeyError:
+            raise PostgresUnavailable(f"PostgreSQL refuses to run as root and there is no `{SERVER_USER}` user to run "
+                                      "it as: install the PostgreSQL server package, which creates it") from None
         for folder in (path, path / "data", path / "run"):
             os.chown(folder, account.pw_uid, account.pw_gid)
 
