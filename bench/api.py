@@ -19,20 +19,18 @@ import base64
 import http.client
 import json
 import os
-import shutil
 import socket
 import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
-import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from course import free_port, multipart, write_hw1p2_course  # noqa: E402  (bench/course.py)
 from scoring import make_hw1p2  # noqa: E402  (bench/scoring.py: the shared HW1P2 data)
 
 TARGET_SECONDS = 1.5
@@ -42,49 +40,9 @@ EMAIL = "student@bench.example"
 
 
 def write_course(root: Path, solution: Path) -> Path:
-    course = root / "bench"
-    comp = course / "hw1p2"
-    comp.mkdir(parents=True)
     now = datetime.now(timezone.utc)
-
-    def when(delta: timedelta) -> str:
-        return (now + delta).strftime("%Y-%m-%d %H:%M:%S")
-
-    (course / "course.toml").write_text(textwrap.dedent("""
-        [course]
-        slug = "bench"
-        title = "API benchmark"
-        timezone = "UTC"
-
-        [policy]
-        daily_limit = 1000
-    """))
-    (comp / "competition.toml").write_text(textwrap.dedent(f"""
-        [competition]
-        slug = "hw1p2"
-        title = "Frame-level classification of speech"
-
-        [schedule]
-        opens = "{when(timedelta(days=-1))}"
-        ontime = "{when(timedelta(days=7))}"
-        late = "{when(timedelta(days=14))}"
-
-        [evaluation]
-        metric = "accuracy"
-        id_column = "id"
-        solution = "solution.csv"
-
-        [grading]
-        cutoffs = {{ A = 0.64, B = 0.55, C = 0.45, D = 0.02 }}
-    """))
-    shutil.copyfile(solution, comp / "solution.csv")
-    return course
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return write_hw1p2_course(root, solution, slug="bench", title="API benchmark", opens=now - timedelta(days=1),
+                              ontime=now + timedelta(days=7), late=now + timedelta(days=14), daily_limit=1000)
 
 
 def podium(env: dict, *args: str) -> str:
@@ -108,14 +66,6 @@ def start_server(env: dict, port: int, log: Path) -> subprocess.Popen:
             time.sleep(0.05)
     server.kill()
     raise SystemExit("podium run did not start listening")
-
-
-def multipart(content: bytes, description: str) -> tuple[bytes, str]:
-    boundary = uuid.uuid4().hex
-    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="description"\r\n\r\n{description}\r\n'
-            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="upload.csv"\r\n'
-            f'Content-Type: text/csv\r\n\r\n').encode() + content + f"\r\n--{boundary}--\r\n".encode()
-    return body, f"multipart/form-data; boundary={boundary}"
 
 
 def upload_and_wait(port: int, key: str, content: bytes, database: Path, n: int) -> float:

@@ -33,15 +33,12 @@ import json
 import math
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -53,6 +50,7 @@ import pyarrow.csv as pacsv
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
+from course import free_port, multipart, write_hw1p2_course  # noqa: E402  (bench/course.py)
 from scoring import make_hw1p2  # noqa: E402  (bench/scoring.py: the shared HW1P2 data)
 
 PODIUM = [sys.executable, "-m", "podium.cli"]
@@ -162,42 +160,9 @@ def upload_variants(solution: Path, count: int) -> list[bytes]:
 def write_course(root: Path, solution: Path, deadline: datetime) -> Path:
     """The course folder: one competition whose on-time deadline is the end of the rush, and a daily limit that
     the rush never reaches (each student uploads a few times)."""
-    course = root / COURSE
-    comp = course / "hw1p2"
-    comp.mkdir(parents=True)
-
-    def wallclock(instant: datetime) -> str:
-        return instant.strftime("%Y-%m-%d %H:%M:%S")
-
-    (course / "course.toml").write_text(textwrap.dedent("""
-        [course]
-        slug = "rush"
-        title = "Deadline rush benchmark"
-        timezone = "UTC"
-
-        [policy]
-        daily_limit = 100
-    """))
-    (comp / "competition.toml").write_text(textwrap.dedent(f"""
-        [competition]
-        slug = "hw1p2"
-        title = "Frame-level classification of speech"
-
-        [schedule]
-        opens = "{wallclock(deadline - timedelta(days=14))}"
-        ontime = "{wallclock(deadline)}"
-        late = "{wallclock(deadline + timedelta(days=3))}"
-
-        [evaluation]
-        metric = "accuracy"
-        id_column = "id"
-        solution = "solution.csv"
-
-        [grading]
-        cutoffs = {{ A = 0.64, B = 0.55, C = 0.45, D = 0.02 }}
-    """))
-    (comp / "solution.csv").write_bytes(solution.read_bytes())
-    return course
+    return write_hw1p2_course(root, solution, slug=COURSE, title="Deadline rush benchmark",
+                              opens=deadline - timedelta(days=14), ontime=deadline,
+                              late=deadline + timedelta(days=3), daily_limit=100)
 
 
 def build_course(rt, course: Path, students: int) -> dict[str, str]:
@@ -234,12 +199,6 @@ def expected_scores(rt, variants: list[bytes], folder: Path) -> tuple[list[tuple
 
 
 # --- the server ------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get(port: int, path: str, timeout: float = 10) -> int:
@@ -328,17 +287,9 @@ def plan_attempts(plan: Plan, emails: list[str]) -> list[Attempt]:
             for k, t in enumerate(send_times(plan.uploads, plan.seconds))]
 
 
-def multipart(description: str, content: bytes) -> tuple[bytes, str]:
-    boundary = uuid.uuid4().hex
-    head = (f'--{boundary}\r\nContent-Disposition: form-data; name="description"\r\n\r\n{description}\r\n'
-            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="predictions.csv"\r\n'
-            f'Content-Type: text/csv\r\n\r\n').encode()
-    return head + content + f"\r\n--{boundary}--\r\n".encode(), f"multipart/form-data; boundary={boundary}"
-
-
 def send(port: int, attempt: Attempt, key: str, content: bytes, t0: float) -> None:
     """POST the upload at its planned time (or as soon as a client is free); fills in the attempt."""
-    body, content_type = multipart(attempt.description, content)
+    body, content_type = multipart(content, attempt.description)
     credentials = base64.b64encode(f"{attempt.email}:{key}".encode()).decode()
     delay = t0 + attempt.planned - time.perf_counter()
     if delay > 0:
