@@ -98,6 +98,17 @@ def _trust_proxy(env) -> int:
     return int(raw)
 
 
+SQLITE_SYNCHRONOUS_CHOICES = ("FULL", "NORMAL", "OFF")
+
+
+def _sqlite_synchronous(env) -> str:
+    value = (env.get("PODIUM_SQLITE_SYNCHRONOUS") or "FULL").strip().upper()
+    if value not in SQLITE_SYNCHRONOUS_CHOICES:
+        raise PodiumError(f"PODIUM_SQLITE_SYNCHRONOUS={env.get('PODIUM_SQLITE_SYNCHRONOUS')!r}: use FULL (every "
+                          "commit reaches the disk before it returns), NORMAL or OFF (throwaway databases only)")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -111,6 +122,9 @@ class Settings:
     # Session cookies marked Secure: "auto" when the request came over HTTPS (behind a proxy: as X-Forwarded-Proto
     # says, if trusted), "always" or "never".
     secure_cookies: str = "auto"
+    # SQLite's PRAGMA synchronous: FULL keeps every acknowledged upload through a power cut; OFF is for databases
+    # nobody needs after a crash, such as the test suite's.
+    sqlite_synchronous: str = "FULL"
     extra: dict = field(default_factory=dict)
 
     @property
@@ -159,5 +173,6 @@ def load_settings(**overrides) -> Settings:
         rate_limits=overrides.pop("rate_limits", None) or RateLimits.from_env(os.environ),
         trust_proxy=overrides.pop("trust_proxy", None) or _trust_proxy(os.environ),
         secure_cookies=overrides.pop("secure_cookies", None) or _secure_cookies(os.environ),
+        sqlite_synchronous=overrides.pop("sqlite_synchronous", None) or _sqlite_synchronous(os.environ),
         extra=overrides,
     )

@@ -15,4 +15,4 @@ class Runtime:
 
 def make_runtime(**overrides) -> Runtime:
     settings = load_settings(**overrides)
-    return Runtime(settings=settings, db=Database(settings.database_url))
+    return Runtime(settings=settings, db=Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous))

@@ -2,8 +2,9 @@
 
 The whole suite runs on SQLite (the default) or on PostgreSQL: `pytest --database=postgresql` (or
 PODIUM_TEST_DATABASE=postgresql) starts a temporary PostgreSQL cluster for the run and gives every test that asks
-for `database_url` (and so `rt`) a fresh copy of a migrated template. A test that is about one database only says so
-with `@pytest.mark.only_on("sqlite", why="...")`; it is left out of the other run, never skipped.
+for `database_url` (and so `rt`) a fresh copy of a migrated template. A test that asks for no database runs in the
+SQLite run only. A test that is about one database only says so with `@pytest.mark.only_on("sqlite", why="...")`;
+it is left out of the other run, never skipped.
 """
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
+from flask import Flask
+from jinja2 import BytecodeCache
 
 from podium.runtime import make_runtime
 from podium.testing.databases import KINDS, TestDatabases
@@ -110,6 +113,9 @@ def pytest_configure(config):
     except PostgresUnavailable as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[DATABASES] = databases
+    # The suite's databases are thrown away: their SQLite commits need not wait for the disk. In the environment,
+    # so that every runtime and `podium` process a test starts inherits it; production keeps FULL (test_database).
+    os.environ.setdefault("PODIUM_SQLITE_SYNCHRONOUS", "OFF")
 
 
 def pytest_unconfigure(config):
@@ -121,11 +127,23 @@ def pytest_report_header(config):
     return f"database: {config.stash[DESCRIPTION]}"
 
 
+DATABASE_FIXTURES = {"database_url", "blank_database_url"}
+
+
+def uses_a_database(item) -> bool:
+    return not DATABASE_FIXTURES.isdisjoint(getattr(item, "fixturenames", ()))
+
+
 def pytest_collection_modifyitems(config, items):
-    """Leave out the tests about the other kind of database (deselected: they are not this run's tests)."""
+    """Leave out the tests about the other kind of database (deselected: they are not this run's tests), and, in a
+    run on another database than SQLite, the tests that use no database at all: they ran in the SQLite run and
+    would do exactly the same again."""
     kind = config.stash[DATABASES].kind
     keep, leave = [], []
     for item in items:
+        if kind != "sqlite" and not uses_a_database(item):
+            leave.append(item)
+            continue
         marker = item.get_closest_marker("only_on")
         if marker is not None:
             wanted = marker.args[0] if marker.args else None
@@ -139,6 +157,29 @@ def pytest_collection_modifyitems(config, items):
     if leave:
         config.hook.pytest_deselected(items=leave)
         items[:] = keep
+
+
+class TemplatesCompiledOnce(BytecodeCache):
+    """Jinja's compiled templates kept for the whole run: every test makes an app of its own, and each new app
+    would otherwise parse and compile every template it renders again. A template's source is checksummed, so a
+    changed one is compiled afresh."""
+
+    def __init__(self):
+        self.compiled: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket) -> None:
+        if (code := self.compiled.get(bucket.key)) is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket) -> None:
+        self.compiled[bucket.key] = bucket.bytecode_to_string()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def templates_compiled_once():
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Flask, "jinja_options", {**Flask.jinja_options, "bytecode_cache": TemplatesCompiledOnce()})
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -37,6 +37,28 @@ def test_without_database_url_the_database_is_a_sqlite_file_in_the_data_folder(t
     assert settings.database_url == f"sqlite:///{tmp_path / 'data' / 'podium.db'}"
 
 
+def test_sqlite_commits_reach_the_disk_unless_the_database_is_declared_throwaway(tmp_path, monkeypatch):
+    """Production keeps PRAGMA synchronous=FULL (an acknowledged upload survives a power cut); the suite's own
+    databases run with OFF, which only PODIUM_SQLITE_SYNCHRONOUS can ask for."""
+    monkeypatch.delenv("PODIUM_SQLITE_SYNCHRONOUS", raising=False)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'prod.db'}")
+    production = make_runtime(data_dir=tmp_path / "data", secret_key="k")
+    assert production.settings.sqlite_synchronous == "FULL"
+    with production.db.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+    production.db.dispose()
+
+    monkeypatch.setenv("PODIUM_SQLITE_SYNCHRONOUS", "off")
+    throwaway = make_runtime(data_dir=tmp_path / "data", secret_key="k")
+    with throwaway.db.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 0  # OFF
+    throwaway.db.dispose()
+
+    monkeypatch.setenv("PODIUM_SQLITE_SYNCHRONOUS", "sometimes")
+    with pytest.raises(PodiumError, match="PODIUM_SQLITE_SYNCHRONOUS='sometimes': use FULL"):
+        load_settings(data_dir=tmp_path / "data", secret_key="k")
+
+
 def test_datetimes_come_back_aware_and_utc_through_the_fast_path_too(rt):
     """`raw_instant` skips the column type's processing: whatever the driver gives (text on SQLite, a datetime on
     PostgreSQL), `utc_instant` must make the same aware instant of it."""

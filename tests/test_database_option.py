@@ -43,3 +43,21 @@ def test_a_marker_without_a_reason_is_a_usage_error(tmp_path):
     """, "--database=sqlite")
     assert done.returncode == 4  # pytest's usage error
     assert 'only_on("sqlite" or "postgresql", why="...")' in done.stderr
+
+
+def test_a_run_on_postgresql_leaves_out_the_tests_that_use_no_database(tmp_path):
+    """They ran in the SQLite run and would do exactly the same again; a test with a database runs on both."""
+    source = """
+        def test_pure_arithmetic():
+            assert 1 + 1 == 2
+
+        def test_with_a_database(database_url):
+            assert database_url
+    """
+    on_postgresql = run_pytest(tmp_path, source, "--database=postgresql", "--collect-only")
+    assert on_postgresql.returncode == 0, on_postgresql.stdout + on_postgresql.stderr
+    assert "test_with_a_database" in on_postgresql.stdout and "test_pure_arithmetic" not in on_postgresql.stdout
+    assert "1/2 tests collected (1 deselected)" in on_postgresql.stdout
+
+    on_sqlite = run_pytest(tmp_path, source, "--database=sqlite")
+    assert "2 passed" in on_sqlite.stdout and "deselected" not in on_sqlite.stdout, on_sqlite.stdout

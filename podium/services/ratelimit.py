@@ -102,7 +102,8 @@ class Limiter:
             raw = connection.connection.dbapi_connection if dialect == "sqlite" else None
             before = raw.execute("PRAGMA synchronous").fetchone()[0] if raw is not None else None
             if raw is not None:
-                raw.execute("PRAGMA synchronous=NORMAL")  # outside any transaction: the driver sends it as is
+                # outside any transaction: the driver sends it as is; never more durable than the database's own
+                raw.execute(f"PRAGMA synchronous={min(int(before), 1)}")
             try:
                 with connection.begin():
                     if dialect == "postgresql":

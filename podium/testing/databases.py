@@ -59,7 +59,7 @@ class SqliteDatabases(TestDatabases):
     def _template_file(self) -> Path:
         if self._template is None:
             folder = Path(tempfile.mkdtemp(prefix="podium-sqlite-template-"))
-            database = Database(f"sqlite:///{folder / SQLITE_FILE}")
+            database = Database(f"sqlite:///{folder / SQLITE_FILE}", sqlite_synchronous="OFF")
             try:
                 database.upgrade()
             finally:
