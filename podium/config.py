@@ -127,6 +127,20 @@ class Settings:
     sqlite_synchronous: str = "FULL"
     extra: dict = field(default_factory=dict)
 
+    def stored_path(self, path: Path) -> str:
+        """How the database records a file or folder of the data dir: relative to it, so that the data dir can move
+        whole (restored elsewhere, copied with its database) without a row to rewrite. Anything outside it
+        (an instructor's course folder) is recorded as it is."""
+        try:
+            return Path(path).relative_to(self.data_dir).as_posix()
+        except ValueError:
+            return str(path)
+
+    def located(self, stored: str) -> Path:
+        """The file or folder a row records (`stored_path`); an absolute path, as rows written before paths were
+        kept relative hold, stands as it is."""
+        return self.data_dir / stored
+
     @property
     def uploads_dir(self) -> Path:
         return self.data_dir / "uploads"

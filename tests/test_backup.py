@@ -105,12 +105,11 @@ def build_course(rt: Runtime, root: Path, slug: str = "c1") -> History:
 # --- comparing by natural keys ----------------------------------------------------------------------------
 
 
-def file_digest(path: str) -> str:
+def file_digest(path: str | Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def folder_digest(path: str) -> dict[str, str]:
-    folder = Path(path)
+def folder_digest(folder: Path) -> dict[str, str]:
     return {p.relative_to(folder).as_posix(): file_digest(p) for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
@@ -146,12 +145,12 @@ def snapshot(rt: Runtime, slug: str) -> dict[str, list]:
         "slack_entries": {r["id"]: (email[r["user_id"]], r["recorded_at"].isoformat(), r["days"])
                           for r in rows[SlackEntry]},
     }
-    return {model.__tablename__: sorted((json.dumps(_natural_row(model.__tablename__, r, natural), sort_keys=True,
-                                                    default=str) for r in rows[model]))
+    return {model.__tablename__: sorted((json.dumps(_natural_row(rt, model.__tablename__, r, natural),
+                                                    sort_keys=True, default=str) for r in rows[model]))
             for model in MODELS}
 
 
-def _natural_row(table: str, row: dict, natural: dict) -> dict:
+def _natural_row(rt: Runtime, table: str, row: dict, natural: dict) -> dict:
     refs = {"user_id": "users", "course_id": "courses", "competition_id": "competitions"}
     out = {}
     for name, value in row.items():
@@ -160,9 +159,9 @@ def _natural_row(table: str, row: dict, natural: dict) -> dict:
         if name in refs and value is not None:
             value = natural[refs[name]][value]
         elif (table, name) in FILE_COLUMNS:
-            value = file_digest(value)
+            value = file_digest(rt.settings.located(value))
         elif (table, name) in FOLDER_COLUMNS:
-            value = folder_digest(value)
+            value = folder_digest(rt.settings.located(value))
         elif hasattr(value, "value"):
             value = value.value
         out[name] = value
@@ -296,8 +295,8 @@ def test_an_imported_course_works_people_sign_in_and_new_uploads_are_scored(expo
         assert users_service.check_password(ana, PASSWORD)
         comp_id = courses.get_competition(session, "c1-hw1").id
         ana_id = ana.id
-        downloaded = courses.data_file(courses.get_competition(session, "c1-hw1"), "README.md")
-        assert Path(downloaded.path).read_text().startswith("# Homework")
+        downloaded = courses.data_file(target.settings, courses.get_competition(session, "c1-hw1"), "README.md")
+        assert downloaded.read_text().startswith("# Homework")
     sub = submissions.receive(target.db, target.settings, comp_id, ana_id, io.BytesIO(predictions().encode()),
                               "again.csv")
     scored = submissions.score(target.db, target.settings, sub.id)
@@ -586,7 +585,7 @@ def test_export_of_an_unknown_course_is_one_line(podium_cli, tmp_path):
 def test_export_refuses_a_damaged_upload_and_writes_no_archive(rt, tmp_path, podium_cli):
     build_course(rt, tmp_path / "src")
     with rt.db.session() as session:
-        path = Path(session.scalars(select(Submission.file_path)).first())
+        path = rt.settings.located(session.scalars(select(Submission.file_path)).first())
     path.write_text("id,label\n0,0\n")
 
     result = podium_cli("export", "c1", "-o", tmp_path / "c1.zip")

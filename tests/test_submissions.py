@@ -40,8 +40,8 @@ def test_an_upload_is_stored_with_its_hash_and_queued(rt, ids):
     text = predictions()
     sub = upload(rt, ids, text, description="  first try ")
     assert sub.status == Status.queued and sub.description == "first try"
-    stored = Path(sub.file_path)
-    assert stored.read_text() == text
+    stored = rt.settings.located(sub.file_path)
+    assert stored.read_text() == text and rt.settings.uploads_dir in stored.parents
     assert sub.sha256 == hashlib.sha256(text.encode()).hexdigest() and sub.size_bytes == len(text)
     assert abs(sub.submitted_at - datetime.now(timezone.utc)) < timedelta(minutes=5)
 
@@ -64,7 +64,7 @@ def test_score_stores_public_and_private_scores(rt, ids):
 def test_a_bad_file_fails_with_a_message_and_keeps_the_upload(rt, ids):
     sub = submissions.score(rt.db, rt.settings, upload(rt, ids, "id,label\n1,2\n").id)
     assert sub.status == Status.failed and "missing" in sub.error.lower()
-    assert Path(sub.file_path).is_file()
+    assert rt.settings.located(sub.file_path).is_file()
 
 
 def test_the_daily_limit_holds_under_parallel_uploads(rt, ids):
@@ -147,7 +147,7 @@ def test_a_very_long_file_name_is_kept_by_its_end_and_the_upload_is_scored(rt, i
     name = "run-" + "x" * 400 + ".csv"
     sub = submissions.receive(rt.db, rt.settings, *ids, io.BytesIO(predictions().encode()), name)
     assert len(sub.file_name) == submissions.FILE_NAME_MAX and sub.file_name.endswith("xxx.csv")
-    assert len(Path(sub.file_path).name.encode()) <= 255
+    assert len(rt.settings.located(sub.file_path).name.encode()) <= 255
     assert submissions.score(rt.db, rt.settings, sub.id).status == Status.scored
 
 

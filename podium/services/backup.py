@@ -315,8 +315,9 @@ def pack_course_files(settings: Settings, packing: Packing, slug: str, tables: d
         packing.add_tree(COURSE_FILES.rstrip("/"), course_folder)
     slugs = {row["id"]: row["slug"] for row in tables["competitions"]}
     for row in tables["competitions"]:
-        row["source_dir"] = _pack_folder(packing, row["source_dir"], f"{COURSE_FILES}{row['slug']}")
-        compiled = row["compiled_dir"]
+        source_dir = row["source_dir"] and str(settings.located(row["source_dir"]))
+        row["source_dir"] = _pack_folder(packing, source_dir, f"{COURSE_FILES}{row['slug']}")
+        compiled = row["compiled_dir"] and str(settings.located(row["compiled_dir"]))
         if compiled:
             # Only the compilation in use: older ones under the same folder are never read again.
             packing.add_tree(f"{COMPILED_FILES}{row['slug']}/{Path(compiled).name}", _existing_folder(
@@ -324,10 +325,11 @@ def pack_course_files(settings: Settings, packing: Packing, slug: str, tables: d
             row["compiled_dir"] = f"{COMPILED_FILES}{row['slug']}/{Path(compiled).name}"
     for row in tables["data_files"]:
         fallback = f"{COURSE_FILES}{slugs[row['competition_id']]}/files/{row['name']}"
-        row["path"] = packing.member_of(Path(row["path"])) or packing.add_file(fallback, Path(row["path"]))
+        path = settings.located(row["path"])
+        row["path"] = packing.member_of(path) or packing.add_file(fallback, path)
         packing.members[row["path"]] = (packing.members[row["path"]][0], row["sha256"])
     for row in tables["submissions"]:
-        path = Path(row["file_path"])
+        path = settings.located(row["file_path"])
         row["file_path"] = packing.add_file(f"{UPLOAD_FILES}{row['id']}/{path.name}", path, row["sha256"])
 
 
@@ -777,11 +779,11 @@ def _translate_paths(where: str, archive: Archive, spec: TableSpec, values: dict
         if name in spec.files and member not in archive.manifest["files"]:
             raise ArchiveError(f"{where}: {name} names {member}, which the archive does not hold")
         if spec.name == "submissions":
-            values[name] = str(_upload_place(where, member, values, settings, restored))
+            values[name] = settings.stored_path(_upload_place(where, member, values, settings, restored))
         elif member.startswith(COURSE_FILES):
-            values[name] = str(settings.courses_dir / archive.course / member[len(COURSE_FILES):])
+            values[name] = settings.stored_path(settings.courses_dir / archive.course / member[len(COURSE_FILES):])
         elif member.startswith(COMPILED_FILES):
-            values[name] = str(settings.compiled_dir / archive.course / member[len(COMPILED_FILES):])
+            values[name] = settings.stored_path(settings.compiled_dir / archive.course / member[len(COMPILED_FILES):])
         else:
             raise ArchiveError(f"{where}: {name} {member!r} is not a place in the archive")
 

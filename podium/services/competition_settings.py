@@ -114,17 +114,17 @@ def competition_toml(comp: Competition) -> str:
     return tomli_w.dumps(settings_document(comp, SettingsForm.of(comp)))
 
 
-def _staged_folder(comp: Competition, document: dict[str, Any], root: Path) -> Path:
+def _staged_folder(settings: Settings, comp: Competition, document: dict[str, Any], root: Path) -> Path:
     """A throwaway competition folder that `read_competition` can check: the stored data files and metric, a
     stand-in for the solution (compiled already; its content is not what is being checked)."""
     folder = root / comp.slug
     folder.mkdir(parents=True)
     (folder / PLACEHOLDER_SOLUTION).write_text(f"{comp.id_column}\n")
     for data_file in comp.files:
-        _link_or_copy(Path(data_file.path), folder / data_file.name)
+        _link_or_copy(settings.located(data_file.path), folder / data_file.name)
     if comp.metric.startswith(CUSTOM_PREFIX):
         name = comp.metric[len(CUSTOM_PREFIX):]
-        shutil.copy(Path(comp.source_dir) / Path(name).name, folder / name)
+        shutil.copy(settings.located(comp.source_dir) / Path(name).name, folder / name)
     (folder / COMPETITION_FILE).write_text(tomli_w.dumps(document))
     return folder
 
@@ -143,7 +143,7 @@ def check(settings: Settings, comp: Competition, form: SettingsForm) -> dict[str
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     # Staged inside the data folder so the data files can be hard-linked rather than copied.
     with tempfile.TemporaryDirectory(prefix=".settings-", dir=settings.data_dir) as tmp:
-        folder = _staged_folder(comp, document, Path(tmp))
+        folder = _staged_folder(settings, comp, document, Path(tmp))
         try:
             spec = read_competition(folder / COMPETITION_FILE, rules.zone(comp.course.timezone), comp.course.policy)
         except ConfigError as exc:
@@ -188,7 +188,7 @@ def replace_solution(session: Session, settings: Settings, comp: Competition, st
         if stored.sha256 == comp.solution_sha256:
             return False
         dest = settings.compiled_dir / comp.course.slug / comp.slug / stored.sha256[:16]
-        scorer = scorer_for(comp.metric, Path(comp.source_dir), comp.higher_is_better)
+        scorer = scorer_for(comp.metric, settings.located(comp.source_dir), comp.higher_is_better)
         try:
             if dest.exists():
                 shutil.rmtree(dest)
@@ -196,7 +196,7 @@ def replace_solution(session: Session, settings: Settings, comp: Competition, st
         except scoring.SolutionError as exc:
             raise PodiumError(f"The solution was not accepted: {exc}", code=422) from None
         old = comp.solution_sha256
-        comp.solution_sha256, comp.compiled_dir = stored.sha256, str(dest)
+        comp.solution_sha256, comp.compiled_dir = stored.sha256, settings.stored_path(dest)
         comp.expected_header = list(solution.expected_header)
         audit.record(session, actor, "competition.solution", course_id=comp.course_id, target=comp.public_id,
                      old_sha256=old, new_sha256=stored.sha256, rows=solution.n_rows)
@@ -255,11 +255,11 @@ def replace_data_file(session: Session, settings: Settings, comp: Competition, n
     problem = data_file_name_problem(name)
     if problem:
         raise PodiumError(problem, code=422)
-    files_dir = _files_dir(comp)
+    files_dir = _files_dir(settings, comp)
     existing = next((f for f in comp.files if f.name == name), None)
     stored = _stored_upload(stream, files_dir, settings.max_upload_bytes)
     try:
-        _check_data_file(comp, existing, stored)
+        _check_data_file(settings, comp, existing, stored)
         if existing is not None and existing.sha256 == stored.sha256:
             return DataFileChange(name, added=False, changed=False)
         path = _kept_version(stored, files_dir, name)
@@ -267,7 +267,7 @@ def replace_data_file(session: Session, settings: Settings, comp: Competition, n
         stored.path.unlink(missing_ok=True)
     old_sha = None if existing is None else existing.sha256
     row = existing or DataFile(name=name)
-    row.path, row.size_bytes, row.sha256 = str(path), stored.size_bytes, stored.sha256
+    row.path, row.size_bytes, row.sha256 = settings.stored_path(path), stored.size_bytes, stored.sha256
     if existing is None:
         comp.files.append(row)
     session.flush()
@@ -277,9 +277,9 @@ def replace_data_file(session: Session, settings: Settings, comp: Competition, n
     return DataFileChange(name, added=existing is None, changed=True)
 
 
-def _files_dir(comp: Competition) -> Path:
+def _files_dir(settings: Settings, comp: Competition) -> Path:
     """Where the competition's data files live: its home, which `podium load` recorded as `source_dir`."""
-    return Path(comp.source_dir) / "files"
+    return settings.located(comp.source_dir) / "files"
 
 
 def _stored_upload(stream: BinaryIO, files_dir: Path, max_bytes: int) -> StoredFile:
@@ -293,32 +293,32 @@ def _stored_upload(stream: BinaryIO, files_dir: Path, max_bytes: int) -> StoredF
                           code=413) from None
 
 
-def _check_data_file(comp: Competition, existing: DataFile | None, stored: StoredFile) -> None:
+def _check_data_file(settings: Settings, comp: Competition, existing: DataFile | None, stored: StoredFile) -> None:
     if stored.size_bytes == 0:
         raise PodiumError("The file is empty; choose the file students should download. Nothing changed.", code=422)
     if stored.sha256 == comp.solution_sha256:
         raise PodiumError("This file is the competition's solution: students would download it. Nothing changed.",
                           code=422)
-    if existing is not None and _is_sample_submission(comp, Path(existing.path)):
+    if existing is not None and _is_sample_submission(settings, comp, settings.located(existing.path)):
         try:
-            scoring.check_sample_submission(stored.path, _compiled_solution(comp))
+            scoring.check_sample_submission(stored.path, _compiled_solution(settings, comp))
         except scoring.SolutionError as exc:
             message = str(exc).removeprefix(f"{stored.path.name}: ")
             raise PodiumError(f"{existing.name} is the sample submission students copy, and the new file does not "
                               f"fit the solution: {message} Nothing changed.", code=422) from None
 
 
-def _compiled_solution(comp: Competition) -> scoring.CompiledSolution:
-    return scoring.CompiledSolution.open(Path(comp.compiled_dir))
+def _compiled_solution(settings: Settings, comp: Competition) -> scoring.CompiledSolution:
+    return scoring.CompiledSolution.open(settings.located(comp.compiled_dir))
 
 
-def _is_sample_submission(comp: Competition, path: Path) -> bool:
+def _is_sample_submission(settings: Settings, comp: Competition, path: Path) -> bool:
     """Whether a data file is a valid sample submission for the solution in use: the database does not keep which
     file the course folder named as such, and a file that fits the solution's shape is one in all but name."""
-    if not path.is_file() or not Path(comp.compiled_dir).is_dir():
+    if not path.is_file() or not settings.located(comp.compiled_dir).is_dir():
         return False
     try:
-        scoring.check_sample_submission(path, _compiled_solution(comp))
+        scoring.check_sample_submission(path, _compiled_solution(settings, comp))
     except scoring.SolutionError:
         return False
     return True

@@ -105,7 +105,8 @@ def _load_competition(session: Session, settings: Settings, course: Course, spec
         display_precision=spec.display_precision, daily_limit=spec.daily_limit, description=spec.description,
         opens=spec.opens, early=spec.early, ontime=spec.ontime, late=spec.late, metric=spec.metric,
         higher_is_better=spec.higher_is_better, id_column=spec.id_column, expected_header=header,
-        cutoffs=spec.cutoffs, solution_sha256=sha, compiled_dir=str(compiled_dir), source_dir=str(home),
+        cutoffs=spec.cutoffs, solution_sha256=sha, compiled_dir=settings.stored_path(compiled_dir),
+        source_dir=settings.stored_path(home),
     )
     if changed and comp.finalised_at is not None:
         # Settings edited after finalisation: position cutoffs are read again off the (final) private board.
@@ -114,7 +115,7 @@ def _load_competition(session: Session, settings: Settings, course: Course, spec
         session.flush()
         fix_cutoffs(session, comp)
     changed |= _copy_metric(spec, home)
-    changed |= _sync_data_files(session, comp, spec, home / "files")
+    changed |= _sync_data_files(settings, comp, spec, home / "files")
     session.flush()
     if created:
         report.created.append(public_id)
@@ -147,7 +148,7 @@ def _copy_metric(spec: CompetitionSpec, home: Path) -> bool:
     return True
 
 
-def _sync_data_files(session: Session, comp: Competition, spec: CompetitionSpec, dest_dir: Path) -> bool:
+def _sync_data_files(settings: Settings, comp: Competition, spec: CompetitionSpec, dest_dir: Path) -> bool:
     wanted = {path.name: path for path in spec.data_files}
     existing = {f.name: f for f in comp.files}
     changed = False
@@ -158,13 +159,13 @@ def _sync_data_files(session: Session, comp: Competition, spec: CompetitionSpec,
     for name, source in wanted.items():
         sha = sha256_of(source)
         row = existing.get(name)
-        if row is not None and row.sha256 == sha and Path(row.path).is_file():
+        if row is not None and row.sha256 == sha and settings.located(row.path).is_file():
             continue
         stored = store_copy(source, dest_dir / name)
         if row is None:
             row = DataFile(name=name)
             comp.files.append(row)
-        row.path, row.size_bytes, row.sha256 = str(stored.path), stored.size_bytes, stored.sha256
+        row.path, row.size_bytes, row.sha256 = settings.stored_path(stored.path), stored.size_bytes, stored.sha256
         changed = True
     return changed
 
@@ -244,13 +245,27 @@ def competition_for_member(session: Session, public_id: str, user: User) -> tupl
     return comp, role
 
 
-def data_file(comp: Competition, name: str) -> DataFile:
-    """One of the files listed for students, by its exact name: nothing else (never the solution) is served."""
+def data_file(settings: Settings, comp: Competition, name: str) -> Path:
+    """Where one of the files listed for students is, by its exact name: nothing else (never the solution) is
+    served."""
     found = next((f for f in comp.files if f.name == name), None)
-    if found is None or not Path(found.path).is_file():
+    path = None if found is None else settings.located(found.path)
+    if path is None or not path.is_file():
         names = ", ".join(f.name for f in comp.files) or "none"
         raise NotFound(f"{comp.public_id} has no data file {name!r}; its files are: {names}")
-    return found
+    return path
+
+
+README_MAX_BYTES = 64_000
+
+
+def readme_text(settings: Settings, comp: Competition) -> str | None:
+    """A README among the data files, shown as the overview when the competition has no description."""
+    for data_file in comp.files:
+        path = settings.located(data_file.path)
+        if data_file.name.lower().startswith("readme") and data_file.size_bytes <= README_MAX_BYTES and path.is_file():
+            return path.read_text(encoding="utf-8", errors="replace")
+    return None
 
 
 def data_archive(settings: Settings, comp: Competition) -> Path:
@@ -265,7 +280,7 @@ def data_archive(settings: Settings, comp: Competition) -> Path:
     try:
         with os.fdopen(fd, "wb") as out, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
             for f in comp.files:
-                zf.write(f.path, arcname=f.name)
+                zf.write(settings.located(f.path), arcname=f.name)
         os.replace(tmp, archive)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

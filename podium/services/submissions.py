@@ -125,7 +125,8 @@ def receive(db: Database, settings: Settings, comp_id: int, user_id: int, stream
             if recorded_by is None and not enrolment.role.is_staff:
                 _check_daily_limit(session, comp, user, received_at)
             submission = Submission(
-                competition_id=comp.id, user_id=user.id, submitted_at=received_at, file_path=str(stored.path),
+                competition_id=comp.id, user_id=user.id, submitted_at=received_at,
+                file_path=settings.stored_path(stored.path),
                 file_name=file_name, sha256=stored.sha256, size_bytes=stored.size_bytes,
                 description=(description or "").strip()[:1000], status=Status.queued, practice=practice,
                 recorded_by=recorded_by, client_key=client_key,
@@ -226,13 +227,13 @@ def check_can_submit(session: Session, comp: Competition, user: User, t: datetim
 
 
 @lru_cache(maxsize=32)
-def _open_solution(compiled_dir: str) -> scoring.CompiledSolution:
-    return scoring.CompiledSolution.open(Path(compiled_dir))
+def _open_solution(compiled_dir: Path) -> scoring.CompiledSolution:
+    return scoring.CompiledSolution.open(compiled_dir)
 
 
 @lru_cache(maxsize=32)
-def _scorer(metric: str, source_dir: str, higher_is_better: bool):
-    return scorer_for(metric, Path(source_dir), higher_is_better)
+def _scorer(metric: str, source_dir: Path, higher_is_better: bool):
+    return scorer_for(metric, source_dir, higher_is_better)
 
 
 def claim(session: Session, submission_id: int, from_status: Iterable[Status] = (Status.queued,), *,
@@ -311,9 +312,11 @@ def score(db: Database, settings: Settings, submission_id: int, *, rescore: bool
 
 def _score_file(settings: Settings, compiled_dir: str, metric: str, source_dir: str, higher_is_better: bool,
                 file_path: str, file_name: str) -> scoring.ScoreResult:
+    """Score one file; the folders and the file are as the rows record them (`Settings.stored_path`)."""
     limits = scoring.UploadLimits(max_bytes=settings.max_upload_bytes, max_decompressed_bytes=settings.max_upload_bytes)
-    return scoring.score_upload(_open_solution(compiled_dir), Path(file_path),
-                                _scorer(metric, source_dir, higher_is_better), limits, original_name=file_name)
+    return scoring.score_upload(_open_solution(settings.located(compiled_dir)), settings.located(file_path),
+                                _scorer(metric, settings.located(source_dir), higher_is_better), limits,
+                                original_name=file_name)
 
 
 def _run_scorer(settings: Settings, *job) -> scoring.ScoreResult | str:

@@ -65,7 +65,7 @@ def issue(session: Session, settings: Settings, comp: Competition, user: User, f
             f"The file is larger than the {settings.max_upload_bytes / 1e6:.0f} MB limit; compress it (.csv.gz or "
             ".zip) and upload again.")
     submissions.check_can_submit(session, comp, user, now)
-    purge_stale(session, now)
+    purge_stale(session, settings, now)
     token = secrets.token_urlsafe(TOKEN_BYTES)
     expires_at = now + LIFETIME
     session.add(UploadTicket(id=_key(token), user_id=user.id, competition_id=comp.id,
@@ -103,7 +103,7 @@ def store_upload(db: Database, settings: Settings, token: str, stream: BinaryIO,
                           "submit command again.", code=400)
     with db.session() as session:
         session.execute(update(UploadTicket).where(UploadTicket.id == key)
-                        .values(received_at=utcnow(), staged_path=str(dest)))
+                        .values(received_at=utcnow(), staged_path=settings.stored_path(dest)))
     return stored.size_bytes
 
 
@@ -128,7 +128,7 @@ def submit(db: Database, settings: Settings, token: str, comp_id: int, user_id: 
             if _made_submission_for(ticket, comp_id, user_id):
                 return session.get(Submission, ticket.submission_id)
             raise TicketProblem(_why_unusable(ticket, comp_id, user_id))
-        path, file_name, received_at = Path(ticket.staged_path), ticket.file_name, ticket.received_at
+        path, file_name, received_at = settings.located(ticket.staged_path), ticket.file_name, ticket.received_at
     try:
         with open(path, "rb") as stream:
             sub = submissions.receive(db, settings, comp_id, user_id, stream, file_name, description, at=received_at)
@@ -156,12 +156,12 @@ def _why_unusable(ticket: UploadTicket | None, comp_id: int, user_id: int) -> st
     return f"This upload token expired; {again}"
 
 
-def purge_stale(session: Session, now: datetime) -> int:
+def purge_stale(session: Session, settings: Settings, now: datetime) -> int:
     """Forget tickets older than a day, with any staged file left behind by a submit that never came."""
     stale = session.scalars(select(UploadTicket).where(UploadTicket.created_at < now - STALE_AFTER)).all()
     for ticket in stale:
         if ticket.staged_path:
-            Path(ticket.staged_path).unlink(missing_ok=True)
+            settings.located(ticket.staged_path).unlink(missing_ok=True)
     if stale:
         session.execute(delete(UploadTicket).where(UploadTicket.id.in_([t.id for t in stale])))
     return len(stale)

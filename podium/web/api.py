@@ -246,14 +246,13 @@ def submission(n: int):
 @bp.get("/submissions/<int:n>/file")
 def submission_file(n: int):
     sub, _ = submissions.visible_to(db_session(), n, require_user())
-    return send_stored_file(sub.file_path, sub.file_name)
+    return send_stored_file(rt().settings.located(sub.file_path), sub.file_name)
 
 
 @bp.get("/competitions/<cid>/files/<name>")
 def data_file(cid: str, name: str):
     comp, _, _ = member_competition(cid)
-    found = courses.data_file(comp, name)
-    return send_stored_file(found.path, found.name)
+    return send_stored_file(courses.data_file(rt().settings, comp, name), name)
 
 
 @bp.get("/me/grades")

@@ -258,8 +258,8 @@ def data_list(cid: str):
 @bp.get("/competitions/data/download/<cid>/<fileName>")
 def data_download(cid: str, fileName: str):  # noqa: N803 - the client's name
     comp, _, _ = member_competition(cid)
-    found = courses.data_file(comp, fileName)
-    return redirect(url_for("api.data_file", cid=comp.public_id, name=found.name, _external=True))
+    courses.data_file(rt().settings, comp, fileName)  # a 404 that lists the files, before any redirect
+    return redirect(url_for("api.data_file", cid=comp.public_id, name=fileName, _external=True))
 
 
 @bp.get("/competitions/data/download-all/<cid>")

@@ -5,14 +5,12 @@ score appearing without a reload) and fall back to these same routes.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, send_file,
                    url_for)
 
 from podium.errors import PodiumError
 from podium.models import utcnow
-from podium.services import grading, selection, standing, submissions
+from podium.services import courses, grading, selection, standing, submissions
 from podium.web.access import (competition_for_member, course_for_member, is_staff, me, own_or_staff_submission,
                                role_in, signed_in)
 from podium.web.context import db_session, rt
@@ -51,29 +49,15 @@ def competition(cid: str):
     now = utcnow()
     staff = is_staff(comp.course)
     return render_template("student/competition.html", comp=comp, course=comp.course, now=now, staff=staff,
-                           timeline=standing.timeline(db_session(), comp, me(), now), readme=readme_text(comp))
-
-
-README_MAX_BYTES = 64_000
-
-
-def readme_text(comp) -> str | None:
-    """A README among the data files, shown as the overview when the competition has no description."""
-    for data_file in comp.files:
-        path = Path(data_file.path)
-        if data_file.name.lower().startswith("readme") and data_file.size_bytes <= README_MAX_BYTES and path.is_file():
-            return path.read_text(encoding="utf-8", errors="replace")
-    return None
+                           timeline=standing.timeline(db_session(), comp, me(), now),
+                           readme=courses.readme_text(rt().settings, comp))
 
 
 @bp.get("/competitions/<cid>/files/<name>")
 @signed_in
 def data_file(cid: str, name: str):
     comp = competition_for_member(cid)
-    found = next((f for f in comp.files if f.name == name), None)
-    if found is None:
-        abort(404, f"{comp.public_id} has no data file {name!r}.")
-    return send_file(found.path, as_attachment=True, download_name=found.name)
+    return send_file(courses.data_file(rt().settings, comp, name), as_attachment=True, download_name=name)
 
 
 @bp.route("/competitions/<cid>/submit", methods=["GET", "POST"])
@@ -144,7 +128,7 @@ def submission_json(n: int):
 @signed_in
 def submission_file(n: int):
     sub, _ = own_or_staff_submission(n)
-    path = Path(sub.file_path)
+    path = rt().settings.located(sub.file_path)
     if not path.is_file():
         abort(410, "The file of this submission is no longer stored.")
     return send_file(path, as_attachment=True, download_name=sub.file_name)

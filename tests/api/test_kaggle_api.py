@@ -74,7 +74,7 @@ def test_the_three_steps_store_a_scored_submission_and_answer_with_its_score(cli
         sub = session.get(Submission, result["ref"])
         assert sub.status == Status.scored and sub.public_score == 0.5 and sub.description == "resnet, lr 1e-3"
         assert sub.user_id == world.student.id and sub.file_name == "pred.csv"
-        assert open(sub.file_path).read() == text
+        assert rt.settings.located(sub.file_path).read_text() == text
 
 
 def test_only_a_hash_of_the_token_is_stored(client, rt, world):

@@ -255,9 +255,7 @@ def test_the_file_of_a_submission_is_for_its_author_and_staff(client, rt, world)
 def test_a_lost_submission_file_is_a_410(client, rt, world):
     sub = submit_scored(rt, world, world.student)
     with rt.db.session() as session:
-        from pathlib import Path
-
-        Path(session.get(Submission, sub).file_path).unlink()
+        rt.settings.located(session.get(Submission, sub).file_path).unlink()
     assert_error(client.get(f"/api/submissions/{sub}/file", headers=world.student.auth), 410)
 
 

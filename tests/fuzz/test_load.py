@@ -267,13 +267,13 @@ def check_loaded_competitions_work(rt) -> None:
         for course in session.scalars(select(Course)):
             policy_of(course)
         for comp in session.scalars(select(Competition)):
-            compiled = scoring.CompiledSolution.open(Path(comp.compiled_dir))
-            scorer = scorer_for(comp.metric, Path(comp.source_dir), comp.higher_is_better)
+            compiled = scoring.CompiledSolution.open(rt.settings.located(comp.compiled_dir))
+            scorer = scorer_for(comp.metric, rt.settings.located(comp.source_dir), comp.higher_is_better)
             compiled.check_scorer(scorer)
             assert compiled.id_column == comp.id_column, (comp.public_id, compiled.id_column, comp.id_column)
             assert compiled.expected_header == comp.expected_header
             for f in comp.files:
-                assert sha256(f.path) == f.sha256, (comp.public_id, f.name)
+                assert sha256(rt.settings.located(f.path)) == f.sha256, (comp.public_id, f.name)
 
 
 def check_refusal(exc: ConfigError, folder: Path) -> None:

@@ -25,10 +25,11 @@ def upload(client, content: bytes, filename: str, name: str | None = None):
     return client.form(URL, data, content_type="multipart/form-data")
 
 
-def files_of(rt, comp_id: int) -> dict[str, tuple[str, str]]:
+def files_of(rt, comp_id: int) -> dict[str, tuple[str, Path]]:
     """name -> (sha256, stored path) of each data file."""
     with rt.db.session() as db:
-        return {f.name: (f.sha256, f.path) for f in db.query(DataFile).filter(DataFile.competition_id == comp_id)}
+        return {f.name: (f.sha256, rt.settings.located(f.path))
+                for f in db.query(DataFile).filter(DataFile.competition_id == comp_id)}
 
 
 def audit_rows(rt) -> list[AuditEvent]:
@@ -151,7 +152,7 @@ def test_a_file_over_the_upload_limit_is_refused_and_leaves_nothing_behind(rt, c
     small = dataclasses.replace(rt.settings, max_upload_bytes=10)
     with rt.db.session() as db:
         comp = db.get(Competition, course.comp_id)
-        files_dir = Path(comp.files[0].path).parent
+        files_dir = rt.settings.located(comp.files[0].path).parent
         listing = sorted(files_dir.parent.rglob("*"))
         with pytest.raises(PodiumError) as refused:
             competition_settings.replace_data_file(db, small, comp, "README.md", io.BytesIO(b"x" * 11), "ta@c1.test")
