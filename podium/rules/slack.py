@@ -19,7 +19,7 @@ from podium.rules.grading import (
     preferred,
     weighted_value,
 )
-from podium.rules.settings import CHRONOLOGICAL, OPTIMAL
+from podium.rules.settings import CHRONOLOGICAL, OPTIMAL, course_order
 
 # Totals closer than this are equal for the optimal policy's tie rules.
 TOTAL_TOLERANCE = 1e-9
@@ -35,8 +35,8 @@ def slack_budget(slack_days: int, ledger_days: int = 0) -> int:
 
 
 def in_course_order(items: Sequence[StudentCandidates]) -> list[StudentCandidates]:
-    """Competitions in order of their `ontime`, ties by slug."""
-    return sorted(items, key=lambda c: (c.ontime, c.competition))
+    """Competitions in course order (settings.course_order: `ontime`, ties by slug)."""
+    return sorted(items, key=lambda c: course_order(c.ontime, c.competition))
 
 
 @dataclass(frozen=True)
