@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,7 +16,14 @@ from sqlalchemy.orm import Session
 from podium import rules
 from podium.errors import NotFound, PodiumError
 from podium.db import raw_instant, utc_instant
-from podium.models import Competition, Course, Enrolment, Extension, Role, Status, Submission, User
+from podium.models import Competition, Course, Enrolment, Role, Status, Submission, User
+from podium.services.rule_values import (  # noqa: F401 - schedule_of: part of this module's interface
+    active_extensions,
+    in_course_order,
+    policy_of,
+    schedule_of,
+    submission_value,
+)
 from podium.services.slack import external_days
 
 
@@ -42,20 +48,7 @@ class StudentReport:
         return next(r for r in self.rows if r.competition.id == competition.id)
 
 
-# --- from rows to the rules' values ----------------------------------------------------------------------
-
-
-def policy_of(course: Course) -> rules.CoursePolicy:
-    return rules.CoursePolicy.from_mapping(course.timezone, course.policy)
-
-
-def schedule_of(comp: Competition) -> rules.Schedule:
-    return rules.Schedule(opens=comp.opens, early=comp.early, ontime=comp.ontime, late=comp.late)
-
-
-def extension_value(extension: Extension) -> rules.Extension:
-    delta = None if extension.delta_seconds is None else timedelta(seconds=extension.delta_seconds)
-    return rules.Extension(delta=delta, early=extension.early, ontime=extension.ontime, late=extension.late)
+# --- what grading reads (as the rules' values: podium.services.rule_values) -----------------------------
 
 
 def students_of(session: Session, course: Course) -> list[User]:
@@ -81,19 +74,9 @@ def scored_submissions(session: Session, competition_ids: list[int], student_ids
     ).all()
     for sub_id, comp_id, user_id, at, public, private, selected, practice in rows:
         if user_id in students:
-            by_competition[comp_id].append(rules.Submission(
-                id=sub_id, student=user_id, submitted_at=utc_instant(at), public_score=public,
-                private_score=private, selected=bool(selected), practice=bool(practice)))
+            by_competition[comp_id].append(submission_value(
+                sub_id, user_id, utc_instant(at), public, private, selected, practice))
     return by_competition
-
-
-def active_extensions(session: Session, competitions: list[Competition]) -> dict[tuple[str, int], rules.Extension]:
-    slugs = {c.id: c.slug for c in competitions}
-    found = session.scalars(
-        select(Extension).where(Extension.competition_id.in_(list(slugs)), Extension.revoked_at.is_(None))
-        .order_by(Extension.granted_at, Extension.id)  # the id settles equal instants the same on every database
-    )
-    return {(slugs[e.competition_id], e.user_id): extension_value(e) for e in found}
 
 
 def cutoffs_of(comp: Competition, policy: rules.CoursePolicy, board: tuple[rules.LeaderboardEntry, ...] | None
@@ -191,5 +174,4 @@ def explain(session: Session, comp: Competition, user: User, *, policy: str | No
 
 
 def _in_course_order(course: Course) -> list[Competition]:
-    """Competitions in `ontime` order, ties by slug: the order slack days are spent in (POLICY.md section 5)."""
-    return sorted(course.competitions, key=lambda c: (c.ontime, c.slug))
+    return in_course_order(course.competitions)

@@ -15,10 +15,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from podium import rules
-from podium.models import AuditEvent, Competition, Course, Extension, Status, Submission, utcnow
+from podium.models import AuditEvent, Competition, Course, Status, Submission, utcnow
 from podium.services import leases
-from podium.services.submissions import extension_rule
+from podium.services.rule_values import last_late
 
 DEFAULT_GRACE_SECONDS = 300
 MAX_DRAIN_WAIT = timedelta(hours=1)
@@ -50,15 +49,6 @@ class JobsView:
     scheduler_until: datetime | None
     queued: int
     scoring: int
-
-
-def last_late(session: Session, comp: Competition) -> datetime:
-    """The latest late deadline of anyone in the competition: its own, or one moved by an active extension."""
-    schedule = rules.Schedule(opens=comp.opens, early=comp.early, ontime=comp.ontime, late=comp.late)
-    extensions = session.scalars(
-        select(Extension).where(Extension.competition_id == comp.id, Extension.revoked_at.is_(None))
-    )
-    return max([comp.late, *(rules.effective_schedule(schedule, extension_rule(ext)).late for ext in extensions)])
 
 
 def due_at(session: Session, comp: Competition, grace: float | None = None) -> datetime:

@@ -22,8 +22,9 @@ from podium import rules, scoring
 from podium.config import Settings
 from podium.db import LARGEST_ID, Database
 from podium.errors import Forbidden, NotFound, PodiumError, Refused
-from podium.models import CLIENT_KEY_LENGTH, Competition, Enrolment, Extension, Status, Submission, User, utcnow
+from podium.models import CLIENT_KEY_LENGTH, Competition, Enrolment, Status, Submission, User, utcnow
 from podium.services import audit, leases
+from podium.services.rule_values import active_extension, policy_of, schedule_for  # noqa: F401 - re-exported
 from podium.services.users import role_in
 from podium.services.files import TooLarge, store_stream
 from podium.spec import scorer_for
@@ -60,33 +61,6 @@ class DailyLimitReached(Refused):
     def __init__(self, message: str, resets_at: datetime):
         super().__init__(message)
         self.resets_at = resets_at
-
-
-# --- windows for one student -----------------------------------------------------------------------------
-
-
-def active_extension(session: Session, comp: Competition, user: User) -> Extension | None:
-    return session.scalar(
-        select(Extension)
-        .where(Extension.competition_id == comp.id, Extension.user_id == user.id, Extension.revoked_at.is_(None))
-        .order_by(Extension.granted_at.desc(), Extension.id.desc())
-    )
-
-
-def schedule_for(session: Session, comp: Competition, user: User | None = None) -> rules.Schedule:
-    """The competition's deadlines, moved by the student's extension when there is one (POLICY.md section 7)."""
-    schedule = rules.Schedule(opens=comp.opens, early=comp.early, ontime=comp.ontime, late=comp.late)
-    extension = active_extension(session, comp, user) if user is not None else None
-    if extension is None:
-        return schedule
-    return rules.effective_schedule(schedule, extension_rule(extension))
-
-
-def extension_rule(extension: Extension) -> rules.Extension:
-    from datetime import timedelta
-
-    delta = timedelta(seconds=extension.delta_seconds) if extension.delta_seconds is not None else None
-    return rules.Extension(delta=delta, early=extension.early, ontime=extension.ontime, late=extension.late)
 
 
 # --- receiving -------------------------------------------------------------------------------------------
@@ -210,7 +184,7 @@ def _check_daily_limit(session: Session, comp: Competition, user: User, t: datet
 
 def daily_limit_of(comp: Competition) -> int:
     """The competition's own limit, else the course's (POLICY.md section 1)."""
-    return comp.daily_limit or comp.course.policy.get("daily_limit", 10)
+    return comp.daily_limit or policy_of(comp.course).daily_limit
 
 
 def check_can_submit(session: Session, comp: Competition, user: User, t: datetime) -> None:

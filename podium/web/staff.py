@@ -296,8 +296,7 @@ def grades(slug: str):
     rows = [(r, optimal[r.user.id]) for r in chrono]
     competitions = [row.competition for row in chrono[0].rows] if chrono else list(course.competitions)
     return render_template("staff/grades.html", **page_args(course=course, rows=rows, competitions=competitions,
-                                                            course_policy=course.policy.get("slack_policy",
-                                                                                            rules.CHRONOLOGICAL)))
+                                                            course_policy=grading.policy_of(course).slack_policy))
 
 
 @bp.get("/<slug>/grades.csv")
