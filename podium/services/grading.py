@@ -116,13 +116,13 @@ def grade_course(session: Session, course: Course, *, policy: str | None = None,
     return students, grades[policy]
 
 
-def grade_course_under(session: Session, course: Course, policies: list[str | None], *,
+def grade_course_under(session: Session, course: Course, slack_policies: list[str | None], *,
                        students: list[User] | None = None
                        ) -> tuple[list[User], dict[str | None, dict[int, rules.CourseGrades]]]:
     """The course graded under each slack policy (None: the course's), reading the database once."""
-    for policy in policies:
-        if policy is not None and policy not in rules.SLACK_POLICIES:
-            raise PodiumError(f"unknown slack policy {policy!r}; use {' or '.join(rules.SLACK_POLICIES)}")
+    for slack_policy in slack_policies:
+        if slack_policy is not None and slack_policy not in rules.SLACK_POLICIES:
+            raise PodiumError(f"unknown slack policy {slack_policy!r}; use {' or '.join(rules.SLACK_POLICIES)}")
     course_policy = policy_of(course)
     competitions = list(course.competitions)
     students = students_of(session, course) if students is None else students
@@ -134,10 +134,10 @@ def grade_course_under(session: Session, course: Course, policies: list[str | No
         board = private_board(comp, course_policy, subs[comp.id], extensions) if needs_board else None
         comp_rules.append(_rules_for(comp, cutoffs_of(comp, course_policy, board)))
     ledger = external_days(session, course.id)
-    graded = {policy: rules.grade_course(
+    graded = {slack_policy: rules.grade_course(
         course_policy, comp_rules, {comp.slug: subs[comp.id] for comp in competitions},
-        students=[u.id for u in students], extensions=extensions, ledger=ledger, slack_policy=policy,
-    ) for policy in policies}
+        students=[u.id for u in students], extensions=extensions, ledger=ledger, slack_policy=slack_policy,
+    ) for slack_policy in slack_policies}
     return students, graded
 
 
@@ -145,7 +145,7 @@ def _report(user: User, grades: rules.CourseGrades, competitions: list[Competiti
     rows = tuple(GradeRow(comp, grades.grade(comp.slug), rules.explain(grades.grade(comp.slug), comp.display_precision))
                  for comp in competitions)
     return StudentReport(user=user, rows=rows, budget=grades.budget, slack_used=grades.slack_used,
-                         slack_remaining=grades.slack_remaining, total=grades.total, policy=grades.policy)
+                         slack_remaining=grades.slack_remaining, total=grades.total, policy=grades.slack_policy)
 
 
 def gradebook(session: Session, course: Course, *, policy: str | None = None) -> list[StudentReport]:
@@ -153,12 +153,13 @@ def gradebook(session: Session, course: Course, *, policy: str | None = None) ->
     return gradebooks(session, course, [policy])[policy]
 
 
-def gradebooks(session: Session, course: Course, policies: list[str | None]) -> dict[str | None, list[StudentReport]]:
+def gradebooks(session: Session, course: Course, slack_policies: list[str | None]
+               ) -> dict[str | None, list[StudentReport]]:
     """Every enrolled student's report under each slack policy (e.g. both, side by side), by email."""
-    students, graded = grade_course_under(session, course, policies)
+    students, graded = grade_course_under(session, course, slack_policies)
     competitions = _in_course_order(course)
-    return {policy: [_report(user, grades[user.id], competitions) for user in students]
-            for policy, grades in graded.items()}
+    return {slack_policy: [_report(user, grades[user.id], competitions) for user in students]
+            for slack_policy, grades in graded.items()}
 
 
 def student_report(session: Session, course: Course, user: User, *, policy: str | None = None) -> StudentReport:
