@@ -8,24 +8,25 @@ at most `MAX_DRAIN_WAIT` longer.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from podium.config import JobSettings
 from podium.models import AuditEvent, Competition, Course, Status, Submission, utcnow
 from podium.services import leases
 from podium.services.rule_values import last_late
 
-DEFAULT_GRACE_SECONDS = 300
+DEFAULT_GRACE_SECONDS = JobSettings.finalise_grace_seconds
 MAX_DRAIN_WAIT = timedelta(hours=1)
 DEADLINE_LEASE = "scheduler:deadlines"
 
 
 def grace_seconds() -> float:
-    return float(os.environ.get("PODIUM_FINALISE_GRACE_SECONDS") or DEFAULT_GRACE_SECONDS)
+    """The grace when the caller gives none; callers with settings pass `settings.jobs.finalise_grace_seconds`."""
+    return DEFAULT_GRACE_SECONDS
 
 
 @dataclass(frozen=True)

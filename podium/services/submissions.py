@@ -7,7 +7,6 @@ workers never score the same submission) and stores the scores or the message th
 from __future__ import annotations
 
 import logging
-import os
 import re
 import uuid
 from datetime import datetime, timedelta
@@ -19,7 +18,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from podium import rules, scoring
-from podium.config import Settings
+from podium.config import JobSettings, Settings
 from podium.db import LARGEST_ID, Database
 from podium.errors import Forbidden, NotFound, PodiumError, Refused
 from podium.models import CLIENT_KEY_LENGTH, Competition, Enrolment, Status, Submission, User, utcnow
@@ -30,9 +29,8 @@ from podium.services.files import TooLarge, store_stream
 from podium.spec import scorer_for
 
 log = logging.getLogger(__name__)
-# How long a scoring claim holds unless the worker renews it (podium/jobs.py renews while it scores); another
-# process takes over a submission only after that, so it is generous.
-LEASE_SECONDS = float(os.environ.get("PODIUM_SCORING_LEASE_SECONDS", 600))
+# How long a scoring claim holds when the caller gives no lease (podium.config.JobSettings explains it).
+LEASE_SECONDS = JobSettings.lease_seconds
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 FILE_NAME_MAX = 255  # Submission.file_name
 
@@ -268,7 +266,8 @@ def score(db: Database, settings: Settings, submission_id: int, *, rescore: bool
     allowed = (Status.queued, Status.scored, Status.failed) if rescore else (Status.queued,)
     worker = worker or leases.this_process()
     with db.session() as session:
-        if not claim(session, submission_id, allowed, worker=worker, lease_seconds=lease_seconds):
+        if not claim(session, submission_id, allowed, worker=worker,
+                     lease_seconds=lease_seconds or settings.jobs.lease_seconds):
             return None
         sub = session.get(Submission, submission_id)
         comp = sub.competition

@@ -331,7 +331,7 @@ def audit_page(slug: str):
 @signed_in
 def jobs_page(slug: str):
     course = course_for_staff(slug)
-    view = jobs_view.jobs_view(db_session(), course)
+    view = jobs_view.jobs_view(db_session(), course, rt().settings.jobs.finalise_grace_seconds)
     return render_template("staff/jobs.html", **page_args(course=course, view=view, now=utcnow()))
 
 
