@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from podium.config import debug_requested
 from podium.errors import PodiumError
 from podium.runtime import Runtime, make_runtime
 
@@ -36,7 +36,7 @@ class PodiumGroup(click.Group):
             click.echo(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), err=True)
             ctx.exit(EXIT_ERROR)
         except Exception as exc:
-            if os.environ.get("PODIUM_DEBUG"):
+            if debug_requested():
                 raise
             click.echo(f"error: unexpected {type(exc).__name__}: {exc} (set PODIUM_DEBUG=1 for the traceback)",
                        err=True)
@@ -297,7 +297,7 @@ def jobs(ctx, course_slug: str | None) -> None:
 
     with runtime(ctx).db.session() as session:
         course = courses.get_course(session, course_slug) if course_slug else None
-        view = jobs_view.jobs_view(session, course)
+        view = jobs_view.jobs_view(session, course, runtime(ctx).settings.jobs.finalise_grace_seconds)
     click.echo("\n".join(jobs_view.lines(view)))
 
 

@@ -6,7 +6,6 @@ processes or machines; the test suite runs on both, and the code has one path fo
 """
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib import resources
@@ -16,18 +15,16 @@ from typing import Iterator
 from sqlalchemy import Engine, String, create_engine, event, inspect, type_coerce
 from sqlalchemy.orm import Session, sessionmaker
 
+from podium.config import DEFAULT_DB_MAX_OVERFLOW, DEFAULT_DB_POOL_SIZE
 from podium.errors import PodiumError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # The largest id an id column holds on every database: they are INTEGER, 32 bits on PostgreSQL (64 on SQLite). A
 # larger number asked for names nothing, and must be answered as such before it reaches a query.
 LARGEST_ID = 2**31 - 1
-# A PostgreSQL connection pool per process: the scoring threads, the lease renewer, the scheduler and the request
-# threads each hold a connection only for a short unit of work. Kept small because every process of a deployment
-# (e.g. `podium run --workers 4`) has its own pool and all of them count against the server's max_connections
-# (100 by default): 4 processes x (5 + 10) = 60.
-PG_POOL_SIZE = int(os.environ.get("PODIUM_DB_POOL_SIZE", 5))
-PG_MAX_OVERFLOW = int(os.environ.get("PODIUM_DB_MAX_OVERFLOW", 10))
+# A PostgreSQL connection pool per process, sized by the settings (podium.config explains the defaults).
+PG_POOL_SIZE = DEFAULT_DB_POOL_SIZE
+PG_MAX_OVERFLOW = DEFAULT_DB_MAX_OVERFLOW
 PG_CONNECT_TIMEOUT_SECONDS = 10
 
 
@@ -92,7 +89,8 @@ def _refuse_nul_parameters(engine: Engine) -> None:
             raise PodiumError(NUL_REFUSED)
 
 
-def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
+def make_engine(url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = PG_POOL_SIZE,
+                max_overflow: int = PG_MAX_OVERFLOW) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
         _tune_sqlite(engine, sqlite_synchronous)
@@ -105,7 +103,7 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
         connect_args = {"connect_timeout": PG_CONNECT_TIMEOUT_SECONDS, "application_name": "podium"}
     # pre_ping replaces a connection the server closed (a restart, a failover) before it is handed out; recycling
     # after half an hour keeps idle connections from outliving firewalls' and poolers' idle timeouts.
-    engine = create_engine(url, pool_size=PG_POOL_SIZE, max_overflow=PG_MAX_OVERFLOW, pool_pre_ping=True,
+    engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True,
                            pool_recycle=1800, connect_args=connect_args)
     _refuse_nul_parameters(engine)
     return engine
@@ -135,9 +133,11 @@ def refuse_what_a_column_cannot_hold(session: Session, _context, _instances) -> 
 class Database:
     """One engine and its session factory; created once per process."""
 
-    def __init__(self, url: str, *, sqlite_synchronous: str = "FULL"):
+    def __init__(self, url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = PG_POOL_SIZE,
+                 max_overflow: int = PG_MAX_OVERFLOW):
         self.url = url
-        self.engine = make_engine(url, sqlite_synchronous=sqlite_synchronous)
+        self.engine = make_engine(url, sqlite_synchronous=sqlite_synchronous, pool_size=pool_size,
+                                  max_overflow=max_overflow)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         event.listen(self.sessions, "before_flush", refuse_what_a_column_cannot_hold)
 

@@ -24,7 +24,6 @@ import sys
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import partial
 from typing import Iterator
@@ -32,6 +31,7 @@ from typing import Iterator
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 
+from podium.config import JobSettings
 from podium.models import Competition, utcnow
 from podium.runtime import Runtime
 from podium.services import competitions, jobs_view, leases, submissions
@@ -41,31 +41,6 @@ log = logging.getLogger(__name__)
 DEADLINE_LEASE = jobs_view.DEADLINE_LEASE
 SCHEDULER_ACTOR = "scheduler"
 MAX_NICE = 19  # the lowest priority Unix has
-
-
-def _env_float(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    return float(value) if value not in (None, "") else default
-
-
-@dataclass(frozen=True)
-class JobSettings:
-    """How the background work runs; every field has an environment variable (see the README)."""
-
-    workers: int = field(default_factory=lambda: int(_env_float("PODIUM_SCORING_WORKERS", min(4, os.cpu_count() or 2))))
-    # Measured with bench/rush.py (300 uploads in 60 s, 4 workers on 2 busy cores), four runs each way: the p99 time
-    # to acknowledge was 0.51-1.34 s with niced scoring threads against 1.26-3.66 s without, and the queue still
-    # drained within 10 s of the last upload.
-    scoring_nice: int = field(default_factory=lambda: int(_env_float("PODIUM_SCORING_NICE", 10)))
-    lease_seconds: float = field(default_factory=lambda: submissions.LEASE_SECONDS)
-    recovery_seconds: float = field(default_factory=lambda: _env_float("PODIUM_RECOVERY_SECONDS", 30))
-    finalise_grace_seconds: float = field(default_factory=lambda: jobs_view.grace_seconds())
-    deadline_scan_seconds: float = field(default_factory=lambda: _env_float("PODIUM_DEADLINE_SCAN_SECONDS", 30))
-
-    @property
-    def leader_lease_seconds(self) -> float:
-        """The deadline loop's lease: a few passes long, so that a dead leader is replaced within minutes."""
-        return 3 * self.deadline_scan_seconds
 
 
 # --- scoring ---------------------------------------------------------------------------------------------
@@ -78,8 +53,8 @@ class ScoringPool:
     def __init__(self, runtime: Runtime, workers: int | None = None, *, lease_seconds: float | None = None):
         self.runtime = runtime
         self.worker = leases.this_process()
-        self.lease_seconds = lease_seconds or submissions.LEASE_SECONDS
-        settings = JobSettings()
+        settings = runtime.settings.jobs
+        self.lease_seconds = lease_seconds or settings.lease_seconds
         self.executor = ThreadPoolExecutor(max_workers=workers or settings.workers, thread_name_prefix="podium-scoring",
                                            initializer=partial(lower_this_threads_priority, settings.scoring_nice))
         self._lock = threading.Lock()
@@ -209,7 +184,7 @@ class BackgroundJobs:
                  holder: str | None = None):
         self.runtime = runtime
         self.pool = pool
-        self.settings = settings or JobSettings()
+        self.settings = settings or runtime.settings.jobs
         self.holder = holder or leases.this_process()
         self.scheduler = BackgroundScheduler(timezone=timezone.utc, job_defaults={
             "coalesce": True, "max_instances": 1, "misfire_grace_time": None,

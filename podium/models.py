@@ -24,7 +24,9 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.functions import FunctionElement
 
 
 CLIENT_KEY_LENGTH = 100  # longest Idempotency-Key kept; the usual UUID takes 36
@@ -32,6 +34,30 @@ CLIENT_KEY_LENGTH = 100  # longest Idempotency-Key kept; the usual UUID takes 36
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+class in_code_point_order(FunctionElement):  # noqa: N801 - used like a SQL function
+    """Text compared by code point, as Python compares strings, on every database: SQLite's default collation
+    already does; PostgreSQL's depends on the server's locale (en_US ignores "-" and "_"), so it is named there."""
+
+    name = "in_code_point_order"
+    inherit_cache = True
+    type = String()
+
+
+@compiles(in_code_point_order)
+def _code_points_default(element, compiler, **kw):
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(in_code_point_order, "postgresql")
+def _code_points_postgresql(element, compiler, **kw):
+    return f'{compiler.process(element.clauses, **kw)} COLLATE "C"'
+
+
+def course_order() -> tuple:
+    """`rules.course_order` in SQL (ontime, ties by slug), for queries that list a course's competitions."""
+    return Competition.ontime, in_code_point_order(Competition.slug)
 
 
 class UTCDateTime(TypeDecorator):
@@ -85,8 +111,8 @@ class Course(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     competitions: Mapped[list[Competition]] = relationship(
-        # The id settles equal deadlines: PostgreSQL returns ties in no fixed order (an updated row moves).
-        back_populates="course", order_by="[Competition.ontime, Competition.id]", cascade="all, delete-orphan"
+        # The course order of the rules: slack days are spent in it, and pages list the competitions in it.
+        back_populates="course", order_by=lambda: list(course_order()), cascade="all, delete-orphan"
     )
     enrolments: Mapped[list[Enrolment]] = relationship(back_populates="course", cascade="all, delete-orphan")
 

@@ -15,4 +15,6 @@ class Runtime:
 
 def make_runtime(**overrides) -> Runtime:
     settings = load_settings(**overrides)
-    return Runtime(settings=settings, db=Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous))
+    return Runtime(settings=settings, db=Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous,
+                                                  pool_size=settings.db_pool_size,
+                                                  max_overflow=settings.db_max_overflow))

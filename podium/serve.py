@@ -61,8 +61,8 @@ class PodiumServer(BaseApplication):
 
         app = create_app()
         app.config["PODIUM_SCHEDULER"] = self.scheduler
-        if "PODIUM_SCORING_WORKERS" not in os.environ:  # the pool starts no thread before its first upload
-            runtime = app.extensions["podium"]
+        runtime = app.extensions["podium"]
+        if runtime.settings.jobs.scoring_workers is None:  # the pool starts no thread before its first upload
             app.extensions["podium.scoring"] = ScoringPool(runtime, scoring_threads_per_worker(self.cfg.workers))
         return app
 

@@ -137,7 +137,7 @@ def read_course(folder: Path) -> CourseSpec:
         timezone=tz.key,
         policy=policy,
         folder=folder.resolve(),
-        competitions=tuple(sorted(competitions, key=lambda c: (c.ontime, c.slug))),
+        competitions=tuple(sorted(competitions, key=lambda c: rules.course_order(c.ontime, c.slug))),
     )
 
 

@@ -1,6 +1,6 @@
 """The demo course: CMU 11-785 Fall 2019's five Kaggle competitions, as code, with generated data.
 
-A pure package (numpy, pandas, tomli_w and the standard library only), so that the `podium demo`
+A pure package (numpy, pandas, tomli_w, the standard library and the pure `podium.rules` only), so that the `podium demo`
 command, the tests and an instructor's script can all use it without the platform.
 
 - :func:`write_course` writes a loadable course folder (`podium load`), data included.

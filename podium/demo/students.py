@@ -16,6 +16,7 @@ import pandas as pd
 
 from podium.demo.course import WALL_CLOCK_FORMAT, to_utc
 from podium.demo.data import csv_bytes, prediction_frame, read_solution
+from podium.rules import course_order
 
 DEMO_PASSWORD = "demo-password"  # the one password of every demo account, students and staff alike
 EMAIL_DOMAIN = "demo.podium.test"  # .test is reserved (RFC 2606): no mail can ever leave the demo
@@ -172,7 +173,7 @@ def read_competitions(course_dir: Path) -> list[CompetitionWindows]:
                  for key, text in config["schedule"].items()}
         competitions.append(CompetitionWindows(config["competition"]["slug"], path.parent, zone, times["opens"],
                                                times.get("early"), times["ontime"], times["late"]))
-    return sorted(competitions, key=lambda c: (c.ontime, c.slug))
+    return sorted(competitions, key=lambda c: course_order(c.ontime, c.slug))
 
 
 def simulate_submissions(course_dir: Path, students: list[DemoStudent], seed: int,

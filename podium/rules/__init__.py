@@ -7,7 +7,7 @@ messages.
 
 Modules, one concern each:
   time           wall-clock times in the course time zone <-> UTC instants, DST rule
-  windows        Schedule, Extension, effective_schedule, classify, days_late
+  windows        Schedule, Extension, effective_schedule, phase, classify, days_late
   limits         the daily submission limit
   interpolation  Cutoffs, Points, base, bonus, cutoff validation
   submission     the Submission value type
@@ -78,7 +78,14 @@ from podium.rules.selection import (
     counted_submissions,
     marking_open,
 )
-from podium.rules.settings import CHRONOLOGICAL, OPTIMAL, SLACK_POLICIES, CompetitionRules, CoursePolicy
+from podium.rules.settings import (
+    CHRONOLOGICAL,
+    OPTIMAL,
+    SLACK_POLICIES,
+    CompetitionRules,
+    CoursePolicy,
+    course_order,
+)
 from podium.rules.slack import (
     TOTAL_TOLERANCE,
     CourseGrades,
@@ -113,6 +120,7 @@ from podium.rules.windows import (
     days_late,
     effective_schedule,
     grading_group,
+    phase,
     schedule_problem,
 )
 
@@ -156,6 +164,7 @@ __all__ = [
     "counted_submissions",
     "CourseGrades",
     "CoursePolicy",
+    "course_order",
     "Cutoffs",
     "cutoffs_problem",
     "days_late",
@@ -187,6 +196,7 @@ __all__ = [
     "Option",
     "parse_position",
     "parse_wall_clock",
+    "phase",
     "Points",
     "preferred",
     "private_leaderboard",

@@ -88,10 +88,10 @@ def grade_course(policy: CoursePolicy, competitions: Sequence[CompetitionRules],
                        for comp in competitions]
     everyone = dict.fromkeys([*students, *(s for cands in per_competition for s in cands)])
     empty = {comp.slug: _no_candidates(comp, policy) for comp in competitions}
-    chosen_policy = slack_policy or policy.slack_policy
+    chosen = slack_policy or policy.slack_policy
     return {student: grade_student(
                 [cands.get(student) or empty[comp.slug] for comp, cands in zip(competitions, per_competition)],
-                slack_budget(policy.slack_days, (ledger or {}).get(student, 0)), chosen_policy, student)
+                slack_budget(policy.slack_days, (ledger or {}).get(student, 0)), chosen, student)
             for student in everyone}
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Mapping
 
 from podium.rules.interpolation import DEFAULT_POINTS, Cutoffs, Points
@@ -13,6 +14,12 @@ from podium.rules.windows import Schedule
 CHRONOLOGICAL = "chronological"
 OPTIMAL = "optimal"
 SLACK_POLICIES = (CHRONOLOGICAL, OPTIMAL)
+
+
+def course_order(ontime: datetime, slug: str) -> tuple[datetime, str]:
+    """The sort key of a course's competitions, everywhere they are listed or graded: by `ontime`, ties by slug
+    (compared by code point, as Python compares strings), the order slack days are spent in (POLICY.md section 5)."""
+    return ontime, slug
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from podium.rules.grading import (
     preferred,
     weighted_value,
 )
-from podium.rules.settings import CHRONOLOGICAL, OPTIMAL
+from podium.rules.settings import CHRONOLOGICAL, OPTIMAL, course_order
 
 # Totals closer than this are equal for the optimal policy's tie rules.
 TOTAL_TOLERANCE = 1e-9
@@ -35,8 +35,8 @@ def slack_budget(slack_days: int, ledger_days: int = 0) -> int:
 
 
 def in_course_order(items: Sequence[StudentCandidates]) -> list[StudentCandidates]:
-    """Competitions in order of their `ontime`, ties by slug."""
-    return sorted(items, key=lambda c: (c.ontime, c.competition))
+    """Competitions in course order (settings.course_order: `ontime`, ties by slug)."""
+    return sorted(items, key=lambda c: course_order(c.ontime, c.competition))
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class CourseGrades:
     `slack_remaining` after it; `total` is the sum of weight * final."""
 
     student: Hashable
-    policy: str
+    slack_policy: str
     budget: int
     grades: tuple[CompetitionGrade, ...]
     total: float
@@ -65,8 +65,9 @@ class CourseGrades:
         raise KeyError(competition)
 
 
-def course_grades(student: Hashable, policy: str, budget: int, grades: Sequence[CompetitionGrade]) -> CourseGrades:
-    return CourseGrades(student, policy, budget, tuple(grades), math.fsum(g.weighted for g in grades))
+def course_grades(student: Hashable, slack_policy: str, budget: int, grades: Sequence[CompetitionGrade]
+                  ) -> CourseGrades:
+    return CourseGrades(student, slack_policy, budget, tuple(grades), math.fsum(g.weighted for g in grades))
 
 
 def chronological(items: Sequence[StudentCandidates], budget: int, student: Hashable = None) -> CourseGrades:
@@ -135,10 +136,10 @@ def _best_totals(options: list[list[tuple[float, Option]]], budget: int) -> list
     return best
 
 
-def grade_student(items: Sequence[StudentCandidates], budget: int, policy: str = CHRONOLOGICAL,
+def grade_student(items: Sequence[StudentCandidates], budget: int, slack_policy: str = CHRONOLOGICAL,
                   student: Hashable = None) -> CourseGrades:
-    if policy == CHRONOLOGICAL:
+    if slack_policy == CHRONOLOGICAL:
         return chronological(items, budget, student)
-    if policy == OPTIMAL:
+    if slack_policy == OPTIMAL:
         return optimal(items, budget, student)
-    raise ValueError(f"slack_policy must be chronological or optimal, not {policy!r}")
+    raise ValueError(f"slack_policy must be chronological or optimal, not {slack_policy!r}")

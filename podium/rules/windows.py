@@ -144,6 +144,19 @@ class WindowResult:
         return self.window in (ON_TIME, AFTER)
 
 
+def phase(t: datetime, schedule: Schedule) -> str:
+    """Where `schedule` stands at the instant `t`: NOT_OPEN before `opens`, ON_TIME up to `ontime`, AFTER up to
+    `late`, CLOSED beyond (deadlines inclusive). The one answer for an upload's window and a competition's state."""
+    t = as_utc(t)
+    if t < schedule.opens:
+        return NOT_OPEN
+    if t <= schedule.ontime:
+        return ON_TIME
+    if t <= schedule.late:
+        return AFTER
+    return CLOSED
+
+
 def classify(t: datetime, schedule: Schedule, allow_practice: bool = False, *,
              tz: str | ZoneInfo = "UTC") -> WindowResult:
     """The window of a submission received at `t` under `schedule` (pass the student's effective schedule).
@@ -151,11 +164,12 @@ def classify(t: datetime, schedule: Schedule, allow_practice: bool = False, *,
     `tz` is the course time zone, used only to name deadlines in messages.
     """
     t = as_utc(t)
-    if t < schedule.opens:
+    window = phase(t, schedule)
+    if window == NOT_OPEN:
         return WindowResult(NOT_OPEN, message=f"The competition opens at {format_local(schedule.opens, tz)}.")
-    if t <= schedule.ontime:
+    if window == ON_TIME:
         return WindowResult(ON_TIME, is_early=schedule.early is not None and t <= schedule.early)
-    if t <= schedule.late:
+    if window == AFTER:
         return WindowResult(AFTER, days_late=days_late(t, schedule.ontime))
     closed_at = format_local(schedule.late, tz)
     if allow_practice:

@@ -7,9 +7,7 @@ Nothing assumes a mail server; when SMTP settings are given (PODIUM_SMTP_HOST an
 from __future__ import annotations
 
 import hashlib
-import os
 import smtplib
-from dataclasses import dataclass
 from email.message import EmailMessage
 from functools import lru_cache
 
@@ -17,6 +15,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from podium.config import SmtpSettings, smtp_settings  # noqa: F401 - smtp_settings: read by the web
 from podium.errors import PodiumError
 from podium.models import User
 from podium.services import audit, ratelimit, users
@@ -120,27 +119,6 @@ def issue_reset_token(session: Session, secret: str, user: User, actor: str, cou
 
 
 # --- mail, only when configured ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SmtpSettings:
-    host: str
-    port: int
-    sender: str
-    username: str | None
-    password: str | None
-    starttls: bool
-
-
-def smtp_settings(environ: dict | None = None) -> SmtpSettings | None:
-    env = os.environ if environ is None else environ
-    host = env.get("PODIUM_SMTP_HOST")
-    if not host:
-        return None
-    return SmtpSettings(host=host, port=int(env.get("PODIUM_SMTP_PORT", 587)),
-                        sender=env.get("PODIUM_SMTP_FROM", f"podium@{host}"),
-                        username=env.get("PODIUM_SMTP_USER"), password=env.get("PODIUM_SMTP_PASSWORD"),
-                        starttls=env.get("PODIUM_SMTP_STARTTLS", "true").lower() not in ("0", "false", "no"))
 
 
 def mail_reset_link(smtp: SmtpSettings, user: User, link: str) -> None:

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from podium import rules
 from podium.models import AuditEvent, Competition, Course, Enrolment, Role, SlackEntry, Status, Submission, User
-from podium.services.grading import active_extensions, schedule_of
+from podium.services.rule_values import active_extensions, schedule_of
 
 PAGE_SIZE = 100
 

@@ -6,9 +6,8 @@ from sqlalchemy.orm import Session
 from podium import rules
 from podium.models import Competition, utcnow
 from podium.services import audit
-from podium.services.grading import (
-    active_extensions, cutoffs_of, policy_of, private_board, scored_submissions, students_of,
-)
+from podium.services.grading import cutoffs_of, private_board, scored_submissions, students_of
+from podium.services.rule_values import active_extensions, policy_of
 
 
 def release(session: Session, comp: Competition, actor: str) -> bool:

@@ -16,11 +16,12 @@ from pathlib import Path
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from podium import scoring
+from podium import rules, scoring
 from podium.config import Settings
 from podium.errors import ConfigError, Forbidden, NotFound
 from podium.models import Competition, Course, DataFile, Role, User
 from podium.services import audit
+from podium.services.rule_values import schedule_of
 from podium.services.users import role_in
 from podium.services.files import sha256_of, store_copy
 from podium.spec import CUSTOM_PREFIX, CompetitionSpec, CourseSpec, read_course
@@ -200,20 +201,19 @@ class State:
     label: str
 
 
-def state_for(schedule, now: datetime, released: bool) -> State:
-    """Where a competition stands under a schedule: the class's, or one student's with an extension."""
-    if now < schedule.opens:
-        return State("upcoming", "not yet open")
-    if now <= schedule.ontime:
-        return State("open", "open")
-    if now <= schedule.late:
-        return State("late", "late window")
-    return State("closed", "released" if released else "closed")
+_STATES = {rules.NOT_OPEN: State("upcoming", "not yet open"), rules.ON_TIME: State("open", "open"),
+           rules.AFTER: State("late", "late window"), rules.CLOSED: State("closed", "closed")}
+
+
+def state_for(schedule: rules.Schedule, now: datetime, released: bool) -> State:
+    """Where a competition stands under a schedule (rules.phase): the class's, or one student's with an extension."""
+    state = _STATES[rules.phase(now, schedule)]
+    return State("closed", "released") if state.key == "closed" and released else state
 
 
 def competition_state(comp: Competition, now: datetime) -> State:
     """Where a competition stands for the class as a whole (students with extensions may differ)."""
-    return state_for(comp, now, comp.released_at is not None)
+    return state_for(schedule_of(comp), now, comp.released_at is not None)
 
 
 def overview(session: Session, now: datetime) -> list[tuple[Course, list[tuple[Competition, State]]]]:

@@ -14,7 +14,7 @@ from podium import rules
 from podium.errors import NotFound, PodiumError
 from podium.models import Competition, Enrolment, Extension, User, utcnow
 from podium.services import audit
-from podium.services.submissions import active_extension
+from podium.services.rule_values import active_extension
 
 
 def grant(session: Session, comp: Competition, user: User, *, days: float | None = None,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,7 +16,14 @@ from sqlalchemy.orm import Session
 from podium import rules
 from podium.errors import NotFound, PodiumError
 from podium.db import raw_instant, utc_instant
-from podium.models import Competition, Course, Enrolment, Extension, Role, Status, Submission, User
+from podium.models import Competition, Course, Enrolment, Role, Status, Submission, User
+from podium.services.rule_values import (  # noqa: F401 - schedule_of: part of this module's interface
+    active_extensions,
+    in_course_order,
+    policy_of,
+    schedule_of,
+    submission_value,
+)
 from podium.services.slack import external_days
 
 
@@ -42,20 +48,7 @@ class StudentReport:
         return next(r for r in self.rows if r.competition.id == competition.id)
 
 
-# --- from rows to the rules' values ----------------------------------------------------------------------
-
-
-def policy_of(course: Course) -> rules.CoursePolicy:
-    return rules.CoursePolicy.from_mapping(course.timezone, course.policy)
-
-
-def schedule_of(comp: Competition) -> rules.Schedule:
-    return rules.Schedule(opens=comp.opens, early=comp.early, ontime=comp.ontime, late=comp.late)
-
-
-def extension_value(extension: Extension) -> rules.Extension:
-    delta = None if extension.delta_seconds is None else timedelta(seconds=extension.delta_seconds)
-    return rules.Extension(delta=delta, early=extension.early, ontime=extension.ontime, late=extension.late)
+# --- what grading reads (as the rules' values: podium.services.rule_values) -----------------------------
 
 
 def students_of(session: Session, course: Course) -> list[User]:
@@ -81,19 +74,9 @@ def scored_submissions(session: Session, competition_ids: list[int], student_ids
     ).all()
     for sub_id, comp_id, user_id, at, public, private, selected, practice in rows:
         if user_id in students:
-            by_competition[comp_id].append(rules.Submission(
-                id=sub_id, student=user_id, submitted_at=utc_instant(at), public_score=public,
-                private_score=private, selected=bool(selected), practice=bool(practice)))
+            by_competition[comp_id].append(submission_value(
+                sub_id, user_id, utc_instant(at), public, private, selected, practice))
     return by_competition
-
-
-def active_extensions(session: Session, competitions: list[Competition]) -> dict[tuple[str, int], rules.Extension]:
-    slugs = {c.id: c.slug for c in competitions}
-    found = session.scalars(
-        select(Extension).where(Extension.competition_id.in_(list(slugs)), Extension.revoked_at.is_(None))
-        .order_by(Extension.granted_at, Extension.id)  # the id settles equal instants the same on every database
-    )
-    return {(slugs[e.competition_id], e.user_id): extension_value(e) for e in found}
 
 
 def cutoffs_of(comp: Competition, policy: rules.CoursePolicy, board: tuple[rules.LeaderboardEntry, ...] | None
@@ -133,13 +116,13 @@ def grade_course(session: Session, course: Course, *, policy: str | None = None,
     return students, grades[policy]
 
 
-def grade_course_under(session: Session, course: Course, policies: list[str | None], *,
+def grade_course_under(session: Session, course: Course, slack_policies: list[str | None], *,
                        students: list[User] | None = None
                        ) -> tuple[list[User], dict[str | None, dict[int, rules.CourseGrades]]]:
     """The course graded under each slack policy (None: the course's), reading the database once."""
-    for policy in policies:
-        if policy is not None and policy not in rules.SLACK_POLICIES:
-            raise PodiumError(f"unknown slack policy {policy!r}; use {' or '.join(rules.SLACK_POLICIES)}")
+    for slack_policy in slack_policies:
+        if slack_policy is not None and slack_policy not in rules.SLACK_POLICIES:
+            raise PodiumError(f"unknown slack policy {slack_policy!r}; use {' or '.join(rules.SLACK_POLICIES)}")
     course_policy = policy_of(course)
     competitions = list(course.competitions)
     students = students_of(session, course) if students is None else students
@@ -151,10 +134,10 @@ def grade_course_under(session: Session, course: Course, policies: list[str | No
         board = private_board(comp, course_policy, subs[comp.id], extensions) if needs_board else None
         comp_rules.append(_rules_for(comp, cutoffs_of(comp, course_policy, board)))
     ledger = external_days(session, course.id)
-    graded = {policy: rules.grade_course(
+    graded = {slack_policy: rules.grade_course(
         course_policy, comp_rules, {comp.slug: subs[comp.id] for comp in competitions},
-        students=[u.id for u in students], extensions=extensions, ledger=ledger, slack_policy=policy,
-    ) for policy in policies}
+        students=[u.id for u in students], extensions=extensions, ledger=ledger, slack_policy=slack_policy,
+    ) for slack_policy in slack_policies}
     return students, graded
 
 
@@ -162,7 +145,7 @@ def _report(user: User, grades: rules.CourseGrades, competitions: list[Competiti
     rows = tuple(GradeRow(comp, grades.grade(comp.slug), rules.explain(grades.grade(comp.slug), comp.display_precision))
                  for comp in competitions)
     return StudentReport(user=user, rows=rows, budget=grades.budget, slack_used=grades.slack_used,
-                         slack_remaining=grades.slack_remaining, total=grades.total, policy=grades.policy)
+                         slack_remaining=grades.slack_remaining, total=grades.total, policy=grades.slack_policy)
 
 
 def gradebook(session: Session, course: Course, *, policy: str | None = None) -> list[StudentReport]:
@@ -170,12 +153,13 @@ def gradebook(session: Session, course: Course, *, policy: str | None = None) ->
     return gradebooks(session, course, [policy])[policy]
 
 
-def gradebooks(session: Session, course: Course, policies: list[str | None]) -> dict[str | None, list[StudentReport]]:
+def gradebooks(session: Session, course: Course, slack_policies: list[str | None]
+               ) -> dict[str | None, list[StudentReport]]:
     """Every enrolled student's report under each slack policy (e.g. both, side by side), by email."""
-    students, graded = grade_course_under(session, course, policies)
+    students, graded = grade_course_under(session, course, slack_policies)
     competitions = _in_course_order(course)
-    return {policy: [_report(user, grades[user.id], competitions) for user in students]
-            for policy, grades in graded.items()}
+    return {slack_policy: [_report(user, grades[user.id], competitions) for user in students]
+            for slack_policy, grades in graded.items()}
 
 
 def student_report(session: Session, course: Course, user: User, *, policy: str | None = None) -> StudentReport:
@@ -191,5 +175,4 @@ def explain(session: Session, comp: Competition, user: User, *, policy: str | No
 
 
 def _in_course_order(course: Course) -> list[Competition]:
-    """Competitions in `ontime` order, ties by slug: the order slack days are spent in (POLICY.md section 5)."""
-    return sorted(course.competitions, key=lambda c: (c.ontime, c.slug))
+    return in_course_order(course.competitions)

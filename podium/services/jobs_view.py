@@ -8,25 +8,25 @@ at most `MAX_DRAIN_WAIT` longer.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from podium import rules
-from podium.models import AuditEvent, Competition, Course, Extension, Status, Submission, utcnow
+from podium.config import JobSettings
+from podium.models import AuditEvent, Competition, Course, Status, Submission, utcnow
 from podium.services import leases
-from podium.services.submissions import extension_rule
+from podium.services.rule_values import last_late
 
-DEFAULT_GRACE_SECONDS = 300
+DEFAULT_GRACE_SECONDS = JobSettings.finalise_grace_seconds
 MAX_DRAIN_WAIT = timedelta(hours=1)
 DEADLINE_LEASE = "scheduler:deadlines"
 
 
 def grace_seconds() -> float:
-    return float(os.environ.get("PODIUM_FINALISE_GRACE_SECONDS") or DEFAULT_GRACE_SECONDS)
+    """The grace when the caller gives none; callers with settings pass `settings.jobs.finalise_grace_seconds`."""
+    return DEFAULT_GRACE_SECONDS
 
 
 @dataclass(frozen=True)
@@ -50,15 +50,6 @@ class JobsView:
     scheduler_until: datetime | None
     queued: int
     scoring: int
-
-
-def last_late(session: Session, comp: Competition) -> datetime:
-    """The latest late deadline of anyone in the competition: its own, or one moved by an active extension."""
-    schedule = rules.Schedule(opens=comp.opens, early=comp.early, ontime=comp.ontime, late=comp.late)
-    extensions = session.scalars(
-        select(Extension).where(Extension.competition_id == comp.id, Extension.revoked_at.is_(None))
-    )
-    return max([comp.late, *(rules.effective_schedule(schedule, extension_rule(ext)).late for ext in extensions)])
 
 
 def due_at(session: Session, comp: Competition, grace: float | None = None) -> datetime:

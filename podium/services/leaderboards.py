@@ -22,6 +22,7 @@ from podium.errors import Forbidden, PodiumError
 from podium.db import raw_instant, utc_instant
 from podium.models import Competition, Enrolment, Role, Status, Submission, User, board_name
 from podium.services import grading
+from podium.services.rule_values import active_extensions, policy_of, submission_value
 from podium.services.submissions import private_visible
 
 PUBLIC = "public"
@@ -143,9 +144,8 @@ def _scored_rows(session: Session, comp_id: int, since: datetime | None) -> list
     else:
         query = query.where(Submission.scored_at >= since)
     # Core rows and raw values: on a first read this is every scored submission, fifty thousand in the benchmark.
-    return [Scored(sub_id, user_id, status, None if scored_at is None else utc_instant(scored_at), rules.Submission(
-                id=sub_id, student=user_id, submitted_at=utc_instant(at), public_score=public,
-                private_score=private, selected=bool(selected), practice=bool(practice)))
+    return [Scored(sub_id, user_id, status, None if scored_at is None else utc_instant(scored_at),
+                   submission_value(sub_id, user_id, utc_instant(at), public, private, selected, practice))
             for sub_id, user_id, status, scored_at, at, public, private, selected, practice
             in session.connection().execute(query).all()]
 
@@ -217,8 +217,7 @@ def _labelled(comp: Competition, kept: _Kept) -> _Kept:
 def private_board(session: Session, comp: Competition) -> list[BoardRow]:
     """Each student's best private score over their counted on-time submissions (extensions included)."""
     students, subs = _students_and_submissions(session, comp)
-    board = grading.private_board(comp, grading.policy_of(comp.course), subs,
-                                  grading.active_extensions(session, [comp]))
+    board = grading.private_board(comp, policy_of(comp.course), subs, active_extensions(session, [comp]))
     return _rows(comp, board, students, subs)
 
 

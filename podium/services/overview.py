@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from podium import rules
 from podium.models import Competition, Course, Status, Submission, User
 from podium.services.courses import State, competition_state
-from podium.services.grading import active_extensions, schedule_of, students_of
+from podium.services.grading import students_of
+from podium.services.rule_values import active_extensions, schedule_of
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,7 @@ from podium import rules
 from podium.errors import NotFound, Refused
 from podium.models import Enrolment, Submission, User, utcnow
 from podium.services import audit
-from podium.services.submissions import schedule_for
-
-
-def _value(sub: Submission) -> rules.Submission:
-    return rules.Submission(id=sub.id, student=sub.user_id, submitted_at=sub.submitted_at,
-                            public_score=sub.public_score, private_score=sub.private_score, selected=sub.selected,
-                            practice=sub.practice)
+from podium.services.rule_values import policy_of, schedule_for, submission_of
 
 
 def set_mark(session: Session, submission_id: int, selected: bool, *, by: User | None, actor: str | None = None,
@@ -38,7 +32,7 @@ def set_mark(session: Session, submission_id: int, selected: bool, *, by: User |
     schedule = schedule_for(session, comp, sub.user)
     now = now or utcnow()
     as_of = min(now, schedule.late) if for_student else now
-    policy = comp.course.policy
+    policy = policy_of(comp.course)
     # The student's marks are counted and changed one mark at a time, under the lock of their enrolment (as uploads
     # are counted): SQLite serialises writers anyway, but on PostgreSQL two parallel marks would each see room for
     # one more. Read again after the lock (populate_existing), since `sub` was loaded before it.
@@ -47,8 +41,8 @@ def set_mark(session: Session, submission_id: int, selected: bool, *, by: User |
     own = session.scalars(select(Submission).where(Submission.competition_id == comp.id,
                                                    Submission.user_id == sub.user_id)
                           .execution_options(populate_existing=True)).all()
-    verdict = rules.check_mark(_value(sub), [_value(s) for s in own], schedule, as_of,
-                               selection=policy.get("selection", "kaggle"), k=policy.get("max_selected", 2),
+    verdict = rules.check_mark(submission_of(sub), [submission_of(s) for s in own], schedule, as_of,
+                               selection=policy.selection, k=policy.max_selected,
                                mark=selected, tz=comp.course.timezone)
     if not verdict.allowed:
         raise Refused(verdict.message)

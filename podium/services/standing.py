@@ -14,8 +14,8 @@ from podium import rules
 from podium.models import Competition, Course, Extension, Submission, User
 from podium.services.courses import State, state_for
 from podium.services.extensions import describe
-from podium.services.grading import policy_of
-from podium.services.submissions import active_extension, schedule_for, window_of
+from podium.services.rule_values import active_extension, policy_of, schedule_for, submission_of
+from podium.services.submissions import window_of
 
 MILESTONE_LABELS = {"opens": "Opens", "early": "Early deadline", "ontime": "On-time deadline", "late": "Late deadline"}
 
@@ -102,12 +102,6 @@ class MySubmissions:
     schedule: rules.Schedule
 
 
-def value_of(sub: Submission) -> rules.Submission:
-    return rules.Submission(id=sub.id, student=sub.user_id, submitted_at=sub.submitted_at,
-                            public_score=sub.public_score, private_score=sub.private_score, selected=sub.selected,
-                            practice=sub.practice)
-
-
 def submissions_of(session: Session, comp: Competition, user: User) -> list[Submission]:
     return list(session.scalars(
         select(Submission).where(Submission.competition_id == comp.id, Submission.user_id == user.id)
@@ -120,7 +114,7 @@ def my_submissions(session: Session, comp: Competition, user: User, now: datetim
     policy = policy_of(comp.course)
     schedule = schedule_for(session, comp, user)
     subs = submissions_of(session, comp, user)
-    values = [value_of(s) for s in subs]
+    values = [submission_of(s) for s in subs]
     counted = rules.counted_submissions(values, schedule, policy.selection, policy.max_selected, comp.higher_is_better)
     counted_ids = {s.id for s in counted.on_time + counted.after}
     marking = rules.marking_open(now, schedule, tz=comp.course.timezone)

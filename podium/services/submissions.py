@@ -7,7 +7,6 @@ workers never score the same submission) and stores the scores or the message th
 from __future__ import annotations
 
 import logging
-import os
 import re
 import uuid
 from datetime import datetime, timedelta
@@ -19,19 +18,19 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from podium import rules, scoring
-from podium.config import Settings
+from podium.config import JobSettings, Settings
 from podium.db import LARGEST_ID, Database
 from podium.errors import Forbidden, NotFound, PodiumError, Refused
-from podium.models import CLIENT_KEY_LENGTH, Competition, Enrolment, Extension, Status, Submission, User, utcnow
+from podium.models import CLIENT_KEY_LENGTH, Competition, Enrolment, Status, Submission, User, utcnow
 from podium.services import audit, leases
+from podium.services.rule_values import active_extension, policy_of, schedule_for  # noqa: F401 - re-exported
 from podium.services.users import role_in
 from podium.services.files import TooLarge, store_stream
 from podium.spec import scorer_for
 
 log = logging.getLogger(__name__)
-# How long a scoring claim holds unless the worker renews it (podium/jobs.py renews while it scores); another
-# process takes over a submission only after that, so it is generous.
-LEASE_SECONDS = float(os.environ.get("PODIUM_SCORING_LEASE_SECONDS", 600))
+# How long a scoring claim holds when the caller gives no lease (podium.config.JobSettings explains it).
+LEASE_SECONDS = JobSettings.lease_seconds
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 FILE_NAME_MAX = 255  # Submission.file_name
 
@@ -60,33 +59,6 @@ class DailyLimitReached(Refused):
     def __init__(self, message: str, resets_at: datetime):
         super().__init__(message)
         self.resets_at = resets_at
-
-
-# --- windows for one student -----------------------------------------------------------------------------
-
-
-def active_extension(session: Session, comp: Competition, user: User) -> Extension | None:
-    return session.scalar(
-        select(Extension)
-        .where(Extension.competition_id == comp.id, Extension.user_id == user.id, Extension.revoked_at.is_(None))
-        .order_by(Extension.granted_at.desc(), Extension.id.desc())
-    )
-
-
-def schedule_for(session: Session, comp: Competition, user: User | None = None) -> rules.Schedule:
-    """The competition's deadlines, moved by the student's extension when there is one (POLICY.md section 7)."""
-    schedule = rules.Schedule(opens=comp.opens, early=comp.early, ontime=comp.ontime, late=comp.late)
-    extension = active_extension(session, comp, user) if user is not None else None
-    if extension is None:
-        return schedule
-    return rules.effective_schedule(schedule, extension_rule(extension))
-
-
-def extension_rule(extension: Extension) -> rules.Extension:
-    from datetime import timedelta
-
-    delta = timedelta(seconds=extension.delta_seconds) if extension.delta_seconds is not None else None
-    return rules.Extension(delta=delta, early=extension.early, ontime=extension.ontime, late=extension.late)
 
 
 # --- receiving -------------------------------------------------------------------------------------------
@@ -211,7 +183,7 @@ def _check_daily_limit(session: Session, comp: Competition, user: User, t: datet
 
 def daily_limit_of(comp: Competition) -> int:
     """The competition's own limit, else the course's (POLICY.md section 1)."""
-    return comp.daily_limit or comp.course.policy.get("daily_limit", 10)
+    return comp.daily_limit or policy_of(comp.course).daily_limit
 
 
 def check_can_submit(session: Session, comp: Competition, user: User, t: datetime) -> None:
@@ -295,7 +267,8 @@ def score(db: Database, settings: Settings, submission_id: int, *, rescore: bool
     allowed = (Status.queued, Status.scored, Status.failed) if rescore else (Status.queued,)
     worker = worker or leases.this_process()
     with db.session() as session:
-        if not claim(session, submission_id, allowed, worker=worker, lease_seconds=lease_seconds):
+        if not claim(session, submission_id, allowed, worker=worker,
+                     lease_seconds=lease_seconds or settings.jobs.lease_seconds):
             return None
         sub = session.get(Submission, submission_id)
         comp = sub.competition

@@ -296,8 +296,7 @@ def grades(slug: str):
     rows = [(r, optimal[r.user.id]) for r in chrono]
     competitions = [row.competition for row in chrono[0].rows] if chrono else list(course.competitions)
     return render_template("staff/grades.html", **page_args(course=course, rows=rows, competitions=competitions,
-                                                            course_policy=course.policy.get("slack_policy",
-                                                                                            rules.CHRONOLOGICAL)))
+                                                            course_policy=grading.policy_of(course).slack_policy))
 
 
 @bp.get("/<slug>/grades.csv")
@@ -332,7 +331,7 @@ def audit_page(slug: str):
 @signed_in
 def jobs_page(slug: str):
     course = course_for_staff(slug)
-    view = jobs_view.jobs_view(db_session(), course)
+    view = jobs_view.jobs_view(db_session(), course, rt().settings.jobs.finalise_grace_seconds)
     return render_template("staff/jobs.html", **page_args(course=course, view=view, now=utcnow()))
 
 

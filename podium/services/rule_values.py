@@ -1,0 +1,93 @@
+"""Stored rows as the rules' values: the one translation between the database and `podium.rules`.
+
+Every service that hands rows to the rules builds the values here: a competition's Schedule, an Extension, a
+Submission, the course's CoursePolicy (its defaults are the rules' own, never repeated here), the student's active
+extension, and the course order of competitions.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Hashable, Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from podium import rules
+from podium.models import Competition, Course, Extension, Submission, User
+
+
+def policy_of(course: Course) -> rules.CoursePolicy:
+    """The course's [policy] table over the rules' defaults (POLICY.md section 1)."""
+    return rules.CoursePolicy.from_mapping(course.timezone, course.policy)
+
+
+def schedule_of(comp: Competition) -> rules.Schedule:
+    """The competition's own deadlines, for the class as a whole."""
+    return rules.Schedule(opens=comp.opens, early=comp.early, ontime=comp.ontime, late=comp.late)
+
+
+def extension_of(extension: Extension) -> rules.Extension:
+    delta = None if extension.delta_seconds is None else timedelta(seconds=extension.delta_seconds)
+    return rules.Extension(delta=delta, early=extension.early, ontime=extension.ontime, late=extension.late)
+
+
+def submission_value(sub_id: int, student: Hashable, submitted_at: datetime, public_score: float | None,
+                     private_score: float | None, selected: bool, practice: bool) -> rules.Submission:
+    """A submission from its stored columns; the leaderboards and grades read these as plain tuples, for speed."""
+    return rules.Submission(id=sub_id, student=student, submitted_at=submitted_at, public_score=public_score,
+                            private_score=private_score, selected=bool(selected), practice=bool(practice))
+
+
+def submission_of(sub: Submission) -> rules.Submission:
+    return submission_value(sub.id, sub.user_id, sub.submitted_at, sub.public_score, sub.private_score,
+                            sub.selected, sub.practice)
+
+
+# --- extensions ------------------------------------------------------------------------------------------
+
+
+def _active_extensions(competition_ids: Iterable[int]):
+    # Oldest grant first, the id settling equal instants the same on every database: the latest grant wins.
+    return (select(Extension)
+            .where(Extension.competition_id.in_(list(competition_ids)), Extension.revoked_at.is_(None))
+            .order_by(Extension.granted_at, Extension.id))
+
+
+def active_extension(session: Session, comp: Competition, user: User) -> Extension | None:
+    """The student's extension on the competition: the latest grant not revoked."""
+    found = session.scalars(_active_extensions([comp.id]).where(Extension.user_id == user.id)).all()
+    return found[-1] if found else None
+
+
+def active_extensions(session: Session, competitions: list[Competition]) -> dict[tuple[str, int], rules.Extension]:
+    """Every student's extension on these competitions, keyed by (competition slug, user id)."""
+    slugs = {c.id: c.slug for c in competitions}
+    return {(slugs[e.competition_id], e.user_id): extension_of(e)
+            for e in session.scalars(_active_extensions(slugs))}
+
+
+def schedule_for(session: Session, comp: Competition, user: User | None = None) -> rules.Schedule:
+    """The competition's deadlines, moved by the student's extension when there is one (POLICY.md section 7)."""
+    extension = active_extension(session, comp, user) if user is not None else None
+    return rules.effective_schedule(schedule_of(comp), None if extension is None else extension_of(extension))
+
+
+def last_late(session: Session, comp: Competition) -> datetime:
+    """The latest late deadline of anyone in the competition: its own, or one moved by an active extension."""
+    schedule = schedule_of(comp)
+    extensions = active_extensions(session, [comp]).values()
+    return max([schedule.late, *(rules.effective_schedule(schedule, e).late for e in extensions)])
+
+
+# --- the course order ------------------------------------------------------------------------------------
+
+
+def course_order_key(comp: Competition) -> tuple:
+    """`rules.course_order` for a stored competition (in SQL: `podium.models.course_order`, which orders
+    `Course.competitions`)."""
+    return rules.course_order(comp.ontime, comp.slug)
+
+
+def in_course_order(competitions: Iterable[Competition]) -> list[Competition]:
+    """Competitions in `ontime` order, ties by slug: the order slack days are spent in (POLICY.md section 5)."""
+    return sorted(competitions, key=course_order_key)

@@ -1,0 +1,67 @@
+"""The configuration: read from the environment in podium/config.py alone, with one clear line for a bad value."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from podium.config import JobSettings, load_settings
+from podium.errors import PodiumError
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / "podium" / "config.py"
+
+
+def environment_reads(path: Path) -> list[int]:
+    """Lines of `path` that name os.environ, os.getenv or environ (imported from os) in code."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "environb", "getenvb") \
+                and isinstance(node.value, ast.Name) and node.value.id == "os":
+            lines.append(node.lineno)
+        elif isinstance(node, ast.ImportFrom) and node.module == "os" \
+                and any(alias.name in ("environ", "getenv", "environb", "getenvb") for alias in node.names):
+            lines.append(node.lineno)
+    return sorted(set(lines))
+
+
+def test_only_the_configuration_module_reads_the_environment():
+    found = [f"{path.relative_to(ROOT)}:{line}"
+             for package in ("podium", "scorers")
+             for path in sorted((ROOT / package).rglob("*.py")) if path != CONFIG
+             for line in environment_reads(path)]
+    assert not found, ("the environment is read outside podium/config.py (add a setting there and pass it down): "
+                       + ", ".join(found))
+
+
+def test_the_check_finds_each_way_of_reading_the_environment(tmp_path):
+    source = tmp_path / "reader.py"
+    source.write_text("import os\nfrom os import getenv\nA = os.environ.get('X')\nB = os.getenv('Y')\n")
+    assert environment_reads(source) == [2, 3, 4]
+
+
+@pytest.mark.parametrize("name, value", [("PODIUM_SCORING_LEASE_SECONDS", "ten"),
+                                         ("PODIUM_SCORING_WORKERS", "0"),
+                                         ("PODIUM_DB_POOL_SIZE", "2.5"),
+                                         ("PODIUM_FINALISE_GRACE_SECONDS", "-1")])
+def test_a_bad_value_is_one_line_naming_the_variable(tmp_path, monkeypatch, name, value):
+    monkeypatch.setenv(name, value)
+    with pytest.raises(PodiumError) as refusal:
+        load_settings(data_dir=tmp_path)
+    assert refusal.value.message.startswith(f"{name}={value!r}: give ") and "\n" not in refusal.value.message
+
+
+def test_background_and_pool_settings_come_from_the_environment(tmp_path, monkeypatch):
+    for name in JobSettings.ENV.values():
+        monkeypatch.delenv(name, raising=False)
+    assert load_settings(data_dir=tmp_path).jobs == JobSettings()
+    monkeypatch.setenv("PODIUM_SCORING_LEASE_SECONDS", "120")
+    monkeypatch.setenv("PODIUM_FINALISE_GRACE_SECONDS", "5")
+    monkeypatch.setenv("PODIUM_SCORING_WORKERS", "3")
+    monkeypatch.setenv("PODIUM_DB_POOL_SIZE", "7")
+    settings = load_settings(data_dir=tmp_path)
+    assert (settings.jobs.lease_seconds, settings.jobs.finalise_grace_seconds) == (120, 5)
+    assert settings.jobs.workers == settings.jobs.scoring_workers == 3
+    assert (settings.db_pool_size, settings.db_max_overflow) == (7, 10)
