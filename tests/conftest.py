@@ -22,6 +22,7 @@ from jinja2 import BytecodeCache
 from podium.runtime import make_runtime
 from podium.testing.databases import KINDS, TestDatabases
 from podium.testing.postgres import PostgresUnavailable
+from tests.worlds import Worlds
 
 TZ = "America/New_York"
 N_ROWS = 20
@@ -186,6 +187,12 @@ def templates_compiled_once():
 def database_kind(pytestconfig) -> str:
     """The kind of database this run tests: "sqlite" or "postgresql"."""
     return pytestconfig.stash[DATABASES].kind
+
+
+@pytest.fixture(scope="session")
+def worlds(pytestconfig, tmp_path_factory) -> Worlds:
+    """The course worlds of this run (tests/worlds.py): each built once, then copied into the tests that use it."""
+    return Worlds(pytestconfig.stash[DATABASES], tmp_path_factory.mktemp("worlds"))
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """Fresh databases for tests, on SQLite or on a throwaway PostgreSQL cluster, behind one interface.
 
 Both kinds migrate a template once and hand every test its own copy: a file copy on SQLite, `CREATE DATABASE ...
-TEMPLATE` on PostgreSQL (tens of milliseconds, against a few hundred for running the migrations again).
+TEMPLATE` on PostgreSQL (tens of milliseconds, against a few hundred for running the migrations again). The same
+copy puts a database prepared once (a course with its people and submissions) in the place of a test's own.
 """
 from __future__ import annotations
 
@@ -34,6 +35,14 @@ class TestDatabases:
 
     def drop(self, url: str) -> None:
         """Remove a database made by `fresh` or `blank`."""
+
+    def keep(self, url: str) -> str:
+        """Keep a database made by `fresh`, with no connection left open, as a snapshot that `restore` copies."""
+        raise NotImplementedError
+
+    def restore(self, url: str, snapshot: str) -> None:
+        """Replace the database at `url` (none of its connections open) with a copy of `snapshot`."""
+        raise NotImplementedError
 
     def describe(self) -> str:
         raise NotImplementedError
@@ -75,6 +84,15 @@ class SqliteDatabases(TestDatabases):
     def blank(self, folder: Path) -> str:
         folder.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{folder / f'blank-{uuid.uuid4().hex[:8]}.db'}"
+
+    def keep(self, url: str) -> str:
+        return make_url(url).database
+
+    def restore(self, url: str, snapshot: str) -> None:
+        target = Path(make_url(url).database)
+        for leftover in (target.with_name(target.name + "-wal"), target.with_name(target.name + "-shm")):
+            leftover.unlink(missing_ok=True)  # a log of the replaced file must not be replayed into the copy
+        shutil.copyfile(snapshot, target)
 
     def describe(self) -> str:
         import sqlite3
@@ -132,6 +150,14 @@ class PostgresDatabases(TestDatabases):
     def drop(self, url: str) -> None:
         if self._cluster is not None:
             self._cluster.drop_database(make_url(url).database)
+
+    def keep(self, url: str) -> str:
+        return make_url(url).database
+
+    def restore(self, url: str, snapshot: str) -> None:
+        name = make_url(url).database
+        self._cluster.drop_database(name)
+        self._cluster.create_database(name, template=snapshot)
 
     def describe(self) -> str:
         from podium.testing.postgres import server_version

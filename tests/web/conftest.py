@@ -3,7 +3,8 @@ test client that signs in and sends forms with their CSRF token like a browser d
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -26,8 +27,9 @@ def cheap_password_hashing(monkeypatch):
 
 
 @pytest.fixture
-def now() -> datetime:
-    return datetime.now(timezone.utc)
+def now(worlds) -> datetime:
+    """The instant the course's schedule was written against (the run's worlds are built at it)."""
+    return worlds.now
 
 
 @dataclass
@@ -42,15 +44,12 @@ class Course:
     outsider: str = "outsider@c2.test"
 
 
-@pytest.fixture
-def course(rt, tmp_path, now) -> Course:
+def build_course(rt, folder: Path, now: datetime) -> Course:
     """Course c1 (competition hw1: open now, early passed 5 days ago, on time in 3 days, late 4 days after) with a
     student, a second student, a TA and an instructor; an outsider is enrolled in another course."""
-    folder = write_course(tmp_path / "courses", now=now)
-    other_folder = write_course(tmp_path / "other", slug="c2", competition="hw9", now=now)
     with rt.db.session() as session:
-        load_course(session, rt.settings, folder)
-        load_course(session, rt.settings, other_folder)
+        load_course(session, rt.settings, write_course(folder / "courses", now=now))
+        load_course(session, rt.settings, write_course(folder / "other", slug="c2", competition="hw9", now=now))
         c1, c2 = get_course(session, "c1"), get_course(session, "c2")
         users.add_user(session, "student@c1.test", c1, "student", name="Stu Dent", leaderboard_name="Overfitter",
                        password=PASSWORD)
@@ -61,6 +60,12 @@ def course(rt, tmp_path, now) -> Course:
         users.add_user(session, "outsider@c2.test", c2, "student", name="Out Sider", password=PASSWORD)
         comp = c1.competitions[0]
         return Course(slug="c1", comp_id=comp.id, public_id=comp.public_id)
+
+
+@pytest.fixture
+def course(rt, worlds, tmp_path, cheap_password_hashing) -> Course:
+    """A copy of the course world `build_course` made once for the run; its course folders in tmp_path."""
+    return worlds.copy_into(rt, tmp_path, "web course", build_course)
 
 
 @pytest.fixture
