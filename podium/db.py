@@ -16,12 +16,10 @@ from typing import Iterator
 from sqlalchemy import Engine, String, create_engine, event, inspect, type_coerce
 from sqlalchemy.orm import Session, sessionmaker
 
+from podium.domain import LARGEST_ID
 from podium.errors import PodiumError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-# The largest id an id column holds on every database: they are INTEGER, 32 bits on PostgreSQL (64 on SQLite). A
-# larger number asked for names nothing, and must be answered as such before it reaches a query.
-LARGEST_ID = 2**31 - 1
 # A PostgreSQL connection pool per process: the scoring threads, the lease renewer, the scheduler and the request
 # threads each hold a connection only for a short unit of work. Kept small because every process of a deployment
 # (e.g. `podium run --workers 4`) has its own pool and all of them count against the server's max_connections

@@ -5,7 +5,6 @@ SQLite included, so the rules never see a naive time.
 """
 from __future__ import annotations
 
-import enum
 from datetime import datetime, timezone
 from typing import Any, Optional
 
@@ -26,12 +25,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from podium.domain import Role, Status, utcnow
 
 CLIENT_KEY_LENGTH = 100  # longest Idempotency-Key kept; the usual UUID takes 36
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class UTCDateTime(TypeDecorator):
@@ -53,23 +49,6 @@ class UTCDateTime(TypeDecorator):
 
 class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
-
-
-class Role(str, enum.Enum):
-    student = "student"
-    staff = "staff"
-    instructor = "instructor"
-
-    @property
-    def is_staff(self) -> bool:
-        return self in (Role.staff, Role.instructor)
-
-
-class Status(str, enum.Enum):
-    queued = "queued"
-    scoring = "scoring"
-    scored = "scored"
-    failed = "failed"
 
 
 class Course(Base):
