@@ -16,7 +16,6 @@ from typing import Iterator
 from sqlalchemy import Engine, String, create_engine, event, inspect, type_coerce
 from sqlalchemy.orm import Session, sessionmaker
 
-from podium.domain import LARGEST_ID
 from podium.errors import PodiumError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
