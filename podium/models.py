@@ -85,12 +85,19 @@ class User(Base):
     enrolments: Mapped[list[Enrolment]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
     @property
-    def display_name(self) -> str:
+    def greeting_name(self) -> str:
+        """What the site calls the person in their own header and to staff: the leaderboard name, else the real
+        name, else the email's local part. Never for other students to read: boards show `board_name`."""
         return self.leaderboard_name or self.name or self.email.split("@")[0]
 
     @property
     def board_name(self) -> str:
         return board_name(self.id, self.leaderboard_name)
+
+    @property
+    def chosen_leaderboard_name(self) -> str | None:
+        """The leaderboard name the person chose; None until they choose one (boards show "Student N" meanwhile)."""
+        return self.leaderboard_name or None
 
 
 def board_name(user_id: int, leaderboard_name: str) -> str:

@@ -156,7 +156,8 @@ def competition_json(comp, role: Role, user, *, detail: bool = False) -> dict:
 def submission_json(sub, *, staff: bool) -> dict:
     data = submissions.as_dict(db_session(), sub, staff=staff)
     if staff:
-        data["user"] = {"email": sub.user.email, "name": sub.user.name, "leaderboard_name": sub.user.display_name}
+        data["user"] = {"email": sub.user.email, "name": sub.user.name,
+                        "leaderboard_name": sub.user.chosen_leaderboard_name}
     return data
 
 
@@ -267,7 +268,8 @@ def my_grades():
 @bp.get("/me")
 def me():
     user = require_user()
-    return jsonify(email=user.email, name=user.name, leaderboard_name=user.display_name,
+    return jsonify(email=user.email, name=user.name, leaderboard_name=user.chosen_leaderboard_name,
+                   board_name=user.board_name,
                    courses=[{"course": e.course.slug, "title": e.course.title, "role": e.role.value}
                             for e in sorted(user.enrolments, key=lambda e: e.course.slug)])
 

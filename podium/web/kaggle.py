@@ -196,8 +196,8 @@ def submission_item(comp, sub, show_private: bool) -> dict:
         "publicScore": leaderboards.shown(comp, sub.public_score),
         "privateScore": leaderboards.shown(comp, sub.private_score) if show_private else "",
         "totalBytes": sub.size_bytes,
-        "submittedBy": sub.user.display_name,
-        "teamName": sub.user.display_name,
+        "submittedBy": sub.user.greeting_name,
+        "teamName": sub.user.greeting_name,
         "type": "standard",
     }
 
