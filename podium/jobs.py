@@ -34,11 +34,11 @@ from sqlalchemy import select
 
 from podium.models import Competition, utcnow
 from podium.runtime import Runtime
-from podium.services import competitions, jobs_view, leases, submissions
+from podium.services import competitions, finalisations, leases, submissions
 
 log = logging.getLogger(__name__)
 
-DEADLINE_LEASE = jobs_view.DEADLINE_LEASE
+DEADLINE_LEASE = finalisations.DEADLINE_LEASE
 SCHEDULER_ACTOR = "scheduler"
 MAX_NICE = 19  # the lowest priority Unix has
 
@@ -59,7 +59,7 @@ class JobSettings:
     scoring_nice: int = field(default_factory=lambda: int(_env_float("PODIUM_SCORING_NICE", 10)))
     lease_seconds: float = field(default_factory=lambda: submissions.LEASE_SECONDS)
     recovery_seconds: float = field(default_factory=lambda: _env_float("PODIUM_RECOVERY_SECONDS", 30))
-    finalise_grace_seconds: float = field(default_factory=lambda: jobs_view.grace_seconds())
+    finalise_grace_seconds: float = field(default_factory=lambda: finalisations.grace_seconds())
     deadline_scan_seconds: float = field(default_factory=lambda: _env_float("PODIUM_DEADLINE_SCAN_SECONDS", 30))
 
     @property
@@ -176,13 +176,13 @@ def lower_this_threads_priority(nice: int) -> None:
 
 def finalise_due(runtime: Runtime, grace_seconds: float | None = None, *, now: datetime | None = None,
                  actor: str = SCHEDULER_ACTOR) -> list[str]:
-    """Finalise every competition whose time has come (jobs_view.due_at); returns their public ids.
+    """Finalise every competition whose time has come (finalisations.due_at); returns their public ids.
 
     Each competition is finalised in its own transaction that locks its row and checks `finalised_at` again,
     so a competition is finalised once even when two processes get here together.
     """
     with runtime.db.session() as session:
-        due = [comp.id for comp in jobs_view.ready_to_finalise(session, grace_seconds, now=now)]
+        due = [comp.id for comp in finalisations.ready_to_finalise(session, grace_seconds, now=now)]
     done = []
     for comp_id in due:
         try:
@@ -263,7 +263,7 @@ class BackgroundJobs:
         now = utcnow()
         with self.runtime.db.session() as session:
             # Overdue ones (waiting for their queue to drain) are left to the regular passes.
-            later = [item.due_at for item in jobs_view.upcoming(session, self.settings.finalise_grace_seconds)
+            later = [item.due_at for item in finalisations.upcoming(session, self.settings.finalise_grace_seconds)
                      if item.due_at > now]
         if not later:
             return

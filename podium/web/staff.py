@@ -16,7 +16,7 @@ from podium import rules
 from podium.domain import utcnow
 from podium.errors import PodiumError
 from podium.services import (accounts, browse, competition_settings, competitions, export, extensions, grading,
-                             jobs_view, overview, slack, standing, users)
+                             finalisations, overview, slack, standing, users)
 from podium.web.access import (competition_for_instructor, competition_for_staff, course_for_instructor,
                                course_for_staff, me, role_in, signed_in)
 from podium.web.context import db_session, rt
@@ -329,8 +329,8 @@ def audit_page(slug: str):
 @signed_in
 def jobs_page(slug: str):
     course = course_for_staff(slug)
-    view = jobs_view.jobs_view(db_session(), course)
-    return render_template("staff/jobs.html", **page_args(course=course, view=view, now=utcnow()))
+    report = finalisations.report(db_session(), course)
+    return render_template("staff/jobs.html", **page_args(course=course, report=report, now=utcnow()))
 
 
 # --- one competition -------------------------------------------------------------------------------------
