@@ -145,7 +145,7 @@ LAYERS = [
           rule="podium.rules holds the pure course rules: the standard library, NumPy and itself only"),
     Layer("scorers-stand-alone", "scorers", refused=("podium", "sqlalchemy", "flask", "werkzeug"),
           rule="scorers are metrics anyone can read alone: nothing of the platform, the database or the web"),
-    Layer("domain-is-shared-vocabulary", "podium.domain", except_for=(), only_standard_library=True,
+    Layer("domain-is-shared-vocabulary", "podium.domain", only_standard_library=True,
           rule="podium.domain is the vocabulary every layer shares, so it imports only the standard library"),
     Layer("scoring-knows-no-storage", "podium.scoring",
           refused=("podium.web", "podium.models", "podium.db", "podium.services", "sqlalchemy", "flask",
