@@ -293,12 +293,12 @@ def finalise(ctx, competition: str) -> None:
 @click.pass_context
 def jobs(ctx, course_slug: str | None) -> None:
     """The scheduler's finalisations to come and past ones, and the scoring queue."""
-    from podium.services import courses, jobs_view
+    from podium.services import courses, finalisations
 
     with runtime(ctx).db.session() as session:
         course = courses.get_course(session, course_slug) if course_slug else None
-        view = jobs_view.jobs_view(session, course, runtime(ctx).settings.jobs.finalise_grace_seconds)
-    click.echo("\n".join(jobs_view.lines(view)))
+        report = finalisations.report(session, course, runtime(ctx).settings.jobs.finalise_grace_seconds)
+    click.echo("\n".join(finalisations.lines(report)))
 
 
 @cli.command("select")

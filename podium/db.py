@@ -19,9 +19,6 @@ from podium.config import DEFAULT_DB_MAX_OVERFLOW, DEFAULT_DB_POOL_SIZE
 from podium.errors import PodiumError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-# The largest id an id column holds on every database: they are INTEGER, 32 bits on PostgreSQL (64 on SQLite). A
-# larger number asked for names nothing, and must be answered as such before it reaches a query.
-LARGEST_ID = 2**31 - 1
 # A PostgreSQL connection pool per process, sized by the settings (podium.config explains the defaults).
 PG_POOL_SIZE = DEFAULT_DB_POOL_SIZE
 PG_MAX_OVERFLOW = DEFAULT_DB_MAX_OVERFLOW

@@ -34,11 +34,11 @@ from sqlalchemy import select
 from podium.config import JobSettings
 from podium.models import Competition, utcnow
 from podium.runtime import Runtime
-from podium.services import competitions, jobs_view, leases, submissions
+from podium.services import competitions, finalisations, leases, submissions
 
 log = logging.getLogger(__name__)
 
-DEADLINE_LEASE = jobs_view.DEADLINE_LEASE
+DEADLINE_LEASE = finalisations.DEADLINE_LEASE
 SCHEDULER_ACTOR = "scheduler"
 MAX_NICE = 19  # the lowest priority Unix has
 
@@ -151,13 +151,13 @@ def lower_this_threads_priority(nice: int) -> None:
 
 def finalise_due(runtime: Runtime, grace_seconds: float | None = None, *, now: datetime | None = None,
                  actor: str = SCHEDULER_ACTOR) -> list[str]:
-    """Finalise every competition whose time has come (jobs_view.due_at); returns their public ids.
+    """Finalise every competition whose time has come (finalisations.due_at); returns their public ids.
 
     Each competition is finalised in its own transaction that locks its row and checks `finalised_at` again,
     so a competition is finalised once even when two processes get here together.
     """
     with runtime.db.session() as session:
-        due = [comp.id for comp in jobs_view.ready_to_finalise(session, grace_seconds, now=now)]
+        due = [comp.id for comp in finalisations.ready_to_finalise(session, grace_seconds, now=now)]
     done = []
     for comp_id in due:
         try:
@@ -238,7 +238,7 @@ class BackgroundJobs:
         now = utcnow()
         with self.runtime.db.session() as session:
             # Overdue ones (waiting for their queue to drain) are left to the regular passes.
-            later = [item.due_at for item in jobs_view.upcoming(session, self.settings.finalise_grace_seconds)
+            later = [item.due_at for item in finalisations.upcoming(session, self.settings.finalise_grace_seconds)
                      if item.due_at > now]
         if not later:
             return

@@ -5,7 +5,6 @@ SQLite included, so the rules never see a naive time.
 """
 from __future__ import annotations
 
-import enum
 from datetime import datetime, timezone
 from typing import Any, Optional
 
@@ -28,12 +27,9 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.sql.functions import FunctionElement
 
+from podium.domain import Role, Status, utcnow
 
 CLIENT_KEY_LENGTH = 100  # longest Idempotency-Key kept; the usual UUID takes 36
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 class in_code_point_order(FunctionElement):  # noqa: N801 - used like a SQL function
@@ -81,23 +77,6 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
 
 
-class Role(str, enum.Enum):
-    student = "student"
-    staff = "staff"
-    instructor = "instructor"
-
-    @property
-    def is_staff(self) -> bool:
-        return self in (Role.staff, Role.instructor)
-
-
-class Status(str, enum.Enum):
-    queued = "queued"
-    scoring = "scoring"
-    scored = "scored"
-    failed = "failed"
-
-
 class Course(Base):
     __tablename__ = "courses"
 
@@ -132,12 +111,19 @@ class User(Base):
     enrolments: Mapped[list[Enrolment]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
     @property
-    def display_name(self) -> str:
+    def greeting_name(self) -> str:
+        """What the site calls the person in their own header and to staff: the leaderboard name, else the real
+        name, else the email's local part. Never for other students to read: boards show `board_name`."""
         return self.leaderboard_name or self.name or self.email.split("@")[0]
 
     @property
     def board_name(self) -> str:
         return board_name(self.id, self.leaderboard_name)
+
+    @property
+    def chosen_leaderboard_name(self) -> str | None:
+        """The leaderboard name the person chose; None until they choose one (boards show "Student N" meanwhile)."""
+        return self.leaderboard_name or None
 
 
 def board_name(user_id: int, leaderboard_name: str) -> str:

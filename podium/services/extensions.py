@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from podium import rules
 from podium.errors import NotFound, PodiumError
-from podium.models import Competition, Enrolment, Extension, User, utcnow
+from podium.models import Competition, Course, Enrolment, Extension, User, utcnow
 from podium.services import audit
 from podium.services.rule_values import active_extension
 
@@ -49,10 +49,13 @@ def grant(session: Session, comp: Competition, user: User, *, days: float | None
     return extension
 
 
-def revoke(session: Session, extension_id: int, actor: str) -> Extension:
+def revoke(session: Session, extension_id: int, actor: str, *, course: Course | None = None) -> Extension:
+    """Revoke an active extension; with `course` (its staff pages), one of another course is not found."""
     extension = session.get(Extension, extension_id)
     if extension is None:
         raise NotFound(f"no extension {extension_id}")
+    if course is not None and extension.competition.course_id != course.id:
+        raise NotFound(f"no extension {extension_id} in this course")
     if extension.revoked_at is not None:
         raise PodiumError(f"extension {extension_id} was already revoked")
     _revoke(session, extension, actor)

@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from podium import rules, scoring
 from podium.config import JobSettings, Settings
-from podium.db import LARGEST_ID, Database
+from podium.db import Database
+from podium.domain import LARGEST_ID
 from podium.errors import Forbidden, NotFound, PodiumError, Refused
 from podium.models import CLIENT_KEY_LENGTH, Competition, Enrolment, Status, Submission, User, utcnow
 from podium.services import audit, leases
@@ -426,3 +427,13 @@ def listed_for(session: Session, comp: Competition, user: User, *, staff: bool) 
     if not staff:
         query = query.where(Submission.user_id == user.id)
     return list(session.scalars(query.order_by(Submission.submitted_at.desc(), Submission.id.desc())))
+
+
+def read_afresh(db: Database, submission_id: int) -> Submission:
+    """The submission as it stands now, read in a transaction of its own: a caller waiting for its scoring sees
+    what any process committed since its last look."""
+    with db.session() as session:
+        sub = session.get(Submission, submission_id)
+    if sub is None:
+        raise NotFound(f"no submission {submission_id}")
+    return sub

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from podium.domain import LARGEST_ID
 from podium.errors import Forbidden, NotFound, PodiumError
 from podium.models import Course, Enrolment, Role, User, utcnow
 from podium.services import audit
@@ -39,6 +40,14 @@ def parse_role(role: str) -> Role:
 
 def find_user(session: Session, email: str) -> User | None:
     return session.scalar(select(User).where(User.email == normalise_email(email)))
+
+
+def user_by_id(session: Session, user_id: object) -> User | None:
+    """The account with this id; None for anything else, ids beyond what the database stores included (a signed
+    session's value, a number typed into a URL)."""
+    if not isinstance(user_id, int) or isinstance(user_id, bool) or not 0 < user_id <= LARGEST_ID:
+        return None
+    return session.get(User, user_id)
 
 
 def get_user(session: Session, email: str) -> User:

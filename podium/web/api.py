@@ -15,8 +15,8 @@ from flask import Blueprint, current_app, jsonify, request, send_file, url_for
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, RequestEntityTooLarge, default_exceptions
 
 from podium import rules
+from podium.domain import Role, utcnow
 from podium.errors import PodiumError
-from podium.models import Competition, Role, Submission, User, utcnow
 from podium.services import courses, grade_reports, leaderboards, submissions
 from podium.services.submissions import DailyLimitReached
 from podium.web.auth import REALM, require_user
@@ -113,13 +113,14 @@ def allowed_methods(path: str) -> list[str]:
 # --- helpers ---------------------------------------------------------------------------------------------
 
 
-def member_competition(public_id: str) -> tuple[Competition, Role, User]:
+def member_competition(public_id: str) -> tuple:
+    """The competition, the caller's role in its course and the caller; 403 when not enrolled."""
     user = require_user()
     comp, role = courses.competition_for_member(db_session(), public_id, user)
     return comp, role, user
 
 
-def competition_json(comp: Competition, role: Role, user: User, *, detail: bool = False) -> dict:
+def competition_json(comp, role: Role, user, *, detail: bool = False) -> dict:
     schedule = submissions.schedule_for(db_session(), comp, user)
     data = {
         "id": comp.public_id,
@@ -152,14 +153,15 @@ def competition_json(comp: Competition, role: Role, user: User, *, detail: bool 
     return data
 
 
-def submission_json(sub: Submission, *, staff: bool) -> dict:
+def submission_json(sub, *, staff: bool) -> dict:
     data = submissions.as_dict(db_session(), sub, staff=staff)
     if staff:
-        data["user"] = {"email": sub.user.email, "name": sub.user.name, "leaderboard_name": sub.user.display_name}
+        data["user"] = {"email": sub.user.email, "name": sub.user.name,
+                        "leaderboard_name": sub.user.chosen_leaderboard_name}
     return data
 
 
-def board_row_json(row: leaderboards.BoardRow, user: User, *, staff: bool) -> dict:
+def board_row_json(row: leaderboards.BoardRow, user, *, staff: bool) -> dict:
     data = {"rank": row.rank, "name": row.name, "score": float(row.shown_score),
             "submitted_at": rules.format_utc(row.submitted_at), "entries": row.entries, "me": row.user_id == user.id}
     if staff:
@@ -209,7 +211,7 @@ def list_submissions(cid: str):
 
 @bp.post("/competitions/<cid>/submissions")
 def create_submission(cid: str):
-    comp, role, user = member_competition(cid)
+    comp, _, user = member_competition(cid)
     upload = request.files.get("file")
     if upload is None or not upload.filename:
         raise PodiumError("Send the predictions as multipart/form-data with the file in a field named `file` (and "
@@ -223,13 +225,14 @@ def create_submission(cid: str):
                                   description, client_key=request.headers.get("Idempotency-Key"))
     except submissions.AlreadyReceived as repeat:
         # A retry after a lost answer: the first answer again, marked as a replay, and nothing new is recorded.
-        return accepted(repeat.submission_id, staff=role.is_staff, replayed=True)
+        return accepted(repeat.submission_id, user, replayed=True)
     current_app.extensions["podium.scoring"].submit(sub.id)
-    return accepted(sub.id, staff=role.is_staff)
+    return accepted(sub.id, user)
 
 
-def accepted(submission_id: int, *, staff: bool, replayed: bool = False):
-    response = jsonify(submission_json(db_session().get(Submission, submission_id), staff=staff))
+def accepted(submission_id: int, user, *, replayed: bool = False):
+    sub, staff = submissions.visible_to(db_session(), submission_id, user)
+    response = jsonify(submission_json(sub, staff=staff))
     response.status_code = 202
     response.headers["Location"] = url_for("api.submission", n=submission_id)
     if replayed:
@@ -264,7 +267,8 @@ def my_grades():
 @bp.get("/me")
 def me():
     user = require_user()
-    return jsonify(email=user.email, name=user.name, leaderboard_name=user.display_name,
+    return jsonify(email=user.email, name=user.name, leaderboard_name=user.chosen_leaderboard_name,
+                   board_name=user.board_name,
                    courses=[{"course": e.course.slug, "title": e.course.title, "role": e.role.value}
                             for e in sorted(user.enrolments, key=lambda e: e.course.slug)])
 

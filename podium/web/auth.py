@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 
 from flask import current_app, g, jsonify, request, session
 
+from podium.domain import Role
 from podium.errors import PodiumError
-from podium.models import Course, Role, User
 from podium.services import ratelimit, users
 from podium.web.context import db_session
 
@@ -32,7 +32,7 @@ class Unauthenticated(PodiumError):
     code = 401
 
 
-def current_user() -> User | None:
+def current_user():
     """The caller, from HTTP Basic (email, API key) or else the browser session; None when neither identifies one."""
     if "api_user" not in g:
         g.api_user = _from_basic() if request.authorization is not None else _from_session()
@@ -41,7 +41,7 @@ def current_user() -> User | None:
     return g.api_user
 
 
-def _from_basic() -> User | None:
+def _from_basic():
     auth = request.authorization
     if auth.type != "basic" or not auth.username or not auth.password:
         return None
@@ -49,12 +49,12 @@ def _from_basic() -> User | None:
     return users.authenticate_key(db_session(), auth.username, auth.password)
 
 
-def _from_session() -> User | None:
-    user_id = session.get(SESSION_USER_KEY)
-    return db_session().get(User, user_id) if isinstance(user_id, int) else None
+def _from_session():
+    return users.user_by_id(db_session(), session.get(SESSION_USER_KEY))
 
 
-def require_user() -> User:
+def require_user():
+    """The caller's account (a `User`), or a 401 saying how to authenticate."""
     user = current_user()
     if user is None:
         if request.authorization is not None:
@@ -65,11 +65,11 @@ def require_user() -> User:
     return user
 
 
-def role_in(course: Course) -> Role | None:
+def role_in(course) -> Role | None:
     return users.role_in(require_user(), course)
 
 
-def is_staff(course: Course) -> bool:
+def is_staff(course) -> bool:
     role = role_in(course)
     return role is not None and role.is_staff
 

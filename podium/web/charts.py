@@ -11,10 +11,9 @@ from typing import Callable
 
 from flask import Blueprint, Response, request
 
-from podium.db import LARGEST_ID
+from podium.domain import utcnow
 from podium.errors import Forbidden, NotFound
-from podium.models import User, utcnow
-from podium.services import leaderboards, overview, standing
+from podium.services import leaderboards, overview, standing, users
 from podium.services.submissions import private_visible
 from podium.web import plots
 from podium.web.access import competition_for_member, is_staff, me, signed_in
@@ -104,8 +103,8 @@ def progress(cid: str):
     return svg_response(svg)
 
 
-def _student(requested: str | None, staff: bool) -> User:
-    """The viewer, or for staff the student asked for."""
+def _student(requested: str | None, staff: bool):
+    """The viewer, or for staff the student asked for (a `User`)."""
     if not requested:
         return me()
     if not staff:
@@ -114,7 +113,7 @@ def _student(requested: str | None, staff: bool) -> User:
         number = int(requested)
     except ValueError:
         number = 0
-    user = db_session().get(User, number) if 0 < number <= LARGEST_ID else None  # beyond: no such id anywhere
+    user = users.user_by_id(db_session(), number)
     if user is None:
         raise NotFound(f"no student {requested}")
     return user

@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 from flask import current_app, g, session
-from sqlalchemy.orm import Session
 
-from podium.models import User
 from podium.runtime import Runtime
+from podium.services import users
 
 # The key every part of the site (pages and the REST API alike) reads the signed-in account from.
 USER_KEY = "user_id"
@@ -15,20 +14,21 @@ def rt() -> Runtime:
     return current_app.extensions["podium"]
 
 
-def db_session() -> Session:
+def db_session():
+    """The request's database session, opened on first use; services take it, views never query it."""
     if "db_session" not in g:
         g.db_session = rt().db.sessions()
     return g.db_session
 
 
-def current_user() -> User | None:
+def current_user():
+    """The signed-in account (a `User` from the services), or None."""
     if "current_user" not in g:
-        user_id = session.get(USER_KEY)
-        g.current_user = db_session().get(User, user_id) if isinstance(user_id, int) else None
+        g.current_user = users.user_by_id(db_session(), session.get(USER_KEY))
     return g.current_user
 
 
-def sign_in_session(user: User) -> None:
+def sign_in_session(user) -> None:
     """A fresh session for the account: clearing first means a session id planted before sign-in is worthless."""
     session.clear()
     session[USER_KEY] = user.id

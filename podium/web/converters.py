@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from werkzeug.routing import IntegerConverter
 
-from podium.db import LARGEST_ID
+from podium.domain import LARGEST_ID
 
 
 class IdConverter(IntegerConverter):

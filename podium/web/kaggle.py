@@ -20,8 +20,8 @@ from flask import Blueprint, Response, current_app, jsonify, redirect, request, 
 from werkzeug.http import http_date
 
 from podium import rules
+from podium.domain import Status, utcnow
 from podium.errors import PodiumError
-from podium.models import Competition, Status, Submission, utcnow
 from podium.services import courses, export, leaderboards, submissions, upload_tickets
 from podium.web.api import member_competition, register_json_errors, send_stored_file
 from podium.web.auth import require_user
@@ -76,7 +76,7 @@ def competitions_list():
     return jsonify(items)
 
 
-def competition_item(comp: Competition, entered: bool) -> dict:
+def competition_item(comp, entered: bool) -> dict:
     user = require_user()
     schedule = submissions.schedule_for(db_session(), comp, user)
     now = utcnow()
@@ -150,7 +150,7 @@ def submit(cid: str):
     return jsonify(message=message, ref=sub.id, status=KAGGLE_STATUS[outcome.status])
 
 
-def wait_for_outcome(submission_id: int, future: Future, timeout: float) -> Submission:
+def wait_for_outcome(submission_id: int, future: Future, timeout: float):
     """The submission once scored or failed, or as it stands after `timeout` seconds.
 
     The future answers for this process's worker; another process may have claimed the submission, so the row is
@@ -164,8 +164,7 @@ def wait_for_outcome(submission_id: int, future: Future, timeout: float) -> Subm
     except Exception:  # noqa: BLE001 - the pool logged it; the row says what the student sees
         pass
     while True:
-        with rt().db.session() as session:
-            sub = session.get(Submission, submission_id)
+        sub = submissions.read_afresh(rt().db, submission_id)
         if sub.status in (Status.scored, Status.failed) or time.monotonic() >= deadline:
             return sub
         time.sleep(POLL_SECONDS)
@@ -185,7 +184,7 @@ def submissions_list(cid: str):
     return jsonify([submission_item(comp, sub, show_private) for sub in subs])
 
 
-def submission_item(comp: Competition, sub: Submission, show_private: bool) -> dict:
+def submission_item(comp, sub, show_private: bool) -> dict:
     return {
         "ref": sub.id,
         "url": url_for("api.submission", n=sub.id, _external=True),
@@ -197,8 +196,8 @@ def submission_item(comp: Competition, sub: Submission, show_private: bool) -> d
         "publicScore": leaderboards.shown(comp, sub.public_score),
         "privateScore": leaderboards.shown(comp, sub.private_score) if show_private else "",
         "totalBytes": sub.size_bytes,
-        "submittedBy": sub.user.display_name,
-        "teamName": sub.user.display_name,
+        "submittedBy": sub.user.greeting_name,
+        "teamName": sub.user.greeting_name,
         "type": "standard",
     }
 
@@ -206,7 +205,7 @@ def submission_item(comp: Competition, sub: Submission, show_private: bool) -> d
 # --- leaderboard -----------------------------------------------------------------------------------------
 
 
-def shown_board(comp: Competition) -> tuple[str, list[leaderboards.BoardRow]]:
+def shown_board(comp) -> tuple[str, list[leaderboards.BoardRow]]:
     """The board the Kaggle CLI shows: the public one, the private one once released."""
     which = leaderboards.default_board(comp)
     return which, leaderboards.board_for(db_session(), comp, which, staff=False)

@@ -21,7 +21,6 @@ from flask import Blueprint, current_app, get_template_attribute, render_templat
 from markupsafe import Markup
 
 from podium import rules
-from podium.models import Competition
 from podium.services import leaderboards
 from podium.services.leaderboards import BoardRow
 from podium.web.access import competition_for_member, is_staff, me, signed_in
@@ -40,7 +39,7 @@ class CutoffMark:
     after: int  # the number of board rows above the mark: rows at or beyond the cutoff
 
 
-def value_cutoffs(comp: Competition) -> dict[str, float]:
+def value_cutoffs(comp) -> dict[str, float]:
     """The cutoffs known as metric values: numbers, and positions once finalisation fixed them."""
     resolved = comp.resolved_cutoffs or {}
     values = {}
@@ -61,7 +60,7 @@ def rows_at_or_beyond(rows: Sequence[BoardRow], value: float, higher_is_better: 
     return bisect_left(rows, True, key=lambda r: not rules.at_or_beyond(r.score, value, higher_is_better))
 
 
-def cutoff_marks(comp: Competition, rows: Sequence[BoardRow]) -> list[CutoffMark]:
+def cutoff_marks(comp, rows: Sequence[BoardRow]) -> list[CutoffMark]:
     """Where each cutoff falls on this board: after the rows whose score is at or beyond it; a position not
     yet fixed ("top 10%") falls after that share of the rows."""
     values = value_cutoffs(comp)
@@ -131,7 +130,7 @@ def student_line(view: RowView, *, mine: bool = False) -> str:
     return str(get_template_attribute(LINES_TEMPLATE, "student_line")(view, mine))
 
 
-def row_views(comp: Competition, rows: Sequence[BoardRow], moves: dict[int, int] | None,
+def row_views(comp, rows: Sequence[BoardRow], moves: dict[int, int] | None,
               staff: bool) -> list[RowView]:
     """The rows formatted; `moves` only for the private board."""
     tz, slug, private = comp.course.timezone, comp.course.slug, moves is not None
@@ -165,7 +164,7 @@ def drawn(views: Sequence[RowView], marks: list[CutoffMark], *, private: bool, s
     return DrawnBoard(key, tuple(lines), line_of, {v.row.user_id: v for v in views})
 
 
-def kept_public_lines(comp: Competition, board: leaderboards.KeptBoard, marks: list[CutoffMark], *,
+def kept_public_lines(comp, board: leaderboards.KeptBoard, marks: list[CutoffMark], *,
                       staff: bool) -> DrawnBoard:
     """The public board's lines, drawn again only when what they show changed: the board's version, the
     course's time zone, the cutoffs, and whether the reader is staff."""

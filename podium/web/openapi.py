@@ -43,6 +43,7 @@ def array(items: dict) -> dict:
 
 
 STRING, INTEGER, NUMBER, BOOLEAN = ({"type": t} for t in ("string", "integer", "number", "boolean"))
+CHOSEN_NAME = {**nullable(STRING), "description": "the leaderboard name the person chose; null until they choose one"}
 
 COMPETITION = {
     "id": {"type": "string", "description": "public id <course>-<competition>", "example": "11785-f19-hw1p2"},
@@ -85,7 +86,7 @@ SUBMISSION = obj({
     "description": STRING,
     "file_name": STRING,
     "selected": BOOLEAN,
-    "user": {**obj({"email": STRING, "name": STRING, "leaderboard_name": STRING}),
+    "user": {**obj({"email": STRING, "name": STRING, "leaderboard_name": CHOSEN_NAME}),
              "description": "the author; in staff views only"},
 }, required=["id", "competition", "status", "error", "public_score", "private_score", "submitted_at", "window",
              "days_late", "description", "file_name", "selected"])
@@ -131,7 +132,9 @@ COURSE_GRADES = obj({
     "competitions": array(ref("CompetitionGrade")),
 })
 GRADES = obj({"courses": array(ref("CourseGrades"))})
-ME = obj({"email": STRING, "name": STRING, "leaderboard_name": STRING,
+ME = obj({"email": STRING, "name": STRING, "leaderboard_name": CHOSEN_NAME,
+          "board_name": {"type": "string", "description": "the name leaderboards show: the chosen leaderboard name, "
+                                                          "or \"Student <id>\" until one is chosen"},
           "courses": array(obj({"course": STRING, "title": STRING,
                                 "role": {"type": "string", "enum": ["student", "staff", "instructor"]}}))})
 ERROR = obj({

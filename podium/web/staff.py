@@ -13,10 +13,10 @@ from datetime import datetime
 from flask import Blueprint, Response, current_app, flash, jsonify, redirect, render_template, request, url_for
 
 from podium import rules
+from podium.domain import utcnow
 from podium.errors import PodiumError
-from podium.models import Extension, utcnow
 from podium.services import (accounts, browse, competition_settings, competitions, export, extensions, grading,
-                             jobs_view, overview, slack, standing, users)
+                             finalisations, overview, slack, standing, users)
 from podium.web.access import (competition_for_instructor, competition_for_staff, course_for_instructor,
                                course_for_staff, me, role_in, signed_in)
 from podium.web.context import db_session, rt
@@ -254,10 +254,7 @@ def _extension_amount(tz: str) -> tuple[float | None, datetime | None]:
 @signed_in
 def revoke_extension(slug: str, extension_id: int):
     course = course_for_staff(slug)
-    ext = db_session().get(Extension, extension_id)
-    if ext is None or ext.competition.course_id != course.id:
-        raise PodiumError(f"no extension {extension_id} in this course", code=404)
-    extensions.revoke(db_session(), extension_id, actor=me().email)
+    extensions.revoke(db_session(), extension_id, actor=me().email, course=course)
     flash(f"Extension {extension_id} revoked.")
     return redirect(url_for("staff.extensions_page", slug=slug))
 
@@ -331,8 +328,8 @@ def audit_page(slug: str):
 @signed_in
 def jobs_page(slug: str):
     course = course_for_staff(slug)
-    view = jobs_view.jobs_view(db_session(), course, rt().settings.jobs.finalise_grace_seconds)
-    return render_template("staff/jobs.html", **page_args(course=course, view=view, now=utcnow()))
+    report = finalisations.report(db_session(), course, rt().settings.jobs.finalise_grace_seconds)
+    return render_template("staff/jobs.html", **page_args(course=course, report=report, now=utcnow()))
 
 
 # --- one competition -------------------------------------------------------------------------------------

@@ -8,8 +8,8 @@ from __future__ import annotations
 from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, send_file,
                    url_for)
 
+from podium.domain import utcnow
 from podium.errors import PodiumError
-from podium.models import utcnow
 from podium.services import courses, grading, selection, standing, submissions
 from podium.web.access import (competition_for_member, course_for_member, is_staff, me, own_or_staff_submission,
                                role_in, signed_in)

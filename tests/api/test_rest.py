@@ -14,7 +14,7 @@ from podium.services import courses as course_service
 from podium.services.courses import get_course, load_course
 from podium.services import users
 from podium.web import create_app
-from tests.api.conftest import days, submit_scored, wait_until_done
+from tests.api.conftest import Person, days, submit_scored, wait_until_done
 from tests.api.openapi_check import assert_matches_openapi
 from tests.conftest import predictions, write_course
 
@@ -117,6 +117,25 @@ def test_me_says_who_and_where(client, world):
     me = client.get("/api/me", headers=world.staff.auth)
     assert_matches_openapi(me, "/api/me", "get")
     assert me.get_json()["courses"] == [{"course": "c1", "title": "Course c1", "role": "staff"}]
+
+
+def test_me_gives_the_chosen_leaderboard_name_or_null_and_the_name_boards_show(client, rt, world):
+    """POLICY.md section 8: boards show chosen names only. A student who chose none appears as "Student <id>", and
+    /api/me says so rather than offering their real name as their leaderboard name."""
+    chose = client.get("/api/me", headers=world.student.auth).get_json()
+    assert (chose["name"], chose["leaderboard_name"], chose["board_name"]) == ("Stu Dent", "Overfitter", "Overfitter")
+    with rt.db.session() as session:
+        user = users.add_user(session, "quiet@c1.test", get_course(session, "c1"), "student", name="Qui Et")
+        quiet = Person(user.email, users.issue_api_key(session, user), user.id, user.name)
+    me = client.get("/api/me", headers=quiet.auth)
+    assert_matches_openapi(me, "/api/me", "get")
+    assert me.get_json()["name"] == "Qui Et"
+    assert me.get_json()["leaderboard_name"] is None and me.get_json()["board_name"] == f"Student {quiet.id}"
+    submit_scored(rt, world, quiet)
+    board = client.get(f"/api/competitions/{CID}/leaderboard", headers=quiet.auth).get_json()
+    assert [e["name"] for e in board["entries"] if e["me"]] == [f"Student {quiet.id}"]
+    staff_view = client.get(f"/api/competitions/{CID}/submissions", headers=world.staff.auth).get_json()
+    assert [s["user"]["leaderboard_name"] for s in staff_view] == [None]
 
 
 # --- competitions ----------------------------------------------------------------------------------------

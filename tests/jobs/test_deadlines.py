@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from podium.jobs import DEADLINE_LEASE, BackgroundJobs, JobSettings, ScoringPool, finalise_due
 from podium.models import AuditEvent, Competition, JobLease, Status
 from podium.runtime import make_runtime
-from podium.services import extensions, jobs_view, leases, submissions, users
+from podium.services import extensions, finalisations, leases, submissions, users
 from podium.services.courses import get_competition, get_course, load_course
 from tests.conftest import predictions, write_course
 
@@ -58,7 +58,7 @@ def test_an_extension_moves_the_finalisation_past_the_students_late_deadline(rt,
         comp = get_competition(session, "c1-old")
         extensions.grant(session, comp, users.get_user(session, "s@x.edu"), days=3, reason="illness", actor="t")
     with rt.db.session() as session:
-        due = jobs_view.due_at(session, get_competition(session, "c1-old"), grace=300)
+        due = finalisations.due_at(session, get_competition(session, "c1-old"), grace=300)
     assert due == old.late + timedelta(days=3, seconds=300)
     assert finalise_due(rt, 300, now=old.late + timedelta(days=1)) == []
     assert finalise_due(rt, 300, now=due + timedelta(seconds=1)) == ["c1-old"]
@@ -73,9 +73,9 @@ def test_finalisation_waits_for_the_queue_to_drain_for_a_while(rt, course):
     due = old.late + timedelta(seconds=300)
     assert finalise_due(rt, 300, now=due + timedelta(minutes=5)) == []  # its submission is still queued
     with rt.db.session() as session:
-        [item] = [i for i in jobs_view.upcoming(session, 300) if i.competition == "c1-old"]
+        [item] = [i for i in finalisations.upcoming(session, 300) if i.competition == "c1-old"]
     assert item.unscored == 1
-    assert finalise_due(rt, 300, now=due + jobs_view.MAX_DRAIN_WAIT + timedelta(seconds=1)) == ["c1-old"]
+    assert finalise_due(rt, 300, now=due + finalisations.MAX_DRAIN_WAIT + timedelta(seconds=1)) == ["c1-old"]
     assert submissions.score(rt.db, rt.settings, sub.id).status == Status.scored
 
 
@@ -192,11 +192,11 @@ def scored(rt, sub_id: int) -> bool:
 def test_staff_see_upcoming_and_past_finalisations(rt, course, podium_cli):
     finalise_due(rt)
     with rt.db.session() as session:
-        view = jobs_view.jobs_view(session, get_course(session, "c1"))
+        report = finalisations.report(session, get_course(session, "c1"))
     new = competition(rt, "c1-new")
-    assert [(i.competition, i.due_at) for i in view.upcoming] == [("c1-new", new.late + timedelta(seconds=300))]
-    assert [(i.competition, i.finalised_by) for i in view.past] == [("c1-old", "scheduler")]
-    assert view.past[0].finalised_at is not None and view.scheduler is None
+    assert [(i.competition, i.due_at) for i in report.upcoming] == [("c1-new", new.late + timedelta(seconds=300))]
+    assert [(i.competition, i.finalised_by) for i in report.past] == [("c1-old", "scheduler")]
+    assert report.past[0].finalised_at is not None and report.scheduler is None
     out = podium_cli("jobs", "--course", "c1")
     assert out.exit_code == 0
     upcoming, past = out.output.split("past finalisations:")
@@ -217,7 +217,7 @@ def test_podium_jobs_counts_the_scoring_queue(rt, course, podium_cli):
         assert session.scalar(select(func.count()).select_from(submissions.Submission)) == 2
 
 
-def test_the_jobs_view_of_a_course_counts_only_its_own_queue(rt, course, tmp_path):
+def test_the_scheduler_report_of_a_course_counts_only_its_own_queue(rt, course, tmp_path):
     with rt.db.session() as session:
         load_course(session, rt.settings, write_course(tmp_path / "other", slug="c2", competition="hw9"))
         other = users.add_user(session, "t@x.edu", get_course(session, "c2"), "student")
@@ -225,9 +225,9 @@ def test_the_jobs_view_of_a_course_counts_only_its_own_queue(rt, course, tmp_pat
         other_id, other_comp_id = other.id, other_comp.id
     submissions.receive(rt.db, rt.settings, other_comp_id, other_id, io.BytesIO(predictions().encode()), "p.csv")
     with rt.db.session() as session:
-        mine = jobs_view.jobs_view(session, get_course(session, "c1"))
-        theirs = jobs_view.jobs_view(session, get_course(session, "c2"))
-        everyone = jobs_view.jobs_view(session)
+        mine = finalisations.report(session, get_course(session, "c1"))
+        theirs = finalisations.report(session, get_course(session, "c2"))
+        everyone = finalisations.report(session)
     assert (mine.queued, theirs.queued, everyone.queued) == (0, 1, 1)
     assert [i.competition for i in theirs.upcoming] == ["c2-hw9"]
     assert {i.competition for i in everyone.upcoming} == {"c1-old", "c1-new", "c2-hw9"}
@@ -245,7 +245,7 @@ def test_a_deadline_due_before_the_next_pass_gets_a_pass_of_its_own(rt, tmp_path
     now = datetime.now(timezone.utc)
     with rt.db.session() as session:
         load_course(session, rt.settings, write_course(tmp_path / "c", now=now - timedelta(days=7, seconds=280)))
-        due = jobs_view.due_at(session, get_competition(session, "c1-hw1"), 300)
+        due = finalisations.due_at(session, get_competition(session, "c1-hw1"), 300)
     jobs = paused_scheduler(rt)
     try:
         assert jobs.run_deadlines() == []

@@ -43,7 +43,7 @@ class Finalisation:
 
 
 @dataclass(frozen=True)
-class JobsView:
+class SchedulerReport:
     upcoming: list[Finalisation]  # soonest first
     past: list[Finalisation]  # latest first
     scheduler: str | None  # the process running the deadline loop, when one holds its lease
@@ -114,14 +114,14 @@ def past(session: Session, course: Course | None = None) -> list[Finalisation]:
     return sorted(items, key=lambda f: (f.finalised_at, f.competition), reverse=True)
 
 
-def jobs_view(session: Session, course: Course | None = None, grace: float | None = None) -> JobsView:
+def report(session: Session, course: Course | None = None, grace: float | None = None) -> SchedulerReport:
     """Everything the staff page and `podium jobs` show; with `course`, its competitions and scoring queue only."""
     lease = leases.holder_of(session, DEADLINE_LEASE)
     query = select(Submission.status, func.count()).where(Submission.status.in_([Status.queued, Status.scoring]))
     if course is not None:
         query = query.join(Competition).where(Competition.course_id == course.id)
     counts = dict(session.execute(query.group_by(Submission.status)).all())
-    return JobsView(upcoming=upcoming(session, grace, course), past=past(session, course),
+    return SchedulerReport(upcoming=upcoming(session, grace, course), past=past(session, course),
                     scheduler=lease.holder if lease else None, scheduler_until=lease.lease_until if lease else None,
                     queued=counts.get(Status.queued, 0), scoring=counts.get(Status.scoring, 0))
 
@@ -130,22 +130,22 @@ def _when(instant: datetime) -> str:
     return f"{instant:%Y-%m-%d %H:%M:%S} UTC"
 
 
-def lines(view: JobsView) -> list[str]:
-    """The view as plain text (`podium jobs`)."""
+def lines(report: SchedulerReport) -> list[str]:
+    """The report as plain text (`podium jobs`)."""
     out = ["upcoming finalisations:"]
-    for item in view.upcoming:
+    for item in report.upcoming:
         waiting = f"; waiting for {item.unscored} submission(s) to be scored" if item.unscored else ""
         out.append(f"  {item.competition}\t{_when(item.due_at)}\t(late {_when(item.late)} + grace{waiting})")
-    if not view.upcoming:
+    if not report.upcoming:
         out.append("  none")
     out.append("past finalisations:")
-    for item in view.past:
+    for item in report.past:
         out.append(f"  {item.competition}\tfinalised {_when(item.finalised_at)}\tby {item.finalised_by or 'unknown'}")
-    if not view.past:
+    if not report.past:
         out.append("  none")
-    if view.scheduler:
-        out.append(f"deadline scheduler: {view.scheduler} (lease until {_when(view.scheduler_until)})")
+    if report.scheduler:
+        out.append(f"deadline scheduler: {report.scheduler} (lease until {_when(report.scheduler_until)})")
     else:
         out.append("deadline scheduler: not running (no process holds its lease)")
-    out.append(f"scoring queue: {view.queued} queued, {view.scoring} being scored")
+    out.append(f"scoring queue: {report.queued} queued, {report.scoring} being scored")
     return out
