@@ -69,17 +69,17 @@ PEOPLE = [
 
 
 @pytest.fixture
-def now() -> datetime:
-    return datetime.now(timezone.utc)
+def now(worlds) -> datetime:
+    """The instant the world's schedule was written against (the run's worlds are built at it)."""
+    return worlds.now
 
 
-@pytest.fixture
-def world(rt, tmp_path, now) -> World:
+def build_world(rt, folder: Path, now: datetime) -> World:
     """Course c1 (hw1: open, on time in 3 days, late window 4 days more, daily limit 5) with two students, a TA
     and an instructor; course c2 (hw9) with an outsider; everyone has an API key."""
     with rt.db.session() as session:
-        load_course(session, rt.settings, write_course(tmp_path / "courses", now=now))
-        load_course(session, rt.settings, write_course(tmp_path / "other", slug="c2", competition="hw9", now=now))
+        load_course(session, rt.settings, write_course(folder / "courses", now=now))
+        load_course(session, rt.settings, write_course(folder / "other", slug="c2", competition="hw9", now=now))
         world = World(comp_id=get_competition(session, "c1-hw1").id, public_id="c1-hw1")
         for role, email, course, course_role, name, board_name in PEOPLE:
             user = users.add_user(session, email, get_course(session, course), course_role, name=name,
@@ -88,6 +88,12 @@ def world(rt, tmp_path, now) -> World:
             session.flush()
             world.people[role] = Person(email, key, user.id, name)
     return world
+
+
+@pytest.fixture
+def world(rt, worlds, tmp_path) -> World:
+    """A copy of the world `build_world` made once for the run; its course folders in tmp_path."""
+    return worlds.copy_into(rt, tmp_path, "api world", build_world)
 
 
 @pytest.fixture

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
 
 import pytest
 
-from podium.models import User
 from podium.services import extensions, users
 from podium.services.courses import get_competition
 from tests.conftest import predictions
 from tests.web.conftest import (Course, app, as_instructor, as_other, as_outsider, as_staff, as_student,  # noqa: F401
-                                cheap_password_hashing, client, course, now)
+                                build_course, cheap_password_hashing, client, now)
 from tests.web.helpers import record
 
 # The roles of the matrix, in the order a test visits them: refusals first, so an allowed change made by a later
@@ -38,24 +39,38 @@ class People:
         return {"Authorization": f"Basic {token}"}
 
 
-@pytest.fixture
-def people(rt, course) -> People:
-    world = People(course)
+def build_people(rt, folder: Path, now: datetime) -> People:
+    """The web tests' course (build_course) with everyone's API key, a scored submission of each student and of
+    the outsider, and an extension in course c2."""
+    world = People(build_course(rt, folder, now))
     with rt.db.session() as session:
         for role, email in EMAIL.items():
             user = users.get_user(session, email)
             world.ids[role] = user.id
             world.keys[role] = users.issue_api_key(session, user)
-    world.subs["student"] = record(rt, course.comp_id, EMAIL["student"], predictions(), description=SECRET["student"])
-    world.subs["other"] = record(rt, course.comp_id, EMAIL["other"], predictions(set(range(10))),
+    world.subs["student"] = record(rt, world.course.comp_id, EMAIL["student"], predictions(),
+                                   description=SECRET["student"])
+    world.subs["other"] = record(rt, world.course.comp_id, EMAIL["other"], predictions(set(range(10))),
                                  description=SECRET["other"])
     with rt.db.session() as session:
         c2_comp = get_competition(session, "c2-hw9").id
     world.subs["outsider"] = record(rt, c2_comp, EMAIL["outsider"], predictions(), description=SECRET["outsider"])
     with rt.db.session() as session:
-        outsider = session.get(User, world.ids["outsider"])
+        outsider = users.get_user(session, EMAIL["outsider"])
         ext = extensions.grant(session, get_competition(session, "c2-hw9"), outsider, days=1, reason="c2 business",
                                actor="cli")
         session.flush()
         world.c2_extension = ext.id
     return world
+
+
+@pytest.fixture
+def people(rt, worlds, tmp_path, cheap_password_hashing) -> People:
+    """A copy of the world `build_people` made once for the run; its course folders in tmp_path."""
+    return worlds.copy_into(rt, tmp_path, "security people", build_people)
+
+
+@pytest.fixture
+def course(people) -> Course:
+    """The course of `people`: the security tests that use both get one world, not two."""
+    return people.course
