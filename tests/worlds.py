@@ -45,10 +45,15 @@ class Worlds:
         """Make `rt`'s database and data dir a copy of the world `name`, built by `build` the first time, and put a
         copy of the course folders it loaded in `folder` (a test's tmp_path), where a test may change and reload
         them."""
-        built = self._built.get(name) or self._build(name, build)
         rt.db.dispose()
-        self.databases.restore(rt.db.url, built.snapshot)
-        shutil.copytree(built.data_dir, rt.settings.data_dir, ignore=NOT_COPIED, dirs_exist_ok=True)
+        return self.copy(name, build, database_url=rt.db.url, data_dir=rt.settings.data_dir, folder=folder)
+
+    def copy(self, name: str, build: Build, *, database_url: str, data_dir: Path, folder: Path) -> Any:
+        """`copy_into` for a database (with no connection open) and a data dir that no runtime of the test holds,
+        such as those a test's `podium run` process is given."""
+        built = self._built.get(name) or self._build(name, build)
+        self.databases.restore(database_url, built.snapshot)
+        shutil.copytree(built.data_dir, data_dir, ignore=NOT_COPIED, dirs_exist_ok=True)
         for item in built.data_dir.parent.iterdir():
             if item != built.data_dir:
                 shutil.copytree(item, folder / item.name, dirs_exist_ok=True)

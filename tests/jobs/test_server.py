@@ -15,8 +15,8 @@ from sqlalchemy import Engine, create_engine
 from sqlalchemy.pool import NullPool
 
 from podium.runtime import make_runtime
-from podium.services import submissions
-from podium.services.courses import get_competition
+from podium.services import submissions, users
+from podium.services.courses import get_competition, get_course, load_course
 from tests.conftest import write_course
 from tests.jobs.live import WAIT, Server, big_competition, guesses, upload
 
@@ -24,20 +24,26 @@ ROWS = 200_000
 COMPETITION = "c1-hw1"
 
 
-@pytest.fixture
-def site(tmp_path, database_url):
-    """A data folder with course c1 (hw1 with a 200,000-row solution) loaded and four students with API keys."""
-    course = write_course(tmp_path / "courses")
+def build_site(rt, folder: Path, now) -> tuple[dict[str, str], object]:
+    """Course c1 (hw1 with a 200,000-row solution, daily limit 6) loaded, and four students with API keys."""
+    course = write_course(folder / "courses", now=now)
     (course / "course.toml").write_text((course / "course.toml").read_text().replace("daily_limit = 5",
                                                                                       "daily_limit = 6"))
     labels = big_competition(course / "hw1", ROWS)
+    with rt.db.session() as session:
+        load_course(session, rt.settings, course)
+        c1 = get_course(session, "c1")
+        keys = {email: users.issue_api_key(session, users.add_user(session, email, c1, "student"))
+                for email in (f"s{n}@x.edu" for n in range(4))}
+    return keys, labels
+
+
+@pytest.fixture
+def site(tmp_path, database_url, worlds):
+    """A copy of the site `build_site` made once for the run, for a `podium run` of the test to serve."""
     server = Server(tmp_path / "data", tmp_path / "server.log", database_url)
-    server.cli("load", str(course))
-    keys = {}
-    for n in range(4):
-        email = f"s{n}@x.edu"
-        server.cli("users", "add", email, "--course", "c1", "--role", "student")
-        keys[email] = server.cli("users", "token", email).strip()
+    keys, labels = worlds.copy("server site", build_site, database_url=database_url, data_dir=server.data_dir,
+                               folder=tmp_path)
     yield server, keys, labels
     server.stop()
 
