@@ -14,10 +14,9 @@ import pytest
 from tests.conftest import predictions
 
 EMAIL = "ada@example.edu"
-# Heavy or web-only: pandas, pyarrow and NumPy come with scoring, Flask and Jinja with the web app. (Werkzeug's
-# password hashing may load: podium.services.users uses it.)
+# Heavy or web-only: pandas, pyarrow and NumPy come with scoring; Flask, Werkzeug and Jinja with the web app.
 HEAVY = ("pandas", "pyarrow", "numpy", "sklearn", "scipy", "matplotlib", "podium.scoring", "podium.web", "flask",
-         "jinja2", "markdown", "alembic", "tqdm", "apscheduler")
+         "werkzeug", "jinja2", "markdown", "alembic", "tqdm", "apscheduler")
 # `--help` reads no database: it needs neither SQLAlchemy nor a service.
 DATABASE = ("sqlalchemy", "podium.db", "podium.models", "podium.services")
 # Run as the console script does: `from podium.cli import main; main()`, the arguments after it.
