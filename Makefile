@@ -33,6 +33,7 @@ test-sqlite test-postgresql: test-%: install
 	$(BIN)/python -m pytest --database=$*
 
 bench: install
+	$(BIN)/python bench/cli.py
 	$(BIN)/python bench/scoring.py
 	$(BIN)/python bench/grading.py
 	$(BIN)/python bench/api.py

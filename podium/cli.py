@@ -2,6 +2,10 @@
 
 Each command parses its arguments, calls one service and prints the outcome. Errors are one line on stderr and a
 non-zero exit status, never a traceback.
+
+Each command imports what it uses in its own body, so a light command (`--help`, `jobs`, `users token`, `grades
+explain`, `slack balance`) starts in a fraction of a second: it loads neither the scoring stack (pandas, pyarrow)
+nor the web app. tests/test_cli_imports.py guards this; bench/cli.py times it.
 """
 from __future__ import annotations
 
@@ -10,13 +14,16 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import click
 
 from podium.config import debug_requested
 from podium.errors import PodiumError
-from podium.runtime import Runtime, make_runtime
+
+if TYPE_CHECKING:
+    from podium.runtime import Runtime
 
 EXIT_ERROR = 1
 
@@ -44,6 +51,9 @@ class PodiumGroup(click.Group):
 
 
 def runtime(ctx: click.Context) -> Runtime:
+    # Here, not at the top: the database layer (SQLAlchemy) costs a fifth of a second that `--help` need not pay.
+    from podium.runtime import make_runtime
+
     root = ctx.find_root()
     if root.obj is None:
         root.obj = make_runtime()

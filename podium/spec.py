@@ -18,7 +18,6 @@ import scorers
 from podium import rules
 from podium.errors import ConfigError
 from podium.models import Competition, Course
-from scorers.kaggle import load_custom
 
 COURSE_FILE = "course.toml"
 COMPETITION_FILE = "competition.toml"
@@ -106,6 +105,8 @@ class CourseSpec:
 def scorer_for(metric: str, folder: Path, higher_is_better: bool | None = None) -> scorers.AnyScorer:
     """The registered scorer, or the instructor's Kaggle-style metric file for `custom:FILE`."""
     if metric.startswith(CUSTOM_PREFIX):
+        from scorers.kaggle import load_custom  # pandas: only for a custom metric, never for a light command
+
         path = folder / metric[len(CUSTOM_PREFIX):]
         return load_custom(path, higher_is_better=bool(higher_is_better), name=f"{folder.name}:{path.name}")
     return scorers.get(metric)

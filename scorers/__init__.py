@@ -18,9 +18,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Callable, Iterable, Literal
+from typing import TYPE_CHECKING, Callable, Iterable, Literal
 
-import numpy as np
+if TYPE_CHECKING:
+    # Only in annotations: the registry is imported by the platform's light paths (a `podium` command reading a
+    # metric's name), which must not pay for NumPy; the metrics themselves import it.
+    import numpy as np
 
 Target = Literal["label", "number", "text"]
 ENTRY_POINT_GROUP = "podium.scorers"

@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from podium import rules, scoring
+from podium import rules
 from podium.config import Settings
 from podium.errors import ConfigError, Forbidden, NotFound
 from podium.models import Competition, Course, DataFile, Role, User
@@ -68,6 +68,10 @@ def load_course(session: Session, settings: Settings, folder: Path, actor: str =
 
 def compile_competition(settings: Settings, course: CourseSpec, comp: CompetitionSpec) -> tuple[str, Path, list]:
     """Compile the solution once into its fast form; reuse it when the same solution was compiled before."""
+    # Here, not at the top: this module's lookups (get_course, get_competition) serve commands that never score,
+    # and the scoring stack (pyarrow, pandas) would cost them half a second.
+    from podium import scoring
+
     sha = sha256_of(comp.solution)
     scorer = comp.scorer()
     # A compiled solution depends on the file, the id column and the metric's target type: one folder for each,

@@ -12,12 +12,12 @@ import uuid
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterable
+from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from podium import rules, scoring
+from podium import rules
 from podium.config import JobSettings, Settings
 from podium.db import Database
 from podium.domain import LARGEST_ID
@@ -28,6 +28,11 @@ from podium.services.rule_values import active_extension, policy_of, schedule_fo
 from podium.services.users import role_in
 from podium.services.files import TooLarge, store_stream
 from podium.spec import scorer_for
+
+if TYPE_CHECKING:
+    # The scoring stack (pyarrow, pandas) is imported by the functions that score: the windows, claims and
+    # lookups here serve commands and pages that never score a file.
+    from podium import scoring
 
 log = logging.getLogger(__name__)
 # How long a scoring claim holds when the caller gives no lease (podium.config.JobSettings explains it).
@@ -201,6 +206,8 @@ def check_can_submit(session: Session, comp: Competition, user: User, t: datetim
 
 @lru_cache(maxsize=32)
 def _open_solution(compiled_dir: Path) -> scoring.CompiledSolution:
+    from podium import scoring
+
     return scoring.CompiledSolution.open(compiled_dir)
 
 
@@ -287,6 +294,8 @@ def score(db: Database, settings: Settings, submission_id: int, *, rescore: bool
 def _score_file(settings: Settings, compiled_dir: str, metric: str, source_dir: str, higher_is_better: bool,
                 file_path: str, file_name: str) -> scoring.ScoreResult:
     """Score one file; the folders and the file are as the rows record them (`Settings.stored_path`)."""
+    from podium import scoring
+
     limits = scoring.UploadLimits(max_bytes=settings.max_upload_bytes, max_decompressed_bytes=settings.max_upload_bytes)
     return scoring.score_upload(_open_solution(settings.located(compiled_dir)), settings.located(file_path),
                                 _scorer(metric, settings.located(source_dir), higher_is_better), limits,
@@ -295,6 +304,8 @@ def _score_file(settings: Settings, compiled_dir: str, metric: str, source_dir: 
 
 def _run_scorer(settings: Settings, *job) -> scoring.ScoreResult | str:
     """The scores, or the message that tells the student what is wrong with the file."""
+    from podium import scoring
+
     try:
         return _score_file(settings, *job)
     except scoring.SubmissionError as exc:
@@ -309,6 +320,8 @@ def _run_scorer(settings: Settings, *job) -> scoring.ScoreResult | str:
 
 def dry_run(settings: Settings, comp: Competition, path: Path) -> scoring.ScoreResult:
     """Score a file against a competition without recording anything (an instructor's check)."""
+    from podium import scoring
+
     try:
         return _score_file(settings, comp.compiled_dir, comp.metric, comp.source_dir, comp.higher_is_better,
                            str(path), path.name)

@@ -9,10 +9,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from podium.domain import LARGEST_ID
 from podium.errors import Forbidden, NotFound, PodiumError
@@ -24,6 +22,10 @@ ROSTER_COLUMNS = ("email", "name", "role")
 
 
 def normalise_email(email: str) -> str:
+    # Imported on first use, as Werkzeug below: the `podium` commands that never look an address up (jobs, slack
+    # balance) import this module for its other helpers and should not pay for either.
+    from email_validator import EmailNotValidError, validate_email
+
     # Self-hosted courses may use internal domains or the reserved .test domain (the demo does), so only the syntax is checked.
     try:
         return validate_email(email.strip(), check_deliverability=False, test_environment=True).normalized.lower()
@@ -118,6 +120,18 @@ def set_password(user: User, password: str) -> None:
         raise PodiumError("passwords need at least 8 characters")
     # scrypt is memory-hard: guessing stolen hashes costs memory as well as time.
     user.password_hash = generate_password_hash(password, method="scrypt")
+
+
+def generate_password_hash(password: str, method: str) -> str:
+    from werkzeug import security  # its package loads Werkzeug's server and test client: only when hashing
+
+    return security.generate_password_hash(password, method=method)
+
+
+def check_password_hash(password_hash: str, password: str) -> bool:
+    from werkzeug import security
+
+    return security.check_password_hash(password_hash, password)
 
 
 def check_password(user: User | None, password: str) -> bool:
