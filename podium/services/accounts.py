@@ -13,7 +13,6 @@ from functools import lru_cache
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from podium.config import SmtpSettings, smtp_settings  # noqa: F401 - smtp_settings: read by the web
 from podium.errors import PodiumError
@@ -69,11 +68,11 @@ def may_mail_reset_link(session: Session, limiter: ratelimit.Limiter, email: str
 
 @lru_cache(maxsize=1)
 def _dummy_hash() -> str:
-    return generate_password_hash("not a password", method="scrypt")
+    return users.generate_password_hash("not a password", method="scrypt")
 
 
 def _spend_a_password_check(password: str) -> None:
-    check_password_hash(_dummy_hash(), password)
+    users.check_password_hash(_dummy_hash(), password)
 
 
 # --- reset links -----------------------------------------------------------------------------------------

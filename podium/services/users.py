@@ -123,15 +123,16 @@ def set_password(user: User, password: str) -> None:
 
 
 def generate_password_hash(password: str, method: str) -> str:
-    from werkzeug import security  # its package loads Werkzeug's server and test client: only when hashing
+    # Werkzeug's package loads its server and test client: imported when a password is hashed, not at start-up.
+    from werkzeug.security import generate_password_hash as hashed
 
-    return security.generate_password_hash(password, method=method)
+    return hashed(password, method=method)
 
 
 def check_password_hash(password_hash: str, password: str) -> bool:
-    from werkzeug import security
+    from werkzeug.security import check_password_hash as matches
 
-    return security.check_password_hash(password_hash, password)
+    return matches(password_hash, password)
 
 
 def check_password(user: User | None, password: str) -> bool:
