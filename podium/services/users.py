@@ -116,10 +116,15 @@ def import_roster(session: Session, course: Course, roster: Path | str, actor: s
 
 
 def set_password(user: User, password: str) -> None:
+    user.password_hash = password_hash(password)
+
+
+def password_hash(password: str) -> str:
+    """What an account stores of its password."""
     if len(password) < 8:
         raise PodiumError("passwords need at least 8 characters")
     # scrypt is memory-hard: guessing stolen hashes costs memory as well as time.
-    user.password_hash = generate_password_hash(password, method="scrypt")
+    return generate_password_hash(password, method="scrypt")
 
 
 def generate_password_hash(password: str, method: str) -> str:
