@@ -105,6 +105,7 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     config.addinivalue_line("markers", "only_on(kind, why=...): a test about one kind of database only; the run "
                                        "on the other kind leaves it out")
+    config.addinivalue_line("markers", "real_password_hashing: passwords hashed at production cost in this test")
     kind = config.getoption("database") or os.environ.get("PODIUM_TEST_DATABASE") or "sqlite"
     if kind not in KINDS:
         raise pytest.UsageError(f"PODIUM_TEST_DATABASE={kind!r}: choose one of {', '.join(KINDS)}")
@@ -181,6 +182,20 @@ def templates_compiled_once():
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Flask, "jinja_options", {**Flask.jinja_options, "bytecode_cache": TemplatesCompiledOnce()})
         yield
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(request, monkeypatch):
+    """scrypt with a small work factor in the test process: the same code path, without a tenth of a second per
+    hash. A test marked `real_password_hashing` keeps the cost production pays."""
+    if request.node.get_closest_marker("real_password_hashing") is not None:
+        return
+    from werkzeug import security
+
+    from podium.services import users as users_service
+
+    monkeypatch.setattr(users_service, "generate_password_hash",
+                        lambda password, method: security.generate_password_hash(password, method="scrypt:1024:8:1"))
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from podium.services import extensions, users
 from podium.services.courses import get_competition
 from tests.conftest import predictions
 from tests.web.conftest import (Course, app, as_instructor, as_other, as_outsider, as_staff, as_student,  # noqa: F401
-                                build_course, cheap_password_hashing, client, now)
+                                build_course, client, now)
 from tests.web.helpers import record
 
 # The roles of the matrix, in the order a test visits them: refusals first, so an allowed change made by a later

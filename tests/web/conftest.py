@@ -15,17 +15,6 @@ from tests.conftest import write_course
 from tests.web.helpers import PASSWORD, Browser, InlineScoring
 
 
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch):
-    """scrypt with a small work factor: the same code path, without a tenth of a second per hash in every test."""
-    from werkzeug import security
-
-    from podium.services import users as users_service
-
-    monkeypatch.setattr(users_service, "generate_password_hash",
-                        lambda password, method: security.generate_password_hash(password, method="scrypt:1024:8:1"))
-
-
 @pytest.fixture
 def now(worlds) -> datetime:
     """The instant the course's schedule was written against (the run's worlds are built at it)."""

@@ -11,6 +11,14 @@ from podium.services import accounts, users
 from tests.web.helpers import PASSWORD, page
 
 
+@pytest.mark.real_password_hashing
+def test_passwords_are_stored_as_memory_hard_scrypt_hashes_at_full_cost():
+    """The suite hashes at a small work factor for speed; production keeps Werkzeug's full scrypt cost."""
+    stored = users.password_hash(PASSWORD)
+    assert stored.startswith("scrypt:32768:8:1$")
+    assert users.check_password_hash(stored, PASSWORD) and not users.check_password_hash(stored, PASSWORD + "!")
+
+
 def test_sign_in_sets_the_shared_session_key_and_returns_to_the_page_asked_for(client, course, rt):
     response = client.form("/sign-in", {"email": course.student, "password": PASSWORD, "next": "/courses/c1"})
     assert response.status_code == 302 and response.headers["Location"] == "/courses/c1"
