@@ -233,14 +233,19 @@ def leftovers(runtime: Runtime) -> list[str]:
     return sorted(found)
 
 
-@pytest.fixture
-def exported(rt, tmp_path, podium_cli):
-    """The course built in the test's runtime, its snapshot and grades, and its archive written by `podium export`."""
-    history = build_course(rt, tmp_path / "src")
-    archive = tmp_path / "c1.zip"
-    result = podium_cli("export", "c1", "-o", archive)
+def build_exported(rt: Runtime, folder: Path, _now) -> tuple:
+    history = build_course(rt, folder / "src")
+    result = run(rt, "export", "c1", "-o", folder / "c1.zip")
     assert result.exit_code == 0, result.stderr
-    return archive, snapshot(rt, "c1"), grades(rt, "c1"), history, result.stdout
+    return "c1.zip", snapshot(rt, "c1"), grades(rt, "c1"), history, result.stdout
+
+
+@pytest.fixture
+def exported(rt, tmp_path, worlds):
+    """The course built in the test's runtime, its snapshot and grades, and its archive written by `podium export`
+    (in tmp_path): a copy of what `build_exported` made once for the run."""
+    name, *rest = worlds.copy_into(rt, tmp_path, "backup export", build_exported)
+    return (tmp_path / name, *rest)
 
 
 @pytest.fixture

@@ -55,8 +55,10 @@ class Worlds:
         self.databases.restore(database_url, built.snapshot)
         shutil.copytree(built.data_dir, data_dir, ignore=NOT_COPIED, dirs_exist_ok=True)
         for item in built.data_dir.parent.iterdir():
-            if item != built.data_dir:
+            if item.is_dir() and item != built.data_dir:
                 shutil.copytree(item, folder / item.name, dirs_exist_ok=True)
+            elif item.is_file():
+                shutil.copy2(item, folder / item.name)
         return built.value
 
     def _build(self, name: str, build: Build) -> Built:
