@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
 import uuid
 from pathlib import Path
 
@@ -106,16 +107,21 @@ class SqliteDatabases(TestDatabases):
 
 
 class PostgresDatabases(TestDatabases):
-    """One temporary cluster for the whole run, started on first use."""
+    """One temporary cluster for the whole run, started on first use.
+
+    Copying a template takes tens of milliseconds of the server's time and dropping a database a few more: a thread
+    beside the tests (`Spares`) copies ahead of need and drops after use, so that a test waits for neither unless
+    the thread has fallen behind."""
 
     kind = "postgresql"
     TEMPLATE = "podium_template"
 
     def __init__(self):
         self._cluster = None
+        self._spares: Spares | None = None
         self._failure: Exception | None = None
 
-    def _started(self):
+    def _started(self) -> "Spares":
         if self._failure is not None:  # every later test gets the same answer at once, not another attempt
             raise self._failure
         if self._cluster is None:
@@ -124,7 +130,8 @@ class PostgresDatabases(TestDatabases):
             except Exception as exc:
                 self._failure = exc
                 raise
-        return self._cluster
+            self._spares = Spares(self._cluster)
+        return self._spares
 
     def _start(self):
         from podium.testing.postgres import TemporaryPostgres
@@ -142,22 +149,26 @@ class PostgresDatabases(TestDatabases):
         return cluster
 
     def fresh(self, folder: Path) -> str:
-        return self._started().create_database(template=self.TEMPLATE)
+        spares = self._started()
+        return self._cluster.url(spares.take(self.TEMPLATE))
 
     def blank(self, folder: Path) -> str:
-        return self._started().create_database()
+        self._started()
+        return self._cluster.create_database()
 
     def drop(self, url: str) -> None:
-        if self._cluster is not None:
-            self._cluster.drop_database(make_url(url).database)
+        if self._spares is not None:
+            self._spares.discard(make_url(url).database)
 
     def keep(self, url: str) -> str:
         return make_url(url).database
 
     def restore(self, url: str, snapshot: str) -> None:
+        """The test's database goes aside to be dropped, a waiting copy of the snapshot takes its name."""
         name = make_url(url).database
-        self._cluster.drop_database(name)
-        self._cluster.create_database(name, template=snapshot)
+        copy = self._started().take(snapshot)
+        self._spares.discard(self._spares.set_aside(name))
+        self._cluster.execute(f'ALTER DATABASE "{copy}" RENAME TO "{name}"')
 
     def describe(self) -> str:
         from podium.testing.postgres import server_version
@@ -165,6 +176,95 @@ class PostgresDatabases(TestDatabases):
         return f"postgresql ({server_version()}, a temporary cluster, one database per test)"
 
     def close(self) -> None:
+        if self._spares is not None:
+            self._spares.close()
+            self._spares = None
         if self._cluster is not None:
             self._cluster.stop()
             self._cluster = None
+
+
+class Spares:
+    """Copies of templates made ahead of need, and databases dropped after use, by one thread of their own.
+
+    A template is kept stocked with `DEPTH` copies from the first time a copy of it is taken. Copies are made
+    before drops are done, so a test waits only when it takes copies faster than the server makes them."""
+
+    DEPTH = 2
+
+    def __init__(self, cluster):
+        self._cluster = cluster
+        self._ready: dict[str, list[str]] = {}
+        self._drops: list[str] = []
+        self._failure: BaseException | None = None
+        self._stopping = False
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._work, name="podium-test-databases", daemon=True)
+        self._thread.start()
+
+    def take(self, template: str) -> str:
+        """The name of a new copy of `template`, waiting for one if none is ready."""
+        with self._changed:
+            ready = self._ready.setdefault(template, [])
+            self._changed.notify_all()
+            while not ready:
+                if self._failure is not None:
+                    raise self._failure
+                self._changed.wait()
+            name = ready.pop(0)
+            self._changed.notify_all()
+            return name
+
+    def set_aside(self, name: str) -> str:
+        """Rename a database nobody is connected to, so that its name is free at once; falls back to dropping it
+        there and then when something still holds a connection to it."""
+        import psycopg
+
+        aside = f"x_{uuid.uuid4().hex[:16]}"
+        try:
+            self._cluster.execute(f'ALTER DATABASE "{name}" RENAME TO "{aside}"')
+        except psycopg.errors.ObjectInUse:
+            self._cluster.drop_database(name)  # WITH (FORCE): ends the connections left open
+        return aside
+
+    def discard(self, name: str) -> None:
+        with self._changed:
+            self._drops.append(name)
+            self._changed.notify_all()
+
+    def close(self) -> None:
+        with self._changed:
+            self._stopping = True
+            self._changed.notify_all()
+        self._thread.join(timeout=60)
+
+    def _next_job(self) -> tuple[str, str] | None:
+        for template, ready in self._ready.items():
+            if len(ready) < self.DEPTH:
+                return "copy", template
+        if self._drops:
+            return "drop", self._drops.pop(0)
+        return None
+
+    def _work(self) -> None:
+        while True:
+            with self._changed:
+                while not self._stopping and (job := self._next_job()) is None:
+                    self._changed.wait()
+                if self._stopping:
+                    return
+            action, name = job
+            try:
+                if action == "copy":
+                    made = self._cluster.create_database(template=name)
+                    with self._changed:
+                        self._ready[name].append(make_url(made).database)
+                        self._changed.notify_all()
+                else:
+                    self._cluster.drop_database(name)
+            except BaseException as exc:  # every test waiting, and every later one, is told at once
+                with self._changed:
+                    self._failure = exc
+                    self._stopping = True
+                    self._changed.notify_all()
+                return
