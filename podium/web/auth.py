@@ -20,12 +20,11 @@ from flask import current_app, g, jsonify, request, session
 from podium.domain import Role
 from podium.errors import PodiumError
 from podium.services import ratelimit, users
-from podium.web.context import db_session
+from podium.web.context import USER_KEY, db_session
 
 REALM = "podium"
 API_BLUEPRINTS = frozenset({"api", "kaggle"})
 TOKEN_AUTHENTICATED_ENDPOINTS = frozenset({"kaggle.upload"})
-SESSION_USER_KEY = "user_id"  # the key the site's sign-in stores the account id under (podium.web.context)
 
 
 class Unauthenticated(PodiumError):
@@ -50,7 +49,7 @@ def _from_basic():
 
 
 def _from_session():
-    return users.user_by_id(db_session(), session.get(SESSION_USER_KEY))
+    return users.user_by_id(db_session(), session.get(USER_KEY))
 
 
 def require_user():
@@ -111,7 +110,7 @@ def csrf_exempt() -> bool:
         return True
     if (request.blueprint or "").split(".")[0] not in API_BLUEPRINTS:
         return False
-    return request.authorization is not None or session.get(SESSION_USER_KEY) is None
+    return request.authorization is not None or session.get(USER_KEY) is None
 
 
 def _from_another_site() -> bool:

@@ -29,11 +29,16 @@ def current_user():
 
 
 def sign_in_session(user) -> None:
-    """A fresh session for the account: clearing first means a session id planted before sign-in is worthless."""
-    session.clear()
-    session[USER_KEY] = user.id
-    session.permanent = True
+    start_session(session, user.id)
     g.current_user = user
+
+
+def start_session(store, user_id: int) -> None:
+    """What signing in writes into a browser's session (`store`, a Flask session): everything before it cleared,
+    so that a session planted before sign-in is worthless, then the account, kept for the session lifetime."""
+    store.clear()
+    store[USER_KEY] = user_id
+    store.permanent = True
 
 
 def sign_out_session() -> None:

@@ -137,7 +137,7 @@ def test_the_cli_grade_export_is_neutralised(hostile, podium_cli):
 @pytest.mark.parametrize("fmt", ["long", "canvas"])
 def test_the_staff_grade_download_is_neutralised(app, hostile, fmt):
     browser = app.test_client()
-    browser.sign_in("ta@c1.test")
+    browser.signed_in_as("ta@c1.test")
     response = browser.get(f"/staff/c1/grades.csv?fmt={fmt}")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     check_neutralised(spreadsheet_cells(response.get_data(as_text=True)), ["=a@c1.test", "-2+3"])
@@ -145,7 +145,7 @@ def test_the_staff_grade_download_is_neutralised(app, hostile, fmt):
 
 def test_the_staff_submissions_download_is_neutralised(app, hostile):
     browser = app.test_client()
-    browser.sign_in("ta@c1.test")
+    browser.signed_in_as("ta@c1.test")
     response = browser.get("/staff/c1/submissions.csv")
     assert response.status_code == 200
     rows = spreadsheet_cells(response.get_data(as_text=True))

@@ -74,7 +74,7 @@ def test_the_sites_form_refuses_a_file_over_the_limit_with_a_413_and_keeps_nothi
     with rt.db.session() as session:
         users.add_user(session, "formstudent@c1.test", get_course(session, "c1"), "student", password=PASSWORD)
     browser = small.test_client()
-    browser.sign_in("formstudent@c1.test")
+    browser.signed_in_as("formstudent@c1.test")
     # Under the server's request limit (the setting plus a megabyte for the form), over the setting itself.
     content = predictions().encode() + b"\n" * (LIMIT + 10 - len(predictions()))
     headers = {"Accept": "application/json", "X-Requested-With": "XMLHttpRequest"} if accept_json else {}

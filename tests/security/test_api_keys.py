@@ -26,7 +26,7 @@ def test_the_database_row_holds_a_hash_of_the_key_never_the_key(rt, people):
 
 def test_a_key_made_on_the_profile_page_is_shown_once_and_stored_hashed(app, rt, people):
     browser = app.test_client()
-    browser.sign_in(EMAIL["other"])
+    browser.signed_in_as(EMAIL["other"])
     page = browser.form("/profile/api-key").get_data(as_text=True)
     row = stored_row(rt, EMAIL["other"])
     shown = [k for k in re.findall(r'id="api-key">([^<]+)<', page)

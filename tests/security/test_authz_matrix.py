@@ -361,7 +361,7 @@ def test_authorisation(case: Case, app, rt, people, tmp_path):
         for role in ROLES:
             client = app.test_client()
             if role != "anonymous" and not case.api:
-                client.sign_in(EMAIL[role])
+                client.signed_in_as(EMAIL[role])
             if case.prepare:
                 ctx.fields.update(case.prepare(ctx, role))
             response = send(case, ctx, role, client)

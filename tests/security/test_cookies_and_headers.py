@@ -135,7 +135,7 @@ def test_settings_from_the_environment(rt, monkeypatch):
 def responses(app, people, rt) -> dict[str, object]:
     anonymous = app.test_client()
     student = app.test_client()
-    student.sign_in(EMAIL["student"])
+    student.signed_in_as(EMAIL["student"])
     key = ("Authorization", people.basic("student")["Authorization"])
     app.extensions["podium.limiter"].limits = RateLimits(api=Limit(1, 3600))
     answers = {

@@ -45,7 +45,7 @@ def hostile(rt, people, app, tmp_path):
         load_course(session, rt.settings, folder)
 
     student = app.test_client()
-    student.sign_in(EMAIL["student"])
+    student.signed_in_as(EMAIL["student"])
     assert student.form("/profile/name", {"leaderboard_name": payload("board-name")}).status_code == 302
     answer = student.form("/competitions/c1-hw1/submit", {"file": (io.BytesIO(predictions().encode()), "p.csv"),
                                                           "description": payload("sub-description")})
@@ -53,7 +53,7 @@ def hostile(rt, people, app, tmp_path):
     submission = int(answer.headers["Location"].rsplit("/", 1)[1])
 
     instructor = app.test_client()
-    instructor.sign_in(EMAIL["instructor"])
+    instructor.signed_in_as(EMAIL["instructor"])
     assert instructor.form("/staff/c1/people/add", {"email": "newcomer@c1.test", "role": "student",
                                                     "name": payload("real-name")}).status_code == 302
     assert instructor.form("/staff/c1/extensions", {"competition": "c1-hw1", "email": EMAIL["student"], "days": "2",
@@ -72,8 +72,8 @@ def pages_of(client, urls: list[str]) -> dict[str, str]:
 
 def test_every_page_shows_supplied_text_escaped_and_never_raw(app, people, hostile):
     student, staff = app.test_client(), app.test_client()
-    student.sign_in(EMAIL["student"])
-    staff.sign_in(EMAIL["instructor"])
+    student.signed_in_as(EMAIL["student"])
+    staff.signed_in_as(EMAIL["instructor"])
     seen_by_student = pages_of(student, [
         "/", "/courses/c1", "/competitions/c1-hw1", "/competitions/c1-hw1/submit", "/competitions/c1-hw1/submissions",
         f"/submissions/{hostile}", "/competitions/c1-hw1/leaderboard", "/courses/c1/grades", "/profile"])
@@ -110,7 +110,7 @@ def test_every_page_shows_supplied_text_escaped_and_never_raw(app, people, hosti
 
 def test_the_other_student_sees_the_hostile_leaderboard_name_as_text(app, people, hostile):
     other = app.test_client()
-    other.sign_in(EMAIL["other"])
+    other.signed_in_as(EMAIL["other"])
     board = page(other.get("/competitions/c1-hw1/leaderboard"))
     assert shown_escaped("board-name", board) and not RAW.search(board)
 
@@ -121,7 +121,7 @@ def test_text_echoed_back_from_a_request_is_escaped(app, people, hostile, how):
     if how == "sign-in form":
         answer = client.form("/sign-in", {"email": payload("echo"), "password": "wrong password"})
     else:
-        client.sign_in(EMAIL["instructor"])
+        client.signed_in_as(EMAIL["instructor"])
         if how == "data file name":  # no closing tag: a / would make it another address
             answer = client.get('/competitions/c1-hw1/files/"><script>x("echo")<b>')
         elif how == "extension for an unknown email":

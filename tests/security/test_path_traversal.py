@@ -57,7 +57,7 @@ def check_refusal(response, secrets: list[str], api: bool) -> None:
 @pytest.mark.parametrize("route", WEB_FILES + WEB_IDS)
 def test_web_file_routes_refuse_names_that_leave_their_folder(app, people, secrets_on_disk, route):
     browser = app.test_client()
-    browser.sign_in(EMAIL["student"])
+    browser.signed_in_as(EMAIL["student"])
     for name in ESCAPES:
         # "/static//etc/passwd" is first redirected to "/static/etc/passwd" (merged slashes): follow it.
         check_refusal(browser.get(route.format(name=name), follow_redirects=True), secrets_on_disk, api=False)
@@ -83,7 +83,7 @@ def test_the_refusal_says_what_exists(app, people):
                                  "/api/competitions/c1-hw1/files/%2e%2e%2fsolution.csv", "/static/./podium.js"])
 def test_a_path_stepping_out_of_its_folder_is_told_why(app, people, url):
     browser = app.test_client()
-    browser.sign_in(EMAIL["student"])
+    browser.signed_in_as(EMAIL["student"])
     answer = browser.get(url, headers=people.basic("student") if url.startswith("/api/") else {})
     assert answer.status_code == 400
     assert "names a file outside its folder" in answer.get_data(as_text=True)
@@ -92,7 +92,7 @@ def test_a_path_stepping_out_of_its_folder_is_told_why(app, people, url):
 def test_the_named_files_themselves_are_served(app, people):
     """The refusals above are not a route that serves nothing."""
     browser = app.test_client()
-    browser.sign_in(EMAIL["student"])
+    browser.signed_in_as(EMAIL["student"])
     assert browser.get("/competitions/c1-hw1/files/README.md").get_data(as_text=True).startswith("# Homework")
     assert browser.get("/static/podium.js").status_code == 200
     api = app.test_client().get("/api/competitions/c1-hw1/files/sample_submission.csv", headers=people.basic("student"))

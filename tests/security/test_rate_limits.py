@@ -319,7 +319,7 @@ def test_an_api_request_costs_one_small_write_to_the_counters(servers, people):
 def test_pages_and_the_upload_url_are_not_counted(servers, people, rt):
     app, = servers(1, RateLimits(api=Limit(1, 60)))
     browser = app.test_client()
-    browser.sign_in(EMAIL["student"])
+    browser.signed_in_as(EMAIL["student"])
     for _ in range(3):
         assert browser.get("/courses/c1").status_code == 200
         assert app.test_client().put("/api/v1/uploads/unknown-token", data=b"x").status_code == 404

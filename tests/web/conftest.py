@@ -74,33 +74,33 @@ def client(app) -> Browser:
 @pytest.fixture
 def as_student(app, course) -> Browser:
     browser = app.test_client()
-    browser.sign_in(course.student)
+    browser.signed_in_as(course.student)
     return browser
 
 
 @pytest.fixture
 def as_other(app, course) -> Browser:
     browser = app.test_client()
-    browser.sign_in(course.other)
+    browser.signed_in_as(course.other)
     return browser
 
 
 @pytest.fixture
 def as_staff(app, course) -> Browser:
     browser = app.test_client()
-    browser.sign_in(course.staff)
+    browser.signed_in_as(course.staff)
     return browser
 
 
 @pytest.fixture
 def as_instructor(app, course) -> Browser:
     browser = app.test_client()
-    browser.sign_in(course.instructor)
+    browser.signed_in_as(course.instructor)
     return browser
 
 
 @pytest.fixture
 def as_outsider(app, course) -> Browser:
     browser = app.test_client()
-    browser.sign_in(course.outsider)
+    browser.signed_in_as(course.outsider)
     return browser

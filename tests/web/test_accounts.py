@@ -8,7 +8,7 @@ import pytest
 from podium.config import Limit, RateLimits
 from podium.models import AuditEvent, User
 from podium.services import accounts, users
-from tests.web.helpers import PASSWORD, page
+from tests.web.helpers import PASSWORD, TOKEN, page
 
 
 @pytest.mark.real_password_hashing
@@ -26,6 +26,20 @@ def test_sign_in_sets_the_shared_session_key_and_returns_to_the_page_asked_for(c
         with rt.db.session() as db:
             assert session["user_id"] == db.query(User.id).filter(User.email == course.student).scalar()
         assert session.permanent
+
+
+def test_the_sign_in_form_leaves_the_session_that_other_tests_start_signed_in_with(app, course):
+    """Browser.signed_in_as skips the form's round trips; it must leave what the form leaves, nothing else."""
+    through_the_form, given = app.test_client(), app.test_client()
+    through_the_form.sign_in(course.student)
+    given.signed_in_as(course.student)
+    with through_the_form.session_transaction() as formed, given.session_transaction() as started:
+        assert dict(formed) == dict(started) and formed.permanent and started.permanent
+    assert without_csrf_tokens(through_the_form.get("/profile")) == without_csrf_tokens(given.get("/profile"))
+
+
+def without_csrf_tokens(response) -> str:
+    return TOKEN.sub("", response.get_data(as_text=True))  # a token is random in each session
 
 
 def test_sign_in_never_redirects_off_site(client, course):

@@ -43,7 +43,7 @@ def test_staff_of_one_course_see_nothing_of_another(app, rt, course):
         c2 = db.query(Competition).filter(Competition.slug == "hw9").one().course
         users.add_user(db, "ta2@c2.test", c2, "staff", password="correct horse battery")
     ta2 = app.test_client()
-    ta2.sign_in("ta2@c2.test")
+    ta2.signed_in_as("ta2@c2.test")
     assert ta2.get("/staff/c2").status_code == 200
     assert ta2.get("/staff/c1").status_code == 403
     sub = record(rt, course.comp_id, course.student, predictions())
