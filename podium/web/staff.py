@@ -293,17 +293,17 @@ def grades(slug: str):
     rows = [(r, optimal[r.user.id]) for r in chrono]
     competitions = [row.competition for row in chrono[0].rows] if chrono else list(course.competitions)
     return render_template("staff/grades.html", **page_args(course=course, rows=rows, competitions=competitions,
-                                                            course_policy=grading.policy_of(course).slack_policy))
+                                                            course_slack_policy=grading.policy_of(course).slack_policy))
 
 
 @bp.get("/<slug>/grades.csv")
 @signed_in
 def grades_csv(slug: str):
     course = course_for_staff(slug)
-    policy = request.args.get("policy") or None
+    slack_policy = request.args.get("policy") or None
     fmt = request.args.get("fmt", "long")
-    text = export.export_csv(db_session(), course, policy=policy, fmt=fmt)
-    return _csv_download(text, f"{course.slug}-grades-{policy or 'course'}-{fmt}.csv")
+    text = export.export_csv(db_session(), course, slack_policy=slack_policy, fmt=fmt)
+    return _csv_download(text, f"{course.slug}-grades-{slack_policy or 'course'}-{fmt}.csv")
 
 
 # --- the audit log and the jobs --------------------------------------------------------------------------
