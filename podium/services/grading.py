@@ -17,13 +17,7 @@ from podium import rules
 from podium.errors import NotFound, PodiumError
 from podium.db import raw_instant, utc_instant
 from podium.models import Competition, Course, Enrolment, Role, Status, Submission, User
-from podium.services.rule_values import (  # noqa: F401 - schedule_of: part of this module's interface
-    active_extensions,
-    in_course_order,
-    policy_of,
-    schedule_of,
-    submission_value,
-)
+from podium.services.rule_values import active_extensions, in_course_order, policy_of, schedule_of, submission_value
 from podium.services.slack import external_days
 
 

@@ -24,7 +24,7 @@ from podium.domain import LARGEST_ID
 from podium.errors import Forbidden, NotFound, PodiumError, Refused
 from podium.models import CLIENT_KEY_LENGTH, Competition, Enrolment, Status, Submission, User, utcnow
 from podium.services import audit, leases
-from podium.services.rule_values import active_extension, policy_of, schedule_for  # noqa: F401 - re-exported
+from podium.services.rule_values import policy_of, schedule_for
 from podium.services.users import role_in
 from podium.services.files import TooLarge, store_stream
 from podium.spec import scorer_for
