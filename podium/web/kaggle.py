@@ -104,7 +104,7 @@ def competition_item(comp, entered: bool) -> dict:
         "evaluationMetric": comp.metric,
         "awardsPoints": False,
         "isKernelsSubmissionsOnly": False,
-        "submissionsDisabled": not (schedule.opens <= now <= schedule.late or comp.allow_practice),
+        "submissionsDisabled": submissions.upload_window(comp, schedule, now).refused,
     }
 
 
