@@ -86,7 +86,7 @@ def main() -> None:
 
         def export() -> str:
             with rt.db.session() as session:
-                return export_csv(session, session.scalar(select(Course)), policy="optimal")
+                return export_csv(session, session.scalar(select(Course)), slack_policy="optimal")
 
         def read_rows() -> None:
             with rt.db.session() as session:

@@ -407,15 +407,16 @@ def slack_import(ctx, ledger: Path, course_slug: str) -> None:
 
 @slack.command("balance")
 @click.argument("course_slug")
-@click.option("--policy", type=click.Choice(["chronological", "optimal"]), default=None)
+@click.option("--policy", "slack_policy", type=click.Choice(["chronological", "optimal"]), default=None)
 @click.pass_context
-def slack_balance(ctx, course_slug: str, policy: str | None) -> None:
+def slack_balance(ctx, course_slug: str, slack_policy: str | None) -> None:
     """Each student's slack budget, days used and days remaining (provisional while competitions run)."""
     from podium.services import courses, grading
 
     with runtime(ctx).db.session() as session:
         click.echo("email\tbudget\tused\tremaining")
-        for report in grading.gradebook(session, courses.get_course(session, course_slug), policy=policy):
+        for report in grading.gradebook(session, courses.get_course(session, course_slug),
+                                        slack_policy=slack_policy):
             click.echo(f"{report.user.email}\t{report.budget}\t{report.slack_used}\t{report.slack_remaining}")
 
 
@@ -429,18 +430,19 @@ def grades() -> None:
 
 @grades.command("export")
 @click.argument("course_slug")
-@click.option("--policy", type=click.Choice(["chronological", "optimal"]), default=None,
+@click.option("--policy", "slack_policy", type=click.Choice(["chronological", "optimal"]), default=None,
               help="slack policy; the course's by default")
 @click.option("--format", "fmt", type=click.Choice(["long", "canvas"]), default="long", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="write to this file instead of standard output")
 @click.pass_context
-def grades_export(ctx, course_slug: str, policy: str | None, fmt: str, output: Path | None) -> None:
+def grades_export(ctx, course_slug: str, slack_policy: str | None, fmt: str, output: Path | None) -> None:
     """Export the course's grades as CSV."""
     from podium.services import courses, export
 
     with runtime(ctx).db.session() as session:
-        text = export.export_csv(session, courses.get_course(session, course_slug), policy=policy, fmt=fmt)
+        text = export.export_csv(session, courses.get_course(session, course_slug),
+                                 slack_policy=slack_policy, fmt=fmt)
     if output is None:
         click.echo(text, nl=False)
     else:
@@ -451,15 +453,16 @@ def grades_export(ctx, course_slug: str, policy: str | None, fmt: str, output: P
 @grades.command("explain")
 @click.argument("competition")
 @click.argument("email")
-@click.option("--policy", type=click.Choice(["chronological", "optimal"]), default=None)
+@click.option("--policy", "slack_policy", type=click.Choice(["chronological", "optimal"]), default=None)
 @click.pass_context
-def grades_explain(ctx, competition: str, email: str, policy: str | None) -> None:
+def grades_explain(ctx, competition: str, email: str, slack_policy: str | None) -> None:
     """How EMAIL's grade in COMPETITION came about, in one sentence."""
     from podium.services import courses, grading, users as users_service
 
     with runtime(ctx).db.session() as session:
         comp = courses.get_competition(session, competition)
-        click.echo(grading.explain(session, comp, users_service.get_user(session, email), policy=policy))
+        click.echo(grading.explain(session, comp, users_service.get_user(session, email),
+                                   slack_policy=slack_policy))
 
 
 # --- backups ---------------------------------------------------------------------------------------------

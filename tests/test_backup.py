@@ -190,7 +190,7 @@ def grades(rt: Runtime, slug: str) -> list:
         of_course = select(Submission).join(Competition).where(Competition.course_id == course.id)
         subs = {s.id: (s.competition.slug, s.user.email, s.submitted_at.isoformat(), s.sha256)
                 for s in session.scalars(of_course)}
-        for policy, reports in grading.gradebooks(session, course, ["chronological", "optimal"]).items():
+        for slack_policy, reports in grading.gradebooks(session, course, ["chronological", "optimal"]).items():
             for report in reports:
                 rows = []
                 for row in report.rows:
@@ -200,7 +200,7 @@ def grades(rt: Runtime, slug: str) -> list:
                     explanation = re.sub(r"submission (\d+)", lambda m: f"submission {subs[int(m[1])]}",
                                          row.explanation)
                     rows.append((row.competition.slug, json.dumps(grade, sort_keys=True, default=str), explanation))
-                out.append((policy, report.user.email, report.budget, report.slack_used, report.total, rows))
+                out.append((slack_policy, report.user.email, report.budget, report.slack_used, report.total, rows))
     return sorted(out, key=repr)
 
 

@@ -14,7 +14,7 @@ from functools import lru_cache
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
-from podium.config import SmtpSettings, smtp_settings  # noqa: F401 - smtp_settings: read by the web
+from podium.config import SmtpSettings
 from podium.errors import PodiumError
 from podium.models import User
 from podium.services import audit, ratelimit, users

@@ -39,11 +39,12 @@ def grade(x: float) -> str:
     return f"{x:.4f}"
 
 
-def export_csv(session: Session, course: Course, *, policy: str | None = None, fmt: str = "long") -> str:
-    """The course's grades as CSV text; `policy` defaults to the course's slack policy."""
+def export_csv(session: Session, course: Course, *, slack_policy: str | None = None, fmt: str = "long"
+               ) -> str:
+    """The course's grades as CSV text; `slack_policy` defaults to the course's slack policy."""
     if fmt not in FORMATS:
         raise PodiumError(f"unknown export format {fmt!r}; use long or canvas")
-    reports = sorted(gradebook(session, course, policy=policy), key=lambda r: r.user.email)
+    reports = sorted(gradebook(session, course, slack_policy=slack_policy), key=lambda r: r.user.email)
     out = io.StringIO()
     writer = csv_writer(out)
     if fmt == "long":

@@ -27,7 +27,7 @@ def course_grades(session: Session, course, user: User) -> dict:
     return {
         "course": course.slug,
         "title": course.title,
-        "slack_policy": report.policy,
+        "slack_policy": report.slack_policy,
         "slack_budget": report.budget,
         "slack_used": report.slack_used,
         "slack_remaining": report.slack_remaining,

@@ -17,13 +17,7 @@ from podium import rules
 from podium.errors import NotFound, PodiumError
 from podium.db import raw_instant, utc_instant
 from podium.models import Competition, Course, Enrolment, Role, Status, Submission, User
-from podium.services.rule_values import (  # noqa: F401 - schedule_of: part of this module's interface
-    active_extensions,
-    in_course_order,
-    policy_of,
-    schedule_of,
-    submission_value,
-)
+from podium.services.rule_values import active_extensions, in_course_order, policy_of, schedule_of, submission_value
 from podium.services.slack import external_days
 
 
@@ -42,7 +36,7 @@ class StudentReport:
     slack_used: int
     slack_remaining: int
     total: float
-    policy: str
+    slack_policy: str
 
     def row(self, competition: Competition) -> GradeRow:
         return next(r for r in self.rows if r.competition.id == competition.id)
@@ -109,11 +103,11 @@ def _rules_for(comp: Competition, cutoffs: rules.Cutoffs | None) -> rules.Compet
 # --- the use cases ---------------------------------------------------------------------------------------
 
 
-def grade_course(session: Session, course: Course, *, policy: str | None = None,
+def grade_course(session: Session, course: Course, *, slack_policy: str | None = None,
                  students: list[User] | None = None) -> tuple[list[User], dict[int, rules.CourseGrades]]:
-    """Every enrolled student's grades; `policy` overrides the course's slack policy (chronological|optimal)."""
-    students, grades = grade_course_under(session, course, [policy], students=students)
-    return students, grades[policy]
+    """Every enrolled student's grades; `slack_policy` overrides the course's (chronological|optimal)."""
+    students, grades = grade_course_under(session, course, [slack_policy], students=students)
+    return students, grades[slack_policy]
 
 
 def grade_course_under(session: Session, course: Course, slack_policies: list[str | None], *,
@@ -145,12 +139,12 @@ def _report(user: User, grades: rules.CourseGrades, competitions: list[Competiti
     rows = tuple(GradeRow(comp, grades.grade(comp.slug), rules.explain(grades.grade(comp.slug), comp.display_precision))
                  for comp in competitions)
     return StudentReport(user=user, rows=rows, budget=grades.budget, slack_used=grades.slack_used,
-                         slack_remaining=grades.slack_remaining, total=grades.total, policy=grades.slack_policy)
+                         slack_remaining=grades.slack_remaining, total=grades.total, slack_policy=grades.slack_policy)
 
 
-def gradebook(session: Session, course: Course, *, policy: str | None = None) -> list[StudentReport]:
+def gradebook(session: Session, course: Course, *, slack_policy: str | None = None) -> list[StudentReport]:
     """Every enrolled student's report, by email."""
-    return gradebooks(session, course, [policy])[policy]
+    return gradebooks(session, course, [slack_policy])[slack_policy]
 
 
 def gradebooks(session: Session, course: Course, slack_policies: list[str | None]
@@ -162,16 +156,17 @@ def gradebooks(session: Session, course: Course, slack_policies: list[str | None
             for slack_policy, grades in graded.items()}
 
 
-def student_report(session: Session, course: Course, user: User, *, policy: str | None = None) -> StudentReport:
-    students, grades = grade_course(session, course, policy=policy)
+def student_report(session: Session, course: Course, user: User, *, slack_policy: str | None = None
+                   ) -> StudentReport:
+    students, grades = grade_course(session, course, slack_policy=slack_policy)
     if user.id not in grades:
         raise NotFound(f"{user.email} is not a student of {course.slug}")
     return _report(user, grades[user.id], _in_course_order(course))
 
 
-def explain(session: Session, comp: Competition, user: User, *, policy: str | None = None) -> str:
+def explain(session: Session, comp: Competition, user: User, *, slack_policy: str | None = None) -> str:
     """The sentence that tells the student how their grade in `comp` came about."""
-    return student_report(session, comp.course, user, policy=policy).row(comp).explanation
+    return student_report(session, comp.course, user, slack_policy=slack_policy).row(comp).explanation
 
 
 def _in_course_order(course: Course) -> list[Competition]:

@@ -24,7 +24,7 @@ from podium.domain import LARGEST_ID
 from podium.errors import Forbidden, NotFound, PodiumError, Refused
 from podium.models import CLIENT_KEY_LENGTH, Competition, Enrolment, Status, Submission, User, utcnow
 from podium.services import audit, leases
-from podium.services.rule_values import active_extension, policy_of, schedule_for  # noqa: F401 - re-exported
+from podium.services.rule_values import policy_of, schedule_for
 from podium.services.users import role_in
 from podium.services.files import TooLarge, store_stream
 from podium.spec import scorer_for
@@ -164,10 +164,15 @@ def _refuse_repeat(session: Session, comp: Competition, user: User, client_key: 
     raise AlreadyReceived(earlier.id)
 
 
+def upload_window(comp: Competition, schedule: rules.Schedule, t: datetime) -> rules.WindowResult:
+    """What an upload at `t` would be under `schedule` (the student's: rule_values.schedule_for), or why it is
+    refused: the one rule of when a competition accepts submissions, for uploads and for what pages and APIs say."""
+    return rules.classify(t, schedule, tz=comp.course.timezone, allow_practice=comp.allow_practice)
+
+
 def _check_window(session: Session, comp: Competition, user: User, t: datetime) -> bool:
     """Refuse uploads outside the windows; return whether the upload is a practice one (after the close)."""
-    result = rules.classify(t, schedule_for(session, comp, user), tz=comp.course.timezone,
-                            allow_practice=comp.allow_practice)
+    result = upload_window(comp, schedule_for(session, comp, user), t)
     if result.refused:
         raise Refused(result.message)
     return result.window == "practice"

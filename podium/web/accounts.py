@@ -5,6 +5,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
+from podium.config import SmtpSettings, smtp_settings
 from podium.errors import PodiumError
 from podium.services import accounts, ratelimit, users
 from podium.web.access import me, signed_in
@@ -53,7 +54,7 @@ def sign_out():
 
 @bp.route("/forgot", methods=["GET", "POST"])
 def forgot():
-    smtp = accounts.smtp_settings()
+    smtp = smtp_settings()
     if request.method == "GET":
         return render_template("accounts/forgot.html", can_mail=smtp is not None)
     if smtp is not None:
@@ -62,7 +63,7 @@ def forgot():
     return render_template("accounts/forgot.html", can_mail=smtp is not None, sent=True)
 
 
-def _mail_link_if_enrolled(smtp: accounts.SmtpSettings, email: str) -> None:
+def _mail_link_if_enrolled(smtp: SmtpSettings, email: str) -> None:
     if not accounts.may_mail_reset_link(db_session(), limiter(), email):
         return
     try:

@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, Reque
 from podium import rules
 from podium.domain import Role, utcnow
 from podium.errors import PodiumError
-from podium.services import courses, grade_reports, leaderboards, submissions
+from podium.services import courses, grade_reports, leaderboards, rule_values, submissions
 from podium.services.submissions import DailyLimitReached
 from podium.web.auth import REALM, require_user
 from podium.web.context import db_session, rt
@@ -121,7 +121,7 @@ def member_competition(public_id: str) -> tuple:
 
 
 def competition_json(comp, role: Role, user, *, detail: bool = False) -> dict:
-    schedule = submissions.schedule_for(db_session(), comp, user)
+    schedule = rule_values.schedule_for(db_session(), comp, user)
     data = {
         "id": comp.public_id,
         "course": comp.course.slug,
@@ -133,7 +133,7 @@ def competition_json(comp, role: Role, user, *, detail: bool = False) -> dict:
         "early": rules.format_utc(schedule.early) if schedule.early else None,
         "ontime": rules.format_utc(schedule.ontime),
         "late": rules.format_utc(schedule.late),
-        "extended": submissions.active_extension(db_session(), comp, user) is not None,
+        "extended": rule_values.active_extension(db_session(), comp, user) is not None,
         "daily_limit": submissions.daily_limit_of(comp),
         "display_precision": comp.display_precision,
         "private_released": comp.released_at is not None,

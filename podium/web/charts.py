@@ -13,7 +13,7 @@ from flask import Blueprint, Response, request
 
 from podium.domain import utcnow
 from podium.errors import Forbidden, NotFound
-from podium.services import leaderboards, overview, standing, users
+from podium.services import leaderboards, overview, rule_values, standing, users
 from podium.services.submissions import private_visible
 from podium.web import plots
 from podium.web.access import competition_for_member, is_staff, me, signed_in
@@ -94,7 +94,7 @@ def progress(cid: str):
     points = [(s.submitted_at, s.public_score, s.private_score if show_private else None)
               for s in reversed(subs) if s.public_score is not None and not s.practice]
     now = utcnow()
-    schedule = standing.schedule_for(db_session(), comp, student)
+    schedule = rule_values.schedule_for(db_session(), comp, student)
     deadlines = {k: getattr(schedule, k) for k in ("early", "ontime", "late")
                  if getattr(schedule, k) is not None and getattr(schedule, k) <= now}
     key = ("progress", comp.id, student.id, show_private, tuple(points), tuple(deadlines.items()))

@@ -22,7 +22,7 @@ from werkzeug.http import http_date
 from podium import rules
 from podium.domain import Status, utcnow
 from podium.errors import PodiumError
-from podium.services import courses, export, leaderboards, submissions, upload_tickets
+from podium.services import courses, export, leaderboards, rule_values, submissions, upload_tickets
 from podium.web.api import member_competition, register_json_errors, send_stored_file
 from podium.web.auth import require_user
 from podium.web.context import db_session, rt
@@ -78,7 +78,7 @@ def competitions_list():
 
 def competition_item(comp, entered: bool) -> dict:
     user = require_user()
-    schedule = submissions.schedule_for(db_session(), comp, user)
+    schedule = rule_values.schedule_for(db_session(), comp, user)
     now = utcnow()
     return {
         "id": comp.id,
@@ -104,7 +104,7 @@ def competition_item(comp, entered: bool) -> dict:
         "evaluationMetric": comp.metric,
         "awardsPoints": False,
         "isKernelsSubmissionsOnly": False,
-        "submissionsDisabled": not (schedule.opens <= now <= schedule.late or comp.allow_practice),
+        "submissionsDisabled": submissions.upload_window(comp, schedule, now).refused,
     }
 
 

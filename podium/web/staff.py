@@ -13,10 +13,11 @@ from datetime import datetime
 from flask import Blueprint, Response, current_app, flash, jsonify, redirect, render_template, request, url_for
 
 from podium import rules
+from podium.config import smtp_settings
 from podium.domain import utcnow
 from podium.errors import PodiumError
-from podium.services import (accounts, browse, competition_settings, competitions, export, extensions, grading,
-                             finalisations, overview, slack, standing, users)
+from podium.services import (accounts, browse, competition_settings, competitions, courses, export, extensions,
+                             grading, finalisations, overview, rule_values, slack, standing, users)
 from podium.web.access import (competition_for_instructor, competition_for_staff, course_for_instructor,
                                course_for_staff, me, role_in, signed_in)
 from podium.web.context import db_session, rt
@@ -135,7 +136,7 @@ def reset_link(slug: str, user_id: int):
                                        course_id=course.id)
     link = url_for("accounts.reset", token=token, _external=True)
     mailed = False
-    smtp = accounts.smtp_settings()
+    smtp = smtp_settings()
     if smtp is not None and request.form.get("mail"):
         accounts.mail_reset_link(smtp, user, link)
         mailed = True
@@ -292,18 +293,19 @@ def grades(slug: str):
     optimal = {r.user.id: r for r in both[rules.OPTIMAL]}
     rows = [(r, optimal[r.user.id]) for r in chrono]
     competitions = [row.competition for row in chrono[0].rows] if chrono else list(course.competitions)
+    course_slack_policy = rule_values.policy_of(course).slack_policy
     return render_template("staff/grades.html", **page_args(course=course, rows=rows, competitions=competitions,
-                                                            course_policy=grading.policy_of(course).slack_policy))
+                                                            course_slack_policy=course_slack_policy))
 
 
 @bp.get("/<slug>/grades.csv")
 @signed_in
 def grades_csv(slug: str):
     course = course_for_staff(slug)
-    policy = request.args.get("policy") or None
+    slack_policy = request.args.get("policy") or None
     fmt = request.args.get("fmt", "long")
-    text = export.export_csv(db_session(), course, policy=policy, fmt=fmt)
-    return _csv_download(text, f"{course.slug}-grades-{policy or 'course'}-{fmt}.csv")
+    text = export.export_csv(db_session(), course, slack_policy=slack_policy, fmt=fmt)
+    return _csv_download(text, f"{course.slug}-grades-{slack_policy or 'course'}-{fmt}.csv")
 
 
 # --- the audit log and the jobs --------------------------------------------------------------------------
@@ -353,7 +355,7 @@ def competition(cid: str):
             flash(f"Saved: {', '.join(changed)}." if changed else "Nothing changed.")
             return redirect(url_for("staff.competition", cid=cid))
     now = utcnow()
-    state = standing.state_for(grading.schedule_of(comp), now, comp.released_at is not None)
+    state = courses.competition_state(comp, now)
     page = render_template("staff/competition.html", **page_args(
         course=comp.course, comp=comp, form=form, error=error, instructor=instructor, now=now, state=state,
         progress=rescores().progress(comp.id)))

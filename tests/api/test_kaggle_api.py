@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import select, update
 
 from podium.models import Status, Submission, UploadTicket
-from podium.services import submissions, upload_tickets
-from podium.services.courses import get_competition
+from podium.services import submissions, upload_tickets, users
+from podium.services.courses import get_competition, get_course, load_course
 from tests.api.conftest import days, submit_scored, wait_until_done
 from tests.api.openapi_check import assert_matches_openapi
-from tests.conftest import predictions
+from tests.conftest import predictions, write_course
 
 CID = "c1-hw1"
 V1 = "/api/v1/competitions"
@@ -250,6 +250,34 @@ def test_the_competitions_list_has_what_the_client_prints(client, rt, world):
     assert client.get(f"{V1}/list?search=HW1", headers=world.other.auth).get_json()[0]["ref"] == CID
     assert client.get(f"{V1}/list?search=nothing", headers=world.other.auth).get_json() == []
     assert client.get(f"{V1}/list?page=2", headers=world.student.auth).get_json() == []
+
+
+def enrolled_in(rt, world, folder, slug: str, *, now: datetime, practice: bool = False) -> str:
+    """A course `slug` whose competition hw1 opens 10 days before `now` and closes 7 days after it; the student
+    is enrolled."""
+    with rt.db.session() as session:
+        load_course(session, rt.settings, write_course(folder / slug, slug=slug, now=now,
+                                                       extra_competition="allow_practice = true" if practice else ""))
+        users.add_user(session, world.student.email, get_course(session, slug), "student")
+    return f"{slug}-hw1"
+
+
+@pytest.mark.parametrize("practice", [False, True], ids=["no-practice", "practice"])
+def test_submissions_are_disabled_exactly_when_an_upload_would_be_refused(client, rt, world, tmp_path, practice):
+    """Before the opening no upload is taken, practice or not; after the close only practice ones are."""
+    real_now = datetime.now(timezone.utc)
+    upcoming = enrolled_in(rt, world, tmp_path, "c4", now=real_now + days(20), practice=practice)
+    closed = enrolled_in(rt, world, tmp_path, "c5", now=real_now - days(40), practice=practice)
+    items = {i["ref"]: i for i in client.get(f"{V1}/list", headers=world.student.auth).get_json()}
+    assert items[CID]["submissionsDisabled"] is False
+    assert items[upcoming]["submissionsDisabled"] is True
+    assert "opens" in error(ticket(client, world.student, predictions(), cid=upcoming), 409)
+    assert items[closed]["submissionsDisabled"] is not practice
+    response = ticket(client, world.student, predictions(), cid=closed)
+    if practice:
+        assert response.status_code == 200, response.get_data(as_text=True)
+    else:
+        assert "closed" in error(response, 409)
 
 
 def test_the_submissions_list_hides_private_scores_until_release(client, rt, world):

@@ -25,7 +25,7 @@ from podium import scoring
 from podium.errors import ConfigError
 from podium.models import Competition, Course
 from podium.services.courses import load_course
-from podium.services.grading import policy_of
+from podium.services.rule_values import policy_of
 from podium.spec import COMPETITION_KEYS, COURSE_KEYS, scorer_for
 from tests.conftest import write_course
 from tests.fuzz.profiles import fuzz

@@ -110,9 +110,9 @@ def all_grades(results):
 
 @PROPERTY
 @given(courses(), st.sampled_from(["chronological", "optimal"]))
-def test_grades_lie_between_0_and_100_plus_bmax(course, policy):
+def test_grades_lie_between_0_and_100_plus_bmax(course, slack_policy):
     top = 100 + course.policy.bonus_points
-    for g in all_grades(course.grade(policy)):
+    for g in all_grades(course.grade(slack_policy)):
         assert 0 <= g.base <= 100
         assert 0 <= g.bonus <= course.policy.bonus_points
         assert -TOLERANCE <= g.raw <= top + TOLERANCE
@@ -121,9 +121,9 @@ def test_grades_lie_between_0_and_100_plus_bmax(course, policy):
 
 @PROPERTY
 @given(courses(), st.sampled_from(["chronological", "optimal"]))
-def test_slack_used_never_exceeds_the_budget(course, policy):
+def test_slack_used_never_exceeds_the_budget(course, slack_policy):
     budget = slack_budget(course.policy.slack_days)
-    for result in course.grade(policy).values():
+    for result in course.grade(slack_policy).values():
         assert result.budget == budget
         assert 0 <= result.slack_used <= budget
         remaining = budget
@@ -217,15 +217,15 @@ def replaced(course: Course, comp: CompetitionRules, old: Submission, new: Submi
 
 @PROPERTY
 @given(course_and_submission(max_competitions=1), st.floats(0.001, 0.5), st.sampled_from(["chronological", "optimal"]))
-def test_a_better_private_score_never_lowers_that_students_grade(case, step, policy):
+def test_a_better_private_score_never_lowers_that_students_grade(case, step, slack_policy):
     """The class best is recomputed: if the student's improved score becomes the best, their bonus follows it.
     (One competition: in a course, a better score here may move slack days away from a later competition under
     the chronological policy; the optimal total is checked across the course below.)"""
     course, comp, chosen = case
     assume(chosen.private_score is not None)
     better = chosen.private_score + step if comp.higher_is_better else chosen.private_score - step
-    before = course.grade(policy)[chosen.student].total
-    after = course.grade(policy, replaced(course, comp, chosen, replace(chosen, private_score=better)))
+    before = course.grade(slack_policy)[chosen.student].total
+    after = course.grade(slack_policy, replaced(course, comp, chosen, replace(chosen, private_score=better)))
     assert after[chosen.student].total >= before - TOLERANCE
 
 
@@ -242,13 +242,13 @@ def test_a_better_private_score_never_lowers_the_optimal_course_total(case, step
 
 @PROPERTY
 @given(course_and_submission(max_competitions=1, selection="all"), st.sampled_from(["chronological", "optimal"]))
-def test_a_submission_one_second_earlier_never_lowers_the_grade(case, policy):
+def test_a_submission_one_second_earlier_never_lowers_the_grade(case, slack_policy):
     """With every submission counted. (Under Kaggle selection an earlier time can win a tie on the public score
     and push out a submission with a better private score, so the property is the 'all' selection's.)"""
     course, comp, chosen = case
-    before = course.grade(policy)[chosen.student].total
+    before = course.grade(slack_policy)[chosen.student].total
     earlier = replace(chosen, submitted_at=chosen.submitted_at - SECOND)
-    after = course.grade(policy, replaced(course, comp, chosen, earlier))
+    after = course.grade(slack_policy, replaced(course, comp, chosen, earlier))
     assert after[chosen.student].total >= before - TOLERANCE
 
 
