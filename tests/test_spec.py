@@ -63,7 +63,7 @@ def test_late_before_ontime_is_refused(course_dir):
     late = re.search(r'late = "(.*)"', toml.read_text()).group(1)
     ontime = re.search(r'ontime = "(.*)"', toml.read_text()).group(1)
     edit(toml, f'late = "{late}"', f'late = "{ontime[:4]}-01-01 00:00:00"')
-    edit(toml, f'opens = "', f'opens = "{int(ontime[:4]) - 1}-01-01 00:00:00"\n# was "')
+    edit(toml, 'opens = "', f'opens = "{int(ontime[:4]) - 1}-01-01 00:00:00"\n# was "')
     toml.write_text(re.sub(r'early = ".*"\n', "", toml.read_text()))
     assert "competition.toml: [schedule] late: is before ontime" in refusal(course_dir)
 

@@ -1,6 +1,5 @@
 """Alembic environment: the schema is podium.models' metadata; the URL comes from the caller's config."""
 from alembic import context
-from sqlalchemy import pool
 
 from podium.db import make_engine
 from podium.models import Base, UTCDateTime

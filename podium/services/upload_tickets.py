@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from podium.config import Settings
 from podium.db import Database
-from podium.errors import NotFound, PodiumError
+from podium.errors import PodiumError
 from podium.models import Competition, Submission, UploadTicket, User, utcnow
 from podium.services import submissions
 from podium.services.files import TooLarge, store_stream

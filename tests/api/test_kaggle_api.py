@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from podium.models import Status, Submission, UploadTicket
 from podium.services import submissions, upload_tickets, users
 from podium.services.courses import get_competition, get_course, load_course
-from tests.api.conftest import days, submit_scored, wait_until_done
+from tests.api.conftest import days, submit_scored
 from tests.api.openapi_check import assert_matches_openapi
 from tests.conftest import predictions, write_course
 

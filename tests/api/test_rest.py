@@ -8,15 +8,15 @@ from datetime import datetime, timezone
 
 import pytest
 
-from podium.models import Competition, Status, Submission
+from podium.models import Status, Submission
 from podium.runtime import Runtime
 from podium.services import courses as course_service
-from podium.services.courses import get_course, load_course
+from podium.services.courses import get_course
 from podium.services import users
 from podium.web import create_app
-from tests.api.conftest import Person, days, submit_scored, wait_until_done
+from tests.api.conftest import Person, submit_scored, wait_until_done
 from tests.api.openapi_check import assert_matches_openapi
-from tests.conftest import predictions, write_course
+from tests.conftest import predictions
 
 CID = "c1-hw1"
 

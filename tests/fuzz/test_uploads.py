@@ -23,7 +23,7 @@ import pytest
 from hypothesis import event, given, strategies as st
 
 from podium.scoring import ScoreResult, SubmissionError, UploadLimits, compile_solution, score_upload
-from scorers import FrameScorer, get
+from scorers import get
 from scorers.kaggle import load_custom
 from tests.fuzz.profiles import fuzz
 

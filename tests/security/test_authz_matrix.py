@@ -24,7 +24,7 @@ from typing import Callable
 import pytest
 
 from podium.models import User
-from podium.services import extensions, upload_tickets, users
+from podium.services import extensions, upload_tickets
 from podium.services.accounts import reset_token
 from podium.services.courses import get_competition
 from tests.conftest import predictions

@@ -8,7 +8,7 @@ import socketserver
 import threading
 
 import pytest
-from sqlalchemy import event, func, select, text
+from sqlalchemy import event, select, text
 
 from podium.config import Limit, RateLimits
 from podium.models import RateCounter
