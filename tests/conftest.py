@@ -211,13 +211,23 @@ def worlds(pytestconfig, tmp_path_factory) -> Worlds:
 
 
 @pytest.fixture
-def database_url(pytestconfig, tmp_path):
+def world_database():
+    """Asked for by the fixtures that copy a world into the test (tests/worlds.py): the test's database is then
+    made as that copy, not first as an empty one."""
+
+
+@pytest.fixture
+def database_url(pytestconfig, tmp_path, request):
     """A fresh database for this test, migrated and empty, of the kind this run tests; removed afterwards.
 
     The one way tests get a database: the runtime (`rt`), `podium` subprocesses and further runtimes of a test all
-    use this URL. A SQLite file sits where the settings would put it, `tmp_path/data/podium.db`."""
+    use this URL. A SQLite file sits where the settings would put it, `tmp_path/data/podium.db`. For a test that
+    copies a world (`world_database`), the URL names a database that the copy makes."""
     databases = pytestconfig.stash[DATABASES]
-    url = databases.fresh(tmp_path / "data")
+    if "world_database" in request.fixturenames:
+        url = databases.reserve(tmp_path / "data")
+    else:
+        url = databases.fresh(tmp_path / "data")
     yield url
     databases.drop(url)
 

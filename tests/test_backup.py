@@ -241,7 +241,7 @@ def build_exported(rt: Runtime, folder: Path, _now) -> tuple:
 
 
 @pytest.fixture
-def exported(rt, tmp_path, worlds):
+def exported(rt, tmp_path, worlds, world_database):
     """The course built in the test's runtime, its snapshot and grades, and its archive written by `podium export`
     (in tmp_path): a copy of what `build_exported` made once for the run."""
     name, *rest = worlds.copy_into(rt, tmp_path, "backup export", build_exported)

@@ -1,5 +1,8 @@
 """Course worlds: built once per run, copied into every test that asks for one.
 
+A fixture that copies a world asks for `world_database` too, so that the test's database is made as the copy
+instead of first as an empty one (tests/conftest.py); nothing may connect to it before the copy is made.
+
 Building a course (loading it, adding its people, recording and scoring submissions) costs a test more than what
 it checks; copying the database and the data dir that the building left costs a few milliseconds. A world is built
 on a runtime of its own, at the run's instant `Worlds.now`, and every test gets the same rows (ids included) and

@@ -34,6 +34,10 @@ class TestDatabases:
         """The URL of a new database without any table, for the migrations themselves."""
         raise NotImplementedError
 
+    def reserve(self, folder: Path) -> str:
+        """The URL of a database not made yet: `restore` makes it, as a copy of a snapshot."""
+        raise NotImplementedError
+
     def drop(self, url: str) -> None:
         """Remove a database made by `fresh` or `blank`."""
 
@@ -42,7 +46,7 @@ class TestDatabases:
         raise NotImplementedError
 
     def restore(self, url: str, snapshot: str) -> None:
-        """Replace the database at `url` (none of its connections open) with a copy of `snapshot`."""
+        """Make the database at `url` (reserved, or made and none of its connections open) a copy of `snapshot`."""
         raise NotImplementedError
 
     def describe(self) -> str:
@@ -86,6 +90,10 @@ class SqliteDatabases(TestDatabases):
         folder.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{folder / f'blank-{uuid.uuid4().hex[:8]}.db'}"
 
+    def reserve(self, folder: Path) -> str:
+        folder.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{folder / SQLITE_FILE}"
+
     def keep(self, url: str) -> str:
         return make_url(url).database
 
@@ -120,6 +128,7 @@ class PostgresDatabases(TestDatabases):
         self._cluster = None
         self._spares: Spares | None = None
         self._failure: Exception | None = None
+        self._reserved: set[str] = set()
 
     def _started(self) -> "Spares":
         if self._failure is not None:  # every later test gets the same answer at once, not another attempt
@@ -160,14 +169,24 @@ class PostgresDatabases(TestDatabases):
         if self._spares is not None:
             self._spares.discard(make_url(url).database)
 
+    def reserve(self, folder: Path) -> str:
+        self._started()
+        name = f"t_{uuid.uuid4().hex[:16]}"
+        self._reserved.add(name)
+        return self._cluster.url(name)
+
     def keep(self, url: str) -> str:
         return make_url(url).database
 
     def restore(self, url: str, snapshot: str) -> None:
-        """The test's database goes aside to be dropped, a waiting copy of the snapshot takes its name."""
+        """A waiting copy of the snapshot takes the database's name; a database made under it before goes aside to
+        be dropped."""
         name = make_url(url).database
         copy = self._started().take(snapshot)
-        self._spares.discard(self._spares.set_aside(name))
+        if name in self._reserved:
+            self._reserved.discard(name)
+        else:
+            self._spares.discard(self._spares.set_aside(name))
         self._cluster.execute(f'ALTER DATABASE "{copy}" RENAME TO "{name}"')
 
     def describe(self) -> str:

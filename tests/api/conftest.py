@@ -91,7 +91,7 @@ def build_world(rt, folder: Path, now: datetime) -> World:
 
 
 @pytest.fixture
-def world(rt, worlds, tmp_path) -> World:
+def world(rt, worlds, tmp_path, world_database) -> World:
     """A copy of the world `build_world` made once for the run; its course folders in tmp_path."""
     return worlds.copy_into(rt, tmp_path, "api world", build_world)
 

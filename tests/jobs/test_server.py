@@ -39,7 +39,7 @@ def build_site(rt, folder: Path, now) -> tuple[dict[str, str], object]:
 
 
 @pytest.fixture
-def site(tmp_path, database_url, worlds):
+def site(tmp_path, database_url, worlds, world_database):
     """A copy of the site `build_site` made once for the run, for a `podium run` of the test to serve."""
     server = Server(tmp_path / "data", tmp_path / "server.log", database_url)
     keys, labels = worlds.copy("server site", build_site, database_url=database_url, data_dir=server.data_dir,

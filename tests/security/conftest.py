@@ -65,7 +65,7 @@ def build_people(rt, folder: Path, now: datetime) -> People:
 
 
 @pytest.fixture
-def people(rt, worlds, tmp_path, cheap_password_hashing) -> People:
+def people(rt, worlds, tmp_path, world_database) -> People:
     """A copy of the world `build_people` made once for the run; its course folders in tmp_path."""
     return worlds.copy_into(rt, tmp_path, "security people", build_people)
 

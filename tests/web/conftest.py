@@ -52,7 +52,7 @@ def build_course(rt, folder: Path, now: datetime) -> Course:
 
 
 @pytest.fixture
-def course(rt, worlds, tmp_path, cheap_password_hashing) -> Course:
+def course(rt, worlds, tmp_path, world_database) -> Course:
     """A copy of the course world `build_course` made once for the run; its course folders in tmp_path."""
     return worlds.copy_into(rt, tmp_path, "web course", build_course)
 
