@@ -15,7 +15,7 @@ from podium.models import Competition, Course, Extension, Submission, User
 from podium.services.courses import State, state_for
 from podium.services.extensions import describe
 from podium.services.rule_values import active_extension, policy_of, schedule_for, submission_of
-from podium.services.submissions import window_of
+from podium.services.submissions import upload_window, window_of
 
 MILESTONE_LABELS = {"opens": "Opens", "early": "Early deadline", "ontime": "On-time deadline", "late": "Late deadline"}
 
@@ -40,6 +40,7 @@ class Timeline:
     extension: Extension | None
     extension_words: str | None
     state: State
+    accepts_uploads: bool  # an upload now would be taken (submissions.upload_window), practice ones included
 
     @property
     def next(self) -> Milestone | None:
@@ -59,7 +60,8 @@ def timeline(session: Session, comp: Competition, user: User | None, now: dateti
         for key in ("opens", "early", "ontime", "late") if getattr(own, key) is not None
     )
     words = describe(extension, comp.course.timezone) if extension is not None else None
-    return Timeline(milestones, extension, words, state_for(own, now, comp.released_at is not None))
+    return Timeline(milestones, extension, words, state_for(own, now, comp.released_at is not None),
+                    accepts_uploads=not upload_window(comp, own, now).refused)
 
 
 def _meanings(comp: Competition, policy: rules.CoursePolicy) -> dict[str, str]:
@@ -138,13 +140,14 @@ class CourseCompetition:
     state: State
     next: Milestone | None
     extended: bool
+    accepts_uploads: bool
 
 
 def course_page(session: Session, course: Course, user: User, now: datetime) -> list[CourseCompetition]:
     rows = []
     for comp in course.competitions:
         line = timeline(session, comp, user, now)
-        rows.append(CourseCompetition(comp, line.state, line.next, line.extension is not None))
+        rows.append(CourseCompetition(comp, line.state, line.next, line.extension is not None, line.accepts_uploads))
     return rows
 
 

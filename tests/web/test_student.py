@@ -8,7 +8,8 @@ from datetime import timedelta
 
 from podium.models import Competition, Submission, User
 from podium.services import competitions, extensions, users
-from tests.conftest import predictions
+from podium.services.courses import load_course
+from tests.conftest import predictions, write_course
 from tests.web.helpers import page, record
 
 
@@ -18,6 +19,26 @@ def test_course_page_lists_competitions_with_a_live_countdown(as_student, course
     assert 'class="countdown" data-until="' in text
     assert "Next deadline" in text and "On-time deadline" in text
     assert 'datetime="' in text and 'data-tz="America/New_York"' in text  # the script adds the viewer's time
+
+
+def test_a_submit_button_shows_exactly_when_an_upload_would_be_taken(as_student, rt, course, tmp_path, now):
+    """Open: yes. Not open yet: no, practice or not. Closed with practice submissions: yes (scored, never graded)."""
+    for slug, shift in (("soon", timedelta(days=20)), ("past", -timedelta(days=30))):
+        write_course(tmp_path / "courses", now=now + shift, competition=slug, extra_competition="allow_practice = true")
+    with rt.db.session() as session:
+        load_course(session, rt.settings, tmp_path / "courses" / "c1")
+
+    def offers_submit(cid: str, text: str) -> bool:  # a Submit button; the submit tab says why when it is shut
+        return re.search(f'class="button[^"]*" href="/competitions/{cid}/submit"', text) is not None
+
+    course_page = page(as_student.get("/courses/c1"))
+    expected = {"c1-hw1": True, "c1-soon": False, "c1-past": True}
+    assert {cid: offers_submit(cid, course_page) for cid in expected} == expected
+    for cid, offered in expected.items():
+        assert offers_submit(cid, page(as_student.get(f"/competitions/{cid}"))) == offered, cid
+    refused = as_student.form("/competitions/c1-soon/submit", {"file": (io.BytesIO(predictions().encode()), "p.csv")},
+                              content_type="multipart/form-data")
+    assert "opens" in page(refused).lower()
 
 
 def test_people_outside_the_course_cannot_open_it(as_outsider, course):
