@@ -13,7 +13,6 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dotenv import load_dotenv
 
 from podium.errors import PodiumError
 
@@ -272,9 +271,19 @@ def _secret_key(data_dir: Path) -> str:
     return key
 
 
+def read_dotenv() -> None:
+    """The `.env` file of the working directory, where an instructor keeps a deployment's settings; the
+    environment wins over it."""
+    path = Path.cwd() / ".env"
+    if path.is_file():
+        from dotenv import load_dotenv  # only when there is a file: every `podium` command starts here
+
+        load_dotenv(path, override=False)
+
+
 def load_settings(**overrides) -> Settings:
     """Read the settings; keyword overrides (used by tests) win over the environment."""
-    load_dotenv(override=False)
+    read_dotenv()
     data_dir = Path(overrides.pop("data_dir", None) or os.environ.get("PODIUM_DATA_DIR", "instance")).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     database_url = overrides.pop("database_url", None) or os.environ.get(

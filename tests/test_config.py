@@ -65,3 +65,14 @@ def test_background_and_pool_settings_come_from_the_environment(tmp_path, monkey
     assert (settings.jobs.lease_seconds, settings.jobs.finalise_grace_seconds) == (120, 5)
     assert settings.jobs.workers == settings.jobs.scoring_workers == 3
     assert (settings.db_pool_size, settings.db_max_overflow) == (7, 10)
+
+
+def test_a_dotenv_file_in_the_working_directory_is_read_and_the_environment_wins(tmp_path, monkeypatch):
+    for name in ("PODIUM_MAX_UPLOAD_MB", "PODIUM_SCORING_NICE"):
+        monkeypatch.setenv(name, "restored after the test")  # what .env sets is undone with it
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("PODIUM_SCORING_NICE", "3")
+    (tmp_path / ".env").write_text("PODIUM_MAX_UPLOAD_MB=7\nPODIUM_SCORING_NICE=12\n")
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(data_dir=tmp_path / "data", secret_key="k")
+    assert settings.max_upload_bytes == 7_000_000 and settings.jobs.scoring_nice == 3
