@@ -138,14 +138,11 @@ def uses_a_database(item) -> bool:
 
 def pytest_collection_modifyitems(config, items):
     """Leave out the tests about the other kind of database (deselected: they are not this run's tests), and, in a
-    run on another database than SQLite, the tests that use no database at all: they ran in the SQLite run and
-    would do exactly the same again."""
+    run on another database than SQLite, the tests that use no database at all and are about no database: they ran
+    in the SQLite run and would do exactly the same again."""
     kind = config.stash[DATABASES].kind
     keep, leave = [], []
     for item in items:
-        if kind != "sqlite" and not uses_a_database(item):
-            leave.append(item)
-            continue
         marker = item.get_closest_marker("only_on")
         if marker is not None:
             wanted = marker.args[0] if marker.args else None
@@ -155,6 +152,9 @@ def pytest_collection_modifyitems(config, items):
             if wanted != kind:
                 leave.append(item)
                 continue
+        elif kind != "sqlite" and not uses_a_database(item):
+            leave.append(item)
+            continue
         keep.append(item)
     if leave:
         config.hook.pytest_deselected(items=leave)

@@ -46,18 +46,26 @@ def test_a_marker_without_a_reason_is_a_usage_error(tmp_path):
 
 
 def test_a_run_on_postgresql_leaves_out_the_tests_that_use_no_database(tmp_path):
-    """They ran in the SQLite run and would do exactly the same again; a test with a database runs on both."""
+    """They ran in the SQLite run and would do exactly the same again; a test with a database runs on both, and a
+    test about PostgreSQL runs there even when it needs no database of the run."""
     source = """
+        import pytest
+
         def test_pure_arithmetic():
             assert 1 + 1 == 2
 
         def test_with_a_database(database_url):
             assert database_url
+
+        @pytest.mark.only_on("postgresql", why="about the PostgreSQL binaries, with no database of the run")
+        def test_about_postgresql_without_a_database():
+            pass
     """
     on_postgresql = run_pytest(tmp_path, source, "--database=postgresql", "--collect-only")
     assert on_postgresql.returncode == 0, on_postgresql.stdout + on_postgresql.stderr
     assert "test_with_a_database" in on_postgresql.stdout and "test_pure_arithmetic" not in on_postgresql.stdout
-    assert "1/2 tests collected (1 deselected)" in on_postgresql.stdout
+    assert "test_about_postgresql_without_a_database" in on_postgresql.stdout
+    assert "2/3 tests collected (1 deselected)" in on_postgresql.stdout
 
     on_sqlite = run_pytest(tmp_path, source, "--database=sqlite")
-    assert "2 passed" in on_sqlite.stdout and "deselected" not in on_sqlite.stdout, on_sqlite.stdout
+    assert "2 passed, 1 deselected" in on_sqlite.stdout, on_sqlite.stdout
