@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import func, select
 
 from podium.errors import PodiumError, Refused
-from podium.models import Status, Submission, User
-from podium.services import selection, submissions, users
+from podium.models import Competition, Status, Submission, User
+from podium.services import competitions, selection, submissions, users
 from podium.services.courses import get_competition, get_course, load_course
 from podium.services.submissions import UploadTooLarge
 from tests.conftest import predictions, write_course
@@ -130,6 +130,44 @@ def test_after_the_close_without_practice_is_refused(rt, tmp_path):
     with pytest.raises(Refused) as info:
         upload(rt, (comp_id, student.id))
     assert "closed at" in info.value.message
+
+
+def finalise(rt, comp_id: int, *, release: bool = False) -> None:
+    with rt.db.session() as session:
+        comp = session.get(Competition, comp_id)
+        competitions.finalise(session, comp, actor="prof@x.edu")
+        if release:
+            competitions.release(session, comp, actor="prof@x.edu")
+
+
+@pytest.mark.parametrize("release", [False, True], ids=["finalised", "released"])
+def test_nothing_that_counts_is_recorded_once_the_competition_is_finalised(rt, ids, release):
+    """Not by the student while their window is still open, nor by staff recording a backdated submission: after
+    finalisation that would be a change needing an audited regrade (POLICY.md section 11)."""
+    finalise(rt, ids[0], release=release)
+    with pytest.raises(Refused) as student:
+        upload(rt, ids)
+    assert "finalised" in student.value.message and "not recorded" in student.value.message
+    with pytest.raises(Refused) as staff:
+        upload(rt, ids, at=datetime.now(timezone.utc) - timedelta(hours=1), recorded_by="prof@x.edu")
+    assert "finalised" in staff.value.message and "regrade" in staff.value.message
+    with rt.db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Submission)) == 0
+        with pytest.raises(Refused):
+            submissions.check_can_submit(session, session.get(Competition, ids[0]), session.get(User, ids[1]),
+                                         datetime.now(timezone.utc))
+    assert uploaded_files(rt) == []
+
+
+def test_practice_submissions_are_still_taken_after_finalisation(rt, tmp_path):
+    folder = write_course(tmp_path / "old", slug="c9", now=datetime.now(timezone.utc) - timedelta(days=30),
+                          extra_competition="allow_practice = true")
+    with rt.db.session() as session:
+        load_course(session, rt.settings, folder)
+        student = users.add_user(session, "p@x.edu", get_course(session, "c9"), "student")
+        comp_id = get_competition(session, "c9-hw1").id
+    finalise(rt, comp_id, release=True)
+    assert upload(rt, (comp_id, student.id)).practice is True
 
 
 def test_pending_submissions_are_found_for_recovery(rt, ids):

@@ -1,6 +1,7 @@
 """Staff actions on one competition: release of the private board and finalisation after the late deadline."""
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from podium import rules
@@ -27,6 +28,9 @@ def finalise(session: Session, comp: Competition, actor: str) -> bool:
     """
     if comp.finalised_at is not None:
         return False
+    # Waits for uploads being received (they hold the row shared, `submissions.receive`) so that the board read
+    # below has them; uploads after this see the competition finalised and are refused.
+    session.execute(select(Competition.id).where(Competition.id == comp.id).with_for_update())
     cutoffs = fix_cutoffs(session, comp)
     comp.finalised_at = utcnow()
     audit.record(session, actor, "competition.finalise", course_id=comp.course_id, target=comp.public_id,

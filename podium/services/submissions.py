@@ -75,7 +75,8 @@ def receive(db: Database, settings: Settings, comp_id: int, user_id: int, stream
             client_key: str | None = None) -> Submission:
     """Store an upload durably and record it as queued; refuse it, keeping nothing, when the rules say no.
 
-    `at` backdates a submission recorded by staff for a student (outage recovery); it is audited.
+    `at` is the submission's instant when it is not now: a Kaggle CLI hand-in's (`upload_tickets.submit`), or a
+    backdated one recorded by staff for a student (outage recovery), which is audited.
     `client_key` makes a retry safe: when the student already has a submission with that key, nothing new is
     recorded and `AlreadyReceived` names it (the same file) or `KeyReused` refuses (another file).
     """
@@ -93,13 +94,17 @@ def receive(db: Database, settings: Settings, comp_id: int, user_id: int, stream
     received_at = at or utcnow()
     try:
         with db.session() as session:
-            comp = session.get(Competition, comp_id)
+            # Shared with every other upload, exclusive with `competitions.finalise`: a submission is either in the
+            # final board that finalisation reads, or sees the competition finalised and is refused.
+            comp = session.get(Competition, comp_id, with_for_update={"read": True})
             user = session.get(User, user_id)
             enrolment = _lock_enrolment(session, comp, user)
             # Before the window and the daily limit: a retry of an accepted upload is answered as the first
             # attempt was, even once the deadline or the limit has been reached since.
             _refuse_repeat(session, comp, user, client_key, stored.sha256)
             practice = _check_window(session, comp, user, received_at)
+            if not practice:
+                _refuse_once_finalised(comp, staff_record=recorded_by is not None)
             if recorded_by is None and not enrolment.role.is_staff:
                 _check_daily_limit(session, comp, user, received_at)
             submission = Submission(
@@ -178,6 +183,27 @@ def _check_window(session: Session, comp: Competition, user: User, t: datetime) 
     return result.window == "practice"
 
 
+def _refuse_once_finalised(comp: Competition, *, staff_record: bool) -> None:
+    """Nothing that could count is recorded for a finalised competition; practice submissions never count.
+
+    This holds for staff recording a submission too (`podium submit --as --at`, outage recovery), whether or not
+    the board is released yet: POLICY.md section 11 says that changing what grades depend on for a competition
+    that is finalised or released needs an explicit regrade, audited with every grade it changed. A recorded
+    submission changes the boards, the position cutoffs' basis and grades (the bonus's class best included),
+    and its audit entry lists none of the grades it changed, so it is not such a regrade.
+    """
+    if comp.finalised_at is None:
+        return
+    finalised = rules.format_local(comp.finalised_at, comp.course.timezone)
+    if staff_record:
+        raise Refused(f"{comp.public_id} was finalised at {finalised}: a submission recorded now would change its "
+                      "final boards and grades, which needs an explicit regrade (POLICY.md section 11); nothing was "
+                      "recorded.")
+    raise Refused(f"{comp.title} ({comp.public_id}) was finalised at {finalised}: its leaderboards and grades are "
+                  "final and no submission can count any more, so this one was not recorded. If a problem on "
+                  "Podium's side kept you from submitting before your deadline, write to the course staff.")
+
+
 def _check_daily_limit(session: Session, comp: Competition, user: User, t: datetime) -> None:
     # Uploads still being scored count: they may well succeed, and not counting them would let a burst of
     # parallel uploads pass the limit.
@@ -201,7 +227,8 @@ def check_can_submit(session: Session, comp: Competition, user: User, t: datetim
     """Raise the refusal `receive` would give at `t`, storing nothing: a client can skip an upload bound to fail.
     `receive` checks again, for real, when the upload has arrived."""
     enrolment = _lock_enrolment(session, comp, user)
-    _check_window(session, comp, user, t)
+    if not _check_window(session, comp, user, t):
+        _refuse_once_finalised(comp, staff_record=False)
     if not enrolment.role.is_staff:
         _check_daily_limit(session, comp, user, t)
 
