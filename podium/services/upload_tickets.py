@@ -3,10 +3,12 @@
 1. `issue`: a student announces a file and its size; they get a ticket, an unguessable token bound to them, the
    competition and the size, valid for `LIFETIME`.
 2. `store_upload`: the client PUTs the bytes to a URL carrying the token and no credentials. The bytes are stored
-   durably under the data directory; the instant the last byte arrived is the submission's time (POLICY.md
-   section 2), whatever happens next.
+   durably under the data directory.
 3. `submit`: the student, authenticated again, hands the token back with a description, and the staged file is
-   received as a submission exactly as an upload from the site would be (windows, daily limit, queued).
+   received as a submission exactly as an upload from the site would be (windows, daily limit, queued). The
+   instant of the hand-in is the submission's time (POLICY.md section 2): a file sent before a deadline and
+   handed in after it is judged at the hand-in, and one handed in after the student's late deadline or after
+   the competition was finalised is refused, so a released board never changes.
 
 Only the token's hash is stored. Each step claims the ticket with a conditional update, so each happens once even
 with several server processes sharing the database.
@@ -25,9 +27,11 @@ from sqlalchemy.orm import Session
 
 from podium.config import Settings
 from podium.db import Database
-from podium.errors import PodiumError
+from podium import rules
+from podium.errors import PodiumError, Refused
 from podium.models import Competition, Submission, UploadTicket, User, utcnow
 from podium.services import submissions
+from podium.services.rule_values import schedule_for
 from podium.services.files import TooLarge, store_stream
 
 LIFETIME = timedelta(minutes=30)
@@ -75,15 +79,16 @@ def issue(session: Session, settings: Settings, comp: Competition, user: User, f
     return Issued(token, expires_at)
 
 
-def store_upload(db: Database, settings: Settings, token: str, stream: BinaryIO, content_length: int | None) -> int:
+def store_upload(db: Database, settings: Settings, token: str, stream: BinaryIO, content_length: int | None,
+                 now: datetime | None = None) -> int:
     """Store the bytes PUT for a ticket, once; returns the number of bytes. The size must be the announced one."""
-    now = utcnow()
+    started = now or utcnow()
     key = _key(token)
     with db.session() as session:
         claimed = session.execute(
             update(UploadTicket)
-            .where(UploadTicket.id == key, UploadTicket.upload_started_at.is_(None), UploadTicket.expires_at >= now)
-            .values(upload_started_at=now)
+            .where(UploadTicket.id == key, UploadTicket.upload_started_at.is_(None), UploadTicket.expires_at >= started)
+            .values(upload_started_at=started)
         ).rowcount == 1
         if not claimed:
             raise TicketProblem("This upload URL is unknown, expired or already used; run the submit command again.")
@@ -103,17 +108,17 @@ def store_upload(db: Database, settings: Settings, token: str, stream: BinaryIO,
                           "submit command again.", code=400)
     with db.session() as session:
         session.execute(update(UploadTicket).where(UploadTicket.id == key)
-                        .values(received_at=utcnow(), staged_path=settings.stored_path(dest)))
+                        .values(received_at=now or utcnow(), staged_path=settings.stored_path(dest)))
     return stored.size_bytes
 
 
 def submit(db: Database, settings: Settings, token: str, comp_id: int, user_id: int,
-           description: str = "") -> Submission:
-    """Receive the staged file of a ticket as the student's submission, at the instant its upload ended.
+           description: str = "", now: datetime | None = None) -> Submission:
+    """Receive the staged file of a ticket as the student's submission, at the instant of this hand-in.
 
     Submitting a ticket again answers with the submission it already made (a retry after a lost answer makes no
     second one). Takes ids, not rows: it works in its own transactions, like `submissions.receive`."""
-    now = utcnow()
+    now = now or utcnow()
     key = _key(token or "")
     with db.session() as session:
         used = session.execute(
@@ -130,13 +135,41 @@ def submit(db: Database, settings: Settings, token: str, comp_id: int, user_id: 
             raise TicketProblem(_why_unusable(ticket, comp_id, user_id))
         path, file_name, received_at = settings.located(ticket.staged_path), ticket.file_name, ticket.received_at
     try:
+        with db.session() as session:
+            _check_hand_in(session, session.get(Competition, comp_id), session.get(User, user_id), received_at, now)
         with open(path, "rb") as stream:
-            sub = submissions.receive(db, settings, comp_id, user_id, stream, file_name, description, at=received_at)
+            sub = submissions.receive(db, settings, comp_id, user_id, stream, file_name, description, at=now)
     finally:
         path.unlink(missing_ok=True)
     with db.session() as session:
         session.execute(update(UploadTicket).where(UploadTicket.id == key).values(submission_id=sub.id))
     return sub
+
+
+def _check_hand_in(session: Session, comp: Competition, user: User, received_at: datetime, t: datetime) -> None:
+    """Refuse, saying why, a hand-in at `t` of a file that arrived in time but is handed in too late.
+
+    POLICY.md section 2: the hand-in is the submission's instant, so a file sent before the late deadline counts
+    only when handed in by then, and never after finalisation. `receive` refuses such uploads too (the window,
+    finalisation); this says what happened to the file sent in time. A file sent after the close is left to
+    `receive`: a practice submission where the competition allows them, refused otherwise."""
+    late = schedule_for(session, comp, user).late
+    if received_at > late:
+        return
+    tz = comp.course.timezone
+    sent = (f"Your file arrived at {rules.format_local(received_at, tz)} but was handed in at "
+            f"{rules.format_local(t, tz)}; a Kaggle CLI submission counts when it is handed in (the `submit` step), "
+            "not when its file arrived")
+    ask = ("If a problem on Podium's side kept you from handing it in before your deadline, write to the course "
+           "staff.")
+    if comp.finalised_at is not None:
+        raise Refused(f"{sent}, and {comp.public_id} was finalised at {rules.format_local(comp.finalised_at, tz)}: "
+                      f"its leaderboards and grades are final, so this submission was not recorded. {ask}")
+    if t > late:
+        practice = (" Submitting again makes a practice submission, scored and shown only to you."
+                    if comp.allow_practice else "")
+        raise Refused(f"{sent}, and your late deadline was {rules.format_local(late, tz)}: this submission was not "
+                      f"recorded. {ask}{practice}")
 
 
 def _made_submission_for(ticket: UploadTicket | None, comp_id: int, user_id: int) -> bool:

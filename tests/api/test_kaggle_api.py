@@ -12,8 +12,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import select, update
 
-from podium.models import Status, Submission, UploadTicket
-from podium.services import submissions, upload_tickets, users
+from podium.errors import Refused
+from podium.models import Status, Submission, UploadTicket, User
+from podium.services import (competitions, extensions, grade_reports, leaderboards, submissions, upload_tickets,
+                             users)
+from podium.services.rule_values import schedule_for
 from podium.services.courses import get_competition, get_course, load_course
 from tests.api.conftest import days, submit_scored
 from tests.api.openapi_check import assert_matches_openapi
@@ -134,16 +137,100 @@ def test_a_ticket_refused_by_the_rules_cannot_be_handed_in_again(client, rt, wor
     assert "made no submission" in error(finish(client, world.student, issued["token"]), 404)
 
 
-def test_the_submission_time_is_when_the_upload_ended(client, rt, world):
-    text = predictions()
+def sent(rt, person, text: str = predictions(), *, at: datetime) -> str:
+    """A ticket issued and its file sent at `at`, through the services with that clock; the token to hand in."""
+    size = len(text.encode())
+    with rt.db.session() as session:
+        comp, user = get_competition(session, CID), session.get(User, person.id)
+        token = upload_tickets.issue(session, rt.settings, comp, user, "pred.csv", size, now=at).token
+    upload_tickets.store_upload(rt.db, rt.settings, token, io.BytesIO(text.encode()), size, now=at)
+    return token
+
+
+def hand_in(rt, world, person, token: str, *, at: datetime) -> Submission:
+    return upload_tickets.submit(rt.db, rt.settings, token, world.comp_id, person.id, "via kaggle", now=at)
+
+
+def effective_late(rt, person) -> datetime:
+    with rt.db.session() as session:
+        comp = get_competition(session, CID)
+        return schedule_for(session, comp, session.get(User, person.id)).late
+
+
+def extend(rt, world, person, *, by_days: float) -> None:
+    with rt.db.session() as session:
+        extensions.grant(session, get_competition(session, CID), session.get(User, person.id), days=by_days,
+                         reason="illness", actor=world.staff.email)
+
+
+def test_a_file_sent_before_the_on_time_deadline_and_handed_in_after_it_is_late(rt, world):
+    """POLICY.md section 2: the hand-in is the submission's instant, not the arrival of its file."""
+    with rt.db.session() as session:
+        ontime = get_competition(session, CID).ontime
+    token = sent(rt, world.student, at=ontime - timedelta(minutes=5))
+    sub = hand_in(rt, world, world.student, token, at=ontime + timedelta(minutes=5))
+    assert sub.submitted_at == ontime + timedelta(minutes=5)
+    with rt.db.session() as session:
+        window = submissions.window_of(session, session.get(Submission, sub.id))
+    assert (window.window, window.days_late) == ("after", 1)
+
+
+def test_a_hand_in_by_the_students_extended_late_deadline_counts_at_the_hand_in(rt, world):
+    extend(rt, world, world.student, by_days=2)
+    late = effective_late(rt, world.student)
+    token = sent(rt, world.student, at=late - timedelta(minutes=20))  # past hw1's own late deadline
+    sub = hand_in(rt, world, world.student, token, at=late)  # deadlines are inclusive
+    with rt.db.session() as session:
+        stored = session.get(Submission, sub.id)
+        assert stored.submitted_at == late and stored.practice is False
+        assert submissions.window_of(session, stored).window == "after"
+
+
+def test_a_hand_in_after_the_students_own_late_deadline_is_refused(rt, world):
+    extend(rt, world, world.student, by_days=2)
+    late = effective_late(rt, world.student)
+    token = sent(rt, world.student, at=late - timedelta(minutes=10))
+    with pytest.raises(Refused) as info:
+        hand_in(rt, world, world.student, token, at=late + timedelta(seconds=1))
+    message = info.value.message
+    assert info.value.code == 409
+    assert "handed in" in message and "your late deadline was" in message and "not recorded" in message
+    assert "course staff" in message
+    with rt.db.session() as session:
+        assert session.query(Submission).count() == 0
+    assert list(upload_tickets.staging_dir(rt.settings).iterdir()) == []
+
+
+def private_standing(rt, world) -> tuple[list, dict]:
+    """The private board as students see it once released, and the student's grades."""
+    with rt.db.session() as session:
+        comp = get_competition(session, CID)
+        board = [(r.user_id, r.score, r.submission_id)
+                 for r in leaderboards.board_for(session, comp, "private", staff=False)]
+        grades = grade_reports.course_grades(session, comp.course, session.get(User, world.student.id))
+    return board, grades
+
+
+def test_a_file_sent_in_time_and_handed_in_after_release_changes_no_released_board(client, rt, world):
+    """The finding: the file goes up while hw1 is open, staff finalise and release hw1, then the student hands
+    the file in; it was recorded at the instant its bytes arrived, so it entered the released board and a grade."""
+    submit_scored(rt, world, world.student, predictions(set(range(6))))  # private score 0
+    submit_scored(rt, world, world.other, predictions(set(range(6, 18))))  # private score 1
+    text = predictions()  # private score 1: it would lift the student's grade
     issued = ticket(client, world.student, text).get_json()
-    put(client, issued["createUrl"], text.encode())
-    uploaded_at = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=10)
+    assert put(client, issued["createUrl"], text.encode()).status_code == 200
     with rt.db.session() as session:
-        session.execute(update(UploadTicket).values(received_at=uploaded_at))
-    ref = finish(client, world.student, issued["token"]).get_json()["ref"]
+        comp = get_competition(session, CID)
+        competitions.finalise(session, comp, actor=world.staff.email)
+        competitions.release(session, comp, actor=world.staff.email)
+    board, grades = private_standing(rt, world)
+    assert [row[0] for row in board] == [world.other.id, world.student.id]
+    message = error(finish(client, world.student, issued["token"]), 409)
+    assert "handed in" in message and "finalised" in message and "not recorded" in message
+    assert private_standing(rt, world) == (board, grades)
     with rt.db.session() as session:
-        assert session.get(Submission, ref).submitted_at == uploaded_at
+        assert session.query(Submission).filter_by(user_id=world.student.id).count() == 1
+    assert "finalised" in error(ticket(client, world.student, text), 409)
 
 
 def test_a_file_that_cannot_be_scored_is_a_422_with_the_reason_and_is_kept_as_failed(client, rt, world):
