@@ -12,7 +12,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
-
+from urllib.parse import urlsplit
 
 from podium.errors import PodiumError
 
@@ -196,6 +196,25 @@ def _trust_proxy(env) -> int:
     return int(raw)
 
 
+def _base_url(env) -> str | None:
+    """PODIUM_BASE_URL without its trailing slash, e.g. `https://podium.example.edu` or `https://cs.example.edu/podium`;
+    None when unset."""
+    raw = (env.get("PODIUM_BASE_URL") or "").strip()
+    if not raw:
+        return None
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        parts = None
+    if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname or "?" in raw or "#" in raw
+            or parts.username is not None or any(c.isspace() for c in raw)):
+        raise PodiumError(f"PODIUM_BASE_URL={env.get('PODIUM_BASE_URL')!r}: give the address people open Podium at, "
+                          "an absolute http:// or https:// URL without query or fragment, e.g. "
+                          "https://podium.example.edu")
+    return raw.rstrip("/")
+
+
 SQLITE_SYNCHRONOUS_CHOICES = ("FULL", "NORMAL", "OFF")
 
 
@@ -223,6 +242,9 @@ class Settings:
     # SQLite's PRAGMA synchronous: FULL keeps every acknowledged upload through a power cut; OFF is for databases
     # nobody needs after a crash, such as the test suite's.
     sqlite_synchronous: str = "FULL"
+    # The address people open Podium at (PODIUM_BASE_URL), for links that leave the request (mail); never taken from
+    # a request's Host or X-Forwarded-Host, which a client chooses. None: Podium mails no links.
+    base_url: str | None = None
     db_pool_size: int = DEFAULT_DB_POOL_SIZE  # PODIUM_DB_POOL_SIZE, PostgreSQL only
     db_max_overflow: int = DEFAULT_DB_MAX_OVERFLOW  # PODIUM_DB_MAX_OVERFLOW
     jobs: JobSettings = field(default_factory=JobSettings)
@@ -266,8 +288,12 @@ def _secret_key(data_dir: Path) -> str:
         return path.read_text().strip()
     data_dir.mkdir(parents=True, exist_ok=True)
     key = secrets.token_hex(32)
-    path.write_text(key)
-    path.chmod(0o600)
+    try:  # created private from the start, not chmod-ed after others could open it; the first of two starts wins
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as out:
+        out.write(key)
     return key
 
 
@@ -300,6 +326,7 @@ def load_settings(**overrides) -> Settings:
         trust_proxy=overrides.pop("trust_proxy", None) or _trust_proxy(os.environ),
         secure_cookies=overrides.pop("secure_cookies", None) or _secure_cookies(os.environ),
         sqlite_synchronous=overrides.pop("sqlite_synchronous", None) or _sqlite_synchronous(env),
+        base_url=overrides.pop("base_url", None) or _base_url(env),
         db_pool_size=_number(env, "PODIUM_DB_POOL_SIZE", DEFAULT_DB_POOL_SIZE, integer=True, minimum=1),
         db_max_overflow=_number(env, "PODIUM_DB_MAX_OVERFLOW", DEFAULT_DB_MAX_OVERFLOW, integer=True),
         jobs=overrides.pop("jobs", None) or JobSettings.from_env(env),

@@ -8,7 +8,10 @@ it is left out of the other run, never skipped.
 """
 from __future__ import annotations
 
+import email
+import email.policy
 import os
+import socket
 import textwrap
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -246,6 +249,7 @@ def rt(tmp_path, monkeypatch, database_url):
     monkeypatch.setenv("PODIUM_DATA_DIR", str(tmp_path / "data"))
     # In the environment too, so that runtimes and `podium` processes a test starts share the test's database.
     monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.delenv("PODIUM_BASE_URL", raising=False)  # a test that needs one sets it
     runtime = make_runtime()
     yield runtime
     runtime.db.dispose()
@@ -267,3 +271,36 @@ def podium_cli(rt):
         return runner.invoke(cli, [str(a) for a in args], obj=rt, catch_exceptions=False)
 
     return run
+
+
+class CollectMail:
+    """An aiosmtpd handler that keeps every message it accepts, parsed."""
+
+    def __init__(self):
+        self.messages: list[email.message.EmailMessage] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+        self.messages.append(email.message_from_bytes(envelope.original_content or envelope.content,
+                                                      policy=email.policy.default))
+        return "250 Message accepted for delivery"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def mail_server(monkeypatch) -> list:
+    """A real SMTP server on 127.0.0.1 that Podium is configured to mail through; the messages it received."""
+    from aiosmtpd.controller import Controller
+
+    handler = CollectMail()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    monkeypatch.setenv("PODIUM_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("PODIUM_SMTP_PORT", str(controller.port))
+    monkeypatch.setenv("PODIUM_SMTP_STARTTLS", "false")
+    yield handler.messages
+    controller.stop()

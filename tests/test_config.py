@@ -45,12 +45,24 @@ def test_the_check_finds_each_way_of_reading_the_environment(tmp_path):
 @pytest.mark.parametrize("name, value", [("PODIUM_SCORING_LEASE_SECONDS", "ten"),
                                          ("PODIUM_SCORING_WORKERS", "0"),
                                          ("PODIUM_DB_POOL_SIZE", "2.5"),
-                                         ("PODIUM_FINALISE_GRACE_SECONDS", "-1")])
+                                         ("PODIUM_FINALISE_GRACE_SECONDS", "-1"),
+                                         ("PODIUM_BASE_URL", "podium.example.edu"),
+                                         ("PODIUM_BASE_URL", "ftp://podium.example.edu"),
+                                         ("PODIUM_BASE_URL", "https://podium.example.edu/?next=x"),
+                                         ("PODIUM_BASE_URL", "https://podium.example.edu/#top"),
+                                         ("PODIUM_BASE_URL", "https://:443/")])
 def test_a_bad_value_is_one_line_naming_the_variable(tmp_path, monkeypatch, name, value):
     monkeypatch.setenv(name, value)
     with pytest.raises(PodiumError) as refusal:
         load_settings(data_dir=tmp_path)
     assert refusal.value.message.startswith(f"{name}={value!r}: give ") and "\n" not in refusal.value.message
+
+
+def test_the_base_url_for_links_in_mail_comes_from_the_environment_only(tmp_path, monkeypatch):
+    monkeypatch.delenv("PODIUM_BASE_URL", raising=False)
+    assert load_settings(data_dir=tmp_path).base_url is None
+    monkeypatch.setenv("PODIUM_BASE_URL", "https://cs.example.edu/podium/")
+    assert load_settings(data_dir=tmp_path).base_url == "https://cs.example.edu/podium"
 
 
 def test_background_and_pool_settings_come_from_the_environment(tmp_path, monkeypatch):

@@ -5,11 +5,13 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
-from podium.config import SmtpSettings, smtp_settings
+from podium.config import SmtpSettings
 from podium.errors import PodiumError
 from podium.services import accounts, ratelimit, users
 from podium.web.access import me, signed_in
 from podium.web.context import current_user, db_session, rt, sign_in_session, sign_out_session
+from podium.web.links import external_url, reset_mail
+from podium.web.security import no_store
 
 bp = Blueprint("accounts", __name__)
 
@@ -54,7 +56,7 @@ def sign_out():
 
 @bp.route("/forgot", methods=["GET", "POST"])
 def forgot():
-    smtp = smtp_settings()
+    smtp = reset_mail()
     if request.method == "GET":
         return render_template("accounts/forgot.html", can_mail=smtp is not None)
     if smtp is not None:
@@ -72,14 +74,11 @@ def _mail_link_if_enrolled(smtp: SmtpSettings, email: str) -> None:
         return
     if user is not None:
         token = accounts.issue_reset_token(db_session(), rt().settings.secret_key, user, actor=user.email)
-        accounts.mail_reset_link(smtp, user, reset_url(token))
-
-
-def reset_url(token: str) -> str:
-    return url_for("accounts.reset", token=token, _external=True)
+        accounts.mail_reset_link(smtp, user, external_url("accounts.reset", token=token))
 
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
+@no_store  # its address grants access
 def reset(token: str):
     secret = rt().settings.secret_key
     user = accounts.user_for_reset(db_session(), secret, token)
@@ -115,6 +114,7 @@ def set_name():
 
 
 @bp.post("/profile/api-key")
+@no_store
 @signed_in
 def new_api_key():
     # Shown in this response only: it is neither stored nor put in the (signed, not encrypted) session cookie.

@@ -26,6 +26,7 @@ from podium.services import courses, export, leaderboards, rule_values, submissi
 from podium.web.api import member_competition, register_json_errors, send_stored_file
 from podium.web.auth import require_user
 from podium.web.context import db_session, rt
+from podium.web.security import no_store
 
 bp = Blueprint("kaggle", __name__, url_prefix="/api/v1")
 register_json_errors(bp)
@@ -112,6 +113,7 @@ def competition_item(comp, entered: bool) -> dict:
 
 
 @bp.post("/competitions/<cid>/submissions/url/<contentLength>/<lastModifiedDateUtc>")
+@no_store  # the upload address carries a ticket that lets its holder upload as this student
 def submission_url(cid: str, contentLength: str, lastModifiedDateUtc: str):  # noqa: N803 - the client's names
     comp, _, user = member_competition(cid)
     size = whole_number(contentLength, "contentLength", "the file's size in bytes")

@@ -3,7 +3,9 @@ static files; session cookies that are Secure over HTTPS; the client's address a
 """
 from __future__ import annotations
 
-from flask import Flask, Response, has_request_context, request
+import functools
+
+from flask import Flask, Response, g, has_request_context, request
 
 from podium.errors import PodiumError
 from flask.sessions import SecureCookieSessionInterface
@@ -34,6 +36,19 @@ HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": PERMISSIONS_POLICY,
 }
+
+
+def no_store(view):
+    """For a view whose response shows a secret (a new API key, a reset link) or whose address is one: no browser
+    history, back-forward cache or shared proxy may keep a copy. `secure_headers` sets the header, on error pages
+    too."""
+
+    @functools.wraps(view)
+    def marked(*args, **kwargs):
+        g.podium_no_store = True
+        return view(*args, **kwargs)
+
+    return marked
 
 
 ESCAPING_PATH = ("This address names a file outside its folder (it has a '..' or '.' part, a backslash or a NUL "
@@ -79,6 +94,8 @@ def init_app(app: Flask) -> None:
         response.headers.setdefault("Content-Security-Policy", SVG_POLICY if svg else PAGE_POLICY)
         for name, value in HEADERS.items():
             response.headers.setdefault(name, value)
+        if g.get("podium_no_store"):
+            response.headers["Cache-Control"] = "no-store"
         if request.is_secure:
             # Served over HTTPS: browsers should never fall back to plain HTTP for this site.
             response.headers.setdefault("Strict-Transport-Security", HSTS)

@@ -13,7 +13,6 @@ from datetime import datetime
 from flask import Blueprint, Response, current_app, flash, jsonify, redirect, render_template, request, url_for
 
 from podium import rules
-from podium.config import smtp_settings
 from podium.domain import utcnow
 from podium.errors import PodiumError
 from podium.services import (accounts, browse, competition_settings, competitions, courses, export, extensions,
@@ -21,6 +20,8 @@ from podium.services import (accounts, browse, competition_settings, competition
 from podium.web.access import (competition_for_instructor, competition_for_staff, course_for_instructor,
                                course_for_staff, me, role_in, signed_in)
 from podium.web.context import db_session, rt
+from podium.web.links import reset_mail, shown_url
+from podium.web.security import no_store
 from podium.web.tasks import Rescores
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -125,6 +126,7 @@ def change_role(slug: str, user_id: int):
 
 
 @bp.post("/<slug>/people/<int:user_id>/reset-link")
+@no_store
 @signed_in
 def reset_link(slug: str, user_id: int):
     course = course_for_staff(slug)
@@ -134,9 +136,9 @@ def reset_link(slug: str, user_id: int):
     user = enrolment.user
     token = accounts.issue_reset_token(db_session(), rt().settings.secret_key, user, actor=me().email,
                                        course_id=course.id)
-    link = url_for("accounts.reset", token=token, _external=True)
+    link = shown_url("accounts.reset", token=token)  # absolute only under PODIUM_BASE_URL
     mailed = False
-    smtp = smtp_settings()
+    smtp = reset_mail()
     if smtp is not None and request.form.get("mail"):
         accounts.mail_reset_link(smtp, user, link)
         mailed = True

@@ -66,6 +66,7 @@ def test_the_three_steps_store_a_scored_submission_and_answer_with_its_score(cli
     body = issued.get_json()
     assert "isComplete" not in body  # the client's switch to the PUT upload path
     assert body["createUrl"].startswith("http://localhost/api/v1/uploads/") and body["token"] in body["createUrl"]
+    assert issued.headers["Cache-Control"] == "no-store"  # the address lets its holder upload as this student
     stored = put(client, body["createUrl"], text.encode())  # no credentials
     assert stored.status_code == 200 and stored.get_json() == {"receivedBytes": len(text)}
     done = finish(client, world.student, body["token"], description="resnet, lr 1e-3")

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 
 from podium.config import Limit, RateLimits
 from podium.models import AuditEvent, User
 from podium.services import accounts, users
-from tests.web.helpers import PASSWORD, TOKEN, page
+from podium.web import create_app
+from tests.web.helpers import PASSWORD, TOKEN, Browser, page
 
 
 @pytest.mark.real_password_hashing
@@ -165,39 +167,85 @@ def test_forgot_password_without_mail_tells_people_to_ask_staff(client, monkeypa
     assert 'name="email"' not in text
 
 
-class FakeSMTP:
-    sent: list = []
-
-    def __init__(self, host, port, timeout=None):
-        self.host, self.port = host, port
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-    def starttls(self):
-        pass
-
-    def login(self, user, password):
-        pass
-
-    def send_message(self, message):
-        FakeSMTP.sent.append(message)
+BASE_URL = "https://podium.c1.test/course-site"
 
 
-def test_forgot_password_mails_a_link_when_smtp_is_configured(client, course, monkeypatch):
-    monkeypatch.setenv("PODIUM_SMTP_HOST", "mail.c1.test")
-    monkeypatch.setattr(accounts.smtplib, "SMTP", FakeSMTP)
-    FakeSMTP.sent = []
+@pytest.fixture
+def base_url(rt) -> str:
+    """PODIUM_BASE_URL, as the deployment would set it."""
+    rt.settings = replace(rt.settings, base_url=BASE_URL)
+    return BASE_URL
+
+
+def test_forgot_password_mails_a_link_when_smtp_is_configured(client, course, base_url, mail_server):
     response = client.form("/forgot", {"email": course.student})
     assert "on its way" in page(response)
     unknown = client.form("/forgot", {"email": "nobody@c1.test"})
     assert "on its way" in page(unknown)  # the same answer: the form does not reveal who has an account
-    assert len(FakeSMTP.sent) == 1
-    message = FakeSMTP.sent[0]
-    assert message["To"] == course.student and "/reset/" in message.get_content()
+    assert len(mail_server) == 1
+    message = mail_server[0]
+    assert message["To"] == course.student and f"{BASE_URL}/reset/" in message.get_content()
+
+
+def mailed_link(message) -> str:
+    return re.search(r"\S+/reset/\S+", message.get_content()).group(0)
+
+
+def attacker_form(client, url: str, data: dict, headers: dict):
+    """A form posted with the attacker's headers on every request, the one that fetches the token too."""
+    token = TOKEN.search(page(client.get("/sign-in", headers=headers))).group(1)
+    return client.post(url, data={**data, "csrf_token": token}, headers=headers)
+
+
+def test_a_mailed_reset_link_is_built_from_the_base_url_never_from_the_host_header(client, course, base_url,
+                                                                                   mail_server):
+    sent = attacker_form(client, "/forgot", {"email": course.student}, {"Host": "evil.example"})
+    assert "on its way" in page(sent)
+    [message] = mail_server
+    link = mailed_link(message)
+    assert link.startswith(f"{BASE_URL}/reset/") and "evil.example" not in message.as_string()
+
+
+def test_a_mailed_reset_link_ignores_forwarded_host_headers_of_a_trusted_proxy(rt, course, base_url, mail_server):
+    rt.settings = replace(rt.settings, trust_proxy=1)
+    app = create_app(runtime=rt)
+    app.test_client_class, app.config["TESTING"] = Browser, True
+    client = app.test_client()
+    sent = attacker_form(client, "/forgot", {"email": course.student}, {"X-Forwarded-Host": "evil.example"})
+    assert "on its way" in page(sent), page(sent)
+    [message] = mail_server
+    link = mailed_link(message)
+    assert link.startswith(f"{BASE_URL}/reset/") and "evil.example" not in message.as_string()
+    # The link works: it names this site's reset page.
+    assert course.student in page(client.get(link.removeprefix(BASE_URL)))
+
+
+def test_without_a_base_url_no_reset_mail_is_sent_and_the_form_sends_people_to_staff(client, course, mail_server,
+                                                                                     caplog):
+    assert client.application.extensions["podium"].settings.base_url is None
+    text = page(client.get("/forgot"))
+    assert "Ask your course staff for a password reset link" in text and 'name="email"' not in text
+    response = attacker_form(client, "/forgot", {"email": course.student}, {"Host": "evil.example"})
+    assert response.status_code == 200 and mail_server == []
+    assert "PODIUM_BASE_URL" in caplog.text
+
+
+def test_staff_reset_links_use_the_base_url_and_are_mailed_from_it(as_staff, rt, course, base_url, mail_server):
+    link = _reset_link(as_staff, rt, course.student)
+    assert link.startswith(f"{BASE_URL}/reset/")
+    with rt.db.session() as db:
+        user_id = db.query(User.id).filter(User.email == course.student).scalar()
+    as_staff.form(f"/staff/c1/people/{user_id}/reset-link", {"mail": "1"})
+    [message] = mail_server
+    assert mailed_link(message).startswith(f"{BASE_URL}/reset/")
+
+
+def test_without_a_base_url_staff_reset_links_are_relative_to_the_site(as_staff, rt, course):
+    with rt.db.session() as db:
+        user_id = db.query(User.id).filter(User.email == course.student).scalar()
+    response = as_staff.form(f"/staff/c1/people/{user_id}/reset-link")
+    link = re.search(r'id="reset-link">([^<]+)<', page(response)).group(1)
+    assert link.startswith("/reset/") and "PODIUM_BASE_URL" in page(response)
 
 
 def test_profile_sets_the_leaderboard_name(as_student, rt, course):

@@ -78,3 +78,28 @@ def test_static_script_is_served_and_referenced(client):
     page = client.get("/sign-in").get_data(as_text=True)
     assert '<script src="/static/podium.js" defer></script>' in page
     assert client.get("/static/podium.js").status_code == 200
+
+
+# --- secrets are never cached -----------------------------------------------------------------------------
+
+
+def test_the_page_showing_a_new_api_key_is_not_stored_by_any_cache(as_student):
+    shown = as_student.form("/profile/api-key")
+    assert 'id="api-key"' in shown.get_data(as_text=True)
+    assert shown.headers.get("Cache-Control") == "no-store"
+
+
+def test_the_page_showing_a_reset_link_to_staff_and_the_reset_page_are_not_stored(as_staff, client, rt, course):
+    from podium.models import User
+
+    with rt.db.session() as db:
+        user_id = db.query(User.id).filter(User.email == course.student).scalar()
+    shown = as_staff.form(f"/staff/c1/people/{user_id}/reset-link")
+    assert shown.status_code == 200 and shown.headers.get("Cache-Control") == "no-store"
+    link = re.search(r'id="reset-link">([^<]+)<', shown.get_data(as_text=True)).group(1)
+    opened = client.get(link.replace("http://localhost", ""))
+    assert opened.status_code == 200 and opened.headers.get("Cache-Control") == "no-store"
+
+
+def test_ordinary_pages_keep_their_caching(as_student):
+    assert as_student.get("/profile").headers.get("Cache-Control") != "no-store"
