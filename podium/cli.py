@@ -151,18 +151,36 @@ def users() -> None:
 @click.argument("email")
 @click.option("--course", "course_slug", required=True, help="course slug, e.g. 11785-f19")
 @click.option("--role", type=click.Choice(["student", "staff", "instructor"]), default="student", show_default=True)
-@click.option("--name", default="")
-@click.option("--password", default=None, help="sets a password for signing in to the web app")
-@click.option("--leaderboard-name", default="")
+@click.option("--name", default="", help="the name of a new account")
+@click.option("--password", default=None, help="the password of a new account, for signing in to the web app")
+@click.option("--leaderboard-name", default="", help="the leaderboard name of a new account")
 @click.pass_context
 def users_add(ctx, email, course_slug, role, name, password, leaderboard_name) -> None:
-    """Create an account (if needed) and enrol it in a course."""
+    """Enrol EMAIL in a course with a role, making the account if there is none.
+
+    An existing account is never changed by enrolling it: giving it another name or a password here is refused
+    (`podium users reset-link` lets its owner set a new password)."""
     from podium.services import courses, users as users_service
 
     with runtime(ctx).db.session() as session:
+        existing = users_service.find_user(session, email)
+        if existing is not None:
+            _refuse_account_changes(existing, name=name, password=password, leaderboard_name=leaderboard_name)
         user = users_service.add_user(session, email, courses.get_course(session, course_slug), role, name=name,
                                       password=password, leaderboard_name=leaderboard_name, actor=actor())
         click.echo(f"{user.email}: {role} of {course_slug}")
+
+
+def _refuse_account_changes(user, *, name: str, password: str | None, leaderboard_name: str) -> None:
+    changes = [what for what, given, kept in (("--name", name.strip(), user.name),
+                                               ("--leaderboard-name", leaderboard_name.strip(), user.leaderboard_name))
+               if given and given != kept]
+    if password:
+        changes.append("--password")
+    if changes:
+        raise PodiumError(f"{user.email} has an account already, and enrolling it changes nothing of it: leave out "
+                          f"{', '.join(changes)} (its owner changes them on the profile page; "
+                          f"`podium users reset-link {user.email}` gives a link to set a new password)")
 
 
 @users.command("import")
@@ -170,12 +188,43 @@ def users_add(ctx, email, course_slug, role, name, password, leaderboard_name) -
 @click.option("--course", "course_slug", required=True)
 @click.pass_context
 def users_import(ctx, roster: Path, course_slug: str) -> None:
-    """Enrol everyone in ROSTER.csv (columns email,name[,role])."""
+    """Enrol everyone in ROSTER.csv (columns email,name[,role]); the names are those of new accounts only."""
     from podium.services import courses, users as users_service
 
     with runtime(ctx).db.session() as session:
         result = users_service.import_roster(session, courses.get_course(session, course_slug), roster, actor=actor())
-    click.echo(f"{result.added} added, {result.updated} already had accounts")
+    click.echo(f"{result.added} added, {result.updated} already had accounts (left as they were)")
+
+
+@users.command("remove")
+@click.argument("email")
+@click.option("--course", "course_slug", required=True)
+@click.pass_context
+def users_remove(ctx, email: str, course_slug: str) -> None:
+    """Take EMAIL out of a course (never its last instructor); the account and its submissions stay."""
+    from podium.services import courses, users as users_service
+
+    with runtime(ctx).db.session() as session:
+        users_service.remove_enrolment(session, courses.get_course(session, course_slug),
+                                       users_service.get_user(session, email), actor=actor())
+    click.echo(f"{email}: no longer enrolled in {course_slug}")
+
+
+@users.command("reset-link")
+@click.argument("email")
+@click.pass_context
+def users_reset_link(ctx, email: str) -> None:
+    """Print a link that lets EMAIL's owner set a new password (any account; audited). It works once, for three
+    days; its address starts with PODIUM_BASE_URL."""
+    import os
+
+    from podium.services import accounts, users as users_service
+
+    rt = runtime(ctx)
+    with rt.db.session() as session:
+        token = accounts.issue_reset_token(session, rt.settings.secret_key, users_service.get_user(session, email),
+                                           actor=actor())
+    click.echo(f"{os.environ.get('PODIUM_BASE_URL', '').rstrip('/')}/reset/{token}")
 
 
 @users.command("token")

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from podium.domain import LARGEST_ID
 from podium.errors import Forbidden, NotFound, PodiumError
 from podium.models import Course, Enrolment, Role, User, utcnow
-from podium.services import audit
+from podium.services import audit, authority
 
 API_KEY_BYTES = 24
 ROSTER_COLUMNS = ("email", "name", "role")
@@ -60,19 +60,23 @@ def get_user(session: Session, email: str) -> User:
 
 
 def add_user(session: Session, email: str, course: Course, role: Role | str, *, name: str = "",
-             password: str | None = None, leaderboard_name: str = "", actor: str = "cli") -> User:
-    """Create the account if needed and enrol it in the course with the role (updating the role if enrolled)."""
+             password: str | None = None, leaderboard_name: str = "", actor: str = "cli",
+             by: authority.Actor = authority.OPERATOR) -> User:
+    """Enrol the account of `email` in the course with the role, making the account when there is none.
+
+    `by` is who asks (a course member on the web, OPERATOR for the `podium` command); podium.services.authority
+    decides. Name, leaderboard name and password are those of a new account only: enrolling an existing account
+    changes nothing of it (its name, password, API key, roles in other courses), whoever enrols it.
+    """
     role = parse_role(role) if isinstance(role, str) else role
     email = normalise_email(email)
     user = session.scalar(select(User).where(User.email == email))
+    authority.require_enrolment(by, course, user, role)
     if user is None:
         user = User(email=email, name=name.strip(), leaderboard_name=leaderboard_name.strip())
+        if password:
+            set_password(user, password)
         session.add(user)
-    else:
-        user.name = name.strip() or user.name
-        user.leaderboard_name = leaderboard_name.strip() or user.leaderboard_name
-    if password:
-        set_password(user, password)
     enrolment = next((e for e in user.enrolments if e.course_id == course.id), None)
     if enrolment is None:
         user.enrolments.append(Enrolment(course=course, role=role))
@@ -83,36 +87,87 @@ def add_user(session: Session, email: str, course: Course, role: Role | str, *, 
     return user
 
 
+def remove_enrolment(session: Session, course: Course, user: User, *, actor: str = "cli",
+                     by: authority.Actor = authority.OPERATOR) -> None:
+    """Take the person out of the course (the account and its submissions stay)."""
+    enrolment = next((e for e in user.enrolments if e.course_id == course.id), None)
+    if enrolment is None:
+        raise NotFound(f"{user.email} is not enrolled in {course.slug}")
+    authority.require_enrolment(by, course, user, authority.REMOVED)
+    session.delete(enrolment)
+    session.flush()
+    session.expire(user, ["enrolments"])
+    session.expire(course, ["enrolments"])
+    audit.record(session, actor, "user.unenrol", course_id=course.id, target=user.email, role=enrolment.role.value)
+
+
 @dataclass(frozen=True)
 class RosterResult:
-    added: int
-    updated: int
+    added: int    # accounts made
+    updated: int  # accounts that existed (left as they were; only their enrolment in the course is set)
+    enrolled: int = 0       # people new to the course
+    already_enrolled: int = 0  # people the course had (their role set to the roster's)
 
 
-def import_roster(session: Session, course: Course, roster: Path | str, actor: str = "cli") -> RosterResult:
-    """Enrol everyone in a CSV with columns email,name[,role] (role defaults to student).
-
-    The whole file is checked before anything is written, so a bad line leaves the course as it was.
-    """
-    text = Path(roster).read_text(encoding="utf-8-sig") if isinstance(roster, Path) else roster
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
-    if header[:2] != ["email", "name"] or any(h not in ROSTER_COLUMNS for h in header):
+def read_roster(text: str) -> list[tuple[int, str, str, Role]]:
+    """The rows of a roster CSV, columns email,name[,role] in any letter case, as (line, email, name, role); the
+    role is student when its column or cell is empty. Any bad line raises naming it."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    header = [(h or "").strip().lower() for h in (reader.fieldnames or [])]
+    if header[:2] != ["email", "name"] or any(h not in ROSTER_COLUMNS for h in header) or len(set(header)) < len(header):
         raise PodiumError(f"the roster's header must be `email,name` or `email,name,role`; found `{','.join(header)}`")
+    reader.fieldnames = header  # every later lookup reads the normalised names: one spelling of each column
     people = []
     for line, row in enumerate(reader, start=2):
-        row = {k.strip().lower(): (v or "").strip() for k, v in row.items() if k}
+        if any((cell or "").strip() for cell in row.get(None, [])):
+            raise PodiumError(f"roster line {line}: more cells than the header has columns")
         try:
-            people.append((normalise_email(row["email"]), row.get("name", ""), parse_role(row.get("role") or "student")))
+            people.append((line, normalise_email(row["email"] or ""), (row.get("name") or "").strip(),
+                           parse_role(row.get("role") or "student")))
         except PodiumError as exc:
             raise PodiumError(f"roster line {line}: {exc}") from None
-    added = updated = 0
-    for email, name, role in people:
-        exists = find_user(session, email) is not None
-        add_user(session, email, course, role, name=name, actor=actor)
-        updated += exists
-        added += not exists
-    return RosterResult(added=added, updated=updated)
+    return people
+
+
+def import_roster(session: Session, course: Course, roster: Path | str, actor: str = "cli",
+                  by: authority.Actor = authority.OPERATOR) -> RosterResult:
+    """Enrol everyone in a CSV with columns email,name[,role] (role defaults to student), each row under the same
+    rule as a single add (podium.services.authority), asked of `by`.
+
+    The whole file is checked, rules included, before anything is written, so a bad or refused line leaves the
+    course as it was.
+    """
+    text = Path(roster).read_text(encoding="utf-8-sig") if isinstance(roster, Path) else roster
+    people = read_roster(text)
+    accounts = {email: find_user(session, email) for _, email, _, _ in people}
+    _check_roster(course, people, accounts, by)
+    added = updated = enrolled = already = 0
+    for _, email, name, role in people:
+        user = accounts[email]
+        in_course = user is not None and authority.role_of(user, course) is not None
+        user = add_user(session, email, course, role, name=name, actor=actor, by=by)
+        updated += accounts[email] is not None
+        added += accounts[email] is None
+        accounts[email] = user
+        already += in_course
+        enrolled += not in_course
+    return RosterResult(added=added, updated=updated, enrolled=enrolled, already_enrolled=already)
+
+
+def _check_roster(course: Course, people, accounts: dict[str, User | None], by: authority.Actor) -> None:
+    """Every row against the rule, with the roles the rows before it leave (a roster may name a person twice)."""
+    roles = {e.user.email: e.role for e in course.enrolments}
+    instructors = authority.instructors_of(course)
+    actor_role = authority.OPERATOR if isinstance(by, authority.Operator) else authority.role_of(by, course)
+    for line, email, _, role in people:
+        target = accounts[email]
+        is_self = target is not None and not isinstance(by, authority.Operator) and target.id == by.id
+        refusal = authority.enrolment_refusal(actor_role, roles.get(email), role, is_self=is_self,
+                                              instructors=instructors)
+        if refusal is not None:
+            raise type(refusal)(f"roster line {line} ({email}): {refusal.message} Nothing was imported.")
+        instructors += (role == Role.instructor) - (roles.get(email) == Role.instructor)
+        roles[email] = role
 
 
 def set_password(user: User, password: str) -> None:
@@ -171,7 +226,7 @@ def authenticate_key(session: Session, email: str, key: str) -> User | None:
 
 
 def role_in(user: User, course: Course) -> Role | None:
-    return next((e.role for e in user.enrolments if e.course_id == course.id), None)
+    return authority.role_of(user, course)
 
 
 def require_staff(user: User, course: Course) -> None:

@@ -6,7 +6,6 @@ instructors only) and hands the work to a service.
 """
 from __future__ import annotations
 
-import csv
 import io
 from datetime import datetime
 
@@ -15,7 +14,7 @@ from flask import Blueprint, Response, current_app, flash, jsonify, redirect, re
 from podium import rules
 from podium.domain import utcnow
 from podium.errors import PodiumError
-from podium.services import (accounts, browse, competition_settings, competitions, courses, export, extensions,
+from podium.services import (accounts, authority, browse, competition_settings, competitions, courses, export, extensions,
                              grading, finalisations, overview, rule_values, slack, standing, users)
 from podium.web.access import (competition_for_instructor, competition_for_staff, course_for_instructor,
                                course_for_staff, me, role_in, signed_in)
@@ -61,7 +60,9 @@ def overview_page(slug: str):
 @signed_in
 def people(slug: str):
     course = course_for_staff(slug)
-    return render_template("staff/people.html", **page_args(course=course, members=browse.members(db_session(), course)))
+    viewer = me()
+    return render_template("staff/people.html", **page_args(course=course, members=browse.members(db_session(), course),
+                                                            may_link=lambda user: authority.may_issue_link(viewer, user)))
 
 
 @bp.post("/<slug>/people/import")
@@ -71,16 +72,10 @@ def import_people(slug: str):
     text = _uploaded_text("roster") or request.form.get("roster_text", "")
     if not text.strip():
         raise PodiumError("Choose a roster CSV (columns email,name[,role]) or paste its lines.", code=422)
-    if role_in(course).value != "instructor" and _grants_staff(text):
-        raise PodiumError("Only instructors can enrol staff or instructors; import students only.", code=403)
-    result = users.import_roster(db_session(), course, text, actor=me().email)
-    flash(f"Roster imported: {result.added} added, {result.updated} updated.")
+    result = users.import_roster(db_session(), course, text, actor=me().email, by=me())
+    # Counted by the course, not by account: whether an address has an account elsewhere is not the course's to know.
+    flash(f"Roster imported: {result.enrolled} enrolled, {result.already_enrolled} already in the course.")
     return redirect(url_for("staff.people", slug=slug))
-
-
-def _grants_staff(text: str) -> bool:
-    rows = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    return any((row.get("role") or "student").strip().lower() != "student" for row in rows)
 
 
 def _uploaded_text(field: str) -> str:
@@ -97,12 +92,9 @@ def _uploaded_text(field: str) -> str:
 @signed_in
 def add_person(slug: str):
     course = course_for_staff(slug)
-    role = request.form.get("role", "student")
-    if role != "student":
-        course = course_for_instructor(slug)
-    user = users.add_user(db_session(), request.form.get("email", ""), course, role,
-                          name=request.form.get("name", ""), actor=me().email)
-    flash(f"{user.email} is enrolled as {role}.")
+    user = users.add_user(db_session(), request.form.get("email", ""), course, request.form.get("role", "student"),
+                          name=request.form.get("name", ""), actor=me().email, by=me())
+    flash(f"{user.email} is enrolled as {users.role_in(user, course).value}.")
     return redirect(url_for("staff.people", slug=slug))
 
 
@@ -118,10 +110,19 @@ def member_or_404(course, user_id: int):
 def change_role(slug: str, user_id: int):
     course = course_for_instructor(slug)
     enrolment = member_or_404(course, user_id)
-    if enrolment.user_id == me().id:
-        raise PodiumError("Ask another instructor to change your own role.", code=409)
-    users.add_user(db_session(), enrolment.user.email, course, request.form.get("role", ""), actor=me().email)
-    flash(f"{enrolment.user.email} is now {enrolment.role.value}.")
+    user = enrolment.user
+    users.add_user(db_session(), user.email, course, request.form.get("role", ""), actor=me().email, by=me())
+    flash(f"{user.email} is now {users.role_in(user, course).value}.")
+    return redirect(url_for("staff.people", slug=slug))
+
+
+@bp.post("/<slug>/people/<int:user_id>/remove")
+@signed_in
+def remove_person(slug: str, user_id: int):
+    course = course_for_instructor(slug)
+    user = member_or_404(course, user_id).user
+    users.remove_enrolment(db_session(), course, user, actor=me().email, by=me())
+    flash(f"{user.email} is no longer enrolled in {course.slug}; the account and its submissions stay.")
     return redirect(url_for("staff.people", slug=slug))
 
 
@@ -130,10 +131,8 @@ def change_role(slug: str, user_id: int):
 @signed_in
 def reset_link(slug: str, user_id: int):
     course = course_for_staff(slug)
-    enrolment = member_or_404(course, user_id)
-    if enrolment.role.is_staff and role_in(course).value != "instructor":
-        raise PodiumError("Only instructors can hand out reset links for staff accounts.", code=403)
-    user = enrolment.user
+    user = member_or_404(course, user_id).user
+    authority.require_link(me(), user)
     token = accounts.issue_reset_token(db_session(), rt().settings.secret_key, user, actor=me().email,
                                        course_id=course.id)
     link = shown_url("accounts.reset", token=token)  # absolute only under PODIUM_BASE_URL

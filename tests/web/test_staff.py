@@ -73,7 +73,7 @@ def test_roster_import_from_the_web_same_csv_as_the_command(as_staff, rt):
     roster = "email,name\nnew1@c1.test,New One\nnew2@c1.test,New Two\n"
     response = as_staff.form("/staff/c1/people/import", {"roster": (io.BytesIO(roster.encode()), "roster.csv")},
                              content_type="multipart/form-data", follow_redirects=True)
-    assert "2 added, 0 updated" in page(response)
+    assert "2 enrolled, 0 already in the course" in page(response)
     bad = as_staff.form("/staff/c1/people/import", {"roster_text": "email,name\nnot-an-email,X\n"})
     assert bad.status_code == 400 and "roster line 2" in page(bad)
     with rt.db.session() as db:
