@@ -216,15 +216,13 @@ def users_remove(ctx, email: str, course_slug: str) -> None:
 def users_reset_link(ctx, email: str) -> None:
     """Print a link that lets EMAIL's owner set a new password (any account; audited). It works once, for three
     days; its address starts with PODIUM_BASE_URL."""
-    import os
-
     from podium.services import accounts, users as users_service
 
     rt = runtime(ctx)
     with rt.db.session() as session:
         token = accounts.issue_reset_token(session, rt.settings.secret_key, users_service.get_user(session, email),
                                            actor=actor())
-    click.echo(f"{os.environ.get('PODIUM_BASE_URL', '').rstrip('/')}/reset/{token}")
+    click.echo(f"{rt.settings.base_url or ''}/reset/{token}")
 
 
 @users.command("token")
