@@ -107,6 +107,9 @@ class User(Base):
     api_key_hash: Mapped[Optional[str]] = mapped_column(String(128), index=True)
     api_key_created_at: Mapped[Optional[datetime]]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The account's session generation: written into a browser session at sign-in, and raised to end every
+    # session signed in before (sign-out, a new password, "sign out everywhere"); see podium.services.accounts.
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
 
     enrolments: Mapped[list[Enrolment]] = relationship(back_populates="user", cascade="all, delete-orphan")
 

@@ -41,8 +41,9 @@ from tests.conftest import predictions, write_course
 PASSWORD = "correct horse battery"
 ANA, BEN, CAT, DAN = "ana@example.edu", "ben@example.edu", "cat@example.edu", "dan@example.edu"
 
-# What the comparison leaves out, and why: a scoring claim is not backed up (see backup.EXCLUDED_COLUMNS).
-NOT_COMPARED = {"submissions": {"id", "claimed_by", "lease_until"}}
+# What the comparison leaves out, and why: a scoring claim and an account's session generation are not backed up
+# (see backup.EXCLUDED_COLUMNS).
+NOT_COMPARED = {"submissions": {"id", "claimed_by", "lease_until"}, "users": {"id", "session_epoch"}}
 # Columns that name a file or folder: compared by the sha256 of what they point to, not by the path.
 FILE_COLUMNS = {("data_files", "path"), ("submissions", "file_path")}
 FOLDER_COLUMNS = {("competitions", "compiled_dir"), ("competitions", "source_dir")}
