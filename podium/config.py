@@ -23,6 +23,9 @@ DEFAULT_MAX_UPLOAD_MB = 200
 # (100 by default): 4 processes x (5 + 10) = 60.
 DEFAULT_DB_POOL_SIZE = 5
 DEFAULT_DB_MAX_OVERFLOW = 10
+# A browser session ends after a day without a request, and two weeks after sign-in however busy it is.
+DEFAULT_SESSION_IDLE_MINUTES = 24 * 60
+DEFAULT_SESSION_MAX_DAYS = 14
 
 
 def _number(env, name: str, default, *, integer: bool = False, minimum: float = 0):
@@ -247,6 +250,10 @@ class Settings:
     base_url: str | None = None
     db_pool_size: int = DEFAULT_DB_POOL_SIZE  # PODIUM_DB_POOL_SIZE, PostgreSQL only
     db_max_overflow: int = DEFAULT_DB_MAX_OVERFLOW  # PODIUM_DB_MAX_OVERFLOW
+    # How long a browser session lasts: until this long without a request (PODIUM_SESSION_IDLE_MINUTES), and never
+    # longer than this after sign-in (PODIUM_SESSION_MAX_DAYS).
+    session_idle_minutes: float = DEFAULT_SESSION_IDLE_MINUTES
+    session_max_days: float = DEFAULT_SESSION_MAX_DAYS
     jobs: JobSettings = field(default_factory=JobSettings)
     extra: dict = field(default_factory=dict)
 
@@ -263,6 +270,14 @@ class Settings:
         """The file or folder a row records (`stored_path`); an absolute path, as rows written before paths were
         kept relative hold, stands as it is."""
         return self.data_dir / stored
+
+    @property
+    def session_idle_seconds(self) -> float:
+        return self.session_idle_minutes * 60
+
+    @property
+    def session_max_seconds(self) -> float:
+        return self.session_max_days * 24 * 3600
 
     @property
     def uploads_dir(self) -> Path:
@@ -329,6 +344,10 @@ def load_settings(**overrides) -> Settings:
         base_url=overrides.pop("base_url", None) or _base_url(env),
         db_pool_size=_number(env, "PODIUM_DB_POOL_SIZE", DEFAULT_DB_POOL_SIZE, integer=True, minimum=1),
         db_max_overflow=_number(env, "PODIUM_DB_MAX_OVERFLOW", DEFAULT_DB_MAX_OVERFLOW, integer=True),
+        session_idle_minutes=overrides.pop("session_idle_minutes", None)
+        or _number(env, "PODIUM_SESSION_IDLE_MINUTES", DEFAULT_SESSION_IDLE_MINUTES, minimum=1),
+        session_max_days=overrides.pop("session_max_days", None)
+        or _number(env, "PODIUM_SESSION_MAX_DAYS", DEFAULT_SESSION_MAX_DAYS, minimum=0.01),
         jobs=overrides.pop("jobs", None) or JobSettings.from_env(env),
         extra=overrides,
     )

@@ -46,6 +46,8 @@ def test_the_check_finds_each_way_of_reading_the_environment(tmp_path):
                                          ("PODIUM_SCORING_WORKERS", "0"),
                                          ("PODIUM_DB_POOL_SIZE", "2.5"),
                                          ("PODIUM_FINALISE_GRACE_SECONDS", "-1"),
+                                         ("PODIUM_SESSION_IDLE_MINUTES", "0"),
+                                         ("PODIUM_SESSION_MAX_DAYS", "two weeks"),
                                          ("PODIUM_BASE_URL", "podium.example.edu"),
                                          ("PODIUM_BASE_URL", "ftp://podium.example.edu"),
                                          ("PODIUM_BASE_URL", "https://podium.example.edu/?next=x"),
@@ -77,6 +79,17 @@ def test_background_and_pool_settings_come_from_the_environment(tmp_path, monkey
     assert (settings.jobs.lease_seconds, settings.jobs.finalise_grace_seconds) == (120, 5)
     assert settings.jobs.workers == settings.jobs.scoring_workers == 3
     assert (settings.db_pool_size, settings.db_max_overflow) == (7, 10)
+
+
+def test_session_lifetimes_come_from_the_environment(tmp_path, monkeypatch):
+    monkeypatch.delenv("PODIUM_SESSION_IDLE_MINUTES", raising=False)
+    monkeypatch.delenv("PODIUM_SESSION_MAX_DAYS", raising=False)
+    settings = load_settings(data_dir=tmp_path)
+    assert (settings.session_idle_seconds, settings.session_max_seconds) == (24 * 3600, 14 * 24 * 3600)
+    monkeypatch.setenv("PODIUM_SESSION_IDLE_MINUTES", "30")
+    monkeypatch.setenv("PODIUM_SESSION_MAX_DAYS", "0.5")
+    settings = load_settings(data_dir=tmp_path)
+    assert (settings.session_idle_seconds, settings.session_max_seconds) == (30 * 60, 12 * 3600)
 
 
 def test_a_dotenv_file_in_the_working_directory_is_read_and_the_environment_wins(tmp_path, monkeypatch):
