@@ -1,4 +1,10 @@
-"""Signing in and getting back in: rate-limited password checks, one-time reset links, profile changes.
+"""Signing in and getting back in: rate-limited password checks, browser sessions, one-time reset links, profile
+changes.
+
+Browser sessions live in the (signed) cookie, so ending one means making the server refuse it: each session carries
+its account's session generation (`User.session_epoch`) from sign-in, and signing out, setting a password and "sign
+out everywhere" raise the generation, which ends every session of the account at once. A session also ends after
+the idle and absolute lifetimes of the settings (PODIUM_SESSION_IDLE_MINUTES, PODIUM_SESSION_MAX_DAYS).
 
 Reset links need no table: a link is signed with the server's secret and carries a fingerprint of the account's
 current password hash, so it stops working the moment the password changes (one use), or after `RESET_MAX_AGE`.
@@ -14,7 +20,7 @@ from functools import lru_cache
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
-from podium.config import SmtpSettings
+from podium.config import Settings, SmtpSettings
 from podium.errors import PodiumError
 from podium.models import User
 from podium.services import audit, ratelimit, users
@@ -73,6 +79,35 @@ def _dummy_hash() -> str:
 
 def _spend_a_password_check(password: str) -> None:
     users.check_password_hash(_dummy_hash(), password)
+
+
+# --- browser sessions --------------------------------------------------------------------------------------
+
+
+def session_is_current(user: User, epoch: object, signed_in_at: object, seen_at: object, settings: Settings,
+                       now: float) -> bool:
+    """Whether a browser session of `user` (its generation, sign-in and last-request instants, in seconds since the
+    epoch) still stands at `now`: of the account's current generation, within the absolute lifetime since sign-in
+    and within the idle lifetime since its last request. A session without these (written before they existed) is
+    over."""
+    if type(epoch) is not int or epoch != user.session_epoch:
+        return False
+    if not all(isinstance(instant, (int, float)) and not isinstance(instant, bool) for instant in (signed_in_at,
+                                                                                                   seen_at)):
+        return False
+    return now - signed_in_at <= settings.session_max_seconds and now - seen_at <= settings.session_idle_seconds
+
+
+def sign_out(session: Session, user: User) -> None:
+    """Signing out ends every session of the account, not only the browser's: a session is a signed cookie, and a
+    copy of it (taken from a shared computer, say) would otherwise still work until it expired."""
+    users.end_sessions(user)
+    audit.record(session, user.email, "user.sign_out", target=user.email)
+
+
+def sign_out_everywhere(session: Session, user: User) -> None:
+    users.end_sessions(user)
+    audit.record(session, user.email, "user.sign_out_everywhere", target=user.email)
 
 
 # --- reset links -----------------------------------------------------------------------------------------

@@ -172,6 +172,13 @@ def _check_roster(course: Course, people, accounts: dict[str, User | None], by: 
 
 def set_password(user: User, password: str) -> None:
     user.password_hash = password_hash(password)
+    end_sessions(user)  # whoever held a session (or the old password) must sign in with the new one
+
+
+def end_sessions(user: User) -> None:
+    """End every browser session the account has: each carries the generation it was signed in under, and a
+    session of an older generation is refused (podium.services.accounts.session_is_current)."""
+    user.session_epoch = (user.session_epoch or 0) + 1
 
 
 def password_hash(password: str) -> str:

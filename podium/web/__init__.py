@@ -8,8 +8,6 @@ from flask import Flask, g
 from podium.jobs import ScoringPool
 from podium.runtime import Runtime, make_runtime
 
-SESSION_DAYS = 14
-
 
 def create_app(runtime: Runtime | None = None, **overrides) -> Flask:
     app = Flask(__name__)
@@ -30,8 +28,10 @@ def create_app(runtime: Runtime | None = None, **overrides) -> Flask:
 
 
 def register_config(app: Flask) -> None:
+    settings = app.extensions["podium"].settings
     app.config.update(
-        PERMANENT_SESSION_LIFETIME=timedelta(days=SESSION_DAYS),
+        # The cookie's own lifetime; podium.services.accounts.session_is_current also ends a session before that.
+        PERMANENT_SESSION_LIFETIME=timedelta(days=settings.session_max_days),
         SESSION_COOKIE_HTTPONLY=True,
         # Lax keeps the session cookie off cross-site POSTs, a second wall behind the CSRF tokens.
         SESSION_COOKIE_SAMESITE="Lax",

@@ -49,8 +49,19 @@ def sign_in():
 
 @bp.post("/sign-out")
 def sign_out():
+    if (user := current_user()) is not None:
+        accounts.sign_out(db_session(), user)
     sign_out_session()
     flash("You are signed out.")
+    return redirect(url_for("accounts.sign_in"))
+
+
+@bp.post("/profile/sign-out-everywhere")
+@signed_in
+def sign_out_everywhere():
+    accounts.sign_out_everywhere(db_session(), me())
+    sign_out_session()
+    flash("You are signed out everywhere: on every computer and browser, Podium asks for your password again.")
     return redirect(url_for("accounts.sign_in"))
 
 
@@ -133,5 +144,6 @@ def change_password():
     except PodiumError as exc:
         return render_template("accounts/profile.html", user=me(), new_key=None,
                                password_error=exc.message), exc.code
-    flash("Your password is changed.")
+    sign_in_session(me())  # the new password ended every session, this browser's with them: it starts a new one
+    flash("Your password is changed, and you are signed out everywhere else.")
     return redirect(url_for("accounts.profile"))

@@ -1,7 +1,8 @@
 """Who is calling the APIs: HTTP Basic with an email and an API key (scripts, the Kaggle CLI), or the browser session.
 
 A request that sends an Authorization header is judged by it alone: a wrong key is a 401 even when a session
-cookie rides along. Without the header, the site's session (`flask.session["user_id"]`, set at sign-in) is used.
+cookie rides along. Without the header, the site's session (`flask.session["user_id"]`, set at sign-in) is used, as
+long as it stands (podium.web.context.session_user: not signed out, no new password since, not idle, not too old).
 
 CSRF (podium.web.extensions calls `csrf_exempt()` before the site's check): a forged cross-site request can only
 ride on credentials the browser adds by itself, the session cookie. So the API blueprints (`api`, `kaggle`) skip
@@ -20,7 +21,7 @@ from flask import current_app, g, jsonify, request, session
 from podium.domain import Role
 from podium.errors import PodiumError
 from podium.services import ratelimit, users
-from podium.web.context import USER_KEY, db_session
+from podium.web.context import USER_KEY, db_session, session_user
 
 REALM = "podium"
 API_BLUEPRINTS = frozenset({"api", "kaggle"})
@@ -49,7 +50,7 @@ def _from_basic():
 
 
 def _from_session():
-    return users.user_by_id(db_session(), session.get(USER_KEY))
+    return session_user()
 
 
 def require_user():

@@ -1,13 +1,18 @@
 """Access to the process's runtime, the request's database session and the signed-in person from views."""
 from __future__ import annotations
 
+import time
+
 from flask import current_app, g, session
 
 from podium.runtime import Runtime
-from podium.services import users
+from podium.services import accounts, users
 
 # The key every part of the site (pages and the REST API alike) reads the signed-in account from.
 USER_KEY = "user_id"
+# What else a session holds to be judged by (podium.services.accounts.session_is_current): the account's session
+# generation at sign-in, the instant of sign-in and that of the session's last request (seconds since the epoch).
+EPOCH_KEY, SIGNED_IN_KEY, SEEN_KEY = "session_epoch", "signed_in_at", "seen_at"
 
 
 def rt() -> Runtime:
@@ -24,23 +29,48 @@ def db_session():
 def current_user():
     """The signed-in account (a `User` from the services), or None."""
     if "current_user" not in g:
-        g.current_user = users.user_by_id(db_session(), session.get(USER_KEY))
+        g.current_user = session_user()
     return g.current_user
 
 
+def session_user():
+    """The account the browser session is signed in as, or None: nobody signed in, or the session has ended (the
+    account signed out or set a password since, or the session was idle or is too old), and is then cleared. The
+    one judge of a session, for pages and the APIs alike; a session that stands is marked seen now."""
+    if "session_user" not in g:
+        g.session_user = _live_session_user(time.time())
+    return g.session_user
+
+
+def _live_session_user(now: float):
+    if session.get(USER_KEY) is None:
+        return None
+    user = users.user_by_id(db_session(), session.get(USER_KEY))
+    if user is None or not accounts.session_is_current(user, session.get(EPOCH_KEY), session.get(SIGNED_IN_KEY),
+                                                       session.get(SEEN_KEY), rt().settings, now):
+        session.clear()
+        return None
+    session[SEEN_KEY] = int(now)
+    return user
+
+
 def sign_in_session(user) -> None:
-    start_session(session, user.id)
-    g.current_user = user
+    start_session(session, user)
+    g.current_user = g.session_user = user
 
 
-def start_session(store, user_id: int) -> None:
+def start_session(store, user, now: float | None = None) -> None:
     """What signing in writes into a browser's session (`store`, a Flask session): everything before it cleared,
-    so that a session planted before sign-in is worthless, then the account, kept for the session lifetime."""
+    so that a session planted before sign-in is worthless, then the account with its session generation and the
+    instant, kept for the session lifetime."""
+    now = int(time.time() if now is None else now)
     store.clear()
-    store[USER_KEY] = user_id
+    store[USER_KEY] = user.id
+    store[EPOCH_KEY] = user.session_epoch
+    store[SIGNED_IN_KEY] = store[SEEN_KEY] = now
     store.permanent = True
 
 
 def sign_out_session() -> None:
     session.clear()
-    g.current_user = None
+    g.current_user = g.session_user = None

@@ -198,6 +198,7 @@ CASES = [
     Case("/profile/api-key", "POST", "/profile/api-key", signed_in(200)),
     Case("/profile/password", "POST", "/profile/password", signed_in(302),
          data={"current": PASSWORD, "new": "a new password 1", "again": "a new password 1"}),
+    Case("/profile/sign-out-everywhere", "POST", "/profile/sign-out-everywhere", signed_in(302)),
     # Student pages of course c1.
     Case("/courses/<slug>", "GET", "/courses/c1", members(200)),
     Case("/courses/<slug>", "GET", "/courses/c2", {**everyone(403), "anonymous": 302, "outsider": 200},

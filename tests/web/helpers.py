@@ -65,10 +65,8 @@ class Browser(FlaskClient):
         """Signed in as `email` with the session the sign-in form leaves, without the form's round trips: for
         tests about what a signed-in person may do, not about signing in."""
         runtime = self.application.extensions["podium"]
-        with runtime.db.session() as session:
-            user_id = users.get_user(session, email).id
-        with self.session_transaction() as store:
-            start_session(store, user_id)
+        with runtime.db.session() as session, self.session_transaction() as store:
+            start_session(store, users.get_user(session, email))
         return self
 
 
