@@ -14,6 +14,7 @@ from podium.services import courses as course_service
 from podium.services.courses import get_course
 from podium.services import users
 from podium.web import create_app
+from podium.web.context import start_session
 from tests.api.conftest import Person, submit_scored, wait_until_done
 from tests.api.openapi_check import assert_matches_openapi
 from tests.conftest import predictions
@@ -78,23 +79,26 @@ def test_the_email_is_matched_case_insensitively(client, world):
     assert client.get("/api/me", headers=shouting.auth).get_json()["email"] == world.student.email
 
 
-def test_the_browser_session_authenticates_too(client, world):
-    with client.session_transaction() as session:
-        session["user_id"] = world.other.id
+def sign_in(client, rt, person: Person) -> None:
+    """A browser session of `person`, as signing in starts it."""
+    with rt.db.session() as db, client.session_transaction() as store:
+        start_session(store, users.get_user(db, person.email))
+
+
+def test_the_browser_session_authenticates_too(client, rt, world):
+    sign_in(client, rt, world.other)
     me = client.get("/api/me")
     assert me.status_code == 200 and me.get_json()["email"] == world.other.email
 
 
-def test_basic_credentials_win_over_a_session_cookie(client, world):
-    with client.session_transaction() as session:
-        session["user_id"] = world.other.id
+def test_basic_credentials_win_over_a_session_cookie(client, rt, world):
+    sign_in(client, rt, world.other)
     assert client.get("/api/me", headers=world.student.auth).get_json()["email"] == world.student.email
     assert_error(client.get("/api/me", headers=replace(world.other, key="nope").auth), 401)
 
 
-def test_a_session_post_needs_the_csrf_token_but_a_basic_one_does_not(client, world):
-    with client.session_transaction() as session:
-        session["user_id"] = world.student.id
+def test_a_session_post_needs_the_csrf_token_but_a_basic_one_does_not(client, rt, world):
+    sign_in(client, rt, world.student)
     data = {"file": (io.BytesIO(predictions().encode()), "p.csv")}
     refused = client.post(f"/api/competitions/{CID}/submissions", data=data, content_type="multipart/form-data")
     assert_error(refused, 400)
