@@ -78,6 +78,18 @@ def get_user(session: Session, email: str) -> User:
     return user
 
 
+def course_member(session: Session, course: Course, email: str) -> User:
+    """The account of `email` when it is enrolled in the course; one refusal whether the email has no account or
+    an account outside the course, so a course's staff learn nothing of accounts beyond their course."""
+    try:
+        user = find_user(session, email)
+    except PodiumError:
+        user = None
+    if user is None or authority.role_of(user, course) is None:
+        raise NotFound(f"{email.strip()} is not enrolled in {course.slug}; enrol them on the People page first")
+    return user
+
+
 def add_user(session: Session, email: str, course: Course, role: Role | str, *, name: str = "",
              password: str | None = None, leaderboard_name: str = "", actor: str = "cli",
              by: authority.Actor = authority.OPERATOR) -> User:

@@ -187,3 +187,19 @@ def test_the_migration_normalises_stored_emails_and_leaves_look_alikes_to_the_op
     finally:
         database.dispose()
     assert emails == ["student@c1.test", "ＯＴＨＥＲ@c1.test", "other@c1.test", "prof@c1.test"]
+
+
+# --- staff forms -------------------------------------------------------------------------------------------
+
+
+def test_the_extension_form_answers_alike_for_no_account_and_an_account_outside_the_course(as_staff, people):
+    def grant(email: str):
+        return as_staff.form("/staff/c1/extensions", {"competition": "c1-hw1", "email": email, "days": "1",
+                                                      "reason": "ill"})
+
+    outside, nobody = grant(EMAIL["outsider"]), grant("nobody@c2.test")
+    assert outside.status_code == nobody.status_code == 404
+    words = [re.search(r"(\S+) is not enrolled in c1[^<]*", page(r)) for r in (outside, nobody)]
+    assert words[0] and words[1] and words[0].group(0).replace(EMAIL["outsider"], "X") == \
+        words[1].group(0).replace("nobody@c2.test", "X")
+    assert grant(FULL_WIDTH).status_code == 302  # a member, by a variant of the email
