@@ -165,12 +165,17 @@ def _duration_words(seconds: int) -> str:
 class RateLimits:
     """Counted in the database, so every server process of a deployment shares them (podium.services.ratelimit)."""
 
-    sign_in_account: Limit = Limit(5, 15 * 60)    # failed sign-ins per account (and password-reset mails)
-    sign_in_address: Limit = Limit(30, 15 * 60)   # failed sign-ins per client address: a shared lab mistypes a few
+    # Failed sign-ins are counted three ways, so that guesses from one address never lock the owner out elsewhere:
+    sign_in: Limit = Limit(5, 15 * 60)            # per account from one address (also password-reset mails per account)
+    sign_in_address: Limit = Limit(30, 15 * 60)   # per client address, over all accounts: a shared lab mistypes a few
+    # per account over all addresses: a ceiling on guessing spread over many addresses, set above what one address
+    # can reach under `sign_in` in its window (5 per 15 minutes is at most 25 in any hour), so one alone cannot lock
+    # the account
+    sign_in_account: Limit = Limit(50, 60 * 60)
     api: Limit = Limit(600, 60)                   # API requests per key (or per address without valid credentials)
 
-    ENV = {"sign_in_account": "PODIUM_SIGN_IN_LIMIT", "sign_in_address": "PODIUM_SIGN_IN_ADDRESS_LIMIT",
-           "api": "PODIUM_API_LIMIT"}
+    ENV = {"sign_in": "PODIUM_SIGN_IN_LIMIT", "sign_in_address": "PODIUM_SIGN_IN_ADDRESS_LIMIT",
+           "sign_in_account": "PODIUM_SIGN_IN_ACCOUNT_LIMIT", "api": "PODIUM_API_LIMIT"}
 
     @classmethod
     def from_env(cls, env) -> RateLimits:

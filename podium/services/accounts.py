@@ -16,6 +16,7 @@ import hashlib
 import smtplib
 from email.message import EmailMessage
 from functools import lru_cache
+from typing import Callable
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
@@ -34,22 +35,29 @@ SIGN_IN_FAILED = "The email or the password is not right."
 def sign_in(session: Session, limiter: ratelimit.Limiter, email: str, password: str, address: str) -> User:
     """The account for these credentials, or an error that says what to do (wrong credentials or wait).
 
-    Failed sign-ins are limited per account (guessing one password slowly from anywhere) and per client address
-    (trying many accounts), counted in the database so every server process shares the count. The attempt is
-    counted before the password is checked, so parallel guesses cannot all slip under the limit; a right password
-    takes its hit back (and clears the account's failures), so only failures count.
+    Failed sign-ins are counted three ways (podium.config.RateLimits): per account from this address, so that a
+    classmate's wrong guesses never lock the owner out from another address; per address over all accounts (trying
+    many accounts); and per account over all addresses, a ceiling that one address alone cannot reach (guessing
+    one password from many addresses). The email is counted in its normalised form, so a variant of it (letter case,
+    full-width letters) is the same account. Counts live in the database so every server process shares them.
+
+    The attempt is counted before the password is checked, so parallel guesses cannot all slip under a limit; a
+    right password takes its hits back (and clears the account's failures), so only failures count.
     """
     limits = limiter.limits
-    account, where = (email or "").strip().lower(), f"{address}"
+    account = users.email_key(email)
+    counts = ((ratelimit.SIGN_IN, f"{account}\n{address}", limits.sign_in),
+              (ratelimit.SIGN_IN_ADDRESS, address, limits.sign_in_address),
+              (ratelimit.SIGN_IN_ACCOUNT, account, limits.sign_in_account))
     session.commit()  # nothing of this request is pending; on SQLite this frees the one write lock for the counters
-    wait = limiter.take(ratelimit.SIGN_IN_ACCOUNT, account, limits.sign_in_account)
-    if not wait:
-        wait = limiter.take(ratelimit.SIGN_IN_ADDRESS, where, limits.sign_in_address)
-        if wait:
-            limiter.give_back(ratelimit.SIGN_IN_ACCOUNT, account)
-    if wait:
-        raise ratelimit.RateLimited(f"Too many failed sign-ins. Try again in {ratelimit.wait_words(wait)}, or ask "
-                                    "the course staff for a password reset link.", retry_after=wait)
+    taken: list[tuple[str, str]] = []
+    for scope, subject, limit in counts:
+        if wait := limiter.take(scope, subject, limit):
+            for scope_taken, subject_taken in taken:
+                limiter.give_back(scope_taken, subject_taken)
+            raise ratelimit.RateLimited(f"Too many failed sign-ins. Try again in {ratelimit.wait_words(wait)}, or "
+                                        "ask the course staff for a password reset link.", retry_after=wait)
+        taken.append((scope, subject))
     try:
         user = users.find_user(session, email or "")
     except PodiumError:
@@ -59,17 +67,35 @@ def sign_in(session: Session, limiter: ratelimit.Limiter, email: str, password: 
         _spend_a_password_check(password or "")  # unknown accounts take as long to refuse as known ones
     if not users.check_password(user, password or ""):
         raise PodiumError(SIGN_IN_FAILED, code=401)
+    limiter.clear(ratelimit.SIGN_IN, f"{account}\n{address}")
     limiter.clear(ratelimit.SIGN_IN_ACCOUNT, account)
-    limiter.give_back(ratelimit.SIGN_IN_ADDRESS, where)
+    limiter.give_back(ratelimit.SIGN_IN_ADDRESS, address)
     return user
 
 
 def may_mail_reset_link(session: Session, limiter: ratelimit.Limiter, email: str) -> bool:
-    """Whether another reset mail may go to this address now: each request counts, under the per-account sign-in
-    limit, so the form cannot flood someone's mailbox."""
+    """Whether another reset mail may go to this address now: each request counts, per account (the normalised
+    email) under the sign-in limit, so the form cannot flood someone's mailbox."""
     session.commit()  # as in sign_in: no open transaction while the counter is written
-    return not limiter.take(ratelimit.RESET_MAIL, (email or "").strip().lower(),
-                            limiter.limits.sign_in_account)
+    return not limiter.take(ratelimit.RESET_MAIL, users.email_key(email), limiter.limits.sign_in)
+
+
+def mail_reset_link_if_known(session: Session, limiter: ratelimit.Limiter, smtp: SmtpSettings, secret: str,
+                             email: str, link_for: Callable[[str], str]) -> bool:
+    """What the forgot form does once its answer has gone: mail a reset link when the email has an account and the
+    account's reset mails are under their limit. Whether it mailed; the answer never depends on it."""
+    if not may_mail_reset_link(session, limiter, email):
+        return False
+    try:
+        user = users.find_user(session, email)
+    except PodiumError:
+        return False
+    if user is None:
+        return False
+    token = issue_reset_token(session, secret, user, actor=user.email)
+    session.commit()  # the audit record stays even when the mail server refuses
+    mail_reset_link(smtp, user, link_for(token))
+    return True
 
 
 @lru_cache(maxsize=1)
@@ -142,6 +168,8 @@ def user_for_reset(session: Session, secret: str, token: str, max_age: int = RES
 def reset_password(session: Session, secret: str, token: str, password: str) -> User:
     user = user_for_reset(session, secret, token)
     users.set_password(user, password)
+    # Whoever knew the old password may have made an API key with it: a reset ends that key too.
+    users.revoke_api_key(session, user, actor=user.email)
     audit.record(session, user.email, "user.password_reset", target=user.email)
     return user
 

@@ -34,6 +34,7 @@ from podium.models import RateCounter
 counters = RateCounter.__table__
 
 # Scopes: what is counted. Each has its own rows, so limits of different kinds never share a count.
+SIGN_IN = "sign-in:account+address"
 SIGN_IN_ACCOUNT = "sign-in:account"
 SIGN_IN_ADDRESS = "sign-in:address"
 RESET_MAIL = "reset-mail:account"
@@ -83,8 +84,8 @@ class Limiter:
     def prune_after_ms(self) -> int:
         """Rows whose window started this long ago are deleted when a new row is inserted: an ended window counts
         as nothing, and the longest window in use has certainly ended by then."""
-        longest = max(limit.seconds for limit in (self.limits.sign_in_account, self.limits.sign_in_address,
-                                                  self.limits.api))
+        longest = max(limit.seconds for limit in (self.limits.sign_in, self.limits.sign_in_address,
+                                                  self.limits.sign_in_account, self.limits.api))
         return max(PRUNE_AFTER_SECONDS, 2 * longest) * 1000
 
     def now_ms(self) -> int:

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import io
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,15 +23,33 @@ ROSTER_COLUMNS = ("email", "name", "role")
 
 
 def normalise_email(email: str) -> str:
+    """The one spelling of an address that Podium stores and compares: Unicode NFKC, case-folded, the domain in its
+    IDNA (ASCII) form. Full-width letters, another letter case or a composed accent are the same address, so a
+    variant neither gets past a limit counted on the address nor makes a second, look-alike account."""
     # Imported on first use, as Werkzeug below: the `podium` commands that never look an address up (jobs, slack
     # balance) import this module for its other helpers and should not pay for either.
     from email_validator import EmailNotValidError, validate_email
 
     # Self-hosted courses may use internal domains or the reserved .test domain (the demo does), so only the syntax is checked.
     try:
-        return validate_email(email.strip(), check_deliverability=False, test_environment=True).normalized.lower()
+        checked = validate_email(_folded(email), check_deliverability=False, test_environment=True)
     except EmailNotValidError as exc:
         raise PodiumError(f"{email!r} is not a valid email address: {exc}") from None
+    return f"{checked.local_part}@{checked.ascii_domain.lower()}"
+
+
+def email_key(email: str) -> str:
+    """What a limit counts an address typed into a form under: its normalised form, or, when it is not a valid
+    address (so no account has it), the same folding without the syntax check."""
+    try:
+        return normalise_email(email)
+    except PodiumError:
+        return _folded(email)
+
+
+def _folded(text: str) -> str:
+    # NFKC again after case folding: folding can undo it (Unicode's NFKC_Casefold does the same).
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", (text or "").strip()).casefold())
 
 
 def parse_role(role: str) -> Role:
@@ -56,6 +75,18 @@ def get_user(session: Session, email: str) -> User:
     user = find_user(session, email)
     if user is None:
         raise NotFound(f"no user {email!r}; `podium users add` creates one")
+    return user
+
+
+def course_member(session: Session, course: Course, email: str) -> User:
+    """The account of `email` when it is enrolled in the course; one refusal whether the email has no account or
+    an account outside the course, so a course's staff learn nothing of accounts beyond their course."""
+    try:
+        user = find_user(session, email)
+    except PodiumError:
+        user = None
+    if user is None or authority.role_of(user, course) is None:
+        raise NotFound(f"{email.strip()} is not enrolled in {course.slug}; enrol them on the People page first")
     return user
 
 
@@ -220,6 +251,15 @@ def issue_api_key(session: Session, user: User, actor: str = "cli") -> str:
     user.api_key_created_at = utcnow()
     audit.record(session, actor, "user.api_key", target=user.email)
     return key
+
+
+def revoke_api_key(session: Session, user: User, actor: str = "cli") -> None:
+    """No API key works for the account any more (until a new one is made)."""
+    if user.api_key_hash is None:
+        return
+    user.api_key_hash = None
+    user.api_key_created_at = None
+    audit.record(session, actor, "user.api_key_revoked", target=user.email)
 
 
 def authenticate_key(session: Session, email: str, key: str) -> User | None:

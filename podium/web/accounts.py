@@ -1,9 +1,11 @@
 """Accounts: sign in and out, reset a password with a one-time link, the profile (leaderboard name, API key)."""
 from __future__ import annotations
 
+import logging
+from typing import Callable
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
 
 from podium.config import SmtpSettings
 from podium.errors import PodiumError
@@ -14,6 +16,7 @@ from podium.web.links import external_url, reset_mail
 from podium.web.security import no_store
 
 bp = Blueprint("accounts", __name__)
+log = logging.getLogger(__name__)
 
 
 def limiter() -> ratelimit.Limiter:
@@ -70,22 +73,31 @@ def forgot():
     smtp = reset_mail()
     if request.method == "GET":
         return render_template("accounts/forgot.html", can_mail=smtp is not None)
+    # The same answer whether or not the address has an account, so the form cannot be used to test addresses; and
+    # in the same time: everything that depends on the account (its lookup, the limit, the mail) runs once the
+    # answer has been sent.
+    response = make_response(render_template("accounts/forgot.html", can_mail=smtp is not None, sent=True))
     if smtp is not None:
-        _mail_link_if_enrolled(smtp, request.form.get("email", ""))
-    # The same answer whether or not the address has an account, so the form cannot be used to test addresses.
-    return render_template("accounts/forgot.html", can_mail=smtp is not None, sent=True)
+        response.call_on_close(_after_the_answer(smtp, request.form.get("email", "")))
+    return response
 
 
-def _mail_link_if_enrolled(smtp: SmtpSettings, email: str) -> None:
-    if not accounts.may_mail_reset_link(db_session(), limiter(), email):
-        return
-    try:
-        user = users.find_user(db_session(), email)
-    except PodiumError:
-        return
-    if user is not None:
-        token = accounts.issue_reset_token(db_session(), rt().settings.secret_key, user, actor=user.email)
-        accounts.mail_reset_link(smtp, user, external_url("accounts.reset", token=token))
+def _after_the_answer(smtp: SmtpSettings, email: str) -> Callable[[], None]:
+    """The reset mail for `email`, to send when the server closes the response (after its last byte went out).
+
+    By then the request's context is gone: it runs in an application context of its own, and its failures (a mail
+    server that refuses) are logged, since nobody is waiting for an answer any more."""
+    app = current_app._get_current_object()
+
+    def mail() -> None:
+        with app.app_context():
+            try:
+                accounts.mail_reset_link_if_known(db_session(), limiter(), smtp, rt().settings.secret_key, email,
+                                                  lambda token: external_url("accounts.reset", token=token))
+            except Exception:  # noqa: BLE001 - logged: the answer is sent, nothing else can report it
+                log.exception("the password reset mail asked for on /forgot was not sent")
+
+    return mail
 
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])

@@ -229,7 +229,7 @@ def grant_extension(slug: str):
     comp = next((c for c in course.competitions if c.public_id == request.form.get("competition")), None)
     if comp is None:
         raise PodiumError("Choose the competition the extension is for.", code=422)
-    user = users.get_user(db_session(), request.form.get("email", ""))
+    user = users.course_member(db_session(), course, request.form.get("email", ""))
     days, until = _extension_amount(course.timezone)
     ext = extensions.grant(db_session(), comp, user, days=days, until=until, reason=request.form.get("reason", ""),
                            actor=me().email)

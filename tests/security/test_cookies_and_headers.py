@@ -121,11 +121,12 @@ def test_settings_from_the_environment(rt, monkeypatch):
     monkeypatch.setenv("PODIUM_SECURE_COOKIES", "true")
     monkeypatch.setenv("PODIUM_SIGN_IN_LIMIT", "3/10m")
     monkeypatch.setenv("PODIUM_SIGN_IN_ADDRESS_LIMIT", "50/1h")
+    monkeypatch.setenv("PODIUM_SIGN_IN_ACCOUNT_LIMIT", "20/1h")
     monkeypatch.setenv("PODIUM_API_LIMIT", "0")
     settings = load_settings()
     assert settings.trust_proxy == 2 and settings.secure_cookies == "always"
-    assert settings.rate_limits == RateLimits(sign_in_account=Limit(3, 600), sign_in_address=Limit(50, 3600),
-                                              api=Limit(0, 1))
+    assert settings.rate_limits == RateLimits(sign_in=Limit(3, 600), sign_in_address=Limit(50, 3600),
+                                              sign_in_account=Limit(20, 3600), api=Limit(0, 1))
     assert settings.rate_limits.api.off
 
 

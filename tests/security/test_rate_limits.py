@@ -16,7 +16,7 @@ from podium.services import ratelimit
 from podium.services.ratelimit import Limiter
 from podium.web import create_app
 from tests.security.conftest import EMAIL
-from tests.web.helpers import PASSWORD, Browser, page
+from tests.web.helpers import PASSWORD, Browser, answered, page
 
 
 class Clock:
@@ -213,8 +213,9 @@ def test_only_failures_count_a_right_password_takes_its_attempt_back(servers, pe
 def test_reset_mails_to_one_account_are_limited_across_servers(servers, people, mail_server, monkeypatch):
     """Each request for a reset mail counts, so the form cannot flood a mailbox; the page says the same either way."""
     monkeypatch.setenv("PODIUM_BASE_URL", "https://podium.c1.test")
-    first, second = servers(2, RateLimits(sign_in_account=Limit(2, 900)))
-    answers = [app.test_client().form("/forgot", {"email": EMAIL["student"]}) for app in (first, second, first)]
+    first, second = servers(2, RateLimits(sign_in=Limit(2, 900)))
+    answers = [answered(app.test_client().form("/forgot", {"email": EMAIL["student"]}))
+               for app in (first, second, first)]
     assert [a.status_code for a in answers] == [200, 200, 200]
     same = [re.sub(r'name="csrf_token" value="[^"]*"', "", page(a)) for a in answers]
     assert same[0] == same[2]

@@ -36,6 +36,14 @@ class InlineScoring:
         pass
 
 
+def answered(response):
+    """The response read whole and closed, as a server does once the answer is sent: work a view left for after
+    its answer (Response.call_on_close, e.g. the reset mail of /forgot) has run when this returns."""
+    response.get_data()
+    response.close()
+    return response
+
+
 class Browser(FlaskClient):
     """A test client with the habits of a browser: forms carry the page's CSRF token."""
 
