@@ -100,10 +100,11 @@ class TableSpec:
 # In the order rows are written back: every table after the ones it refers to. The column lists are explicit, so an
 # archive's layout changes only when this list does (and FORMAT_VERSION with it when old archives would misread).
 TABLES: tuple[TableSpec, ...] = (
-    TableSpec("users", User, ("email", "name", "leaderboard_name", "password_hash", "api_key_hash",
+    TableSpec("users", User, ("email", "name", "password_hash", "api_key_hash",
                               "api_key_created_at", "created_at")),
     TableSpec("courses", Course, ("slug", "title", "timezone", "policy", "source_dir", "created_at", "updated_at")),
-    TableSpec("enrolments", Enrolment, ("user_id", "course_id", "role", "created_at"),
+    TableSpec("enrolments", Enrolment, ("user_id", "course_id", "role", "leaderboard_name", "leaderboard_key",
+                                          "created_at"),
               refs={"user_id": "users", "course_id": "courses"}),
     TableSpec("competitions", Competition, (
         "course_id", "slug", "title", "weight", "slack_eligible", "allow_practice", "auto_release", "opens", "early",
