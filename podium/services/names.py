@@ -25,7 +25,7 @@ def checked_leaderboard_name(session: Session, course: Course, name: str, *, use
         raise PodiumError("Choose a leaderboard name: it is what other students see instead of your real name.")
     if len(name) > LEADERBOARD_NAME_MAX:
         raise PodiumError(f"A leaderboard name has at most {LEADERBOARD_NAME_MAX} characters.")
-    hidden = next((ch for ch in name if unicodedata.category(ch) in REFUSED_CATEGORIES), None)
+    hidden = hidden_character(name)
     if hidden is not None:
         raise PodiumError(f"A leaderboard name cannot contain U+{ord(hidden):04X} ({unicodedata.name(hidden, 'a control character')}): "
                           "control, invisible and text-direction characters are refused. Remove it and try again.")
@@ -47,6 +47,11 @@ def checked_leaderboard_name(session: Session, course: Course, name: str, *, use
 # characters), surrogate and line or paragraph separator characters: they hide or reorder what a board shows.
 REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 _SPACING = frozenset("\t\n\r\x0b\x0c")
+
+
+def hidden_character(name: str) -> str | None:
+    """The first character of a category names may not contain, if any."""
+    return next((ch for ch in name if unicodedata.category(ch) in REFUSED_CATEGORIES), None)
 
 
 def _tidied(name: str) -> str:
