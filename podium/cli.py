@@ -153,7 +153,7 @@ def users() -> None:
 @click.option("--role", type=click.Choice(["student", "staff", "instructor"]), default="student", show_default=True)
 @click.option("--name", default="", help="the name of a new account")
 @click.option("--password", default=None, help="the password of a new account, for signing in to the web app")
-@click.option("--leaderboard-name", default="", help="the leaderboard name of a new account")
+@click.option("--leaderboard-name", default="", help="the leaderboard name in the course, for a new enrolment")
 @click.pass_context
 def users_add(ctx, email, course_slug, role, name, password, leaderboard_name) -> None:
     """Enrol EMAIL in a course with a role, making the account if there is none.
@@ -165,16 +165,20 @@ def users_add(ctx, email, course_slug, role, name, password, leaderboard_name) -
     with runtime(ctx).db.session() as session:
         existing = users_service.find_user(session, email)
         if existing is not None:
-            _refuse_account_changes(existing, name=name, password=password, leaderboard_name=leaderboard_name)
+            _refuse_account_changes(existing, courses.get_course(session, course_slug), name=name, password=password,
+                                    leaderboard_name=leaderboard_name)
         user = users_service.add_user(session, email, courses.get_course(session, course_slug), role, name=name,
                                       password=password, leaderboard_name=leaderboard_name, actor=actor())
         click.echo(f"{user.email}: {role} of {course_slug}")
 
 
-def _refuse_account_changes(user, *, name: str, password: str | None, leaderboard_name: str) -> None:
+def _refuse_account_changes(user, course, *, name: str, password: str | None, leaderboard_name: str) -> None:
+    # A leaderboard name belongs to the enrolment: it is given with the first enrolment in the course only.
+    enrolled = any(e.course_id == course.id for e in user.enrolments)
     changes = [what for what, given, kept in (("--name", name.strip(), user.name),
-                                               ("--leaderboard-name", leaderboard_name.strip(), user.leaderboard_name))
-               if given and given != kept]
+                                               ("--leaderboard-name", leaderboard_name.strip(),
+                                                user.leaderboard_name_in(course.id) if enrolled else None))
+               if given and given != kept and kept is not None]
     if password:
         changes.append("--password")
     if changes:

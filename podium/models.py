@@ -30,6 +30,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from podium.domain import Role, Status, utcnow
 
 CLIENT_KEY_LENGTH = 100  # longest Idempotency-Key kept; the usual UUID takes 36
+LEADERBOARD_KEY_LENGTH = 255  # NFKC may lengthen a name: one character can become eighteen
 
 
 class in_code_point_order(FunctionElement):  # noqa: N801 - used like a SQL function
@@ -102,7 +103,6 @@ class User(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="")
-    leaderboard_name: Mapped[str] = mapped_column(String(80), default="")
     password_hash: Mapped[Optional[str]] = mapped_column(String(255))
     api_key_hash: Mapped[Optional[str]] = mapped_column(String(128), index=True)
     api_key_created_at: Mapped[Optional[datetime]]
@@ -115,18 +115,15 @@ class User(Base):
 
     @property
     def greeting_name(self) -> str:
-        """What the site calls the person in their own header and to staff: the leaderboard name, else the real
-        name, else the email's local part. Never for other students to read: boards show `board_name`."""
-        return self.leaderboard_name or self.name or self.email.split("@")[0]
+        """What the site calls the person in their own header and to staff: a leaderboard name they chose (that of
+        their earliest enrolment with one), else the real name, else the email's local part. Never for other
+        students to read: boards show the enrolment's `board_name`."""
+        chosen = [e.leaderboard_name for e in sorted(self.enrolments, key=lambda e: e.id or 0) if e.leaderboard_name]
+        return next(iter(chosen), "") or self.name or self.email.split("@")[0]
 
-    @property
-    def board_name(self) -> str:
-        return board_name(self.id, self.leaderboard_name)
-
-    @property
-    def chosen_leaderboard_name(self) -> str | None:
-        """The leaderboard name the person chose; None until they choose one (boards show "Student N" meanwhile)."""
-        return self.leaderboard_name or None
+    def leaderboard_name_in(self, course_id: int) -> str:
+        """The leaderboard name chosen for that course; "" until one is chosen or when not enrolled."""
+        return next((e.leaderboard_name for e in self.enrolments if e.course_id == course_id), "")
 
 
 def board_name(user_id: int, leaderboard_name: str) -> str:
@@ -136,17 +133,33 @@ def board_name(user_id: int, leaderboard_name: str) -> str:
 
 
 class Enrolment(Base):
+    """A person in a course with a role, and the leaderboard name they chose for that course (POLICY.md section 8):
+    unique in the course after NFKC normalisation and case folding, which `leaderboard_key` holds (NULL until a
+    name is chosen, so that any number of enrolments may have none)."""
+
     __tablename__ = "enrolments"
-    __table_args__ = (UniqueConstraint("user_id", "course_id"),)
+    __table_args__ = (UniqueConstraint("user_id", "course_id"),
+                      Index("uq_enrolments_course_leaderboard_key", "course_id", "leaderboard_key", unique=True))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
     role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=16))
+    leaderboard_name: Mapped[str] = mapped_column(String(80), default="", server_default="")
+    leaderboard_key: Mapped[Optional[str]] = mapped_column(String(LEADERBOARD_KEY_LENGTH))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     user: Mapped[User] = relationship(back_populates="enrolments")
     course: Mapped[Course] = relationship(back_populates="enrolments")
+
+    @property
+    def board_name(self) -> str:
+        return board_name(self.user_id, self.leaderboard_name)
+
+    @property
+    def chosen_leaderboard_name(self) -> str | None:
+        """The leaderboard name chosen for the course; None until one is (boards show "Student N" meanwhile)."""
+        return self.leaderboard_name or None
 
 
 class Competition(Base):

@@ -624,3 +624,36 @@ def test_every_column_of_a_backed_up_table_is_written_or_left_out_on_purpose():
     assert backup.uncovered_columns() == {}, (
         "add the column to its table's list in backup.TABLES, or with the reason to backup.EXCLUDED_COLUMNS")
     assert {spec.name for spec in backup.TABLES} == {model.__tablename__ for model in MODELS}
+
+
+def test_a_format_1_archive_puts_each_users_leaderboard_name_on_their_enrolment(exported, target, tmp_path):
+    """Format 1 kept the leaderboard name on the user; importing it gives the name to the enrolment."""
+    archive = exported[0]
+
+    def as_format_1(name: str, data: bytes) -> bytes:
+        if name not in ("tables/users.jsonl", "tables/enrolments.jsonl"):
+            return data
+        rows = [json.loads(line) for line in data.decode().splitlines() if line]
+        if name == "tables/enrolments.jsonl":
+            for row in rows:
+                del row["leaderboard_name"], row["leaderboard_key"]
+        else:
+            for row in rows:
+                row["leaderboard_name"] = f"{row['name']} 🚀" if row["email"] == ANA else ""
+        return "".join(json.dumps(row) + "\n" for row in rows).encode()
+
+    old = rewrite(archive, tmp_path / "format1.zip", change=as_format_1, update_manifest=True)
+    with zipfile.ZipFile(old) as zf:
+        members = {name: zf.read(name) for name in zf.namelist()}
+    manifest = json.loads(members["manifest.json"])
+    manifest["format_version"] = 1
+    members["manifest.json"] = json.dumps(manifest).encode()
+    with zipfile.ZipFile(old, "w") as zout:
+        for name, data in members.items():
+            zout.writestr(name, data)
+    result = run(target, "import", old)
+    assert result.exit_code == 0, result.stderr
+    with target.db.session() as session:
+        ana = session.scalar(select(User).where(User.email == ANA))
+        (enrolment,) = ana.enrolments
+        assert enrolment.leaderboard_name.endswith(" 🚀") and enrolment.leaderboard_key == enrolment.leaderboard_name.casefold()

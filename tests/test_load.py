@@ -111,3 +111,23 @@ def test_competitions_with_the_same_deadline_are_in_slug_order(rt, tmp_path):
         session.scalar(select(Competition).where(Competition.slug == "hw-b")).title = "Changed"
     with rt.db.session() as session:
         assert [c.slug for c in session.scalar(select(Course)).competitions] == ["hw-a", "hw-b", "hw-c", "hwa"]
+
+
+def test_a_competition_whose_public_id_another_course_has_is_refused_naming_that_course(rt, tmp_path):
+    """`x-y` with `z` and `x` with `y-z` would both be `x-y-z`, and only one of them could be reached."""
+    load(rt, write_course(tmp_path / "first", slug="x-y", competition="z"))
+    with pytest.raises(ConfigError) as refused:
+        load(rt, write_course(tmp_path / "second", slug="x", competition="y-z"))
+    assert "x-y-z" in str(refused.value) and "course x-y" in str(refused.value)
+    with rt.db.session() as session:
+        assert session.scalars(select(Course.slug)).all() == ["x-y"]
+        assert get_competition(session, "x-y-z").course.slug == "x-y"
+
+
+def test_the_refusal_works_in_both_orders(rt, tmp_path):
+    load(rt, write_course(tmp_path / "first", slug="x", competition="y-z"))
+    with pytest.raises(ConfigError) as refused:
+        load(rt, write_course(tmp_path / "second", slug="x-y", competition="z"))
+    assert "course x" in str(refused.value)
+    with rt.db.session() as session:
+        assert session.scalars(select(Course.slug)).all() == ["x"]

@@ -21,7 +21,7 @@ def afresh(session, comp: Competition) -> list[tuple]:
     people = {u.id: u for u in grading.students_of(session, comp.course)}
     subs = grading.scored_submissions(session, [comp.id], list(people))[comp.id]
     entries = Counter(s.student for s in subs if s.gradable)
-    return [(e.rank, e.student, board_name(e.student, people[e.student].leaderboard_name),
+    return [(e.rank, e.student, board_name(e.student, people[e.student].leaderboard_name_in(comp.course_id)),
              people[e.student].email, e.score, f"{e.score:.{comp.display_precision}f}", e.submitted_at,
              e.submission_id, entries[e.student])
             for e in rules.public_leaderboard(subs, comp.higher_is_better)]
@@ -92,7 +92,7 @@ def test_the_kept_board_follows_every_kind_of_change(rt, course_dir):
                 c.rescored(session, rng.choice(scored_ids), None if action == "fail" else round(rng.random(), 3))
             elif action == "rename":
                 user = session.get(User, rng.choice(students))
-                user.leaderboard_name = f"renamed {step}"
+                user.enrolments[0].leaderboard_name = f"renamed {step}"
             elif action == "join":
                 joined += 1
                 users.add_user(session, f"new{joined}@x.edu", session.get(Competition, c.comp_id).course, "student")
@@ -164,7 +164,7 @@ def test_the_version_moves_when_the_rows_may_have_and_only_then(rt, course_dir):
     v2 = version()
     assert v2 != v1
     with rt.db.session() as session:
-        session.get(User, first).leaderboard_name = "new name"
+        session.get(User, first).enrolments[0].leaderboard_name = "new name"
     v3 = version()
     assert v3 != v2
     with rt.db.session() as session:

@@ -22,13 +22,12 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
 from podium.config import Settings, SmtpSettings
-from podium.errors import PodiumError
-from podium.models import User
-from podium.services import audit, ratelimit, users
+from podium.errors import NotFound, PodiumError
+from podium.models import Course, User
+from podium.services import audit, names, ratelimit, users
 
 RESET_MAX_AGE = 3 * 24 * 3600
 RESET_SALT = "podium.password-reset"
-LEADERBOARD_NAME_MAX = 40
 SIGN_IN_FAILED = "The email or the password is not right."
 
 
@@ -199,14 +198,25 @@ def mail_reset_link(smtp: SmtpSettings, user: User, link: str) -> None:
 # --- the profile -------------------------------------------------------------------------------------------
 
 
-def set_leaderboard_name(session: Session, user: User, name: str) -> None:
-    name = " ".join((name or "").split())
-    if not name:
-        raise PodiumError("Choose a leaderboard name: it is what other students see instead of your real name.")
-    if len(name) > LEADERBOARD_NAME_MAX:
-        raise PodiumError(f"A leaderboard name has at most {LEADERBOARD_NAME_MAX} characters.")
-    user.leaderboard_name = name
-    audit.record(session, user.email, "user.leaderboard_name", target=user.email, name=name)
+def course_to_name_in(user: User, slug: str) -> Course:
+    """The course whose leaderboard name the person sets: the one named, or their only course when none is."""
+    courses = {e.course.slug: e.course for e in user.enrolments}
+    if not slug and len(courses) == 1:
+        return next(iter(courses.values()))
+    if slug not in courses:
+        raise PodiumError("Choose one of your courses: a leaderboard name is chosen for each course.")
+    return courses[slug]
+
+
+def set_leaderboard_name(session: Session, user: User, course: Course, name: str) -> None:
+    """The name other students of `course` see on its boards (POLICY.md section 8)."""
+    enrolment = next((e for e in user.enrolments if e.course_id == course.id), None)
+    if enrolment is None:
+        raise NotFound(f"You are not enrolled in {course.slug}.")
+    name, key = names.checked_leaderboard_name(session, course, name, user_id=user.id)
+    enrolment.leaderboard_name, enrolment.leaderboard_key = name, key
+    session.flush()
+    audit.record(session, user.email, "user.leaderboard_name", course_id=course.id, target=user.email, name=name)
 
 
 def change_password(session: Session, user: User, current: str, new: str) -> None:

@@ -55,12 +55,12 @@ from podium.models import (
     UTCDateTime,
     utcnow,
 )
-from podium.services import audit
+from podium.services import audit, names
 from podium.services.courses import get_course
 from podium.services.files import TooLarge, fsync_dir, store_stream
 
 FORMAT = "podium-course-backup"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: leaderboard names are the enrolments' (format 1 kept one on each user)
 MANIFEST = "manifest.json"
 MANIFEST_MAX_BYTES = 64 << 20
 DEFAULT_MAX_BYTES = 100 * 10**9
@@ -100,10 +100,11 @@ class TableSpec:
 # In the order rows are written back: every table after the ones it refers to. The column lists are explicit, so an
 # archive's layout changes only when this list does (and FORMAT_VERSION with it when old archives would misread).
 TABLES: tuple[TableSpec, ...] = (
-    TableSpec("users", User, ("email", "name", "leaderboard_name", "password_hash", "api_key_hash",
+    TableSpec("users", User, ("email", "name", "password_hash", "api_key_hash",
                               "api_key_created_at", "created_at")),
     TableSpec("courses", Course, ("slug", "title", "timezone", "policy", "source_dir", "created_at", "updated_at")),
-    TableSpec("enrolments", Enrolment, ("user_id", "course_id", "role", "created_at"),
+    TableSpec("enrolments", Enrolment, ("user_id", "course_id", "role", "leaderboard_name", "leaderboard_key",
+                                          "created_at"),
               refs={"user_id": "users", "course_id": "courses"}),
     TableSpec("competitions", Competition, (
         "course_id", "slug", "title", "weight", "slack_eligible", "allow_practice", "auto_release", "opens", "early",
@@ -657,8 +658,11 @@ def _insert_rows(session: Session, settings: Settings, archive: Archive) -> Rest
     courses = archive.rows("courses")
     if len(courses) != 1 or courses[0].get("slug") != archive.course:
         raise ArchiveError(f"{archive.path.name}: tables/courses.jsonl must hold the one course {archive.course!r}")
+    format_1_names: dict[int, str] = {}
     for spec in TABLES:
         rows = archive.rows(spec.name)
+        if archive.manifest.get("format_version") == 1:
+            rows = _format_1_rows(spec.name, rows, format_1_names)
         if spec.name == "users":
             restored.ids["users"] = _match_or_create_users(session, archive, rows, restored)
             continue
@@ -675,6 +679,23 @@ def _insert_rows(session: Session, settings: Settings, archive: Archive) -> Rest
         restored.ids[spec.name] = {source_id: obj.id for source_id, obj in objects}
         restored.counts[spec.name] = len(objects)
     return restored
+
+
+def _format_1_rows(table: str, rows: list[dict], user_names: dict[int, str]) -> list[dict]:
+    """Format 1 kept the leaderboard name on the user: it becomes the name of their enrolment in the course, unless
+    the name check refuses its characters (the student then chooses again)."""
+    if table == "users":
+        user_names.update({row.get("id"): row.get("leaderboard_name") or "" for row in rows})
+        return [{k: v for k, v in row.items() if k != "leaderboard_name"} for row in rows]
+    if table != "enrolments":
+        return rows
+    out = []
+    for row in rows:
+        name = user_names.get(row.get("user_id"), "")
+        allowed = isinstance(name, str) and name and not names.hidden_character(name)
+        out.append({**row, "leaderboard_name": name if allowed else "",
+                    "leaderboard_key": names.leaderboard_key(name) if allowed else None})
+    return out
 
 
 def _flush(session: Session, archive: Archive) -> None:

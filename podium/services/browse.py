@@ -63,6 +63,7 @@ def find_submissions(session: Session, course: Course, f: SubmissionFilter, *, p
     """Newest first. Windows depend on each student's extension, so that filter runs after the query."""
     competitions = {c.public_id: c for c in course.competitions}
     query = (select(Submission).join(User, Submission.user_id == User.id)
+             .outerjoin(Enrolment, (Enrolment.user_id == User.id) & (Enrolment.course_id == course.id))
              .options(joinedload(Submission.user), joinedload(Submission.competition))
              .where(Submission.competition_id.in_([c.id for c in competitions.values()]))
              .order_by(Submission.submitted_at.desc(), Submission.id.desc()))
@@ -73,7 +74,7 @@ def find_submissions(session: Session, course: Course, f: SubmissionFilter, *, p
     if f.student:
         like = f"%{f.student.lower()}%"
         query = query.where(or_(func.lower(User.email).like(like), func.lower(User.name).like(like),
-                                func.lower(User.leaderboard_name).like(like)))
+                                func.lower(Enrolment.leaderboard_name).like(like)))
     subs = session.scalars(query).unique().all()
     windows = _windows(session, list(competitions.values()), subs)
     rows = [(s, windows[s.id]) for s in subs if not f.window or windows[s.id].window == f.window]

@@ -48,6 +48,7 @@ class LoadReport:
 def load_course(session: Session, settings: Settings, folder: Path, actor: str = "cli") -> LoadReport:
     """Create or update the course in `folder`; refuses the whole folder on the first problem found."""
     spec = read_course(Path(folder))
+    _refuse_public_id_collisions(session, spec)
     compiled = {c.slug: compile_competition(settings, spec, c) for c in spec.competitions}
 
     course = session.scalar(select(Course).where(Course.slug == spec.slug))
@@ -90,6 +91,20 @@ def compile_competition(settings: Settings, course: CourseSpec, comp: Competitio
         key = f"[evaluation] {exc.key}" if exc.key in ("sample_submission", "metric") else "[evaluation] solution"
         raise ConfigError(comp.toml_path, key, str(exc)) from None
     return sha, dest, list(solution.expected_header)
+
+
+def _refuse_public_id_collisions(session: Session, spec: CourseSpec) -> None:
+    """Public ids are unique across the instance: course `x-y` with `z` and course `x` with `y-z` would both be
+    `x-y-z`, and only one of them could be reached. Checked before anything is written."""
+    others = session.execute(select(Course.slug, Competition.slug).join(Competition.course)
+                             .where(Course.slug != spec.slug)).all()
+    taken = {f"{course}-{comp}": course for course, comp in others}
+    for comp in spec.competitions:
+        public_id = f"{spec.slug}-{comp.slug}"
+        if public_id in taken:
+            raise ConfigError(comp.toml_path, "competition.slug",
+                              f"the public id {public_id} is taken by a competition of course {taken[public_id]}; "
+                              f"rename this competition or the course so that <course>-<competition> differs")
 
 
 def _load_competition(session: Session, settings: Settings, course: Course, spec: CompetitionSpec,

@@ -118,7 +118,7 @@ def _enrolled(session: Session, comp: Competition) -> tuple[tuple[int, str, str]
     """The course's students as boards label them, in a fixed order so that two reads compare equal when nothing
     changed (Core rows: a board may have a thousand of them)."""
     rows = session.connection().execute(
-        select(User.id, User.email, User.leaderboard_name).join(Enrolment)
+        select(User.id, User.email, Enrolment.leaderboard_name).join(Enrolment)
         .where(Enrolment.course_id == comp.course_id, Enrolment.role == Role.student).order_by(User.id)
     ).all()
     return tuple((user_id, email, name) for user_id, email, name in rows)

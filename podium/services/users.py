@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from podium.domain import LARGEST_ID
 from podium.errors import Forbidden, NotFound, PodiumError
 from podium.models import Course, Enrolment, Role, User, utcnow
-from podium.services import audit, authority
+from podium.services import audit, authority, names
 
 API_KEY_BYTES = 24
 ROSTER_COLUMNS = ("email", "name", "role")
@@ -96,21 +96,24 @@ def add_user(session: Session, email: str, course: Course, role: Role | str, *, 
     """Enrol the account of `email` in the course with the role, making the account when there is none.
 
     `by` is who asks (a course member on the web, OPERATOR for the `podium` command); podium.services.authority
-    decides. Name, leaderboard name and password are those of a new account only: enrolling an existing account
-    changes nothing of it (its name, password, API key, roles in other courses), whoever enrols it.
+    decides. Name and password are those of a new account only: enrolling an existing account changes nothing of
+    it (its name, password, API key, roles and leaderboard names in other courses), whoever enrols it. The
+    leaderboard name is that of a new enrolment (names belong to the enrolment, POLICY.md section 8).
     """
     role = parse_role(role) if isinstance(role, str) else role
     email = normalise_email(email)
     user = session.scalar(select(User).where(User.email == email))
     authority.require_enrolment(by, course, user, role)
     if user is None:
-        user = User(email=email, name=name.strip(), leaderboard_name=leaderboard_name.strip())
+        user = User(email=email, name=name.strip())
         if password:
             set_password(user, password)
         session.add(user)
     enrolment = next((e for e in user.enrolments if e.course_id == course.id), None)
     if enrolment is None:
-        user.enrolments.append(Enrolment(course=course, role=role))
+        chosen, key = (names.checked_leaderboard_name(session, course, leaderboard_name, user_id=user.id)
+                       if leaderboard_name.strip() else ("", None))
+        user.enrolments.append(Enrolment(course=course, role=role, leaderboard_name=chosen, leaderboard_key=key))
     elif enrolment.role != role:
         enrolment.role = role
     session.flush()

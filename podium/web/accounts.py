@@ -128,11 +128,14 @@ def profile():
 @bp.post("/profile/name")
 @signed_in
 def set_name():
+    slug = request.form.get("course", "")
     try:
-        accounts.set_leaderboard_name(db_session(), me(), request.form.get("leaderboard_name", ""))
+        course = accounts.course_to_name_in(me(), slug)
+        accounts.set_leaderboard_name(db_session(), me(), course, request.form.get("leaderboard_name", ""))
     except PodiumError as exc:
-        return render_template("accounts/profile.html", user=me(), new_key=None, name_error=exc.message), exc.code
-    flash("Your leaderboard name is saved.")
+        return render_template("accounts/profile.html", user=me(), new_key=None, name_error=exc.message,
+                               name_error_course=slug), exc.code
+    flash(f"Your leaderboard name in {course.slug} is saved.")
     return redirect(url_for("accounts.profile"))
 
 

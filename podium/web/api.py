@@ -157,7 +157,7 @@ def submission_json(sub, *, staff: bool) -> dict:
     data = submissions.as_dict(db_session(), sub, staff=staff)
     if staff:
         data["user"] = {"email": sub.user.email, "name": sub.user.name,
-                        "leaderboard_name": sub.user.chosen_leaderboard_name}
+                        "leaderboard_name": sub.user.leaderboard_name_in(sub.competition.course_id) or None}
     return data
 
 
@@ -267,10 +267,16 @@ def my_grades():
 @bp.get("/me")
 def me():
     user = require_user()
-    return jsonify(email=user.email, name=user.name, leaderboard_name=user.chosen_leaderboard_name,
-                   board_name=user.board_name,
-                   courses=[{"course": e.course.slug, "title": e.course.title, "role": e.role.value}
-                            for e in sorted(user.enrolments, key=lambda e: e.course.slug)])
+    enrolments = sorted(user.enrolments, key=lambda e: e.course.slug)
+    # Names belong to the enrolment: each course has its own. The top-level pair is the first course's, which
+    # keeps single-course clients of the earlier, per-account fields working.
+    first = enrolments[0] if enrolments else None
+    return jsonify(email=user.email, name=user.name,
+                   leaderboard_name=first.chosen_leaderboard_name if first else None,
+                   board_name=first.board_name if first else leaderboards.board_name(user.id, ""),
+                   courses=[{"course": e.course.slug, "title": e.course.title, "role": e.role.value,
+                             "leaderboard_name": e.chosen_leaderboard_name, "board_name": e.board_name}
+                            for e in enrolments])
 
 
 @bp.get("/openapi.json")

@@ -198,8 +198,8 @@ def submission_item(comp, sub, show_private: bool) -> dict:
         "publicScore": leaderboards.shown(comp, sub.public_score),
         "privateScore": leaderboards.shown(comp, sub.private_score) if show_private else "",
         "totalBytes": sub.size_bytes,
-        "submittedBy": sub.user.greeting_name,
-        "teamName": sub.user.greeting_name,
+        "submittedBy": sub.user.leaderboard_name_in(comp.course_id) or sub.user.greeting_name,
+        "teamName": sub.user.leaderboard_name_in(comp.course_id) or sub.user.greeting_name,
         "type": "standard",
     }
 

@@ -132,11 +132,15 @@ COURSE_GRADES = obj({
     "competitions": array(ref("CompetitionGrade")),
 })
 GRADES = obj({"courses": array(ref("CourseGrades"))})
-ME = obj({"email": STRING, "name": STRING, "leaderboard_name": CHOSEN_NAME,
-          "board_name": {"type": "string", "description": "the name leaderboards show: the chosen leaderboard name, "
-                                                          "or \"Student <id>\" until one is chosen"},
+BOARD_NAME = {"type": "string", "description": "the name the course's leaderboards show: the chosen leaderboard "
+                                               "name, or \"Student <id>\" until one is chosen"}
+FIRST_COURSE = "; the first course's (by slug): names belong to each course, see `courses`"
+ME = obj({"email": STRING, "name": STRING,
+          "leaderboard_name": {**CHOSEN_NAME, "description": CHOSEN_NAME["description"] + FIRST_COURSE},
+          "board_name": {**BOARD_NAME, "description": BOARD_NAME["description"] + FIRST_COURSE},
           "courses": array(obj({"course": STRING, "title": STRING,
-                                "role": {"type": "string", "enum": ["student", "staff", "instructor"]}}))})
+                                "role": {"type": "string", "enum": ["student", "staff", "instructor"]},
+                                "leaderboard_name": CHOSEN_NAME, "board_name": BOARD_NAME}))})
 ERROR = obj({
     "code": {"type": "integer", "description": "the HTTP status"},
     "message": {"type": "string", "description": "what to do about it"},

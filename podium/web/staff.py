@@ -182,7 +182,7 @@ def submissions_csv(slug: str):
                      "status", "public_score", "private_score", "selected", "file_name", "description", "error"])
     for sub, window in found.rows:
         writer.writerow([sub.id, sub.competition.public_id, *(export.safe_text(x) for x in (
-            sub.user.email, sub.user.name, sub.user.leaderboard_name)), rules.format_utc(sub.submitted_at),
+            sub.user.email, sub.user.name, sub.user.leaderboard_name_in(course.id))), rules.format_utc(sub.submitted_at),
             window.window, window.days_late, sub.status.value, _number(sub.public_score), _number(sub.private_score),
             "yes" if sub.selected else "no", export.safe_text(sub.file_name), export.safe_text(sub.description),
             export.safe_text(sub.error or "")])

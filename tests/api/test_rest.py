@@ -12,7 +12,7 @@ from podium.models import Status, Submission
 from podium.runtime import Runtime
 from podium.services import courses as course_service
 from podium.services.courses import get_course
-from podium.services import users
+from podium.services import accounts, users
 from podium.web import create_app
 from podium.web.context import start_session
 from tests.api.conftest import Person, submit_scored, wait_until_done
@@ -120,7 +120,21 @@ def test_a_cross_site_post_is_refused_even_with_basic_credentials(client, world)
 def test_me_says_who_and_where(client, world):
     me = client.get("/api/me", headers=world.staff.auth)
     assert_matches_openapi(me, "/api/me", "get")
-    assert me.get_json()["courses"] == [{"course": "c1", "title": "Course c1", "role": "staff"}]
+    assert me.get_json()["courses"] == [{"course": "c1", "title": "Course c1", "role": "staff",
+                                         "leaderboard_name": None, "board_name": f"Student {world.staff.id}"}]
+
+
+def test_me_gives_the_leaderboard_name_of_each_course(client, rt, world):
+    """Names belong to the enrolment: one person, two courses, two names; the top-level pair is the first course's."""
+    with rt.db.session() as session:
+        user = users.get_user(session, world.student.email)
+        users.add_user(session, user.email, get_course(session, "c2"), "student")
+        accounts.set_leaderboard_name(session, user, get_course(session, "c2"), "Second Self")
+    me = client.get("/api/me", headers=world.student.auth)
+    assert_matches_openapi(me, "/api/me", "get")
+    assert [(c["course"], c["leaderboard_name"], c["board_name"]) for c in me.get_json()["courses"]] == [
+        ("c1", "Overfitter", "Overfitter"), ("c2", "Second Self", "Second Self")]
+    assert (me.get_json()["leaderboard_name"], me.get_json()["board_name"]) == ("Overfitter", "Overfitter")
 
 
 def test_me_gives_the_chosen_leaderboard_name_or_null_and_the_name_boards_show(client, rt, world):

@@ -88,7 +88,7 @@ def hostile(rt, tmp_path):
                 # from a backup, still reaches the exports as it is.
                 user.name = text
             else:
-                accounts.set_leaderboard_name(session, user, text)  # "Ann\r=1+1" is kept as "Ann =1+1"
+                accounts.set_leaderboard_name(session, user, course, text)  # "Ann\r=1+1" is kept as "Ann =1+1"
             people.append((user.id, users.issue_api_key(session, user)))
         session.flush()
     for i, (user_id, _) in enumerate(people):

@@ -91,12 +91,12 @@ def test_attack_a_ta_imports_a_roster_whose_role_column_is_spelled_otherwise(as_
 
 def test_staff_enrol_a_person_of_another_course_as_student_without_touching_the_account(as_staff, rt, course):
     with rt.db.session() as db:
-        before = users.get_user(db, course.outsider)
-        kept = (before.name, before.leaderboard_name, before.password_hash, before.api_key_hash)
+        before, c2 = users.get_user(db, course.outsider), courses.get_course(db, "c2").id
+        kept = (before.name, before.leaderboard_name_in(c2), before.password_hash, before.api_key_hash)
     assert roster(as_staff, f"email,name\n{course.outsider},Renamed\n").status_code == 302
     with rt.db.session() as db:
         after = users.get_user(db, course.outsider)
-        assert (after.name, after.leaderboard_name, after.password_hash, after.api_key_hash) == kept
+        assert (after.name, after.leaderboard_name_in(c2), after.password_hash, after.api_key_hash) == kept
     assert roles(rt, course.outsider) == {"c1": "student", "c2": "student"}
 
 

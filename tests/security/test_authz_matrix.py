@@ -194,7 +194,9 @@ CASES = [
     Case("/reset/<token>", "POST", "/reset/{reset}", everyone(422), data={"password": "aaaaaaaa1", "again": "b"}),
     # The profile: one's own only.
     Case("/profile", "GET", "/profile", signed_in(200)),
-    Case("/profile/name", "POST", "/profile/name", signed_in(302), data={"leaderboard_name": "Renamed"}),
+    # Each role renames itself with a name of its own: a course's members cannot share one.
+    Case("/profile/name", "POST", "/profile/name", signed_in(302),
+         data=lambda ctx, role, client: {"leaderboard_name": f"Renamed {role}"}),
     Case("/profile/api-key", "POST", "/profile/api-key", signed_in(200)),
     Case("/profile/password", "POST", "/profile/password", signed_in(302),
          data={"current": PASSWORD, "new": "a new password 1", "again": "a new password 1"}),

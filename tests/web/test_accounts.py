@@ -9,6 +9,7 @@ import pytest
 from podium.config import Limit, RateLimits
 from podium.models import AuditEvent, User
 from podium.services import accounts, users
+from podium.services.courses import get_course
 from podium.web import create_app
 from podium.web.context import SEEN_KEY, SIGNED_IN_KEY
 from tests.web.helpers import PASSWORD, TOKEN, Browser, answered, page
@@ -260,11 +261,35 @@ def test_profile_sets_the_leaderboard_name(as_student, rt, course):
     response = as_student.form("/profile/name", {"leaderboard_name": "  Gradient   Ascent "})
     assert response.status_code == 302
     with rt.db.session() as db:
-        assert users.get_user(db, course.student).leaderboard_name == "Gradient Ascent"
+        student = users.get_user(db, course.student)
+        assert student.leaderboard_name_in(get_course(db, "c1").id) == "Gradient Ascent"
     empty = as_student.form("/profile/name", {"leaderboard_name": "   "})
     assert empty.status_code == 400 and "Choose a leaderboard name" in page(empty)
     long = as_student.form("/profile/name", {"leaderboard_name": "x" * 41})
     assert long.status_code == 400
+
+
+def test_the_profile_sets_a_name_per_course_and_shows_the_course(as_student, rt, course):
+    with rt.db.session() as db:
+        users.add_user(db, course.student, get_course(db, "c2"), "student")
+    profile = page(as_student.get("/profile"))
+    assert "Course c1" in profile and "Course c2" in profile and 'value="Overfitter"' in profile
+    assert as_student.form("/profile/name", {"course": "c2", "leaderboard_name": "Second Self"}).status_code == 302
+    unnamed = as_student.form("/profile/name", {"leaderboard_name": "Which course?"})
+    assert unnamed.status_code == 400 and "Choose one of your courses" in page(unnamed)
+    with rt.db.session() as db:
+        student = users.get_user(db, course.student)
+        c1, c2 = get_course(db, "c1").id, get_course(db, "c2").id
+        assert (student.leaderboard_name_in(c1), student.leaderboard_name_in(c2)) == ("Overfitter", "Second Self")
+
+
+def test_the_profile_refuses_another_students_name_and_hidden_characters_saying_why(as_student, rt, course):
+    taken = as_student.form("/profile/name", {"course": "c1", "leaderboard_name": "UNDERFITTER"})
+    assert taken.status_code == 409 and "Another student of c1" in page(taken)
+    bidi = as_student.form("/profile/name", {"course": "c1", "leaderboard_name": "Over\u202efitter"})
+    assert bidi.status_code == 400 and "U+202E" in page(bidi)
+    with rt.db.session() as db:
+        assert users.get_user(db, course.student).leaderboard_name_in(get_course(db, "c1").id) == "Overfitter"
 
 
 def test_the_api_key_is_shown_once_and_works(as_student, rt, course):

@@ -6,7 +6,9 @@ import io
 import re
 from datetime import timedelta
 
-from podium.models import Competition, Submission, User
+from sqlalchemy import select
+
+from podium.models import Competition, Enrolment, Submission, User
 from podium.services import competitions, extensions, users
 from podium.services.courses import load_course
 from tests.conftest import predictions, write_course
@@ -254,7 +256,8 @@ def test_staff_opening_my_grades_go_to_the_gradebook(as_staff):
 
 def test_user_text_is_escaped_everywhere(as_student, rt, course):
     with rt.db.session() as db:
-        db.query(User).filter(User.email == course.student).update({"leaderboard_name": "<script>alert(1)</script>"})
+        db.query(Enrolment).filter(Enrolment.user_id == db.scalar(select(User.id).where(User.email == course.student))
+                                   ).update({"leaderboard_name": "<script>alert(1)</script>"})
     sub = record(rt, course.comp_id, course.student, predictions(), description="<img src=x onerror=alert(2)>",
                  name="<b>x</b>.csv")
     for url in ("/courses/c1", f"/competitions/{course.public_id}/submissions", f"/submissions/{sub}"):
