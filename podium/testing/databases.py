@@ -10,6 +10,7 @@ import shutil
 import tempfile
 import threading
 import uuid
+from abc import ABC, abstractmethod
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -20,37 +21,38 @@ KINDS = ("sqlite", "postgresql")
 SQLITE_FILE = "podium.db"  # the file name the settings give SQLite in a data folder, so a copy sits where expected
 
 
-class TestDatabases:
+class TestDatabases(ABC):
     """Makes databases of one kind; `close()` removes whatever is left."""
 
     __test__ = False  # a helper, not a test class, despite its name
     kind: str
 
+    @abstractmethod
     def fresh(self, folder: Path) -> str:
         """The URL of a new database with the schema at the newest migration and no rows."""
-        raise NotImplementedError
 
+    @abstractmethod
     def blank(self, folder: Path) -> str:
         """The URL of a new database without any table, for the migrations themselves."""
-        raise NotImplementedError
 
+    @abstractmethod
     def reserve(self, folder: Path) -> str:
         """The URL of a database not made yet: `restore` makes it, as a copy of a snapshot."""
-        raise NotImplementedError
 
     def drop(self, url: str) -> None:
         """Remove a database made by `fresh` or `blank`."""
 
+    @abstractmethod
     def keep(self, url: str) -> str:
         """Keep a database made by `fresh`, with no connection left open, as a snapshot that `restore` copies."""
-        raise NotImplementedError
 
+    @abstractmethod
     def restore(self, url: str, snapshot: str) -> None:
         """Make the database at `url` (reserved, or made and none of its connections open) a copy of `snapshot`."""
-        raise NotImplementedError
 
+    @abstractmethod
     def describe(self) -> str:
-        raise NotImplementedError
+        """What the run uses, for pytest's header."""
 
     def close(self) -> None:
         pass
