@@ -261,3 +261,27 @@ def test_the_operator_cannot_remove_or_demote_the_last_instructor(rt, podium_cli
     assert roles(rt, course.instructor) == {"c1": "instructor"}
     assert podium_cli("users", "remove", course.student, "--course", "c1").exit_code == 0
     assert roles(rt, course.student) == {}
+
+
+ENROLMENT_SERVICES = {"add_user", "import_roster", "remove_enrolment"}
+
+
+def test_every_web_call_that_changes_an_enrolment_names_who_acts():
+    """The enrolment services act as the instance operator unless told who acts (`by=`): the CLI and the demo are
+    the operator, every page and API route must pass the signed-in person, or a forgotten `by=` would hand a
+    student the operator's powers."""
+    import ast
+    from pathlib import Path
+
+    import podium.web
+
+    unnamed, seen = [], 0
+    for path in sorted(Path(podium.web.__file__).parent.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                    and node.func.attr in ENROLMENT_SERVICES:
+                seen += 1
+                if not any(keyword.arg == "by" for keyword in node.keywords):
+                    unnamed.append(f"{path.name}:{node.lineno} {node.func.attr}")
+    assert seen >= 3, "the check found no enrolment call in the web: it checks nothing"
+    assert not unnamed, f"enrolment calls without by=: {unnamed}"
