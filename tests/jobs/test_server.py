@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import http.client
 import signal
 import threading
 import time
@@ -109,7 +110,8 @@ def test_a_sigkill_during_a_burst_of_uploads_loses_nothing_and_scores_each_once(
         description, email, content = attempt
         try:
             responses[description] = upload(server.port, COMPETITION, email, keys[email], content, description)
-        except OSError as exc:  # the server died under this upload: it was never acknowledged
+        # The server died under this upload, even halfway through its answer: it was never acknowledged.
+        except (OSError, http.client.HTTPException) as exc:
             responses[description] = exc
 
     def killer():
@@ -201,7 +203,7 @@ def test_two_servers_on_one_database_score_each_upload_once_and_the_survivor_tak
             description, email, target, content = attempt
             try:
                 responses[description] = upload(target.port, COMPETITION, email, keys[email], content, description)
-            except OSError as exc:
+            except (OSError, http.client.HTTPException) as exc:  # cut off by the kill, even mid-answer
                 responses[description] = exc
 
         def held_by_b() -> list[tuple]:
