@@ -95,7 +95,7 @@ from podium.rules.slack import (
     optimal,
     slack_budget,
 )
-from podium.rules.submission import Submission
+from podium.rules.submission import Submission, public_in_place_of_private
 from podium.rules.time import (
     UTC,
     as_utc,
@@ -200,6 +200,7 @@ __all__ = [
     "Points",
     "preferred",
     "private_leaderboard",
+    "public_in_place_of_private",
     "public_leaderboard",
     "rank_at_position",
     "resolve_cutoffs",

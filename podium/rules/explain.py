@@ -2,25 +2,32 @@
 
 "Counted: submission 812 (slack, 2 days late), private 0.7312, base 86.2; no early submission, so x0.9 = 77.6;
 3 slack days remain."
+
+Before a competition's private board is released, a student's grade is provisional (POLICY.md section 11): computed
+from public scores, and the sentence names the public score and says so.
 """
 from __future__ import annotations
 
 from podium.rules.grading import LATE, NONE, ON_TIME, SLACK, CompetitionGrade
 
 NOTHING_COUNTS = "No scored submission counts for this competition: grade 0."
+PROVISIONAL = "Provisional: computed from public scores until the private leaderboard is released."
 
 
-def explain(grade: CompetitionGrade, precision: int = 4) -> str:
-    """One sentence; `precision` is the competition's display precision for the private score."""
+def explain(grade: CompetitionGrade, precision: int = 4, *, provisional: bool = False) -> str:
+    """One sentence; `precision` is the competition's display precision for the score. A `provisional` grade was
+    computed with public scores in place of private ones (its `private_score` holds the public score)."""
     if grade.window == NONE:
         return NOTHING_COUNTS
+    board = "public" if provisional else "private"
     parts = [f"Counted: submission {grade.submission_id} ({_window_words(grade)}), "
-             f"private {grade.private_score:.{precision}f}, {_grade_words(grade)}"]
+             f"{board} {grade.private_score:.{precision}f}, {_grade_words(grade)}"]
     if grade.early_penalty:
         parts.append(f"no early submission, so x{_factor(grade.early_factor)} = {_points(grade.final)}")
     if grade.slack_remaining is not None:
         parts.append(_remaining_words(grade.slack_remaining))
-    return "; ".join(parts) + "."
+    sentence = "; ".join(parts) + "."
+    return f"{sentence} {PROVISIONAL}" if provisional else sentence
 
 
 def _window_words(grade: CompetitionGrade) -> str:

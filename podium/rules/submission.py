@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Hashable
 
@@ -42,3 +42,10 @@ class Submission:
     def gradable(self) -> bool:
         """Scored and not practice: the only submissions grades and leaderboards ever look at."""
         return self.scored and not self.practice
+
+
+def public_in_place_of_private(sub: Submission) -> Submission:
+    """The submission as a student's provisional grade reads it before release (POLICY.md section 11): its public
+    score stands in for the private one, so nothing computed from it (which submission counts, the window, the slack
+    days, the bonus, the grade) depends on a private score."""
+    return replace(sub, private_score=sub.public_score)

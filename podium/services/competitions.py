@@ -4,10 +4,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from podium import rules
 from podium.models import Competition, utcnow
 from podium.services import audit
-from podium.services.grading import cutoffs_of, private_board, scored_submissions, students_of
+from podium.services.grading import cutoffs_of, has_position_cutoffs, private_board, scored_submissions, students_of
 from podium.services.rule_values import active_extensions, policy_of
 
 
@@ -44,7 +43,7 @@ def fix_cutoffs(session: Session, comp: Competition) -> dict[str, float]:
     """Store the cutoffs as values read off the private board as it stands (the final one after `late`)."""
     policy = policy_of(comp.course)
     board = None
-    if any(rules.is_position(v) for v in comp.cutoffs.values()):
+    if has_position_cutoffs(comp):
         students = students_of(session, comp.course)
         subs = scored_submissions(session, [comp.id], [u.id for u in students])[comp.id]
         board = private_board(comp, policy, subs, active_extensions(session, [comp]))

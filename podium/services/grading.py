@@ -4,6 +4,12 @@ Grading a course reads everything it needs in a handful of queries, turns rows i
 lets `podium.rules.grade_course` do the work. A competition's grades depend on the whole class (the bonus is
 measured against the class's best on-time private score), so even one student's report grades the course.
 Grades of competitions still running are provisional: they are what would count if the course ended now.
+
+Who reads a grade decides what it may depend on (POLICY.md section 11). Staff read grades from private scores at
+any time. A student reads *provisional* grades: for every competition whose private board is not released, public
+scores stand in for private ones everywhere (which submission counts, the window and the slack days chosen, the bonus,
+positions cutoffs read off the board, and through the slack chain every other competition), so nothing a student
+can read depends on an unreleased private score.
 """
 from __future__ import annotations
 
@@ -19,13 +25,15 @@ from podium.db import raw_instant, utc_instant
 from podium.models import Competition, Course, Enrolment, Role, Status, Submission, User
 from podium.services.rule_values import active_extensions, in_course_order, policy_of, schedule_of, submission_value
 from podium.services.slack import external_days
+from podium.services.submissions import private_visible
 
 
 @dataclass(frozen=True)
 class GradeRow:
     competition: Competition
-    grade: rules.CompetitionGrade
+    grade: rules.CompetitionGrade  # for a provisional row, `grade.private_score` holds the public score it used
     explanation: str
+    provisional: bool  # computed from public scores: the private board is not released to this reader
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,11 @@ class StudentReport:
     slack_remaining: int
     total: float
     slack_policy: str
+
+    @property
+    def provisional(self) -> bool:
+        """Some competition was graded from public scores, so the slack days and the total are provisional too."""
+        return any(r.provisional for r in self.rows)
 
     def row(self, competition: Competition) -> GradeRow:
         return next(r for r in self.rows if r.competition.id == competition.id)
@@ -73,13 +86,17 @@ def scored_submissions(session: Session, competition_ids: list[int], student_ids
     return by_competition
 
 
-def cutoffs_of(comp: Competition, policy: rules.CoursePolicy, board: tuple[rules.LeaderboardEntry, ...] | None
-               ) -> rules.Cutoffs:
-    """Value cutoffs. Positions ("top 10%") are fixed at finalisation; before that they are read off the current
-    private board, provisionally."""
-    if not any(rules.is_position(v) for v in comp.cutoffs.values()):
+def has_position_cutoffs(comp: Competition) -> bool:
+    return any(rules.is_position(v) for v in comp.cutoffs.values())
+
+
+def cutoffs_of(comp: Competition, policy: rules.CoursePolicy, board: tuple[rules.LeaderboardEntry, ...] | None, *,
+               fixed: bool = True) -> rules.Cutoffs:
+    """Value cutoffs. Positions ("top 10%") are fixed at finalisation; before that, or when the reader may not use
+    the fixed ones (`fixed=False`: they were read off the private board), they are read off `board`."""
+    if not has_position_cutoffs(comp):
         return rules.Cutoffs.from_mapping({k: float(v) for k, v in comp.cutoffs.items()}, policy.points)
-    if comp.resolved_cutoffs:
+    if comp.resolved_cutoffs and fixed:
         return rules.Cutoffs.from_mapping(comp.resolved_cutoffs, policy.points)
     try:
         return rules.resolve_cutoffs(comp.cutoffs, board or (), comp.higher_is_better, policy.points)
@@ -104,16 +121,18 @@ def _rules_for(comp: Competition, cutoffs: rules.Cutoffs | None) -> rules.Compet
 
 
 def grade_course(session: Session, course: Course, *, slack_policy: str | None = None,
-                 students: list[User] | None = None) -> tuple[list[User], dict[int, rules.CourseGrades]]:
+                 students: list[User] | None = None, staff: bool = True
+                 ) -> tuple[list[User], dict[int, rules.CourseGrades]]:
     """Every enrolled student's grades; `slack_policy` overrides the course's (chronological|optimal)."""
-    students, grades = grade_course_under(session, course, [slack_policy], students=students)
+    students, grades = grade_course_under(session, course, [slack_policy], students=students, staff=staff)
     return students, grades[slack_policy]
 
 
 def grade_course_under(session: Session, course: Course, slack_policies: list[str | None], *,
-                       students: list[User] | None = None
+                       students: list[User] | None = None, staff: bool = True
                        ) -> tuple[list[User], dict[str | None, dict[int, rules.CourseGrades]]]:
-    """The course graded under each slack policy (None: the course's), reading the database once."""
+    """The course graded under each slack policy (None: the course's), reading the database once; as a student
+    reads it (`staff=False`), provisional for every competition not released."""
     for slack_policy in slack_policies:
         if slack_policy is not None and slack_policy not in rules.SLACK_POLICIES:
             raise PodiumError(f"unknown slack policy {slack_policy!r}; use {' or '.join(rules.SLACK_POLICIES)}")
@@ -124,9 +143,12 @@ def grade_course_under(session: Session, course: Course, slack_policies: list[st
     extensions = active_extensions(session, competitions)
     comp_rules = []
     for comp in competitions:
-        needs_board = comp.resolved_cutoffs is None and any(rules.is_position(v) for v in comp.cutoffs.values())
+        fixed = private_visible(comp, staff)
+        if not fixed:
+            subs[comp.id] = [rules.public_in_place_of_private(s) for s in subs[comp.id]]
+        needs_board = has_position_cutoffs(comp) and not (comp.resolved_cutoffs and fixed)
         board = private_board(comp, course_policy, subs[comp.id], extensions) if needs_board else None
-        comp_rules.append(_rules_for(comp, cutoffs_of(comp, course_policy, board)))
+        comp_rules.append(_rules_for(comp, cutoffs_of(comp, course_policy, board, fixed=fixed)))
     ledger = external_days(session, course.id)
     graded = {slack_policy: rules.grade_course(
         course_policy, comp_rules, {comp.slug: subs[comp.id] for comp in competitions},
@@ -135,11 +157,16 @@ def grade_course_under(session: Session, course: Course, slack_policies: list[st
     return students, graded
 
 
-def _report(user: User, grades: rules.CourseGrades, competitions: list[Competition]) -> StudentReport:
-    rows = tuple(GradeRow(comp, grades.grade(comp.slug), rules.explain(grades.grade(comp.slug), comp.display_precision))
+def _report(user: User, grades: rules.CourseGrades, competitions: list[Competition], *, staff: bool
+            ) -> StudentReport:
+    rows = tuple(_row(comp, grades.grade(comp.slug), provisional=not private_visible(comp, staff))
                  for comp in competitions)
     return StudentReport(user=user, rows=rows, budget=grades.budget, slack_used=grades.slack_used,
                          slack_remaining=grades.slack_remaining, total=grades.total, slack_policy=grades.slack_policy)
+
+
+def _row(comp: Competition, grade: rules.CompetitionGrade, *, provisional: bool) -> GradeRow:
+    return GradeRow(comp, grade, rules.explain(grade, comp.display_precision, provisional=provisional), provisional)
 
 
 def gradebook(session: Session, course: Course, *, slack_policy: str | None = None) -> list[StudentReport]:
@@ -152,21 +179,23 @@ def gradebooks(session: Session, course: Course, slack_policies: list[str | None
     """Every enrolled student's report under each slack policy (e.g. both, side by side), by email."""
     students, graded = grade_course_under(session, course, slack_policies)
     competitions = _in_course_order(course)
-    return {slack_policy: [_report(user, grades[user.id], competitions) for user in students]
+    return {slack_policy: [_report(user, grades[user.id], competitions, staff=True) for user in students]
             for slack_policy, grades in graded.items()}
 
 
-def student_report(session: Session, course: Course, user: User, *, slack_policy: str | None = None
+def student_report(session: Session, course: Course, user: User, *, staff: bool, slack_policy: str | None = None
                    ) -> StudentReport:
-    students, grades = grade_course(session, course, slack_policy=slack_policy)
+    """One student's report as staff read it (`staff=True`), or as the student reads it: provisional, from public
+    scores, for every competition not released."""
+    students, grades = grade_course(session, course, slack_policy=slack_policy, staff=staff)
     if user.id not in grades:
         raise NotFound(f"{user.email} is not a student of {course.slug}")
-    return _report(user, grades[user.id], _in_course_order(course))
+    return _report(user, grades[user.id], _in_course_order(course), staff=staff)
 
 
 def explain(session: Session, comp: Competition, user: User, *, slack_policy: str | None = None) -> str:
-    """The sentence that tells the student how their grade in `comp` came about."""
-    return student_report(session, comp.course, user, slack_policy=slack_policy).row(comp).explanation
+    """The sentence that tells staff how a student's grade in `comp` came about."""
+    return student_report(session, comp.course, user, staff=True, slack_policy=slack_policy).row(comp).explanation
 
 
 def _in_course_order(course: Course) -> list[Competition]:

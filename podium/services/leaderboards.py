@@ -226,6 +226,20 @@ def private_board_visible(comp: Competition, *, staff: bool) -> bool:
     return private_visible(comp, staff)
 
 
+def cutoff_values(comp: Competition, *, staff: bool) -> dict[str, float]:
+    """The cutoffs this reader may know as metric values, by letter: numbers, and positions ("top 10%") once
+    finalisation fixed them. Those were read off the private board, so students learn them only when it is released
+    (POLICY.md section 11); until then a position stays a position."""
+    fixed = (comp.resolved_cutoffs or {}) if private_visible(comp, staff) else {}
+    values = {}
+    for letter, spec in comp.cutoffs.items():
+        if letter in fixed:
+            values[letter] = float(fixed[letter])
+        elif not rules.is_position(spec):
+            values[letter] = float(spec)
+    return values
+
+
 def default_board(comp: Competition) -> str:
     """The board a reader who does not choose sees: the private one once it is released (as on Kaggle)."""
     return PRIVATE if comp.released_at is not None else PUBLIC

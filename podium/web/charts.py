@@ -18,7 +18,6 @@ from podium.services.submissions import private_visible
 from podium.web import plots
 from podium.web.access import competition_for_member, is_staff, me, signed_in
 from podium.web.context import db_session
-from podium.web.leaderboards import value_cutoffs
 
 bp = Blueprint("charts", __name__, url_prefix="/charts")
 CACHE_SIZE = 256
@@ -62,11 +61,12 @@ def distribution(cid: str):
         raise NotFound(f"no board {board!r}; use public or private")
     if board == leaderboards.PRIVATE and not leaderboards.private_board_visible(comp, staff=staff):
         raise Forbidden("The private leaderboard is shown once the course staff release it.")
-    key = ("distribution", comp.id, board, overview.fingerprint(db_session(), comp))
+    cutoffs = leaderboards.cutoff_values(comp, staff=staff)
+    key = ("distribution", comp.id, board, tuple(cutoffs.items()), overview.fingerprint(db_session(), comp))
 
     def draw() -> str:
         rows = leaderboards.board_for(db_session(), comp, board, staff=staff)
-        return plots.score_distribution([r.score for r in rows], value_cutoffs(comp), metric=comp.metric, board=board)
+        return plots.score_distribution([r.score for r in rows], cutoffs, metric=comp.metric, board=board)
 
     return svg_response(cache.get(key, draw))
 
@@ -97,8 +97,10 @@ def progress(cid: str):
     schedule = rule_values.schedule_for(db_session(), comp, student)
     deadlines = {k: getattr(schedule, k) for k in ("early", "ontime", "late")
                  if getattr(schedule, k) is not None and getattr(schedule, k) <= now}
-    key = ("progress", comp.id, student.id, show_private, tuple(points), tuple(deadlines.items()))
-    svg = cache.get(key, lambda: plots.score_over_time(points, value_cutoffs(comp), deadlines, metric=comp.metric,
+    cutoffs = leaderboards.cutoff_values(comp, staff=staff)
+    key = ("progress", comp.id, student.id, show_private, tuple(points), tuple(cutoffs.items()),
+           tuple(deadlines.items()))
+    svg = cache.get(key, lambda: plots.score_over_time(points, cutoffs, deadlines, metric=comp.metric,
                                                        tz=comp.course.timezone))
     return svg_response(svg)
 

@@ -39,31 +39,16 @@ class CutoffMark:
     after: int  # the number of board rows above the mark: rows at or beyond the cutoff
 
 
-def value_cutoffs(comp) -> dict[str, float]:
-    """The cutoffs known as metric values: numbers, and positions once finalisation fixed them."""
-    resolved = comp.resolved_cutoffs or {}
-    values = {}
-    for letter in LETTERS:
-        spec = comp.cutoffs.get(letter)
-        if spec is None:
-            continue
-        if letter in resolved:
-            values[letter] = float(resolved[letter])
-        elif not rules.is_position(spec):
-            values[letter] = float(spec)
-    return values
-
-
 def rows_at_or_beyond(rows: Sequence[BoardRow], value: float, higher_is_better: bool) -> int:
     """How many rows score at or beyond `value`. The rows are in rank order, best first, so these rows are a
     prefix of the board and a binary search finds where it ends."""
     return bisect_left(rows, True, key=lambda r: not rules.at_or_beyond(r.score, value, higher_is_better))
 
 
-def cutoff_marks(comp, rows: Sequence[BoardRow]) -> list[CutoffMark]:
-    """Where each cutoff falls on this board: after the rows whose score is at or beyond it; a position not
-    yet fixed ("top 10%") falls after that share of the rows."""
-    values = value_cutoffs(comp)
+def cutoff_marks(comp, rows: Sequence[BoardRow], *, staff: bool) -> list[CutoffMark]:
+    """Where each cutoff falls on this board: after the rows whose score is at or beyond it; a position whose
+    value this reader may not know yet ("top 10%") falls after that share of the rows."""
+    values = leaderboards.cutoff_values(comp, staff=staff)
     marks = []
     for letter in LETTERS:
         spec = comp.cutoffs.get(letter)
@@ -187,11 +172,11 @@ def board(cid: str):
     if which == leaderboards.PUBLIC:
         kept = leaderboards.kept_public_board(db_session(), comp)
         rows: Sequence[BoardRow] = kept.rows
-        lines = kept_public_lines(comp, kept, cutoff_marks(comp, rows), staff=staff)
+        lines = kept_public_lines(comp, kept, cutoff_marks(comp, rows, staff=staff), staff=staff)
     else:
         rows = leaderboards.board_for(db_session(), comp, which, staff=staff)
         moves = rank_moves(leaderboards.public_board(db_session(), comp), rows)
-        lines = drawn(row_views(comp, rows, moves, staff), cutoff_marks(comp, rows), private=True, staff=staff,
+        lines = drawn(row_views(comp, rows, moves, staff), cutoff_marks(comp, rows, staff=staff), private=True, staff=staff,
                       key=None)
     me_id = me().id
     mine = lines.views[me_id].row if me_id in lines.views else None

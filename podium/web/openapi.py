@@ -107,21 +107,38 @@ LEADERBOARD = obj({
     "higher_is_better": BOOLEAN,
     "entries": array(ref("LeaderboardEntry")),
 })
+PROVISIONAL = ("computed with public scores in place of private ones, because the private board is not released "
+               "yet (POLICY.md section 11)")
 COMPETITION_GRADE = obj({
     "competition": STRING,
     "title": STRING,
-    "released": {"type": "boolean", "description": "the private board is released; until then private scores, "
-                                                     "grades and explanations are null"},
+    "released": {"type": "boolean", "description": "the private board is released: the grade is final"},
+    "provisional": {"type": "boolean", "description": "the row is " + PROVISIONAL},
     "window": {"type": "string", "enum": ["on_time", "slack", "late", "none"]},
     "submission_id": nullable(INTEGER),
     "days_late": INTEGER,
     "slack_used": INTEGER,
     "early_penalty": BOOLEAN,
-    "private_score": nullable(NUMBER),
-    "grade": nullable(NUMBER),
-    "explanation": nullable(STRING),
+    "score_board": {"type": "string", "enum": ["public", "private"],
+                    "description": "the board whose score the grade was computed from"},
+    "score": {**nullable(NUMBER), "description": "the counted submission's score on `score_board`"},
+    "private_score": {**nullable(NUMBER), "description": "null until the private board is released"},
+    "grade": NUMBER,
+    "explanation": STRING,
 })
 COURSE_GRADES = obj({
+    "course": STRING,
+    "title": STRING,
+    "provisional": {"type": "boolean", "description": "some competition's row is provisional, so the slack days "
+                                                      "and the total are too"},
+    "slack_policy": {"type": "string", "enum": ["chronological", "optimal"]},
+    "slack_budget": INTEGER,
+    "slack_used": INTEGER,
+    "slack_remaining": INTEGER,
+    "total": {"type": "number", "description": "the weighted total; provisional while `provisional` is true"},
+    "competitions": array(ref("CompetitionGrade")),
+})
+GRADES = obj({
     "course": STRING,
     "title": STRING,
     "slack_policy": {"type": "string", "enum": ["chronological", "optimal"]},
@@ -328,7 +345,7 @@ def paths() -> dict:
             "Who you are authenticated as, and your courses", REST, {200: json_response("You", ref("Me"))}, (401,))},
         "/api/me/grades": {"get": operation(
             "Your grades in every course you are a student of", REST,
-            {200: json_response("Grades; private scores and grades appear once each board is released",
+            {200: json_response("Grades: provisional (from public scores) for competitions not released yet",
                                 ref("Grades"))}, (401,))},
         "/api/openapi.json": {"get": operation(
             "This document", REST, {200: json_response("OpenAPI 3.1", {"type": "object"})}, (), security=PUBLIC)},

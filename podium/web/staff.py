@@ -151,7 +151,8 @@ def student_detail(slug: str, user_id: int):
     course = course_for_staff(slug)
     enrolment = member_or_404(course, user_id)
     person = enrolment.user
-    report = grading.student_report(db_session(), course, person) if enrolment.role.value == "student" else None
+    student = enrolment.role.value == "student"
+    report = grading.student_report(db_session(), course, person, staff=True) if student else None
     now = utcnow()
     per_competition = [(comp, standing.my_submissions(db_session(), comp, person, now)) for comp in course.competitions]
     return render_template("staff/student.html", **page_args(course=course, person=person, enrolment=enrolment,

@@ -10,7 +10,7 @@ from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, rend
 
 from podium.domain import utcnow
 from podium.errors import PodiumError
-from podium.services import courses, grading, selection, standing, submissions
+from podium.services import courses, grading, leaderboards, selection, standing, submissions
 from podium.web.access import (competition_for_member, course_for_member, is_staff, me, own_or_staff_submission,
                                role_in, signed_in)
 from podium.web.context import db_session, rt
@@ -37,7 +37,7 @@ def grades(slug: str):
     course = course_for_member(slug)
     if is_staff(course):
         return redirect(url_for("staff.grades", slug=slug))
-    report = grading.student_report(db_session(), course, me())
+    report = grading.student_report(db_session(), course, me(), staff=False)
     standings = standing.standings(db_session(), course, me(), utcnow())
     return render_template("student/grades.html", course=course, report=report, standings=standings, staff=False)
 
@@ -50,6 +50,7 @@ def competition(cid: str):
     staff = is_staff(comp.course)
     return render_template("student/competition.html", comp=comp, course=comp.course, now=now, staff=staff,
                            timeline=standing.timeline(db_session(), comp, me(), now),
+                           cutoff_values=leaderboards.cutoff_values(comp, staff=staff),
                            readme=courses.readme_text(rt().settings, comp))
 
 

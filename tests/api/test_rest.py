@@ -402,21 +402,26 @@ def test_data_files_are_for_the_courses_members(client, world):
 # --- grades ----------------------------------------------------------------------------------------------
 
 
-def test_my_grades_hide_private_scores_until_the_board_is_released(client, rt, world):
-    sub = submit_scored(rt, world, world.student, predictions(set(range(6, 18))))  # private 1.0
+def test_my_grades_are_provisional_from_public_scores_until_the_board_is_released(client, rt, world):
+    sub = submit_scored(rt, world, world.student, predictions(set(range(6, 18))))  # public 0.0, private 1.0
     response = client.get("/api/me/grades", headers=world.student.auth)
     assert_matches_openapi(response, "/api/me/grades", "get")
     [course] = response.get_json()["courses"]
     [row] = course["competitions"]
-    assert course["course"] == "c1" and course["slack_budget"] == 7 and course["total"] is None
+    assert course["course"] == "c1" and course["slack_budget"] == 7 and course["provisional"] is True
     assert row["submission_id"] == sub and row["window"] == "on_time" and row["released"] is False
-    assert row["private_score"] is None and row["grade"] is None and row["explanation"] is None
+    # Graded from the public score, 0.0 (an F), and said so; the private score stays hidden.
+    assert row["provisional"] is True and row["score_board"] == "public" and row["score"] == 0.0
+    assert row["private_score"] is None and row["grade"] == 0.0 and course["total"] == 0.0
+    assert "public 0.00000" in row["explanation"] and "Provisional" in row["explanation"]
     with rt.db.session() as session:
         course_service.get_competition(session, CID).released_at = datetime.now(timezone.utc)
     [course] = client.get("/api/me/grades", headers=world.student.auth).get_json()["courses"]
     [row] = course["competitions"]
     # 100 + the full bonus as the class best, times 0.9: nothing was scored before the early deadline
-    assert row["private_score"] == 1.0 and row["early_penalty"] is True and row["explanation"]
+    assert row["private_score"] == 1.0 and row["score_board"] == "private" and row["early_penalty"] is True
+    assert row["provisional"] is False and course["provisional"] is False
+    assert "private 1.00000" in row["explanation"] and "Provisional" not in row["explanation"]
     assert row["grade"] == pytest.approx(0.9 * 105) and course["total"] == pytest.approx(0.9 * 105)
 
 

@@ -198,19 +198,23 @@ def test_private_scores_appear_after_release(as_student, rt, course):
     assert "Private</th>" in page(as_student.get(f"/competitions/{course.public_id}/submissions"))
 
 
-def test_my_grades_show_grades_only_for_released_competitions(as_student, rt, course):
-    record(rt, course.comp_id, course.student, predictions())
+def test_my_grades_are_provisional_from_public_scores_until_release(as_student, rt, course):
+    record(rt, course.comp_id, course.student, predictions(set(range(12))))  # public 1.0, private 0.5
     before = page(as_student.get("/courses/c1/grades"))
-    assert "Slack budget" in before and "at release" in before
-    assert "Counted: submission" not in before  # the sentence names the private score: hidden until release
-    assert re.search(r"Submission \d+ \(on time\) counts now; your grade is computed from private scores", before)
+    assert "Slack budget" in before and "provisional" in before
+    # The only (so the class's best) on-time public score earns the full bonus, 105; the early deadline passed
+    # without a submission, so x0.9.
+    assert re.search(r"Counted: submission \d+ \(on time\), public 1\.00000, base 100\.0 \+ bonus 5\.0 = 105\.0; "
+                     r"no early submission, so x0\.9 = 94\.5; 7 slack days remain\. Provisional: computed from public "
+                     r"scores until the private leaderboard is released\.", before)
+    assert "0.50000" not in before and "private 0" not in before
     with rt.db.session() as db:
         competitions.release(db, db.get(Competition, course.comp_id), actor=course.staff)
     after = page(as_student.get("/courses/c1/grades"))
-    assert re.search(r"Counted: submission \d+ \(on time\), private 1\.00000, base 100\.0", after)
-    # The only (so the class's best) on-time score earns the full bonus, 105; the early deadline passed without a
-    # submission, so x0.9.
-    assert "<strong>94.5</strong>" in after and "no early submission ×0.9" in after
+    # Released: the private score, 0.5, is the D cutoff (40 points), x0.9 for the missed early deadline.
+    assert re.search(r"Counted: submission \d+ \(on time\), private 0\.50000, base 40\.0; no early submission, so "
+                     r"x0\.9 = 36\.0; 7 slack days remain\.</td>", after)
+    assert "<strong>36.0</strong>" in after and "no early submission ×0.9" in after and "provisional</span>" not in after
 
 
 def _move_schedule(rt, course, delta: timedelta) -> None:
