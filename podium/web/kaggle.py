@@ -16,7 +16,7 @@ import zipfile
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 
-from flask import Blueprint, Response, current_app, jsonify, redirect, request, url_for
+from flask import Blueprint, Response, current_app, jsonify, redirect, request
 from werkzeug.http import http_date
 
 from podium import rules
@@ -26,6 +26,7 @@ from podium.services import courses, export, leaderboards, rule_values, submissi
 from podium.web.api import member_competition, register_json_errors, send_stored_file
 from podium.web.auth import require_user
 from podium.web.context import db_session, rt
+from podium.web.links import absolute_url
 from podium.web.security import no_store
 
 bp = Blueprint("kaggle", __name__, url_prefix="/api/v1")
@@ -85,7 +86,7 @@ def competition_item(comp, entered: bool) -> dict:
         "id": comp.id,
         "ref": comp.public_id,
         "title": comp.title,
-        "url": url_for("api.competition", cid=comp.public_id, _external=True),
+        "url": absolute_url("api.competition", cid=comp.public_id),
         "description": comp.description,
         "organizationName": comp.course.title,
         "organizationRef": comp.course.slug,
@@ -120,7 +121,7 @@ def submission_url(cid: str, contentLength: str, lastModifiedDateUtc: str):  # n
     whole_number(lastModifiedDateUtc, "lastModifiedDateUtc", "the file's modification time in seconds")
     issued = upload_tickets.issue(db_session(), rt().settings, comp, user, request.form.get("fileName", ""), size)
     db_session().commit()  # the client PUTs right away, maybe to another server process
-    return jsonify(createUrl=url_for("kaggle.upload", token=issued.token, _external=True), token=issued.token)
+    return jsonify(createUrl=absolute_url("kaggle.upload", token=issued.token), token=issued.token)
 
 
 @bp.put("/uploads/<token>")
@@ -189,7 +190,7 @@ def submissions_list(cid: str):
 def submission_item(comp, sub, show_private: bool) -> dict:
     return {
         "ref": sub.id,
-        "url": url_for("api.submission", n=sub.id, _external=True),
+        "url": absolute_url("api.submission", n=sub.id),
         "fileName": sub.file_name,
         "date": rules.format_utc(sub.submitted_at),
         "description": sub.description,
@@ -251,7 +252,7 @@ def leaderboard_download(cid: str):
 def data_list(cid: str):
     comp, _, _ = member_competition(cid)
     files = [{"ref": f.name, "name": f.name, "totalBytes": f.size_bytes, "creationDate": rules.format_utc(f.created_at),
-              "url": url_for("api.data_file", cid=comp.public_id, name=f.name, _external=True), "description": ""}
+              "url": absolute_url("api.data_file", cid=comp.public_id, name=f.name), "description": ""}
              for f in comp.files]
     return jsonify(files=files, nextPageToken="")
 
@@ -260,13 +261,13 @@ def data_list(cid: str):
 def data_download(cid: str, fileName: str):  # noqa: N803 - the client's name
     comp, _, _ = member_competition(cid)
     courses.data_file(rt().settings, comp, fileName)  # a 404 that lists the files, before any redirect
-    return redirect(url_for("api.data_file", cid=comp.public_id, name=fileName, _external=True))
+    return redirect(absolute_url("api.data_file", cid=comp.public_id, name=fileName))
 
 
 @bp.get("/competitions/data/download-all/<cid>")
 def data_download_all(cid: str):
     comp, _, _ = member_competition(cid)
-    return redirect(url_for("kaggle.data_archive", cid=comp.public_id, _external=True))
+    return redirect(absolute_url("kaggle.data_archive", cid=comp.public_id))
 
 
 @bp.get("/competitions/data/archive/<cid>.zip")

@@ -29,6 +29,12 @@ def shown_url(endpoint: str, **values) -> str:
     return external_url(endpoint, **values) or url_for(endpoint, **values)
 
 
+def absolute_url(endpoint: str, **values) -> str:
+    """An absolute address a client must be given (the Kaggle API's upload and file links): under PODIUM_BASE_URL
+    when it is configured, else at the address the client itself called, which only misleads that client."""
+    return external_url(endpoint, **values) or url_for(endpoint, **values, _external=True)
+
+
 def reset_mail() -> SmtpSettings | None:
     """The mail server for reset links, when one is configured and so is PODIUM_BASE_URL, the only address a mailed
     link may point at. Without it nothing is mailed and the forgot page sends people to their staff."""

@@ -431,3 +431,18 @@ def test_the_kaggle_routes_answer_outsiders_and_strangers_in_json(client, world)
         assert error(client.get(url, headers=world.outsider.auth), 403)
         assert error(client.get(url, headers=replace(world.student, key="wrong").auth), 401)
     assert "no competition" in error(client.get(f"{V1}/data/list/c1-zzz", headers=world.student.auth), 404)
+
+
+def test_links_given_to_the_client_use_the_configured_address_not_the_hosts_header(client, rt, world):
+    """The upload address lets its holder upload as the student: with PODIUM_BASE_URL set, no Host or
+    X-Forwarded-Host header chooses where it points."""
+    rt.settings = replace(rt.settings, base_url="https://podium.c1.test/course-site/")
+    spoofed = {**world.student.auth, "Host": "evil.example", "X-Forwarded-Host": "evil.example"}
+    text = predictions()
+    issued = client.post(f"{V1}/{CID}/submissions/url/{len(text)}/1700000000", data={"fileName": "pred.csv"},
+                         headers=spoofed, content_type="multipart/form-data").get_json()
+    assert issued["createUrl"].startswith("https://podium.c1.test/course-site/api/v1/uploads/")
+    listing = client.get(f"{V1}/data/list/{CID}", headers=spoofed).get_json()
+    assert {f["url"].split("/api/")[0] for f in listing["files"]} == {"https://podium.c1.test/course-site"}
+    moved = client.get(f"{V1}/data/download-all/{CID}", headers=spoofed)
+    assert moved.headers["Location"] == f"https://podium.c1.test/course-site/api/v1/competitions/data/archive/{CID}.zip"
