@@ -19,6 +19,8 @@ from podium.config import DEFAULT_DB_MAX_OVERFLOW, DEFAULT_DB_POOL_SIZE
 from podium.errors import PodiumError
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# The execution option of the engine behind `Database.read_sessions`.
+READS_ONLY = "podium_reads_only"
 # A PostgreSQL connection pool per process, sized by the settings (podium.config explains the defaults).
 PG_POOL_SIZE = DEFAULT_DB_POOL_SIZE
 PG_MAX_OVERFLOW = DEFAULT_DB_MAX_OVERFLOW
@@ -58,9 +60,14 @@ def _tune_sqlite(engine: Engine, synchronous: str) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection):
+        options = connection.get_execution_options()
         # A connection asked for autocommit reads outside any transaction, so it never waits for a writer (WAL).
-        if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if options.get("isolation_level") == "AUTOCOMMIT":
+            return
+        # A transaction that only reads takes no lock: in WAL mode it reads a snapshot while one writer writes.
+        # One that writes takes the write lock up front, so it waits its turn (busy_timeout) instead of failing
+        # later on an upgrade from a snapshot another writer has made stale.
+        connection.exec_driver_sql("BEGIN" if options.get(READS_ONLY) else "BEGIN IMMEDIATE")
 
 
 NUL_REFUSED = "Text with a NUL character (\\0) is not accepted."
@@ -127,6 +134,14 @@ def refuse_what_a_column_cannot_hold(session: Session, _context, _instances) -> 
                                   f"{len(value)} were given.")
 
 
+def refuse_writes_in_a_read_session(session: Session, _context, _instances) -> None:
+    """A read session never writes: on SQLite a write there could meet a snapshot another writer made stale. A
+    use case that writes opens its own session (`Database.session`); a view that writes is a POST."""
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("a read-only session (a GET request's) was asked to write; write in a POST, through a "
+                           "service's own session")
+
+
 class Database:
     """One engine and its session factory; created once per process."""
 
@@ -137,6 +152,9 @@ class Database:
                                   max_overflow=max_overflow)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         event.listen(self.sessions, "before_flush", refuse_what_a_column_cannot_hold)
+        # Sessions for work that only reads (a GET request): on SQLite they never take the write lock.
+        self.read_sessions = sessionmaker(self.engine.execution_options(**{READS_ONLY: True}), expire_on_commit=False)
+        event.listen(self.read_sessions, "before_flush", refuse_writes_in_a_read_session)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

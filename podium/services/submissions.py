@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable
+from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Protocol
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
@@ -68,6 +68,23 @@ class DailyLimitReached(Refused):
 
 
 # --- receiving -------------------------------------------------------------------------------------------
+
+
+class ScoringQueue(Protocol):
+    """Where a received submission goes to be scored (`podium.jobs.ScoringPool`)."""
+
+    def submit(self, submission_id: int) -> object: ...
+
+
+def upload(db: Database, settings: Settings, queue: ScoringQueue, comp_id: int, user_id: int, stream: BinaryIO,
+           file_name: str, description: str = "", *, client_key: str | None = None) -> Submission:
+    """A student's upload, the one use case behind the page form and the REST API (the Kaggle client's hand-in is
+    `upload_tickets.hand_in`): stored durably and recorded in its own transaction (`receive`), then handed to the
+    scoring queue. The caller holds no transaction: on SQLite there is one writer at a time.
+    A retry of an upload already received raises `AlreadyReceived` and queues nothing."""
+    sub = receive(db, settings, comp_id, user_id, stream, file_name, description, client_key=client_key)
+    queue.submit(sub.id)
+    return sub
 
 
 def receive(db: Database, settings: Settings, comp_id: int, user_id: int, stream: BinaryIO, file_name: str,

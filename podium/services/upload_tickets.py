@@ -112,6 +112,15 @@ def store_upload(db: Database, settings: Settings, token: str, stream: BinaryIO,
     return stored.size_bytes
 
 
+def hand_in(db: Database, settings: Settings, queue: submissions.ScoringQueue, token: str, comp_id: int,
+            user_id: int, description: str = "") -> Submission:
+    """The Kaggle client's hand-in, the use case behind its submit call: the ticket's file received as the
+    student's submission (`submit`), then handed to the scoring queue. The caller holds no transaction."""
+    sub = submit(db, settings, token, comp_id, user_id, description)
+    queue.submit(sub.id)
+    return sub
+
+
 def submit(db: Database, settings: Settings, token: str, comp_id: int, user_id: int,
            description: str = "", now: datetime | None = None) -> Submission:
     """Receive the staged file of a ticket as the student's submission, at the instant of this hand-in.

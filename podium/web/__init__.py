@@ -16,6 +16,7 @@ def create_app(runtime: Runtime | None = None, **overrides) -> Flask:
     app.extensions["podium"] = runtime
     app.extensions["podium.scoring"] = ScoringPool(runtime)
     register_config(app)
+    register_body_first(app)
     register_session(app)
     register_extensions(app)
     register_rate_limits(app)
@@ -39,6 +40,12 @@ def register_config(app: Flask) -> None:
     # Whether the cookie is Secure follows PODIUM_SECURE_COOKIES (podium.web.security); FLASK_SESSION_COOKIE_SECURE
     # and other FLASK_ settings still apply.
     app.config.from_prefixed_env()
+
+
+def register_body_first(app: Flask) -> None:
+    from podium.web import bodies
+
+    bodies.init_app(app)
 
 
 def register_session(app: Flask) -> None:

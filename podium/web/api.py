@@ -20,7 +20,7 @@ from podium.errors import PodiumError
 from podium.services import courses, grade_reports, leaderboards, rule_values, submissions
 from podium.services.submissions import DailyLimitReached
 from podium.web.auth import REALM, require_user
-from podium.web.context import db_session, rt
+from podium.web.context import db_session, end_request_transaction, rt, scoring_queue
 
 log = logging.getLogger(__name__)
 
@@ -218,15 +218,13 @@ def create_submission(cid: str):
                           "optionally a `description`).", code=400)
     description = request.form.get("description", "")
     comp_id, user_id = comp.id, user.id
-    # End this request's read transaction: receiving writes in its own, and SQLite has one writer at a time.
-    db_session().commit()
+    end_request_transaction()
     try:
-        sub = submissions.receive(rt().db, rt().settings, comp_id, user_id, upload.stream, upload.filename,
-                                  description, client_key=request.headers.get("Idempotency-Key"))
+        sub = submissions.upload(rt().db, rt().settings, scoring_queue(), comp_id, user_id, upload.stream,
+                                 upload.filename, description, client_key=request.headers.get("Idempotency-Key"))
     except submissions.AlreadyReceived as repeat:
         # A retry after a lost answer: the first answer again, marked as a replay, and nothing new is recorded.
         return accepted(repeat.submission_id, user, replayed=True)
-    current_app.extensions["podium.scoring"].submit(sub.id)
     return accepted(sub.id, user)
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from flask import current_app, g, session
+from flask import current_app, g, has_request_context, request, session
 
 from podium.runtime import Runtime
 from podium.services import accounts, users
@@ -19,11 +19,29 @@ def rt() -> Runtime:
     return current_app.extensions["podium"]
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def db_session():
-    """The request's database session, opened on first use; services take it, views never query it."""
+    """The request's database session, opened on first use; services take it, views never query it. A GET only
+    reads: its session takes no lock (on SQLite, no write lock), so reading pages never waits on an upload."""
     if "db_session" not in g:
-        g.db_session = rt().db.sessions()
+        db = rt().db
+        reads_only = has_request_context() and request.method in SAFE_METHODS  # work after the answer may write
+        g.db_session = db.read_sessions() if reads_only else db.sessions()
     return g.db_session
+
+
+def end_request_transaction() -> None:
+    """End the request's transaction before a use case that works in its own (an upload): on SQLite a POST's
+    transaction holds the one write lock, and the two would wait on each other."""
+    if "db_session" in g:
+        g.db_session.commit()
+
+
+def scoring_queue():
+    """The process's scoring queue (`podium.jobs.ScoringPool`), which uploads are handed to."""
+    return current_app.extensions["podium.scoring"]
 
 
 def current_user():

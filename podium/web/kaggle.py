@@ -13,8 +13,6 @@ from __future__ import annotations
 import io
 import time
 import zipfile
-from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
 
 from flask import Blueprint, Response, current_app, jsonify, redirect, request
 from werkzeug.http import http_date
@@ -25,7 +23,7 @@ from podium.errors import PodiumError
 from podium.services import courses, export, leaderboards, rule_values, submissions, upload_tickets
 from podium.web.api import member_competition, register_json_errors, send_stored_file
 from podium.web.auth import require_user
-from podium.web.context import db_session, rt
+from podium.web.context import db_session, end_request_transaction, rt, scoring_queue
 from podium.web.links import absolute_url
 from podium.web.security import no_store
 
@@ -136,12 +134,11 @@ def submit(cid: str):
     comp, role, user = member_competition(cid)
     token = request.form.get("blobFileTokens", "")
     description = request.form.get("submissionDescription", "")
-    title, public_id = comp.title, comp.public_id
-    db_session().commit()  # no lock held while receiving and waiting for the scoring workers
-    sub = upload_tickets.submit(rt().db, rt().settings, token, comp.id, user.id, description)
-    future = current_app.extensions["podium.scoring"].submit(sub.id)
-    outcome = wait_for_outcome(sub.id, future, float(current_app.config.get("PODIUM_KAGGLE_SUBMIT_WAIT",
-                                                                             SUBMIT_WAIT_SECONDS)))
+    title, public_id, comp_id, user_id = comp.title, comp.public_id, comp.id, user.id
+    end_request_transaction()  # and none is held while waiting for the scoring workers
+    sub = upload_tickets.hand_in(rt().db, rt().settings, scoring_queue(), token, comp_id, user_id, description)
+    outcome = wait_for_outcome(sub.id, float(current_app.config.get("PODIUM_KAGGLE_SUBMIT_WAIT",
+                                                                    SUBMIT_WAIT_SECONDS)))
     if outcome.status == Status.failed:
         raise PodiumError(f"Submission {sub.id} was received but could not be scored: {outcome.error}", code=422)
     said = f"Successfully submitted to {title} ({public_id}) as submission {sub.id}"
@@ -153,19 +150,10 @@ def submit(cid: str):
     return jsonify(message=message, ref=sub.id, status=KAGGLE_STATUS[outcome.status])
 
 
-def wait_for_outcome(submission_id: int, future: Future, timeout: float):
-    """The submission once scored or failed, or as it stands after `timeout` seconds.
-
-    The future answers for this process's worker; another process may have claimed the submission, so the row is
-    what tells.
-    """
+def wait_for_outcome(submission_id: int, timeout: float):
+    """The submission once scored or failed, or as it stands after `timeout` seconds. Whichever process scores
+    it, the row is what tells."""
     deadline = time.monotonic() + timeout
-    try:
-        future.result(timeout=timeout)
-    except FutureTimeout:
-        pass
-    except Exception:  # noqa: BLE001 - the pool logged it; the row says what the student sees
-        pass
     while True:
         sub = submissions.read_afresh(rt().db, submission_id)
         if sub.status in (Status.scored, Status.failed) or time.monotonic() >= deadline:

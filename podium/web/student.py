@@ -5,7 +5,7 @@ score appearing without a reload) and fall back to these same routes.
 """
 from __future__ import annotations
 
-from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, send_file,
+from flask import (Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file,
                    url_for)
 
 from podium.domain import utcnow
@@ -13,7 +13,7 @@ from podium.errors import PodiumError
 from podium.services import courses, grading, leaderboards, selection, standing, submissions
 from podium.web.access import (competition_for_member, course_for_member, is_staff, me, own_or_staff_submission,
                                role_in, signed_in)
-from podium.web.context import db_session, rt
+from podium.web.context import db_session, end_request_transaction, rt, scoring_queue
 from podium.web.markdown import render_markdown
 from podium.web.errors import wants_json
 
@@ -89,14 +89,10 @@ def receive_upload(comp):
     if upload is None or not upload.filename:
         raise PodiumError("Choose a file to upload: a CSV (or .csv.gz / .zip) with the columns of the sample "
                           "submission.", code=422)
-    settings = rt().settings
-    # The upload is received in its own transaction (on disk and committed before scoring starts). The request's
-    # transaction ends first: on SQLite each one holds the write lock, and the two would wait on each other.
-    db_session().commit()
-    sub = submissions.receive(rt().db, settings, comp.id, me().id, upload.stream, upload.filename,
-                              request.form.get("description", ""))
-    current_app.extensions["podium.scoring"].submit(sub.id)
-    return sub
+    comp_id, user_id = comp.id, me().id
+    end_request_transaction()
+    return submissions.upload(rt().db, rt().settings, scoring_queue(), comp_id, user_id, upload.stream,
+                              upload.filename, request.form.get("description", ""))
 
 
 @bp.get("/competitions/<cid>/submissions")

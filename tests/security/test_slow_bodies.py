@@ -1,0 +1,78 @@
+"""No transaction is open while a request body arrives (issue: one slow client held SQLite's write lock for every
+other request). Every route that takes a body is sent one through a stream that notes, at each read, how many
+database connections the process has in use: there must be none. tests/jobs/test_slow_clients.py shows the effect
+on a real server: a trickled upload while other people are served."""
+from __future__ import annotations
+
+import base64
+import io
+
+import pytest
+
+from podium.services import users
+from tests.web.helpers import Browser
+
+BODY = b"--x\r\nContent-Disposition: form-data; name=\"description\"\r\n\r\nslow\r\n--x--\r\n"
+MULTIPART = "multipart/form-data; boundary=x"
+VALUES = {"cid": "c1-hw1", "slug": "c1", "n": 1, "user_id": 1, "token": "t", "contentLength": "10",
+          "lastModifiedDateUtc": "1700000000", "rest": "x", "ticket": "t", "key_id": 1, "extension_id": 1,
+          "entry_id": 1, "filename": "x", "name": "x", "fileName": "x"}
+
+
+class WatchedBody(io.BytesIO):
+    """A request body that records, at each read, the database connections checked out of the pool."""
+
+    def __init__(self, data: bytes, pool):
+        super().__init__(data)
+        self.pool = pool
+        self.in_use_at_reads: list[int] = []
+
+    def read(self, size=-1):
+        self.in_use_at_reads.append(self.pool.checkedout())
+        return super().read(size)
+
+    def readline(self, size=-1):
+        self.in_use_at_reads.append(self.pool.checkedout())
+        return super().readline(size)
+
+    def readinto(self, buffer):
+        self.in_use_at_reads.append(self.pool.checkedout())
+        return super().readinto(buffer)
+
+
+def routes_with_bodies(app) -> list[tuple[str, str, str]]:
+    found = []
+    for rule in app.url_map.iter_rules():
+        for method in sorted(rule.methods & {"POST", "PUT", "PATCH", "DELETE"}):
+            values = {arg: VALUES.get(arg, 1) for arg in rule.arguments}
+            found.append((rule.endpoint, method, rule.build(values, append_unknown=False)[1]))
+    return found
+
+
+def api_credentials(rt, email: str | None) -> dict[str, str]:
+    if email is None:
+        return {"Authorization": "Basic " + base64.b64encode(b"nobody@c1.test:wrong").decode()}
+    with rt.db.session() as session:
+        key = users.issue_api_key(session, users.get_user(session, email))
+    return {"Authorization": "Basic " + base64.b64encode(f"{email}:{key}".encode()).decode()}
+
+
+@pytest.mark.parametrize("signed_in_as", ["student@c1.test", "prof@c1.test", None])
+def test_no_route_reads_its_body_while_holding_a_database_connection(app, rt, course, signed_in_as):
+    routes = routes_with_bodies(app)
+    assert len(routes) > 20  # the page forms, the REST API and the Kaggle routes
+    credentials = api_credentials(rt, signed_in_as)
+    read = []
+    for endpoint, method, url in routes:
+        client: Browser = app.test_client()
+        if signed_in_as:
+            client.signed_in_as(signed_in_as)
+        body = WatchedBody(BODY, rt.db.engine.pool)
+        client.open(url, method=method, input_stream=body, content_type=MULTIPART, content_length=len(BODY),
+                    headers=credentials if url.startswith("/api/") else {})
+        assert all(n == 0 for n in body.in_use_at_reads), (endpoint, body.in_use_at_reads)
+        if body.in_use_at_reads:
+            read.append(endpoint)
+    # Every route but the Kaggle client's raw upload (its view streams the body after its short transaction, and a
+    # made-up ticket is refused before) read the body.
+    assert {e for e, _, _ in routes} - set(read) <= {"kaggle.upload"}
