@@ -41,6 +41,7 @@ bench: install
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/web.py
 	$(BIN)/python bench/rush.py
+	$(BIN)/python bench/rush.py --hostile
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis bench/.data

@@ -19,6 +19,14 @@ trip of the cheapest request (GET /healthz on the idle server, median of 50); th
 printed as multiples of it. Then where the CPU went (the server's processes, PostgreSQL, this client, everything
 else on the machine), since the server shares its cores with all of them.
 
+`--hostile` mixes in what one student can do to everyone else at that deadline: 3 clients that trickle a legitimate
+upload over a third of the rush (a slow link), and 5 poison uploads (two CSVs whose header has 2,000,000 columns,
+a 200 KB .csv.gz and a .zip that each inflate to 190 MB of one value), from students of their own. The targets
+hold for the legitimate uploads alone; the trickled ones must be taken and scored, each poison one refused or
+failed with a message (never a server error); and the peak resident memory of the server's processes (the
+gunicorn master, its workers and any scoring processes, summed, sampled every 0.2 s) is printed against the
+server's memory at rest.
+
 The benchmark stops itself: every request, every wait and the whole run have time limits, the servers are stopped
 and the cluster removed whatever happens. `--quick` is a small rush (30 students, 90 uploads in 20 s) for a fast
 check; `--database-url` uses an existing database instead of starting a cluster (the tests run a tiny rush so).
@@ -75,6 +83,7 @@ class Plan:
     clients: int = 32
     rows: int = 200_000
     workers: int = 4
+    hostile: bool = False
 
     @classmethod
     def quick(cls) -> "Plan":
@@ -122,6 +131,8 @@ class Outcome:
     peak_backlog: int
     upload_bytes: int
     cpu: dict[str, float] = field(default_factory=dict)
+    hostile: list["Hostile"] = field(default_factory=list)
+    memory: dict[str, float] = field(default_factory=dict)
 
     @property
     def errors(self) -> list[Attempt]:
@@ -315,8 +326,10 @@ def send(port: int, attempt: Attempt, key: str, content: bytes, t0: float) -> No
         conn.close()
 
 
-def rush(port: int, attempts: list[Attempt], keys: dict[str, str], variants: list[bytes], clients: int) -> float:
-    """Send every attempt from `clients` threads, in planned order; returns the start instant (perf_counter)."""
+def rush(port: int, attempts: list[Attempt], keys: dict[str, str], variants: list[bytes], clients: int,
+         hostile: list[Hostile] = ()) -> float:
+    """Send every attempt from `clients` threads, in planned order, and each hostile upload from a thread of its
+    own; returns the start instant (perf_counter)."""
     pending = iter(sorted(attempts, key=lambda a: a.planned))
     lock = threading.Lock()
     t0 = time.perf_counter() + 0.5  # every client is waiting before the first send time
@@ -329,10 +342,191 @@ def rush(port: int, attempts: list[Attempt], keys: dict[str, str], variants: lis
                 return
             send(port, attempt, keys[attempt.email], variants[attempt.variant], t0)
 
-    with ThreadPoolExecutor(max_workers=clients, thread_name_prefix="rush-client") as pool:
-        for future in [pool.submit(client) for _ in range(clients)]:
+    with ThreadPoolExecutor(max_workers=clients + len(hostile), thread_name_prefix="rush-client") as pool:
+        futures = [pool.submit(client) for _ in range(clients)]
+        futures += [pool.submit(send_hostile, port, h, keys[h.email], t0) for h in hostile]
+        for future in futures:
             future.result()
     return t0
+
+
+# --- the hostile clients (--hostile) ----------------------------------------------------------------------
+
+HOSTILE_STUDENTS = 8  # 3 trickling, 5 poisoning: students of their own, outside the legitimate rush
+TRICKLE_CHUNKS = 60
+WIDE_COLUMNS = 2_000_000
+INFLATED_BYTES = 190_000_000
+
+
+@dataclass
+class Hostile:
+    """One hostile upload and what became of it."""
+
+    kind: str  # "trickle", "wide header", "gzip bomb", "zip bomb"
+    email: str
+    planned: float
+    file_name: str
+    content: bytes
+    spread_over: float = 0.0  # seconds over which the body is sent (trickle)
+    status: int | None = None
+    answer: str = ""
+    submission_id: int | None = None
+    final_status: str | None = None
+    final_error: str | None = None
+
+    @property
+    def description(self) -> str:
+        return f"hostile-{self.kind.replace(' ', '-')}-{self.planned:.0f}"
+
+    @property
+    def held(self) -> bool:
+        """What the rules ask of it: a trickled upload is taken and scored; a poison one is refused with a
+        message (4xx) or taken and then failed with a message; never a server error."""
+        if self.kind == "trickle":
+            return self.final_status == "scored"
+        if self.status is not None and 400 <= self.status < 500:
+            return bool(self.answer)
+        return self.final_status == "failed" and bool(self.final_error)
+
+
+def one_value_inflating_to(size: int) -> bytes:
+    """A CSV of one row whose label is `size` digits: the raw text a bomb inflates to, built in pieces."""
+    return b"id,label\n0," + b"7" * size + b"\n"
+
+
+def gzip_bomb(size: int) -> bytes:
+    import zlib
+
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # 31: the gzip container
+    out = [packer.compress(b"id,label\n0,")]
+    chunk = b"7" * 1_000_000
+    for _ in range(size // len(chunk)):
+        out.append(packer.compress(chunk))
+    out.append(packer.compress(b"\n"))
+    out.append(packer.flush())
+    return b"".join(out)
+
+
+def zip_bomb(size: int) -> bytes:
+    import zipfile
+
+    sink = io.BytesIO()
+    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        with archive.open("predictions.csv", "w", force_zip64=True) as member:
+            member.write(b"id,label\n0,")
+            chunk = b"7" * 1_000_000
+            for _ in range(size // len(chunk)):
+                member.write(chunk)
+            member.write(b"\n")
+    return sink.getvalue()
+
+
+def plan_hostile(plan: Plan, emails: list[str], variants: list[bytes]) -> list[Hostile]:
+    """3 trickles starting at 10, 40 and 60 % of the rush, each sent over a third of it, and 5 poison uploads
+    spread over it."""
+    wide = ",".join(f"c{i}" for i in range(WIDE_COLUMNS)).encode() + b"\n"
+    trickles = [Hostile("trickle", emails[i], plan.seconds * start, "slow.csv", variants[i],
+                        spread_over=plan.seconds / 3) for i, start in enumerate((0.1, 0.4, 0.6))]
+    poison = [Hostile("wide header", emails[3], plan.seconds * 0.2, "wide.csv", wide),
+              Hostile("gzip bomb", emails[4], plan.seconds * 0.35, "bomb.csv.gz", gzip_bomb(INFLATED_BYTES)),
+              Hostile("zip bomb", emails[5], plan.seconds * 0.5, "bomb.zip", zip_bomb(INFLATED_BYTES)),
+              Hostile("wide header", emails[6], plan.seconds * 0.7, "wide.csv", wide),
+              Hostile("gzip bomb", emails[7], plan.seconds * 0.85, "bomb.csv.gz", gzip_bomb(INFLATED_BYTES))]
+    return trickles + poison
+
+
+def send_hostile(port: int, attempt: Hostile, key: str, t0: float) -> None:
+    """POST the upload at its planned time, its body in TRICKLE_CHUNKS pieces over `spread_over` seconds."""
+    body, content_type = multipart(attempt.content, attempt.description, attempt.file_name)
+    credentials = base64.b64encode(f"{attempt.email}:{key}".encode()).decode()
+    delay = t0 + attempt.planned - time.perf_counter()
+    if delay > 0:
+        time.sleep(delay)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT + attempt.spread_over)
+    try:
+        conn.putrequest("POST", f"/api/competitions/{COMPETITION}/submissions")
+        for name, value in (("Content-Type", content_type), ("Authorization", f"Basic {credentials}"),
+                            ("Content-Length", str(len(body)))):
+            conn.putheader(name, value)
+        conn.endheaders()
+        pieces = TRICKLE_CHUNKS if attempt.spread_over else 1
+        step = math.ceil(len(body) / pieces)
+        for k in range(0, len(body), step):
+            conn.send(body[k:k + step])
+            if attempt.spread_over:
+                time.sleep(attempt.spread_over / pieces)
+        response = conn.getresponse()
+        payload = response.read()
+        attempt.status = response.status
+        answer = json.loads(payload) if payload else {}
+        attempt.submission_id = answer.get("id") if 200 <= response.status < 300 else None
+        attempt.answer = str(answer.get("message", "")) if response.status >= 300 else ""
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        attempt.answer = f"{type(exc).__name__}: {exc}"
+    finally:
+        conn.close()
+
+
+def settle_hostile(watcher: "Watcher", hostile: list[Hostile]) -> None:
+    """Wait (up to SCORING_TIMEOUT) for the taken hostile uploads to end, and note how each did."""
+    taken = {h.submission_id: h for h in hostile if h.submission_id is not None}
+    deadline = time.monotonic() + SCORING_TIMEOUT
+    while True:
+        rows = {row[0]: row for row in watcher.rows_with_errors(list(taken))}
+        for sub_id, h in taken.items():
+            if sub_id in rows:
+                h.final_status, h.final_error = rows[sub_id][1], rows[sub_id][2]
+        if all(h.final_status in ("scored", "failed") for h in taken.values()) or time.monotonic() > deadline:
+            return
+        time.sleep(0.5)
+
+
+def descendants(pid: int) -> list[int]:
+    found, stack = [], [pid]
+    while stack:
+        for child in children(stack.pop()):
+            found.append(child)
+            stack.append(child)
+    return found
+
+
+def resident_bytes(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+class MemoryMeter:
+    """The resident memory of the server's process tree, summed, sampled every 0.2 s: its peak, and the largest
+    single process's peak."""
+
+    def __init__(self, server_pid: int):
+        self.server_pid = server_pid
+        self.at_rest = self.peak_total = self.peak_process = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample_until_stopped, name="rush-memory", daemon=True)
+
+    def sample(self) -> tuple[int, int]:
+        sizes = [resident_bytes(p) for p in [self.server_pid, *descendants(self.server_pid)]]
+        return sum(sizes), max(sizes, default=0)
+
+    def _sample_until_stopped(self) -> None:
+        while not self._stop.wait(0.2):
+            total, largest = self.sample()
+            self.peak_total, self.peak_process = max(self.peak_total, total), max(self.peak_process, largest)
+
+    def start(self) -> None:
+        self.at_rest = self.sample()[0]
+        self._thread.start()
+
+    def stop(self) -> dict[str, float]:
+        self._stop.set()
+        self._thread.join(5)
+        return {"at_rest": self.at_rest, "peak_total": self.peak_total, "peak_process": self.peak_process}
 
 
 # --- the database's view ---------------------------------------------------------------------------------
@@ -351,15 +545,16 @@ class Watcher:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="rush-watcher", daemon=True)
 
-    def counts(self) -> dict[str, int]:
+    def counts(self, legitimate_only: bool = False) -> dict[str, int]:
         from sqlalchemy import func, select
 
         from podium.models import Submission
 
+        query = select(Submission.status, func.count()).where(Submission.competition_id == self.competition_id)
+        if legitimate_only:
+            query = query.where(Submission.description.like("rush-%"))
         with self.engine.connect() as connection:
-            return {status.value: n for status, n in connection.execute(
-                select(Submission.status, func.count()).where(Submission.competition_id == self.competition_id)
-                .group_by(Submission.status)).all()}
+            return {status.value: n for status, n in connection.execute(query.group_by(Submission.status)).all()}
 
     def backlog(self) -> int:
         counts = self.counts()
@@ -384,7 +579,7 @@ class Watcher:
         upload has a result (polled every 50 ms); None when that takes longer than SCORING_TIMEOUT."""
         deadline = time.monotonic() + SCORING_TIMEOUT
         while time.monotonic() < deadline:
-            counts = self.counts()
+            counts = self.counts(legitimate_only=True)
             done = counts.get("scored", 0) + counts.get("failed", 0)
             if counts.get("queued", 0) + counts.get("scoring", 0) == 0 and done >= acknowledged:
                 return max(0.0, time.perf_counter() - t0 - last_ack)
@@ -402,6 +597,16 @@ class Watcher:
                 select(S.id, S.description, S.status, S.public_score, S.private_score, S.submitted_at, S.scored_at)
                 .where(S.competition_id == self.competition_id).order_by(S.id))]
 
+    def rows_with_errors(self, ids: list[int]) -> list[tuple]:
+        """(id, status, error) of the given submissions."""
+        from sqlalchemy import select
+
+        from podium.models import Submission as S
+
+        with self.engine.connect() as connection:
+            return [(r[0], r[1].value, r[2]) for r in connection.execute(
+                select(S.id, S.status, S.error).where(S.id.in_(ids)))]
+
     def dispose(self) -> None:
         self.engine.dispose()
 
@@ -410,6 +615,7 @@ def check_every_upload(rows: list[tuple], attempts: list[Attempt],
                        expected: list[tuple[float, float]]) -> tuple[list[str], int]:
     """The acknowledged uploads that are not in the database exactly once, scored with their file's scores; and
     how many rows no acknowledgement names (stored, but the client saw an error)."""
+    rows = [row for row in rows if (row[1] or "").startswith("rush-")]  # the hostile uploads are judged apart
     by_id: dict[int, list[tuple]] = {}
     for row in rows:
         by_id.setdefault(row[0], []).append(row)
@@ -504,7 +710,8 @@ def run_rush(plan: Plan, work: Path, database_url: str, postgres_pid: int | None
     data_dir = work / "data"
     rt = make_runtime(data_dir=data_dir, database_url=database_url)
     try:
-        keys = build_course(rt, write_course(work / "courses", solution, deadline), plan.students)
+        everyone = plan.students + (HOSTILE_STUDENTS if plan.hostile else 0)
+        keys = build_course(rt, write_course(work / "courses", solution, deadline), everyone)
         expected, dry_run = expected_scores(rt, variants, work)
         with rt.db.session() as session:
             competition_id = courses.get_competition(session, COMPETITION).id
@@ -513,21 +720,25 @@ def run_rush(plan: Plan, work: Path, database_url: str, postgres_pid: int | None
 
     env = dict(os.environ, PODIUM_DATA_DIR=str(data_dir), DATABASE_URL=database_url, PYTHONUNBUFFERED="1")
     port, log = free_port(), work / "server.log"
-    attempts = plan_attempts(plan, sorted(keys))
+    emails = sorted(keys)
+    attempts = plan_attempts(plan, emails[:plan.students])
+    hostile = plan_hostile(plan, emails[plan.students:], variants) if plan.hostile else []
     watcher = Watcher(database_url, competition_id)
     server = start_server(env, port, plan.workers, log)
     try:
         wait_for_workers(server, plan.workers, port)
         reference = reference_round_trip(port)
-        meter = CpuMeter(server.pid, postgres_pid)
+        meter, memory = CpuMeter(server.pid, postgres_pid), MemoryMeter(server.pid)
         meter.start()
+        memory.start()
         watcher.start()
-        t0 = rush(port, attempts, keys, variants, plan.clients)
+        t0 = rush(port, attempts, keys, variants, plan.clients, hostile)
         acknowledged = [a for a in attempts if a.acknowledged]
         last_ack = max((a.finished for a in acknowledged), default=0.0)
         drained = watcher.drained_after(len(acknowledged), t0, last_ack)
+        settle_hostile(watcher, hostile)
         watcher.stop()
-        cpu = meter.stop()
+        cpu, peaks = meter.stop(), memory.stop()
     finally:
         stop_server(server)
     try:
@@ -539,7 +750,8 @@ def run_rush(plan: Plan, work: Path, database_url: str, postgres_pid: int | None
                    scored_after_last_ack=drained, lost=lost, stored_unacknowledged=unacknowledged,
                    double_scorings=log.read_text(errors="replace").count("was taken over"),
                    received_to_scored=received_to_scored(rows), peak_backlog=watcher.peak_backlog,
-                   upload_bytes=round(statistics.mean(len(v) for v in variants)), cpu=cpu)
+                   upload_bytes=round(statistics.mean(len(v) for v in variants)), cpu=cpu, hostile=hostile,
+                   memory=peaks)
 
 
 # --- the report ------------------------------------------------------------------------------------------
@@ -563,7 +775,10 @@ def verdicts(outcome: Outcome) -> list[tuple[bool, str]]:
         (drained is not None and drained < TARGET_SCORED_AFTER_SECONDS,
          f"everything scored within {TARGET_SCORED_AFTER_SECONDS:g} s of the last upload: "
          + (f"{drained:.2f} s" if drained is not None else f"not within {SCORING_TIMEOUT:g} s")),
-    ]
+    ] + ([(all(h.held for h in outcome.hostile),
+           f"hostile uploads held: {sum(h.held for h in outcome.hostile)} of {len(outcome.hostile)} "
+           "(trickled ones taken and scored, poison ones refused or failed with a message)")]
+         if outcome.hostile else [])
 
 
 def report(outcome: Outcome, database: str) -> list[str]:
@@ -600,6 +815,18 @@ def report(outcome: Outcome, database: str) -> list[str]:
             f"({cpu['server'] / uploads * 1000:.0f} ms per upload), PostgreSQL {cpu['postgresql']:.1f} s "
             f"({cpu['postgresql'] / uploads * 1000:.0f} ms per upload), this client {cpu['client']:.1f} s, "
             f"other processes on the machine {cpu['others']:.1f} s")
+    if outcome.memory:
+        mb = {k: v / 1e6 for k, v in outcome.memory.items()}
+        lines.append(f"  server memory (resident, all its processes): {mb['at_rest']:.0f} MB at rest, peak "
+                     f"{mb['peak_total']:.0f} MB ({mb['peak_total'] / mb['at_rest']:.1f}x rest); the largest "
+                     f"single process peaked at {mb['peak_process']:.0f} MB")
+    for h in outcome.hostile:
+        what = (f"refused {h.status}: {h.answer[:120]}" if h.status is not None and h.status >= 300
+                else f"taken as {h.submission_id}, {h.final_status}" + (f": {h.final_error[:120]}"
+                                                                          if h.final_error else "")
+                if h.submission_id is not None else f"no answer: {h.answer[:120]}")
+        lines.append(f"  hostile {h.kind} ({len(h.content) / 1e6:.1f} MB sent"
+                     + (f" over {h.spread_over:.0f} s" if h.spread_over else "") + f"): {what}")
     for attempt in outcome.errors[:5]:
         lines.append(f"  error: {attempt.description} from {attempt.email}: {attempt.error}")
     lines += [f"  lost: {item}" for item in outcome.lost[:5]]
@@ -619,6 +846,8 @@ def summary(outcome: Outcome) -> dict:
         else round(outcome.scored_after_last_ack, 2),
         "errors": len(outcome.errors), "lost": len(outcome.lost), "scored_twice": outcome.double_scorings,
         "cpu_s": {k: round(v, 1) for k, v in outcome.cpu.items()},
+        "memory_mb": {k: round(v / 1e6) for k, v in outcome.memory.items()},
+        "hostile_held": f"{sum(h.held for h in outcome.hostile)}/{len(outcome.hostile)}",
     }
 
 
@@ -632,10 +861,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int)
     parser.add_argument("--workers", type=int)
     parser.add_argument("--database-url", help="an existing, empty database instead of a throwaway cluster")
+    parser.add_argument("--hostile", action="store_true",
+                        help="3 trickling clients and 5 poison uploads mixed into the rush")
     args = parser.parse_args(argv)
     base = Plan.quick() if args.quick else Plan()
     plan = Plan(**{name: getattr(args, name) if getattr(args, name) is not None else getattr(base, name)
-                   for name in ("students", "uploads", "seconds", "clients", "rows", "workers")})
+                   for name in ("students", "uploads", "seconds", "clients", "rows", "workers")},
+                hostile=args.hostile)
     problem = plan_problem(plan)
     if problem:
         parser.error(problem)
