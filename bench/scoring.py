@@ -11,6 +11,10 @@ Two cases, generated once with a fixed seed under bench/.data/ and reused:
 Each case prints Podium's time (the solution compiled once; score_upload, median of 5) and the reference's
 (pandas reads both files, merges on the id, sklearn scores each Usage split; median of 3), measured in the same
 run, then the peak memory of a fresh process that scores one upload, and PASS/MISS per target.
+
+Two more figures check that reading an upload is linear in its size, as ratios within the run: refusing a header
+with as many columns as HW1P2 has rows, against scoring the HW1P2 upload; and reading an upload of 2,000 number
+columns against one of 200 (500 rows each).
 """
 from __future__ import annotations
 
@@ -33,6 +37,9 @@ SEED = 11785
 TARGET_SPEEDUP = 4.0
 TARGET_PEAK_MB = 500.0
 TARGET_AUC_SECONDS = 1.0
+TARGET_WIDE_REFUSAL = 0.25  # refusing a wide header, as a share of scoring an honest upload of about its size
+TARGET_COLUMN_GROWTH = 30.0  # reading 10x the columns, over 1x; linear is about 10x
+WIDE_TARGETS, WIDE_ROWS = 200, 500
 
 
 def _write_csv(table: pa.Table, path: Path) -> None:
@@ -79,6 +86,32 @@ def make_verification(n: int) -> tuple[Path, Path]:
     score = np.round(same * 0.8 + rng.normal(0, 0.5, len(trials)), 6)
     order = rng.permutation(len(trials))
     _write_csv(pa.table({"id": trials[order], "label": score[order]}), upload)
+    return solution, upload
+
+
+def make_wide_header(n_columns: int) -> Path:
+    """An upload whose header has `n_columns` numbered columns, then one row."""
+    path = DATA / f"wide-header-{n_columns}" / "upload.csv"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(b"id,label," + ",".join(map(str, range(n_columns - 2))).encode() + b"\n0,1\n")
+        tmp.replace(path)
+    return path
+
+
+def make_wide(n_targets: int, n_rows: int) -> tuple[Path, Path]:
+    """Solution and upload with `n_targets` number columns t0, t1, ..."""
+    folder = DATA / f"wide-{n_targets}x{n_rows}"
+    solution, upload = folder / "solution.csv", folder / "upload.csv"
+    if solution.exists() and upload.exists():
+        return solution, upload
+    rng = np.random.default_rng(SEED + 2)
+    ids = np.arange(n_rows)
+    truth, guess = (rng.random((n_rows, n_targets)).round(6) for _ in range(2))
+    names = [f"t{j}" for j in range(n_targets)]
+    _write_csv(pa.table({"id": ids, **dict(zip(names, truth.T)), "Usage": _usage(rng, n_rows)}), solution)
+    _write_csv(pa.table({"id": ids, **dict(zip(names, guess.T))}), upload)
     return solution, upload
 
 
@@ -154,6 +187,42 @@ def run_case(title: str, solution: Path, upload: Path, metric: str, sk_metric, t
             "speedup": speedup}
 
 
+def run_wide(hw1p2: dict, hw1p2_upload: Path, n_columns: int) -> dict:
+    """A header of `n_columns` columns refused, against scoring HW1P2; 10x the columns read, against 1x."""
+    import scorers
+    from podium.scoring import CompiledSolution, SubmissionError, compile_solution, read_upload
+
+    accuracy, rmse = scorers.get("accuracy"), scorers.get("rmse")
+    poison = make_wide_header(n_columns)
+    compiled = CompiledSolution.open(hw1p2["compiled"])
+
+    def refuse():
+        try:
+            read_upload(compiled, poison, accuracy)
+        except SubmissionError as exc:
+            return exc.message
+        raise SystemExit(f"a header of {n_columns:,} columns was not refused")
+
+    refusal_seconds, message = timed(refuse, 5)
+    share = refusal_seconds / hw1p2["podium"]
+    print(f"Wide header: {n_columns:,} columns ({poison.stat().st_size / 1e6:.1f} MB) refused in "
+          f"{refusal_seconds * 1000:.0f} ms, {share:.3f}x the time of scoring the HW1P2 upload "
+          f"({hw1p2_upload.stat().st_size / 1e6:.1f} MB); target <= {TARGET_WIDE_REFUSAL:g}x")
+    print(f"  {message}")
+
+    seconds = {}
+    for n_targets in (WIDE_TARGETS, 10 * WIDE_TARGETS):
+        solution, upload = make_wide(n_targets, WIDE_ROWS)
+        solution_of_width = compile_solution(solution, "id", rmse, solution.parent / "compiled-rmse")
+        seconds[n_targets], _ = timed(lambda: read_upload(solution_of_width, upload, rmse), 5)
+    narrow, wide = seconds[WIDE_TARGETS], seconds[10 * WIDE_TARGETS]
+    growth = wide / narrow
+    print(f"Wide uploads ({WIDE_ROWS:,} rows): reading {10 * WIDE_TARGETS:,} columns {wide * 1000:.0f} ms, "
+          f"{WIDE_TARGETS:,} columns {narrow * 1000:.0f} ms, {growth:.1f}x for 10x the columns; "
+          f"target <= {TARGET_COLUMN_GROWTH:g}x")
+    return {"refusal": refusal_seconds, "share": share, "growth": growth}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=2_000_000, help="rows of the HW1P2 case (default 2,000,000)")
@@ -169,19 +238,25 @@ def main(argv: list[str] | None = None) -> int:
           f"target < {TARGET_PEAK_MB:g} MB")
     auc = run_case("Verification", *make_verification(args.auc_rows), "roc_auc", roc_auc_score,
                    f"target: podium < {TARGET_AUC_SECONDS:g} s")
+    wide = run_wide(hw1p2, hw1p2_upload, max(args.rows, 10_000))
 
     verdicts = [
         (f"HW1P2 speed-up >= {TARGET_SPEEDUP:g}x", hw1p2["speedup"] >= TARGET_SPEEDUP, f"{hw1p2['speedup']:.1f}x"),
         (f"HW1P2 peak memory < {TARGET_PEAK_MB:g} MB", peak < TARGET_PEAK_MB, f"{peak:.0f} MB"),
         (f"Verification score_upload < {TARGET_AUC_SECONDS:g} s", auc["podium"] < TARGET_AUC_SECONDS,
          f"{auc['podium']:.2f} s"),
+        (f"Wide header refused in <= {TARGET_WIDE_REFUSAL:g}x the time of scoring HW1P2",
+         wide["share"] <= TARGET_WIDE_REFUSAL, f"{wide['share']:.3f}x"),
+        (f"10x the columns read in <= {TARGET_COLUMN_GROWTH:g}x the time", wide["growth"] <= TARGET_COLUMN_GROWTH,
+         f"{wide['growth']:.1f}x"),
     ]
     print()
     for name, ok, figure in verdicts:
         print(f"{'PASS' if ok else 'MISS'}  {name}: {figure}")
     print(json.dumps({"hw1p2_podium_s": round(hw1p2["podium"], 3), "hw1p2_reference_s": round(hw1p2["reference"], 3),
                       "hw1p2_peak_mb": round(peak), "auc_podium_s": round(auc["podium"], 3),
-                      "auc_reference_s": round(auc["reference"], 3)}))
+                      "auc_reference_s": round(auc["reference"], 3), "wide_header_refusal_s": round(wide["refusal"], 4),
+                      "wide_header_share": round(wide["share"], 4), "column_growth_10x": round(wide["growth"], 1)}))
     return 0 if all(ok for _, ok, _ in verdicts) else 1
 
 

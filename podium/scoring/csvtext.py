@@ -41,6 +41,16 @@ class CsvProblem(Exception):
         self.message, self.code = message, code
 
 
+def block_size(n_columns: int) -> int:
+    """How many bytes pyarrow parses as one block of a file with ``n_columns`` columns.
+
+    Each block becomes a chunk of every column: 1 MB blocks of a file thousands of columns wide held a few dozen
+    rows each, and reading it took twice as long as reading the same bytes in blocks of a thousand rows. 8 KB
+    per column keeps about that many; narrow files keep pyarrow's 1 MB.
+    """
+    return max(1 << 20, n_columns * (8 << 10))
+
+
 def read_arrow_csv(data: bytes | bytearray, start: int, read_options: pacsv.ReadOptions,
                    parse_options: pacsv.ParseOptions, convert_options: pacsv.ConvertOptions) -> pa.Table:
     """pyarrow's read_csv of the text from ``start``.
@@ -104,14 +114,28 @@ def check_utf8(data: bytes, start: int) -> None:
         ) from None
 
 
-def parse_header(data: bytes, start: int) -> list[str]:
-    """The column names on the first line, stripped of surrounding spaces."""
+def header_line(data: bytes, start: int) -> bytes:
+    """The bytes of the first line, without its line end."""
     # A line ends at LF, CRLF or a lone CR (Excel for Mac's "CSV (Macintosh)"), as pyarrow reads it; a lone CR
     # left inside the line made the csv module raise instead of reading the header.
     end = data.find(b"\n", start)
     end = len(data) if end < 0 else end
     cr = data.find(b"\r", start, end)
-    raw = data[start: end if cr < 0 else cr]
+    return data[start: end if cr < 0 else cr]
+
+
+def header_width(data: bytes, start: int) -> int:
+    """How many columns the first line has, counted without splitting it into names (milliseconds for a header of
+    millions of columns): its commas, unless a quoted name may hold one."""
+    line = header_line(data, start)
+    if b'"' not in line:
+        return line.count(b",") + 1
+    return len(next(csv.reader([line.decode("utf-8", errors="replace")])))
+
+
+def parse_header(data: bytes, start: int) -> list[str]:
+    """The column names on the first line, stripped of surrounding spaces."""
+    raw = header_line(data, start)
     try:
         line = raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections import Counter
 from functools import cached_property
 from pathlib import Path
 
@@ -25,8 +26,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from podium.scoring.csvtext import CsvProblem, RowLines, check_utf8, parse_header, read_arrow_csv, scan_rows, \
-    text_start, wrong_width_message
+from podium.scoring.csvtext import CsvProblem, RowLines, block_size, check_utf8, parse_header, read_arrow_csv, \
+    scan_rows, text_start, wrong_width_message
 from podium.scoring.errors import SolutionError
 from podium.scoring.keys import IdIndex, as_array, id_mismatches, repeated_values
 from podium.scoring.targets import canonical_ints, infer_like_pandas, kind_of, null_pandas_na, parse_numbers, try_cast
@@ -141,7 +142,7 @@ def _read_strings(data: bytes, start: int, header: list[str], include: list[str]
     names = include or header
     return read_arrow_csv(
         data, start,
-        read_options=pacsv.ReadOptions(column_names=header, skip_rows=1),
+        read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, block_size=block_size(len(header))),
         parse_options=pacsv.ParseOptions(newlines_in_values=True),
         convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, include_columns=names,
                                              strings_can_be_null=False, null_values=[]),
@@ -233,7 +234,7 @@ def compile_solution(solution_csv: Path, id_column: str, scorer, dest_dir: Path)
 
     data, start, header = _read_csv_text(solution_csv, fail)
     found = ", ".join(quote(name) for name in header)
-    repeated = sorted({name for name in header if header.count(name) > 1})
+    repeated = sorted(name for name, n in Counter(header).items() if n > 1)
     if repeated:
         fail(f"the column {', '.join(quote(n) for n in repeated)} appears more than once in the header.")
     if id_column not in header:

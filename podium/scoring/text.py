@@ -1,6 +1,7 @@
 """Wording shared by every message: counts, quoted values, examples, sizes."""
 from __future__ import annotations
 
+from itertools import islice
 from typing import Iterable
 
 MAX_EXAMPLES = 5
@@ -23,8 +24,8 @@ def quote(value: object, limit: int | None = _MAX_VALUE_CHARS) -> str:
 
 
 def examples(items: Iterable[str], total: int) -> str:
-    """The first few of ``total`` items, saying how many more were left out."""
-    shown = list(items)[:MAX_EXAMPLES]
+    """The first few of ``total`` items, saying how many more were left out (the rest are never formatted)."""
+    shown = list(islice(items, MAX_EXAMPLES))
     return ", ".join(shown) + (f" and {total - len(shown):,} more" if total > len(shown) else "")
 
 

@@ -3,6 +3,9 @@
 The happy path is one multi-threaded pyarrow parse with the column types fixed in advance, plus O(1) or O(n)
 whole-column checks. Only when something is wrong does the slower, exact diagnosis run (a lenient re-parse, a
 line-by-line scan), so that every refusal names lines, columns and values.
+
+Every step is linear in the upload's size, in rows and in columns alike; a header far wider than the competition's
+(``max_header_width``) is refused by counting its columns, before it is split into names.
 """
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import lzma
 import struct
 import zipfile
 import zlib
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
@@ -21,7 +25,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from podium.scoring.csvtext import (
-    CsvProblem, RowLines, check_utf8, parse_header, read_arrow_csv, scan_rows, text_start, wrong_width_message,
+    CsvProblem, RowLines, block_size, check_utf8, header_width, parse_header, read_arrow_csv, scan_rows, text_start,
+    wrong_width_message,
 )
 from podium.scoring.errors import SubmissionError
 from podium.scoring.targets import (
@@ -208,28 +213,64 @@ def _unzip(path: Path, limit: int, original_name: str | None) -> bytearray:
 # --- text: header and typed columns ---------------------------------------------------------------------------
 
 
+def max_header_width(n_expected: int) -> int:
+    """The widest header that is read name by name; a wider one is refused by its count alone.
+
+    Room for every mistake worth naming column by column (a saved index, stray or repeated columns, a whole
+    second set of them), far below the millions of columns that once kept a worker busy for minutes.
+    """
+    return max(1_000, 10 * n_expected)
+
+
+def check_header_width(data: bytes | bytearray, start: int, expected: list[str]) -> None:
+    """Refuse a first line far wider than the expected header before it is split into names."""
+    width, limit = header_width(data, start), max_header_width(len(expected))
+    if width > limit:
+        raise SubmissionError(
+            f"The header (the first line) has {width:,} columns; the file should have "
+            f"{plural(len(expected), 'column')}, {header_text(expected, limit=200)}, and one row per id. Headers "
+            f"of more than {limit:,} columns are refused without reading further.",
+            code="extra_columns",
+        )
+
+
+def _names(names: list[str]) -> str:
+    return examples((quote(n) if n else "an unnamed column" for n in names), len(names))
+
+
+def _repeated_sentence(repeated: list[str]) -> str:
+    named = [name for name in repeated if name]
+    sentences = ["More than one column has no name."] if "" in repeated else []
+    if named:
+        sentences.insert(0, f"The column {_names(named)} appears more than once." if len(named) == 1 else
+                         f"The columns {_names(named)} appear more than once.")
+    return " ".join(sentences)
+
+
 def check_header(found: list[str], expected: list[str]) -> None:
-    """Refuse a header that is not the expected set of column names (any order), saying exactly what differs."""
-    repeated = sorted({name for name in found if found.count(name) > 1}, key=found.index)
-    missing = [name for name in expected if name not in found]
-    extra = [name for name in found if name not in expected]
+    """Refuse a header that is not the expected set of column names (any order), saying exactly what differs.
+
+    Linear in the header's width: names are counted and looked up in sets, each listed once, in the order of the
+    file, and a message names the first few of each kind.
+    """
+    counts, wanted = Counter(found), set(expected)
+    repeated = [name for name, n in counts.items() if n > 1]
+    missing = [name for name in expected if name not in counts]
+    extra = [name for name in counts if name not in wanted]
     if not (repeated or missing or extra):
         return
     sentences = [f"Expected the header {header_text(expected)}; found {header_text(found, limit=200)}."]
     if repeated:
-        sentences.append(f"The column {', '.join(quote(n) for n in repeated)} appears more than once.")
+        sentences.append(_repeated_sentence(repeated))
     if missing:
-        sentences.append(f"Missing {'column' if len(missing) == 1 else 'columns'}: "
-                         f"{', '.join(quote(n) for n in missing)}.")
+        sentences.append(f"Missing {'column' if len(missing) == 1 else 'columns'}: {_names(missing)}.")
     if extra:
-        named = [quote(n) if n else "an unnamed column" for n in extra]
-        sentences.append(f"Unexpected {'column' if len(extra) == 1 else 'columns'}: {', '.join(named)}; remove "
+        sentences.append(f"Unexpected {'column' if len(extra) == 1 else 'columns'}: {_names(extra)}; remove "
                          f"{'it' if len(extra) == 1 else 'them'}.")
     if found and found[0] == "" and "" in extra:
         sentences.append("The unnamed first column looks like a saved pandas index: write the file with "
                          "`df.to_csv(path, index=False)`.")
-    folded = {name.lower() for name in extra}
-    if any(name.lower() in folded for name in missing):
+    if missing and not {name.lower() for name in missing}.isdisjoint(name.lower() for name in extra):
         sentences.append("Column names are case-sensitive.")
     separator = next((sep for sep in (";", "\t", "|") if len(found) == 1 and sep in found[0]), None)
     if separator is not None:
@@ -243,12 +284,10 @@ def check_header(found: list[str], expected: list[str]) -> None:
 
 def plan_columns(compiled: "CompiledSolution") -> list[Column]:
     """How to read each column of an upload for this solution (compiled for its metric's target type)."""
+    mode, kinds = compiled.mode, compiled.target_kinds  # each a copy of the manifest's: taken once, not per column
     columns = [Column(compiled.id_column, compiled.id_kind, "id")]
     for name in compiled.target_columns:
-        if compiled.mode == "frame":
-            columns.append(Column(name, "auto", "frame"))
-        else:
-            columns.append(Column(name, compiled.target_kinds[name], compiled.mode))
+        columns.append(Column(name, "auto", "frame") if mode == "frame" else Column(name, kinds[name], mode))
     return columns
 
 
@@ -256,7 +295,8 @@ def _read_csv(data: bytes | bytearray, start: int, header: list[str], types: dic
               null_values: list[str], newlines_in_values: bool) -> pa.Table:
     return read_arrow_csv(
         data, start,
-        read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, use_threads=True),
+        read_options=pacsv.ReadOptions(column_names=header, skip_rows=1, use_threads=True,
+                                       block_size=block_size(len(header))),
         parse_options=pacsv.ParseOptions(newlines_in_values=newlines_in_values),
         convert_options=pacsv.ConvertOptions(
             column_types=types, include_columns=list(types), null_values=null_values,
@@ -320,14 +360,18 @@ def _check_values(table: pa.Table, columns: list[Column], line_of: RowLines,
                     problems.append(("bad_values", bad_values_sentence(
                         column.name, "float", column.role, shown, line_of(bad[:MAX_EXAMPLES]), len(bad))))
     _raise_if_any(problems)
-    for column in columns:
-        if column.role == "text" and table[column.name].null_count:
-            table = table.set_column(table.schema.get_field_index(column.name), column.name,
-                                     pc.fill_null(table[column.name], ""))
-        elif column.kind == "auto":
-            table = table.set_column(table.schema.get_field_index(column.name), column.name,
-                                     infer_like_pandas(table[column.name]))
-    return table
+    # One new table, not one per column: each set_column copied the whole schema, quadratic in the columns.
+    return pa.table({column.name: _as_scored(table[column.name], column) for column in columns})
+
+
+def _as_scored(values: pa.ChunkedArray, column: Column) -> pa.ChunkedArray:
+    """A checked column as the metric receives it: empty text as "", a Kaggle metric's columns typed as
+    pd.read_csv would type them."""
+    if column.role == "text" and values.null_count:
+        return pc.fill_null(values, "")
+    if column.kind == "auto":
+        return infer_like_pandas(values)
+    return values
 
 
 def read_upload(compiled: "CompiledSolution", upload_path: Path, scorer, limits: UploadLimits = UploadLimits(),
@@ -337,6 +381,7 @@ def read_upload(compiled: "CompiledSolution", upload_path: Path, scorer, limits:
     data = load_upload_bytes(Path(upload_path), limits, original_name)
     try:
         start = text_start(data)
+        check_header_width(data, start, compiled.expected_header)
         header = parse_header(data, start)
     except CsvProblem as problem:
         raise SubmissionError(problem.message, code=problem.code) from None
