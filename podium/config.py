@@ -63,11 +63,14 @@ class JobSettings:
     recovery_seconds: float = 30.0
     finalise_grace_seconds: float = 300.0
     deadline_scan_seconds: float = 30.0
+    # How often the scheduler deletes the files nobody needs any more (Kaggle CLI uploads never handed in, failed
+    # uploads past their keeping time): an abandoned upload waits at most this long after it expired.
+    cleanup_seconds: float = 300.0
 
     ENV = {"scoring_workers": "PODIUM_SCORING_WORKERS", "scoring_nice": "PODIUM_SCORING_NICE",
            "lease_seconds": "PODIUM_SCORING_LEASE_SECONDS", "recovery_seconds": "PODIUM_RECOVERY_SECONDS",
            "finalise_grace_seconds": "PODIUM_FINALISE_GRACE_SECONDS",
-           "deadline_scan_seconds": "PODIUM_DEADLINE_SCAN_SECONDS"}
+           "deadline_scan_seconds": "PODIUM_DEADLINE_SCAN_SECONDS", "cleanup_seconds": "PODIUM_CLEANUP_SECONDS"}
     WHOLE = {"scoring_workers": 1, "scoring_nice": 0}  # whole numbers, with their least value
 
     @classmethod
@@ -173,13 +176,54 @@ class RateLimits:
     # the account
     sign_in_account: Limit = Limit(50, 60 * 60)
     api: Limit = Limit(600, 60)                   # API requests per key (or per address without valid credentials)
+    # Requests per client address to each route that needs no sign-in (the Kaggle upload URL, sign-in, forgot,
+    # reset, /healthz), so that nobody can make the server work for free; as high as the API's per-address limit,
+    # since a whole class behind one campus address uploads and signs in through these routes in a rush.
+    public: Limit = Limit(600, 60)
 
     ENV = {"sign_in": "PODIUM_SIGN_IN_LIMIT", "sign_in_address": "PODIUM_SIGN_IN_ADDRESS_LIMIT",
-           "sign_in_account": "PODIUM_SIGN_IN_ACCOUNT_LIMIT", "api": "PODIUM_API_LIMIT"}
+           "sign_in_account": "PODIUM_SIGN_IN_ACCOUNT_LIMIT", "api": "PODIUM_API_LIMIT",
+           "public": "PODIUM_PUBLIC_LIMIT"}
+
+    @property
+    def all(self) -> tuple[Limit, ...]:
+        return tuple(getattr(self, name) for name in self.ENV)
 
     @classmethod
     def from_env(cls, env) -> RateLimits:
         return cls(**{field: parse_limit(var, env[var]) for field, var in cls.ENV.items() if env.get(var)})
+
+
+@dataclass(frozen=True)
+class StorageLimits:
+    """What one student may make the server keep on disk (see the README's configuration table)."""
+
+    # Bytes of Kaggle CLI uploads one student may have announced or sent and not handed in, over all their tickets
+    # (podium.services.upload_tickets); 0: no cap. The CLI hands a file in right after sending it, so only an
+    # interrupted command (or a script) leaves one waiting: twice the largest upload lets a student retry a
+    # large file at once after an interruption.
+    staged_bytes: int = 2 * DEFAULT_MAX_UPLOAD_MB * 1_000_000
+    # Uploads that could not be scored (or are still being scored) one student may have per competition and day
+    # before a further upload is scored before it is kept, and refused, not kept, when it cannot be scored; 0: no
+    # cap. Failed uploads never count against the daily limit (POLICY.md section 3), so that a student can fix a
+    # file; this bounds how many such files they make the server store.
+    failed_uploads_per_day: int = 10
+    # Days a file that could not be scored is kept for diagnosis before the scheduler removes it (its submission
+    # stays, saying so); 0: kept for ever.
+    failed_file_days: float = 7.0
+
+    @classmethod
+    def from_env(cls, env, max_upload_mb: int) -> StorageLimits:
+        staged_mb = _number(env, "PODIUM_STAGED_MB", 2 * max_upload_mb, integer=True)
+        return cls(staged_bytes=staged_mb * 1_000_000,
+                   failed_uploads_per_day=_number(env, "PODIUM_FAILED_UPLOADS_PER_DAY", cls.failed_uploads_per_day,
+                                                  integer=True),
+                   failed_file_days=_number(env, "PODIUM_FAILED_FILE_DAYS", cls.failed_file_days))
+
+    @property
+    def failed_file_seconds(self) -> float | None:
+        """How long a failed file is kept, None: for ever."""
+        return self.failed_file_days * 24 * 3600 or None
 
 
 SECURE_COOKIE_CHOICES = ("auto", "always", "never")
@@ -240,6 +284,7 @@ class Settings:
     database_url: str
     secret_key: str
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_MB * 1_000_000
+    storage: StorageLimits = field(default_factory=StorageLimits)
     rate_limits: RateLimits = field(default_factory=RateLimits)
     # How many reverse proxies' X-Forwarded-* headers to believe (client address, HTTPS); 0: none, the safe default
     # when clients connect directly, since anyone can send those headers.
@@ -342,6 +387,7 @@ def load_settings(**overrides) -> Settings:
         database_url=database_url,
         secret_key=overrides.pop("secret_key", None) or _secret_key(data_dir),
         max_upload_bytes=overrides.pop("max_upload_bytes", max_mb * 1_000_000),
+        storage=overrides.pop("storage", None) or StorageLimits.from_env(env, max_mb),
         rate_limits=overrides.pop("rate_limits", None) or RateLimits.from_env(os.environ),
         trust_proxy=overrides.pop("trust_proxy", None) or _trust_proxy(os.environ),
         secure_cookies=overrides.pop("secure_cookies", None) or _secure_cookies(os.environ),

@@ -5,11 +5,12 @@
   renews the leases of what it is scoring, and a result is written only while its claim still holds, so each
   submission is scored exactly once however many processes share the database.
 - `BackgroundJobs` is one process's APScheduler: it recovers unscored submissions at start and every
-  `recovery_seconds` (queued ones, and those whose claim lapsed), and finalises each competition once its late
-  deadline plus a grace has passed. Every process recovers once when it starts; after that, the periodic recovery
-  and the deadline loop run in one process at a time, the holder of the database lease `DEADLINE_LEASE` (any
-  process with a scheduler may take it over when it lapses). Due competitions are read from the database on every
-  pass, so a restart never misses one.
+  `recovery_seconds` (queued ones, and those whose claim lapsed), finalises each competition once its late
+  deadline plus a grace has passed, and every `cleanup_seconds` deletes the files nobody needs any more
+  (services.storage: Kaggle CLI uploads never handed in, failed uploads past their keeping time). Every process
+  recovers once when it starts; after that, the periodic recovery, the deadline loop and the clean-up run in one
+  process at a time, the holder of the database lease `DEADLINE_LEASE` (any process with a scheduler may take it
+  over when it lapses). Due competitions are read from the database on every pass, so a restart never misses one.
 - `Background` is one process's whole background work, started and stopped as a unit: by `background(app)`
   around the development server (which also turns SIGTERM into a clean stop), and by the hooks of each gunicorn
   worker (podium/serve.py). Stopping shuts the scheduler and the pool down; queued uploads stay queued, for the
@@ -34,7 +35,7 @@ from sqlalchemy import select
 from podium.config import JobSettings
 from podium.models import Competition, utcnow
 from podium.runtime import Runtime
-from podium.services import competitions, finalisations, leases, submissions
+from podium.services import competitions, finalisations, leases, storage, submissions
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +179,7 @@ class BackgroundJobs:
     """One process's scheduler: periodic recovery of unscored submissions and the deadline loop."""
 
     RECOVER_JOB, DEADLINE_JOB, NEXT_DEADLINE_JOB = "recover-submissions", "deadlines", "next-deadline"
-    START_RECOVERY_JOB = "recover-at-start"
+    START_RECOVERY_JOB, CLEANUP_JOB = "recover-at-start", "clean-up"
 
     def __init__(self, runtime: Runtime, pool: ScoringPool, settings: JobSettings | None = None,
                  holder: str | None = None):
@@ -200,6 +201,8 @@ class BackgroundJobs:
                                id=self.RECOVER_JOB)
         self.scheduler.add_job(self.run_deadlines, "interval", seconds=self.settings.deadline_scan_seconds,
                                id=self.DEADLINE_JOB, next_run_time=now)
+        self.scheduler.add_job(self.clean_up_if_leading, "interval", seconds=self.settings.cleanup_seconds,
+                               id=self.CLEANUP_JOB)
         self.scheduler.start()
 
     def leading(self) -> bool:
@@ -217,6 +220,20 @@ class BackgroundJobs:
             log.exception("the recovery pass could not read the scheduler lease; the next one tries again")
             return []
         return self.pool.recover()
+
+    def clean_up_if_leading(self) -> storage.CleanedUp | None:
+        """A clean-up pass, in the lease holder only (the files are shared by every process); None elsewhere."""
+        try:
+            if not self.leading():
+                return None
+            done = storage.clean_up(self.runtime.db, self.runtime.settings)
+        except Exception:
+            log.exception("the clean-up pass failed; the next one tries again")
+            return None
+        if done.anything:
+            log.info("clean-up: %d staged upload file(s) and %d failed upload file(s) removed", done.staged_files,
+                     done.failed_files)
+        return done
 
     def run_deadlines(self) -> list[str]:
         """One pass of the deadline loop, when this process holds (or takes) the deadline lease."""

@@ -263,6 +263,9 @@ class Submission(Base):
     lease_until: Mapped[Optional[datetime]]
     # The Idempotency-Key the client sent with the upload, if any.
     client_key: Mapped[Optional[str]] = mapped_column(String(CLIENT_KEY_LENGTH))
+    # When the file was deleted from the data dir (a failed upload past its keeping time): the row, its error and
+    # the file's name, size and hash stay.
+    file_removed_at: Mapped[Optional[datetime]]
 
     competition: Mapped[Competition] = relationship()
     user: Mapped[User] = relationship()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from podium.config import JobSettings, load_settings
+from podium.config import JobSettings, Limit, RateLimits, StorageLimits, load_settings
 from podium.errors import PodiumError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,6 +48,10 @@ def test_the_check_finds_each_way_of_reading_the_environment(tmp_path):
                                          ("PODIUM_FINALISE_GRACE_SECONDS", "-1"),
                                          ("PODIUM_SESSION_IDLE_MINUTES", "0"),
                                          ("PODIUM_SESSION_MAX_DAYS", "two weeks"),
+                                         ("PODIUM_STAGED_MB", "-1"),
+                                         ("PODIUM_FAILED_UPLOADS_PER_DAY", "2.5"),
+                                         ("PODIUM_FAILED_FILE_DAYS", "a week"),
+                                         ("PODIUM_CLEANUP_SECONDS", "-5"),
                                          ("PODIUM_BASE_URL", "podium.example.edu"),
                                          ("PODIUM_BASE_URL", "ftp://podium.example.edu"),
                                          ("PODIUM_BASE_URL", "https://podium.example.edu/?next=x"),
@@ -101,3 +105,36 @@ def test_a_dotenv_file_in_the_working_directory_is_read_and_the_environment_wins
     monkeypatch.chdir(tmp_path)
     settings = load_settings(data_dir=tmp_path / "data", secret_key="k")
     assert settings.max_upload_bytes == 7_000_000 and settings.jobs.scoring_nice == 3
+
+
+STORAGE_VARIABLES = ("PODIUM_STAGED_MB", "PODIUM_FAILED_UPLOADS_PER_DAY", "PODIUM_FAILED_FILE_DAYS",
+                     "PODIUM_MAX_UPLOAD_MB", "PODIUM_PUBLIC_LIMIT", "PODIUM_CLEANUP_SECONDS")
+
+
+def test_the_disk_caps_and_the_public_limit_come_from_the_environment(tmp_path, monkeypatch):
+    for name in STORAGE_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    settings = load_settings(data_dir=tmp_path)
+    assert settings.storage == StorageLimits(staged_bytes=400_000_000, failed_uploads_per_day=10, failed_file_days=7)
+    assert settings.rate_limits.public == Limit(600, 60) and settings.jobs.cleanup_seconds == 300
+    monkeypatch.setenv("PODIUM_MAX_UPLOAD_MB", "50")  # waiting uploads default to twice the largest upload
+    assert load_settings(data_dir=tmp_path).storage.staged_bytes == 100_000_000
+    monkeypatch.setenv("PODIUM_STAGED_MB", "30")
+    monkeypatch.setenv("PODIUM_FAILED_UPLOADS_PER_DAY", "3")
+    monkeypatch.setenv("PODIUM_FAILED_FILE_DAYS", "0.5")
+    monkeypatch.setenv("PODIUM_PUBLIC_LIMIT", "100/30s")
+    monkeypatch.setenv("PODIUM_CLEANUP_SECONDS", "60")
+    settings = load_settings(data_dir=tmp_path)
+    assert settings.storage == StorageLimits(staged_bytes=30_000_000, failed_uploads_per_day=3, failed_file_days=0.5)
+    assert settings.storage.failed_file_seconds == 12 * 3600
+    assert settings.rate_limits.public == Limit(100, 30) and settings.jobs.cleanup_seconds == 60
+
+
+def test_zero_turns_each_disk_cap_off(tmp_path, monkeypatch):
+    for name in ("PODIUM_STAGED_MB", "PODIUM_FAILED_UPLOADS_PER_DAY", "PODIUM_FAILED_FILE_DAYS"):
+        monkeypatch.setenv(name, "0")
+    monkeypatch.setenv("PODIUM_PUBLIC_LIMIT", "0")
+    settings = load_settings(data_dir=tmp_path)
+    assert (settings.storage.staged_bytes, settings.storage.failed_uploads_per_day) == (0, 0)
+    assert settings.storage.failed_file_seconds is None  # kept for ever
+    assert settings.rate_limits.public.off and RateLimits().public.hits > 0

@@ -8,7 +8,7 @@ messages.
 Modules, one concern each:
   time           wall-clock times in the course time zone <-> UTC instants, DST rule
   windows        Schedule, Extension, effective_schedule, phase, classify, days_late
-  limits         the daily submission limit
+  limits         the daily submission limit, the caps on failed and waiting uploads
   interpolation  Cutoffs, Points, base, bonus, cutoff validation
   submission     the Submission value type
   selection      which submissions count (kaggle marks or all), marking checks
@@ -55,7 +55,15 @@ from podium.rules.interpolation import (
     cutoffs_problem,
     strictly_beyond,
 )
-from podium.rules.limits import LimitResult, check_daily_limit, next_local_midnight, submissions_today
+from podium.rules.limits import (
+    LimitResult,
+    WaitingUpload,
+    check_daily_limit,
+    check_failed_uploads,
+    check_staged_bytes,
+    next_local_midnight,
+    submissions_today,
+)
 from podium.rules.ranking import (
     LeaderboardEntry,
     check_cutoffs,
@@ -148,6 +156,8 @@ __all__ = [
     "Candidate",
     "check_cutoffs",
     "check_daily_limit",
+    "check_failed_uploads",
+    "check_staged_bytes",
     "check_mark",
     "chronological",
     "chronological_option",
@@ -184,6 +194,7 @@ __all__ = [
     "is_position",
     "SLACK_POLICIES",
     "LimitResult",
+    "WaitingUpload",
     "local_date",
     "local_to_utc",
     "localize",

@@ -1,15 +1,19 @@
-"""The daily submission limit (POLICY.md section 1).
+"""The daily submission limit (POLICY.md section 1), and the caps on what one student makes the server keep.
 
 At most `limit` successful submissions per student per competition per calendar day, the day being the one a clock
 in the course time zone shows (so a DST day has 23 or 25 hours, and the count resets at local midnight).
 Which submissions to pass is the caller's choice; failed ones never count. Passing the ones still being scored too
 keeps a burst of parallel uploads from passing the limit.
+
+Failed uploads have a cap of their own, counted per the same calendar day: they do not count against the daily
+limit, so that a student can fix a file, but the server stores and scores each one. And Kaggle CLI uploads sent
+and not yet handed in wait on disk: their bytes per student are capped.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterable
+from typing import Iterable, Sequence
 from zoneinfo import ZoneInfo
 
 from podium.rules.time import as_utc, format_local, format_utc, local_date, start_of_local_day
@@ -20,7 +24,7 @@ class LimitResult:
     allowed: bool
     used: int
     limit: int | None
-    resets_at: datetime  # UTC: the next local midnight
+    resets_at: datetime | None  # UTC: when the count starts again (the next local midnight for a daily count)
     message: str | None = None
 
 
@@ -51,3 +55,61 @@ def check_daily_limit(now: datetime, times: Iterable[datetime], tz: str | ZoneIn
                f"({local_date(now, tz).isoformat()} in the course time zone). The count resets at "
                f"{format_local(resets_at, tz)}, {format_utc(resets_at)}.")
     return LimitResult(False, used, limit, resets_at, message)
+
+
+def check_failed_uploads(now: datetime, times: Iterable[datetime], tz: str | ZoneInfo, cap: int | None) -> LimitResult:
+    """Whether one more upload at `now` may be kept without first being scored, given the times of the student's
+    uploads that failed or whose outcome is not known yet (they may fail: counting them keeps a burst of parallel
+    uploads from passing the cap).
+
+    `cap` None means no cap. At the cap, the message says so and when the count resets; the caller adds why the
+    file itself could not be scored.
+    """
+    now = as_utc(now)
+    used = submissions_today(now, times, tz)
+    resets_at = next_local_midnight(now, tz)
+    if cap is None or used < cap:
+        return LimitResult(True, used, cap, resets_at)
+    message = (f"You already have {used} upload{'s' if used != 1 else ''} today "
+               f"({local_date(now, tz).isoformat()} in the course time zone) that could not be scored or are still "
+               f"being scored, and the server keeps at most {cap} files that cannot be scored per student and "
+               f"competition each day. Files that can be scored are still accepted, within the daily limit; this "
+               f"count resets at {format_local(resets_at, tz)}, {format_utc(resets_at)}.")
+    return LimitResult(False, used, cap, resets_at, message)
+
+
+@dataclass(frozen=True)
+class WaitingUpload:
+    """A Kaggle CLI upload announced or sent and not handed in: its size, and when it stops waiting (it expires
+    and its file is deleted)."""
+
+    size_bytes: int
+    until: datetime
+
+
+def megabytes(n: int) -> str:
+    return f"{n / 1e6:.1f} MB"
+
+
+def check_staged_bytes(waiting: Sequence[WaitingUpload], size_bytes: int, cap: int | None,
+                       tz: str | ZoneInfo) -> LimitResult:
+    """Whether a new upload of `size_bytes` may wait too, given the student's uploads already waiting.
+
+    `cap` None means no cap. A refusal says how much waits, the cap, and when space comes free (the first of
+    the waiting uploads to expire; `resets_at`), or that the file alone is larger than the cap."""
+    used = sum(upload.size_bytes for upload in waiting)
+    if cap is None or used + size_bytes <= cap:
+        return LimitResult(True, used, cap, min((u.until for u in waiting), default=None))
+    site = "upload the file on the competition's Submit page instead"
+    if not waiting or size_bytes > cap:
+        return LimitResult(False, used, cap, None, (
+            f"This file ({megabytes(size_bytes)}) is larger than the {megabytes(cap)} of Kaggle CLI uploads that "
+            f"may wait to be handed in per student: {site}."))
+    frees = min(upload.until for upload in waiting)
+    count = f"{len(waiting)} upload{'s' if len(waiting) != 1 else ''}"
+    return LimitResult(False, used, cap, frees, (
+        f"You have {count} of {megabytes(used)} sent (or announced) with the Kaggle CLI and not handed in, and at "
+        f"most {megabytes(cap)} may wait per student: this file of {megabytes(size_bytes)} would pass that. An "
+        f"interrupted `kaggle competitions submit` leaves its file waiting until it expires, 30 minutes after it was "
+        f"sent; the first frees its space at {format_local(frees, tz)}, {format_utc(frees)}. Submit again then, or "
+        f"{site}."))

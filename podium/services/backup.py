@@ -117,7 +117,7 @@ TABLES: tuple[TableSpec, ...] = (
     TableSpec("submissions", Submission, (
         "competition_id", "user_id", "submitted_at", "file_path", "file_name", "sha256", "size_bytes", "rows",
         "description", "status", "error", "public_score", "private_score", "scoring_seconds", "scored_at",
-        "practice", "selected", "recorded_by", "client_key",
+        "practice", "selected", "recorded_by", "client_key", "file_removed_at",
     ), refs={"competition_id": "competitions", "user_id": "users"}, files=("file_path",)),
     TableSpec("extensions", Extension, (
         "competition_id", "user_id", "delta_seconds", "early", "ontime", "late", "reason", "granted_by", "granted_at",
@@ -334,6 +334,9 @@ def pack_course_files(settings: Settings, packing: Packing, slug: str, tables: d
         row["path"] = packing.member_of(path) or packing.add_file(fallback, path)
         packing.members[row["path"]] = (packing.members[row["path"]][0], row["sha256"])
     for row in tables["submissions"]:
+        if row["file_removed_at"] is not None:
+            row["file_path"] = ""  # a failed upload whose file was removed: the row alone, as here
+            continue
         path = settings.located(row["file_path"])
         row["file_path"] = packing.add_file(f"{UPLOAD_FILES}{row['id']}/{path.name}", path, row["sha256"])
 

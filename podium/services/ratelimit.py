@@ -40,6 +40,9 @@ SIGN_IN_ADDRESS = "sign-in:address"
 RESET_MAIL = "reset-mail:account"
 API_KEY = "api:key"
 API_ADDRESS = "api:address"
+# Each route that needs no sign-in is counted per client address in a scope of its own ("public:<route>"), so that
+# a load balancer polling /healthz never spends the sign-in page's allowance of a campus behind one address.
+PUBLIC = "public:"
 
 
 class RateLimited(PodiumError):
@@ -84,8 +87,7 @@ class Limiter:
     def prune_after_ms(self) -> int:
         """Rows whose window started this long ago are deleted when a new row is inserted: an ended window counts
         as nothing, and the longest window in use has certainly ended by then."""
-        longest = max(limit.seconds for limit in (self.limits.sign_in, self.limits.sign_in_address,
-                                                  self.limits.sign_in_account, self.limits.api))
+        longest = max(limit.seconds for limit in self.limits.all)
         return max(PRUNE_AFTER_SECONDS, 2 * longest) * 1000
 
     def now_ms(self) -> int:
@@ -141,6 +143,15 @@ class Limiter:
             # our update looked. It has room, so count on it like any other hit.
             return self.take(scope, subject, limit)
         return self._first_hit(scope, subject, limit)
+
+    def count_public_request(self, route: str, what: str, address: str) -> None:
+        """Count one request from a client address to a route that needs no sign-in (`route`: a short key, `what`:
+        how a person names it); `RateLimited` when the address has spent its allowance (PODIUM_PUBLIC_LIMIT)."""
+        limit = self.limits.public
+        wait = self.take(PUBLIC + route, address, limit)
+        if wait:
+            raise RateLimited(f"Too many requests to {what} from your address: at most {limit.describe()}. Try again "
+                              f"in {wait_words(wait)}.", retry_after=wait)
 
     def _first_hit(self, scope: str, subject: str, limit: Limit) -> int:
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -26,7 +27,7 @@ from podium.models import CLIENT_KEY_LENGTH, Competition, Enrolment, Status, Sub
 from podium.services import audit, leases
 from podium.services.rule_values import policy_of, schedule_for
 from podium.services.users import role_in
-from podium.services.files import TooLarge, store_stream
+from podium.services.files import StoredFile, TooLarge, store_stream
 from podium.spec import scorer_for
 
 if TYPE_CHECKING:
@@ -67,6 +68,40 @@ class DailyLimitReached(Refused):
         self.resets_at = resets_at
 
 
+class FailedUploadsCapReached(Refused):
+    """At the cap on failed uploads, a file that cannot be scored is refused and not kept (a file that can be
+    scored still goes through): the message says what is wrong with the file, then the cap."""
+
+    code = 422
+
+
+class FileRemoved(PodiumError):
+    """The file of a failed upload was removed after its keeping time; the submission stays."""
+
+    code = 410
+
+
+@dataclass(frozen=True)
+class _Upload:
+    """An upload stored on disk and about to be recorded, with what its row will say."""
+
+    stored: StoredFile
+    file_name: str
+    description: str
+    received_at: datetime
+    recorded_by: str | None
+    client_key: str | None
+
+
+class _ScoreBeforeKeeping(Exception):
+    """The student is at the failed-uploads cap: the file is scored first, and kept only if it can be."""
+
+    def __init__(self, verdict: rules.LimitResult, job: tuple):
+        super().__init__(verdict.message)
+        self.verdict = verdict
+        self.job = job
+
+
 # --- receiving -------------------------------------------------------------------------------------------
 
 
@@ -96,6 +131,8 @@ def receive(db: Database, settings: Settings, comp_id: int, user_id: int, stream
     backdated one recorded by staff for a student (outage recovery), which is audited.
     `client_key` makes a retry safe: when the student already has a submission with that key, nothing new is
     recorded and `AlreadyReceived` names it (the same file) or `KeyReused` refuses (another file).
+    A student at the cap on failed uploads (`settings.storage.failed_uploads_per_day`) has the file scored here,
+    before it is kept: recorded as scored when it can be, refused with `FailedUploadsCapReached` when not.
     """
     client_key = _checked_client_key(client_key)
     file_name = _shortened(Path(file_name or "submission.csv").name)
@@ -108,39 +145,65 @@ def receive(db: Database, settings: Settings, comp_id: int, user_id: int, stream
         raise UploadTooLarge(
             f"The file is larger than the {exc.limit / 1e6:.0f} MB limit; compress it (.csv.gz or .zip) and upload again."
         ) from None
-    received_at = at or utcnow()
+    upload = _Upload(stored, file_name, (description or "").strip()[:1000], at or utcnow(), recorded_by, client_key)
     try:
-        with db.session() as session:
-            # Shared with every other upload, exclusive with `competitions.finalise`: a submission is either in the
-            # final board that finalisation reads, or sees the competition finalised and is refused.
-            comp = session.get(Competition, comp_id, with_for_update={"read": True})
-            user = session.get(User, user_id)
-            enrolment = _lock_enrolment(session, comp, user)
-            # Before the window and the daily limit: a retry of an accepted upload is answered as the first
-            # attempt was, even once the deadline or the limit has been reached since.
-            _refuse_repeat(session, comp, user, client_key, stored.sha256)
-            practice = _check_window(session, comp, user, received_at)
-            if not practice:
-                _refuse_once_finalised(comp, staff_record=recorded_by is not None)
-            if recorded_by is None and not enrolment.role.is_staff:
-                _check_daily_limit(session, comp, user, received_at)
-            submission = Submission(
-                competition_id=comp.id, user_id=user.id, submitted_at=received_at,
-                file_path=settings.stored_path(stored.path),
-                file_name=file_name, sha256=stored.sha256, size_bytes=stored.size_bytes,
-                description=(description or "").strip()[:1000], status=Status.queued, practice=practice,
-                recorded_by=recorded_by, client_key=client_key,
-            )
-            session.add(submission)
-            session.flush()
-            if recorded_by is not None:
-                audit.record(session, recorded_by, "submission.record", course_id=comp.course_id,
-                             target=str(submission.id), student=user.email, at=received_at.isoformat(),
-                             file=file_name, sha256=stored.sha256)
+        try:
+            with db.session() as session:
+                submission = _record(session, settings, comp_id, user_id, upload)
+        except _ScoreBeforeKeeping as first:
+            # Scored outside any transaction (it takes seconds), then recorded with every rule checked again.
+            outcome = _run_scorer(settings, *first.job)
+            if isinstance(outcome, str):
+                raise FailedUploadsCapReached(f"{outcome}\n\nThis file was not kept: {first.verdict.message}") from None
+            with db.session() as session:
+                submission = _record(session, settings, comp_id, user_id, upload, outcome=outcome)
         return submission
     except BaseException:
         stored.path.unlink(missing_ok=True)
         raise
+
+
+def _record(session: Session, settings: Settings, comp_id: int, user_id: int, upload: _Upload,
+            outcome: scoring.ScoreResult | None = None) -> Submission:
+    """Check the rules for a stored upload and record it: queued, or scored already when `outcome` is given.
+
+    Raises `_ScoreBeforeKeeping` when the student is at the failed-uploads cap and the file was not scored yet."""
+    # Shared with every other upload, exclusive with `competitions.finalise`: a submission is either in the
+    # final board that finalisation reads, or sees the competition finalised and is refused.
+    comp = session.get(Competition, comp_id, with_for_update={"read": True})
+    user = session.get(User, user_id)
+    enrolment = _lock_enrolment(session, comp, user)
+    t = upload.received_at
+    # Before the window and the daily limit: a retry of an accepted upload is answered as the first
+    # attempt was, even once the deadline or the limit has been reached since.
+    _refuse_repeat(session, comp, user, upload.client_key, upload.stored.sha256)
+    practice = _check_window(session, comp, user, t)
+    if not practice:
+        _refuse_once_finalised(comp, staff_record=upload.recorded_by is not None)
+    if upload.recorded_by is None and not enrolment.role.is_staff:
+        _check_daily_limit(session, comp, user, t)
+        if outcome is None:
+            verdict = _failed_uploads_verdict(session, settings, comp, user, t)
+            if not verdict.allowed:
+                raise _ScoreBeforeKeeping(verdict, (comp.compiled_dir, comp.metric, comp.source_dir,
+                                                    comp.higher_is_better, settings.stored_path(upload.stored.path),
+                                                    upload.file_name))
+    submission = Submission(
+        competition_id=comp.id, user_id=user.id, submitted_at=t, file_path=settings.stored_path(upload.stored.path),
+        file_name=upload.file_name, sha256=upload.stored.sha256, size_bytes=upload.stored.size_bytes,
+        description=upload.description, status=Status.queued, practice=practice, recorded_by=upload.recorded_by,
+        client_key=upload.client_key,
+    )
+    if outcome is not None:
+        for name, value in {**_outcome_values(outcome), "scored_at": utcnow()}.items():
+            setattr(submission, name, value)
+    session.add(submission)
+    session.flush()
+    if upload.recorded_by is not None:
+        audit.record(session, upload.recorded_by, "submission.record", course_id=comp.course_id,
+                     target=str(submission.id), student=user.email, at=t.isoformat(), file=upload.file_name,
+                     sha256=upload.stored.sha256)
+    return submission
 
 
 def _shortened(file_name: str, limit: int = FILE_NAME_MAX) -> str:
@@ -235,6 +298,20 @@ def _check_daily_limit(session: Session, comp: Competition, user: User, t: datet
         raise DailyLimitReached(verdict.message, verdict.resets_at)
 
 
+def _failed_uploads_verdict(session: Session, settings: Settings, comp: Competition, user: User,
+                            t: datetime) -> rules.LimitResult:
+    """Whether the student may have one more upload kept unscored today (rules.check_failed_uploads): their
+    failed uploads count, and those not scored yet, which may fail too."""
+    times = session.scalars(
+        select(Submission.submitted_at).where(
+            Submission.competition_id == comp.id, Submission.user_id == user.id,
+            Submission.status.in_([Status.failed, Status.queued, Status.scoring]),
+            Submission.submitted_at > t - timedelta(days=2),  # a local day is at most 25 hours long
+        )
+    ).all()
+    return rules.check_failed_uploads(t, times, comp.course.timezone, settings.storage.failed_uploads_per_day or None)
+
+
 def daily_limit_of(comp: Competition) -> int:
     """The competition's own limit, else the course's (POLICY.md section 1)."""
     return comp.daily_limit or policy_of(comp.course).daily_limit
@@ -283,7 +360,8 @@ def claim(session: Session, submission_id: int, from_status: Iterable[Status] = 
         takeable.append(and_(Submission.status == Status.scoring, Submission.claimed_by == holder))
     result = session.execute(
         update(Submission)
-        .where(Submission.id == submission_id, or_(*takeable))
+        # A submission whose file was removed has nothing left to score: a rescore leaves it as it failed.
+        .where(Submission.id == submission_id, Submission.file_removed_at.is_(None), or_(*takeable))
         .values(status=Status.scoring, claimed_by=worker or leases.this_process(),
                 lease_until=now + timedelta(seconds=lease_seconds or LEASE_SECONDS))
         .execution_options(synchronize_session=False)
@@ -381,11 +459,7 @@ def dry_run(settings: Settings, comp: Competition, path: Path) -> scoring.ScoreR
 def _store_outcome(session: Session, submission_id: int, worker: str, outcome: scoring.ScoreResult | str) -> bool:
     """Write the result only while `worker` still holds the claim: a worker whose claim lapsed (and was taken
     over) cannot overwrite the new holder's result. Returns whether it was written."""
-    if isinstance(outcome, str):
-        values = dict(status=Status.failed, error=outcome, public_score=None, private_score=None)
-    else:
-        values = dict(status=Status.scored, error=None, public_score=outcome.public, private_score=outcome.private,
-                      rows=outcome.rows, scoring_seconds=outcome.seconds)
+    values = _outcome_values(outcome)
     result = session.execute(
         update(Submission)
         .where(Submission.id == submission_id, Submission.status == Status.scoring, Submission.claimed_by == worker)
@@ -393,6 +467,14 @@ def _store_outcome(session: Session, submission_id: int, worker: str, outcome: s
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
+
+
+def _outcome_values(outcome: scoring.ScoreResult | str) -> dict:
+    """The columns a scoring outcome sets: the scores, or the message saying what is wrong with the file."""
+    if isinstance(outcome, str):
+        return dict(status=Status.failed, error=outcome, public_score=None, private_score=None)
+    return dict(status=Status.scored, error=None, public_score=outcome.public, private_score=outcome.private,
+                rows=outcome.rows, scoring_seconds=outcome.seconds)
 
 
 def rescore_competition(db: Database, settings: Settings, comp_id: int, actor: str = "cli",
@@ -429,6 +511,44 @@ def pending_ids(session: Session, now: datetime | None = None) -> list[int]:
             or leases.holder_is_dead(row.claimed_by)]
 
 
+# --- files of failed uploads ------------------------------------------------------------------------------
+
+
+def remove_failed_files(db: Database, settings: Settings, now: datetime | None = None) -> int:
+    """Delete the files of uploads that failed more than `settings.storage.failed_file_days` ago; their rows stay,
+    marked with the instant. Returns how many files were removed.
+
+    The rows are marked in one committed statement before any file goes, and only rows still failed (a rescore
+    that claimed one in the meantime keeps it): a file is never missing under a row that says it is there."""
+    keep = settings.storage.failed_file_seconds
+    if keep is None:
+        return 0
+    now = now or utcnow()
+    with db.session() as session:
+        removed = session.execute(
+            update(Submission)
+            .where(Submission.status == Status.failed, Submission.file_removed_at.is_(None),
+                   Submission.scored_at < now - timedelta(seconds=keep))
+            .values(file_removed_at=now)
+            .returning(Submission.file_path)
+            .execution_options(synchronize_session=False)
+        ).scalars().all()
+    for path in removed:
+        settings.located(path).unlink(missing_ok=True)
+    return len(removed)
+
+
+def stored_file(settings: Settings, sub: Submission) -> Path:
+    """Where a submission's file is, for its download; `FileRemoved` says when and why it is gone."""
+    if sub.file_removed_at is None:
+        return settings.located(sub.file_path)
+    removed = rules.format_local(sub.file_removed_at, sub.competition.course.timezone)
+    raise FileRemoved(
+        f"The file of submission {sub.id} ({sub.file_name}) was removed on {removed}: it could not be scored, and "
+        f"files that cannot be scored are kept {settings.storage.failed_file_days:g} days for diagnosis. The "
+        f"submission stays, with the reason it could not be scored: {sub.error}")
+
+
 # --- how a stored submission reads -----------------------------------------------------------------------
 
 
@@ -460,6 +580,7 @@ def as_dict(session: Session, sub: Submission, *, staff: bool) -> dict:
         "days_late": window.days_late,
         "description": sub.description,
         "file_name": sub.file_name,
+        "file_removed_at": rules.format_utc(sub.file_removed_at) if sub.file_removed_at else None,
         "selected": sub.selected,
     }
 

@@ -12,6 +12,7 @@ from podium.errors import PodiumError
 from podium.services import accounts, ratelimit, users
 from podium.web.access import me, signed_in
 from podium.web.context import current_user, db_session, rt, sign_in_session, sign_out_session
+from podium.web.limits import limited_per_address
 from podium.web.links import external_url, reset_mail
 from podium.web.security import no_store
 
@@ -31,6 +32,7 @@ def safe_next(target: str | None) -> str:
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
+@limited_per_address("sign-in", "the sign-in page")
 def sign_in():
     next_url = safe_next(request.values.get("next"))
     if request.method == "GET":
@@ -69,6 +71,7 @@ def sign_out_everywhere():
 
 
 @bp.route("/forgot", methods=["GET", "POST"])
+@limited_per_address("forgot", "the forgotten-password page")
 def forgot():
     smtp = reset_mail()
     if request.method == "GET":
@@ -102,6 +105,7 @@ def _after_the_answer(smtp: SmtpSettings, email: str) -> Callable[[], None]:
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
 @no_store  # its address grants access
+@limited_per_address("reset", "the password reset page")
 def reset(token: str):
     secret = rt().settings.secret_key
     user = accounts.user_for_reset(db_session(), secret, token)

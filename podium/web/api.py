@@ -18,7 +18,7 @@ from podium import rules
 from podium.domain import Role, utcnow
 from podium.errors import PodiumError
 from podium.services import courses, grade_reports, leaderboards, rule_values, submissions
-from podium.services.submissions import DailyLimitReached
+from podium.services.ratelimit import RateLimited
 from podium.web.auth import REALM, require_user
 from podium.web.context import db_session, end_request_transaction, rt, scoring_queue
 
@@ -45,9 +45,12 @@ def podium_error(exc: PodiumError):
     headers, extra = {}, {}
     if exc.code == 401:
         headers["WWW-Authenticate"] = f'Basic realm="{REALM}"'
-    if isinstance(exc, DailyLimitReached):
-        headers["Retry-After"] = str(max(1, math.ceil((exc.resets_at - utcnow()).total_seconds())))
-        extra["resets_at"] = rules.format_utc(exc.resets_at)
+    if isinstance(exc, RateLimited):
+        headers["Retry-After"] = str(exc.retry_after)
+        extra["retry_after"] = exc.retry_after
+    elif (resets_at := getattr(exc, "resets_at", None)) is not None:  # a daily limit, a cap on waiting uploads
+        headers["Retry-After"] = str(max(1, math.ceil((resets_at - utcnow()).total_seconds())))
+        extra["resets_at"] = rules.format_utc(resets_at)
     return error_response(exc.code, exc.message, headers, **extra)
 
 
@@ -247,7 +250,7 @@ def submission(n: int):
 @bp.get("/submissions/<int:n>/file")
 def submission_file(n: int):
     sub, _ = submissions.visible_to(db_session(), n, require_user())
-    return send_stored_file(rt().settings.located(sub.file_path), sub.file_name)
+    return send_stored_file(submissions.stored_file(rt().settings, sub), sub.file_name)
 
 
 @bp.get("/competitions/<cid>/files/<name>")

@@ -78,8 +78,8 @@ def limit_api_request():
     """Count this API request against its caller's limit, or answer 429 (JSON, with Retry-After) when it is spent.
 
     One conditional UPDATE per request: per account (API key or session) when the caller is identified, otherwise
-    per client address, which also stops anyone trying keys. The token-authenticated upload is not counted: its
-    ticket was, and a ticket is used once."""
+    per client address, which also stops anyone trying keys. The token-authenticated upload, which carries no
+    credentials, is counted per client address with the other routes that need no sign-in (podium.web.limits)."""
     if (request.blueprint or "").split(".")[0] not in API_BLUEPRINTS or request.endpoint in TOKEN_AUTHENTICATED_ENDPOINTS:
         return None
     limiter: ratelimit.Limiter = current_app.extensions["podium.limiter"]

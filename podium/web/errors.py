@@ -6,32 +6,41 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from podium.errors import PodiumError
+from podium.services.ratelimit import RateLimited
 from podium.web.context import rt
 
 CSRF_MESSAGE = ("This form could not be accepted: it was sent without a valid security token (for example from "
                 "another site, or after signing out). Reload the page and try again.")
 
 
+# Routes outside the APIs that answer JSON, and so their errors too (a load balancer's probe asks for anything).
+JSON_ENDPOINTS = frozenset({"main.healthz"})
+
+
 def wants_json() -> bool:
     # The site's scripts ask for JSON; the REST API blueprints answer JSON themselves.
     return (request.accept_mimetypes.best == "application/json"
             or request.headers.get("X-Requested-With") == "XMLHttpRequest"
-            or request.path.endswith(".json"))
+            or request.path.endswith(".json")
+            or request.endpoint in JSON_ENDPOINTS)
 
 
-def error_response(code: int, message: str, title: str | None = None):
+def error_response(code: int, message: str, title: str | None = None, headers: dict | None = None):
     if wants_json():
-        return jsonify(code=code, message=message), code
-    return render_template("error.html", code=code, message=message, title=title or TITLES.get(code, "Error")), code
+        return jsonify(code=code, message=message), code, headers or {}
+    return (render_template("error.html", code=code, message=message, title=title or TITLES.get(code, "Error")), code,
+            headers or {})
 
 
-TITLES = {400: "Not accepted", 403: "Not allowed", 404: "Not found", 409: "Refused", 413: "File too large",
-          422: "Not valid", 429: "Too many attempts"}
+TITLES = {400: "Not accepted", 403: "Not allowed", 404: "Not found", 409: "Refused", 410: "No longer stored",
+          413: "File too large", 422: "Not valid", 429: "Too many attempts"}
 
 
 def init_app(app: Flask) -> None:
     @app.errorhandler(PodiumError)
     def podium_error(exc: PodiumError):
+        if isinstance(exc, RateLimited):
+            return error_response(exc.code, exc.message, headers={"Retry-After": str(exc.retry_after)})
         return error_response(exc.code, exc.message)
 
     @app.errorhandler(CSRFError)

@@ -24,6 +24,7 @@ from podium.services import courses, export, leaderboards, rule_values, submissi
 from podium.web.api import member_competition, register_json_errors, send_stored_file
 from podium.web.auth import require_user
 from podium.web.context import db_session, end_request_transaction, rt, scoring_queue
+from podium.web.limits import limited_per_address
 from podium.web.links import absolute_url
 from podium.web.security import no_store
 
@@ -123,6 +124,7 @@ def submission_url(cid: str, contentLength: str, lastModifiedDateUtc: str):  # n
 
 
 @bp.put("/uploads/<token>")
+@limited_per_address("kaggle-upload", "the Kaggle CLI's upload address")
 def upload(token: str):
     """The raw bytes of a ticket's file, sent without credentials: the token in the URL is the authorisation."""
     size = upload_tickets.store_upload(rt().db, rt().settings, token, request.stream, request.content_length)

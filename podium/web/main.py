@@ -7,11 +7,13 @@ from flask import Blueprint, current_app, jsonify, render_template
 from podium.domain import utcnow
 from podium.services import courses, health, users
 from podium.web.context import current_user, db_session, rt
+from podium.web.limits import count_request_from_address, limited_per_address
 
 bp = Blueprint("main", __name__)
 
 
 @bp.get("/")
+@limited_per_address("front-page", "the front page")
 def index():
     now = utcnow()
     listing = courses.overview(db_session(), now)
@@ -30,5 +32,8 @@ def healthz():
     problem = health.database_problem(rt().db)
     if problem is not None:
         return jsonify(status="unavailable", database="unreachable", reason=problem, scoring_in_hand=in_hand), 503
+    # Counted per address like every route without sign-in, once the database is known to answer: a broken one
+    # cannot count, and the counter's connection must not create an empty SQLite file where the real one was.
+    count_request_from_address("healthz", "/healthz")
     return jsonify(status="ok", database="ok", scoring_in_hand=in_hand)
 

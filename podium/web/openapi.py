@@ -85,11 +85,13 @@ SUBMISSION = obj({
     "days_late": INTEGER,
     "description": STRING,
     "file_name": STRING,
+    "file_removed_at": {**nullable(DATE_TIME), "description": "when the file was removed: files that cannot be "
+                                                              "scored are kept a number of days, then deleted"},
     "selected": BOOLEAN,
     "user": {**obj({"email": STRING, "name": STRING, "leaderboard_name": CHOSEN_NAME}),
              "description": "the author; in staff views only"},
 }, required=["id", "competition", "status", "error", "public_score", "private_score", "submitted_at", "window",
-             "days_late", "description", "file_name", "selected"])
+             "days_late", "description", "file_name", "file_removed_at", "selected"])
 LEADERBOARD_ENTRY = obj({
     "rank": INTEGER,
     "name": {"type": "string", "description": "the student's leaderboard name"},
@@ -211,12 +213,14 @@ ERRORS = {
     404: "No such competition, submission or file, or it is not yours to see.",
     409: "The rules refuse it now: the competition is not open yet or has closed (or an Idempotency-Key was reused "
          "for a different file).",
-    410: "The file is no longer stored on the server.",
+    410: "The file is no longer stored on the server (files that could not be scored are removed after some "
+         "days; the message says when).",
     413: "The file is larger than the upload limit.",
-    422: "The file was received but could not be scored; the message says what to fix.",
+    422: "The file was received but could not be scored; the message says what to fix (at the cap on failed "
+         "uploads per day, such a file is not kept).",
     429: "Too many: the API's request limit for your key (or, without valid credentials, your address) is spent, "
-         "or for uploads the daily submission limit is reached (then `resets_at` says when it resets). "
-         "`Retry-After` says how many seconds to wait.",
+         "or for uploads the daily submission limit is reached, or too many bytes of your Kaggle CLI uploads wait "
+         "to be handed in (then `resets_at` says when it resets). `Retry-After` says how many seconds to wait.",
 }
 ERROR_HEADERS = {
     401: {"WWW-Authenticate": {"schema": {"type": "string"}, "description": 'Basic realm="podium"'}},
@@ -270,8 +274,8 @@ PUBLIC = []  # no security requirement
 def operation(summary: str, tag: str, responses: dict, errors: tuple[int, ...], *, params: list | None = None,
               body: dict | None = None, security: list | None = None, description: str = "",
               rate_limited: bool = True) -> dict:
-    # Every API request counts against the caller's request limit (podium.web.auth.limit_api_request), except
-    # the upload URL, whose ticket was counted when it was issued.
+    # Every API request counts against a request limit: the caller's (podium.web.auth.limit_api_request), or for
+    # the upload URL, which carries no credentials, its client address's (podium.web.limits).
     errors = tuple(sorted({*errors, 429})) if rate_limited else errors
     op = {"summary": summary, "tags": [tag], "responses": {**{str(k): v for k, v in responses.items()},
                                                          **{str(code): error_response(code) for code in errors}}}
@@ -323,7 +327,7 @@ def paths() -> dict:
                                                              "description": "present when the Idempotency-Key "
                                                                             "named an earlier submission, which "
                                                                             "this answer describes"}})},
-                (400, 401, 403, 404, 409, 413, 429), params=[CID, IDEMPOTENCY_KEY],
+                (400, 401, 403, 404, 409, 413, 422, 429), params=[CID, IDEMPOTENCY_KEY],
                 body=multipart({"file": {"type": "string", "format": "binary",
                                          "description": "a CSV, .csv.gz or .zip with the sample submission's columns"},
                                 "description": {"type": "string"}}, ["file"]),
@@ -370,16 +374,20 @@ def kaggle_paths() -> dict:
                     path_param("lastModifiedDateUtc", "the file's modification time, seconds since the epoch",
                                INTEGER)],
             body=multipart({"fileName": STRING}, []),
-            description="Refuses at once what the submission would be refused for (window, daily limit, size).")},
+            description="Refuses at once what the submission would be refused for (window, daily limit, size), "
+                        "and a file that would pass the student's cap on uploads waiting to be handed in "
+                        "(PODIUM_STAGED_MB; 429 with `resets_at`, when the first of them expires).")},
         "/api/v1/uploads/{token}": {"put": operation(
             "kaggle competitions submit, step 2: the file's bytes", KAGGLE,
-            {200: json_response("Stored", ref("KaggleUploaded"))}, (400, 404, 413),
+            {200: json_response("Stored", ref("KaggleUploaded"))}, (400, 404, 409, 413),
             params=[path_param("token", "the token of step 1")],
             body={"required": True, "content": {"application/octet-stream": {
                 "schema": {"type": "string", "format": "binary"}}}},
-            security=PUBLIC, rate_limited=False,
+            security=PUBLIC,
             description="No credentials: the unguessable token (valid 30 minutes, once) is the authorisation. "
-                        "The body must have exactly the size announced in step 1.")},
+                        "The body must have exactly the size announced in step 1. Refused with 409 when the "
+                        "student's uploads waiting to be handed in would pass their cap (PODIUM_STAGED_MB), and "
+                        "with 429 when this client address sent too many requests to it (PODIUM_PUBLIC_LIMIT).")},
         f"{v1}/submissions/submit/{{cid}}": {"post": operation(
             "kaggle competitions submit, step 3: submit the uploaded file", KAGGLE,
             {200: json_response("Submitted; scored already unless still pending", ref("KaggleSubmitResult"))},

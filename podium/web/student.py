@@ -125,7 +125,7 @@ def submission_json(n: int):
 @signed_in
 def submission_file(n: int):
     sub, _ = own_or_staff_submission(n)
-    path = rt().settings.located(sub.file_path)
+    path = submissions.stored_file(rt().settings, sub)
     if not path.is_file():
         abort(410, "The file of this submission is no longer stored.")
     return send_file(path, as_attachment=True, download_name=sub.file_name)

@@ -1,7 +1,8 @@
-"""The daily limit: successful submissions per calendar day in the course time zone (POLICY.md section 1)."""
+"""The daily limit: successful submissions per calendar day in the course time zone (POLICY.md section 1); the
+cap on failed uploads, counted per the same day; the cap on bytes of Kaggle CLI uploads waiting to be handed in."""
 from datetime import datetime, timedelta, timezone
 
-from podium.rules import check_daily_limit, next_local_midnight
+from podium.rules import WaitingUpload, check_daily_limit, check_failed_uploads, check_staged_bytes, next_local_midnight
 from tests.rules.helpers import NY, at
 
 
@@ -60,3 +61,65 @@ def test_fall_back_day_has_25_hours_and_both_half_past_ones_are_the_same_day():
 
 def test_next_local_midnight_on_an_ordinary_day():
     assert next_local_midnight(at("2019-09-05 00:00:00"), NY) == at("2019-09-06 00:00:00")
+
+
+# --- failed uploads per day ------------------------------------------------------------------------------
+
+
+def test_failed_uploads_under_the_cap_are_allowed():
+    now = at("2019-09-05 13:00:00")
+    result = check_failed_uploads(now, [at("2019-09-05 09:00:00")] * 9, NY, 10)
+    assert (result.allowed, result.used, result.message) == (True, 9, None)
+
+
+def test_at_the_failed_uploads_cap_the_message_is_its_own_with_the_reset():
+    now = at("2019-09-05 13:00:00")
+    result = check_failed_uploads(now, [at("2019-09-05 09:00:00")] * 10, NY, 10)
+    assert result.allowed is False and result.used == 10
+    assert result.resets_at == datetime(2019, 9, 6, 4, 0, tzinfo=timezone.utc)
+    assert "10 uploads today" in result.message and "at most 10 files that cannot be scored" in result.message
+    assert "Files that can be scored are still accepted" in result.message
+    assert "2019-09-06 00:00 EDT (America/New_York), 2019-09-06T04:00:00Z" in result.message
+    assert "Daily limit" not in result.message
+
+
+def test_failed_uploads_count_per_course_day_and_not_at_all_without_a_cap():
+    late_evening = at("2019-09-05 23:45:00")
+    assert check_failed_uploads(late_evening, [at("2019-09-04 23:30:00")] * 10, NY, 10).allowed
+    assert not check_failed_uploads(late_evening, [at("2019-09-05 00:10:00")] * 10, NY, 10).allowed
+    assert check_failed_uploads(late_evening, [late_evening] * 500, NY, None).allowed
+
+
+# --- bytes waiting to be handed in -----------------------------------------------------------------------
+
+MB = 1_000_000
+
+
+def waiting(*sizes_mb: float, until: str = "2019-09-05 13:30:00") -> list[WaitingUpload]:
+    return [WaitingUpload(int(size * MB), at(until)) for size in sizes_mb]
+
+
+def test_uploads_fit_while_the_waiting_bytes_stay_within_the_cap():
+    result = check_staged_bytes(waiting(5, 5), 10 * MB, 20 * MB, NY)
+    assert (result.allowed, result.used) == (True, 10 * MB)
+    assert check_staged_bytes([], 20 * MB, 20 * MB, NY).allowed  # the cap itself is allowed
+
+
+def test_past_the_cap_the_refusal_says_how_much_waits_and_when_space_comes_free():
+    files = waiting(5, 5, 5, until="2019-09-05 13:30:00") + waiting(5, until="2019-09-05 13:10:00")
+    result = check_staged_bytes(files, 5 * MB, 20 * MB, NY)
+    assert result.allowed is False and result.used == 20 * MB
+    assert result.resets_at == at("2019-09-05 13:10:00")  # the first to expire
+    assert "4 uploads of 20.0 MB" in result.message and "at most 20.0 MB" in result.message
+    assert "2019-09-05 13:10 EDT (America/New_York), 2019-09-05T17:10:00Z" in result.message
+    assert "Submit page" in result.message
+
+
+def test_a_file_larger_than_the_cap_alone_is_sent_to_the_site():
+    result = check_staged_bytes([], 30 * MB, 20 * MB, NY)
+    assert result.allowed is False and result.resets_at is None
+    assert "larger than the 20.0 MB" in result.message and "Submit page" in result.message
+
+
+def test_no_cap_on_waiting_bytes_allows_everything():
+    assert check_staged_bytes(waiting(*[100] * 50), 100 * MB, None, NY).allowed
