@@ -26,7 +26,7 @@ from podium.models import CLIENT_KEY_LENGTH, Competition, Enrolment, Status, Sub
 from podium.services import audit, leases
 from podium.services.rule_values import policy_of, schedule_for
 from podium.services.users import role_in
-from podium.services.files import TooLarge, store_stream
+from podium.services.files import TooLarge, store_incoming
 from podium.spec import scorer_for
 
 if TYPE_CHECKING:
@@ -79,6 +79,7 @@ def receive(db: Database, settings: Settings, comp_id: int, user_id: int, stream
     backdated one recorded by staff for a student (outage recovery), which is audited.
     `client_key` makes a retry safe: when the student already has a submission with that key, nothing new is
     recorded and `AlreadyReceived` names it (the same file) or `KeyReused` refuses (another file).
+    An upload the storage or the database cannot take now raises `Unavailable` (podium.errors), keeping nothing.
     """
     client_key = _checked_client_key(client_key)
     file_name = _shortened(Path(file_name or "submission.csv").name)
@@ -86,7 +87,7 @@ def receive(db: Database, settings: Settings, comp_id: int, user_id: int, stream
     disk_name = f"{uuid.uuid4().hex}-{SAFE_NAME.sub('_', file_name)[-100:]}"
     dest = settings.uploads_dir / str(comp_id) / str(user_id) / disk_name
     try:
-        stored = store_stream(stream, dest, max_bytes=settings.max_upload_bytes)
+        stored = store_incoming(stream, dest, max_bytes=settings.max_upload_bytes)
     except TooLarge as exc:
         raise UploadTooLarge(
             f"The file is larger than the {exc.limit / 1e6:.0f} MB limit; compress it (.csv.gz or .zip) and upload again."

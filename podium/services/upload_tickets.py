@@ -10,13 +10,16 @@
    handed in after it is judged at the hand-in, and one handed in after the student's late deadline or after
    the competition was finalised is refused, so a released board never changes.
 
-Only the token's hash is stored. Each step claims the ticket with a conditional update, so each happens once even
-with several server processes sharing the database.
+Only the token's hash is stored. Each step takes effect through a conditional update, so each happens once even
+with several server processes sharing the database. A step that fails because the storage or the database is
+unavailable (`podium.errors.Unavailable`, answered 503) changes nothing of the ticket: the client sends the same
+step again with the same token.
 """
 from __future__ import annotations
 
 import hashlib
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -28,11 +31,11 @@ from sqlalchemy.orm import Session
 from podium.config import Settings
 from podium.db import Database
 from podium import rules
-from podium.errors import PodiumError, Refused
+from podium.errors import PodiumError, Refused, StorageUnavailable, Unavailable
 from podium.models import Competition, Submission, UploadTicket, User, utcnow
 from podium.services import submissions
 from podium.services.rule_values import schedule_for
-from podium.services.files import TooLarge, store_stream
+from podium.services.files import TooLarge, check_writable, store_incoming
 
 LIFETIME = timedelta(minutes=30)
 TOKEN_BYTES = 32
@@ -69,6 +72,10 @@ def issue(session: Session, settings: Settings, comp: Competition, user: User, f
             f"The file is larger than the {settings.max_upload_bytes / 1e6:.0f} MB limit; compress it (.csv.gz or "
             ".zip) and upload again.")
     submissions.check_can_submit(session, comp, user, now)
+    # The file goes to the staging folder, then to the uploads folder: a ticket whose file could not be stored
+    # would only send the student's bytes in vain.
+    check_writable(staging_dir(settings))
+    check_writable(settings.uploads_dir)
     purge_stale(session, settings, now)
     token = secrets.token_urlsafe(TOKEN_BYTES)
     expires_at = now + LIFETIME
@@ -81,69 +88,127 @@ def issue(session: Session, settings: Settings, comp: Competition, user: User, f
 
 def store_upload(db: Database, settings: Settings, token: str, stream: BinaryIO, content_length: int | None,
                  now: datetime | None = None) -> int:
-    """Store the bytes PUT for a ticket, once; returns the number of bytes. The size must be the announced one."""
+    """Store the bytes PUT for a ticket, once; returns the number of bytes. The size must be the announced one.
+
+    The ticket takes the file only once it is stored, in one conditional update: a PUT that fails on the way (a
+    wrong size, storage or database unavailable) leaves the ticket as it was and its bytes nowhere, and the client
+    may PUT again. Each attempt stores under a name of its own, so two racing PUTs never mix their bytes."""
     started = now or utcnow()
     key = _key(token)
     with db.session() as session:
-        claimed = session.execute(
-            update(UploadTicket)
-            .where(UploadTicket.id == key, UploadTicket.upload_started_at.is_(None), UploadTicket.expires_at >= started)
-            .values(upload_started_at=started)
-        ).rowcount == 1
-        if not claimed:
-            raise TicketProblem("This upload URL is unknown, expired or already used; run the submit command again.")
-        expected = session.get(UploadTicket, key).size_bytes
+        expected = session.scalar(select(UploadTicket.size_bytes).where(*_awaits_its_file(key, started)))
+    if expected is None:
+        raise TicketProblem("This upload URL is unknown, expired or already used; run the submit command again.")
     if content_length is not None and content_length != expected:
         raise PodiumError(f"The upload has {content_length} bytes but {expected} were announced; run the submit "
                           "command again.", code=400)
-    dest = staging_dir(settings) / key
+    dest = staging_dir(settings) / f"{key}-{uuid.uuid4().hex}"
     try:
-        stored = store_stream(stream, dest, max_bytes=expected)
+        stored = store_incoming(stream, dest, max_bytes=expected)
     except TooLarge:
         raise PodiumError(f"The upload is longer than the {expected} bytes announced; run the submit command again.",
                           code=400) from None
-    if stored.size_bytes != expected:
+    try:
+        if stored.size_bytes != expected:
+            raise PodiumError(f"The upload stopped after {stored.size_bytes} of the {expected} bytes announced; run "
+                              "the submit command again.", code=400)
+        with db.session() as session:
+            taken = session.execute(
+                update(UploadTicket).where(*_awaits_its_file(key, started))
+                .values(upload_started_at=started, received_at=now or utcnow(), staged_path=settings.stored_path(dest))
+            ).rowcount == 1
+        if not taken:  # another PUT of the same ticket finished first
+            raise TicketProblem("This upload URL was already used; run the submit command again.")
+    except BaseException:
         dest.unlink(missing_ok=True)
-        raise PodiumError(f"The upload stopped after {stored.size_bytes} of the {expected} bytes announced; run the "
-                          "submit command again.", code=400)
-    with db.session() as session:
-        session.execute(update(UploadTicket).where(UploadTicket.id == key)
-                        .values(received_at=now or utcnow(), staged_path=settings.stored_path(dest)))
+        raise
     return stored.size_bytes
+
+
+def _awaits_its_file(key: str, at: datetime) -> tuple:
+    return UploadTicket.id == key, UploadTicket.received_at.is_(None), UploadTicket.expires_at >= at
 
 
 def submit(db: Database, settings: Settings, token: str, comp_id: int, user_id: int,
            description: str = "", now: datetime | None = None) -> Submission:
     """Receive the staged file of a ticket as the student's submission, at the instant of this hand-in.
 
-    Submitting a ticket again answers with the submission it already made (a retry after a lost answer makes no
-    second one). Takes ids, not rows: it works in its own transactions, like `submissions.receive`."""
+    Handing a ticket in again answers with the submission it already made (a retry after a lost answer makes no
+    second one: the ticket is the upload's client key, as an Idempotency-Key is for the REST API). A hand-in the
+    rules refuse uses the ticket up; one that fails because the storage or the database is unavailable leaves the
+    ticket and its staged file as they were, for the client to hand in again. Takes ids, not rows: it works in its
+    own transactions, like `submissions.receive`."""
     now = now or utcnow()
     key = _key(token or "")
     with db.session() as session:
-        used = session.execute(
-            update(UploadTicket)
-            .where(UploadTicket.id == key, UploadTicket.used_at.is_(None), UploadTicket.received_at.is_not(None),
-                   UploadTicket.received_at >= now - LIFETIME, UploadTicket.user_id == user_id,
-                   UploadTicket.competition_id == comp_id)
-            .values(used_at=now)
-        ).rowcount == 1
         ticket = session.get(UploadTicket, key)
-        if not used:
-            if _made_submission_for(ticket, comp_id, user_id):
-                return session.get(Submission, ticket.submission_id)
+        if _made_submission_for(ticket, comp_id, user_id):
+            return session.get(Submission, ticket.submission_id)
+        if not _can_hand_in(ticket, comp_id, user_id, now):
             raise TicketProblem(_why_unusable(ticket, comp_id, user_id))
         path, file_name, received_at = settings.located(ticket.staged_path), ticket.file_name, ticket.received_at
     try:
         with db.session() as session:
             _check_hand_in(session, session.get(Competition, comp_id), session.get(User, user_id), received_at, now)
-        with open(path, "rb") as stream:
-            sub = submissions.receive(db, settings, comp_id, user_id, stream, file_name, description, at=now)
-    finally:
+        submission_id = _receive_staged(db, settings, key, path, comp_id, user_id, file_name, description, now)
+    except Unavailable:
+        raise  # nothing recorded, nothing used up: the same hand-in can be sent again
+    except PodiumError:
+        _use_up(db, key, now)
         path.unlink(missing_ok=True)
+        raise
     with db.session() as session:
-        session.execute(update(UploadTicket).where(UploadTicket.id == key).values(submission_id=sub.id))
+        session.execute(update(UploadTicket).where(UploadTicket.id == key, UploadTicket.submission_id.is_(None))
+                        .values(used_at=now, submission_id=submission_id))
+        sub = session.get(Submission, submission_id)
+    path.unlink(missing_ok=True)  # only once the ticket names its submission: a hand-in alongside may still read it
     return sub
+
+
+def _receive_staged(db: Database, settings: Settings, key: str, path: Path, comp_id: int, user_id: int,
+                    file_name: str, description: str, now: datetime) -> int:
+    """The id of the submission the staged file makes, or made already for this ticket."""
+    try:
+        stream = open(path, "rb")
+    except FileNotFoundError:
+        return _submission_made_meanwhile(db, key)
+    except OSError as exc:
+        raise StorageUnavailable(f"the staged file {path} cannot be read: {exc.strerror or exc}") from exc
+    with stream:
+        try:
+            sub = submissions.receive(db, settings, comp_id, user_id, stream, file_name, description, at=now,
+                                      client_key=_client_key(key))
+        except submissions.AlreadyReceived as repeat:
+            return repeat.submission_id
+    return sub.id
+
+
+def _submission_made_meanwhile(db: Database, key: str) -> int:
+    """A staged file is removed once its ticket names the submission it made: a hand-in of the same ticket that
+    ran alongside, and finished first."""
+    with db.session() as session:
+        ticket = session.get(UploadTicket, key)
+    if ticket is None or ticket.submission_id is None:
+        raise TicketProblem("The file for this upload token is no longer stored; run the submit command again.")
+    return ticket.submission_id
+
+
+def _client_key(key: str) -> str:
+    """The submission's client key for a ticket: hand-ins of one ticket make one submission between them."""
+    return f"kaggle-ticket:{key[:40]}"
+
+
+def _can_hand_in(ticket: UploadTicket | None, comp_id: int, user_id: int, now: datetime) -> bool:
+    return (ticket is not None and ticket.used_at is None and ticket.received_at is not None
+            and ticket.received_at >= now - LIFETIME and ticket.user_id == user_id
+            and ticket.competition_id == comp_id)
+
+
+def _use_up(db: Database, key: str, now: datetime) -> None:
+    """A ticket the rules refused made no submission, and handing it in again would be refused alike."""
+    with db.session() as session:
+        session.execute(update(UploadTicket).where(UploadTicket.id == key, UploadTicket.used_at.is_(None))
+                        .values(used_at=now))
 
 
 def _check_hand_in(session: Session, comp: Competition, user: User, received_at: datetime, t: datetime) -> None:
@@ -181,8 +246,7 @@ def _why_unusable(ticket: UploadTicket | None, comp_id: int, user_id: int) -> st
     again = "run the submit command again."
     if ticket is None or ticket.user_id != user_id or ticket.competition_id != comp_id:
         return f"This upload token is not one of yours for this competition; {again}"
-    if ticket.used_at is not None:
-        # Submitted before, with no submission made: refused by the rules then, or still being received now.
+    if ticket.used_at is not None:  # handed in before and refused by the rules, which would refuse it again
         return f"This upload was already handed in and made no submission; {again}"
     if ticket.received_at is None:
         return f"The file for this upload token never arrived completely; {again}"
