@@ -23,6 +23,10 @@ DEFAULT_MAX_UPLOAD_MB = 200
 # (100 by default): 4 processes x (5 + 10) = 60.
 DEFAULT_DB_POOL_SIZE = 5
 DEFAULT_DB_MAX_OVERFLOW = 10
+# How long a statement waits behind another connection's lock (SQLite's busy timeout, PostgreSQL's lock_timeout)
+# before the request is answered 503 "try again shortly". Long enough for a deadline rush on SQLite, where every
+# upload takes the one write lock in turn.
+DEFAULT_DB_LOCK_TIMEOUT_SECONDS = 30.0
 # A browser session ends after a day without a request, and two weeks after sign-in however busy it is.
 DEFAULT_SESSION_IDLE_MINUTES = 24 * 60
 DEFAULT_SESSION_MAX_DAYS = 14
@@ -300,6 +304,7 @@ class Settings:
     base_url: str | None = None
     db_pool_size: int = DEFAULT_DB_POOL_SIZE  # PODIUM_DB_POOL_SIZE, PostgreSQL only
     db_max_overflow: int = DEFAULT_DB_MAX_OVERFLOW  # PODIUM_DB_MAX_OVERFLOW
+    db_lock_timeout_seconds: float = DEFAULT_DB_LOCK_TIMEOUT_SECONDS  # PODIUM_DB_LOCK_TIMEOUT_SECONDS
     # How long a browser session lasts: until this long without a request (PODIUM_SESSION_IDLE_MINUTES), and never
     # longer than this after sign-in (PODIUM_SESSION_MAX_DAYS).
     session_idle_minutes: float = DEFAULT_SESSION_IDLE_MINUTES
@@ -395,6 +400,8 @@ def load_settings(**overrides) -> Settings:
         base_url=overrides.pop("base_url", None) or _base_url(env),
         db_pool_size=_number(env, "PODIUM_DB_POOL_SIZE", DEFAULT_DB_POOL_SIZE, integer=True, minimum=1),
         db_max_overflow=_number(env, "PODIUM_DB_MAX_OVERFLOW", DEFAULT_DB_MAX_OVERFLOW, integer=True),
+        db_lock_timeout_seconds=_number(env, "PODIUM_DB_LOCK_TIMEOUT_SECONDS", DEFAULT_DB_LOCK_TIMEOUT_SECONDS,
+                                        minimum=0.1),
         session_idle_minutes=overrides.pop("session_idle_minutes", None)
         or _number(env, "PODIUM_SESSION_IDLE_MINUTES", DEFAULT_SESSION_IDLE_MINUTES, minimum=1),
         session_max_days=overrides.pop("session_max_days", None)

@@ -6,6 +6,7 @@ processes or machines; the test suite runs on both, and the code has one path fo
 """
 from __future__ import annotations
 
+import logging
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib import resources
@@ -13,12 +14,14 @@ from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import Engine, String, create_engine, event, inspect, type_coerce
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from podium.config import DEFAULT_DB_MAX_OVERFLOW, DEFAULT_DB_POOL_SIZE
-from podium.errors import PodiumError
+from podium.config import DEFAULT_DB_LOCK_TIMEOUT_SECONDS, DEFAULT_DB_MAX_OVERFLOW, DEFAULT_DB_POOL_SIZE
+from podium.errors import DatabaseUnavailable, PodiumError
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+log = logging.getLogger(__name__)
+
 # The execution option of the engine behind `Database.read_sessions`.
 READS_ONLY = "podium_reads_only"
 # A PostgreSQL connection pool per process, sized by the settings (podium.config explains the defaults).
@@ -42,7 +45,7 @@ def utc_instant(value: str | datetime) -> datetime:
     return value.replace(tzinfo=timezone.utc)
 
 
-def _tune_sqlite(engine: Engine, synchronous: str) -> None:
+def _tune_sqlite(engine: Engine, synchronous: str, lock_timeout_seconds: float) -> None:
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection, _record):  # pragma: no branch - runs for every new connection
         # Let pysqlite not issue BEGIN itself: SQLAlchemy's "begin" event below does, so that writers take the
@@ -50,7 +53,7 @@ def _tune_sqlite(engine: Engine, synchronous: str) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={milliseconds(lock_timeout_seconds)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         # FULL (the default): a commit reaches the disk before it returns, so an upload acknowledged to a student
         # survives a power cut too (NORMAL in WAL mode survives a process crash only). It costs one fsync per
@@ -94,11 +97,13 @@ def _refuse_nul_parameters(engine: Engine) -> None:
 
 
 def make_engine(url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = PG_POOL_SIZE,
-                max_overflow: int = PG_MAX_OVERFLOW) -> Engine:
+                max_overflow: int = PG_MAX_OVERFLOW,
+                lock_timeout_seconds: float = DEFAULT_DB_LOCK_TIMEOUT_SECONDS) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
-        _tune_sqlite(engine, sqlite_synchronous)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": lock_timeout_seconds})
+        _tune_sqlite(engine, sqlite_synchronous, lock_timeout_seconds)
         _refuse_nul_parameters(engine)
+        _report_unavailability(engine)
         return engine
     connect_args = {}
     if url.startswith("postgresql"):
@@ -109,8 +114,76 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = 
     # after half an hour keeps idle connections from outliving firewalls' and poolers' idle timeouts.
     engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True,
                            pool_recycle=1800, connect_args=connect_args)
+    if url.startswith("postgresql"):
+        _bound_pg_lock_waits(engine, lock_timeout_seconds)
     _refuse_nul_parameters(engine)
+    _report_unavailability(engine)
     return engine
+
+
+def milliseconds(seconds: float) -> int:
+    return max(1, round(seconds * 1000))
+
+
+def _bound_pg_lock_waits(engine: Engine, lock_timeout_seconds: float) -> None:
+    """PostgreSQL waits for a lock for ever by default: a request stuck behind another's lock (a long command, a
+    forgotten transaction) would hang until the client gives up. Bounded as SQLite's busy timeout bounds it, the
+    wait ends in DatabaseUnavailable, which the web answers 503 "try again shortly"."""
+
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection, _record):  # pragma: no branch - runs for every new connection
+        # For the whole session, and committed: a SET is undone with the transaction it ran in. Not a startup
+        # `options` parameter, which PgBouncer refuses.
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET lock_timeout = {milliseconds(lock_timeout_seconds)}")
+        dbapi_connection.commit()
+
+
+# SQLite's primary result codes that say the database cannot take the statement now, rather than that the statement
+# is wrong (a missing table is SQLITE_ERROR, also an OperationalError).
+SQLITE_BUSY, SQLITE_LOCKED, SQLITE_READONLY, SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN = 5, 6, 8, 10, 13, 14
+SQLITE_UNAVAILABLE = {SQLITE_BUSY, SQLITE_LOCKED, SQLITE_READONLY, SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN}
+# PostgreSQL's SQLSTATE classes and codes of the same kind: connection lost (08), deadlock or serialisation
+# (40), disk full or too many connections (53), shutdown or statement timeout (57), I/O error (58), a lock not
+# granted within lock_timeout (55P03), a read-only server such as a standby after a failover (25006).
+PG_UNAVAILABLE_CLASSES = {"08", "40", "53", "57", "58"}
+PG_LOCK_NOT_AVAILABLE = "55P03"
+PG_UNAVAILABLE_STATES = {PG_LOCK_NOT_AVAILABLE, "25006"}
+
+
+def unavailability(driver_error: BaseException, wrapped: BaseException | None) -> DatabaseUnavailable | None:
+    """The DatabaseUnavailable a driver's error means, or None when it means something else (a bug, a constraint).
+    `wrapped` is SQLAlchemy's wrapper of it, when it is a driver error."""
+    lines = str(driver_error).strip().splitlines()
+    detail = lines[0] if lines else type(driver_error).__name__
+    sqlite_code = getattr(driver_error, "sqlite_errorcode", None)
+    if sqlite_code is not None:
+        primary = sqlite_code & 0xFF  # extended codes, e.g. SQLITE_IOERR_WRITE, keep the primary in the low byte
+        if primary not in SQLITE_UNAVAILABLE:
+            return None
+        return DatabaseUnavailable(detail, locked=primary in (SQLITE_BUSY, SQLITE_LOCKED))
+    if not hasattr(driver_error, "sqlstate"):
+        return None
+    state = driver_error.sqlstate
+    if state is None:  # raised by the client library: a connection that failed or broke, or a misuse of it
+        return DatabaseUnavailable(detail, locked=False) if isinstance(wrapped, OperationalError) else None
+    if state[:2] in PG_UNAVAILABLE_CLASSES or state in PG_UNAVAILABLE_STATES:
+        return DatabaseUnavailable(detail, locked=state == PG_LOCK_NOT_AVAILABLE)
+    return None
+
+
+def _report_unavailability(engine: Engine) -> None:
+    """One place turns the drivers' ways of saying "not now" into DatabaseUnavailable, whichever statement, session
+    or layer met it: the web answers 503 with Retry-After, the command prints one line, the jobs try again later."""
+
+    @event.listens_for(engine, "handle_error")
+    def translate(context):
+        if context.is_pre_ping:  # the pool handles a dead connection there by opening a new one
+            return None
+        unavailable = unavailability(context.original_exception, context.sqlalchemy_exception)
+        if unavailable is not None:
+            log.warning("the database is unavailable: %s", unavailable.detail)
+        return unavailable
 
 
 def refuse_what_a_column_cannot_hold(session: Session, _context, _instances) -> None:
@@ -146,10 +219,12 @@ class Database:
     """One engine and its session factory; created once per process."""
 
     def __init__(self, url: str, *, sqlite_synchronous: str = "FULL", pool_size: int = PG_POOL_SIZE,
-                 max_overflow: int = PG_MAX_OVERFLOW):
+                 max_overflow: int = PG_MAX_OVERFLOW, lock_timeout_seconds: float = DEFAULT_DB_LOCK_TIMEOUT_SECONDS):
         self.url = url
+        # How long a statement waits behind another connection's lock before DatabaseUnavailable.
+        self.lock_timeout_seconds = lock_timeout_seconds
         self.engine = make_engine(url, sqlite_synchronous=sqlite_synchronous, pool_size=pool_size,
-                                  max_overflow=max_overflow)
+                                  max_overflow=max_overflow, lock_timeout_seconds=lock_timeout_seconds)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         event.listen(self.sessions, "before_flush", refuse_what_a_column_cannot_hold)
         # Sessions for work that only reads (a GET request): on SQLite they never take the write lock.

@@ -19,6 +19,11 @@ class PodiumError(Exception):
     def __str__(self) -> str:
         return self.message
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the web and API adapters add to the answer."""
+        return {}
+
 
 class ConfigError(PodiumError):
     """A course folder that cannot be loaded; the message names the file and the key."""
@@ -49,3 +54,39 @@ class Refused(PodiumError):
     """A valid request the rules refuse (deadline passed, not yet open, daily limit reached...)."""
 
     code = 409
+
+
+class Unavailable(PodiumError):
+    """Podium cannot do what was asked right now because its database or its storage refuses the write: nothing
+    was kept, and the same request may well succeed shortly. Answered 503 with Retry-After; `detail` is what the
+    driver or the system said, for the server log and /healthz, not for the person who sent the request."""
+
+    code = 503
+    RETRY_AFTER_SECONDS = 30
+
+    def __init__(self, message: str, *, detail: str = ""):
+        super().__init__(message)
+        self.detail = detail
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.RETRY_AFTER_SECONDS)}
+
+
+class DatabaseUnavailable(Unavailable):
+    """The database could not take the request: held by another writer past the lock timeout (`locked`), or out
+    of reach, read-only or full. Raised by podium.db for every statement, whoever runs it."""
+
+    def __init__(self, detail: str, *, locked: bool):
+        why = "is busy with another write" if locked else "is unavailable"
+        super().__init__(f"Podium's database {why} at the moment, so nothing was recorded. Try again shortly.",
+                         detail=detail)
+        self.locked = locked
+
+
+class StorageUnavailable(Unavailable):
+    """A file could not be written under the data folder: not writable, not a folder, or the disk is full."""
+
+    def __init__(self, detail: str):
+        super().__init__("Podium cannot store files at the moment, so nothing was kept. Try again shortly.",
+                         detail=detail)

@@ -31,4 +31,5 @@ def make_runtime(**overrides) -> Runtime:
     settings = load_settings(**overrides)
     return Runtime(settings=settings, db=Database(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous,
                                                   pool_size=settings.db_pool_size,
-                                                  max_overflow=settings.db_max_overflow))
+                                                  max_overflow=settings.db_max_overflow,
+                                                  lock_timeout_seconds=settings.db_lock_timeout_seconds))

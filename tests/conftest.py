@@ -256,6 +256,16 @@ def rt(tmp_path, monkeypatch, database_url):
 
 
 @pytest.fixture
+def short_lock_waits(monkeypatch):
+    """Requests, and the health probe, give up on a lock another connection holds after a second instead of the
+    default 30: for tests that hold one on purpose (tests/outages.py). Ask for it before `rt`, e.g. with
+    `pytestmark = pytest.mark.usefixtures("short_lock_waits")`, since the runtime reads it when it is made."""
+    from tests.outages import LOCK_TIMEOUT_SECONDS
+
+    monkeypatch.setenv("PODIUM_DB_LOCK_TIMEOUT_SECONDS", LOCK_TIMEOUT_SECONDS)
+
+
+@pytest.fixture
 def course_dir(tmp_path) -> Path:
     return write_course(tmp_path / "courses")
 

@@ -8,15 +8,17 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import QueuePool
 
 from podium import db as podium_db
 from podium.config import load_settings
-from podium.errors import PodiumError
+from podium.errors import DatabaseUnavailable, PodiumError
 from podium.models import DataFile, JobLease
 from podium.runtime import make_runtime
 from podium.services.courses import get_competition, load_course
 from podium.testing.postgres import PostgresUnavailable, TemporaryPostgres
+from tests.outages import write_locked
 
 WAIT = 60  # seconds: a bound for waiting, never a measure
 
@@ -141,6 +143,33 @@ def _wait_until_blocked_on_a_lock(rt) -> None:
                 return
             time.sleep(0.01)
     raise AssertionError("the second claim never waited for the first one's row lock")
+
+
+def test_the_lock_timeout_setting_bounds_every_connections_wait(short_lock_waits, rt, database_kind):
+    """PODIUM_DB_LOCK_TIMEOUT_SECONDS (1 s here) is SQLite's busy timeout and PostgreSQL's lock_timeout, which
+    waits for ever by default."""
+    with rt.db.engine.connect() as connection:
+        if database_kind == "postgresql":
+            assert connection.exec_driver_sql("SHOW lock_timeout").scalar() == "1s"
+        else:
+            assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 1000
+
+
+def test_a_statement_that_waited_out_the_lock_timeout_is_database_unavailable(short_lock_waits, rt):
+    """One error for every layer to answer (503, one line of the command), whatever the driver said."""
+    with write_locked(rt.settings.database_url, "job_leases"):
+        with pytest.raises(DatabaseUnavailable) as caught, rt.db.session() as session:
+            session.add(JobLease(name="job", holder="h", lease_until=datetime.now(timezone.utc)))
+    assert caught.value.locked and caught.value.code == 503
+    assert "Try again shortly." in caught.value.message
+    with rt.db.session() as session:
+        assert session.get(JobLease, "job") is None
+
+
+def test_a_wrong_statement_is_an_error_of_the_code_not_an_outage(rt):
+    """A missing table is an OperationalError on SQLite too: answering it "try again shortly" would hide a bug."""
+    with pytest.raises(SQLAlchemyError), rt.db.engine.connect() as connection:
+        connection.exec_driver_sql("SELECT * FROM no_such_table")
 
 
 def test_text_longer_than_its_column_is_refused_by_name_on_every_database(rt):

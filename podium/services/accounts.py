@@ -57,10 +57,7 @@ def sign_in(session: Session, limiter: ratelimit.Limiter, email: str, password: 
             raise ratelimit.RateLimited(f"Too many failed sign-ins. Try again in {ratelimit.wait_words(wait)}, or "
                                         "ask the course staff for a password reset link.", retry_after=wait)
         taken.append((scope, subject))
-    try:
-        user = users.find_user(session, email or "")
-    except PodiumError:
-        user = None
+    user = users.account_of(session, email or "")
     session.commit()  # hold no database lock during the deliberately slow password check, nor for the counters
     if user is None or not user.password_hash:
         _spend_a_password_check(password or "")  # unknown accounts take as long to refuse as known ones
@@ -85,10 +82,7 @@ def mail_reset_link_if_known(session: Session, limiter: ratelimit.Limiter, smtp:
     account's reset mails are under their limit. Whether it mailed; the answer never depends on it."""
     if not may_mail_reset_link(session, limiter, email):
         return False
-    try:
-        user = users.find_user(session, email)
-    except PodiumError:
-        return False
+    user = users.account_of(session, email)
     if user is None:
         return False
     token = issue_reset_token(session, secret, user, actor=user.email)

@@ -6,12 +6,17 @@ student was told was received.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
+
+from podium.errors import StorageUnavailable
+
+log = logging.getLogger(__name__)
 
 CHUNK = 1 << 20
 
@@ -50,6 +55,37 @@ def store_stream(stream: BinaryIO, dest: Path, *, max_bytes: int | None = None) 
         raise
     fsync_dir(dest.parent)
     return StoredFile(dest, digest.hexdigest(), size)
+
+
+def store_incoming(stream: BinaryIO, dest: Path, *, max_bytes: int | None = None) -> StoredFile:
+    """`store_stream` for what a person sends: a folder that refuses the file (not writable, not a folder, the disk
+    full) is StorageUnavailable, answered 503 "try again shortly", with nothing left behind."""
+    try:
+        return store_stream(stream, dest, max_bytes=max_bytes)
+    except OSError as exc:
+        unavailable = _unavailable(dest.parent, exc)
+        log.warning("could not store an upload: %s", unavailable.detail)
+        raise unavailable from exc
+
+
+def check_writable(folder: Path) -> None:
+    """Raise StorageUnavailable unless a file can be created in `folder` (made when missing, as an upload would)
+    right now; the probe file is removed at once."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise _unavailable(folder, exc) from exc
+
+
+def _unavailable(folder: Path, exc: OSError) -> StorageUnavailable:
+    problem = exc.strerror or str(exc) or type(exc).__name__
+    existing = next(path for path in (folder, *folder.parents) if path.exists())
+    if not existing.is_dir():
+        problem = f"{existing} is a file, not a folder"
+    return StorageUnavailable(f"{folder} is not writable: {problem}")
 
 
 def store_copy(source: Path, dest: Path) -> StoredFile:

@@ -27,7 +27,7 @@ from podium.models import CLIENT_KEY_LENGTH, Competition, Enrolment, Status, Sub
 from podium.services import audit, leases
 from podium.services.rule_values import policy_of, schedule_for
 from podium.services.users import role_in
-from podium.services.files import StoredFile, TooLarge, store_stream
+from podium.services.files import StoredFile, TooLarge, store_incoming
 from podium.spec import scorer_for
 
 if TYPE_CHECKING:
@@ -133,6 +133,7 @@ def receive(db: Database, settings: Settings, comp_id: int, user_id: int, stream
     recorded and `AlreadyReceived` names it (the same file) or `KeyReused` refuses (another file).
     A student at the cap on failed uploads (`settings.storage.failed_uploads_per_day`) has the file scored here,
     before it is kept: recorded as scored when it can be, refused with `FailedUploadsCapReached` when not.
+    An upload the storage or the database cannot take now raises `Unavailable` (podium.errors), keeping nothing.
     """
     client_key = _checked_client_key(client_key)
     file_name = _shortened(Path(file_name or "submission.csv").name)
@@ -140,7 +141,7 @@ def receive(db: Database, settings: Settings, comp_id: int, user_id: int, stream
     disk_name = f"{uuid.uuid4().hex}-{SAFE_NAME.sub('_', file_name)[-100:]}"
     dest = settings.uploads_dir / str(comp_id) / str(user_id) / disk_name
     try:
-        stored = store_stream(stream, dest, max_bytes=settings.max_upload_bytes)
+        stored = store_incoming(stream, dest, max_bytes=settings.max_upload_bytes)
     except TooLarge as exc:
         raise UploadTooLarge(
             f"The file is larger than the {exc.limit / 1e6:.0f} MB limit; compress it (.csv.gz or .zip) and upload again."

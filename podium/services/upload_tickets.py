@@ -10,8 +10,10 @@
    handed in after it is judged at the hand-in, and one handed in after the student's late deadline or after
    the competition was finalised is refused, so a released board never changes.
 
-Only the token's hash is stored. Each step claims the ticket with a conditional update, so each happens once even
-with several server processes sharing the database.
+Only the token's hash is stored. Each step takes effect through a conditional update, so each happens once even
+with several server processes sharing the database. A step that fails because the storage or the database is
+unavailable (`podium.errors.Unavailable`, answered 503) changes nothing of the ticket: the client sends the same
+step again with the same token.
 
 A file sent and never handed in (an interrupted command, or a script) waits in the staging folder until its ticket
 expires, `LIFETIME` after it arrived; then it is deleted (`expire_waiting`: by the scheduler's clean-up, and when
@@ -23,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -34,11 +37,11 @@ from sqlalchemy.orm import Session
 from podium.config import Settings
 from podium.db import Database
 from podium import rules
-from podium.errors import PodiumError, Refused
+from podium.errors import PodiumError, Refused, StorageUnavailable, Unavailable
 from podium.models import Competition, Submission, UploadTicket, User, utcnow
 from podium.services import submissions
 from podium.services.rule_values import schedule_for
-from podium.services.files import TooLarge, store_stream
+from podium.services.files import TooLarge, check_writable, store_incoming
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +95,10 @@ def issue(session: Session, settings: Settings, comp: Competition, user: User, f
     verdict = _staged_bytes_verdict(session, settings, user.id, comp.course.timezone, size_bytes, now)
     if not verdict.allowed:
         raise StagedBytesCapReached(verdict.message, verdict.resets_at)
+    # The file goes to the staging folder, then to the uploads folder: a ticket whose file could not be stored
+    # would only send the student's bytes in vain.
+    check_writable(staging_dir(settings))
+    check_writable(settings.uploads_dir)
     purge_stale(session, settings, now)
     token = secrets.token_urlsafe(TOKEN_BYTES)
     expires_at = now + LIFETIME
@@ -104,65 +111,82 @@ def issue(session: Session, settings: Settings, comp: Competition, user: User, f
 
 def store_upload(db: Database, settings: Settings, token: str, stream: BinaryIO, content_length: int | None,
                  now: datetime | None = None) -> int:
-    """Store the bytes PUT for a ticket, once; returns the number of bytes. The size must be the announced one."""
+    """Store the bytes PUT for a ticket, once; returns the number of bytes. The size must be the announced one.
+
+    The ticket takes the file only once it is stored, in one conditional update: a PUT that fails on the way (a
+    wrong size, storage or database unavailable) leaves the ticket as it was and its bytes nowhere, and the client
+    may PUT again. Each attempt stores under a name of its own, so two racing PUTs never mix their bytes."""
     started = now or utcnow()
     key = _key(token)
     with db.session() as session:
-        expected = _claim_for_upload(session, settings, key, started)
+        expected = _room_for_upload(session, settings, key, started)
     try:
         if content_length is not None and content_length != expected:
             raise PodiumError(f"The upload has {content_length} bytes but {expected} were announced; run the submit "
                               "command again.", code=400)
-        dest = staging_dir(settings) / key
-        try:
-            stored = store_stream(stream, dest, max_bytes=expected)
-        except TooLarge:
-            raise PodiumError(f"The upload is longer than the {expected} bytes announced; run the submit command "
-                              "again.", code=400) from None
+        dest = staging_dir(settings) / f"{key}-{uuid.uuid4().hex}"
+        return _store_for_ticket(db, settings, key, stream, dest, expected, started, now)
+    except BaseException as failure:
+        _ended_by(failure, db, key, started)
+        raise
+
+
+def _store_for_ticket(db: Database, settings: Settings, key: str, stream: BinaryIO, dest: Path, expected: int,
+                      started: datetime, now: datetime | None) -> int:
+    try:
+        stored = store_incoming(stream, dest, max_bytes=expected)
+    except TooLarge:
+        raise PodiumError(f"The upload is longer than the {expected} bytes announced; run the submit command again.",
+                          code=400) from None
+    try:
         if stored.size_bytes != expected:
-            dest.unlink(missing_ok=True)
             raise PodiumError(f"The upload stopped after {stored.size_bytes} of the {expected} bytes announced; run "
                               "the submit command again.", code=400)
+        with db.session() as session:
+            _room_for_upload(session, settings, key, started)  # again, now that two uploads may have arrived together
+            taken = session.execute(
+                update(UploadTicket).where(*_awaits_its_file(key, started))
+                .values(upload_started_at=started, received_at=now or utcnow(), staged_path=settings.stored_path(dest))
+            ).rowcount == 1
+        if not taken:  # another PUT of the same ticket finished first
+            raise TicketProblem("This upload URL was already used; run the submit command again.")
     except BaseException:
-        _give_up(db, key, started)
+        dest.unlink(missing_ok=True)
         raise
-    with db.session() as session:
-        session.execute(update(UploadTicket).where(UploadTicket.id == key)
-                        .values(received_at=now or utcnow(), staged_path=settings.stored_path(dest)))
     return stored.size_bytes
 
 
-def _claim_for_upload(session: Session, settings: Settings, key: str, started: datetime) -> int:
-    """Take the ticket for its one upload, if it is known, unused, unexpired and its bytes still fit the student's
-    cap on waiting uploads; returns the announced size."""
-    ticket = session.get(UploadTicket, key)
-    if ticket is None or ticket.upload_started_at is not None or ticket.expires_at < started:
+def _ended_by(failure: BaseException, db: Database, key: str, at: datetime) -> None:
+    """A PUT the client got wrong (a wrong size) ends its ticket: the Kaggle client then asks for a new one, and
+    the bytes announced no longer count against the student's cap. A PUT that failed on Podium's side
+    (`Unavailable`) leaves the ticket as it was, for the client to send the same file again."""
+    if isinstance(failure, Unavailable) or not isinstance(failure, PodiumError):
+        return
+    try:
+        with db.session() as session:
+            session.execute(update(UploadTicket).where(*_awaits_its_file(key, at)).values(expires_at=at))
+    except Exception:  # the student hears why the upload failed; the ticket then just expires on its own
+        log.exception("could not end the ticket of a refused upload")
+
+
+def _awaits_its_file(key: str, at: datetime) -> tuple:
+    return UploadTicket.id == key, UploadTicket.received_at.is_(None), UploadTicket.expires_at >= at
+
+
+def _room_for_upload(session: Session, settings: Settings, key: str, at: datetime) -> int:
+    """The announced size of a ticket that awaits its file, if the student's files already sent leave room for it
+    under their cap on waiting uploads. The student's row is locked, so that two uploads arriving together cannot
+    both take the last room."""
+    ticket = session.scalar(select(UploadTicket).where(*_awaits_its_file(key, at)))
+    if ticket is None:
         raise TicketProblem("This upload URL is unknown, expired or already used; run the submit command again.")
-    # One student's uploads are checked one at a time, so that two arriving together cannot both take the last room.
     session.get(User, ticket.user_id, with_for_update=True)
     tz = session.get(Competition, ticket.competition_id).course.timezone
-    verdict = _staged_bytes_verdict(session, settings, ticket.user_id, tz, ticket.size_bytes, started, uploading=key)
+    verdict = _staged_bytes_verdict(session, settings, ticket.user_id, tz, ticket.size_bytes, at, uploading=key)
     if not verdict.allowed:
         # 409, not 429: the Kaggle client would wait for a Retry-After and send the same upload again, in vain.
         raise StagedBytesCapReached(verdict.message, None, code=409)
-    claimed = session.execute(
-        update(UploadTicket)
-        .where(UploadTicket.id == key, UploadTicket.upload_started_at.is_(None), UploadTicket.expires_at >= started)
-        .values(upload_started_at=started)
-    ).rowcount == 1
-    if not claimed:
-        raise TicketProblem("This upload URL is unknown, expired or already used; run the submit command again.")
     return ticket.size_bytes
-
-
-def _give_up(db: Database, key: str, started: datetime) -> None:
-    """An upload that failed keeps nothing: its ticket ends now, so its bytes no longer count as waiting."""
-    try:
-        with db.session() as session:
-            session.execute(update(UploadTicket).where(UploadTicket.id == key, UploadTicket.received_at.is_(None))
-                            .values(expires_at=started))
-    except Exception:  # the student hears why the upload failed; the ticket then just expires on its own
-        log.exception("could not end the ticket of a failed upload")
 
 
 def hand_in(db: Database, settings: Settings, queue: submissions.ScoringQueue, token: str, comp_id: int,
@@ -178,39 +202,83 @@ def submit(db: Database, settings: Settings, token: str, comp_id: int, user_id: 
            description: str = "", now: datetime | None = None) -> Submission:
     """Receive the staged file of a ticket as the student's submission, at the instant of this hand-in.
 
-    Submitting a ticket again answers with the submission it already made (a retry after a lost answer makes no
-    second one). Takes ids, not rows: it works in its own transactions, like `submissions.receive`."""
+    Handing a ticket in again answers with the submission it already made (a retry after a lost answer makes no
+    second one: the ticket is the upload's client key, as an Idempotency-Key is for the REST API). A hand-in the
+    rules refuse uses the ticket up; one that fails because the storage or the database is unavailable leaves the
+    ticket and its staged file as they were, for the client to hand in again. Takes ids, not rows: it works in its
+    own transactions, like `submissions.receive`."""
     now = now or utcnow()
     key = _key(token or "")
     with db.session() as session:
-        used = session.execute(
-            update(UploadTicket)
-            .where(UploadTicket.id == key, UploadTicket.used_at.is_(None), UploadTicket.received_at.is_not(None),
-                   UploadTicket.staged_path.is_not(None),  # not deleted as expired meanwhile
-                   UploadTicket.received_at >= now - LIFETIME, UploadTicket.user_id == user_id,
-                   UploadTicket.competition_id == comp_id)
-            .values(used_at=now)
-        ).rowcount == 1
         ticket = session.get(UploadTicket, key)
-        if not used:
-            if _made_submission_for(ticket, comp_id, user_id):
-                return session.get(Submission, ticket.submission_id)
+        if _made_submission_for(ticket, comp_id, user_id):
+            return session.get(Submission, ticket.submission_id)
+        if not _can_hand_in(ticket, comp_id, user_id, now):
             raise TicketProblem(_why_unusable(ticket, comp_id, user_id))
         path, file_name, received_at = settings.located(ticket.staged_path), ticket.file_name, ticket.received_at
     try:
         with db.session() as session:
             _check_hand_in(session, session.get(Competition, comp_id), session.get(User, user_id), received_at, now)
-        try:
-            stream = open(path, "rb")
-        except FileNotFoundError:  # deleted as expired by a clean-up whose clock ran a little ahead of ours
-            raise TicketProblem("This upload token expired; run the submit command again.") from None
-        with stream:
-            sub = submissions.receive(db, settings, comp_id, user_id, stream, file_name, description, at=now)
-    finally:
+        submission_id = _receive_staged(db, settings, key, path, comp_id, user_id, file_name, description, now)
+    except Unavailable:
+        raise  # nothing recorded, nothing used up: the same hand-in can be sent again
+    except PodiumError:
+        _use_up(db, key, now)
         path.unlink(missing_ok=True)
+        raise
     with db.session() as session:
-        session.execute(update(UploadTicket).where(UploadTicket.id == key).values(submission_id=sub.id))
+        session.execute(update(UploadTicket).where(UploadTicket.id == key, UploadTicket.submission_id.is_(None))
+                        .values(used_at=now, submission_id=submission_id))
+        sub = session.get(Submission, submission_id)
+    path.unlink(missing_ok=True)  # only once the ticket names its submission: a hand-in alongside may still read it
     return sub
+
+
+def _receive_staged(db: Database, settings: Settings, key: str, path: Path, comp_id: int, user_id: int,
+                    file_name: str, description: str, now: datetime) -> int:
+    """The id of the submission the staged file makes, or made already for this ticket."""
+    try:
+        stream = open(path, "rb")
+    except FileNotFoundError:
+        return _submission_made_meanwhile(db, key)
+    except OSError as exc:
+        raise StorageUnavailable(f"the staged file {path} cannot be read: {exc.strerror or exc}") from exc
+    with stream:
+        try:
+            sub = submissions.receive(db, settings, comp_id, user_id, stream, file_name, description, at=now,
+                                      client_key=_client_key(key))
+        except submissions.AlreadyReceived as repeat:
+            return repeat.submission_id
+    return sub.id
+
+
+def _submission_made_meanwhile(db: Database, key: str) -> int:
+    """A staged file is removed once its ticket names the submission it made: a hand-in of the same ticket that
+    ran alongside, and finished first."""
+    with db.session() as session:
+        ticket = session.get(UploadTicket, key)
+    if ticket is None or ticket.submission_id is None:
+        raise TicketProblem("The file for this upload token is no longer stored; run the submit command again.")
+    return ticket.submission_id
+
+
+def _client_key(key: str) -> str:
+    """The submission's client key for a ticket: hand-ins of one ticket make one submission between them."""
+    return f"kaggle-ticket:{key[:40]}"
+
+
+def _can_hand_in(ticket: UploadTicket | None, comp_id: int, user_id: int, now: datetime) -> bool:
+    return (ticket is not None and ticket.used_at is None and ticket.received_at is not None
+            and ticket.staged_path is not None  # not deleted as expired meanwhile
+            and ticket.received_at >= now - LIFETIME and ticket.user_id == user_id
+            and ticket.competition_id == comp_id)
+
+
+def _use_up(db: Database, key: str, now: datetime) -> None:
+    """A ticket the rules refused made no submission, and handing it in again would be refused alike."""
+    with db.session() as session:
+        session.execute(update(UploadTicket).where(UploadTicket.id == key, UploadTicket.used_at.is_(None))
+                        .values(used_at=now))
 
 
 def _check_hand_in(session: Session, comp: Competition, user: User, received_at: datetime, t: datetime) -> None:
@@ -248,8 +316,7 @@ def _why_unusable(ticket: UploadTicket | None, comp_id: int, user_id: int) -> st
     again = "run the submit command again."
     if ticket is None or ticket.user_id != user_id or ticket.competition_id != comp_id:
         return f"This upload token is not one of yours for this competition; {again}"
-    if ticket.used_at is not None:
-        # Submitted before, with no submission made: refused by the rules then, or still being received now.
+    if ticket.used_at is not None:  # handed in before and refused by the rules, which would refuse it again
         return f"This upload was already handed in and made no submission; {again}"
     if ticket.received_at is None:
         return f"The file for this upload token never arrived completely; {again}"
@@ -290,17 +357,16 @@ def expire_waiting(session: Session, settings: Settings, now: datetime, *, user_
 
     The files go at once, before the caller commits: whether or not the transaction stands, such a ticket can
     never be handed in any more (`submit` wants `received_at` within `LIFETIME`)."""
-    query = (update(UploadTicket)
-             .where(UploadTicket.used_at.is_(None), UploadTicket.staged_path.is_not(None),
-                    UploadTicket.received_at < now - LIFETIME)
-             .values(staged_path=None)
-             .returning(UploadTicket.id)
-             .execution_options(synchronize_session=False))
+    query = select(UploadTicket.id, UploadTicket.staged_path).where(
+        UploadTicket.used_at.is_(None), UploadTicket.staged_path.is_not(None), UploadTicket.received_at < now - LIFETIME)
     if user_id is not None:
         query = query.where(UploadTicket.user_id == user_id)
-    expired = session.execute(query).scalars().all()
-    for key in expired:
-        (staging_dir(settings) / key).unlink(missing_ok=True)  # where store_upload puts a ticket's file
+    expired = session.execute(query).all()
+    if expired:
+        session.execute(update(UploadTicket).where(UploadTicket.id.in_([key for key, _ in expired]))
+                        .values(staged_path=None).execution_options(synchronize_session=False))
+    for _key_hash, staged_path in expired:
+        settings.located(staged_path).unlink(missing_ok=True)
     return len(expired)
 
 
@@ -336,9 +402,10 @@ def purge_stale(session: Session, settings: Settings, now: datetime) -> int:
     """Forget tickets older than a day, with any staged file left behind by a submit that never came."""
     stale = session.scalars(select(UploadTicket).where(UploadTicket.created_at < now - STALE_AFTER)).all()
     for ticket in stale:
-        # Where store_upload puts the ticket's file, whatever the row says: a kill between writing the file and
-        # recording it leaves a file the row does not name.
-        (staging_dir(settings) / ticket.id).unlink(missing_ok=True)
+        # Wherever store_upload put the ticket's files (`<ticket>-<attempt>`), whatever the row says: a kill between
+        # writing a file and recording it leaves a file the row does not name.
+        for path in staging_dir(settings).glob(f"{ticket.id}-*"):
+            path.unlink(missing_ok=True)
     if stale:
         session.execute(delete(UploadTicket).where(UploadTicket.id.in_([t.id for t in stale])))
     return len(stale)

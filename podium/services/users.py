@@ -63,6 +63,16 @@ def find_user(session: Session, email: str) -> User | None:
     return session.scalar(select(User).where(User.email == normalise_email(email)))
 
 
+def account_of(session: Session, email: str) -> User | None:
+    """The account of what someone typed as an email; None too when it is no valid address, since no account can
+    have it. Only the address is judged here: a database that cannot answer is not taken for "no account"."""
+    try:
+        key = normalise_email(email)
+    except PodiumError:
+        return None
+    return session.scalar(select(User).where(User.email == key))
+
+
 def user_by_id(session: Session, user_id: object) -> User | None:
     """The account with this id; None for anything else, ids beyond what the database stores included (a signed
     session's value, a number typed into a URL)."""
@@ -81,10 +91,7 @@ def get_user(session: Session, email: str) -> User:
 def course_member(session: Session, course: Course, email: str) -> User:
     """The account of `email` when it is enrolled in the course; one refusal whether the email has no account or
     an account outside the course, so a course's staff learn nothing of accounts beyond their course."""
-    try:
-        user = find_user(session, email)
-    except PodiumError:
-        user = None
+    user = account_of(session, email)
     if user is None or authority.role_of(user, course) is None:
         raise NotFound(f"{email.strip()} is not enrolled in {course.slug}; enrol them on the People page first")
     return user
@@ -266,10 +273,7 @@ def revoke_api_key(session: Session, user: User, actor: str = "cli") -> None:
 
 
 def authenticate_key(session: Session, email: str, key: str) -> User | None:
-    try:
-        user = find_user(session, email)
-    except PodiumError:
-        return None
+    user = account_of(session, email)
     if user is None or not user.api_key_hash:
         return None
     return user if hmac.compare_digest(user.api_key_hash, _hash_key(key)) else None

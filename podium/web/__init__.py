@@ -55,7 +55,9 @@ def register_session(app: Flask) -> None:
     def close_session(exc):
         session = g.pop("db_session", None)
         if session is not None:
-            if exc is None:
+            # Not active: a statement failed and its error was answered (a 503 for a database that could not take
+            # the write); committing would only fail again, after the answer.
+            if exc is None and session.is_active:
                 session.commit()
             else:
                 session.rollback()

@@ -3,7 +3,8 @@
 Every answer of every /api/ URL is JSON, errors included: `{"code": <status>, "message": "..."}`, the message
 saying what to do. 401 without valid credentials, 403 for a course one is not enrolled in, 404 for what does not
 exist or is someone else's (so submission ids confirm nothing), 409 when a window refuses, 413 too large, 429 at the
-daily limit (with `Retry-After` and `resets_at`).
+daily limit (with `Retry-After` and `resets_at`), 503 when the database or the storage cannot take the request now
+(with `Retry-After`; nothing was kept).
 """
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def error_response(code: int, message: str, headers: dict | None = None, **extra
 
 
 def podium_error(exc: PodiumError):
-    headers, extra = {}, {}
+    headers, extra = dict(exc.headers), {}
     if exc.code == 401:
         headers["WWW-Authenticate"] = f'Basic realm="{REALM}"'
     if isinstance(exc, RateLimited):

@@ -1,11 +1,11 @@
 """Errors as pages (or as JSON for the site's scripts): the message says what to do about it, in full."""
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from podium.errors import PodiumError
+from podium.errors import DatabaseUnavailable, PodiumError
 from podium.services.ratelimit import RateLimited
 from podium.web.context import rt
 
@@ -28,12 +28,12 @@ def wants_json() -> bool:
 def error_response(code: int, message: str, title: str | None = None, headers: dict | None = None):
     if wants_json():
         return jsonify(code=code, message=message), code, headers or {}
-    return (render_template("error.html", code=code, message=message, title=title or TITLES.get(code, "Error")), code,
-            headers or {})
+    page = render_template("error.html", code=code, message=message, title=title or TITLES.get(code, "Error"))
+    return page, code, headers or {}
 
 
 TITLES = {400: "Not accepted", 403: "Not allowed", 404: "Not found", 409: "Refused", 410: "No longer stored",
-          413: "File too large", 422: "Not valid", 429: "Too many attempts"}
+          413: "File too large", 422: "Not valid", 429: "Too many attempts", 503: "Try again shortly"}
 
 
 def init_app(app: Flask) -> None:
@@ -41,7 +41,10 @@ def init_app(app: Flask) -> None:
     def podium_error(exc: PodiumError):
         if isinstance(exc, RateLimited):
             return error_response(exc.code, exc.message, headers={"Retry-After": str(exc.retry_after)})
-        return error_response(exc.code, exc.message)
+        if isinstance(exc, DatabaseUnavailable):
+            # The page's header names who is signed in; asking the database again would wait on it once more.
+            g.setdefault("current_user", None)
+        return error_response(exc.code, exc.message, headers=exc.headers)
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):

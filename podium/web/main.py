@@ -26,14 +26,17 @@ def index():
 
 @bp.get("/healthz")
 def healthz():
-    """200 when this process can serve: the database answers a trivial query. 503 with the reason otherwise, so
-    that a load balancer sends traffic elsewhere. No sign-in and no session: it is called every few seconds."""
+    """200 when this process can take uploads: the database takes a write and the upload folders take a file. 503
+    with the reason otherwise, so that a load balancer sends traffic elsewhere and an operator knows what to fix.
+    No sign-in and no session: it is called every few seconds."""
     in_hand = len(current_app.extensions["podium.scoring"].pending())
-    problem = health.database_problem(rt().db)
-    if problem is not None:
-        return jsonify(status="unavailable", database="unreachable", reason=problem, scoring_in_hand=in_hand), 503
+    report = health.check(rt().db, rt().settings)
+    body = dict(status="ok" if report.ok else "unavailable", database=report.database, uploads=report.uploads,
+                scoring_in_hand=in_hand)
+    if not report.ok:
+        return jsonify({**body, "reason": report.reason}), 503
     # Counted per address like every route without sign-in, once the database is known to answer: a broken one
     # cannot count, and the counter's connection must not create an empty SQLite file where the real one was.
     count_request_from_address("healthz", "/healthz")
-    return jsonify(status="ok", database="ok", scoring_in_hand=in_hand)
+    return jsonify(body)
 

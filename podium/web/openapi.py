@@ -221,10 +221,14 @@ ERRORS = {
     429: "Too many: the API's request limit for your key (or, without valid credentials, your address) is spent, "
          "or for uploads the daily submission limit is reached, or too many bytes of your Kaggle CLI uploads wait "
          "to be handed in (then `resets_at` says when it resets). `Retry-After` says how many seconds to wait.",
+    503: "Podium cannot take the request at the moment: its database is busy or out of reach, or its storage "
+         "refuses the file. Nothing was kept; send the same request again after `Retry-After` seconds.",
 }
+RETRY_AFTER = {"Retry-After": {"schema": {"type": "string"}, "description": "seconds to wait before trying again"}}
 ERROR_HEADERS = {
     401: {"WWW-Authenticate": {"schema": {"type": "string"}, "description": 'Basic realm="podium"'}},
-    429: {"Retry-After": {"schema": {"type": "string"}, "description": "seconds to wait before trying again"}},
+    429: RETRY_AFTER,
+    503: RETRY_AFTER,
 }
 
 
@@ -275,8 +279,9 @@ def operation(summary: str, tag: str, responses: dict, errors: tuple[int, ...], 
               body: dict | None = None, security: list | None = None, description: str = "",
               rate_limited: bool = True) -> dict:
     # Every API request counts against a request limit: the caller's (podium.web.auth.limit_api_request), or for
-    # the upload URL, which carries no credentials, its client address's (podium.web.limits).
-    errors = tuple(sorted({*errors, 429})) if rate_limited else errors
+    # the upload URL, which carries no credentials, its client address's (podium.web.limits). The count is kept in
+    # the database, so every such request may also find the database unavailable (503).
+    errors = tuple(sorted({*errors, 429, 503})) if rate_limited else errors
     op = {"summary": summary, "tags": [tag], "responses": {**{str(k): v for k, v in responses.items()},
                                                          **{str(code): error_response(code) for code in errors}}}
     if description:
@@ -379,7 +384,7 @@ def kaggle_paths() -> dict:
                         "(PODIUM_STAGED_MB; 429 with `resets_at`, when the first of them expires).")},
         "/api/v1/uploads/{token}": {"put": operation(
             "kaggle competitions submit, step 2: the file's bytes", KAGGLE,
-            {200: json_response("Stored", ref("KaggleUploaded"))}, (400, 404, 409, 413),
+            {200: json_response("Stored", ref("KaggleUploaded"))}, (400, 404, 409, 413, 503),
             params=[path_param("token", "the token of step 1")],
             body={"required": True, "content": {"application/octet-stream": {
                 "schema": {"type": "string", "format": "binary"}}}},
@@ -387,14 +392,16 @@ def kaggle_paths() -> dict:
             description="No credentials: the unguessable token (valid 30 minutes, once) is the authorisation. "
                         "The body must have exactly the size announced in step 1. Refused with 409 when the "
                         "student's uploads waiting to be handed in would pass their cap (PODIUM_STAGED_MB), and "
-                        "with 429 when this client address sent too many requests to it (PODIUM_PUBLIC_LIMIT).")},
+                        "with 429 when this client address sent too many requests to it (PODIUM_PUBLIC_LIMIT). "
+                        "After a failure (400, 503) the same URL takes the file again.")},
         f"{v1}/submissions/submit/{{cid}}": {"post": operation(
             "kaggle competitions submit, step 3: submit the uploaded file", KAGGLE,
             {200: json_response("Submitted; scored already unless still pending", ref("KaggleSubmitResult"))},
             (400, 401, 403, 404, 409, 422, 429), params=[CID],
             body=multipart({"blobFileTokens": STRING, "submissionDescription": STRING}, ["blobFileTokens"]),
             description="Waits a little for the background scoring, so a file that cannot be scored is answered "
-                        "with 422 and the reason; the submission is stored either way.")},
+                        "with 422 and the reason; the submission is stored either way. After a 503 the same token "
+                        "can be handed in again.")},
         f"{v1}/submissions/list/{{cid}}": {"get": operation(
             "kaggle competitions submissions", KAGGLE,
             {200: json_response("Your submissions, newest first", array(ref("KaggleSubmission")))},

@@ -77,7 +77,7 @@ def submit(cid: str):
             raise
         return render_template("student/submit.html", comp=comp, course=comp.course, timeline=timeline, now=now,
                                staff=is_staff(comp.course), error=exc.message,
-                               description=request.form.get("description", "")), exc.code
+                               description=request.form.get("description", "")), exc.code, exc.headers
     if wants_json():
         return jsonify(id=sub.id, status_url=url_for("student.submission_json", n=sub.id),
                        page_url=url_for("student.submission", n=sub.id)), 202

@@ -146,7 +146,8 @@ def stop_with_workers(server: Server) -> None:
 
 def test_two_workers_answer_healthz_take_uploads_and_score_each_exactly_once(started, tmp_path):
     server, keys, labels = started(rows_=20_000)
-    assert get_json(server.port, "/healthz") == (200, {"status": "ok", "database": "ok", "scoring_in_hand": 0})
+    assert get_json(server.port, "/healthz") == (200, {"status": "ok", "database": "ok", "uploads": "ok",
+                                                      "scoring_in_hand": 0})
     workers = worker_pids(server)
 
     # Bursts of 8 parallel uploads until both workers have had some: gunicorn hands each connection to whichever
