@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from flask import Flask, request
 
+from podium.errors import StorageUnavailable
 from podium.web.context import SAFE_METHODS
 
 STREAMED_BY_THEIR_VIEW = frozenset({"kaggle.upload"})
@@ -23,10 +24,13 @@ FORMS = frozenset({"multipart/form-data", "application/x-www-form-urlencoded"})
 def read_body_first() -> None:
     if request.method in SAFE_METHODS or request.endpoint in STREAMED_BY_THEIR_VIEW:
         return
-    if request.mimetype in FORMS:
-        request.form  # noqa: B018 - parsing reads the body: the fields, and the files into spooled temporary files
-    else:
-        request.get_data(cache=True)
+    try:
+        if request.mimetype in FORMS:
+            request.form  # noqa: B018 - parsing reads the body: the fields, and the files into spooled temporary files
+        else:
+            request.get_data(cache=True)
+    except OSError as exc:  # the temporary folder cannot take the spooled file (full, gone)
+        raise StorageUnavailable(f"the request's body could not be spooled to a temporary file: {exc}") from exc
 
 
 def init_app(app: Flask) -> None:

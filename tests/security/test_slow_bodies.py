@@ -8,7 +8,9 @@ import base64
 import io
 
 import pytest
+from sqlalchemy import func, select
 
+from podium.models import Submission
 from podium.services import users
 from tests.web.helpers import Browser
 
@@ -76,3 +78,24 @@ def test_no_route_reads_its_body_while_holding_a_database_connection(app, rt, co
     # Every route but the Kaggle client's raw upload (its view streams the body after its short transaction, and a
     # made-up ticket is refused before) read the body.
     assert {e for e, _, _ in routes} - set(read) <= {"kaggle.upload"}
+
+
+def test_a_body_that_cannot_be_spooled_answers_503_and_keeps_nothing(app, rt, course, monkeypatch, tmp_path):
+    """Werkzeug spools a large uploaded file to the temporary folder while reading the body; when that folder
+    cannot take it (full, gone), the student hears to try again, not a server error."""
+    big = b"id,label\n" + b"1,2\n" * 200_000  # beyond Werkzeug's in-memory size: spooled to disk
+    body = (b'--x\r\nContent-Disposition: form-data; name="file"; filename="pred.csv"\r\n'
+            b"Content-Type: text/csv\r\n\r\n" + big + b"\r\n--x--\r\n")
+    credentials = api_credentials(rt, "student@c1.test")
+    before = submissions_stored(rt)
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "no-such-folder"))
+    response = app.test_client().post("/api/competitions/c1-hw1/submissions", headers=credentials, data=body,
+                                      content_type=MULTIPART)
+    assert response.status_code == 503 and "Try again shortly" in response.get_json()["message"]
+    assert response.headers["Retry-After"]
+    assert submissions_stored(rt) == before
+
+
+def submissions_stored(rt) -> int:
+    with rt.db.session() as session:
+        return session.scalar(select(func.count()).select_from(Submission))
