@@ -19,6 +19,7 @@ import base64
 import http.client
 import json
 import os
+import signal
 import socket
 import sqlite3
 import statistics
@@ -54,7 +55,7 @@ def podium(env: dict, *args: str) -> str:
 
 def start_server(env: dict, port: int, log: Path) -> subprocess.Popen:
     server = subprocess.Popen([*PODIUM, "run", "--port", str(port)], env=env, stdout=open(log, "wb"),
-                              stderr=subprocess.STDOUT)
+                              stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -64,7 +65,7 @@ def start_server(env: dict, port: int, log: Path) -> subprocess.Popen:
                 return server
         except OSError:
             time.sleep(0.05)
-    server.kill()
+    os.killpg(server.pid, signal.SIGKILL)  # the gunicorn master and its workers
     raise SystemExit("podium run did not start listening")
 
 

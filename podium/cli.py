@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from podium.config import debug_requested
+from podium.config import DEFAULT_SERVER_THREADS, DEFAULT_SERVER_WORKERS, debug_requested
 from podium.errors import PodiumError
 
 if TYPE_CHECKING:
@@ -101,42 +101,37 @@ def load(ctx: click.Context, folder: Path) -> None:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="server processes; more than 1 serves with gunicorn (production), 1 with the development server")
+@click.option("--workers", default=None, type=click.IntRange(1, 64),
+              help=f"server processes (gunicorn workers)  [default: {DEFAULT_SERVER_WORKERS}]")
 @click.option("--threads", default=None, type=click.IntRange(1, 256),
-              help="requests served at once by each of several --workers  [default: 8]")
+              help=f"requests each server process serves at once  [default: {DEFAULT_SERVER_THREADS}]")
 @click.option("--no-scheduler", is_flag=True,
               help="never run the periodic recovery or the deadline jobs here (another process on the database does)")
+@click.option("--debug", is_flag=True,
+              help="for developing Podium: Werkzeug's development server, Flask's debugger, reload on code changes")
 @click.pass_context
-def run(ctx: click.Context, host: str, port: int, workers: int, threads: int | None, no_scheduler: bool) -> None:
+def run(ctx: click.Context, host: str, port: int, workers: int | None, threads: int | None, no_scheduler: bool,
+        debug: bool) -> None:
     """Serve the web app, score uploads in the background and run the scheduler; stops cleanly on SIGTERM."""
-    if threads is not None and workers == 1:
-        raise click.UsageError("--threads applies to several --workers; the development server (--workers 1) "
-                               "starts a thread per request")
+    if debug and (workers or threads):
+        raise click.UsageError("--workers and --threads are for the production server; --debug serves in one "
+                               "process with Werkzeug's development server, a thread per request")
     rt = runtime(ctx)
     rt.db.upgrade()
-    click.echo(f"Podium on http://{host}:{port}/  (data: {rt.settings.data_dir}; "
-               f"{workers} process{'es' if workers > 1 else ''})")
-    if workers == 1:
-        serve_in_this_process(rt, host, port, scheduler=not no_scheduler)
-    else:
-        from podium.serve import DEFAULT_THREADS, serve
+    if debug:
+        from podium.devserver import serve_for_development
 
-        # The gunicorn master forks the workers: it must not hold a database connection they would inherit.
-        rt.db.dispose()
-        serve(host, port, workers, threads or DEFAULT_THREADS, scheduler=not no_scheduler)
+        click.echo(f"Podium on http://{host}:{port}/  (data: {rt.settings.data_dir}; development server with the "
+                   "debugger: for developing Podium only, never for a course)")
+        ctx.exit(serve_for_development(rt, host, port, scheduler=not no_scheduler))
+    from podium.serve import serve
 
-
-def serve_in_this_process(rt: Runtime, host: str, port: int, *, scheduler: bool) -> None:
-    """The development server: one process, a thread per request, the background work beside it."""
-    from werkzeug.serving import run_simple
-
-    from podium.jobs import background
-    from podium.web import create_app
-
-    app = create_app(runtime=rt)
-    with background(app, scheduler=scheduler):
-        run_simple(host, port, app, threaded=True, use_reloader=False)
+    workers, threads = workers or DEFAULT_SERVER_WORKERS, threads or DEFAULT_SERVER_THREADS
+    click.echo(f"Podium on http://{host}:{port}/  (data: {rt.settings.data_dir}; {workers} "
+               f"process{'es' if workers > 1 else ''} of {threads} threads)")
+    # The gunicorn master forks the workers: it must not hold a database connection they would inherit.
+    rt.db.dispose()
+    serve(host, port, workers, threads, scheduler=not no_scheduler, client_limits=rt.settings.client_limits)
 
 
 # --- users -----------------------------------------------------------------------------------------------

@@ -97,6 +97,42 @@ class JobSettings:
         return 3 * self.deadline_scan_seconds
 
 
+# `podium run` serves with gunicorn: this many processes of this many request threads each, unless told otherwise.
+# Two processes keep a small machine (1 or 2 cores, 2 GB: a worker holds about 180 MB) serving while one is busy
+# or being replaced, and use both cores of a 2-core machine; about two per core is right for a larger one.
+DEFAULT_SERVER_WORKERS = 2
+DEFAULT_SERVER_THREADS = 8
+
+
+@dataclass(frozen=True)
+class ClientLimits:
+    """How long a client may take over its request and its answer (podium/slow_clients.py): a slow or stalled
+    client must never hold one of the few request threads for long. Every field has an environment variable."""
+
+    # The request line and headers must have arrived this long after the connection opened (or after the previous
+    # answer on a kept-alive one). Until then the connection waits in the event loop and holds no thread.
+    head_seconds: float = 20.0
+    # A request body being read, or an answer being sent, may make no progress for this long at most.
+    stall_seconds: float = 30.0
+    # And a body must arrive at this average rate at least (in kB/s, 1 kB = 1000 bytes), after a first
+    # `stall_seconds` of grace: far below any working connection (a 50 MB upload at 10 kB/s takes 85 minutes), but
+    # it bounds how long a client trickling its body holds a thread.
+    min_upload_kb_per_second: float = 10.0
+
+    ENV = {"head_seconds": "PODIUM_REQUEST_HEAD_SECONDS", "stall_seconds": "PODIUM_CLIENT_STALL_SECONDS",
+           "min_upload_kb_per_second": "PODIUM_UPLOAD_MIN_KB_PER_SECOND"}
+    LEAST = {"head_seconds": 0.1, "stall_seconds": 0.1, "min_upload_kb_per_second": 0.001}
+
+    @classmethod
+    def from_env(cls, env) -> ClientLimits:
+        given = {name: _number(env, var, None, minimum=cls.LEAST[name]) for name, var in cls.ENV.items()}
+        return cls(**{name: value for name, value in given.items() if value is not None})
+
+    @property
+    def min_upload_bytes_per_second(self) -> float:
+        return self.min_upload_kb_per_second * 1000
+
+
 @dataclass(frozen=True)
 class SmtpSettings:
     host: str
@@ -124,6 +160,12 @@ def debug_requested() -> bool:
     """PODIUM_DEBUG: the `podium` command shows the traceback of an unexpected error. Read at the error, since
     it also covers errors in reading the settings themselves."""
     return bool(os.environ.get("PODIUM_DEBUG"))
+
+
+def environment_for_child(**variables: str) -> dict[str, str]:
+    """This process's environment with `variables` added, for a process Podium starts itself (`podium run --debug`
+    starts its server so, telling it that it runs under the reloader)."""
+    return {**os.environ, **variables}
 
 
 @dataclass(frozen=True)
@@ -310,6 +352,7 @@ class Settings:
     session_idle_minutes: float = DEFAULT_SESSION_IDLE_MINUTES
     session_max_days: float = DEFAULT_SESSION_MAX_DAYS
     jobs: JobSettings = field(default_factory=JobSettings)
+    client_limits: ClientLimits = field(default_factory=ClientLimits)
     extra: dict = field(default_factory=dict)
 
     def stored_path(self, path: Path) -> str:
@@ -407,5 +450,6 @@ def load_settings(**overrides) -> Settings:
         session_max_days=overrides.pop("session_max_days", None)
         or _number(env, "PODIUM_SESSION_MAX_DAYS", DEFAULT_SESSION_MAX_DAYS, minimum=0.01),
         jobs=overrides.pop("jobs", None) or JobSettings.from_env(env),
+        client_limits=overrides.pop("client_limits", None) or ClientLimits.from_env(env),
         extra=overrides,
     )

@@ -1,4 +1,4 @@
-"""`podium run --workers N`: the web app in N gunicorn worker processes, each a whole Podium.
+"""`podium run`: the web app in N gunicorn worker processes (2 unless `--workers` says), each a whole Podium.
 
 What runs where:
 - The gunicorn master only binds the port, forks the workers and replaces any that die. It never builds the app,
@@ -12,7 +12,11 @@ What runs where:
   its holder alone runs the periodic recovery and the deadline loop, so exactly one process does that work at a
   time, and another takes over when it dies. `podium jobs` names the holder.
 - Workers are gthread workers: each serves `threads` requests at once, and its main thread keeps answering the
-  master's heartbeat while a long upload is read, so a slow upload never gets its worker killed as hung.
+  master's heartbeat while a long upload is read, so a slow upload never gets its worker killed as hung. Podium's
+  own subclass (podium/slow_clients.py) reads request heads in that main thread and times out slow clients, so
+  that slow or stalled connections never take all the threads.
+- SIGTERM to the master (systemd, docker stop) stops the whole server about a second after
+  GRACEFUL_TIMEOUT_SECONDS at most.
 """
 from __future__ import annotations
 
@@ -20,21 +24,40 @@ import os
 
 from gunicorn.app.base import BaseApplication
 
-DEFAULT_THREADS = 8
-# Long enough for a worker to finish what it is scoring after SIGTERM (a 2,000,000-row upload takes about a
-# second); the submissions it had not started stay queued for the next start.
-GRACEFUL_TIMEOUT_SECONDS = 60
+from podium.config import DEFAULT_SERVER_THREADS, DEFAULT_SERVER_WORKERS, ClientLimits
+from podium.slow_clients import PodiumWorker, WholeBodiesFirst
+
+# After SIGTERM, a worker answers the requests under way for two thirds of this time, cuts off any still running
+# (podium/slow_clients.py), and finishes what it is scoring (a 2,000,000-row upload takes about a second) in the
+# rest; then the master kills whatever is left, and exits about a second later (a Python process with the app
+# loaded needs that long to exit). So a stop takes about 7 s at most, inside the 10 s that `docker stop` waits before
+# it kills. Behind a proxy that buffers uploads a request takes well under a second; a submission cut off while
+# being scored goes back to the queue for the next start.
+GRACEFUL_TIMEOUT_SECONDS = 6
+# A worker whose main thread has not reported for this long is hung, and replaced. The main thread only runs the
+# event loop (requests are served by the other threads), so this never cuts off a long request.
+HEARTBEAT_TIMEOUT_SECONDS = 30
+# An idle kept-alive connection waits in the event loop, holding no thread, for its next request this long.
+KEEPALIVE_SECONDS = 5
+# Connections a worker holds at once, idle or waiting for their request head included (gunicorn's default): each
+# costs a file descriptor, so the open-files limit (`ulimit -n`) must stay above it.
+WORKER_CONNECTIONS = 1000
 
 
 class PodiumServer(BaseApplication):
     """gunicorn, configured from `podium run`'s options only (no gunicorn.conf.py, no GUNICORN_CMD_ARGS)."""
 
-    def __init__(self, host: str, port: int, workers: int, threads: int = DEFAULT_THREADS, *, scheduler: bool = True):
+    def __init__(self, host: str, port: int, workers: int = DEFAULT_SERVER_WORKERS,
+                 threads: int = DEFAULT_SERVER_THREADS, *, scheduler: bool = True,
+                 client_limits: ClientLimits = ClientLimits()):
         self.options = {
             "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
             "workers": workers,
-            "worker_class": "gthread",
+            "worker_class": PodiumWorker,
             "threads": threads,
+            "worker_connections": WORKER_CONNECTIONS,
+            "timeout": HEARTBEAT_TIMEOUT_SECONDS,
+            "keepalive": KEEPALIVE_SECONDS,
             "graceful_timeout": GRACEFUL_TIMEOUT_SECONDS,
             "proc_name": "podium",
             # Which X-Forwarded-* headers to believe is Podium's decision alone (PODIUM_TRUST_PROXY, web/security.py):
@@ -44,6 +67,7 @@ class PodiumServer(BaseApplication):
             "worker_exit": stop_background_work,
         }
         self.scheduler = scheduler
+        self.client_limits = client_limits  # read by each PodiumWorker
         super().__init__()
 
     def load_config(self) -> None:
@@ -60,6 +84,7 @@ class PodiumServer(BaseApplication):
         from podium.web import create_app
 
         app = create_app()
+        app.wsgi_app = WholeBodiesFirst(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])
         app.config["PODIUM_SCHEDULER"] = self.scheduler
         runtime = app.extensions["podium"]
         if runtime.settings.jobs.scoring_workers is None:  # the pool starts no thread before its first upload
@@ -89,5 +114,6 @@ def stop_background_work(_server, worker) -> None:
         background.stop()
 
 
-def serve(host: str, port: int, workers: int, threads: int = DEFAULT_THREADS, *, scheduler: bool = True) -> None:
-    PodiumServer(host, port, workers, threads, scheduler=scheduler).run()
+def serve(host: str, port: int, workers: int = DEFAULT_SERVER_WORKERS, threads: int = DEFAULT_SERVER_THREADS, *,
+          scheduler: bool = True, client_limits: ClientLimits = ClientLimits()) -> None:
+    PodiumServer(host, port, workers, threads, scheduler=scheduler, client_limits=client_limits).run()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from podium.config import JobSettings, Limit, RateLimits, StorageLimits, load_settings
+from podium.config import ClientLimits, JobSettings, Limit, RateLimits, StorageLimits, load_settings
 from podium.errors import PodiumError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,7 +56,10 @@ def test_the_check_finds_each_way_of_reading_the_environment(tmp_path):
                                          ("PODIUM_BASE_URL", "ftp://podium.example.edu"),
                                          ("PODIUM_BASE_URL", "https://podium.example.edu/?next=x"),
                                          ("PODIUM_BASE_URL", "https://podium.example.edu/#top"),
-                                         ("PODIUM_BASE_URL", "https://:443/")])
+                                         ("PODIUM_BASE_URL", "https://:443/"),
+                                         ("PODIUM_REQUEST_HEAD_SECONDS", "0"),
+                                         ("PODIUM_CLIENT_STALL_SECONDS", "soon"),
+                                         ("PODIUM_UPLOAD_MIN_KB_PER_SECOND", "0")])
 def test_a_bad_value_is_one_line_naming_the_variable(tmp_path, monkeypatch, name, value):
     monkeypatch.setenv(name, value)
     with pytest.raises(PodiumError) as refusal:
@@ -83,6 +86,17 @@ def test_background_and_pool_settings_come_from_the_environment(tmp_path, monkey
     assert (settings.jobs.lease_seconds, settings.jobs.finalise_grace_seconds) == (120, 5)
     assert settings.jobs.workers == settings.jobs.scoring_workers == 3
     assert (settings.db_pool_size, settings.db_max_overflow) == (7, 10)
+
+
+def test_slow_client_limits_come_from_the_environment(tmp_path, monkeypatch):
+    for name in ClientLimits.ENV.values():
+        monkeypatch.delenv(name, raising=False)
+    assert load_settings(data_dir=tmp_path).client_limits == ClientLimits()
+    monkeypatch.setenv("PODIUM_REQUEST_HEAD_SECONDS", "5")
+    monkeypatch.setenv("PODIUM_CLIENT_STALL_SECONDS", "2.5")
+    monkeypatch.setenv("PODIUM_UPLOAD_MIN_KB_PER_SECOND", "50")
+    limits = load_settings(data_dir=tmp_path).client_limits
+    assert (limits.head_seconds, limits.stall_seconds, limits.min_upload_bytes_per_second) == (5, 2.5, 50_000)
 
 
 def test_session_lifetimes_come_from_the_environment(tmp_path, monkeypatch):

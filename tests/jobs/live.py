@@ -1,5 +1,8 @@
 """A real `podium run` in a subprocess, on a free 127.0.0.1 port with its own data folder and the test's database,
-and an HTTP client for the REST API's upload (standard library only)."""
+and an HTTP client for the REST API's upload (standard library only).
+
+`podium run` is a gunicorn master whose children, the workers, serve and score (with `--debug`: a reloader whose
+one child does); it leads its own process group, so that the whole server can be killed at once."""
 from __future__ import annotations
 
 import base64
@@ -42,6 +45,7 @@ class Server:
                     PYTHONUNBUFFERED="1", **self.extra_env)
 
     def start(self) -> "Server":
+        """Start, and return once the server answers HTTP (a gunicorn master listens before its workers serve)."""
         out = open(self.log, "ab")
         self.process = subprocess.Popen([*PODIUM, "run", "--port", str(self.port), *self.args], env=self.env(),
                                         stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
@@ -49,26 +53,56 @@ class Server:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"podium run exited with {self.process.returncode}:\n{self.log.read_text()}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return self
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"podium run did not listen on {self.port}:\n{self.log.read_text()}")
+            if self.answers():
+                return self
+            time.sleep(0.05)
+        raise RuntimeError(f"podium run did not answer on {self.port}:\n{self.log.read_text()}")
+
+    def answers(self) -> bool:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=WAIT)
+        try:
+            conn.request("GET", "/healthz")
+            conn.getresponse().read()
+            return True
+        except (OSError, http.client.HTTPException):
+            return False
+        finally:
+            conn.close()
+
+    def worker_pids(self) -> set[int]:
+        """The processes that serve: the gunicorn workers (with `--debug`, the reloader's child)."""
+        master = self.process.pid
+        return {int(pid) for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split()}
 
     def kill(self, sig: int = signal.SIGKILL) -> int:
-        self.process.send_signal(sig)
+        """SIGKILL kills the whole server at once, workers included, as a crash would; any other signal goes to
+        `podium run` alone, as systemd or docker sends it. Returns its exit status."""
+        if sig == signal.SIGKILL:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        else:
+            self.process.send_signal(sig)
         return self.process.wait(WAIT)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.kill(signal.SIGKILL)
+        """Kill whatever is left of the server's process group."""
+        if self.process is None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait(WAIT)
 
     def cli(self, *args: str) -> str:
         done = subprocess.run([*PODIUM, *args], env=self.env(), capture_output=True, text=True, timeout=WAIT)
         if done.returncode != 0:
             raise RuntimeError(f"podium {' '.join(args)}: {done.stderr}")
         return done.stdout
+
+
+def pid_of(holder: str | None) -> int | None:
+    """The process id in a claim or lease holder's name, `host:pid:nonce`."""
+    return int(holder.split(":")[1]) if holder else None
 
 
 def multipart(fields: dict[str, str], file_name: str, content: bytes) -> tuple[bytes, str]:

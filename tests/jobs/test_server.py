@@ -1,11 +1,15 @@
-"""Against a real `podium run`: a SIGKILL in the middle of a burst of uploads loses nothing and scores everything
-exactly once; the daily limit holds under parallel HTTP uploads; SIGTERM stops the server cleanly."""
+"""Against a real `podium run` (gunicorn with its default workers): a SIGKILL of the whole server in the middle of a
+burst of uploads loses nothing and scores everything exactly once; the daily limit holds under parallel HTTP
+uploads; SIGTERM stops the server cleanly."""
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import http.client
+import os
 import signal
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +23,7 @@ from podium.runtime import make_runtime
 from podium.services import submissions, users
 from podium.services.courses import get_competition, get_course, load_course
 from tests.conftest import write_course
-from tests.jobs.live import WAIT, Server, big_competition, guesses, upload
+from tests.jobs.live import WAIT, Server, big_competition, guesses, multipart, pid_of, upload
 
 ROWS = 200_000
 COMPETITION = "c1-hw1"
@@ -100,7 +104,7 @@ def expected_scores(server: Server, tmp_path: Path, contents: dict[str, bytes]) 
 def test_a_sigkill_during_a_burst_of_uploads_loses_nothing_and_scores_each_once(site, tmp_path):
     server, keys, labels = site
     server.start()
-    first_pid = server.process.pid
+    first_workers = server.worker_pids()
     attempts = [(f"burst-{i:02d}", f"s{i % 4}@x.edu", guesses(labels, 0.30 + 0.02 * i, seed=i)) for i in range(24)]
     contents = {description: content for description, _, content in attempts}
     responses: dict[str, tuple[int, dict] | Exception] = {}
@@ -157,9 +161,9 @@ def test_a_sigkill_during_a_burst_of_uploads_loses_nothing_and_scores_each_once(
         assert (row[3], row[4]) == pytest.approx(expected[description], abs=1e-12)
         assert row[5] == hashlib.sha256(contents[description]).hexdigest()
     # What the dead server had in the queue or in hand was scored by the restarted one.
-    restarted = f":{server.process.pid}:"
-    assert all(restarted in by_description[d][6] for d in mid_flight)
-    assert all(f":{first_pid}:" in row[6] or restarted in row[6] for row in final)
+    restarted = server.worker_pids()
+    assert all(pid_of(by_description[d][6]) in restarted for d in mid_flight)
+    assert all(pid_of(row[6]) in first_workers | restarted for row in final)
     assert len({round(row[3], 9) for row in final}) > 1  # the uploads really differ
 
 
@@ -177,12 +181,78 @@ def test_parallel_http_uploads_at_the_daily_limit_never_exceed_it(site):
     assert len(rows(server)) == 6
 
 
-def test_sigterm_stops_the_server_cleanly_and_releases_the_deadline_lease(site):
+def start_upload(port: int, email: str, key: str, content: bytes, description: str):
+    """Send an upload's head and the first half of its body; returns the connection and the half still to send.
+
+    It is sent on a kept-alive connection, which has had an answer already: a server process holds it, where a new
+    connection could still be waiting in the listen queue."""
+    body, content_type = multipart({"description": description}, "predictions.csv", content)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=WAIT)
+    conn.request("GET", "/healthz")
+    conn.getresponse().read()
+    conn.putrequest("POST", f"/api/competitions/{COMPETITION}/submissions")
+    for name, value in (("Content-Type", content_type), ("Content-Length", str(len(body))),
+                        ("Authorization", "Basic " + base64.b64encode(f"{email}:{key}".encode()).decode())):
+        conn.putheader(name, value)
+    conn.endheaders()
+    conn.send(body[:len(body) // 2])
+    return conn, body[len(body) // 2:]
+
+
+def test_sigterm_stops_the_server_within_10_s_answering_the_upload_under_way(site):
+    """Whatever clients hold connections, SIGTERM stops the whole server within the 10 s that `docker stop` allows:
+    the upload under way is answered and stored, one that stalls is cut off, the scheduler gives its lease up and
+    nothing is left listening."""
     server, keys, labels = site
     server.start()
     assert wait_until(lambda: "lease until" in server.cli("jobs"), every=0.2)
-    assert server.kill(signal.SIGTERM) == 0
+    group = server.process.pid  # `podium run` leads the process group of the master and its workers
+    slow = [socket.create_connection(("127.0.0.1", server.port), timeout=WAIT) for _ in range(20)]
+    for sock in slow:
+        sock.sendall(b"GET /healthz HT")  # request lines that never end
+    kept_alive = http.client.HTTPConnection("127.0.0.1", server.port, timeout=WAIT)
+    kept_alive.request("GET", "/healthz")
+    kept_alive.getresponse().read()  # and an idle connection kept open for the next request
+    conn, rest = start_upload(server.port, "s1@x.edu", keys["s1@x.edu"], guesses(labels, 0.5, seed=7), "under way")
+    stalled, _ = start_upload(server.port, "s2@x.edu", keys["s2@x.edu"], guesses(labels, 0.6, seed=8), "stalls")
+
+    server.process.send_signal(signal.SIGTERM)
+    stopping = time.monotonic()
+    assert wait_until(lambda: "Handling signal: term" in server.log.read_text(), every=0.01)
+    conn.send(rest)
+    response = conn.getresponse()
+    assert response.status == 202, response.read()
+    assert wait_until(lambda: server.process.poll() is not None, timeout=stopping + 10 - time.monotonic()), \
+        "podium run still runs 10 s after SIGTERM"
+    assert server.process.returncode == 0
+    with pytest.raises(ProcessLookupError):
+        os.killpg(group, 0)  # no worker left either
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", server.port), timeout=WAIT).close()
+    with pytest.raises((http.client.HTTPException, OSError)):
+        stalled.getresponse()  # cut off unanswered
+    for sock in slow:
+        sock.close()
+
+    # The upload was stored, and either scored or left queued for the next start; the lease was given up.
+    assert [(r[1], r[2] in ("scored", "queued")) for r in rows(server)] == [("under way", True)]
     assert "deadline scheduler: not running" in server.cli("jobs")
+
+
+def test_an_upload_that_stalls_halfway_holds_up_no_other(site):
+    """The server reads a body whole before the application sees it, so no request waits on its client with a
+    transaction open: on SQLite each one holds the only write lock, and would hold up every other upload."""
+    server, keys, labels = site
+    server.extra_env["PODIUM_CLIENT_STALL_SECONDS"] = "600"  # the stalled upload outlasts the test
+    server.start()
+    stalled, _ = start_upload(server.port, "s2@x.edu", keys["s2@x.edu"], guesses(labels, 0.6, seed=8), "stalls")
+    try:
+        status, body = upload(server.port, COMPETITION, "s1@x.edu", keys["s1@x.edu"], guesses(labels, 0.5, seed=9),
+                              "goes through")
+        assert status == 202, body
+        assert [r[1] for r in rows(server)] == ["goes through"]
+    finally:
+        stalled.close()
 
 
 def test_two_servers_on_one_database_score_each_upload_once_and_the_survivor_takes_over(site, tmp_path):
@@ -192,6 +262,7 @@ def test_two_servers_on_one_database_score_each_upload_once_and_the_survivor_tak
     a = Server(server.data_dir, tmp_path / "a.log", server.database_url,
                extra_env={"PODIUM_RECOVERY_SECONDS": "1"}).start()
     b = Server(server.data_dir, tmp_path / "b.log", server.database_url, args=("--no-scheduler",)).start()
+    a_workers, b_workers = a.worker_pids(), b.worker_pids()
     try:
         attempts = [(f"two-{i:02d}", f"s{i % 4}@x.edu", (a, b)[i % 2], guesses(labels, 0.25 + 0.03 * i, seed=100 + i))
                     for i in range(20)]
@@ -207,7 +278,7 @@ def test_two_servers_on_one_database_score_each_upload_once_and_the_survivor_tak
                 responses[description] = exc
 
         def held_by_b() -> list[tuple]:
-            return [r for r in rows(server) if r[2] == "scoring" and r[6] and f":{b.process.pid}:" in r[6]]
+            return [r for r in rows(server) if r[2] == "scoring" and pid_of(r[6]) in b_workers]
 
         def killer():
             wait_until(lambda: len(held_by_b()) >= 1 and unfinished(server) >= 2)
@@ -221,8 +292,8 @@ def test_two_servers_on_one_database_score_each_upload_once_and_the_survivor_tak
         killing.join(WAIT)
         assert at_kill, "B was never seen scoring"
         b_had = {r[1] for r in at_kill[0] if r[2] in ("queued", "scoring")
-                 and (r[2] == "queued" or f":{b.process.pid}:" in (r[6] or ""))}
-        assert any(r[2] == "scoring" and f":{b.process.pid}:" in (r[6] or "") for r in at_kill[0])
+                 and (r[2] == "queued" or pid_of(r[6]) in b_workers)}
+        assert any(r[2] == "scoring" and pid_of(r[6]) in b_workers for r in at_kill[0])
 
         assert wait_until(lambda: unfinished(server) == 0, every=0.2), rows(server)
         final = {r[1]: r for r in rows(server)}
@@ -233,7 +304,7 @@ def test_two_servers_on_one_database_score_each_upload_once_and_the_survivor_tak
         for description, row in final.items():
             assert row[2] == "scored" and (row[3], row[4]) == pytest.approx(expected[description], abs=1e-12)
         # B's unfinished work, its claims included, was finished by A.
-        assert b_had and all(f":{a.process.pid}:" in final[d][6] for d in b_had)
+        assert b_had and all(pid_of(final[d][6]) in a_workers for d in b_had)
     finally:
         a.stop()
         b.stop()

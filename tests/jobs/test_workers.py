@@ -20,7 +20,7 @@ from podium.serve import scoring_threads_per_worker
 from podium.services import users
 from podium.services.courses import get_course, load_course
 from tests.conftest import write_course
-from tests.jobs.live import WAIT, Server, big_competition, guesses, upload
+from tests.jobs.live import WAIT, Server, big_competition, guesses, pid_of, upload
 from tests.jobs.test_server import COMPETITION, expected_scores, rows, unfinished, wait_until
 
 STUDENTS = [f"s{n}@x.edu" for n in range(4)]
@@ -68,16 +68,6 @@ def enrol(server: Server, course: Path) -> dict[str, str]:
                     for email in STUDENTS}
     finally:
         rt.db.dispose()
-
-
-def worker_pids(server: Server) -> set[int]:
-    """The gunicorn master is the `podium run` process; its children are the workers."""
-    master = server.process.pid
-    return {int(pid) for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split()}
-
-
-def pid_of(holder: str | None) -> int | None:
-    return int(holder.split(":")[1]) if holder else None
 
 
 def get_json(port: int, path: str) -> tuple[int, dict]:
@@ -129,26 +119,19 @@ def started(tmp_path, database_url):
     def start(**kwargs):
         server, keys, labels = load_site(tmp_path, database_url, **kwargs)
         servers.append(server.start())
-        assert wait_until(lambda: len(worker_pids(server)) == 2), "gunicorn did not fork two workers"
+        assert wait_until(lambda: len(server.worker_pids()) == 2), "gunicorn did not fork two workers"
         return server, keys, labels
 
     yield start
     for server in servers:
-        stop_with_workers(server)
-
-
-def stop_with_workers(server: Server) -> None:
-    """SIGKILL the master and its workers: `podium run` leads its own process group (live.Server starts a session)."""
-    if server.process.poll() is None:
-        os.killpg(server.process.pid, signal.SIGKILL)
-        server.process.wait(WAIT)
+        server.stop()
 
 
 def test_two_workers_answer_healthz_take_uploads_and_score_each_exactly_once(started, tmp_path):
     server, keys, labels = started(rows_=20_000)
     assert get_json(server.port, "/healthz") == (200, {"status": "ok", "database": "ok", "uploads": "ok",
                                                       "scoring_in_hand": 0})
-    workers = worker_pids(server)
+    workers = server.worker_pids()
 
     # Bursts of 8 parallel uploads until both workers have had some: gunicorn hands each connection to whichever
     # worker accepts it first, so one burst alone does not promise both.
@@ -192,7 +175,7 @@ def test_two_workers_answer_healthz_take_uploads_and_score_each_exactly_once(sta
 
 def test_a_killed_worker_is_replaced_and_what_it_held_is_finished_once(started, tmp_path):
     server, keys, labels = started(rows_=200, slow=True)
-    workers = worker_pids(server)
+    workers = server.worker_pids()
     attempts = [(f"k-{i:02d}", STUDENTS[i % 4], guesses(labels, 0.3 + 0.02 * i, i)) for i in range(16)]
     contents = {d: c for d, _, c in attempts}
     victim: list[int] = []
@@ -222,8 +205,8 @@ def test_a_killed_worker_is_replaced_and_what_it_held_is_finished_once(started, 
     assert held_by_victim
 
     # The master forks a replacement, whose start-up recovery takes over the dead worker's claim at once.
-    assert wait_until(lambda: len(worker_pids(server)) == 2 and victim[0] not in worker_pids(server))
-    replacement = (worker_pids(server) - workers).pop()
+    assert wait_until(lambda: len(server.worker_pids()) == 2 and victim[0] not in server.worker_pids())
+    replacement = (server.worker_pids() - workers).pop()
     assert wait_until(lambda: unfinished(server) == 0, every=0.1), rows(server)
 
     acks = acknowledged(responses)
@@ -258,7 +241,8 @@ def test_the_workers_scoring_threads_add_up_to_about_one_per_core(cpus, workers,
     assert scoring_threads_per_worker(workers, cpus) == threads
 
 
-def test_threads_without_several_workers_is_refused_with_the_reason(podium_cli):
-    result = podium_cli("run", "--threads", "4")
-    assert result.exit_code == 2
-    assert "--threads applies to several --workers" in result.stderr
+def test_workers_or_threads_with_the_development_server_are_refused_with_the_reason(podium_cli):
+    for option in ("--workers", "--threads"):
+        result = podium_cli("run", "--debug", option, "4")
+        assert result.exit_code == 2
+        assert "--workers and --threads are for the production server" in result.stderr
