@@ -107,8 +107,11 @@ def load(ctx: click.Context, folder: Path) -> None:
               help="requests served at once by each of several --workers  [default: 8]")
 @click.option("--no-scheduler", is_flag=True,
               help="never run the periodic recovery or the deadline jobs here (another process on the database does)")
+@click.option("--no-scoring", is_flag=True,
+              help="only record uploads, queued: `podium worker` processes on the same database score them")
 @click.pass_context
-def run(ctx: click.Context, host: str, port: int, workers: int, threads: int | None, no_scheduler: bool) -> None:
+def run(ctx: click.Context, host: str, port: int, workers: int, threads: int | None, no_scheduler: bool,
+        no_scoring: bool) -> None:
     """Serve the web app, score uploads in the background and run the scheduler; stops cleanly on SIGTERM."""
     if threads is not None and workers == 1:
         raise click.UsageError("--threads applies to several --workers; the development server (--workers 1) "
@@ -118,25 +121,48 @@ def run(ctx: click.Context, host: str, port: int, workers: int, threads: int | N
     click.echo(f"Podium on http://{host}:{port}/  (data: {rt.settings.data_dir}; "
                f"{workers} process{'es' if workers > 1 else ''})")
     if workers == 1:
-        serve_in_this_process(rt, host, port, scheduler=not no_scheduler)
+        serve_in_this_process(rt, host, port, scheduler=not no_scheduler, scoring=not no_scoring)
     else:
         from podium.serve import DEFAULT_THREADS, serve
 
         # The gunicorn master forks the workers: it must not hold a database connection they would inherit.
         rt.db.dispose()
-        serve(host, port, workers, threads or DEFAULT_THREADS, scheduler=not no_scheduler)
+        serve(host, port, workers, threads or DEFAULT_THREADS, scheduler=not no_scheduler, scoring=not no_scoring)
 
 
-def serve_in_this_process(rt: Runtime, host: str, port: int, *, scheduler: bool) -> None:
+def serve_in_this_process(rt: Runtime, host: str, port: int, *, scheduler: bool, scoring: bool = True) -> None:
     """The development server: one process, a thread per request, the background work beside it."""
     from werkzeug.serving import run_simple
 
-    from podium.jobs import background
+    from podium.jobs import QueueOnly, background
     from podium.web import create_app
 
     app = create_app(runtime=rt)
+    if not scoring:
+        app.extensions["podium.scoring"] = QueueOnly()
     with background(app, scheduler=scheduler):
         run_simple(host, port, app, threaded=True, use_reloader=False)
+
+
+@cli.command()
+@click.option("--slots", type=click.IntRange(1, 256), default=None,
+              help="attempts scored at once  [default: PODIUM_SCORING_WORKERS, or min(4, CPUs)]")
+@click.option("--no-scheduler", is_flag=True,
+              help="never run the periodic recovery or the deadline jobs here (another process on the database does)")
+@click.pass_context
+def worker(ctx: click.Context, slots: int | None, no_scheduler: bool) -> None:
+    """Score queued submissions without serving HTTP, e.g. on machines of their own that share the database and
+    PODIUM_DATA_DIR with the web servers; stops cleanly on SIGTERM."""
+    import logging
+
+    from podium.jobs import run_worker
+
+    rt = runtime(ctx)
+    rt.db.upgrade()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per pass says nothing an operator needs
+    click.echo(f"Podium scoring worker (data: {rt.settings.data_dir}); SIGTERM or Ctrl-C stops it")
+    run_worker(rt, slots, scheduler=not no_scheduler)
 
 
 # --- users -----------------------------------------------------------------------------------------------

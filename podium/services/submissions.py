@@ -10,14 +10,13 @@ import logging
 import re
 import uuid
 from datetime import datetime, timedelta
-from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable
+from typing import BinaryIO, Callable, Iterable
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.orm import Session
 
-from podium import rules
+from podium import attempts, rules
 from podium.config import JobSettings, Settings
 from podium.db import Database
 from podium.domain import LARGEST_ID
@@ -27,12 +26,7 @@ from podium.services import audit, leases
 from podium.services.rule_values import policy_of, schedule_for
 from podium.services.users import role_in
 from podium.services.files import TooLarge, store_stream
-from podium.spec import scorer_for
-
-if TYPE_CHECKING:
-    # The scoring stack (pyarrow, pandas) is imported by the functions that score: the windows, claims and
-    # lookups here serve commands and pages that never score a file.
-    from podium import scoring
+from podium.rules.queue import Waiting, fair_order
 
 log = logging.getLogger(__name__)
 # How long a scoring claim holds when the caller gives no lease (podium.config.JobSettings explains it).
@@ -236,24 +230,14 @@ def check_can_submit(session: Session, comp: Competition, user: User, t: datetim
 # --- scoring ---------------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=32)
-def _open_solution(compiled_dir: Path) -> scoring.CompiledSolution:
-    from podium import scoring
-
-    return scoring.CompiledSolution.open(compiled_dir)
-
-
-@lru_cache(maxsize=32)
-def _scorer(metric: str, source_dir: Path, higher_is_better: bool):
-    return scorer_for(metric, source_dir, higher_is_better)
-
-
 def claim(session: Session, submission_id: int, from_status: Iterable[Status] = (Status.queued,), *,
           worker: str | None = None, lease_seconds: float | None = None, now: datetime | None = None) -> bool:
     """Move a submission to `scoring`, held by `worker` (this process by default) for `lease_seconds`, only if it
     is in one of `from_status` or its current claim has lapsed: exactly one caller wins.
 
     A claim lapses when its lease has run out or when its holder is a process of this host that has died.
+    Every claim counts as an attempt (`attempts`) until it ends with a result or is given back by a clean
+    shutdown; rescoring a scored or failed submission starts the count afresh.
     """
     now = now or utcnow()
     takeable = [
@@ -268,7 +252,9 @@ def claim(session: Session, submission_id: int, from_status: Iterable[Status] = 
         update(Submission)
         .where(Submission.id == submission_id, or_(*takeable))
         .values(status=Status.scoring, claimed_by=worker or leases.this_process(),
-                lease_until=now + timedelta(seconds=lease_seconds or LEASE_SECONDS))
+                lease_until=now + timedelta(seconds=lease_seconds or LEASE_SECONDS),
+                attempts=case((Submission.status.in_([Status.scored, Status.failed]), 1),
+                              else_=Submission.attempts + 1))
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
@@ -288,22 +274,31 @@ def renew(session: Session, submission_ids: Iterable[int], worker: str, lease_se
     return result.rowcount
 
 
-def give_back(session: Session, submission_id: int, worker: str) -> bool:
-    """Return a claim that could not be finished (e.g. the database failed at the write): queued again, the next
-    recovery pass retries it instead of waiting for the lease to run out."""
+def give_back(session: Session, submission_id: int, worker: str, *, counted: bool = True) -> bool:
+    """Return a claim that could not be finished: queued again, the next claim retries it instead of waiting for
+    the lease to run out. The attempt stays counted (the scoring process died, the database failed at the write),
+    unless a clean shutdown stopped it (`counted=False`)."""
+    attempts_left = Submission.attempts if counted else case((Submission.attempts > 0, Submission.attempts - 1),
+                                                             else_=0)
     result = session.execute(
         update(Submission)
         .where(Submission.id == submission_id, Submission.status == Status.scoring, Submission.claimed_by == worker)
-        .values(status=Status.queued, claimed_by=None, lease_until=None)
+        .values(status=Status.queued, claimed_by=None, lease_until=None, attempts=attempts_left)
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
 
 
 def score(db: Database, settings: Settings, submission_id: int, *, rescore: bool = False, worker: str | None = None,
-          lease_seconds: float | None = None) -> Submission | None:
+          lease_seconds: float | None = None, attempt: attempts.Attempt | None = None) -> Submission | None:
     """Score one submission if this caller wins the claim; returns it, or None when someone else has it (or took
-    it over because this caller's claim lapsed while it scored: then the other's result stands, not ours)."""
+    it over because this caller's claim lapsed while it scored: then the other's result stands, not ours).
+
+    `attempt` runs the scoring (a pool's child process, within its budget); by default it runs here. A submission
+    whose earlier claims all ended without a result, as many times as `PODIUM_SCORING_ATTEMPTS` allows, fails
+    with a message instead of being scored again: a file that kills its scorer must not hold the queue forever.
+    A returned submission is `queued` again when the attempt ended without a result and may be retried.
+    """
     allowed = (Status.queued, Status.scored, Status.failed) if rescore else (Status.queued,)
     worker = worker or leases.this_process()
     with db.session() as session:
@@ -311,11 +306,14 @@ def score(db: Database, settings: Settings, submission_id: int, *, rescore: bool
                      lease_seconds=lease_seconds or settings.jobs.lease_seconds):
             return None
         sub = session.get(Submission, submission_id)
-        comp = sub.competition
-        job = (comp.compiled_dir, comp.metric, comp.source_dir, comp.higher_is_better, sub.file_path, sub.file_name)
-    outcome = _run_scorer(settings, *job)
+        number, job = sub.attempts, job_for(settings, sub)
+    stopped_before = number - 1
+    if stopped_before >= settings.jobs.scoring_attempts:
+        outcome = attempts.Refused(attempts.gave_up_message(stopped_before))
+    else:
+        outcome = (attempt or attempts.score_job)(job)
     with db.session() as session:
-        if not _store_outcome(session, submission_id, worker, outcome):
+        if not _store_outcome(session, submission_id, worker, outcome, number, settings.jobs.scoring_attempts):
             log.warning("submission %s: the claim of %s lapsed and was taken over; its result is dropped",
                         submission_id, worker)
             return None
@@ -323,49 +321,45 @@ def score(db: Database, settings: Settings, submission_id: int, *, rescore: bool
     return sub
 
 
-def _score_file(settings: Settings, compiled_dir: str, metric: str, source_dir: str, higher_is_better: bool,
-                file_path: str, file_name: str) -> scoring.ScoreResult:
-    """Score one file; the folders and the file are as the rows record them (`Settings.stored_path`)."""
-    from podium import scoring
-
-    limits = scoring.UploadLimits(max_bytes=settings.max_upload_bytes, max_decompressed_bytes=settings.max_upload_bytes)
-    return scoring.score_upload(_open_solution(settings.located(compiled_dir)), settings.located(file_path),
-                                _scorer(metric, settings.located(source_dir), higher_is_better), limits,
-                                original_name=file_name)
+def job_for(settings: Settings, sub: Submission) -> attempts.ScoringJob:
+    """What scoring `sub` reads, with the folders and the file as the rows record them (`Settings.stored_path`)."""
+    comp = sub.competition
+    return attempts.ScoringJob(
+        compiled_dir=settings.located(comp.compiled_dir), metric=comp.metric,
+        source_dir=settings.located(comp.source_dir), higher_is_better=comp.higher_is_better,
+        file_path=settings.located(sub.file_path), file_name=sub.file_name, max_bytes=settings.max_upload_bytes)
 
 
-def _run_scorer(settings: Settings, *job) -> scoring.ScoreResult | str:
-    """The scores, or the message that tells the student what is wrong with the file."""
-    from podium import scoring
-
-    try:
-        return _score_file(settings, *job)
-    except scoring.SubmissionError as exc:
-        return str(exc)
-    except scoring.SolutionError as exc:  # the instructor's side, not the student's file
-        log.error("the solution or metric of %s failed on %s: %s", job[0], job[-2], exc)
-        return "This file could not be scored because of a problem on the competition's side; the course staff have been told."
-    except Exception as exc:  # the student still gets an answer; staff get the details in the log
-        log.exception("scoring %s failed unexpectedly", job[-2])
-        return f"Podium could not score this file ({type(exc).__name__}); the course staff have been told."
-
-
-def dry_run(settings: Settings, comp: Competition, path: Path) -> scoring.ScoreResult:
+def dry_run(settings: Settings, comp: Competition, path: Path) -> attempts.Scored:
     """Score a file against a competition without recording anything (an instructor's check)."""
     from podium import scoring
 
+    job = attempts.ScoringJob(
+        compiled_dir=settings.located(comp.compiled_dir), metric=comp.metric,
+        source_dir=settings.located(comp.source_dir), higher_is_better=comp.higher_is_better,
+        file_path=Path(path), file_name=Path(path).name, max_bytes=settings.max_upload_bytes)
     try:
-        return _score_file(settings, comp.compiled_dir, comp.metric, comp.source_dir, comp.higher_is_better,
-                           str(path), path.name)
+        return attempts.score_file(job)
     except scoring.SubmissionError as exc:
         raise PodiumError(str(exc), code=422) from None
 
 
-def _store_outcome(session: Session, submission_id: int, worker: str, outcome: scoring.ScoreResult | str) -> bool:
-    """Write the result only while `worker` still holds the claim: a worker whose claim lapsed (and was taken
-    over) cannot overwrite the new holder's result. Returns whether it was written."""
-    if isinstance(outcome, str):
-        values = dict(status=Status.failed, error=outcome, public_score=None, private_score=None)
+def _store_outcome(session: Session, submission_id: int, worker: str, outcome: attempts.Outcome, number: int,
+                   allowed_attempts: int) -> bool:
+    """Write the outcome of attempt `number` only while `worker` still holds the claim: a worker whose claim
+    lapsed (and was taken over) cannot overwrite the new holder's result. Returns whether it was written.
+
+    An attempt that ended without a result hands the submission back, counted, or fails it once that was its
+    last allowed attempt; one stopped by a clean shutdown hands it back uncounted."""
+    if isinstance(outcome, attempts.Stopped):
+        return give_back(session, submission_id, worker, counted=False)
+    if isinstance(outcome, attempts.Crashed):
+        log.warning("submission %s: attempt %d ended without a result: %s", submission_id, number, outcome.detail)
+        if number < allowed_attempts:
+            return give_back(session, submission_id, worker)
+        outcome = attempts.Refused(attempts.gave_up_message(number))
+    if isinstance(outcome, attempts.Refused):
+        values = dict(status=Status.failed, error=outcome.message, public_score=None, private_score=None)
     else:
         values = dict(status=Status.scored, error=None, public_score=outcome.public, private_score=outcome.private,
                       rows=outcome.rows, scoring_seconds=outcome.seconds)
@@ -379,10 +373,12 @@ def _store_outcome(session: Session, submission_id: int, worker: str, outcome: s
 
 
 def rescore_competition(db: Database, settings: Settings, comp_id: int, actor: str = "cli",
-                        progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
-    """Score every submission of a competition again (after a solution fix); failed ones get a second chance."""
-    _open_solution.cache_clear()
-    _scorer.cache_clear()
+                        progress: Callable[[int, int], None] | None = None,
+                        attempt: attempts.Attempt | None = None) -> dict[str, int]:
+    """Score every submission of a competition again (after a solution fix); failed ones get a second chance.
+    `attempt` runs each scoring, as in `score`; one that ends without a result leaves its submission queued, for
+    the scoring pools."""
+    attempts.forget_loaded()
     with db.session() as session:
         ids = session.scalars(
             select(Submission.id).where(Submission.competition_id == comp_id).order_by(Submission.id)
@@ -392,24 +388,40 @@ def rescore_competition(db: Database, settings: Settings, comp_id: int, actor: s
                      submissions=len(ids))
     counts = {"scored": 0, "failed": 0, "skipped": 0}
     for done, sub_id in enumerate(ids, start=1):
-        sub = score(db, settings, sub_id, rescore=True)
-        counts["skipped" if sub is None else sub.status.value] += 1
+        sub = score(db, settings, sub_id, rescore=True, attempt=attempt)
+        outcome = "skipped" if sub is None else sub.status.value  # or queued: it ended without a result
+        counts[outcome] = counts.get(outcome, 0) + 1
         if progress:
             progress(done, len(ids))
     return counts
 
 
-def pending_ids(session: Session, now: datetime | None = None) -> list[int]:
-    """Submissions received but not scored that a worker may claim now: queued ones, and those being scored
-    under a claim that lapsed (expired lease, or a dead process of this host). Live claims are left alone."""
+def pending(session: Session, now: datetime | None = None) -> list[Waiting]:
+    """Submissions received but not scored that a worker may claim now, in the order of the queue's turn rule
+    (podium.rules.queue): queued ones, and those being scored under a claim that lapsed (expired lease, or a dead
+    process of this host). Live claims are left alone, and count as their students' uploads being scored."""
     now = now or utcnow()
     rows = session.execute(
-        select(Submission.id, Submission.status, Submission.claimed_by, Submission.lease_until)
+        select(Submission.id, Submission.user_id, Submission.status, Submission.claimed_by, Submission.lease_until)
         .where(Submission.status.in_([Status.queued, Status.scoring])).order_by(Submission.id)
     ).all()
-    return [row.id for row in rows
-            if row.status == Status.queued or row.lease_until is None or row.lease_until < now
-            or leases.holder_is_dead(row.claimed_by)]
+    waiting, being_scored = [], {}
+    for row in rows:
+        if (row.status == Status.queued or row.lease_until is None or row.lease_until < now
+                or leases.holder_is_dead(row.claimed_by)):
+            waiting.append(Waiting(row.id, row.user_id))
+        else:
+            being_scored[row.user_id] = being_scored.get(row.user_id, 0) + 1
+    return fair_order(waiting, being_scored)
+
+
+def pending_ids(session: Session, now: datetime | None = None) -> list[int]:
+    return [item.order for item in pending(session, now)]
+
+
+def student_of(session: Session, submission_id: int) -> int | None:
+    """Who uploaded the submission (for the queue's turn rule); None when there is no such submission."""
+    return session.scalar(select(Submission.user_id).where(Submission.id == submission_id))
 
 
 # --- how a stored submission reads -----------------------------------------------------------------------
