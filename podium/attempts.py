@@ -228,7 +228,6 @@ class ScoringProcess:
         self._conn = None
         self._lifeline = None
         self._watched = None
-        self.peak_rss = 0  # the largest resident size seen during the last attempt, in bytes
 
     @property
     def pid(self) -> int | None:
@@ -250,9 +249,10 @@ class ScoringProcess:
 
     def run(self, job: ScoringJob, budget: Budget, stop: threading.Event) -> Outcome:
         """Score `job` in the child; kill the child when `budget` is spent or `stop` is set."""
+        if self._process is not None and not self._process.is_alive():  # ended while idle: not this file's doing
+            self.close()
         if self._process is None:
             self._start()
-        self.peak_rss = 0
         try:
             self._conn.send(job)
         except (OSError, ValueError):  # the child is gone since its last job
@@ -282,11 +282,9 @@ class ScoringProcess:
         import psutil
 
         try:
-            rss = self._watched.memory_info().rss
+            return self._watched.memory_info().rss
         except psutil.Error:  # it died in between: the next look at its sentinel says so
             return 0
-        self.peak_rss = max(self.peak_rss, rss)
-        return rss
 
     def _ended(self) -> Crashed | Stopped:
         self._process.join(1)

@@ -71,9 +71,9 @@ class JobSettings:
 
     # PODIUM_SCORING_WORKERS, when set; unset, `podium run --workers N` shares the cores among its processes.
     scoring_workers: int | None = None
-    # Measured with bench/rush.py (300 uploads in 60 s, 4 workers on 2 busy cores), four runs each way: the p99 time
-    # to acknowledge was 0.51-1.34 s with niced scoring threads against 1.26-3.66 s without, and the queue still
-    # drained within 10 s of the last upload.
+    # How much lower the scoring processes' CPU priority is. Measured with bench/rush.py (300 uploads in 60 s, 4
+    # workers on 2 busy cores), four runs each way, when scoring ran in threads: the p99 time to acknowledge was
+    # 0.51-1.34 s with niced scoring against 1.26-3.66 s without, and the queue still drained within 10 s.
     scoring_nice: int = 10
     # How long a scoring claim holds unless the worker renews it (podium/jobs.py renews while it scores); another
     # process takes over a submission only after that, so it is generous.

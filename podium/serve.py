@@ -21,8 +21,8 @@ import os
 from gunicorn.app.base import BaseApplication
 
 DEFAULT_THREADS = 8
-# Long enough for a worker to finish what it is scoring after SIGTERM (a 2,000,000-row upload takes about a
-# second); the submissions it had not started stay queued for the next start.
+# Long enough for a worker to answer the requests in progress after SIGTERM (an upload being received); what it is
+# scoring is stopped at once and goes back to the queue, and what it had not started stays queued.
 GRACEFUL_TIMEOUT_SECONDS = 60
 
 

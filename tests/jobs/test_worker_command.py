@@ -101,6 +101,19 @@ def attempts_of(server: Server, submission_id: int) -> tuple[str, int, str | Non
             f"SELECT status, attempts, claimed_by FROM submissions WHERE id = {int(submission_id)}").one())
 
 
+def error_of(server: Server, submission_id: int) -> str:
+    with reader(server.database_url).connect() as connection:
+        return connection.exec_driver_sql(f"SELECT error FROM submissions WHERE id = {int(submission_id)}").scalar()
+
+
+def scoring_child(process: Server) -> bool:
+    """The process (or one of its gunicorn workers) has a scoring process running: a child of a fork server."""
+    try:
+        return any("forkserver" in " ".join(child.parent().cmdline()) for child in descendants(process.process))
+    except psutil.Error:  # one ended while we looked
+        return False
+
+
 def test_workers_score_what_a_server_without_scoring_receives_each_upload_exactly_once(site):
     marked_course, keys, start = site
     server = start(Server, "--no-scoring", log="server.log")
@@ -150,16 +163,6 @@ def test_a_server_killed_twice_while_scoring_a_runaway_file_fails_it_and_scores_
     assert attempts_of(worker, poison)[:2] == ("failed", 3)  # failed at its third claim, without scoring it
     assert error_of(worker, poison) == attempts.gave_up_message(2)
     assert all(final[n][2] == "scored" for n in normal)
-
-
-def error_of(server: Server, submission_id: int) -> str:
-    with reader(server.database_url).connect() as connection:
-        return connection.exec_driver_sql(f"SELECT error FROM submissions WHERE id = {int(submission_id)}").scalar()
-
-
-def scoring_child(process: Server) -> bool:
-    """The process has a scoring child running: a child of its fork server, not a child of its own."""
-    return any(child.ppid() != process.process.pid for child in descendants(process.process))
 
 
 @pytest.mark.parametrize("kind, args", [(Worker, ()), (Server, ()), (Server, ("--workers", "2"))],
