@@ -233,6 +233,13 @@ class ScoringProcess:
     def pid(self) -> int | None:
         return self._process.pid if self._process is not None else None
 
+    def start(self) -> None:
+        """Start the child now, if it is not running, rather than at the first job (which then waits for it)."""
+        if self._process is not None and not self._process.is_alive():  # ended while idle: not a job's doing
+            self.close()
+        if self._process is None:
+            self._start()
+
     def _start(self) -> None:
         import psutil
 
@@ -249,10 +256,7 @@ class ScoringProcess:
 
     def run(self, job: ScoringJob, budget: Budget, stop: threading.Event) -> Outcome:
         """Score `job` in the child; kill the child when `budget` is spent or `stop` is set."""
-        if self._process is not None and not self._process.is_alive():  # ended while idle: not this file's doing
-            self.close()
-        if self._process is None:
-            self._start()
+        self.start()
         try:
             self._conn.send(job)
         except (OSError, ValueError):  # the child is gone since its last job

@@ -54,8 +54,9 @@ class ScoringPool:
 
     Each slot is a thread of this process that claims a submission, hands the file to its own child process and
     stores the outcome: the database work stays here, the parsing and its memory in the child. Threads and
-    children start with the first upload, so a process that never scores (a test app, `podium run --no-scoring`)
-    starts neither.
+    children start with `start()` (a server's background work calls it as the server starts, so that the first
+    uploads do not wait for the scoring stack to load), or else with the first upload; a process that never
+    scores (a test app, `podium run --no-scoring`) starts neither.
     """
 
     def __init__(self, runtime: Runtime, workers: int | None = None, *, lease_seconds: float | None = None,
@@ -98,6 +99,11 @@ class ScoringPool:
                 self._lock.notify()
         return future
 
+    def start(self) -> None:
+        """Start the slots and their scoring processes now, ahead of the first upload."""
+        with self._lock:
+            self._start_threads()
+
     def _start_threads(self) -> None:
         if self._threads or self._closed:
             return
@@ -125,6 +131,10 @@ class ScoringPool:
         with self._lock:
             self._processes.append(process)
         try:
+            try:
+                process.start()
+            except Exception:  # the first attempt tries again, and its failure is handled there
+                log.exception("could not start a scoring process")
             while (item := self._next()) is not None:
                 self._run(item, process)
         finally:
@@ -344,6 +354,9 @@ class QueueOnly:
     """The scoring side of a process that leaves scoring to others (`podium run --no-scoring`): uploads stay
     queued for a `podium worker`, which scores them."""
 
+    def start(self) -> None:
+        pass
+
     def submit(self, submission_id: int, student: int | None = None) -> Future:
         future = Future()
         future.set_result(None)
@@ -377,6 +390,7 @@ class Background:
         return cls(app.extensions["podium"], app.extensions["podium.scoring"], scheduler=scheduler)
 
     def start(self) -> None:
+        self.pool.start()
         if self.jobs is not None:
             self.jobs.start()
         else:

@@ -117,8 +117,9 @@ def scoring_child(process: Server) -> bool:
 def test_workers_score_what_a_server_without_scoring_receives_each_upload_exactly_once(site):
     marked_course, keys, start = site
     server = start(Server, "--no-scoring", log="server.log")
-    quick = {"PODIUM_QUEUE_POLL_SECONDS": "0.2", "PODIUM_SCORING_WORKERS": "1"}
+    quick = {"PODIUM_QUEUE_POLL_SECONDS": "0.1", "PODIUM_SCORING_WORKERS": "1"}
     workers = [start(Worker, log=f"worker-{n}.log", **quick) for n in range(2)]
+    assert wait_until(lambda: all(scoring_child(worker) for worker in workers))  # both ready to score
     texts = [(f"up-{n:02d}", STUDENTS[n % 2], predictions(correct=set(range(n % N_ROWS)) | {19 - n % 7}))
              for n in range(16)]
     with ThreadPoolExecutor(max_workers=4) as pool:
