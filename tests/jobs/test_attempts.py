@@ -8,7 +8,6 @@ import io
 from dataclasses import replace
 
 import psutil
-import pytest
 
 from podium import attempts
 from podium.jobs import ScoringPool
@@ -16,7 +15,7 @@ from podium.models import Status, Submission
 from podium.runtime import Runtime
 from podium.services import submissions
 from tests.conftest import N_ROWS, predictions
-from tests.jobs.conftest import CRASH, GATED, HOG, RUNAWAY, marked, upload
+from tests.jobs.conftest import CRASH, GATED, HOG, RUNAWAY, marked
 from tests.jobs.test_pool import WAIT, wait_for
 
 MB = 2**20

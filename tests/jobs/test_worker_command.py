@@ -20,7 +20,7 @@ from podium.services import users
 from podium.services.courses import get_competition, get_course, load_course
 from tests.conftest import N_ROWS, predictions, write_course
 from tests.jobs.conftest import MarkedCourse, RUNAWAY, marked, use_marked_metric
-from tests.jobs.live import WAIT, Server, Worker, upload
+from tests.jobs.live import Server, Worker, upload
 from tests.jobs.test_server import reader, rows, unfinished, wait_until
 
 COMPETITION = "c1-hw1"
