@@ -260,9 +260,22 @@ def wait_for_workers(server: subprocess.Popen, workers: int, port: int) -> None:
         if workers == 1 or len(children(server.pid)) >= workers:
             for _ in range(4 * workers):
                 get(port, "/healthz")
+            wait_until_idle(server.pid, deadline)
             return
         time.sleep(0.1)
     raise SystemExit(f"gunicorn did not start {workers} workers within {START_TIMEOUT:.0f} s")
+
+
+def wait_until_idle(pid: int, deadline: float, busy: float = 0.05, every: float = 0.5) -> None:
+    """Until the server's process tree has stopped starting up (its scoring processes load the scoring stack as
+    it starts): less than `busy` CPU seconds in `every` seconds of wall time."""
+    used = tree_cpu(pid)
+    while time.monotonic() < deadline:
+        time.sleep(every)
+        now = tree_cpu(pid)
+        if now - used < busy:
+            return
+        used = now
 
 
 def children(pid: int) -> list[int]:
@@ -661,9 +674,9 @@ def cpu_seconds(pid: int, *, with_reaped_children: bool = False) -> float:
 
 
 def tree_cpu(pid: int) -> float:
-    """A process, its live children and those it has reaped: gunicorn's master and workers, or PostgreSQL's
-    postmaster and its backends."""
-    return cpu_seconds(pid, with_reaped_children=True) + sum(cpu_seconds(child) for child in children(pid))
+    """A process and all its descendants, live or reaped: gunicorn's master, its workers and their scoring
+    processes (children of a fork server), or PostgreSQL's postmaster and its backends."""
+    return cpu_seconds(pid, with_reaped_children=True) + sum(tree_cpu(child) for child in children(pid))
 
 
 def machine_busy_seconds() -> float:

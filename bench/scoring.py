@@ -15,11 +15,19 @@ run, then the peak memory of a fresh process that scores one upload, and PASS/MI
 Two more figures check that reading an upload is linear in its size, as ratios within the run: refusing a header
 with as many columns as HW1P2 has rows, against scoring the HW1P2 upload; and reading an upload of 2,000 number
 columns against one of 200 (500 rows each).
+
+Memory per attempt: for HW1P2 uploads of several sizes (plain and gzip-compressed) and a gzip that inflates to one
+value, what scoring one upload adds to a fresh process's resident peak (ru_maxrss after scoring minus before, the
+solution already open), divided by the upload's decompressed size. Small uploads add a fixed few tens of MB (thread
+pools, allocator arenas), so the bound is read at the largest size: an attempt peaks at about the process's base
+plus that many times the decompressed size, which is what PODIUM_SCORING_MEMORY_MB is sized from.
 """
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -40,6 +48,8 @@ TARGET_AUC_SECONDS = 1.0
 TARGET_WIDE_REFUSAL = 0.25  # refusing a wide header, as a share of scoring an honest upload of about its size
 TARGET_COLUMN_GROWTH = 30.0  # reading 10x the columns, over 1x; linear is about 10x
 WIDE_TARGETS, WIDE_ROWS = 200, 500
+# The bound PODIUM_SCORING_MEMORY_MB's default is sized from (podium/config.py).
+TARGET_MEMORY_RATIO = 17.0
 
 
 def _write_csv(table: pa.Table, path: Path) -> None:
@@ -148,6 +158,79 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 """
 
 
+ATTEMPT_SCRIPT = """
+import resource, sys
+from pathlib import Path
+import scorers
+from podium.scoring import CompiledSolution, SubmissionError, UploadLimits, score_upload
+compiled = CompiledSolution.open(Path(sys.argv[1]))
+scorer = scorers.get(sys.argv[3])
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    score_upload(compiled, Path(sys.argv[2]), scorer, UploadLimits(max_bytes=10**9, max_decompressed_bytes=10**9))
+except SubmissionError:
+    pass
+print(before / 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+"""
+
+
+def attempt_mb(compiled_dir: Path, upload: Path, metric: str) -> tuple[float, float]:
+    """(resident peak before scoring, after) of a fresh process that opens the solution and scores one upload."""
+    command = [sys.executable, "-c", ATTEMPT_SCRIPT, str(compiled_dir), str(upload), metric]
+    out = subprocess.run(["/bin/sh", "-c", '"$@"; exit $?', "sh", *command],
+                         check=True, capture_output=True, text=True, cwd=ROOT)
+    before, after = out.stdout.strip().splitlines()[-1].split()
+    return float(before), float(after)
+
+
+def gzipped(path: Path) -> Path:
+    target = path.with_suffix(".csv.gz")
+    if not target.exists():
+        with path.open("rb") as source, gzip.open(target, "wb", compresslevel=1) as out:
+            shutil.copyfileobj(source, out, 1 << 20)
+    return target
+
+
+def one_value_gzip(folder: Path, size: int) -> Path:
+    """A small gzip that inflates to the header and one value of `size` bytes (the finding's 386 KB file)."""
+    target = folder / f"one-value-{size}.csv.gz"
+    if not target.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        with gzip.open(target, "wb", compresslevel=9) as out:
+            out.write(b"id,label\n0,")
+            for _ in range(size // 10**6):
+                out.write(b"1" * 10**6)
+    return target
+
+
+def memory_per_byte(sizes: list[int]) -> float:
+    """Print what one attempt adds to its process's peak per decompressed byte; returns the largest ratio at the
+    largest size (smaller ones are dominated by a fixed cost)."""
+    import scorers
+    from podium.scoring import compile_solution
+
+    print("Memory of one attempt (a fresh process, the solution open): peak added / decompressed size")
+    ratios = []
+    for rows in sorted(sizes):
+        solution, upload = make_hw1p2(rows)
+        compiled = solution.parent / "compiled-accuracy"
+        if not compiled.exists():
+            compile_solution(solution, "id", scorers.get("accuracy"), compiled)
+        cases = [(f"HW1P2 {rows:,} rows, .csv", upload, upload.stat().st_size),
+                 (f"HW1P2 {rows:,} rows, .csv.gz", gzipped(upload), upload.stat().st_size)]
+        if rows == max(sizes):
+            bomb = one_value_gzip(DATA / "bombs", 100 * 10**6)
+            cases.append((f"one value, {bomb.stat().st_size / 1e3:.0f} KB .gz", bomb, 100 * 10**6))
+        for title, path, decompressed in cases:
+            before, after = attempt_mb(compiled, path, "accuracy")
+            ratio = (after - before) * 2**20 / decompressed
+            if rows == max(sizes):
+                ratios.append(ratio)
+            print(f"  {title}: {decompressed / 1e6:.0f} MB decompressed; base {before:.0f} MB, peak {after:.0f} MB, "
+                  f"added {after - before:.0f} MB = {ratio:.2f} x the decompressed size")
+    return max(ratios)
+
+
 def peak_mb(compiled_dir: Path, upload: Path, metric: str) -> float:
     """ru_maxrss of a fresh process that opens the compiled solution and scores one upload.
 
@@ -239,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     auc = run_case("Verification", *make_verification(args.auc_rows), "roc_auc", roc_auc_score,
                    f"target: podium < {TARGET_AUC_SECONDS:g} s")
     wide = run_wide(hw1p2, hw1p2_upload, max(args.rows, 10_000))
+    ratio = memory_per_byte(sorted({max(1, args.rows // 10), max(1, args.rows // 2), args.rows}))
 
     verdicts = [
         (f"HW1P2 speed-up >= {TARGET_SPEEDUP:g}x", hw1p2["speedup"] >= TARGET_SPEEDUP, f"{hw1p2['speedup']:.1f}x"),
@@ -249,6 +333,8 @@ def main(argv: list[str] | None = None) -> int:
          wide["share"] <= TARGET_WIDE_REFUSAL, f"{wide['share']:.3f}x"),
         (f"10x the columns read in <= {TARGET_COLUMN_GROWTH:g}x the time", wide["growth"] <= TARGET_COLUMN_GROWTH,
          f"{wide['growth']:.1f}x"),
+        (f"Attempt memory <= {TARGET_MEMORY_RATIO:g} x the decompressed size", ratio <= TARGET_MEMORY_RATIO,
+         f"{ratio:.2f} x"),
     ]
     print()
     for name, ok, figure in verdicts:
@@ -256,7 +342,8 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps({"hw1p2_podium_s": round(hw1p2["podium"], 3), "hw1p2_reference_s": round(hw1p2["reference"], 3),
                       "hw1p2_peak_mb": round(peak), "auc_podium_s": round(auc["podium"], 3),
                       "auc_reference_s": round(auc["reference"], 3), "wide_header_refusal_s": round(wide["refusal"], 4),
-                      "wide_header_share": round(wide["share"], 4), "column_growth_10x": round(wide["growth"], 1)}))
+                      "wide_header_share": round(wide["share"], 4), "column_growth_10x": round(wide["growth"], 1),
+                      "attempt_memory_ratio": round(ratio, 2)}))
     return 0 if all(ok for _, ok, _ in verdicts) else 1
 
 

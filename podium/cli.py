@@ -107,11 +107,13 @@ def load(ctx: click.Context, folder: Path) -> None:
               help=f"requests each server process serves at once  [default: {DEFAULT_SERVER_THREADS}]")
 @click.option("--no-scheduler", is_flag=True,
               help="never run the periodic recovery or the deadline jobs here (another process on the database does)")
+@click.option("--no-scoring", is_flag=True,
+              help="only record uploads, queued: `podium worker` processes on the same database score them")
 @click.option("--debug", is_flag=True,
               help="for developing Podium: Werkzeug's development server, Flask's debugger, reload on code changes")
 @click.pass_context
 def run(ctx: click.Context, host: str, port: int, workers: int | None, threads: int | None, no_scheduler: bool,
-        debug: bool) -> None:
+        no_scoring: bool, debug: bool) -> None:
     """Serve the web app, score uploads in the background and run the scheduler; stops cleanly on SIGTERM."""
     if debug and (workers or threads):
         raise click.UsageError("--workers and --threads are for the production server; --debug serves in one "
@@ -123,7 +125,8 @@ def run(ctx: click.Context, host: str, port: int, workers: int | None, threads: 
 
         click.echo(f"Podium on http://{host}:{port}/  (data: {rt.settings.data_dir}; development server with the "
                    "debugger: for developing Podium only, never for a course)")
-        ctx.exit(serve_for_development(rt, host, port, scheduler=not no_scheduler))
+        ctx.exit(serve_for_development(rt, host, port, scheduler=not no_scheduler,
+                                        scoring=not no_scoring))
     from podium.serve import serve
 
     workers, threads = workers or DEFAULT_SERVER_WORKERS, threads or DEFAULT_SERVER_THREADS
@@ -131,7 +134,29 @@ def run(ctx: click.Context, host: str, port: int, workers: int | None, threads: 
                f"process{'es' if workers > 1 else ''} of {threads} threads)")
     # The gunicorn master forks the workers: it must not hold a database connection they would inherit.
     rt.db.dispose()
-    serve(host, port, workers, threads, scheduler=not no_scheduler, client_limits=rt.settings.client_limits)
+    serve(host, port, workers, threads, scheduler=not no_scheduler, scoring=not no_scoring,
+          client_limits=rt.settings.client_limits)
+
+
+@cli.command()
+@click.option("--slots", type=click.IntRange(1, 256), default=None,
+              help="attempts scored at once  [default: PODIUM_SCORING_WORKERS, or min(4, CPUs)]")
+@click.option("--no-scheduler", is_flag=True,
+              help="never run the periodic recovery or the deadline jobs here (another process on the database does)")
+@click.pass_context
+def worker(ctx: click.Context, slots: int | None, no_scheduler: bool) -> None:
+    """Score queued submissions without serving HTTP, e.g. on machines of their own that share the database and
+    PODIUM_DATA_DIR with the web servers; stops cleanly on SIGTERM."""
+    import logging
+
+    from podium.jobs import run_worker
+
+    rt = runtime(ctx)
+    rt.db.upgrade()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # a line per pass says nothing an operator needs
+    click.echo(f"Podium scoring worker (data: {rt.settings.data_dir}); SIGTERM or Ctrl-C stops it")
+    run_worker(rt, slots, scheduler=not no_scheduler)
 
 
 # --- users -----------------------------------------------------------------------------------------------

@@ -51,15 +51,33 @@ def default_scoring_workers() -> int:
     return min(4, os.cpu_count() or 2)
 
 
+def machine_memory_mb() -> float | None:
+    """The machine's physical memory, or None where the system does not say."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+# What one scoring attempt may take, sized from the largest legitimate upload. bench/scoring.py measures an attempt's
+# peak at about 110 MB (the scoring process) plus at most 17 times the upload's decompressed size (12 for HW1P2's
+# 2,000,000 rows, 21 MB of CSV: a peak of 350 MB, scored in about a second). 2 GB scores any upload of up to about
+# 110 MB of CSV, five times the largest competition's; a course with larger legitimate uploads raises it. An attempt
+# beyond either bound is a runaway file (a header of millions of columns, a gzip bomb of one value).
+DEFAULT_SCORING_SECONDS = 120.0
+DEFAULT_SCORING_MEMORY_MB = 2048.0
+DEFAULT_SCORING_ATTEMPTS = 2
+
+
 @dataclass(frozen=True)
 class JobSettings:
     """How the background work runs (podium.jobs); every field has an environment variable (see the README)."""
 
     # PODIUM_SCORING_WORKERS, when set; unset, `podium run --workers N` shares the cores among its processes.
     scoring_workers: int | None = None
-    # Measured with bench/rush.py (300 uploads in 60 s, 4 workers on 2 busy cores), four runs each way: the p99 time
-    # to acknowledge was 0.51-1.34 s with niced scoring threads against 1.26-3.66 s without, and the queue still
-    # drained within 10 s of the last upload.
+    # How much lower the scoring processes' CPU priority is. Measured with bench/rush.py (300 uploads in 60 s, 4
+    # workers on 2 busy cores), four runs each way, when scoring ran in threads: the p99 time to acknowledge was
+    # 0.51-1.34 s with niced scoring against 1.26-3.66 s without, and the queue still drained within 10 s.
     scoring_nice: int = 10
     # How long a scoring claim holds unless the worker renews it (podium/jobs.py renews while it scores); another
     # process takes over a submission only after that, so it is generous.
@@ -70,31 +88,58 @@ class JobSettings:
     # How often the scheduler deletes the files nobody needs any more (Kaggle CLI uploads never handed in, failed
     # uploads past their keeping time): an abandoned upload waits at most this long after it expired.
     cleanup_seconds: float = 300.0
+    # One attempt's budget: wall time and resident memory of the process that scores it (podium/attempts.py).
+    scoring_seconds: float = DEFAULT_SCORING_SECONDS
+    scoring_memory_mb: float = DEFAULT_SCORING_MEMORY_MB
+    # The memory a process's attempts share: it runs no more attempts at once than fit in it. Unset: half the
+    # machine's memory.
+    scoring_memory_total_mb: float | None = None
+    # Claims of one submission that may end without a result (the scoring process died, the server was killed)
+    # before the submission is failed rather than handed out again.
+    scoring_attempts: int = DEFAULT_SCORING_ATTEMPTS
+    # How often `podium worker` looks for queued uploads (a web process hands its own uploads over at once).
+    queue_poll_seconds: float = 1.0
 
     ENV = {"scoring_workers": "PODIUM_SCORING_WORKERS", "scoring_nice": "PODIUM_SCORING_NICE",
            "lease_seconds": "PODIUM_SCORING_LEASE_SECONDS", "recovery_seconds": "PODIUM_RECOVERY_SECONDS",
            "finalise_grace_seconds": "PODIUM_FINALISE_GRACE_SECONDS",
-           "deadline_scan_seconds": "PODIUM_DEADLINE_SCAN_SECONDS", "cleanup_seconds": "PODIUM_CLEANUP_SECONDS"}
-    WHOLE = {"scoring_workers": 1, "scoring_nice": 0}  # whole numbers, with their least value
+           "deadline_scan_seconds": "PODIUM_DEADLINE_SCAN_SECONDS", "cleanup_seconds": "PODIUM_CLEANUP_SECONDS",
+           "scoring_seconds": "PODIUM_SCORING_SECONDS", "scoring_memory_mb": "PODIUM_SCORING_MEMORY_MB",
+           "scoring_memory_total_mb": "PODIUM_SCORING_MEMORY_TOTAL_MB",
+           "scoring_attempts": "PODIUM_SCORING_ATTEMPTS", "queue_poll_seconds": "PODIUM_QUEUE_POLL_SECONDS"}
+    WHOLE = {"scoring_workers": 1, "scoring_nice": 0, "scoring_attempts": 1}  # whole numbers, with their least value
+    # numbers that must be positive, with their least value
+    LEAST = {"scoring_seconds": 0.1, "scoring_memory_mb": 1, "scoring_memory_total_mb": 1, "queue_poll_seconds": 0.05}
 
     @classmethod
     def from_env(cls, env) -> JobSettings:
         given = {}
         for name, var in cls.ENV.items():
-            value = _number(env, var, None, integer=name in cls.WHOLE, minimum=cls.WHOLE.get(name, 0))
+            least = cls.WHOLE.get(name, cls.LEAST.get(name, 0))
+            value = _number(env, var, None, integer=name in cls.WHOLE, minimum=least)
             if value is not None:
                 given[name] = value
         return cls(**given)
 
     @property
     def workers(self) -> int:
-        """Scoring threads in a process that is given no number of its own."""
+        """Scoring slots in a process that is given no number of its own."""
         return self.scoring_workers or default_scoring_workers()
 
     @property
     def leader_lease_seconds(self) -> float:
         """The deadline loop's lease: a few passes long, so that a dead leader is replaced within minutes."""
         return 3 * self.deadline_scan_seconds
+
+    @property
+    def memory_total_mb(self) -> float:
+        return self.scoring_memory_total_mb or (machine_memory_mb() or 2 * self.scoring_memory_mb) / 2
+
+    def attempts_at_once(self, slots: int, processes: int = 1) -> int:
+        """How many attempts one of `processes` Podium processes of a machine runs at once: its `slots`, as far as
+        their memory budgets fit in its share of the total; always at least one."""
+        fitting = int(self.memory_total_mb / processes // self.scoring_memory_mb)
+        return max(1, min(slots, fitting))
 
 
 # `podium run` serves with gunicorn: this many processes of this many request threads each, unless told otherwise.

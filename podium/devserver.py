@@ -23,25 +23,27 @@ if TYPE_CHECKING:
 RESTART_STATUS = 3  # the exit status with which Werkzeug's reloader asks to be started again
 
 
-def serve_for_development(rt: Runtime, host: str, port: int, *, scheduler: bool) -> int:
+def serve_for_development(rt: Runtime, host: str, port: int, *, scheduler: bool, scoring: bool = True) -> int:
     """Serve until stopped; returns the exit status."""
     from werkzeug.serving import is_running_from_reloader
 
     if is_running_from_reloader():
-        serve_and_watch(rt, host, port, scheduler=scheduler)
+        serve_and_watch(rt, host, port, scheduler=scheduler, scoring=scoring)
         return 0
     rt.db.dispose()  # the parent only starts children: it needs no connection
     return restart_on_changes(host, port)
 
 
-def serve_and_watch(rt: Runtime, host: str, port: int, *, scheduler: bool) -> None:
+def serve_and_watch(rt: Runtime, host: str, port: int, *, scheduler: bool, scoring: bool = True) -> None:
     """The child: serve with the debugger on the parent's socket, and exit when a source file changes."""
     from werkzeug.serving import run_simple
 
-    from podium.jobs import background
+    from podium.jobs import QueueOnly, background
     from podium.web import create_app
 
     app = create_app(runtime=rt)
+    if not scoring:  # `podium worker` processes score the uploads
+        app.extensions["podium.scoring"] = QueueOnly()
     app.debug = True  # Flask's debug mode: tracebacks in the browser, templates read again when they change
     with background(app, scheduler=scheduler):
         run_simple(host, port, app, threaded=True, use_reloader=True, use_debugger=True)

@@ -1,9 +1,11 @@
 """Background work: scoring uploads outside the request that received them, recovery, and deadline events.
 
-- `ScoringPool` scores received submissions in a bounded thread pool (the heavy lifting happens in pyarrow and
-  numpy, which release the GIL). Each claim is a lease in the database (`services.submissions.claim`): the pool
-  renews the leases of what it is scoring, and a result is written only while its claim still holds, so each
-  submission is scored exactly once however many processes share the database.
+- `ScoringPool` scores received submissions a few at a time, oldest first but taking turns between students,
+  each attempt in a child process that is killed when it overruns its time or memory budget (podium.attempts).
+  Each claim is a lease in the database (`services.submissions.claim`): the pool renews the leases of what it is
+  scoring, and a result is written only while its claim still holds, so each submission is scored exactly once
+  however many processes share the database. Every claim counts as an attempt unless a clean shutdown gives it
+  back; a submission whose attempts keep ending without a result fails with a message.
 - `BackgroundJobs` is one process's APScheduler: it recovers unscored submissions at start and every
   `recovery_seconds` (queued ones, and those whose claim lapsed), finalises each competition once its late
   deadline plus a grace has passed, and every `cleanup_seconds` deletes the files nobody needs any more
@@ -12,28 +14,28 @@
   process at a time, the holder of the database lease `DEADLINE_LEASE` (any process with a scheduler may take it
   over when it lapses). Due competitions are read from the database on every pass, so a restart never misses one.
 - `Background` is one process's whole background work, started and stopped as a unit: by `background(app)`
-  around the development server (which also turns SIGTERM into a clean stop), and by the hooks of each gunicorn
-  worker (podium/serve.py). Stopping shuts the scheduler and the pool down; queued uploads stay queued, for the
-  next start.
+  around the development server and by `run_worker` (`podium worker`), which also turn SIGTERM into a clean stop,
+  and by the hooks of each gunicorn worker (podium/serve.py). Stopping shuts the scheduler and the pool down at
+  once: attempts running are killed and given back uncounted, queued uploads stay queued, for the next start.
 """
 from __future__ import annotations
 
 import logging
-import os
 import signal
-import sys
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+import time
+from concurrent.futures import Future
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
-from functools import partial
 from typing import Iterator
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 
+from podium.attempts import Budget, ScoringProcess
 from podium.config import JobSettings
-from podium.models import Competition, utcnow
+from podium.models import Competition, Status, utcnow
+from podium.rules.queue import FairQueue, Waiting
 from podium.runtime import Runtime
 from podium.services import competitions, finalisations, leases, storage, submissions
 
@@ -41,48 +43,130 @@ log = logging.getLogger(__name__)
 
 DEADLINE_LEASE = finalisations.DEADLINE_LEASE
 SCHEDULER_ACTOR = "scheduler"
-MAX_NICE = 19  # the lowest priority Unix has
 
 
 # --- scoring ---------------------------------------------------------------------------------------------
 
 
 class ScoringPool:
-    """A bounded pool of scoring threads; `submit(id)` returns a Future of the stored Submission (None when
-    another worker had it)."""
+    """Scores received submissions, at most `slots` at a time, each attempt in a child process within its budget
+    (podium.attempts), taken in the order of the queue's turn rule (podium.rules.queue). `submit(id)` returns a
+    Future of the stored Submission (None when another worker had it).
 
-    def __init__(self, runtime: Runtime, workers: int | None = None, *, lease_seconds: float | None = None):
+    Each slot is a thread of this process that claims a submission, hands the file to its own child process and
+    stores the outcome: the database work stays here, the parsing and its memory in the child. Threads and
+    children start with `start()` (a server's background work calls it as the server starts, so that the first
+    uploads do not wait for the scoring stack to load), or else with the first upload; a process that never
+    scores (a test app, `podium run --no-scoring`) starts neither.
+    """
+
+    def __init__(self, runtime: Runtime, workers: int | None = None, *, lease_seconds: float | None = None,
+                 processes: int = 1):
         self.runtime = runtime
         self.worker = leases.this_process()
         settings = runtime.settings.jobs
         self.lease_seconds = lease_seconds or settings.lease_seconds
-        self.executor = ThreadPoolExecutor(max_workers=workers or settings.workers, thread_name_prefix="podium-scoring",
-                                           initializer=partial(lower_this_threads_priority, settings.scoring_nice))
-        self._lock = threading.Lock()
+        # `processes`: how many Podium processes of this machine share its memory (gunicorn's workers).
+        self.slots = settings.attempts_at_once(workers or settings.workers, processes)
+        self.budget = Budget.of(settings.scoring_seconds, settings.scoring_memory_mb)
+        self.nice = settings.scoring_nice
+        self._lock = threading.Condition()
+        self._queue = FairQueue()
         self._inflight: dict[int, Future] = {}
-        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._processes: list[ScoringProcess] = []
+        self._closed = False  # no new work: shutting down
+        self._stop = threading.Event()  # running attempts are stopped and given back
         self._renewer: threading.Thread | None = None
 
-    def submit(self, submission_id: int) -> Future:
+    def submit(self, submission_id: int, student: int | None = None) -> Future:
         with self._lock:
             future = self._inflight.get(submission_id)
-            if future is not None:  # already queued here (e.g. found again by recovery)
+            if future is not None:  # already here (e.g. found again by recovery)
                 return future
-            future = self.executor.submit(self._score, submission_id)
-            self._inflight[submission_id] = future
-            self._start_renewer()
-        future.add_done_callback(partial(self._forget, submission_id))
+            if self._closed:  # stopping: it stays queued in the database for the next start
+                future = Future()
+                future.set_result(None)
+                return future
+        if student is None:
+            with self.runtime.db.session() as session:
+                student = submissions.student_of(session, submission_id)
+        with self._lock:
+            future = self._inflight.get(submission_id)
+            if future is None:
+                future = self._inflight[submission_id] = Future()
+                self._queue.add(Waiting(submission_id, student))
+                self._start_threads()
+                self._lock.notify()
         return future
 
-    def _forget(self, submission_id: int, future: Future) -> None:
+    def start(self) -> None:
+        """Start the slots and their scoring processes now, ahead of the first upload."""
         with self._lock:
-            if self._inflight.get(submission_id) is future:
-                del self._inflight[submission_id]
+            self._start_threads()
 
-    def _score(self, submission_id: int):
+    def _start_threads(self) -> None:
+        if self._threads or self._closed:
+            return
+        for n in range(self.slots):
+            thread = threading.Thread(target=self._serve_slot, name=f"podium-scoring-{n}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        self._renewer = threading.Thread(target=self._renew_loop, name="podium-lease-renewer", daemon=True)
+        self._renewer.start()
+
+    def _next(self) -> Waiting | None:
+        """The next upload to score, waiting for one; None once the pool stops (or, closed, has nothing left)."""
+        with self._lock:
+            while True:
+                if self._stop.is_set():
+                    return None
+                if self._queue:
+                    return self._queue.take()
+                if self._closed:
+                    return None
+                self._lock.wait()
+
+    def _serve_slot(self) -> None:
+        process = ScoringProcess(self.nice)
+        with self._lock:
+            self._processes.append(process)
+        try:
+            try:
+                process.start()
+            except Exception:  # the first attempt tries again, and its failure is handled there
+                log.exception("could not start a scoring process")
+            while (item := self._next()) is not None:
+                self._run(item, process)
+        finally:
+            process.close()
+
+    def _run(self, item: Waiting, process: ScoringProcess) -> None:
+        future = self._inflight[item.order]
+        result = None
+        try:
+            if future.set_running_or_notify_cancel():
+                try:
+                    result = self._score(item.order, process)
+                    future.set_result(result)
+                except BaseException as exc:
+                    future.set_exception(exc)
+        finally:
+            with self._lock:
+                self._queue.done(item)
+                if self._inflight.get(item.order) is future:
+                    del self._inflight[item.order]
+                self._lock.notify_all()
+        if result is not None and result.status == Status.queued and not self._stop.is_set():
+            self.submit(item.order, item.student)  # the attempt ended without a result: try again, counted
+
+    def _score(self, submission_id: int, process: ScoringProcess):
+        def attempt(job):
+            return process.run(job, self.budget, self._stop)
+
         try:
             return submissions.score(self.runtime.db, self.runtime.settings, submission_id, worker=self.worker,
-                                     lease_seconds=self.lease_seconds)
+                                     lease_seconds=self.lease_seconds, attempt=attempt)
         except Exception:
             log.exception("scoring submission %s failed; it goes back to the queue", submission_id)
             try:
@@ -96,15 +180,22 @@ class ScoringPool:
         """Score what nobody is scoring: queued submissions, and those whose claim lapsed (a crash, a restart)."""
         try:
             with self.runtime.db.session() as session:
-                ids = submissions.pending_ids(session)
+                waiting = submissions.pending(session)
         except Exception:  # a busy or unreachable database: the next pass tries again
             log.exception("recovery could not read the pending submissions")
             return []
-        if ids:
-            log.info("recovering %d unscored submission(s)", len(ids))
-        return [self.submit(sub_id) for sub_id in ids]
+        fresh = [item for item in waiting if item.order not in self._inflight]
+        if fresh:
+            log.info("recovering %d unscored submission(s)", len(fresh))
+        return [self.submit(item.order, item.student) for item in waiting]
+
+    def process_ids(self) -> list[int]:
+        """The scoring processes running now (each slot starts its own at its first attempt)."""
+        with self._lock:
+            return [pid for pid in (process.pid for process in self._processes) if pid is not None]
 
     def pending(self) -> list[int]:
+        """The submissions this pool holds: waiting for a slot or being scored."""
         with self._lock:
             return sorted(self._inflight)
 
@@ -116,11 +207,6 @@ class ScoringPool:
         with self.runtime.db.session() as session:
             return submissions.renew(session, ids, self.worker, self.lease_seconds)
 
-    def _start_renewer(self) -> None:
-        if self._renewer is None and not self._stop.is_set():
-            self._renewer = threading.Thread(target=self._renew_loop, name="podium-lease-renewer", daemon=True)
-            self._renewer.start()
-
     def _renew_loop(self) -> None:
         while not self._stop.wait(self.lease_seconds / 3):
             try:
@@ -129,22 +215,21 @@ class ScoringPool:
                 log.exception("renewing scoring leases failed")
 
     def shutdown(self, wait: bool = True, *, cancel_pending: bool = False) -> None:
-        """Stop; with `cancel_pending`, uploads not yet started stay queued in the database for the next start."""
+        """Stop taking work. With `cancel_pending` (a clean stop), the attempts running are stopped (their child
+        processes killed) and their submissions given back uncounted, and those waiting stay queued in the
+        database for the next start; without it, everything in hand is scored first."""
+        with self._lock:
+            self._closed = True
+            if cancel_pending:
+                self._stop.set()
+                for item in self._queue.drain():
+                    self._inflight.pop(item.order).cancel()
+            self._lock.notify_all()
+            threads = list(self._threads)
+        if wait:
+            for thread in threads:
+                thread.join()
         self._stop.set()
-        self.executor.shutdown(wait=wait, cancel_futures=cancel_pending)
-
-
-def lower_this_threads_priority(nice: int) -> None:
-    """Lower the calling thread's CPU priority by `nice` steps, so that on a busy machine the threads answering
-    uploads run first and scoring takes the time left over. Linux schedules threads alone (a thread id is a valid
-    `who` for setpriority); elsewhere this would lower the whole process, so it is done only on Linux."""
-    if nice <= 0 or not sys.platform.startswith("linux"):
-        return
-    thread = threading.get_native_id()
-    try:
-        os.setpriority(os.PRIO_PROCESS, thread, min(MAX_NICE, os.getpriority(os.PRIO_PROCESS, thread) + nice))
-    except OSError:
-        log.warning("could not lower the scoring threads' priority", exc_info=True)
 
 
 # --- deadline events -------------------------------------------------------------------------------------
@@ -282,40 +367,100 @@ def _stop_on_sigterm(signum, frame):
     raise KeyboardInterrupt
 
 
-class Background:
-    """One process's background work, started and stopped as a unit: its scoring pool and, with `scheduler`, its
-    scheduler (without one, the process only recovers once at start and then scores what it receives)."""
-
-    def __init__(self, app, *, scheduler: bool = True):
-        self.pool: ScoringPool = app.extensions["podium.scoring"]
-        self.jobs = BackgroundJobs(app.extensions["podium"], self.pool) if scheduler else None
+class QueueOnly:
+    """The scoring side of a process that leaves scoring to others (`podium run --no-scoring`): uploads stay
+    queued for a `podium worker`, which scores them."""
 
     def start(self) -> None:
+        pass
+
+    def submit(self, submission_id: int, student: int | None = None) -> Future:
+        future = Future()
+        future.set_result(None)
+        return future
+
+    def recover(self) -> list[Future]:
+        return []
+
+    def pending(self) -> list[int]:
+        return []
+
+    def shutdown(self, wait: bool = True, *, cancel_pending: bool = False) -> None:
+        pass
+
+
+class Background:
+    """One process's background work, started and stopped as a unit: its scoring pool and, with `scheduler`, its
+    scheduler (without one, the process only recovers once at start and then scores what it receives). With
+    `poll_seconds` (`podium worker`, which receives no uploads), it also looks for queued uploads that often."""
+
+    def __init__(self, runtime: Runtime, pool: ScoringPool | QueueOnly, *, scheduler: bool = True,
+                 poll_seconds: float | None = None):
+        self.pool = pool
+        self.jobs = BackgroundJobs(runtime, pool) if scheduler else None
+        self.poll_seconds = poll_seconds
+        self._stop = threading.Event()
+        self._poller: threading.Thread | None = None
+
+    @classmethod
+    def of_app(cls, app, *, scheduler: bool = True) -> Background:
+        return cls(app.extensions["podium"], app.extensions["podium.scoring"], scheduler=scheduler)
+
+    def start(self) -> None:
+        self.pool.start()
         if self.jobs is not None:
             self.jobs.start()
         else:
             self.pool.recover()
+        if self.poll_seconds:
+            self._poller = threading.Thread(target=self._poll, name="podium-queue-poller", daemon=True)
+            self._poller.start()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.poll_seconds):
+            self.pool.recover()
 
     def stop(self) -> None:
+        """Stop promptly: the scheduler gives its lease up, running attempts are stopped and given back uncounted,
+        and what waits stays queued for the next start."""
+        self._stop.set()
         if self.jobs is not None:
             self.jobs.shutdown()
-        log.info("stopping: waiting for the submissions being scored; queued ones stay queued")
+        log.info("stopping: the submissions being scored go back to the queue, uncounted")
         self.pool.shutdown(wait=True, cancel_pending=True)
+        log.info("background work stopped")
 
 
 @contextmanager
-def background(app, *, scheduler: bool = True) -> Iterator[BackgroundJobs | None]:
-    """Run the app's background work while the block runs (the development server's process): recovery at once,
-    and with `scheduler`, the periodic recovery and the deadline loop. SIGTERM and SIGINT end the block cleanly."""
-    work = Background(app, scheduler=scheduler)
+def running(work: Background) -> Iterator[Background]:
+    """Run `work` while the block runs, in the main thread of a process of its own (the development server,
+    `podium worker`); SIGTERM and SIGINT end the block cleanly."""
     on_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _stop_on_sigterm) if on_main_thread else None
     try:
         work.start()
-        yield work.jobs
+        yield work
     except KeyboardInterrupt:
         pass
     finally:
         if on_main_thread:
             signal.signal(signal.SIGTERM, previous)
         work.stop()
+
+
+@contextmanager
+def background(app, *, scheduler: bool = True) -> Iterator[BackgroundJobs | None]:
+    """Run the app's background work while the block runs (the development server's process): recovery at once,
+    and with `scheduler`, the periodic recovery and the deadline loop. SIGTERM and SIGINT end the block cleanly."""
+    with running(Background.of_app(app, scheduler=scheduler)) as work:
+        yield work.jobs
+
+
+def run_worker(runtime: Runtime, slots: int | None = None, *, scheduler: bool = True) -> None:
+    """`podium worker`: score queued submissions, without serving HTTP, until SIGTERM or SIGINT."""
+    pool = ScoringPool(runtime, slots)
+    work = Background(runtime, pool, scheduler=scheduler, poll_seconds=runtime.settings.jobs.queue_poll_seconds)
+    with running(work):
+        log.info("scoring worker %s: %d attempt(s) at once", pool.worker, pool.slots)
+        while True:  # until a signal ends the block
+            time.sleep(60)

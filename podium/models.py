@@ -261,6 +261,9 @@ class Submission(Base):
     # a claim whose lease has run out may be taken over (podium/jobs.py).
     claimed_by: Mapped[Optional[str]] = mapped_column(String(128))
     lease_until: Mapped[Optional[datetime]]
+    # Claims of this submission so far that did not end with a result, the current one included; one given back by
+    # a clean shutdown is not counted. Past PODIUM_SCORING_ATTEMPTS the submission fails instead of being retried.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The Idempotency-Key the client sent with the upload, if any.
     client_key: Mapped[Optional[str]] = mapped_column(String(CLIENT_KEY_LENGTH))
     # When the file was deleted from the data dir (a failed upload past its keeping time): the row, its error and

@@ -48,7 +48,7 @@ class PodiumServer(BaseApplication):
     """gunicorn, configured from `podium run`'s options only (no gunicorn.conf.py, no GUNICORN_CMD_ARGS)."""
 
     def __init__(self, host: str, port: int, workers: int = DEFAULT_SERVER_WORKERS,
-                 threads: int = DEFAULT_SERVER_THREADS, *, scheduler: bool = True,
+                 threads: int = DEFAULT_SERVER_THREADS, *, scheduler: bool = True, scoring: bool = True,
                  client_limits: ClientLimits = ClientLimits()):
         self.options = {
             "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
@@ -68,6 +68,7 @@ class PodiumServer(BaseApplication):
         }
         self.scheduler = scheduler
         self.client_limits = client_limits  # read by each PodiumWorker
+        self.scoring = scoring
         super().__init__()
 
     def load_config(self) -> None:
@@ -80,20 +81,23 @@ class PodiumServer(BaseApplication):
 
     def load(self):
         """Called in each worker after the fork: the app, its engine and its pool belong to that worker alone."""
-        from podium.jobs import ScoringPool
+        from podium.jobs import QueueOnly, ScoringPool
         from podium.web import create_app
 
         app = create_app()
         app.wsgi_app = WholeBodiesFirst(app.wsgi_app, app.config["MAX_CONTENT_LENGTH"])
         app.config["PODIUM_SCHEDULER"] = self.scheduler
         runtime = app.extensions["podium"]
-        if runtime.settings.jobs.scoring_workers is None:  # the pool starts no thread before its first upload
-            app.extensions["podium.scoring"] = ScoringPool(runtime, scoring_threads_per_worker(self.cfg.workers))
+        if not self.scoring:
+            app.extensions["podium.scoring"] = QueueOnly()
+        else:  # the pool starts no thread and no process before its first upload
+            slots = runtime.settings.jobs.scoring_workers or scoring_threads_per_worker(self.cfg.workers)
+            app.extensions["podium.scoring"] = ScoringPool(runtime, slots, processes=self.cfg.workers)
         return app
 
 
 def scoring_threads_per_worker(workers: int, cpus: int | None = None) -> int:
-    """Scoring threads in each worker: together about one per core. More only fight over the cores with the
+    """Scoring slots in each worker: together about one per core. More only fight over the cores with the
     threads answering uploads (measured with bench/rush.py: two per worker instead of one, with 4 workers on 2
     cores, multiplied the median time to acknowledge by five and the p99 by two)."""
     return max(1, (cpus or os.cpu_count() or 1) // workers)
@@ -103,17 +107,18 @@ def start_background_work(worker) -> None:
     from podium.jobs import Background
 
     app = worker.wsgi
-    worker.podium_background = Background(app, scheduler=app.config["PODIUM_SCHEDULER"])
+    worker.podium_background = Background.of_app(app, scheduler=app.config["PODIUM_SCHEDULER"])
     worker.podium_background.start()
 
 
 def stop_background_work(_server, worker) -> None:
-    """In the worker as it exits: finish what is being scored; what waits stays queued for the next start."""
+    """In the worker as it exits: what is being scored is stopped and goes back to the queue; what waits stays
+    queued for the next start."""
     background = getattr(worker, "podium_background", None)
     if background is not None:
         background.stop()
 
 
 def serve(host: str, port: int, workers: int = DEFAULT_SERVER_WORKERS, threads: int = DEFAULT_SERVER_THREADS, *,
-          scheduler: bool = True, client_limits: ClientLimits = ClientLimits()) -> None:
-    PodiumServer(host, port, workers, threads, scheduler=scheduler, client_limits=client_limits).run()
+          scheduler: bool = True, scoring: bool = True, client_limits: ClientLimits = ClientLimits()) -> None:
+    PodiumServer(host, port, workers, threads, scheduler=scheduler, scoring=scoring, client_limits=client_limits).run()

@@ -44,6 +44,11 @@ def test_the_check_finds_each_way_of_reading_the_environment(tmp_path):
 
 @pytest.mark.parametrize("name, value", [("PODIUM_SCORING_LEASE_SECONDS", "ten"),
                                          ("PODIUM_SCORING_WORKERS", "0"),
+                                         ("PODIUM_SCORING_SECONDS", "0"),
+                                         ("PODIUM_SCORING_MEMORY_MB", "2 GB"),
+                                         ("PODIUM_SCORING_MEMORY_TOTAL_MB", "-5"),
+                                         ("PODIUM_SCORING_ATTEMPTS", "1.5"),
+                                         ("PODIUM_QUEUE_POLL_SECONDS", "0"),
                                          ("PODIUM_DB_POOL_SIZE", "2.5"),
                                          ("PODIUM_FINALISE_GRACE_SECONDS", "-1"),
                                          ("PODIUM_SESSION_IDLE_MINUTES", "0"),
@@ -97,6 +102,29 @@ def test_slow_client_limits_come_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("PODIUM_UPLOAD_MIN_KB_PER_SECOND", "50")
     limits = load_settings(data_dir=tmp_path).client_limits
     assert (limits.head_seconds, limits.stall_seconds, limits.min_upload_bytes_per_second) == (5, 2.5, 50_000)
+
+
+def test_scoring_budgets_come_from_the_environment_with_defaults_for_the_largest_upload(tmp_path, monkeypatch):
+    for name in JobSettings.ENV.values():
+        monkeypatch.delenv(name, raising=False)
+    jobs = load_settings(data_dir=tmp_path).jobs
+    assert (jobs.scoring_seconds, jobs.scoring_memory_mb, jobs.scoring_attempts) == (120, 2048, 2)
+    assert jobs.scoring_memory_total_mb is None and jobs.memory_total_mb > 0  # half the machine's memory
+    monkeypatch.setenv("PODIUM_SCORING_SECONDS", "1.5")
+    monkeypatch.setenv("PODIUM_SCORING_MEMORY_MB", "300")
+    monkeypatch.setenv("PODIUM_SCORING_MEMORY_TOTAL_MB", "1000")
+    monkeypatch.setenv("PODIUM_SCORING_ATTEMPTS", "3")
+    monkeypatch.setenv("PODIUM_QUEUE_POLL_SECONDS", "0.5")
+    jobs = load_settings(data_dir=tmp_path).jobs
+    assert (jobs.scoring_seconds, jobs.scoring_memory_mb, jobs.memory_total_mb) == (1.5, 300, 1000)
+    assert (jobs.scoring_attempts, jobs.queue_poll_seconds) == (3, 0.5)
+
+
+@pytest.mark.parametrize(("slots", "processes", "total_mb", "at_once"),
+                         [(4, 1, 8192, 4), (4, 1, 4096, 2), (4, 2, 8192, 2), (2, 4, 8192, 1), (4, 1, 1000, 1)])
+def test_attempts_at_once_share_the_memory_budget(slots, processes, total_mb, at_once):
+    jobs = JobSettings(scoring_memory_mb=2048, scoring_memory_total_mb=total_mb)
+    assert jobs.attempts_at_once(slots, processes) == at_once
 
 
 def test_session_lifetimes_come_from_the_environment(tmp_path, monkeypatch):

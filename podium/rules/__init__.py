@@ -17,6 +17,7 @@ Modules, one concern each:
   course         a whole course from submissions: grade_course
   ranking        public and private leaderboards, position cutoffs
   explain        the sentence that explains a grade
+  queue          the scoring queue's turn rule: oldest first, students taking turns
 """
 from podium.rules.course import (
     competition_candidates,

@@ -58,23 +58,20 @@ def check_daily_limit(now: datetime, times: Iterable[datetime], tz: str | ZoneIn
 
 
 def check_failed_uploads(now: datetime, times: Iterable[datetime], tz: str | ZoneInfo, cap: int | None) -> LimitResult:
-    """Whether one more upload at `now` may be kept without first being scored, given the times of the student's
-    uploads that failed or whose outcome is not known yet (they may fail: counting them keeps a burst of parallel
-    uploads from passing the cap).
-
-    `cap` None means no cap. At the cap, the message says so and when the count resets; the caller adds why the
-    file itself could not be scored.
-    """
+    """Whether one more upload at `now` is taken, given the times of the student's uploads that could not be scored
+    (in the competition). `cap` None means no cap. At the cap, the message says what to do and when the count
+    resets (the next local midnight, like the daily limit)."""
     now = as_utc(now)
     used = submissions_today(now, times, tz)
     resets_at = next_local_midnight(now, tz)
     if cap is None or used < cap:
         return LimitResult(True, used, cap, resets_at)
     message = (f"You already have {used} upload{'s' if used != 1 else ''} today "
-               f"({local_date(now, tz).isoformat()} in the course time zone) that could not be scored or are still "
-               f"being scored, and the server keeps at most {cap} files that cannot be scored per student and "
-               f"competition each day. Files that can be scored are still accepted, within the daily limit; this "
-               f"count resets at {format_local(resets_at, tz)}, {format_utc(resets_at)}.")
+               f"({local_date(now, tz).isoformat()} in the course time zone) that could not be scored, the most the "
+               f"server keeps per student and competition in a day, so this one was not taken. Each failed upload's "
+               f"page says what is wrong with its file; compare the file with the sample submission (its columns, "
+               f"one row per id) before uploading again. This count resets at {format_local(resets_at, tz)}, "
+               f"{format_utc(resets_at)}.")
     return LimitResult(False, used, cap, resets_at, message)
 
 

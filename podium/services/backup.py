@@ -117,7 +117,7 @@ TABLES: tuple[TableSpec, ...] = (
     TableSpec("submissions", Submission, (
         "competition_id", "user_id", "submitted_at", "file_path", "file_name", "sha256", "size_bytes", "rows",
         "description", "status", "error", "public_score", "private_score", "scoring_seconds", "scored_at",
-        "practice", "selected", "recorded_by", "client_key", "file_removed_at",
+        "practice", "selected", "recorded_by", "client_key", "file_removed_at", "attempts",
     ), refs={"competition_id": "competitions", "user_id": "users"}, files=("file_path",)),
     TableSpec("extensions", Extension, (
         "competition_id", "user_id", "delta_seconds", "early", "ontime", "late", "reason", "granted_by", "granted_at",

@@ -11,14 +11,13 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Protocol
+from typing import BinaryIO, Callable, Iterable, Protocol
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.orm import Session
 
-from podium import rules
+from podium import attempts, rules
 from podium.config import JobSettings, Settings
 from podium.db import Database
 from podium.domain import LARGEST_ID
@@ -28,12 +27,7 @@ from podium.services import audit, leases
 from podium.services.rule_values import policy_of, schedule_for
 from podium.services.users import role_in
 from podium.services.files import StoredFile, TooLarge, store_incoming
-from podium.spec import scorer_for
-
-if TYPE_CHECKING:
-    # The scoring stack (pyarrow, pandas) is imported by the functions that score: the windows, claims and
-    # lookups here serve commands and pages that never score a file.
-    from podium import scoring
+from podium.rules.queue import Waiting, fair_order
 
 log = logging.getLogger(__name__)
 # How long a scoring claim holds when the caller gives no lease (podium.config.JobSettings explains it).
@@ -69,10 +63,15 @@ class DailyLimitReached(Refused):
 
 
 class FailedUploadsCapReached(Refused):
-    """At the cap on failed uploads, a file that cannot be scored is refused and not kept (a file that can be
-    scored still goes through): the message says what is wrong with the file, then the cap."""
+    """The student has as many uploads that could not be scored today as the server keeps (or still being scored,
+    which may fail): the upload is refused, keeping nothing, until `resets_at` (UTC). Refused rather than scored in
+    the request: scoring belongs to the bounded, fair scoring queue, never to the web process."""
 
-    code = 422
+    code = 429
+
+    def __init__(self, message: str, resets_at: datetime):
+        super().__init__(message)
+        self.resets_at = resets_at
 
 
 class FileRemoved(PodiumError):
@@ -91,15 +90,6 @@ class _Upload:
     received_at: datetime
     recorded_by: str | None
     client_key: str | None
-
-
-class _ScoreBeforeKeeping(Exception):
-    """The student is at the failed-uploads cap: the file is scored first, and kept only if it can be."""
-
-    def __init__(self, verdict: rules.LimitResult, job: tuple):
-        super().__init__(verdict.message)
-        self.verdict = verdict
-        self.job = job
 
 
 # --- receiving -------------------------------------------------------------------------------------------
@@ -131,8 +121,8 @@ def receive(db: Database, settings: Settings, comp_id: int, user_id: int, stream
     backdated one recorded by staff for a student (outage recovery), which is audited.
     `client_key` makes a retry safe: when the student already has a submission with that key, nothing new is
     recorded and `AlreadyReceived` names it (the same file) or `KeyReused` refuses (another file).
-    A student at the cap on failed uploads (`settings.storage.failed_uploads_per_day`) has the file scored here,
-    before it is kept: recorded as scored when it can be, refused with `FailedUploadsCapReached` when not.
+    A student at the cap on failed uploads (`settings.storage.failed_uploads_per_day`) is refused with
+    `FailedUploadsCapReached` until the count resets.
     An upload the storage or the database cannot take now raises `Unavailable` (podium.errors), keeping nothing.
     """
     client_key = _checked_client_key(client_key)
@@ -148,27 +138,15 @@ def receive(db: Database, settings: Settings, comp_id: int, user_id: int, stream
         ) from None
     upload = _Upload(stored, file_name, (description or "").strip()[:1000], at or utcnow(), recorded_by, client_key)
     try:
-        try:
-            with db.session() as session:
-                submission = _record(session, settings, comp_id, user_id, upload)
-        except _ScoreBeforeKeeping as first:
-            # Scored outside any transaction (it takes seconds), then recorded with every rule checked again.
-            outcome = _run_scorer(settings, *first.job)
-            if isinstance(outcome, str):
-                raise FailedUploadsCapReached(f"{outcome}\n\nThis file was not kept: {first.verdict.message}") from None
-            with db.session() as session:
-                submission = _record(session, settings, comp_id, user_id, upload, outcome=outcome)
-        return submission
+        with db.session() as session:
+            return _record(session, settings, comp_id, user_id, upload)
     except BaseException:
         stored.path.unlink(missing_ok=True)
         raise
 
 
-def _record(session: Session, settings: Settings, comp_id: int, user_id: int, upload: _Upload,
-            outcome: scoring.ScoreResult | None = None) -> Submission:
-    """Check the rules for a stored upload and record it: queued, or scored already when `outcome` is given.
-
-    Raises `_ScoreBeforeKeeping` when the student is at the failed-uploads cap and the file was not scored yet."""
+def _record(session: Session, settings: Settings, comp_id: int, user_id: int, upload: _Upload) -> Submission:
+    """Check the rules for a stored upload and record it, queued."""
     # Shared with every other upload, exclusive with `competitions.finalise`: a submission is either in the
     # final board that finalisation reads, or sees the competition finalised and is refused.
     comp = session.get(Competition, comp_id, with_for_update={"read": True})
@@ -183,21 +161,13 @@ def _record(session: Session, settings: Settings, comp_id: int, user_id: int, up
         _refuse_once_finalised(comp, staff_record=upload.recorded_by is not None)
     if upload.recorded_by is None and not enrolment.role.is_staff:
         _check_daily_limit(session, comp, user, t)
-        if outcome is None:
-            verdict = _failed_uploads_verdict(session, settings, comp, user, t)
-            if not verdict.allowed:
-                raise _ScoreBeforeKeeping(verdict, (comp.compiled_dir, comp.metric, comp.source_dir,
-                                                    comp.higher_is_better, settings.stored_path(upload.stored.path),
-                                                    upload.file_name))
+        _check_failed_uploads(session, settings, comp, user, t)
     submission = Submission(
         competition_id=comp.id, user_id=user.id, submitted_at=t, file_path=settings.stored_path(upload.stored.path),
         file_name=upload.file_name, sha256=upload.stored.sha256, size_bytes=upload.stored.size_bytes,
         description=upload.description, status=Status.queued, practice=practice, recorded_by=upload.recorded_by,
         client_key=upload.client_key,
     )
-    if outcome is not None:
-        for name, value in {**_outcome_values(outcome), "scored_at": utcnow()}.items():
-            setattr(submission, name, value)
     session.add(submission)
     session.flush()
     if upload.recorded_by is not None:
@@ -299,18 +269,20 @@ def _check_daily_limit(session: Session, comp: Competition, user: User, t: datet
         raise DailyLimitReached(verdict.message, verdict.resets_at)
 
 
-def _failed_uploads_verdict(session: Session, settings: Settings, comp: Competition, user: User,
-                            t: datetime) -> rules.LimitResult:
-    """Whether the student may have one more upload kept unscored today (rules.check_failed_uploads): their
-    failed uploads count, and those not scored yet, which may fail too."""
+def _check_failed_uploads(session: Session, settings: Settings, comp: Competition, user: User, t: datetime) -> None:
+    """Refuse an upload once the student has as many failed uploads today as the server keeps
+    (rules.check_failed_uploads). Uploads waiting to be scored do not count: they count against the daily limit,
+    so at most that many more can fail before the cap refuses."""
     times = session.scalars(
         select(Submission.submitted_at).where(
-            Submission.competition_id == comp.id, Submission.user_id == user.id,
-            Submission.status.in_([Status.failed, Status.queued, Status.scoring]),
+            Submission.competition_id == comp.id, Submission.user_id == user.id, Submission.status == Status.failed,
             Submission.submitted_at > t - timedelta(days=2),  # a local day is at most 25 hours long
         )
     ).all()
-    return rules.check_failed_uploads(t, times, comp.course.timezone, settings.storage.failed_uploads_per_day or None)
+    verdict = rules.check_failed_uploads(t, times, comp.course.timezone,
+                                         settings.storage.failed_uploads_per_day or None)
+    if not verdict.allowed:
+        raise FailedUploadsCapReached(verdict.message, verdict.resets_at)
 
 
 def daily_limit_of(comp: Competition) -> int:
@@ -331,24 +303,14 @@ def check_can_submit(session: Session, comp: Competition, user: User, t: datetim
 # --- scoring ---------------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=32)
-def _open_solution(compiled_dir: Path) -> scoring.CompiledSolution:
-    from podium import scoring
-
-    return scoring.CompiledSolution.open(compiled_dir)
-
-
-@lru_cache(maxsize=32)
-def _scorer(metric: str, source_dir: Path, higher_is_better: bool):
-    return scorer_for(metric, source_dir, higher_is_better)
-
-
 def claim(session: Session, submission_id: int, from_status: Iterable[Status] = (Status.queued,), *,
           worker: str | None = None, lease_seconds: float | None = None, now: datetime | None = None) -> bool:
     """Move a submission to `scoring`, held by `worker` (this process by default) for `lease_seconds`, only if it
     is in one of `from_status` or its current claim has lapsed: exactly one caller wins.
 
     A claim lapses when its lease has run out or when its holder is a process of this host that has died.
+    Every claim counts as an attempt (`attempts`) until it ends with a result or is given back by a clean
+    shutdown; rescoring a scored or failed submission starts the count afresh.
     """
     now = now or utcnow()
     takeable = [
@@ -364,7 +326,9 @@ def claim(session: Session, submission_id: int, from_status: Iterable[Status] = 
         # A submission whose file was removed has nothing left to score: a rescore leaves it as it failed.
         .where(Submission.id == submission_id, Submission.file_removed_at.is_(None), or_(*takeable))
         .values(status=Status.scoring, claimed_by=worker or leases.this_process(),
-                lease_until=now + timedelta(seconds=lease_seconds or LEASE_SECONDS))
+                lease_until=now + timedelta(seconds=lease_seconds or LEASE_SECONDS),
+                attempts=case((Submission.status.in_([Status.scored, Status.failed]), 1),
+                              else_=Submission.attempts + 1))
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
@@ -384,22 +348,31 @@ def renew(session: Session, submission_ids: Iterable[int], worker: str, lease_se
     return result.rowcount
 
 
-def give_back(session: Session, submission_id: int, worker: str) -> bool:
-    """Return a claim that could not be finished (e.g. the database failed at the write): queued again, the next
-    recovery pass retries it instead of waiting for the lease to run out."""
+def give_back(session: Session, submission_id: int, worker: str, *, counted: bool = True) -> bool:
+    """Return a claim that could not be finished: queued again, the next claim retries it instead of waiting for
+    the lease to run out. The attempt stays counted (the scoring process died, the database failed at the write),
+    unless a clean shutdown stopped it (`counted=False`)."""
+    attempts_left = Submission.attempts if counted else case((Submission.attempts > 0, Submission.attempts - 1),
+                                                             else_=0)
     result = session.execute(
         update(Submission)
         .where(Submission.id == submission_id, Submission.status == Status.scoring, Submission.claimed_by == worker)
-        .values(status=Status.queued, claimed_by=None, lease_until=None)
+        .values(status=Status.queued, claimed_by=None, lease_until=None, attempts=attempts_left)
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
 
 
 def score(db: Database, settings: Settings, submission_id: int, *, rescore: bool = False, worker: str | None = None,
-          lease_seconds: float | None = None) -> Submission | None:
+          lease_seconds: float | None = None, attempt: attempts.Attempt | None = None) -> Submission | None:
     """Score one submission if this caller wins the claim; returns it, or None when someone else has it (or took
-    it over because this caller's claim lapsed while it scored: then the other's result stands, not ours)."""
+    it over because this caller's claim lapsed while it scored: then the other's result stands, not ours).
+
+    `attempt` runs the scoring (a pool's child process, within its budget); by default it runs here. A submission
+    whose earlier claims all ended without a result, as many times as `PODIUM_SCORING_ATTEMPTS` allows, fails
+    with a message instead of being scored again: a file that kills its scorer must not hold the queue forever.
+    A returned submission is `queued` again when the attempt ended without a result and may be retried.
+    """
     allowed = (Status.queued, Status.scored, Status.failed) if rescore else (Status.queued,)
     worker = worker or leases.this_process()
     with db.session() as session:
@@ -407,11 +380,14 @@ def score(db: Database, settings: Settings, submission_id: int, *, rescore: bool
                      lease_seconds=lease_seconds or settings.jobs.lease_seconds):
             return None
         sub = session.get(Submission, submission_id)
-        comp = sub.competition
-        job = (comp.compiled_dir, comp.metric, comp.source_dir, comp.higher_is_better, sub.file_path, sub.file_name)
-    outcome = _run_scorer(settings, *job)
+        number, job = sub.attempts, job_for(settings, sub)
+    stopped_before = number - 1
+    if stopped_before >= settings.jobs.scoring_attempts:
+        outcome = attempts.Refused(attempts.gave_up_message(stopped_before))
+    else:
+        outcome = (attempt or attempts.score_job)(job)
     with db.session() as session:
-        if not _store_outcome(session, submission_id, worker, outcome):
+        if not _store_outcome(session, submission_id, worker, outcome, number, settings.jobs.scoring_attempts):
             log.warning("submission %s: the claim of %s lapsed and was taken over; its result is dropped",
                         submission_id, worker)
             return None
@@ -419,48 +395,48 @@ def score(db: Database, settings: Settings, submission_id: int, *, rescore: bool
     return sub
 
 
-def _score_file(settings: Settings, compiled_dir: str, metric: str, source_dir: str, higher_is_better: bool,
-                file_path: str, file_name: str) -> scoring.ScoreResult:
-    """Score one file; the folders and the file are as the rows record them (`Settings.stored_path`)."""
-    from podium import scoring
-
-    limits = scoring.UploadLimits(max_bytes=settings.max_upload_bytes, max_decompressed_bytes=settings.max_upload_bytes)
-    return scoring.score_upload(_open_solution(settings.located(compiled_dir)), settings.located(file_path),
-                                _scorer(metric, settings.located(source_dir), higher_is_better), limits,
-                                original_name=file_name)
+def job_for(settings: Settings, sub: Submission) -> attempts.ScoringJob:
+    """What scoring `sub` reads, with the folders and the file as the rows record them (`Settings.stored_path`)."""
+    comp = sub.competition
+    return attempts.ScoringJob(
+        compiled_dir=settings.located(comp.compiled_dir), metric=comp.metric,
+        source_dir=settings.located(comp.source_dir), higher_is_better=comp.higher_is_better,
+        file_path=settings.located(sub.file_path), file_name=sub.file_name, max_bytes=settings.max_upload_bytes)
 
 
-def _run_scorer(settings: Settings, *job) -> scoring.ScoreResult | str:
-    """The scores, or the message that tells the student what is wrong with the file."""
-    from podium import scoring
-
-    try:
-        return _score_file(settings, *job)
-    except scoring.SubmissionError as exc:
-        return str(exc)
-    except scoring.SolutionError as exc:  # the instructor's side, not the student's file
-        log.error("the solution or metric of %s failed on %s: %s", job[0], job[-2], exc)
-        return "This file could not be scored because of a problem on the competition's side; the course staff have been told."
-    except Exception as exc:  # the student still gets an answer; staff get the details in the log
-        log.exception("scoring %s failed unexpectedly", job[-2])
-        return f"Podium could not score this file ({type(exc).__name__}); the course staff have been told."
-
-
-def dry_run(settings: Settings, comp: Competition, path: Path) -> scoring.ScoreResult:
+def dry_run(settings: Settings, comp: Competition, path: Path) -> attempts.Scored:
     """Score a file against a competition without recording anything (an instructor's check)."""
     from podium import scoring
 
+    job = attempts.ScoringJob(
+        compiled_dir=settings.located(comp.compiled_dir), metric=comp.metric,
+        source_dir=settings.located(comp.source_dir), higher_is_better=comp.higher_is_better,
+        file_path=Path(path), file_name=Path(path).name, max_bytes=settings.max_upload_bytes)
     try:
-        return _score_file(settings, comp.compiled_dir, comp.metric, comp.source_dir, comp.higher_is_better,
-                           str(path), path.name)
+        return attempts.score_file(job)
     except scoring.SubmissionError as exc:
         raise PodiumError(str(exc), code=422) from None
 
 
-def _store_outcome(session: Session, submission_id: int, worker: str, outcome: scoring.ScoreResult | str) -> bool:
-    """Write the result only while `worker` still holds the claim: a worker whose claim lapsed (and was taken
-    over) cannot overwrite the new holder's result. Returns whether it was written."""
-    values = _outcome_values(outcome)
+def _store_outcome(session: Session, submission_id: int, worker: str, outcome: attempts.Outcome, number: int,
+                   allowed_attempts: int) -> bool:
+    """Write the outcome of attempt `number` only while `worker` still holds the claim: a worker whose claim
+    lapsed (and was taken over) cannot overwrite the new holder's result. Returns whether it was written.
+
+    An attempt that ended without a result hands the submission back, counted, or fails it once that was its
+    last allowed attempt; one stopped by a clean shutdown hands it back uncounted."""
+    if isinstance(outcome, attempts.Stopped):
+        return give_back(session, submission_id, worker, counted=False)
+    if isinstance(outcome, attempts.Crashed):
+        log.warning("submission %s: attempt %d ended without a result: %s", submission_id, number, outcome.detail)
+        if number < allowed_attempts:
+            return give_back(session, submission_id, worker)
+        outcome = attempts.Refused(attempts.gave_up_message(number))
+    if isinstance(outcome, attempts.Refused):
+        values = dict(status=Status.failed, error=outcome.message, public_score=None, private_score=None)
+    else:
+        values = dict(status=Status.scored, error=None, public_score=outcome.public, private_score=outcome.private,
+                      rows=outcome.rows, scoring_seconds=outcome.seconds)
     result = session.execute(
         update(Submission)
         .where(Submission.id == submission_id, Submission.status == Status.scoring, Submission.claimed_by == worker)
@@ -470,19 +446,13 @@ def _store_outcome(session: Session, submission_id: int, worker: str, outcome: s
     return result.rowcount == 1
 
 
-def _outcome_values(outcome: scoring.ScoreResult | str) -> dict:
-    """The columns a scoring outcome sets: the scores, or the message saying what is wrong with the file."""
-    if isinstance(outcome, str):
-        return dict(status=Status.failed, error=outcome, public_score=None, private_score=None)
-    return dict(status=Status.scored, error=None, public_score=outcome.public, private_score=outcome.private,
-                rows=outcome.rows, scoring_seconds=outcome.seconds)
-
-
 def rescore_competition(db: Database, settings: Settings, comp_id: int, actor: str = "cli",
-                        progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
-    """Score every submission of a competition again (after a solution fix); failed ones get a second chance."""
-    _open_solution.cache_clear()
-    _scorer.cache_clear()
+                        progress: Callable[[int, int], None] | None = None,
+                        attempt: attempts.Attempt | None = None) -> dict[str, int]:
+    """Score every submission of a competition again (after a solution fix); failed ones get a second chance.
+    `attempt` runs each scoring, as in `score`; one that ends without a result leaves its submission queued, for
+    the scoring pools."""
+    attempts.forget_loaded()
     with db.session() as session:
         ids = session.scalars(
             select(Submission.id).where(Submission.competition_id == comp_id).order_by(Submission.id)
@@ -492,24 +462,40 @@ def rescore_competition(db: Database, settings: Settings, comp_id: int, actor: s
                      submissions=len(ids))
     counts = {"scored": 0, "failed": 0, "skipped": 0}
     for done, sub_id in enumerate(ids, start=1):
-        sub = score(db, settings, sub_id, rescore=True)
-        counts["skipped" if sub is None else sub.status.value] += 1
+        sub = score(db, settings, sub_id, rescore=True, attempt=attempt)
+        outcome = "skipped" if sub is None else sub.status.value  # or queued: it ended without a result
+        counts[outcome] = counts.get(outcome, 0) + 1
         if progress:
             progress(done, len(ids))
     return counts
 
 
-def pending_ids(session: Session, now: datetime | None = None) -> list[int]:
-    """Submissions received but not scored that a worker may claim now: queued ones, and those being scored
-    under a claim that lapsed (expired lease, or a dead process of this host). Live claims are left alone."""
+def pending(session: Session, now: datetime | None = None) -> list[Waiting]:
+    """Submissions received but not scored that a worker may claim now, in the order of the queue's turn rule
+    (podium.rules.queue): queued ones, and those being scored under a claim that lapsed (expired lease, or a dead
+    process of this host). Live claims are left alone, and count as their students' uploads being scored."""
     now = now or utcnow()
     rows = session.execute(
-        select(Submission.id, Submission.status, Submission.claimed_by, Submission.lease_until)
+        select(Submission.id, Submission.user_id, Submission.status, Submission.claimed_by, Submission.lease_until)
         .where(Submission.status.in_([Status.queued, Status.scoring])).order_by(Submission.id)
     ).all()
-    return [row.id for row in rows
-            if row.status == Status.queued or row.lease_until is None or row.lease_until < now
-            or leases.holder_is_dead(row.claimed_by)]
+    waiting, being_scored = [], {}
+    for row in rows:
+        if (row.status == Status.queued or row.lease_until is None or row.lease_until < now
+                or leases.holder_is_dead(row.claimed_by)):
+            waiting.append(Waiting(row.id, row.user_id))
+        else:
+            being_scored[row.user_id] = being_scored.get(row.user_id, 0) + 1
+    return fair_order(waiting, being_scored)
+
+
+def pending_ids(session: Session, now: datetime | None = None) -> list[int]:
+    return [item.order for item in pending(session, now)]
+
+
+def student_of(session: Session, submission_id: int) -> int | None:
+    """Who uploaded the submission (for the queue's turn rule); None when there is no such submission."""
+    return session.scalar(select(Submission.user_id).where(Submission.id == submission_id))
 
 
 # --- files of failed uploads ------------------------------------------------------------------------------

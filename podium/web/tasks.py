@@ -1,7 +1,9 @@
 """Long staff actions that a page starts and then follows: rescoring a competition after a new solution.
 
 One rescore per competition at a time, in a background thread; the page polls `progress`. The work itself is
-`services.submissions.rescore_competition`, the same as `podium rescore`.
+`services.submissions.rescore_competition`, the same as `podium rescore`, with each file scored in a scoring
+process within the attempt's budget, as the scoring pool does: a runaway file must not take the web process's
+memory, or hold it forever.
 """
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
+from podium.attempts import Budget, ScoringProcess
 from podium.runtime import Runtime
 from podium.services import submissions
 
@@ -52,13 +55,18 @@ class Rescores:
         def step(done: int, total: int) -> None:
             progress.done, progress.total = done, total
 
+        jobs = self.runtime.settings.jobs
+        process, budget, never = ScoringProcess(jobs.scoring_nice), Budget.of(jobs.scoring_seconds,
+                                                                               jobs.scoring_memory_mb), threading.Event()
         try:
             progress.counts = submissions.rescore_competition(self.runtime.db, self.runtime.settings, comp_id,
-                                                              actor=actor, progress=step)
+                                                              actor=actor, progress=step,
+                                                              attempt=lambda job: process.run(job, budget, never))
         except Exception as exc:  # the page says it failed; the log has the details
             log.exception("rescoring competition %s failed", comp_id)
             progress.error = f"Rescoring stopped: {type(exc).__name__}: {exc}"
         finally:
+            process.close()
             progress.running = False
 
     def progress(self, comp_id: int) -> Progress | None:

@@ -105,6 +105,24 @@ def pid_of(holder: str | None) -> int | None:
     return int(holder.split(":")[1]) if holder else None
 
 
+@dataclass
+class Worker(Server):
+    """A real `podium worker` in a subprocess (no port), sharing the test's data folder and database."""
+
+    def start(self) -> "Worker":
+        out = open(self.log, "ab")
+        self.process = subprocess.Popen([*PODIUM, "worker", *self.args], env=self.env(), stdout=out,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"podium worker exited with {self.process.returncode}:\n{self.log.read_text()}")
+            if "attempt(s) at once" in self.log.read_text():  # its pool and its recovery are running
+                return self
+            time.sleep(0.05)
+        raise RuntimeError(f"podium worker did not start:\n{self.log.read_text()}")
+
+
 def multipart(fields: dict[str, str], file_name: str, content: bytes) -> tuple[bytes, str]:
     boundary = uuid.uuid4().hex
     parts = []

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import threading
 
+from podium import attempts
 from podium.models import Status, Submission
 from podium.services import leases, submissions
 from tests.conftest import predictions
@@ -63,20 +64,17 @@ def test_a_claim_of_a_dead_process_of_this_host_is_taken_over_at_once(rt, ids, d
         assert submissions.claim(session, sub.id, worker="b:1:bb")
 
 
-def test_a_stale_worker_cannot_overwrite_the_result_of_the_one_that_took_over(rt, ids, monkeypatch):
+def test_a_stale_worker_cannot_overwrite_the_result_of_the_one_that_took_over(rt, ids):
     sub = upload(rt, ids, predictions(correct=set(range(10))))
-    real = submissions._run_scorer
-    calls, taken_over = [], []
+    taken_over = []
 
-    def slow_scorer(settings, *job):
-        calls.append(job)
-        if len(calls) == 1:  # worker A, while it scores: its lease runs out and B takes over and finishes
-            taken_over.append(submissions.score(rt.db, rt.settings, sub.id, worker="b:1:bb"))
-            return "A's late and wrong verdict"
-        return real(settings, *job)
+    def slow_attempt(job):
+        # Worker A, while it scores: its lease runs out and B takes over and finishes.
+        taken_over.append(submissions.score(rt.db, rt.settings, sub.id, worker="b:1:bb"))
+        return attempts.Refused("A's late and wrong verdict")
 
-    monkeypatch.setattr(submissions, "_run_scorer", slow_scorer)
-    assert submissions.score(rt.db, rt.settings, sub.id, worker="a:1:aa", lease_seconds=1e-6) is None
+    assert submissions.score(rt.db, rt.settings, sub.id, worker="a:1:aa", lease_seconds=1e-6,
+                             attempt=slow_attempt) is None
     assert taken_over[0] is not None and taken_over[0].status == Status.scored
     stored = state(rt, sub.id)
     assert stored.status == Status.scored and stored.error is None and stored.claimed_by == "b:1:bb"

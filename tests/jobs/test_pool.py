@@ -1,17 +1,38 @@
 """The scoring pool: recovery picks up queued and lapsed work and leaves live claims alone; leases are renewed."""
 from __future__ import annotations
 
-import threading
 import time
 from concurrent.futures import wait
+
+import psutil
 
 from podium.jobs import ScoringPool
 from podium.models import Status, Submission
 from podium.services import submissions
 from tests.conftest import predictions
-from tests.jobs.conftest import hours_ago, upload
+from tests.jobs.conftest import GATED, hours_ago, marked, upload
 
 WAIT = 60  # seconds: a bound for waiting, never a measure
+
+
+def wait_for(condition, timeout: float = WAIT) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def status_of(rt, submission_id: int) -> Status:
+    with rt.db.session() as session:
+        return session.get(Submission, submission_id).status
+
+
+def child_of(pool: ScoringPool) -> psutil.Process:
+    """The one scoring process a one-slot pool runs."""
+    [pid] = pool.process_ids()
+    return psutil.Process(pid)
 
 
 def test_recovery_scores_queued_and_lapsed_submissions_but_not_live_claims(rt, ids, dead_holder):
@@ -40,44 +61,26 @@ def test_recovery_scores_queued_and_lapsed_submissions_but_not_live_claims(rt, i
     assert rows[live.id].status == Status.scoring and rows[live.id].claimed_by == "busy:7:bb"
 
 
-def test_a_submission_handed_twice_to_a_pool_is_scored_once(rt, ids, monkeypatch):
-    sub = upload(rt, ids)
-    gate, runs = threading.Event(), []
-    real = submissions._run_scorer
-
-    def gated(settings, *job):
-        runs.append(job)
-        gate.wait(WAIT)
-        return real(settings, *job)
-
-    monkeypatch.setattr(submissions, "_run_scorer", gated)
+def test_a_submission_handed_twice_to_a_pool_is_scored_once(rt, marked_course):
+    sub = marked_course.upload(rt, marked(GATED))
     pool = ScoringPool(rt, workers=2)
     try:
         first, second = pool.submit(sub.id), pool.submit(sub.id)
         recovered = pool.recover()  # it is queued or being scored here: recovery hands back the same work
-        gate.set()
+        marked_course.open_gate()
         assert first.result(WAIT).status == Status.scored
         assert second is first and all(f is first for f in recovered)
     finally:
         pool.shutdown()
-    assert len(runs) == 1
+    assert len(marked_course.scorings()) == 2  # one scoring: the metric ran on the Public rows and the Private rows
 
 
-def test_a_long_scoring_keeps_its_claim_by_renewing_the_lease(rt, ids, monkeypatch):
-    sub = upload(rt, ids)
-    release, started = threading.Event(), threading.Event()
-    real = submissions._run_scorer
-
-    def long_scorer(settings, *job):
-        started.set()
-        release.wait(WAIT)
-        return real(settings, *job)
-
-    monkeypatch.setattr(submissions, "_run_scorer", long_scorer)
+def test_a_long_scoring_keeps_its_claim_by_renewing_the_lease(rt, marked_course):
+    sub = marked_course.upload(rt, marked(GATED))
     pool = ScoringPool(rt, workers=1, lease_seconds=1.5)  # renewed every 0.5 s
     try:
         future = pool.submit(sub.id)
-        assert started.wait(WAIT)
+        assert wait_for(lambda: status_of(rt, sub.id) == Status.scoring)
         # For three lease lengths, a rival keeps trying to take the submission over; the renewals keep it ours.
         rival_wins, deadline = [], time.monotonic() + 4.5
         while time.monotonic() < deadline:
@@ -85,39 +88,33 @@ def test_a_long_scoring_keeps_its_claim_by_renewing_the_lease(rt, ids, monkeypat
                 if submissions.claim(session, sub.id, worker="rival:1:aa"):
                     rival_wins.append(True)
             time.sleep(0.1)
-        release.set()
+        marked_course.open_gate()
         assert future.result(WAIT).status == Status.scored
     finally:
-        release.set()
+        marked_course.open_gate()
         pool.shutdown()
     assert rival_wins == []
     with rt.db.session() as session:
         assert session.get(Submission, sub.id).claimed_by == pool.worker
 
 
-def test_shutdown_with_cancel_leaves_unstarted_uploads_queued(rt, ids, monkeypatch):
-    subs = [upload(rt, ids) for _ in range(3)]
-    gate, started = threading.Event(), threading.Event()
-    real = submissions._run_scorer
-
-    def gated(settings, *job):
-        started.set()
-        gate.wait(WAIT)
-        return real(settings, *job)
-
-    monkeypatch.setattr(submissions, "_run_scorer", gated)
+def test_a_clean_shutdown_stops_the_attempt_at_once_and_gives_everything_back_uncounted(rt, marked_course):
+    running = marked_course.upload(rt, marked(GATED))
+    waiting = [marked_course.upload(rt) for _ in range(2)]
     pool = ScoringPool(rt, workers=1)
-    for sub in subs:
-        pool.submit(sub.id)
-    assert started.wait(WAIT)
-    threading.Timer(0.2, gate.set).start()
-    pool.shutdown(wait=True, cancel_pending=True)
+    futures = [pool.submit(sub.id) for sub in (running, *waiting)]
+    assert wait_for(lambda: status_of(rt, running.id) == Status.scoring and pool.process_ids())
+    child = child_of(pool)
+    pool.shutdown(wait=True, cancel_pending=True)  # the gate never opens: only a kill ends this attempt
     with rt.db.session() as session:
-        statuses = [session.get(Submission, s.id).status for s in subs]
-    assert statuses == [Status.scored, Status.queued, Status.queued]
+        rows = [session.get(Submission, s.id) for s in (running, *waiting)]
+    assert [(r.status, r.attempts, r.claimed_by) for r in rows] == [(Status.queued, 0, None)] * 3
+    assert not child.is_running()
+    assert futures[0].result().status == Status.queued and all(f.cancelled() for f in futures[1:])
+    assert marked_course.scorings() == []
 
 
-def test_a_scoring_that_breaks_down_goes_back_to_the_queue_for_the_next_pass(rt, ids, monkeypatch):
+def test_a_scoring_that_breaks_down_goes_back_to_the_queue_counted(rt, ids, monkeypatch):
     sub = upload(rt, ids)
     real, calls = submissions._store_outcome, []
 
@@ -134,8 +131,10 @@ def test_a_scoring_that_breaks_down_goes_back_to_the_queue_for_the_next_pass(rt,
         assert isinstance(first.exception(WAIT), OSError)
         with rt.db.session() as session:
             back = session.get(Submission, sub.id)
-            assert (back.status, back.claimed_by) == (Status.queued, None)
+            assert (back.status, back.claimed_by, back.attempts) == (Status.queued, None, 1)
         [again] = pool.recover()
         assert again.result(WAIT).status == Status.scored
     finally:
         pool.shutdown()
+    with rt.db.session() as session:
+        assert session.get(Submission, sub.id).attempts == 2

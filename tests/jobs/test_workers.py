@@ -14,12 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from podium.jobs import MAX_NICE, JobSettings, ScoringPool
+from podium.jobs import JobSettings, ScoringPool
+from podium.models import Status
 from podium.runtime import make_runtime
 from podium.serve import scoring_threads_per_worker
 from podium.services import users
 from podium.services.courses import get_course, load_course
 from tests.conftest import write_course
+from tests.jobs.conftest import GATED, marked
 from tests.jobs.live import WAIT, Server, big_competition, guesses, pid_of, upload
 from tests.jobs.test_server import COMPETITION, expected_scores, rows, unfinished, wait_until
 
@@ -224,15 +226,23 @@ def test_a_killed_worker_is_replaced_and_what_it_held_is_finished_once(started, 
     assert get_json(server.port, "/healthz")[0] == 200
 
 
-def test_scoring_threads_run_at_a_lower_cpu_priority_than_the_threads_answering_requests(rt):
+def test_scoring_processes_run_at_a_lower_cpu_priority_than_the_threads_answering_requests(rt, marked_course):
+    sub = marked_course.upload(rt, marked(GATED))
     pool = ScoringPool(rt, 1)
     try:
-        thread_nice = pool.executor.submit(lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())).result()
+        future = pool.submit(sub.id)
+        assert wait_until(lambda: pool.process_ids())
+        [child] = pool.process_ids()
+        assert wait_until(lambda: os.getpriority(os.PRIO_PROCESS, child) != os.getpriority(os.PRIO_PROCESS, 0))
+        child_nice = os.getpriority(os.PRIO_PROCESS, child)
+        marked_course.open_gate()
+        assert future.result(WAIT).status == Status.scored
     finally:
+        marked_course.open_gate()
         pool.shutdown()
     process_nice = os.getpriority(os.PRIO_PROCESS, 0)
     assert JobSettings().scoring_nice > 0
-    assert thread_nice == min(MAX_NICE, process_nice + JobSettings().scoring_nice)
+    assert child_nice == min(19, process_nice + JobSettings().scoring_nice)  # 19: the lowest priority Unix has
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == process_nice  # this thread is untouched
 
 
