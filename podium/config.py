@@ -294,9 +294,8 @@ class StorageLimits:
     # interrupted command (or a script) leaves one waiting: twice the largest upload lets a student retry a
     # large file at once after an interruption.
     staged_bytes: int = 2 * DEFAULT_MAX_UPLOAD_MB * 1_000_000
-    # Uploads that could not be scored (or are still being scored) one student may have per competition and day
-    # before a further upload is scored before it is kept, and refused, not kept, when it cannot be scored; 0: no
-    # cap. Failed uploads never count against the daily limit (POLICY.md section 3), so that a student can fix a
+    # Uploads that could not be scored one student may have per competition and day before further uploads are
+    # refused until the count resets (a local midnight); 0: no cap. Failed uploads never count against the daily limit (POLICY.md section 3), so that a student can fix a
     # file; this bounds how many such files they make the server store.
     failed_uploads_per_day: int = 10
     # Days a file that could not be scored is kept for diagnosis before the scheduler removes it (its submission

@@ -77,8 +77,8 @@ def test_at_the_failed_uploads_cap_the_message_is_its_own_with_the_reset():
     result = check_failed_uploads(now, [at("2019-09-05 09:00:00")] * 10, NY, 10)
     assert result.allowed is False and result.used == 10
     assert result.resets_at == datetime(2019, 9, 6, 4, 0, tzinfo=timezone.utc)
-    assert "10 uploads today" in result.message and "at most 10 files that cannot be scored" in result.message
-    assert "Files that can be scored are still accepted" in result.message
+    assert "10 uploads today" in result.message and "the most the server keeps" in result.message
+    assert "sample submission" in result.message
     assert "2019-09-06 00:00 EDT (America/New_York), 2019-09-06T04:00:00Z" in result.message
     assert "Daily limit" not in result.message
 

@@ -1,7 +1,7 @@
 """when a submission's file was removed: failed uploads are kept for a number of days, then their files deleted
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 """
 import sqlalchemy as sa
 from alembic import op
