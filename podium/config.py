@@ -295,8 +295,9 @@ class StorageLimits:
     # large file at once after an interruption.
     staged_bytes: int = 2 * DEFAULT_MAX_UPLOAD_MB * 1_000_000
     # Uploads that could not be scored one student may have per competition and day before further uploads are
-    # refused until the count resets (a local midnight); 0: no cap. Failed uploads never count against the daily limit (POLICY.md section 3), so that a student can fix a
-    # file; this bounds how many such files they make the server store.
+    # refused until the count resets (a local midnight); 0: no cap. Failed uploads never count against the daily
+    # limit (POLICY.md section 3), so that a student can fix a file; this bounds how many such files they make the
+    # server store.
     failed_uploads_per_day: int = 10
     # Days a file that could not be scored is kept for diagnosis before the scheduler removes it (its submission
     # stays, saying so); 0: kept for ever.
