@@ -24,7 +24,7 @@ upload over a third of the rush (a slow link), and 5 poison uploads (two CSVs wh
 a 200 KB .csv.gz and a .zip that each inflate to 190 MB of one value), from students of their own. The targets
 hold for the legitimate uploads alone; the trickled ones must be taken and scored, each poison one refused or
 failed with a message (never a server error); and the peak resident memory of the server's processes (the
-gunicorn master, its workers and any scoring processes, summed, sampled every 0.2 s) is printed against the
+gunicorn master, its workers and any scoring processes, summed, sampled every 0.05 s) is printed against the
 server's memory at rest.
 
 The benchmark stops itself: every request, every wait and the whole run have time limits, the servers are stopped
@@ -514,7 +514,7 @@ def resident_bytes(pid: int) -> int:
 
 
 class MemoryMeter:
-    """The resident memory of the server's process tree, summed, sampled every 0.2 s: its peak, and the largest
+    """The resident memory of the server's process tree, summed, sampled every 0.05 s: its peak, and the largest
     single process's peak."""
 
     def __init__(self, server_pid: int):
@@ -528,7 +528,7 @@ class MemoryMeter:
         return sum(sizes), max(sizes, default=0)
 
     def _sample_until_stopped(self) -> None:
-        while not self._stop.wait(0.2):
+        while not self._stop.wait(0.05):
             total, largest = self.sample()
             self.peak_total, self.peak_process = max(self.peak_total, total), max(self.peak_process, largest)
 
