@@ -64,6 +64,8 @@ BODY_READ_BYTES = 1024 * 1024
 TOO_SLOW = ("The request took too long to arrive: the connection stalled or was too slow. Check the network and "
             "send it again.")
 CUT_OFF = "The request ended before all of its body had arrived; send it again."
+CANNOT_SPOOL = "Podium cannot store files at the moment, so nothing was kept. Try again shortly."
+RETRY_SPOOL_SECONDS = 30
 
 
 def head_is_complete(head: bytes | bytearray) -> bool:
@@ -290,6 +292,9 @@ class WholeBodiesFirst:
         except TimeoutError:
             log.info("gave up on a request from %s: its body arrived too slowly", environ.get("REMOTE_ADDR"))
             return error(start_response, 408, "Request Timeout", TOO_SLOW)
+        except OSError as exc:  # the temporary folder cannot take the body (full, gone): Podium's side, not the client's
+            log.error("could not spool a request body to a temporary file: %s", exc)
+            return error(start_response, 503, "Service Unavailable", CANNOT_SPOOL, retry_after=RETRY_SPOOL_SECONDS)
         if length is not None and missing:  # the client closed the connection (or a stopping worker cut it off)
             return error(start_response, 400, "Bad Request", CUT_OFF)
         environ["wsgi.input"] = body
@@ -314,8 +319,11 @@ def announced_length(environ) -> int | None:
     return None if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower() else 0
 
 
-def error(start_response, code: int, reason: str, message: str):
+def error(start_response, code: int, reason: str, message: str, *, retry_after: int | None = None):
     """An error answered before Podium handles the request, as JSON like the API's."""
     body = json.dumps({"code": code, "message": message}).encode()
-    start_response(f"{code} {reason}", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    if retry_after is not None:
+        headers.append(("Retry-After", str(retry_after)))
+    start_response(f"{code} {reason}", headers)
     return [body]

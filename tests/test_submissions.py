@@ -154,8 +154,8 @@ def test_nothing_that_counts_is_recorded_once_the_competition_is_finalised(rt, i
     with rt.db.session() as session:
         assert session.scalar(select(func.count()).select_from(Submission)) == 0
         with pytest.raises(Refused):
-            submissions.check_can_submit(session, session.get(Competition, ids[0]), session.get(User, ids[1]),
-                                         datetime.now(timezone.utc))
+            submissions.check_can_submit(session, rt.settings, session.get(Competition, ids[0]),
+                                         session.get(User, ids[1]), datetime.now(timezone.utc))
     assert uploaded_files(rt) == []
 
 

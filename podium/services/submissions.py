@@ -63,8 +63,7 @@ class DailyLimitReached(Refused):
 
 
 class FailedUploadsCapReached(Refused):
-    """The student has as many uploads that could not be scored today as the server keeps (or still being scored,
-    which may fail): the upload is refused, keeping nothing, until `resets_at` (UTC). Refused rather than scored in
+    """The student has as many uploads that could not be scored today as the server keeps: the upload is refused, keeping nothing, until `resets_at` (UTC). Refused rather than scored in
     the request: scoring belongs to the bounded, fair scoring queue, never to the web process."""
 
     code = 429
@@ -98,7 +97,7 @@ class _Upload:
 class ScoringQueue(Protocol):
     """Where a received submission goes to be scored (`podium.jobs.ScoringPool`)."""
 
-    def submit(self, submission_id: int) -> object: ...
+    def submit(self, submission_id: int, student: int | None = None) -> object: ...
 
 
 def upload(db: Database, settings: Settings, queue: ScoringQueue, comp_id: int, user_id: int, stream: BinaryIO,
@@ -106,9 +105,10 @@ def upload(db: Database, settings: Settings, queue: ScoringQueue, comp_id: int, 
     """A student's upload, the one use case behind the page form and the REST API (the Kaggle client's hand-in is
     `upload_tickets.hand_in`): stored durably and recorded in its own transaction (`receive`), then handed to the
     scoring queue. The caller holds no transaction: on SQLite there is one writer at a time.
-    A retry of an upload already received raises `AlreadyReceived` and queues nothing."""
+    A retry of an upload already received raises `AlreadyReceived` and queues nothing. The queue is told whose
+    upload it is, so handing it over needs no database: once recorded, the upload is answered as taken."""
     sub = receive(db, settings, comp_id, user_id, stream, file_name, description, client_key=client_key)
-    queue.submit(sub.id)
+    queue.submit(sub.id, user_id)
     return sub
 
 
@@ -290,7 +290,7 @@ def daily_limit_of(comp: Competition) -> int:
     return comp.daily_limit or policy_of(comp.course).daily_limit
 
 
-def check_can_submit(session: Session, comp: Competition, user: User, t: datetime) -> None:
+def check_can_submit(session: Session, settings: Settings, comp: Competition, user: User, t: datetime) -> None:
     """Raise the refusal `receive` would give at `t`, storing nothing: a client can skip an upload bound to fail.
     `receive` checks again, for real, when the upload has arrived."""
     enrolment = _lock_enrolment(session, comp, user)
@@ -298,6 +298,7 @@ def check_can_submit(session: Session, comp: Competition, user: User, t: datetim
         _refuse_once_finalised(comp, staff_record=False)
     if not enrolment.role.is_staff:
         _check_daily_limit(session, comp, user, t)
+        _check_failed_uploads(session, settings, comp, user, t)
 
 
 # --- scoring ---------------------------------------------------------------------------------------------
@@ -601,8 +602,8 @@ def listed_for(session: Session, comp: Competition, user: User, *, staff: bool) 
 
 def read_afresh(db: Database, submission_id: int) -> Submission:
     """The submission as it stands now, read in a transaction of its own: a caller waiting for its scoring sees
-    what any process committed since its last look."""
-    with db.session() as session:
+    what any process committed since its last look. It only reads: on SQLite it takes no write lock."""
+    with db.read_sessions() as session:
         sub = session.get(Submission, submission_id)
     if sub is None:
         raise NotFound(f"no submission {submission_id}")

@@ -90,7 +90,7 @@ def issue(session: Session, settings: Settings, comp: Competition, user: User, f
         raise submissions.UploadTooLarge(
             f"The file is larger than the {settings.max_upload_bytes / 1e6:.0f} MB limit; compress it (.csv.gz or "
             ".zip) and upload again.")
-    submissions.check_can_submit(session, comp, user, now)
+    submissions.check_can_submit(session, settings, comp, user, now)
     expire_waiting(session, settings, now, user_id=user.id)  # the student's own abandoned files go first
     verdict = _staged_bytes_verdict(session, settings, user.id, comp.course.timezone, size_bytes, now)
     if not verdict.allowed:
@@ -113,13 +113,18 @@ def store_upload(db: Database, settings: Settings, token: str, stream: BinaryIO,
                  now: datetime | None = None) -> int:
     """Store the bytes PUT for a ticket, once; returns the number of bytes. The size must be the announced one.
 
-    The ticket takes the file only once it is stored, in one conditional update: a PUT that fails on the way (a
-    wrong size, storage or database unavailable) leaves the ticket as it was and its bytes nowhere, and the client
-    may PUT again. Each attempt stores under a name of its own, so two racing PUTs never mix their bytes."""
+    The ticket takes the file only once it is stored, in one conditional update. A PUT refused for what the client
+    sent (a wrong size, the student's cap on waiting uploads) ends the ticket, so its bytes no longer count; one that
+    failed on Podium's side (storage or database unavailable) leaves the ticket as it was, and the client may PUT
+    again. Each attempt stores under a name of its own, so two racing PUTs never mix their bytes."""
     started = now or utcnow()
     key = _key(token)
-    with db.session() as session:
-        expected = _room_for_upload(session, settings, key, started)
+    try:
+        with db.session() as session:
+            expected = _room_for_upload(session, settings, key, started)
+    except StagedBytesCapReached as refused:
+        _ended_by(refused, db, key, started)  # once that transaction has ended: on SQLite it held the write lock
+        raise
     try:
         if content_length is not None and content_length != expected:
             raise PodiumError(f"The upload has {content_length} bytes but {expected} were announced; run the submit "
@@ -194,7 +199,7 @@ def hand_in(db: Database, settings: Settings, queue: submissions.ScoringQueue, t
     """The Kaggle client's hand-in, the use case behind its submit call: the ticket's file received as the
     student's submission (`submit`), then handed to the scoring queue. The caller holds no transaction."""
     sub = submit(db, settings, token, comp_id, user_id, description)
-    queue.submit(sub.id)
+    queue.submit(sub.id, user_id)
     return sub
 
 

@@ -72,7 +72,8 @@ def test_a_ticket_is_refused_with_its_reason_when_the_file_alone_is_larger_than_
 
 def test_the_upload_is_refused_too_when_tickets_taken_together_passed_the_cap(client, rt, world):
     """Two tickets taken before the cap was lowered (as two taken at the same instant could): the second upload
-    would pass it, so it is refused before its bytes are stored, and its ticket stays usable."""
+    would pass it, so it is refused before its bytes are stored, and its ticket ends: its announced bytes no longer
+    count, and the client, which does not retry a 409, asks for a new ticket when the student runs it again."""
     urls = [ticket(client, world.student, TEXT).get_json()["createUrl"] for _ in range(2)]
     cap_staged_bytes(rt, SIZE)
     assert put(client, urls[0], TEXT.encode()).status_code == 200
@@ -80,7 +81,8 @@ def test_the_upload_is_refused_too_when_tickets_taken_together_passed_the_cap(cl
     assert "at most" in error(refused, 409) and "Retry-After" not in refused.headers
     assert len(staged_files(rt)) == 1
     cap_staged_bytes(rt, 2 * SIZE)
-    assert put(client, urls[1], TEXT.encode()).status_code == 200
+    assert "already used" in error(put(client, urls[1], TEXT.encode()), 404)
+    assert send_without_handing_in(client, world.student).status_code == 200
 
 
 def test_a_failed_upload_gives_its_room_back(client, rt, world):

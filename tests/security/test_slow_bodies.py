@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 
 import pytest
 from sqlalchemy import func, select
 
 from podium.models import Submission
 from podium.services import users
+from podium.slow_clients import BODY_IN_MEMORY_BYTES, WholeBodiesFirst
 from tests.web.helpers import Browser
 
 BODY = b"--x\r\nContent-Disposition: form-data; name=\"description\"\r\n\r\nslow\r\n--x--\r\n"
@@ -99,3 +101,18 @@ def test_a_body_that_cannot_be_spooled_answers_503_and_keeps_nothing(app, rt, co
 def submissions_stored(rt) -> int:
     with rt.db.session() as session:
         return session.scalar(select(func.count()).select_from(Submission))
+
+
+def test_the_servers_body_buffering_answers_503_when_the_temporary_folder_cannot_take_a_body(monkeypatch, tmp_path):
+    """gunicorn's worker reads each body whole before Podium sees it (podium/slow_clients.py); when the temporary
+    folder refuses the spooled file, the answer is the same 503 as the application's, not a server error."""
+    reached = []
+    buffered = WholeBodiesFirst(lambda environ, start_response: reached.append(environ) or [], max_bytes=10**9)
+    body = b"x" * (BODY_IN_MEMORY_BYTES + 1)  # beyond what is kept in memory: spooled to a file
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path / "no-such-folder"))
+    answered = []
+    environ = {"CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body), "REMOTE_ADDR": "127.0.0.1"}
+    payload = b"".join(buffered(environ, lambda status, headers: answered.append((status, dict(headers)))))
+    [(status, headers)] = answered
+    assert status.startswith("503") and headers["Retry-After"] and not reached
+    assert "Try again shortly" in json.loads(payload)["message"]

@@ -22,7 +22,7 @@ class InlineScoring:
         self.runtime = runtime
         self.submitted: list[int] = []
 
-    def submit(self, submission_id: int):
+    def submit(self, submission_id: int, student: int | None = None):
         self.submitted.append(submission_id)
         return submissions.score(self.runtime.db, self.runtime.settings, submission_id)
 
