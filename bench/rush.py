@@ -279,10 +279,14 @@ def wait_until_idle(pid: int, deadline: float, busy: float = 0.05, every: float 
 
 
 def children(pid: int) -> list[int]:
-    try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except OSError:
-        return []
+    """The process's children, whichever of its threads started them (a scoring thread starts the fork server)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(p) for p in (task / "children").read_text().split()]
+        except OSError:  # the thread or the process ended meanwhile
+            continue
+    return found
 
 
 def reference_round_trip(port: int, repeat: int = 50) -> float:
