@@ -43,6 +43,9 @@ API_ADDRESS = "api:address"
 # Each route that needs no sign-in is counted per client address in a scope of its own ("public:<route>"), so that
 # a load balancer polling /healthz never spends the sign-in page's allowance of a campus behind one address.
 PUBLIC = "public:"
+# How long counting a request to a route without sign-in waits for the write lock before the request is served
+# uncounted (podium.web.limits): the health check's own bound on a write.
+PUBLIC_COUNT_PATIENCE_MS = 2000
 
 
 class RateLimited(PodiumError):
@@ -94,37 +97,46 @@ class Limiter:
         return int(self.clock() * 1000)
 
     @contextmanager
-    def _transaction(self) -> Iterator[Connection]:
+    def _transaction(self, patience_ms: int | None = None) -> Iterator[Connection]:
         """One short transaction whose commit does not wait for the disk.
 
         A counter lost in a power cut costs nothing (a few requests more), so its commit skips the flush that
         uploads need: on SQLite (WAL) synchronous=NORMAL for this commit only, which still keeps the database
-        consistent and every earlier flushed commit; on PostgreSQL an asynchronous commit for this transaction."""
+        consistent and every earlier flushed commit; on PostgreSQL an asynchronous commit for this transaction.
+        With `patience_ms`, the transaction waits at most that long for the write lock (SQLite's busy timeout, or
+        PostgreSQL's lock timeout) instead of the database's own timeout, and fails after it."""
         with self.db.engine.connect() as connection:
             dialect = connection.dialect.name
             raw = connection.connection.dbapi_connection if dialect == "sqlite" else None
             before = raw.execute("PRAGMA synchronous").fetchone()[0] if raw is not None else None
+            busy_before = raw.execute("PRAGMA busy_timeout").fetchone()[0] if raw is not None else None
             if raw is not None:
                 # outside any transaction: the driver sends it as is; never more durable than the database's own
                 raw.execute(f"PRAGMA synchronous={min(int(before), 1)}")
+                if patience_ms is not None:
+                    raw.execute(f"PRAGMA busy_timeout={min(int(busy_before), int(patience_ms))}")
             try:
                 with connection.begin():
                     if dialect == "postgresql":
                         connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+                        if patience_ms is not None:
+                            connection.exec_driver_sql(f"SET LOCAL lock_timeout = {int(patience_ms)}")
                     yield connection
             finally:
                 if raw is not None:
                     raw.execute(f"PRAGMA synchronous={int(before)}")
+                    raw.execute(f"PRAGMA busy_timeout={int(busy_before)}")
 
-    def take(self, scope: str, subject: str, limit: Limit) -> int:
+    def take(self, scope: str, subject: str, limit: Limit, *, patience_ms: int | None = None) -> int:
         """Count one hit for `subject` if its window has room: 0 when counted, else the whole seconds until its
-        window ends (and nothing is counted)."""
+        window ends (and nothing is counted). With `patience_ms`, waiting longer than that for the write lock
+        fails (the caller decides what an uncounted request gets)."""
         if limit.off:
             return 0
         key, now = subject_key(subject), self.now_ms()
         ended = now - limit.seconds * 1000  # a window that started at or before this has ended
         new_window = counters.c.window_start <= ended
-        with self._transaction() as connection:
+        with self._transaction(patience_ms) as connection:
             counted = connection.execute(
                 update(counters)
                 .where(counters.c.scope == scope, counters.c.subject == key,
@@ -141,26 +153,28 @@ class Limiter:
         if row is not None:
             # On PostgreSQL each statement sees the latest commits: another process's first hit made the row after
             # our update looked. It has room, so count on it like any other hit.
-            return self.take(scope, subject, limit)
-        return self._first_hit(scope, subject, limit)
+            return self.take(scope, subject, limit, patience_ms=patience_ms)
+        return self._first_hit(scope, subject, limit, patience_ms)
 
     def count_public_request(self, route: str, what: str, address: str) -> None:
         """Count one request from a client address to a route that needs no sign-in (`route`: a short key, `what`:
         how a person names it); `RateLimited` when the address has spent its allowance (PODIUM_PUBLIC_LIMIT)."""
         limit = self.limits.public
-        wait = self.take(PUBLIC + route, address, limit)
+        # Counting must not hold a page up: past a short wait for the write lock (SQLite's, in a rush of uploads),
+        # the counter fails and the caller serves the request uncounted.
+        wait = self.take(PUBLIC + route, address, limit, patience_ms=PUBLIC_COUNT_PATIENCE_MS)
         if wait:
             raise RateLimited(f"Too many requests to {what} from your address: at most {limit.describe()}. Try again "
                               f"in {wait_words(wait)}.", retry_after=wait)
 
-    def _first_hit(self, scope: str, subject: str, limit: Limit) -> int:
+    def _first_hit(self, scope: str, subject: str, limit: Limit, patience_ms: int | None = None) -> int:
         try:
-            with self._transaction() as connection:
+            with self._transaction(patience_ms) as connection:
                 connection.execute(insert(counters).values(scope=scope, subject=subject_key(subject),
                                                            window_start=self.now_ms(), hits=1))
         except IntegrityError:
             # Another process inserted the row between our update and insert: count on it like any other hit.
-            return self.take(scope, subject, limit)
+            return self.take(scope, subject, limit, patience_ms=patience_ms)
         self.prune()
         return 0
 

@@ -3,6 +3,8 @@ sign-in, forgot and reset pages, the front page and /healthz. A refusal is a 429
 another address is still served, each route has its own allowance, and every server process counts into one total."""
 from __future__ import annotations
 
+import threading
+
 import pytest
 from sqlalchemy import text
 
@@ -10,9 +12,11 @@ from podium.config import Limit, RateLimits
 from podium.services import ratelimit
 from tests.conftest import predictions
 from tests.security.test_rate_limits import Clock, counted, servers  # noqa: F401 - the fixture
+from tests.outages import write_locked
 from tests.web.helpers import page
 
 A, B = "10.0.0.1", "10.0.0.2"
+PATIENCE = 15  # seconds
 CID = "c1-hw1"
 
 
@@ -106,6 +110,22 @@ def test_a_counter_that_cannot_be_written_serves_the_request_rather_than_refuse_
     with rt.db.engine.begin() as connection:
         connection.execute(text("DROP TABLE rate_counters"))
     assert [client_at(app, A).get("/sign-in").status_code for _ in range(3)] == [200] * 3
+
+
+@pytest.mark.only_on("sqlite", why="SQLite's one write lock for the whole file is what a counter waits on")
+def test_a_page_without_sign_in_is_not_held_up_by_the_write_lock_its_counter_would_need(servers, people, rt):
+    """In a rush of uploads on SQLite the write lock is busy; counting a sign-in page's request waits for it briefly
+    (PUBLIC_COUNT_PATIENCE_MS), then serves the page uncounted, instead of the database's own 30 s."""
+    app, = servers(1, RateLimits(public=Limit(100, 60)))
+    answers = []
+    with write_locked(rt.settings.database_url):
+        reader = threading.Thread(target=lambda: answers.append(client_at(app, A).get("/sign-in").status_code))
+        reader.start()
+        reader.join(PATIENCE)  # a bound on waiting, well under the 30 s lock timeout: not a measure of speed
+        answered_while_locked = not reader.is_alive()
+    reader.join()
+    assert answered_while_locked and answers == [200]
+    assert counted(rt, scope=ratelimit.PUBLIC + "sign-in") == []  # served uncounted
 
 
 def test_every_page_that_answers_without_sign_in_is_limited(servers, people):
