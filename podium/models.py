@@ -312,6 +312,25 @@ class SlackEntry(Base):
     user: Mapped[User] = relationship()
 
 
+class GradeChange(Base):
+    """A final grade of a finalised or released competition that a decision changed: a regrade (POLICY.md section
+    11), or a release that moved the slack chain. The audit event of the decision lists the same changes; these rows
+    let a student see the reason beside the grade."""
+
+    __tablename__ = "grade_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
+    competition_id: Mapped[int] = mapped_column(ForeignKey("competitions.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    old_final: Mapped[Optional[float]] = mapped_column(Float)  # None: no grade before
+    new_final: Mapped[Optional[float]] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(254))
+    audit_event_id: Mapped[Optional[int]] = mapped_column(ForeignKey("audit_events.id", ondelete="SET NULL"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class JobLease(Base):
     """A named job that one process at a time may run (the deadline scheduler), held until `lease_until`."""
 
