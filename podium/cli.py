@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from podium.config import DEFAULT_SERVER_THREADS, DEFAULT_SERVER_WORKERS, debug_requested
-from podium.errors import PodiumError
+from podium.errors import PodiumError, RegradeNeeded
 
 if TYPE_CHECKING:
     from podium.runtime import Runtime
@@ -34,6 +34,11 @@ class PodiumGroup(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except RegradeNeeded as exc:
+            click.echo(f"error: {exc.message}", err=True)
+            click.echo("Run the command again with --regrade to apply the change; every grade it changes is "
+                       "recorded in the audit log.", err=True)
+            ctx.exit(EXIT_ERROR)
         except PodiumError as exc:
             click.echo(f"error: {exc.message}", err=True)
             ctx.exit(EXIT_ERROR)
@@ -463,17 +468,105 @@ def slack() -> None:
     """Slack days: the external ledger and each student's balance."""
 
 
+REGRADE_HELP = ("apply the change even though it changes final grades of finalised or released competitions "
+                "(each changed grade is audited)")
+
+
+def regrade_option(command):
+    return click.option("--regrade", is_flag=True, help=REGRADE_HELP)(command)
+
+
+def echo_ledger_change(change, done: str | None = None) -> None:
+    """What a ledger change did; `done` says it in place of the count of entries recorded (edit, remove)."""
+    lines = change.lines()
+    for line in ([done] + lines[1:] if done else lines):
+        if line.startswith("over budget: "):
+            click.echo(f"warning: {line}", err=True)
+        else:
+            click.echo(line)
+
+
 @slack.command("import")
 @click.argument("ledger", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--course", "course_slug", required=True)
+@regrade_option
 @click.pass_context
-def slack_import(ctx, ledger: Path, course_slug: str) -> None:
-    """Record slack days spent outside Podium, from a CSV email,days,note (each entry audited)."""
+def slack_import(ctx, ledger: Path, course_slug: str, regrade: bool) -> None:
+    """Record slack days spent outside Podium, from a CSV email,days,note (each entry audited); rows already in
+    the ledger are not counted again."""
     from podium.services import courses, slack as service
 
     with runtime(ctx).db.session() as session:
-        added = service.import_ledger(session, courses.get_course(session, course_slug), ledger, actor=actor())
-    click.echo(f"{added} entries recorded")
+        change = service.import_ledger(session, courses.get_course(session, course_slug), ledger, actor=actor(),
+                                       regrade=regrade)
+    echo_ledger_change(change)
+
+
+@slack.command("add")
+@click.argument("email")
+@click.argument("days")
+@click.option("--course", "course_slug", required=True)
+@click.option("--note", default="", help="why, e.g. the part graded elsewhere")
+@regrade_option
+@click.pass_context
+def slack_add(ctx, email: str, days: str, course_slug: str, note: str, regrade: bool) -> None:
+    """Record DAYS slack days EMAIL spent outside Podium."""
+    from podium.services import courses, slack as service
+
+    with runtime(ctx).db.session() as session:
+        change = service.record_entry(session, courses.get_course(session, course_slug), email, days, note,
+                                      actor=actor(), regrade=regrade)
+    echo_ledger_change(change)
+
+
+@slack.command("list")
+@click.argument("course_slug")
+@click.pass_context
+def slack_list(ctx, course_slug: str) -> None:
+    """The ledger: each entry's id, student, days and note (ids for `slack edit` and `slack remove`)."""
+    from podium.services import browse, courses, slack as service
+
+    with runtime(ctx).db.session() as session:
+        course = courses.get_course(session, course_slug)
+        click.echo("id\temail\tdays\tnote\trecorded by")
+        for entry in browse.slack_entries(session, course):
+            click.echo(f"{entry.id}\t{entry.user.email}\t{entry.days}\t{entry.note}\t{entry.recorded_by}")
+        for over in service.over_budget(session, course):
+            click.echo(f"warning: over budget: {over.line()}", err=True)
+
+
+@slack.command("edit")
+@click.argument("entry_id", type=int)
+@click.option("--course", "course_slug", required=True)
+@click.option("--days", default=None, help="the corrected number of days")
+@click.option("--note", default=None, help="the corrected note")
+@regrade_option
+@click.pass_context
+def slack_edit(ctx, entry_id: int, course_slug: str, days: str | None, note: str | None, regrade: bool) -> None:
+    """Correct a ledger entry's days or note (audited with both versions)."""
+    from podium.services import courses, slack as service
+
+    if days is None and note is None:
+        raise click.UsageError("give --days, --note or both")
+    with runtime(ctx).db.session() as session:
+        change = service.edit_entry(session, courses.get_course(session, course_slug), entry_id, actor=actor(),
+                                    days=days, note=note, regrade=regrade)
+    echo_ledger_change(change, done=f"entry {entry_id} corrected")
+
+
+@slack.command("remove")
+@click.argument("entry_id", type=int)
+@click.option("--course", "course_slug", required=True)
+@regrade_option
+@click.pass_context
+def slack_remove(ctx, entry_id: int, course_slug: str, regrade: bool) -> None:
+    """Remove a ledger entry (audited with what it said)."""
+    from podium.services import courses, slack as service
+
+    with runtime(ctx).db.session() as session:
+        change = service.remove_entry(session, courses.get_course(session, course_slug), entry_id, actor=actor(),
+                                      regrade=regrade)
+    echo_ledger_change(change, done=f"entry {entry_id} removed")
 
 
 @slack.command("balance")

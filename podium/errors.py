@@ -90,3 +90,19 @@ class StorageUnavailable(Unavailable):
     def __init__(self, detail: str):
         super().__init__("Podium cannot store files at the moment, so nothing was kept. Try again shortly.",
                          detail=detail)
+
+
+class RegradeNeeded(PodiumError):
+    """A change to what grades depend on would change final grades of finalised or released competitions, and no
+    regrade was asked for: nothing was changed (podium.services.regrades). `changes` lists them (regrades.Change)."""
+
+    code = 409
+    NAMED = 5  # changes named in the message before "and N more"
+
+    def __init__(self, what: str, changes: list):
+        self.what, self.changes = what, changes
+        named = "; ".join(c.line() for c in changes[:self.NAMED])
+        more = f"; and {len(changes) - self.NAMED} more" if len(changes) > self.NAMED else ""
+        super().__init__(f"{what} would change {len(changes)} final grade{'s' if len(changes) != 1 else ''} of "
+                         f"finalised or released competitions ({named}{more}); nothing was changed. Changing a "
+                         f"grade after finalisation is a regrade, which must be asked for explicitly.")

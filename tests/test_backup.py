@@ -28,12 +28,14 @@ from podium.models import (
     DataFile,
     Enrolment,
     Extension,
+    GradeChange,
     SlackEntry,
     Submission,
     User,
 )
 from podium.runtime import Runtime, make_runtime
-from podium.services import backup, competitions, courses, extensions, grading, selection, slack, submissions
+from podium.services import (backup, competitions, courses, extensions, grading, regrades, selection, slack,
+                             submissions)
 from podium.services import users as users_service
 from podium.testing.postgres import TemporaryPostgres
 from tests.conftest import predictions, write_course
@@ -47,7 +49,8 @@ NOT_COMPARED = {"submissions": {"id", "claimed_by", "lease_until"}, "users": {"i
 # Columns that name a file or folder: compared by the sha256 of what they point to, not by the path.
 FILE_COLUMNS = {("data_files", "path"), ("submissions", "file_path")}
 FOLDER_COLUMNS = {("competitions", "compiled_dir"), ("competitions", "source_dir")}
-MODELS = (User, Course, Enrolment, Competition, DataFile, Submission, Extension, SlackEntry, AuditEvent)
+MODELS = (User, Course, Enrolment, Competition, DataFile, Submission, Extension, SlackEntry, AuditEvent,
+          GradeChange)
 
 
 # --- building a course with a history ---------------------------------------------------------------------
@@ -100,6 +103,8 @@ def build_course(rt: Runtime, root: Path, slug: str = "c1") -> History:
         slack.import_ledger(session, course, f"email,days,note\n{ANA},1,autolab part\n{BEN},2,\n", actor="test")
         competitions.finalise(session, hw0, actor="test")
         competitions.release(session, hw0, actor="test")
+        regrades.record(session, course, [regrades.Change(ANA, hw0.public_id, 81.0, 79.5)], reason="regrade: test",
+                        actor="test", action="grades.regrade")
     return History(api_key=api_key)
 
 
@@ -128,6 +133,7 @@ def snapshot(rt: Runtime, slug: str) -> dict[str, list]:
             Extension: Extension.competition_id.in_(comp_ids),
             SlackEntry: SlackEntry.course_id == course_id,
             AuditEvent: AuditEvent.course_id == course_id,
+            GradeChange: GradeChange.course_id == course_id,
         }
         rows = {model: [dict(r) for r in session.execute(select(model.__table__).where(where)).mappings()]
                 for model, where in owned.items()}
@@ -145,6 +151,7 @@ def snapshot(rt: Runtime, slug: str) -> dict[str, list]:
                        for r in rows[Extension]},
         "slack_entries": {r["id"]: (email[r["user_id"]], r["recorded_at"].isoformat(), r["days"])
                           for r in rows[SlackEntry]},
+        "audit_events": {r["id"]: (r["action"], r["at"].isoformat()) for r in rows[AuditEvent]},
     }
     return {model.__tablename__: sorted((json.dumps(_natural_row(rt, model.__tablename__, r, natural),
                                                     sort_keys=True, default=str) for r in rows[model]))
@@ -152,7 +159,8 @@ def snapshot(rt: Runtime, slug: str) -> dict[str, list]:
 
 
 def _natural_row(rt: Runtime, table: str, row: dict, natural: dict) -> dict:
-    refs = {"user_id": "users", "course_id": "courses", "competition_id": "competitions"}
+    refs = {"user_id": "users", "course_id": "courses", "competition_id": "competitions",
+            "audit_event_id": "audit_events"}
     out = {}
     for name, value in row.items():
         if name in NOT_COMPARED.get(table, {"id"}):

@@ -164,7 +164,7 @@ def test_slack_spent_elsewhere_shrinks_the_budget(course, podium_cli, tmp_path):
     example_4_history(podium_cli, tmp_path)
     ledger = tmp_path / "ledger.csv"
     ledger.write_text(f"email,days,note\n{STUDENT},6,hw1p1 autolab\n")
-    assert "1 entries recorded" in podium_cli("slack", "import", ledger, "--course", "f19").stdout
+    assert "1 slack entry recorded" in podium_cli("slack", "import", ledger, "--course", "f19").stdout
     ana = [r for r in export(podium_cli) if r["email"] == STUDENT]
     # 1 day left: the 2-days-late hw1 submission is late now, and on-time 70 beats 0.9 * 72 = 64.8.
     assert (ana[0]["window"], ana[0]["final_grade"], ana[0]["slack_days_remaining"]) == ("on_time", "70.0000", "1")

@@ -49,6 +49,7 @@ from podium.models import (
     DataFile,
     Enrolment,
     Extension,
+    GradeChange,
     SlackEntry,
     Submission,
     User,
@@ -127,6 +128,10 @@ TABLES: tuple[TableSpec, ...] = (
               refs={"course_id": "courses", "user_id": "users"}),
     TableSpec("audit_events", AuditEvent, ("at", "actor", "course_id", "action", "target", "details"),
               refs={"course_id": "courses"}),
+    TableSpec("grade_changes", GradeChange, ("course_id", "competition_id", "user_id", "old_final", "new_final",
+                                             "reason", "actor", "audit_event_id", "at"),
+              refs={"course_id": "courses", "competition_id": "competitions", "user_id": "users",
+                    "audit_event_id": "audit_events"}),
 )
 SPECS = {spec.name: spec for spec in TABLES}
 
@@ -177,6 +182,8 @@ AUDIT_ID_FIELDS = {
     "extension.grant": {"extension": "extensions"},
     "extension.revoke": {"extension": "extensions"},
     "slack.record": {"target": "users", "entry": "slack_entries"},
+    "slack.edit": {"target": "users", "entry": "slack_entries"},
+    "slack.remove": {"target": "users"},  # the entry is gone; its days and note are in the details
 }
 
 

@@ -21,14 +21,12 @@ from typing import Iterator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from podium.errors import PodiumError
+from podium.errors import RegradeNeeded
 from podium.models import Competition, Course, GradeChange, User
 from podium.services import audit
 
 # Grades are compared to this many decimals: the exports write four, and a difference below that is rounding.
 COMPARED_DECIMALS = 6
-# How many changes a refusal names before saying "and N more".
-NAMED_IN_MESSAGE = 5
 
 
 @dataclass(frozen=True)
@@ -45,20 +43,6 @@ class Change:
 
     def as_detail(self) -> dict:
         return {"email": self.email, "competition": self.competition, "old": self.old, "new": self.new}
-
-
-class RegradeNeeded(PodiumError):
-    """The change would change grades of a finalised or released competition; nothing was changed."""
-
-    code = 409
-
-    def __init__(self, what: str, changes: list[Change]):
-        self.what, self.changes = what, changes
-        named = "; ".join(c.line() for c in changes[:NAMED_IN_MESSAGE])
-        more = f"; and {len(changes) - NAMED_IN_MESSAGE} more" if len(changes) > NAMED_IN_MESSAGE else ""
-        super().__init__(f"{what} would change {len(changes)} final grade{'s' if len(changes) != 1 else ''} of "
-                         f"finalised or released competitions ({named}{more}); nothing was changed. A regrade is a "
-                         f"decision: ask for it explicitly to apply the change.")
 
 
 def guarded(comp: Competition) -> bool:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import io
 from datetime import datetime
 
-from flask import Blueprint, Response, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 
 from podium import rules
 from podium.domain import utcnow
-from podium.errors import PodiumError
+from podium.errors import PodiumError, RegradeNeeded
 from podium.services import (accounts, authority, browse, competition_settings, competitions, courses, export, extensions,
                              grading, finalisations, overview, rule_values, slack, standing, users)
 from podium.web.access import (competition_for_instructor, competition_for_staff, course_for_instructor,
@@ -38,6 +38,27 @@ def rescores() -> Rescores:
 def local_path(target: str | None) -> str | None:
     """A redirect target from a form, only when it stays on this site."""
     return target if target and target.startswith("/") and not target.startswith("//") else None
+
+
+@bp.errorhandler(RegradeNeeded)
+def confirm_regrade(exc: RegradeNeeded):
+    """A change that would move grades of finalised or released competitions: the page lists every grade it would
+    change and sends the same form again, with the regrade asked for, when staff confirm."""
+    course = course_for_staff(request.view_args["slug"])
+    fields = [(name, value) for name, value in request.form.items(multi=True) if name not in ("csrf_token", "regrade")]
+    fields += list(g.get("resubmitted", {}).items())  # what came as a file, sent again as text
+    return render_template("staff/regrade.html", **page_args(course=course, refusal=exc, action=request.path,
+                                                             fields=fields, back=request.referrer)), 409
+
+
+def regrade_asked() -> bool:
+    """The form confirmed a regrade (podium.services.regrades)."""
+    return request.form.get("regrade") == "1"
+
+
+def flash_lines(lines: list[str]) -> None:
+    for line in lines:
+        flash(line, "error" if line.startswith("over budget: ") else "message")
 
 
 def page_args(**values):
@@ -268,7 +289,9 @@ def slack_page(slug: str):
     course = course_for_staff(slug)
     reports = grading.gradebook(db_session(), course)
     entries = browse.slack_entries(db_session(), course)
-    return render_template("staff/slack.html", **page_args(course=course, reports=reports, entries=entries))
+    over = {o.email: o for o in slack.over_budget(db_session(), course)}
+    return render_template("staff/slack.html", **page_args(course=course, reports=reports, entries=entries,
+                                                            over_budget=over))
 
 
 @bp.post("/<slug>/slack")
@@ -278,8 +301,28 @@ def import_slack(slug: str):
     text = _uploaded_text("ledger") or request.form.get("ledger_text", "")
     if not text.strip():
         raise PodiumError("Choose a ledger CSV (columns email,days,note) or paste its lines.", code=422)
-    added = slack.import_ledger(db_session(), course, text, actor=me().email)
-    flash(f"{added} slack entr{'y' if added == 1 else 'ies'} recorded.")
+    g.resubmitted = {"ledger_text": text}
+    change = slack.import_ledger(db_session(), course, text, actor=me().email, regrade=regrade_asked())
+    flash_lines(change.lines())
+    return redirect(url_for("staff.slack_page", slug=slug))
+
+
+@bp.post("/<slug>/slack/entries/<int:entry_id>")
+@signed_in
+def edit_slack_entry(slug: str, entry_id: int):
+    course = course_for_staff(slug)
+    change = slack.edit_entry(db_session(), course, entry_id, actor=me().email, days=request.form.get("days"),
+                              note=request.form.get("note"), regrade=regrade_asked())
+    flash_lines([f"Ledger entry {entry_id} corrected.", *change.lines()[1:]])
+    return redirect(url_for("staff.slack_page", slug=slug))
+
+
+@bp.post("/<slug>/slack/entries/<int:entry_id>/remove")
+@signed_in
+def remove_slack_entry(slug: str, entry_id: int):
+    course = course_for_staff(slug)
+    change = slack.remove_entry(db_session(), course, entry_id, actor=me().email, regrade=regrade_asked())
+    flash_lines([f"Ledger entry {entry_id} removed.", *change.lines()[1:]])
     return redirect(url_for("staff.slack_page", slug=slug))
 
 

@@ -24,9 +24,9 @@ from typing import Callable
 import pytest
 
 from podium.models import User
-from podium.services import extensions, upload_tickets
+from podium.services import browse, extensions, slack, upload_tickets
 from podium.services.accounts import reset_token
-from podium.services.courses import get_competition
+from podium.services.courses import get_competition, get_course
 from tests.conftest import predictions
 from tests.security.conftest import EMAIL, ROLES, SECRET, People
 from tests.web.helpers import PASSWORD, Browser
@@ -168,6 +168,18 @@ def empty_ticket(ctx: Ctx, role: str) -> dict:
     return {"ticket": issued.token}
 
 
+def ledger_entry(slug: str, email: str) -> Callable[[Ctx, str], dict]:
+    """A fresh slack ledger entry of course `slug` for each role to try to correct or remove."""
+    def prepare(ctx: Ctx, role: str) -> dict:
+        with ctx.rt.db.session() as session:
+            slack.record_entry(session, get_course(session, slug), email, 1, f"entry for {role} to try", actor="test")
+        with ctx.rt.db.session() as session:
+            [entry] = [e.id for e in browse.slack_entries(session, get_course(session, slug))
+                       if e.note.endswith(role + " to try")]
+        return {"entry": entry}
+    return prepare
+
+
 def ticket_body(ctx: Ctx, role: str, client) -> bytes:
     return predictions().encode()
 
@@ -267,6 +279,14 @@ CASES = [
     Case("/staff/<slug>/slack", "GET", "/staff/c1/slack", staff_only(200)),
     Case("/staff/<slug>/slack", "POST", "/staff/c1/slack", staff_only(302),
          data={"ledger_text": f"email,days,note\n{EMAIL['student']},1,hw0\n"}),
+    Case("/staff/<slug>/slack/entries/<int:entry_id>", "POST", "/staff/c1/slack/entries/{entry}", staff_only(302),
+         data={"days": "2"}, prepare=ledger_entry("c1", EMAIL["student"])),
+    Case("/staff/<slug>/slack/entries/<int:entry_id>", "POST", "/staff/c1/slack/entries/{entry}", staff_only(404),
+         data={"days": "2"}, prepare=ledger_entry("c2", EMAIL["outsider"]), variant="an entry of another course"),
+    Case("/staff/<slug>/slack/entries/<int:entry_id>/remove", "POST", "/staff/c1/slack/entries/{entry}/remove",
+         staff_only(302), prepare=ledger_entry("c1", EMAIL["student"])),
+    Case("/staff/<slug>/slack/entries/<int:entry_id>/remove", "POST", "/staff/c1/slack/entries/{entry}/remove",
+         staff_only(404), prepare=ledger_entry("c2", EMAIL["outsider"]), variant="an entry of another course"),
     Case("/staff/<slug>/students/<int:user_id>", "GET", "/staff/c1/students/{student_id}", staff_only(200)),
     Case("/staff/<slug>/students/<int:user_id>", "GET", "/staff/c1/students/{outsider_id}", staff_only(404),
          variant="someone of another course"),
