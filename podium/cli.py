@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from podium.runtime import Runtime
 
 EXIT_ERROR = 1
+REGRADE_HELP = ("apply the change even though it changes final grades of finalised or released competitions "
+                "(each changed grade is audited)")
 
 
 class PodiumGroup(click.Group):
@@ -91,15 +93,16 @@ def init(ctx: click.Context) -> None:
 
 @cli.command()
 @click.argument("folder", type=click.Path(path_type=Path))
+@click.option("--regrade", is_flag=True, help=REGRADE_HELP)
 @click.pass_context
-def load(ctx: click.Context, folder: Path) -> None:
-    """Load or update a course folder (course.toml and */competition.toml)."""
+def load(ctx: click.Context, folder: Path, regrade: bool) -> None:
+    """Load or update a course folder (course.toml and */competition.toml); prints what changed, key by key."""
     from podium.services.courses import load_course
 
     rt = runtime(ctx)
     rt.db.upgrade()
     with rt.db.session() as session:
-        report = load_course(session, rt.settings, folder, actor=actor())
+        report = load_course(session, rt.settings, folder, actor=actor(), regrade=regrade)
     click.echo("\n".join(report.lines()))
 
 
@@ -466,10 +469,6 @@ def extensions_revoke(ctx, extension_id: int) -> None:
 @cli.group()
 def slack() -> None:
     """Slack days: the external ledger and each student's balance."""
-
-
-REGRADE_HELP = ("apply the change even though it changes final grades of finalised or released competitions "
-                "(each changed grade is audited)")
 
 
 def regrade_option(command):

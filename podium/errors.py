@@ -99,10 +99,14 @@ class RegradeNeeded(PodiumError):
     code = 409
     NAMED = 5  # changes named in the message before "and N more"
 
-    def __init__(self, what: str, changes: list):
+    def __init__(self, what: str, changes: list, *, because: str | None = None):
         self.what, self.changes = what, changes
-        named = "; ".join(c.line() for c in changes[:self.NAMED])
-        more = f"; and {len(changes) - self.NAMED} more" if len(changes) > self.NAMED else ""
-        super().__init__(f"{what} would change {len(changes)} final grade{'s' if len(changes) != 1 else ''} of "
-                         f"finalised or released competitions ({named}{more}); nothing was changed. Changing a "
-                         f"grade after finalisation is a regrade, which must be asked for explicitly.")
+        if because is not None:
+            message = f"{what}: {because}; nothing was changed."
+        else:
+            named = "; ".join(c.line() for c in changes[:self.NAMED])
+            more = f"; and {len(changes) - self.NAMED} more" if len(changes) > self.NAMED else ""
+            message = (f"{what} would change {len(changes)} final grade{'s' if len(changes) != 1 else ''} of "
+                       f"finalised or released competitions ({named}{more}); nothing was changed.")
+        super().__init__(f"{message} Changing a grade after finalisation is a regrade, which must be asked for "
+                         "explicitly.")

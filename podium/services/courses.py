@@ -6,25 +6,42 @@ metric file, and the files students may download. The instructor's checkout can 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from podium import rules
 from podium.config import Settings
-from podium.errors import ConfigError, Forbidden, NotFound
+from podium.errors import ConfigError, Forbidden, NotFound, RegradeNeeded
 from podium.models import Competition, Course, DataFile, Role, User
 from podium.services import audit
 from podium.services.rule_values import schedule_of
 from podium.services.users import role_in
 from podium.services.files import sha256_of, store_copy
 from podium.spec import CUSTOM_PREFIX, CompetitionSpec, CourseSpec, read_course
+
+
+@dataclass(frozen=True)
+class KeyChange:
+    """One setting a load changed: `key` as written in the folder's files, values as the files say them."""
+
+    key: str
+    old: Any
+    new: Any
+
+    def line(self) -> str:
+        return f"{self.key}: {_shown(self.old)} -> {_shown(self.new)}"
+
+    def as_detail(self) -> dict:
+        return {"key": self.key, "old": _as_json(self.old), "new": _as_json(self.new)}
 
 
 @dataclass
@@ -34,39 +51,106 @@ class LoadReport:
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     solution_changed: list[str] = field(default_factory=list)
+    # What changed, key by key: under the course's slug for course.toml, under a public id for a competition.
+    changes: dict[str, list[KeyChange]] = field(default_factory=dict)
+    regraded: list = field(default_factory=list)  # regrades.Change: grades of finalised competitions it changed
+
+    @property
+    def course_changes(self) -> list[KeyChange]:
+        return self.changes.get(self.course, [])
 
     def lines(self) -> list[str]:
-        out = [f"course {self.course}"]
+        out = [f"course {self.course}: " + ("updated" if self.course_changes else "unchanged")]
+        out += [f"    {change.line()}" for change in self.course_changes]
         for label, ids in (("created", self.created), ("updated", self.updated), ("unchanged", self.unchanged)):
             if ids:
                 out.append(f"  {label}: {', '.join(ids)}")
+            if label == "updated":
+                for public_id in ids:
+                    out.append(f"  {public_id}:")
+                    out += [f"    {change.line()}" for change in self.changes.get(public_id, [])]
         for public_id in self.solution_changed:
             out.append(f"  the solution of {public_id} changed: run `podium rescore {public_id}`")
+        out += [f"  regraded: {change.line()}" for change in self.regraded]
         return out
 
+    def audit_details(self) -> dict:
+        return {target: [c.as_detail() for c in changes] for target, changes in self.changes.items() if changes}
 
-def load_course(session: Session, settings: Settings, folder: Path, actor: str = "cli") -> LoadReport:
-    """Create or update the course in `folder`; refuses the whole folder on the first problem found."""
+
+def load_course(session: Session, settings: Settings, folder: Path, actor: str = "cli", *, regrade: bool = False
+                ) -> LoadReport:
+    """Create or update the course in `folder`; refuses the whole folder on the first problem found, and, without
+    `regrade`, a load that changes final grades of finalised or released competitions (POLICY.md section 11).
+
+    The settings are written first and the grades compared; files are copied only once the load is accepted, so
+    a refused load leaves the data dir as it was (a compiled solution has a folder of its own per version)."""
+    from podium.services import regrades
+
     spec = read_course(Path(folder))
     _refuse_public_id_collisions(session, spec)
     compiled = {c.slug: compile_competition(settings, spec, c) for c in spec.competitions}
 
     course = session.scalar(select(Course).where(Course.slug == spec.slug))
+    report = LoadReport(course=spec.slug)
     if course is None:
         course = Course(slug=spec.slug, title=spec.title, timezone=spec.timezone, policy=spec.policy)
         session.add(course)
-    _assign(course, title=spec.title, timezone=spec.timezone, policy=spec.policy, source_dir=str(spec.folder))
-    session.flush()
-
-    report = LoadReport(course=spec.slug)
+        session.flush()
+    with regrades.decision(session, course, what=f"loading {spec.folder}", actor=actor, regrade=regrade) as regraded:
+        report.changes[spec.slug] = _course_changes(course, spec)
+        competitions = {c.slug: _load_settings(session, settings, course, c, compiled[c.slug], report)
+                        for c in spec.competitions}
+        metrics = {c.slug: _metric_file_change(c, _home(settings, course, c)) for c in spec.competitions}
+        for comp_spec in spec.competitions:
+            _note(report, competitions[comp_spec.slug].public_id, metrics[comp_spec.slug])
+        _refuse_new_solutions_of_finalised(report, competitions, regrade)
+    report.regraded = regraded
     for comp_spec in spec.competitions:
-        _load_competition(session, settings, course, comp_spec, compiled[comp_spec.slug], report)
-    if report.created or report.updated:
+        comp, home = competitions[comp_spec.slug], _home(settings, course, comp_spec)
+        if metrics[comp_spec.slug]:
+            _copy_metric(comp_spec, home)
+        _note(report, comp.public_id, _sync_data_files(settings, comp, comp_spec, home / "files"))
+    session.flush()
+    if report.created or report.updated or report.course_changes:
         audit.record(session, actor, "course.load", course_id=course.id, target=spec.slug,
-                     created=report.created, updated=report.updated, folder=str(spec.folder))
+                     created=report.created, updated=report.updated, folder=str(spec.folder),
+                     changes=report.audit_details())
     return report
 
 
+def _home(settings: Settings, course: Course, spec: CompetitionSpec) -> Path:
+    """Where the server keeps what it needs of a competition: its metric file and its data files."""
+    return settings.courses_dir / course.slug / spec.slug
+
+
+def _course_changes(course: Course, spec: CourseSpec) -> list[KeyChange]:
+    """course.toml's settings, the [policy] table key by key."""
+    old_policy = dict(course.policy or {})
+    changes = [KeyChange(name, old, new) for name, old, new in _assign(course, title=spec.title,
+                                                                        timezone=spec.timezone)]
+    if old_policy != spec.policy:
+        course.policy = spec.policy
+        changes += [KeyChange(f"policy.{key}", old_policy.get(key), spec.policy.get(key))
+                    for key in sorted(old_policy.keys() | spec.policy.keys())
+                    if old_policy.get(key) != spec.policy.get(key)]
+    course.source_dir = str(spec.folder)  # where it was loaded from last: not a setting
+    return changes
+
+
+def _refuse_new_solutions_of_finalised(report: LoadReport, competitions: dict[str, Competition], regrade: bool
+                                       ) -> None:
+    """A new solution or metric changes grades once rescored, which the grade comparison cannot see yet."""
+    from podium.services.regrades import guarded
+
+    if regrade:
+        return
+    for comp in competitions.values():
+        keys = {c.key for c in report.changes.get(comp.public_id, [])}
+        if guarded(comp) and any(k.startswith(("evaluation.solution", "evaluation.metric", "evaluation.id_column")) for k in keys):
+            raise RegradeNeeded(f"loading {comp.public_id}", [], because=(
+                "it is finalised or released and its solution or metric changed, so its grades change when its "
+                f"submissions are rescored (then run `podium rescore {comp.public_id} --regrade`)"))
 def compile_competition(settings: Settings, course: CourseSpec, comp: CompetitionSpec) -> tuple[str, Path, list]:
     """Compile the solution once into its fast form; reuse it when the same solution was compiled before."""
     # Here, not at the top: this module's lookups (get_course, get_competition) serve commands that never score,
@@ -107,8 +191,20 @@ def _refuse_public_id_collisions(session: Session, spec: CourseSpec) -> None:
                               f"rename this competition or the course so that <course>-<competition> differs")
 
 
-def _load_competition(session: Session, settings: Settings, course: Course, spec: CompetitionSpec,
-                      compiled: tuple[str, Path, list], report: LoadReport) -> None:
+# The competition's columns under the keys of competition.toml that set them; the rest (where the compiled solution
+# and the copied files are, the header read off the solution) follow from these and are not reported.
+SETTING_KEYS = {
+    **{name: f"competition.{name}" for name in ("title", "weight", "slack_eligible", "allow_practice", "auto_release",
+                                                "display_precision", "daily_limit", "description")},
+    **{name: f"schedule.{name}" for name in ("opens", "early", "ontime", "late")},
+    **{name: f"evaluation.{name}" for name in ("metric", "id_column", "higher_is_better")},
+    "cutoffs": "grading.cutoffs", "solution_sha256": "evaluation.solution",
+}
+
+
+def _load_settings(session: Session, settings: Settings, course: Course, spec: CompetitionSpec,
+                   compiled: tuple[str, Path, list], report: LoadReport) -> Competition:
+    """Write a competition's settings (not its files), noting each key that changed."""
     sha, compiled_dir, header = compiled
     comp = session.scalar(select(Competition).where(Competition.course_id == course.id, Competition.slug == spec.slug))
     public_id = f"{course.slug}-{spec.slug}"
@@ -116,7 +212,7 @@ def _load_competition(session: Session, settings: Settings, course: Course, spec
     if created:
         comp = Competition(course=course, slug=spec.slug)
         session.add(comp)
-    home = settings.courses_dir / course.slug / spec.slug
+    home = _home(settings, course, spec)
     old_sha = comp.solution_sha256
     changed = _assign(
         comp,
@@ -134,61 +230,115 @@ def _load_competition(session: Session, settings: Settings, course: Course, spec
 
         session.flush()
         fix_cutoffs(session, comp)
-    changed |= _copy_metric(spec, home)
-    changed |= _sync_data_files(settings, comp, spec, home / "files")
     session.flush()
     if created:
         report.created.append(public_id)
-    elif changed:
-        report.updated.append(public_id)
-        if old_sha and old_sha != sha:
-            report.solution_changed.append(public_id)
-    else:
+        return comp
+    report.changes[public_id] = [KeyChange(SETTING_KEYS[name], _reported(name, old), _reported(name, new))
+                                 for name, old, new in changed if name in SETTING_KEYS]
+    if old_sha and old_sha != sha:
+        report.solution_changed.append(public_id)
+    _note(report, public_id, [])
+    return comp
+
+
+def _reported(name: str, value: Any) -> Any:
+    return _Digest(value or None) if name == "solution_sha256" else value
+
+
+def _note(report: LoadReport, public_id: str, changes: list[KeyChange]) -> None:
+    """Changes found for a competition: it is listed as updated when it has any, as unchanged otherwise."""
+    if public_id in report.created:
+        return
+    report.changes.setdefault(public_id, []).extend(changes)
+    if report.changes[public_id]:
+        if public_id in report.unchanged:
+            report.unchanged.remove(public_id)
+        if public_id not in report.updated:
+            report.updated.append(public_id)
+    elif public_id not in report.unchanged:
         report.unchanged.append(public_id)
 
 
-def _assign(obj, **values) -> bool:
-    """Set attributes, saying whether anything changed (so a second load reports `unchanged`)."""
-    changed = False
+def _assign(obj, **values) -> list[tuple[str, Any, Any]]:
+    """Set attributes; returns (name, old, new) for each that changed (so a second load reports `unchanged`)."""
+    changed = []
     for name, value in values.items():
-        if getattr(obj, name) != value:
+        old = getattr(obj, name)
+        if old != value:
             setattr(obj, name, value)
-            changed = True
+            changed.append((name, old, value))
     return changed
 
 
-def _copy_metric(spec: CompetitionSpec, home: Path) -> bool:
+def _metric_file_change(spec: CompetitionSpec, home: Path) -> list[KeyChange]:
+    """A custom metric's file, compared with the copy the server scores with (nothing copied yet)."""
     if not spec.metric.startswith(CUSTOM_PREFIX):
-        return False
+        return []
     source = spec.folder / spec.metric[len(CUSTOM_PREFIX):]
     dest = home / source.name
-    if dest.exists() and sha256_of(dest) == sha256_of(source):
-        return False
-    store_copy(source, dest)
-    return True
+    old = sha256_of(dest) if dest.exists() else None
+    new = sha256_of(source)
+    return [] if old == new else [KeyChange(f"evaluation.metric file {source.name}", _Digest(old), _Digest(new))]
 
 
-def _sync_data_files(settings: Settings, comp: Competition, spec: CompetitionSpec, dest_dir: Path) -> bool:
+def _copy_metric(spec: CompetitionSpec, home: Path) -> None:
+    source = spec.folder / spec.metric[len(CUSTOM_PREFIX):]
+    store_copy(source, home / source.name)
+
+
+def _sync_data_files(settings: Settings, comp: Competition, spec: CompetitionSpec, dest_dir: Path
+                     ) -> list[KeyChange]:
     wanted = {path.name: path for path in spec.data_files}
     existing = {f.name: f for f in comp.files}
-    changed = False
+    changes = []
     for name, row in existing.items():
         if name not in wanted:
             comp.files.remove(row)
-            changed = True
+            changes.append(KeyChange(f"data file {name}", _Digest(row.sha256), None))
     for name, source in wanted.items():
         sha = sha256_of(source)
         row = existing.get(name)
         if row is not None and row.sha256 == sha and settings.located(row.path).is_file():
             continue
         stored = store_copy(source, dest_dir / name)
+        old = None if row is None else _Digest(row.sha256)
         if row is None:
             row = DataFile(name=name)
             comp.files.append(row)
         row.path, row.size_bytes, row.sha256 = settings.stored_path(stored.path), stored.size_bytes, stored.sha256
-        changed = True
-    return changed
+        changes.append(KeyChange(f"data file {name}", old, _Digest(stored.sha256)))
+    return changes
 
+
+@dataclass(frozen=True)
+class _Digest:
+    """A file in a change report: its sha256, shortened as git shortens a commit."""
+
+    sha256: str | None
+
+    def __str__(self) -> str:
+        return f"sha256 {self.sha256[:12]}" if self.sha256 else "none"
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, sort_keys=True)
+    if isinstance(value, str):
+        return json.dumps(value if len(value) <= 60 else value[:57] + "...")
+    return str(value)
+
+
+def _as_json(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, _Digest):
+        return value.sha256
+    return value
 
 def get_course(session: Session, slug: str) -> Course:
     course = session.scalar(select(Course).where(Course.slug == slug))

@@ -86,10 +86,20 @@ def decision(session: Session, course: Course, *, what: str, actor: str, regrade
     and `regrade` is False."""
     changes: list[Change] = []
     if not any(guarded(c) for c in course.competitions):
-        yield changes  # nothing finalised or released: every grade is still provisional
+        try:
+            yield changes  # nothing finalised or released: every grade is still provisional
+        except BaseException:
+            session.rollback()
+            raise
         return
     before = final_grades(session, course)
-    yield changes
+    try:
+        yield changes
+    except BaseException:
+        # Nothing of a refused change stays, whoever would commit the session next (a web request commits after
+        # an error page).
+        session.rollback()
+        raise
     session.flush()
     changes.extend(differences(session, course, before, final_grades(session, course)))
     if changes and not regrade:
