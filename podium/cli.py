@@ -331,9 +331,11 @@ def score(ctx, competition: str, file: Path) -> None:
 
 @cli.command()
 @click.argument("competition")
+@click.option("--regrade", is_flag=True, help=REGRADE_HELP)
 @click.pass_context
-def rescore(ctx, competition: str) -> None:
-    """Score every submission of COMPETITION again, e.g. after a solution fix."""
+def rescore(ctx, competition: str, regrade: bool) -> None:
+    """Score every submission of COMPETITION again, e.g. after a solution fix (of a finalised or released
+    competition: a regrade, --regrade)."""
     from tqdm import tqdm
 
     from podium.services import courses, submissions
@@ -346,8 +348,10 @@ def rescore(ctx, competition: str) -> None:
             bar.total = total
             bar.update(1)
 
-        counts = submissions.rescore_competition(rt.db, rt.settings, comp_id, actor=actor(), progress=progress)
-    click.echo(f"{counts['scored']} scored, {counts['failed']} failed")
+        counts = submissions.rescore_competition(rt.db, rt.settings, comp_id, actor=actor(), progress=progress,
+                                                 regrade=regrade)
+    regraded = f", {counts['regraded']} final grades changed (audited)" if "regraded" in counts else ""
+    click.echo(f"{counts['scored']} scored, {counts['failed']} failed{regraded}")
 
 
 @cli.command()
@@ -393,13 +397,14 @@ def jobs(ctx, course_slug: str | None) -> None:
 @cli.command("select")
 @click.argument("submission_id", type=int)
 @click.option("--unselect", is_flag=True, help="remove the final mark instead")
+@click.option("--regrade", is_flag=True, help=REGRADE_HELP)
 @click.pass_context
-def select_submission(ctx, submission_id: int, unselect: bool) -> None:
+def select_submission(ctx, submission_id: int, unselect: bool, regrade: bool) -> None:
     """Mark a student's submission as final (staff; audited)."""
     from podium.services import selection
 
     with runtime(ctx).db.session() as session:
-        sub = selection.set_mark(session, submission_id, not unselect, by=None, actor=actor())
+        sub = selection.set_mark(session, submission_id, not unselect, by=None, actor=actor(), regrade=regrade)
         click.echo(f"submission {sub.id} of {sub.user.email}: {'marked' if sub.selected else 'not marked'} as final")
 
 

@@ -26,7 +26,7 @@ from podium import rules, scoring
 from podium.config import Settings
 from podium.errors import ConfigError, PodiumError
 from podium.models import Competition, DataFile
-from podium.services import audit
+from podium.services import audit, regrades
 from podium.services.files import StoredFile, TooLarge, fsync_dir, store_stream
 from podium.spec import COMPETITION_FILE, CUSTOM_PREFIX, read_competition, scorer_for
 
@@ -152,19 +152,23 @@ def check(settings: Settings, comp: Competition, form: SettingsForm) -> dict[str
     return {key: getattr(spec, key) for key in EDITABLE}
 
 
-def update(session: Session, settings: Settings, comp: Competition, form: SettingsForm, actor: str) -> list[str]:
-    """Apply the form after checking it; returns the names of the settings that changed (audited)."""
+def update(session: Session, settings: Settings, comp: Competition, form: SettingsForm, actor: str, *,
+           regrade: bool = False) -> list[str]:
+    """Apply the form after checking it; returns the names of the settings that changed (audited). A change that
+    moves final grades of a finalised or released competition needs `regrade` (podium.services.regrades)."""
     values = check(settings, comp, form)
     changed = [key for key, value in values.items() if getattr(comp, key) != value]
-    for key in changed:
-        setattr(comp, key, values[key])
     if not changed:
         return []
-    session.flush()
-    if comp.finalised_at is not None:
-        from podium.services.competitions import fix_cutoffs
+    with regrades.decision(session, comp.course, what=f"changing the settings of {comp.public_id}", actor=actor,
+                           regrade=regrade):
+        for key in changed:
+            setattr(comp, key, values[key])
+        session.flush()
+        if comp.finalised_at is not None:
+            from podium.services.competitions import fix_cutoffs
 
-        fix_cutoffs(session, comp)  # finalised: position cutoffs are read again off the final board
+            fix_cutoffs(session, comp)  # finalised: position cutoffs are read again off the final board
     audit.record(session, actor, "competition.settings", course_id=comp.course_id, target=comp.public_id,
                  changed={key: _audit_value(values[key]) for key in changed})
     return changed
@@ -177,11 +181,15 @@ def _audit_value(value: Any) -> Any:
 # --- a new solution ----------------------------------------------------------------------------------------
 
 
-def replace_solution(session: Session, settings: Settings, comp: Competition, stream: BinaryIO, actor: str) -> bool:
+def replace_solution(session: Session, settings: Settings, comp: Competition, stream: BinaryIO, actor: str, *,
+                     regrade: bool = False) -> bool:
     """Compile an uploaded solution for the competition; returns False when it is the solution already in use.
 
-    A solution the scorer cannot use is refused with the instructor's message and changes nothing.
+    A solution the scorer cannot use is refused with the instructor's message and changes nothing; so is one for a
+    finalised or released competition unless a regrade was asked for (its grades change once rescored).
     """
+    regrades.refuse_unless_asked(comp, what=f"a new solution for {comp.public_id}", regrade=regrade, because=(
+        "it is finalised or released, so its grades change when its submissions are rescored with it"))
     incoming = settings.data_dir / "incoming" / f"{comp.id}-solution.csv"
     stored = store_stream(stream, incoming)
     try:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from podium import rules
 from podium.config import Settings
-from podium.errors import ConfigError, Forbidden, NotFound, RegradeNeeded
+from podium.errors import ConfigError, Forbidden, NotFound
 from podium.models import Competition, Course, DataFile, Role, User
 from podium.services import audit
 from podium.services.rule_values import schedule_of
@@ -141,16 +141,16 @@ def _course_changes(course: Course, spec: CourseSpec) -> list[KeyChange]:
 def _refuse_new_solutions_of_finalised(report: LoadReport, competitions: dict[str, Competition], regrade: bool
                                        ) -> None:
     """A new solution or metric changes grades once rescored, which the grade comparison cannot see yet."""
-    from podium.services.regrades import guarded
+    from podium.services.regrades import refuse_unless_asked
 
-    if regrade:
-        return
     for comp in competitions.values():
         keys = {c.key for c in report.changes.get(comp.public_id, [])}
-        if guarded(comp) and any(k.startswith(("evaluation.solution", "evaluation.metric", "evaluation.id_column")) for k in keys):
-            raise RegradeNeeded(f"loading {comp.public_id}", [], because=(
+        if any(k.startswith(("evaluation.solution", "evaluation.metric", "evaluation.id_column")) for k in keys):
+            refuse_unless_asked(comp, what=f"loading {comp.public_id}", regrade=regrade, because=(
                 "it is finalised or released and its solution or metric changed, so its grades change when its "
                 f"submissions are rescored (then run `podium rescore {comp.public_id} --regrade`)"))
+
+
 def compile_competition(settings: Settings, course: CourseSpec, comp: CompetitionSpec) -> tuple[str, Path, list]:
     """Compile the solution once into its fast form; reuse it when the same solution was compiled before."""
     # Here, not at the top: this module's lookups (get_course, get_competition) serve commands that never score,

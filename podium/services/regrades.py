@@ -50,6 +50,13 @@ def guarded(comp: Competition) -> bool:
     return comp.finalised_at is not None or comp.released_at is not None
 
 
+def refuse_unless_asked(comp: Competition, *, what: str, because: str, regrade: bool) -> None:
+    """For a change whose effect on grades shows only later (a new solution or metric, a rescore): a finalised or
+    released competition needs the regrade asked for up front."""
+    if guarded(comp) and not regrade:
+        raise RegradeNeeded(what, [], because=because)
+
+
 def final_grades(session: Session, course: Course, *, staff: bool = True) -> dict[tuple[int, int], float | None]:
     """Every student's final grade in every competition, by (user id, competition id), as staff (private scores)
     or as students read them (provisional where not released)."""

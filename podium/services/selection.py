@@ -1,6 +1,7 @@
 """Marking submissions as final (POLICY.md section 4, `selection = "kaggle"`)."""
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import datetime
 
 from sqlalchemy import select
@@ -9,12 +10,12 @@ from sqlalchemy.orm import Session
 from podium import rules
 from podium.errors import NotFound, Refused
 from podium.models import Enrolment, Submission, User, utcnow
-from podium.services import audit
+from podium.services import audit, regrades
 from podium.services.rule_values import policy_of, schedule_for, submission_of
 
 
 def set_mark(session: Session, submission_id: int, selected: bool, *, by: User | None, actor: str | None = None,
-             now: datetime | None = None) -> Submission:
+             now: datetime | None = None, regrade: bool = False) -> Submission:
     """Mark (or unmark) a submission as final: by its author, by staff of the course, or (by=None) by the
     operator at the `podium` command.
 
@@ -47,11 +48,16 @@ def set_mark(session: Session, submission_id: int, selected: bool, *, by: User |
     if not verdict.allowed:
         raise Refused(verdict.message)
     if sub.selected != selected:
-        sub.selected = selected
-        if for_student:
-            audit.record(session, actor or (by.email if by else "cli"),
-                         "submission.select" if selected else "submission.unselect",
-                         course_id=comp.course_id, target=str(sub.id), student=sub.user.email)
+        who = actor or (by.email if by else "cli")
+        # A mark chooses what counts: staff correcting one after finalisation change a grade, which is a regrade.
+        # (A student's own marks lock at their late deadline, before any finalisation.)
+        with (regrades.decision(session, comp.course, actor=who, regrade=regrade,
+                                what=f"{'marking' if selected else 'unmarking'} submission {sub.id} of "
+                                     f"{sub.user.email}") if for_student else nullcontext()):
+            sub.selected = selected
+            if for_student:
+                audit.record(session, who, "submission.select" if selected else "submission.unselect",
+                             course_id=comp.course_id, target=str(sub.id), student=sub.user.email)
     return sub
 
 

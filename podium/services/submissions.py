@@ -23,7 +23,7 @@ from podium.db import Database
 from podium.domain import LARGEST_ID
 from podium.errors import Forbidden, NotFound, PodiumError, Refused
 from podium.models import CLIENT_KEY_LENGTH, Competition, Enrolment, Status, Submission, User, utcnow
-from podium.services import audit, leases
+from podium.services import audit, leases, regrades
 from podium.services.rule_values import policy_of, schedule_for
 from podium.services.users import role_in
 from podium.services.files import StoredFile, TooLarge, store_incoming
@@ -449,16 +449,19 @@ def _store_outcome(session: Session, submission_id: int, worker: str, outcome: a
 
 def rescore_competition(db: Database, settings: Settings, comp_id: int, actor: str = "cli",
                         progress: Callable[[int, int], None] | None = None,
-                        attempt: attempts.Attempt | None = None) -> dict[str, int]:
+                        attempt: attempts.Attempt | None = None, *, regrade: bool = False) -> dict[str, int]:
     """Score every submission of a competition again (after a solution fix); failed ones get a second chance.
     `attempt` runs each scoring, as in `score`; one that ends without a result leaves its submission queued, for
-    the scoring pools."""
+    the scoring pools. Rescoring a finalised or released competition is a regrade: refused unless `regrade`, and
+    every final grade it changed is recorded (counted under "regraded")."""
     attempts.forget_loaded()
     with db.session() as session:
+        comp = session.get(Competition, comp_id)
+        check_rescore(comp, regrade)
+        before = regrades.final_grades(session, comp.course) if regrades.guarded(comp) else None
         ids = session.scalars(
             select(Submission.id).where(Submission.competition_id == comp_id).order_by(Submission.id)
         ).all()
-        comp = session.get(Competition, comp_id)
         audit.record(session, actor, "competition.rescore", course_id=comp.course_id, target=comp.public_id,
                      submissions=len(ids))
     counts = {"scored": 0, "failed": 0, "skipped": 0}
@@ -468,7 +471,25 @@ def rescore_competition(db: Database, settings: Settings, comp_id: int, actor: s
         counts[outcome] = counts.get(outcome, 0) + 1
         if progress:
             progress(done, len(ids))
+    if before is not None:
+        counts["regraded"] = _record_rescore_regrade(db, comp_id, before, actor)
     return counts
+
+
+def check_rescore(comp: Competition, regrade: bool) -> None:
+    """Refuses a rescore of a finalised or released competition that was not asked for as a regrade."""
+    regrades.refuse_unless_asked(comp, what=f"rescoring {comp.public_id}", regrade=regrade,
+                                 because="it is finalised or released, so a rescore can change its grades")
+
+
+def _record_rescore_regrade(db: Database, comp_id: int, before: dict, actor: str) -> int:
+    with db.session() as session:
+        comp = session.get(Competition, comp_id)
+        changes = regrades.differences(session, comp.course, before, regrades.final_grades(session, comp.course))
+        if changes:
+            regrades.record(session, comp.course, changes, reason=f"regrade: rescoring {comp.public_id}",
+                            actor=actor, action="grades.regrade")
+    return len(changes)
 
 
 def pending(session: Session, now: datetime | None = None) -> list[Waiting]:

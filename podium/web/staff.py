@@ -15,7 +15,7 @@ from podium import rules
 from podium.domain import utcnow
 from podium.errors import PodiumError, RegradeNeeded
 from podium.services import (accounts, authority, browse, competition_settings, competitions, courses, export, extensions,
-                             grading, finalisations, overview, rule_values, slack, standing, users)
+                             grading, finalisations, overview, rule_values, slack, standing, submissions, users)
 from podium.web.access import (competition_for_instructor, competition_for_staff, course_for_instructor,
                                course_for_staff, me, role_in, signed_in)
 from podium.web.context import db_session, rt
@@ -44,11 +44,18 @@ def local_path(target: str | None) -> str | None:
 def confirm_regrade(exc: RegradeNeeded):
     """A change that would move grades of finalised or released competitions: the page lists every grade it would
     change and sends the same form again, with the regrade asked for, when staff confirm."""
-    course = course_for_staff(request.view_args["slug"])
+    args = request.view_args or {}
+    course = course_for_staff(args["slug"]) if "slug" in args else competition_for_staff(args["cid"]).course
     fields = [(name, value) for name, value in request.form.items(multi=True) if name not in ("csrf_token", "regrade")]
     fields += list(g.get("resubmitted", {}).items())  # what came as a file, sent again as text
     return render_template("staff/regrade.html", **page_args(course=course, refusal=exc, action=request.path,
-                                                             fields=fields, back=request.referrer)), 409
+                                                             fields=fields, back=request.referrer,
+                                                             resend_file=_file_sent()
+                                                             and "resubmitted" not in g)), 409
+
+
+def _file_sent() -> bool:
+    return any(upload.filename for upload in request.files.values())
 
 
 def regrade_asked() -> bool:
@@ -226,7 +233,7 @@ def mark_for_student(slug: str, n: int):
     course_for_staff(slug)
     from podium.services import selection
 
-    selection.set_mark(db_session(), n, request.form.get("selected") == "1", by=me())
+    selection.set_mark(db_session(), n, request.form.get("selected") == "1", by=me(), regrade=regrade_asked())
     flash(f"Submission {n} updated.")
     return redirect(local_path(request.form.get("back")) or url_for("staff.all_submissions", slug=slug))
 
@@ -393,7 +400,10 @@ def competition(cid: str):
         comp = competition_for_instructor(cid)
         form = competition_settings.SettingsForm.from_form(request.form)
         try:
-            changed = competition_settings.update(db_session(), rt().settings, comp, form, actor=me().email)
+            changed = competition_settings.update(db_session(), rt().settings, comp, form, actor=me().email,
+                                                  regrade=regrade_asked())
+        except RegradeNeeded:
+            raise  # the confirmation page
         except PodiumError as exc:
             error = exc.message
         else:
@@ -422,12 +432,14 @@ def upload_solution(cid: str):
     upload = request.files.get("solution")
     if upload is None or not upload.filename:
         raise PodiumError("Choose the new solution CSV (id, target column(s), Usage).", code=422)
-    changed = competition_settings.replace_solution(db_session(), rt().settings, comp, upload.stream, me().email)
+    regrade = regrade_asked()
+    changed = competition_settings.replace_solution(db_session(), rt().settings, comp, upload.stream, me().email,
+                                                    regrade=regrade)
     if not changed:
         flash("This solution is the one in use already; nothing to rescore.")
         return redirect(url_for("staff.competition", cid=cid))
     db_session().commit()  # the rescore reads the new solution from its own sessions
-    rescores().start(comp.id, me().email)
+    rescores().start(comp.id, me().email, regrade=regrade)
     flash("New solution in use; every submission is being rescored.")
     return redirect(url_for("staff.competition", cid=cid))
 
@@ -457,7 +469,8 @@ def upload_data_file(cid: str):
 @signed_in
 def rescore(cid: str):
     comp = competition_for_instructor(cid)
-    started = rescores().start(comp.id, me().email)
+    submissions.check_rescore(comp, regrade_asked())
+    started = rescores().start(comp.id, me().email, regrade=regrade_asked())
     flash("Rescoring every submission." if started else "A rescore is already running.")
     return redirect(url_for("staff.competition", cid=cid))
 

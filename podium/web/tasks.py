@@ -38,20 +38,21 @@ class Rescores:
         self._threads: dict[int, threading.Thread] = {}
         self._lock = threading.Lock()
 
-    def start(self, comp_id: int, actor: str) -> bool:
-        """Start rescoring; False when one is already running for this competition."""
+    def start(self, comp_id: int, actor: str, *, regrade: bool = False) -> bool:
+        """Start rescoring (of a finalised or released competition: as a regrade, asked for); False when one is
+        already running for this competition."""
         with self._lock:
             current = self._progress.get(comp_id)
             if current is not None and current.running:
                 return False
             progress = self._progress[comp_id] = Progress(running=True)
-            thread = threading.Thread(target=self._run, args=(comp_id, actor, progress), daemon=True,
+            thread = threading.Thread(target=self._run, args=(comp_id, actor, progress, regrade), daemon=True,
                                       name=f"podium-rescore-{comp_id}")
             self._threads[comp_id] = thread
         thread.start()
         return True
 
-    def _run(self, comp_id: int, actor: str, progress: Progress) -> None:
+    def _run(self, comp_id: int, actor: str, progress: Progress, regrade: bool) -> None:
         def step(done: int, total: int) -> None:
             progress.done, progress.total = done, total
 
@@ -60,7 +61,7 @@ class Rescores:
                                                                                jobs.scoring_memory_mb), threading.Event()
         try:
             progress.counts = submissions.rescore_competition(self.runtime.db, self.runtime.settings, comp_id,
-                                                              actor=actor, progress=step,
+                                                              actor=actor, progress=step, regrade=regrade,
                                                               attempt=lambda job: process.run(job, budget, never))
         except Exception as exc:  # the page says it failed; the log has the details
             log.exception("rescoring competition %s failed", comp_id)
