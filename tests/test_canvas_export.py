@@ -153,8 +153,10 @@ def test_a_competition_without_a_canvas_id_is_said_to_make_a_new_assignment(rt, 
         notes = export.canvas_notes(session, get_course(session, "cx"), now=world.now)
     soon = [n for n in notes if n.startswith("cx-soon:")]
     assert any("no canvas_assignment_id" in n and "creates a new assignment" in n for n in soon)
-    assert any(n.startswith("cx-held: left empty") and "not released" in n for n in notes)
-    assert any(n.startswith("cx-extended: left empty") and "open to a student until" in n for n in notes)
+    assert ("cx-held: no grades yet, and Canvas will leave its assignment as it is: its private leaderboard is not "
+            "released.") in notes
+    assert any(n.startswith("cx-extended: no grades yet") and "it is not closed for every student (the last late "
+               "deadline, extensions included, is " in n for n in notes)
     assert not any(n.startswith("cx-done:") for n in notes)
     # Once soon is released and closed, its column (no id) makes the new assignment the note announced.
     later = world.now + timedelta(days=30)
@@ -242,7 +244,7 @@ def test_a_canvas_export_without_emails_says_what_to_add_and_imports_nothing(rt,
     message = str(refused.value)
     assert message.startswith("roster line 4 (Chen-Wu, Bo): no email address for this student")
     assert "'bo' is not an email address" in message and "Email column" in message
-    assert "--email-domain" in message and "Nothing was imported" in message
+    assert "give the email domain of the SIS Login IDs" in message and "Nothing was imported" in message
     assert all(ids[0] is None for ids in canvas_ids(rt).values()) and "cy@x.test" not in canvas_ids(rt)
 
 
@@ -348,7 +350,7 @@ def test_the_cli_canvas_export_warns_on_stderr_and_writes_ids_back(rt, world, po
     assert result.exit_code == 0, result.stderr
     warnings = result.stderr.splitlines()
     assert any(w.startswith("warning: cx-soon: no canvas_assignment_id") for w in warnings)
-    assert any(w.startswith("warning: cx-held: left empty") for w in warnings)
+    assert any(w.startswith("warning: cx-held: no grades yet") for w in warnings)
     imported = canvas_import(result.stdout, canvas_course(ANA_IN_CANVAS, BO_IN_CANVAS, CY_IN_CANVAS))
     assert imported.missing_students == [] and imported.new_assignments == []
     assert imported.filled == {(501, 9001): student_grades(rt, ANA)["done"],

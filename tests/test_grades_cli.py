@@ -131,8 +131,8 @@ def test_canvas_export_has_a_column_per_competition(course, podium_cli, tmp_path
     assert lines[1] == ["Points Possible", "", "", "", "", "100", "(read only)"]
     ana = next(line for line in lines if line[3] == STUDENT)
     assert ana[0] == "Ana" and ana[5:] == ["72.0000", ""]
-    assert "warning: f19-hw2: left empty and read only for Canvas, its private leaderboard is not released." \
-        in result.stderr
+    assert ("warning: f19-hw2: no grades yet, and Canvas will leave its assignment as it is: its private leaderboard "
+            "is not released.") in result.stderr
 
 
 def test_export_to_a_file(course, podium_cli, tmp_path):

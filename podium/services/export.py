@@ -150,7 +150,8 @@ def canvas_notes(session: Session, course: Course, *, now: datetime | None = Non
 def _column_notes(session: Session, comp: Competition, header: str, leaves: bool, now: datetime) -> list[str]:
     notes = []
     if not leaves:
-        notes.append(f"{comp.public_id}: left empty and read only for Canvas, {_why_held(session, comp, now)}.")
+        notes.append(f"{comp.public_id}: no grades yet, and Canvas will leave its assignment as it is: "
+                     f"{_why_held(session, comp, now)}.")
     if comp.canvas_assignment_id is None:
         notes.append(f"{comp.public_id}: no canvas_assignment_id in its competition.toml, so Canvas fills the "
                      f"assignment titled exactly {header!r} or, when there is none, creates a new assignment; set "
@@ -168,8 +169,8 @@ def _why_held(session: Session, comp: Competition, now: datetime) -> str:
     if comp.released_at is None:
         reasons.append("its private leaderboard is not released")
     if rules.as_utc(now) <= rules.as_utc(closes):
-        reasons.append(f"it is open to a student until {rules.format_local(closes, comp.course.timezone)} "
-                       "(extensions included)")
+        reasons.append("it is not closed for every student (the last late deadline, extensions included, is "
+                       f"{rules.format_local(closes, comp.course.timezone)})")
     return " and ".join(reasons)
 
 

@@ -300,8 +300,7 @@ def _canvas_email(course: Course, enrolments: list[Enrolment], row: CanvasRow, d
              "the row has no SIS Login ID (Canvas leaves the SIS columns out for those who may not see SIS ids)")
     raise PodiumError(f"{where}: no email address for this student: {login}, the file has no Email column, and no "
                       f"one in {course.slug} has this student's Canvas ids yet. Add an Email column to the file, or "
-                      "give the domain the SIS Login IDs are addresses at (--email-domain; the Email domain field "
-                      "on the People page). Nothing was imported.")
+                      "give the email domain of the SIS Login IDs (jdoe becomes jdoe@domain). Nothing was imported.")
 
 
 def _canvas_holder(enrolments: list[Enrolment], row: CanvasRow) -> Enrolment | None:

@@ -44,8 +44,10 @@ def test_the_grades_page_says_what_canvas_will_do(as_ta):
     assert "Before you import the Canvas CSV" in text
     assert "cx-soon: no canvas_assignment_id in its competition.toml" in text
     assert "creates a new assignment" in text
-    assert "cx-held: left empty and read only for Canvas, its private leaderboard is not released." in text
-    assert "cx-extended: left empty and read only for Canvas, it is open to a student until" in text
+    assert "cx-held: no grades yet, and Canvas will leave its assignment as it is: its private leaderboard is not " \
+           "released." in text
+    assert "cx-extended: no grades yet, and Canvas will leave its assignment as it is: it is not closed for every " \
+           "student" in text
 
 
 @pytest.mark.parametrize("who", [OTHER_TA, ANA])
@@ -60,7 +62,7 @@ def test_another_courses_staff_and_students_get_no_canvas_export(app, world, who
 def test_a_canvas_roster_from_the_people_page_keeps_the_canvas_ids(rt, as_ta):
     refused = as_ta.form("/staff/cx/people/import", {"roster_text": CANVAS_GRADEBOOK})
     assert refused.status_code == 400
-    assert "no email address for this student" in page(refused) and "Email domain field" in page(refused)
+    assert "no email address for this student" in page(refused) and "email domain of the SIS Login IDs" in page(refused)
     assert canvas_ids(rt)[ANA] is None
     response = as_ta.form("/staff/cx/people/import", {"roster_text": CANVAS_GRADEBOOK, "email_domain": "x.test"},
                           follow_redirects=True)
