@@ -218,14 +218,22 @@ def _refuse_account_changes(user, course, *, name: str, password: str | None, le
 @users.command("import")
 @click.argument("roster", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--course", "course_slug", required=True)
+@click.option("--email-domain", default="",
+              help="for Canvas's gradebook export: the domain its SIS Login IDs are addresses at (jdoe -> jdoe@DOMAIN)")
 @click.pass_context
-def users_import(ctx, roster: Path, course_slug: str) -> None:
-    """Enrol everyone in ROSTER.csv (columns email,name[,role]); the names are those of new accounts only."""
+def users_import(ctx, roster: Path, course_slug: str, email_domain: str) -> None:
+    """Enrol everyone in ROSTER.csv (columns email,name[,role], or Canvas's gradebook export, whose students are
+    enrolled with their Canvas ids kept); the names are those of new accounts only."""
     from podium.services import courses, users as users_service
 
     with runtime(ctx).db.session() as session:
-        result = users_service.import_roster(session, courses.get_course(session, course_slug), roster, actor=actor())
+        result = users_service.import_roster(session, courses.get_course(session, course_slug), roster, actor=actor(),
+                                             email_domain=email_domain)
     click.echo(f"{result.added} added, {result.updated} already had accounts (left as they were)")
+    if result.canvas_linked:
+        click.echo(f"Canvas ids kept for {result.canvas_linked}")
+    for email in result.staff_skipped:
+        click.echo(f"skipped {email}: staff of the course (left as they were)", err=True)
 
 
 @users.command("remove")
@@ -605,12 +613,18 @@ def grades() -> None:
               help="write to this file instead of standard output")
 @click.pass_context
 def grades_export(ctx, course_slug: str, slack_policy: str | None, fmt: str, output: Path | None) -> None:
-    """Export the course's grades as CSV."""
+    """Export the course's grades as CSV. `canvas` holds grades only for competitions released and closed for
+    every student (the others' cells are empty), and says on stderr what Canvas will do with each column."""
+    from podium.domain import utcnow
     from podium.services import courses, export
 
+    now = utcnow()
     with runtime(ctx).db.session() as session:
-        text = export.export_csv(session, courses.get_course(session, course_slug),
-                                 slack_policy=slack_policy, fmt=fmt)
+        course = courses.get_course(session, course_slug)
+        text = export.export_csv(session, course, slack_policy=slack_policy, fmt=fmt, now=now)
+        notes = export.canvas_notes(session, course, now=now) if fmt == "canvas" else []
+    for note in notes:
+        click.echo(f"warning: {note}", err=True)
     if output is None:
         click.echo(text, nl=False)
     else:

@@ -30,6 +30,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from podium.domain import Role, Status, utcnow
 
 CLIENT_KEY_LENGTH = 100  # longest Idempotency-Key kept; the usual UUID takes 36
+CANVAS_FIELD_LENGTH = 255  # longest Canvas id, SIS id or section name kept from a Canvas gradebook export
 LEADERBOARD_KEY_LENGTH = 255  # NFKC may lengthen a name: one character can become eighteen
 
 
@@ -135,11 +136,16 @@ def board_name(user_id: int, leaderboard_name: str) -> str:
 class Enrolment(Base):
     """A person in a course with a role, and the leaderboard name they chose for that course (POLICY.md section 8):
     unique in the course after NFKC normalisation and case folding, which `leaderboard_key` holds (NULL until a
-    name is chosen, so that any number of enrolments may have none)."""
+    name is chosen, so that any number of enrolments may have none).
+
+    The `canvas_*` columns are the person's ids in the course's Canvas gradebook, kept from a roster import of
+    Canvas's own export and written back by the Canvas grade export; NULL when unknown. One Canvas user is one
+    enrolment of the course."""
 
     __tablename__ = "enrolments"
     __table_args__ = (UniqueConstraint("user_id", "course_id"),
-                      Index("uq_enrolments_course_leaderboard_key", "course_id", "leaderboard_key", unique=True))
+                      Index("uq_enrolments_course_leaderboard_key", "course_id", "leaderboard_key", unique=True),
+                      Index("uq_enrolments_course_canvas_user", "course_id", "canvas_user_id", unique=True))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
@@ -147,6 +153,10 @@ class Enrolment(Base):
     role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=16))
     leaderboard_name: Mapped[str] = mapped_column(String(80), default="", server_default="")
     leaderboard_key: Mapped[Optional[str]] = mapped_column(String(LEADERBOARD_KEY_LENGTH))
+    canvas_user_id: Mapped[Optional[str]] = mapped_column(String(CANVAS_FIELD_LENGTH))  # Canvas's "ID"
+    canvas_sis_user_id: Mapped[Optional[str]] = mapped_column(String(CANVAS_FIELD_LENGTH))
+    canvas_sis_login_id: Mapped[Optional[str]] = mapped_column(String(CANVAS_FIELD_LENGTH))
+    canvas_section: Mapped[Optional[str]] = mapped_column(String(CANVAS_FIELD_LENGTH))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     user: Mapped[User] = relationship(back_populates="enrolments")
@@ -187,6 +197,8 @@ class Competition(Base):
     resolved_cutoffs: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
     display_precision: Mapped[int] = mapped_column(Integer, default=5)
     daily_limit: Mapped[Optional[int]] = mapped_column(Integer)
+    # The id of the Canvas assignment this competition's grades fill ("Title (123)" in the Canvas export).
+    canvas_assignment_id: Mapped[Optional[int]] = mapped_column(BigInteger)
     description: Mapped[str] = mapped_column(Text, default="")
     solution_sha256: Mapped[str] = mapped_column(String(64), default="")
     compiled_dir: Mapped[str] = mapped_column(Text, default="")

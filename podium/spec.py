@@ -45,11 +45,13 @@ YEARS = (1900, 2999)
 # and memory in proportion to the slack budget (a budget of 10**9 would hang grading).
 MAX_DAILY_LIMIT = 1_000_000
 MAX_SLACK_DAYS = 365
+# A Canvas assignment id is stored in a 64-bit column.
+MAX_CANVAS_ID = 2**63 - 1
 
 COURSE_KEYS = {"course": {"slug", "title", "timezone"}, "policy": set(DEFAULT_POLICY)}
 COMPETITION_KEYS = {
     "competition": {"slug", "title", "weight", "slack_eligible", "allow_practice", "auto_release",
-                    "display_precision", "daily_limit", "description"},
+                    "display_precision", "daily_limit", "description", "canvas_assignment_id"},
     "schedule": {"opens", "early", "ontime", "late"},
     "evaluation": {"metric", "id_column", "solution", "sample_submission", "data_files", "higher_is_better"},
     "grading": {"cutoffs"},
@@ -87,6 +89,7 @@ class CompetitionSpec:
     cutoffs: dict[str, Any]
     folder: Path
     toml_path: Path
+    canvas_assignment_id: int | None = None
 
     def scorer(self) -> scorers.AnyScorer:
         return scorer_for(self.metric, self.folder, self.higher_is_better)
@@ -132,6 +135,11 @@ def read_course(folder: Path) -> CourseSpec:
     slugs = [c.slug for c in competitions]
     if dup := sorted({s for s in slugs if slugs.count(s) > 1}):
         raise ConfigError(folder, "[competition] slug", f"used by more than one competition: {', '.join(dup)}")
+    canvas_ids = [c.canvas_assignment_id for c in competitions if c.canvas_assignment_id is not None]
+    if dup := sorted({i for i in canvas_ids if canvas_ids.count(i) > 1}):
+        # Two columns for one Canvas assignment: Canvas would fill it twice, the second column's grades winning.
+        raise ConfigError(folder, "[competition] canvas_assignment_id",
+                          f"used by more than one competition: {', '.join(map(str, dup))}")
     return CourseSpec(
         slug=_slug(course_file, "[course] slug", course["slug"], width=Course.slug.type.length),
         title=_text(course_file, "[course] title", course["title"], width=Course.title.type.length),
@@ -194,6 +202,8 @@ def read_competition(path: Path, tz: ZoneInfo, policy: dict[str, Any]) -> Compet
         cutoffs=cutoffs,
         folder=folder,
         toml_path=path,
+        canvas_assignment_id=(None if "canvas_assignment_id" not in comp else
+                              _canvas_assignment_id(path, comp["canvas_assignment_id"])),
     )
 
 
@@ -345,6 +355,18 @@ def _description(path: Path, value: Any) -> str:
         raise ConfigError(path, "[competition] description", "must be a string (Markdown)")
     if "\x00" in value:
         raise ConfigError(path, "[competition] description", "must not contain a NUL character (\\u0000)")
+    return value
+
+
+def _canvas_assignment_id(path: Path, value: Any) -> int:
+    """The number at the end of the assignment's Canvas address (.../assignments/123); digits in a string too,
+    since that is how it is copied from the address bar."""
+    key = "[competition] canvas_assignment_id"
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_CANVAS_ID:
+        raise ConfigError(path, key, f"must be the assignment's number in Canvas, such as 123 (from its address "
+                                     f".../assignments/123), not {value!r}")
     return value
 
 

@@ -121,13 +121,18 @@ def test_a_student_with_nothing_counted_gets_empty_fields_and_text_is_neutralise
 
 
 def test_canvas_export_has_a_column_per_competition(course, podium_cli, tmp_path):
+    """A grade leaves for Canvas once its competition is released (both are closed); tests/test_canvas_export.py
+    has the rest."""
     example_4_history(podium_cli, tmp_path)
-    lines = list(csv.reader(io.StringIO(podium_cli("grades", "export", "f19", "--format", "canvas").stdout)))
-    assert lines[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "Homework hw1 (f19-hw1)",
-                        "Homework hw2 (f19-hw2)"]
-    assert lines[1][0] == "Points Possible"
+    assert podium_cli("release", "f19-hw1").exit_code == 0
+    result = podium_cli("grades", "export", "f19", "--format", "canvas")
+    lines = list(csv.reader(io.StringIO(result.stdout)))
+    assert lines[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "Homework hw1", "Homework hw2"]
+    assert lines[1] == ["Points Possible", "", "", "", "", "100", "(read only)"]
     ana = next(line for line in lines if line[3] == STUDENT)
-    assert ana[0] == "Ana" and ana[5:] == ["72.0000", "81.0000"]
+    assert ana[0] == "Ana" and ana[5:] == ["72.0000", ""]
+    assert ("warning: f19-hw2: no grades yet, and Canvas will leave its assignment as it is: its private leaderboard "
+            "is not released.") in result.stderr
 
 
 def test_export_to_a_file(course, podium_cli, tmp_path):

@@ -87,6 +87,8 @@ def _competition_table(comp: Competition, form: SettingsForm) -> dict[str, Any]:
     table.update({flag: bool(v.get(flag)) for flag in FLAGS})
     if v["daily_limit"]:
         table["daily_limit"] = _typed(v["daily_limit"])
+    if comp.canvas_assignment_id is not None:  # not on the form: kept as loaded
+        table["canvas_assignment_id"] = comp.canvas_assignment_id
     return table
 
 

@@ -217,7 +217,7 @@ def _load_settings(session: Session, settings: Settings, course: Course, spec: C
     changed = _assign(
         comp,
         title=spec.title, weight=spec.weight, slack_eligible=spec.slack_eligible, allow_practice=spec.allow_practice,
-        auto_release=spec.auto_release,
+        auto_release=spec.auto_release, canvas_assignment_id=spec.canvas_assignment_id,
         display_precision=spec.display_precision, daily_limit=spec.daily_limit, description=spec.description,
         opens=spec.opens, early=spec.early, ontime=spec.ontime, late=spec.late, metric=spec.metric,
         higher_is_better=spec.higher_is_better, id_column=spec.id_column, expected_header=header,

@@ -1,6 +1,20 @@
 """Grade exports (POLICY.md section 9): `long`, one row per student and competition, and `canvas`, one row per
 student with a column per competition in the layout Canvas's gradebook import reads.
 
+The long export is the staff's: private scores, at any time. The Canvas export is what leaves Podium for an LMS
+(POLICY.md section 11, "What leaves Podium"): a competition's cells hold grades only once its private board is
+released and it is closed for every student, extensions included; until then they are empty and the column is
+marked "(read only)" on the Points Possible row, so Canvas's import leaves that assignment as it is. The grades
+written are those the students read (podium.services.grading, `staff=False`), so nothing in Canvas depends on the
+private scores of a competition not released, through the slack chain included.
+
+Canvas's importer reads the header row `Student, ID, SIS User ID, SIS Login ID, Section, <assignments>`, where an
+assignment column named `Title (123)` fills the assignment with id 123 and any other name fills the assignment of
+exactly that title or creates a new one; it matches a row to a student by ID (Canvas's user id), then SIS User ID,
+then SIS Login ID. A competition's `canvas_assignment_id` gives the id; the ids kept per enrolment by a roster
+import of Canvas's own export (podium.services.users) are written back, and without them the SIS Login ID is the
+email.
+
 Text that a spreadsheet would run as a formula (starting with =, +, -, @, or a tab or carriage return) is
 prefixed with an apostrophe, so an export opened in a spreadsheet never executes what a student typed. Every CSV
 Podium writes for a spreadsheet (these, the staff's submissions, the Kaggle leaderboard download) uses
@@ -10,17 +24,32 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+from dataclasses import dataclass
+from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from podium import rules
+from podium.domain import utcnow
 from podium.errors import PodiumError
-from podium.models import Course
+from podium.models import Competition, Course, Enrolment
 from podium.services.grading import StudentReport, gradebook
+from podium.services.rule_values import in_course_order, last_late
 
 LONG_HEADER = ["email", "name", "competition", "window", "submission_id", "private_score", "raw_grade",
                "early_penalty", "slack_days_used", "slack_days_remaining", "final_grade"]
 CANVAS_FIXED = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 FORMATS = ("long", "canvas")
+POINTS_POSSIBLE = "Points Possible"
+# What Canvas's importer reads in the Points Possible row as "leave this column alone".
+READ_ONLY = "(read only)"
+# Canvas reads a column header ending in " (digits)" as the title and id of an existing assignment.
+CANVAS_ASSIGNMENT_HEADER = re.compile(r"\A(.*)\s\((\d+)\)\Z", re.S)
+# Columns whose header contains one of these Canvas takes for its own totals and ignores on import.
+CANVAS_IGNORED_HEADERS = ("Current Score", "Current Points", "Current Grade", "Final Score", "Final Points",
+                          "Final Grade", "Override Score", "Override Grade", "Override Status")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -39,19 +68,24 @@ def grade(x: float) -> str:
     return f"{x:.4f}"
 
 
-def export_csv(session: Session, course: Course, *, slack_policy: str | None = None, fmt: str = "long"
-               ) -> str:
-    """The course's grades as CSV text; `slack_policy` defaults to the course's slack policy."""
+def export_csv(session: Session, course: Course, *, slack_policy: str | None = None, fmt: str = "long",
+               now: datetime | None = None) -> str:
+    """The course's grades as CSV text; `slack_policy` defaults to the course's slack policy. `now` decides which
+    competitions are closed for the Canvas export."""
     if fmt not in FORMATS:
         raise PodiumError(f"unknown export format {fmt!r}; use long or canvas")
-    reports = sorted(gradebook(session, course, slack_policy=slack_policy), key=lambda r: r.user.email)
     out = io.StringIO()
     writer = csv_writer(out)
     if fmt == "long":
-        _write_long(writer, reports)
+        _write_long(writer, _sorted(gradebook(session, course, slack_policy=slack_policy)))
     else:
-        _write_canvas(writer, course, reports)
+        reports = _sorted(gradebook(session, course, slack_policy=slack_policy, staff=False))
+        _write_canvas(writer, canvas_columns(session, course, now=now), reports, _canvas_ids(session, course))
     return out.getvalue()
+
+
+def _sorted(reports: list[StudentReport]) -> list[StudentReport]:
+    return sorted(reports, key=lambda r: r.user.email)
 
 
 def _write_long(writer, reports: list[StudentReport]) -> None:
@@ -68,11 +102,102 @@ def _write_long(writer, reports: list[StudentReport]) -> None:
             ])
 
 
-def _write_canvas(writer, course: Course, reports: list[StudentReport]) -> None:
-    competitions = [row.competition for row in reports[0].rows] if reports else list(course.competitions)
-    # Canvas matches students on SIS Login ID (here the email) and creates an assignment for each new column.
-    writer.writerow(CANVAS_FIXED + [safe_text(f"{c.title} ({c.public_id})") for c in competitions])
-    writer.writerow(["Points Possible", "", "", "", ""] + ["100" for _ in competitions])
+# --- the Canvas export -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CanvasColumn:
+    competition: Competition
+    header: str          # as Canvas reads it (before `safe_text`)
+    leaves: bool         # its grades leave Podium: released and closed for every student
+    notes: tuple[str, ...]  # what the person exporting should know about this column, one sentence each
+
+
+def leaves_podium(session: Session, comp: Competition, now: datetime) -> bool:
+    """POLICY.md section 11, "What leaves Podium": the private board is released and the last effective late
+    deadline (extensions included) is past."""
+    return comp.released_at is not None and rules.as_utc(now) > rules.as_utc(last_late(session, comp))
+
+
+def canvas_header(comp: Competition) -> str:
+    """`Title (123)` with the competition's Canvas assignment id; without one, the title alone, which Canvas
+    matches to an assignment of exactly that title or makes a new assignment of. A title that itself ends in a
+    number in brackets would be read as an id, so the public id is added after it."""
+    if comp.canvas_assignment_id is not None:
+        return f"{comp.title} ({comp.canvas_assignment_id})"
+    if CANVAS_ASSIGNMENT_HEADER.match(comp.title):
+        return f"{comp.title} ({comp.public_id})"
+    return comp.title
+
+
+def canvas_columns(session: Session, course: Course, *, now: datetime | None = None) -> list[CanvasColumn]:
+    """The Canvas export's competition columns in course order, with what the person exporting should know."""
+    now = now or utcnow()
+    columns = []
+    for comp in in_course_order(course.competitions):
+        header = canvas_header(comp)
+        leaves = leaves_podium(session, comp, now)
+        columns.append(CanvasColumn(comp, header, leaves, tuple(_column_notes(session, comp, header, leaves, now))))
+    return columns
+
+
+def canvas_notes(session: Session, course: Course, *, now: datetime | None = None) -> list[str]:
+    """Everything the person exporting for Canvas should know, one line each: the columns left empty and why,
+    and the columns that will not fill an existing Canvas assignment."""
+    return [note for column in canvas_columns(session, course, now=now) for note in column.notes]
+
+
+def _column_notes(session: Session, comp: Competition, header: str, leaves: bool, now: datetime) -> list[str]:
+    notes = []
+    if not leaves:
+        notes.append(f"{comp.public_id}: no grades yet, and Canvas will leave its assignment as it is: "
+                     f"{_why_held(session, comp, now)}.")
+    if comp.canvas_assignment_id is None:
+        notes.append(f"{comp.public_id}: no canvas_assignment_id in its competition.toml, so Canvas fills the "
+                     f"assignment titled exactly {header!r} or, when there is none, creates a new assignment; set "
+                     "canvas_assignment_id to the assignment's number in Canvas (.../assignments/123) to fill it.")
+    ignored = next((words for words in CANVAS_IGNORED_HEADERS if words in header), None)
+    if ignored is not None:
+        notes.append(f"{comp.public_id}: Canvas ignores a column whose name contains {ignored!r}, so its grades "
+                     "will not be imported; give the competition another title.")
+    return notes
+
+
+def _why_held(session: Session, comp: Competition, now: datetime) -> str:
+    closes = last_late(session, comp)
+    reasons = []
+    if comp.released_at is None:
+        reasons.append("its private leaderboard is not released")
+    if rules.as_utc(now) <= rules.as_utc(closes):
+        reasons.append("it is not closed for every student (the last late deadline, extensions included, is "
+                       f"{rules.format_local(closes, comp.course.timezone)})")
+    return " and ".join(reasons)
+
+
+@dataclass(frozen=True)
+class CanvasIds:
+    user_id: str
+    sis_user_id: str
+    sis_login_id: str
+    section: str
+
+
+def _canvas_ids(session: Session, course: Course) -> dict[int, CanvasIds]:
+    """The Canvas ids each student's enrolment keeps, by user id."""
+    rows = session.execute(select(Enrolment.user_id, Enrolment.canvas_user_id, Enrolment.canvas_sis_user_id,
+                                  Enrolment.canvas_sis_login_id, Enrolment.canvas_section)
+                           .where(Enrolment.course_id == course.id)).all()
+    return {user_id: CanvasIds(canvas or "", sis or "", login or "", section or "")
+            for user_id, canvas, sis, login, section in rows}
+
+
+def _write_canvas(writer, columns: list[CanvasColumn], reports: list[StudentReport],
+                  ids: dict[int, CanvasIds]) -> None:
+    writer.writerow(CANVAS_FIXED + [safe_text(c.header) for c in columns])
+    writer.writerow([POINTS_POSSIBLE, "", "", "", ""] + ["100" if c.leaves else READ_ONLY for c in columns])
+    none = CanvasIds("", "", "", "")
     for report in reports:
-        writer.writerow([safe_text(report.user.name or report.user.email), "", "", safe_text(report.user.email),
-                         course.slug] + [grade(row.grade.final) for row in report.rows])
+        user, own = report.user, ids.get(report.user.id, none)
+        cells = [grade(report.row(c.competition).grade.final) if c.leaves else "" for c in columns]
+        writer.writerow([safe_text(x) for x in (user.name or user.email, own.user_id, own.sis_user_id,
+                                               own.sis_login_id or user.email, own.section)] + cells)

@@ -169,17 +169,18 @@ def _row(comp: Competition, grade: rules.CompetitionGrade, *, provisional: bool)
     return GradeRow(comp, grade, rules.explain(grade, comp.display_precision, provisional=provisional), provisional)
 
 
-def gradebook(session: Session, course: Course, *, slack_policy: str | None = None) -> list[StudentReport]:
-    """Every enrolled student's report, by email."""
-    return gradebooks(session, course, [slack_policy])[slack_policy]
+def gradebook(session: Session, course: Course, *, slack_policy: str | None = None, staff: bool = True
+              ) -> list[StudentReport]:
+    """Every enrolled student's report, by email; as students read them with `staff=False`."""
+    return gradebooks(session, course, [slack_policy], staff=staff)[slack_policy]
 
 
-def gradebooks(session: Session, course: Course, slack_policies: list[str | None]
+def gradebooks(session: Session, course: Course, slack_policies: list[str | None], *, staff: bool = True
                ) -> dict[str | None, list[StudentReport]]:
     """Every enrolled student's report under each slack policy (e.g. both, side by side), by email."""
-    students, graded = grade_course_under(session, course, slack_policies)
+    students, graded = grade_course_under(session, course, slack_policies, staff=staff)
     competitions = _in_course_order(course)
-    return {slack_policy: [_report(user, grades[user.id], competitions, staff=True) for user in students]
+    return {slack_policy: [_report(user, grades[user.id], competitions, staff=staff) for user in students]
             for slack_policy, grades in graded.items()}
 
 

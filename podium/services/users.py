@@ -17,6 +17,7 @@ from podium.domain import LARGEST_ID
 from podium.errors import Forbidden, NotFound, PodiumError
 from podium.models import Course, Enrolment, Role, User, utcnow
 from podium.services import audit, authority, names
+from podium.services.canvas_roster import CanvasRow, is_canvas_export, read_canvas_roster
 
 API_KEY_BYTES = 24
 ROSTER_COLUMNS = ("email", "name", "role")
@@ -148,6 +149,17 @@ class RosterResult:
     updated: int  # accounts that existed (left as they were; only their enrolment in the course is set)
     enrolled: int = 0       # people new to the course
     already_enrolled: int = 0  # people the course had (their role set to the roster's)
+    canvas_linked: int = 0  # enrolments whose Canvas ids were kept or changed (a Canvas gradebook export)
+    staff_skipped: tuple[str, ...] = ()  # course staff named in a Canvas export, left as they were
+
+
+@dataclass(frozen=True)
+class RosterPerson:
+    line: int
+    email: str
+    name: str
+    role: Role
+    canvas: CanvasRow | None = None  # the row of a Canvas gradebook export
 
 
 def read_roster(text: str) -> list[tuple[int, str, str, Role]]:
@@ -156,7 +168,8 @@ def read_roster(text: str) -> list[tuple[int, str, str, Role]]:
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     header = [(h or "").strip().lower() for h in (reader.fieldnames or [])]
     if header[:2] != ["email", "name"] or any(h not in ROSTER_COLUMNS for h in header) or len(set(header)) < len(header):
-        raise PodiumError(f"the roster's header must be `email,name` or `email,name,role`; found `{','.join(header)}`")
+        raise PodiumError(f"the roster's header must be `email,name` or `email,name,role`, or be that of Canvas's "
+                          f"gradebook export (Student,ID,...); found `{','.join(header)}`")
     reader.fieldnames = header  # every later lookup reads the normalised names: one spelling of each column
     people = []
     for line, row in enumerate(reader, start=2):
@@ -171,36 +184,49 @@ def read_roster(text: str) -> list[tuple[int, str, str, Role]]:
 
 
 def import_roster(session: Session, course: Course, roster: Path | str, actor: str = "cli",
-                  by: authority.Actor = authority.OPERATOR) -> RosterResult:
+                  by: authority.Actor = authority.OPERATOR, *, email_domain: str = "") -> RosterResult:
     """Enrol everyone in a CSV with columns email,name[,role] (role defaults to student), each row under the same
     rule as a single add (podium.services.authority), asked of `by`.
+
+    Canvas's own gradebook export is read too (podium.services.canvas_roster): its students are enrolled as
+    students, and their Canvas ids are kept on their enrolments for the Canvas grade export. `email_domain` gives
+    the address of a SIS Login ID that is not one (jdoe -> jdoe@domain).
 
     The whole file is checked, rules included, before anything is written, so a bad or refused line leaves the
     course as it was.
     """
     text = Path(roster).read_text(encoding="utf-8-sig") if isinstance(roster, Path) else roster
-    people = read_roster(text)
-    accounts = {email: find_user(session, email) for _, email, _, _ in people}
+    skipped: tuple[str, ...] = ()
+    if is_canvas_export(text):
+        people, skipped = _canvas_people(session, course, read_canvas_roster(text), email_domain)
+    else:
+        people = [RosterPerson(line, email, name, role) for line, email, name, role in read_roster(text)]
+    accounts = {p.email: find_user(session, p.email) for p in people}
     _check_roster(course, people, accounts, by)
-    added = updated = enrolled = already = 0
-    for _, email, name, role in people:
-        user = accounts[email]
+    added = updated = enrolled = already = linked = 0
+    for person in people:
+        user = accounts[person.email]
         in_course = user is not None and authority.role_of(user, course) is not None
-        user = add_user(session, email, course, role, name=name, actor=actor, by=by)
-        updated += accounts[email] is not None
-        added += accounts[email] is None
-        accounts[email] = user
+        user = add_user(session, person.email, course, person.role, name=person.name, actor=actor, by=by)
+        updated += accounts[person.email] is not None
+        added += accounts[person.email] is None
+        accounts[person.email] = user
         already += in_course
         enrolled += not in_course
-    return RosterResult(added=added, updated=updated, enrolled=enrolled, already_enrolled=already)
+        if person.canvas is not None:
+            linked += _keep_canvas_ids(session, course, user, person.canvas, actor)
+    return RosterResult(added=added, updated=updated, enrolled=enrolled, already_enrolled=already,
+                        canvas_linked=linked, staff_skipped=skipped)
 
 
-def _check_roster(course: Course, people, accounts: dict[str, User | None], by: authority.Actor) -> None:
+def _check_roster(course: Course, people: list[RosterPerson], accounts: dict[str, User | None],
+                  by: authority.Actor) -> None:
     """Every row against the rule, with the roles the rows before it leave (a roster may name a person twice)."""
     roles = {e.user.email: e.role for e in course.enrolments}
     instructors = authority.instructors_of(course)
     actor_role = authority.OPERATOR if isinstance(by, authority.Operator) else authority.role_of(by, course)
-    for line, email, _, role in people:
+    for person in people:
+        line, email, role = person.line, person.email, person.role
         target = accounts[email]
         is_self = target is not None and not isinstance(by, authority.Operator) and target.id == by.id
         refusal = authority.enrolment_refusal(actor_role, roles.get(email), role, is_self=is_self,
@@ -209,6 +235,102 @@ def _check_roster(course: Course, people, accounts: dict[str, User | None], by: 
             raise type(refusal)(f"roster line {line} ({email}): {refusal.message} Nothing was imported.")
         instructors += (role == Role.instructor) - (roles.get(email) == Role.instructor)
         roles[email] = role
+
+
+# --- Canvas's gradebook export as a roster ---------------------------------------------------------------
+
+
+def _canvas_people(session: Session, course: Course, rows: list[CanvasRow], email_domain: str
+                   ) -> tuple[list[RosterPerson], tuple[str, ...]]:
+    """Who each Canvas row is, as students to enrol; the course's staff named in the file are left out (Canvas
+    lists whoever has a student enrolment there) and returned apart."""
+    domain = _email_domain(email_domain)
+    enrolments = list(course.enrolments)
+    people: list[RosterPerson] = []
+    skipped: list[str] = []
+    by_email: dict[str, int] = {}
+    by_canvas_id: dict[str, int] = {}
+    for row in rows:
+        email = _canvas_email(course, enrolments, row, domain)
+        for seen, key, what in ((by_email, email, "email"), (by_canvas_id, row.canvas_user_id, "Canvas ID")):
+            if key and key in seen:
+                raise PodiumError(f"roster lines {seen[key]} and {row.line} have the same {what} ({key}); each "
+                                  "student has one row in Canvas's export. Nothing was imported.")
+            if key:
+                seen[key] = row.line
+        role = next((e.role for e in enrolments if e.user.email == email), None)
+        if role is not None and role.is_staff:
+            skipped.append(email)
+            continue
+        people.append(RosterPerson(row.line, email, row.name, Role.student, row))
+    return people, tuple(skipped)
+
+
+def _email_domain(given: str) -> str:
+    domain = (given or "").strip().removeprefix("@")
+    if not domain:
+        return ""
+    try:
+        return normalise_email(f"x@{domain}").partition("@")[2]
+    except PodiumError:
+        raise PodiumError(f"the email domain {given.strip()!r} is not a domain such as example.edu") from None
+
+
+def _canvas_email(course: Course, enrolments: list[Enrolment], row: CanvasRow, domain: str) -> str:
+    """The row's email address: an Email column, else a SIS Login ID that is an address (or one with the email
+    domain added), else that of the enrolment already holding the row's Canvas ids. When two of these disagree,
+    the row is refused, so Canvas ids never move to another person unnoticed."""
+    where = f"roster line {row.line} ({row.shown or row.canvas_user_id})"
+    given = row.email or (row.sis_login_id if "@" in (row.sis_login_id or "") else "")
+    if not given and row.sis_login_id and domain:
+        given = f"{row.sis_login_id}@{domain}"
+    try:
+        email = normalise_email(given) if given else ""
+    except PodiumError as exc:
+        raise PodiumError(f"{where}: {exc}. Nothing was imported.") from None
+    holder = _canvas_holder(enrolments, row)
+    if holder is not None and email and holder.user.email != email:
+        raise PodiumError(f"{where}: its Canvas ids belong to {holder.user.email} in {course.slug}, but the row "
+                          f"gives {email}. Check the row's Email or SIS Login ID. Nothing was imported.")
+    if email:
+        return email
+    if holder is not None:
+        return holder.user.email
+    login = (f"the SIS Login ID {row.sis_login_id!r} is not an email address" if row.sis_login_id else
+             "the row has no SIS Login ID (Canvas leaves the SIS columns out for those who may not see SIS ids)")
+    raise PodiumError(f"{where}: no email address for this student: {login}, the file has no Email column, and no "
+                      f"one in {course.slug} has this student's Canvas ids yet. Add an Email column to the file, or "
+                      "give the email domain of the SIS Login IDs (jdoe becomes jdoe@domain). Nothing was imported.")
+
+
+def _canvas_holder(enrolments: list[Enrolment], row: CanvasRow) -> Enrolment | None:
+    """The enrolment that kept this row's ids from an earlier import, matched as Canvas matches: by ID, then SIS
+    User ID, then SIS Login ID."""
+    for column, value in (("canvas_user_id", row.canvas_user_id), ("canvas_sis_user_id", row.sis_user_id),
+                          ("canvas_sis_login_id", row.sis_login_id)):
+        if value:
+            found = next((e for e in enrolments if getattr(e, column) == value), None)
+            if found is not None:
+                return found
+    return None
+
+
+def _keep_canvas_ids(session: Session, course: Course, user: User, row: CanvasRow, actor: str) -> bool:
+    """Keep the row's Canvas ids on the student's enrolment (a column the file lacks keeps what was there);
+    audited when they change. Returns whether they changed."""
+    enrolment = session.scalar(select(Enrolment).where(Enrolment.course_id == course.id,
+                                                       Enrolment.user_id == user.id))
+    ids = {"canvas_user_id": row.canvas_user_id, "canvas_sis_user_id": row.sis_user_id,
+           "canvas_sis_login_id": row.sis_login_id, "canvas_section": row.section}
+    changed = {column: value or None for column, value in ids.items()
+               if value is not None and getattr(enrolment, column) != (value or None)}
+    if not changed:
+        return False
+    for column, value in changed.items():
+        setattr(enrolment, column, value)
+    session.flush()
+    audit.record(session, actor, "user.canvas_ids", course_id=course.id, target=user.email, **changed)
+    return True
 
 
 def set_password(user: User, password: str) -> None:

@@ -99,10 +99,15 @@ def import_people(slug: str):
     course = course_for_staff(slug)
     text = _uploaded_text("roster") or request.form.get("roster_text", "")
     if not text.strip():
-        raise PodiumError("Choose a roster CSV (columns email,name[,role]) or paste its lines.", code=422)
-    result = users.import_roster(db_session(), course, text, actor=me().email, by=me())
+        raise PodiumError("Choose a roster CSV (columns email,name[,role], or Canvas's gradebook export) or paste "
+                          "its lines.", code=422)
+    result = users.import_roster(db_session(), course, text, actor=me().email, by=me(),
+                                 email_domain=request.form.get("email_domain", ""))
     # Counted by the course, not by account: whether an address has an account elsewhere is not the course's to know.
-    flash(f"Roster imported: {result.enrolled} enrolled, {result.already_enrolled} already in the course.")
+    flash(f"Roster imported: {result.enrolled} enrolled, {result.already_enrolled} already in the course"
+          + (f", Canvas ids kept for {result.canvas_linked}" if result.canvas_linked else "")
+          + (f"; {len(result.staff_skipped)} staff in the file left as they were" if result.staff_skipped else "")
+          + ".")
     return redirect(url_for("staff.people", slug=slug))
 
 
@@ -346,8 +351,10 @@ def grades(slug: str):
     rows = [(r, optimal[r.user.id]) for r in chrono]
     competitions = [row.competition for row in chrono[0].rows] if chrono else list(course.competitions)
     course_slack_policy = rule_values.policy_of(course).slack_policy
+    canvas_notes = export.canvas_notes(db_session(), course)
     return render_template("staff/grades.html", **page_args(course=course, rows=rows, competitions=competitions,
-                                                            course_slack_policy=course_slack_policy))
+                                                            course_slack_policy=course_slack_policy,
+                                                            canvas_notes=canvas_notes))
 
 
 @bp.get("/<slug>/grades.csv")
