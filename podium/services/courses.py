@@ -195,7 +195,8 @@ def _refuse_public_id_collisions(session: Session, spec: CourseSpec) -> None:
 # and the copied files are, the header read off the solution) follow from these and are not reported.
 SETTING_KEYS = {
     **{name: f"competition.{name}" for name in ("title", "weight", "slack_eligible", "allow_practice", "auto_release",
-                                                "display_precision", "daily_limit", "description")},
+                                                "display_precision", "daily_limit", "description",
+                                                "canvas_assignment_id")},
     **{name: f"schedule.{name}" for name in ("opens", "early", "ontime", "late")},
     **{name: f"evaluation.{name}" for name in ("metric", "id_column", "higher_is_better")},
     "cutoffs": "grading.cutoffs", "solution_sha256": "evaluation.solution",

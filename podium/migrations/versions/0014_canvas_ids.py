@@ -1,13 +1,13 @@
 """Canvas ids: each enrolment's ids in the course's Canvas gradebook, and a competition's Canvas assignment id
 
-Revision ID: 0013_canvas_ids
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013_canvas_ids"
-down_revision = "0012"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
