@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from podium import rules
 from podium.errors import PodiumError
-from podium.models import Course
-from podium.services.grading import StudentReport, gradebook
+from podium.models import Competition, Course
+from podium.services.grading import StudentReport, gradebook, ungraded_competitions
 
 LONG_HEADER = ["email", "name", "competition", "window", "submission_id", "private_score", "raw_grade",
                "early_penalty", "slack_days_used", "slack_days_remaining", "final_grade"]
@@ -39,9 +41,27 @@ def grade(x: float) -> str:
     return f"{x:.4f}"
 
 
+def final_cell(g: rules.CompetitionGrade) -> str:
+    """A final grade's cell: empty for a competition without grades (POLICY.md section 11), where a 0 would read as
+    a real zero and overwrite a real score in the gradebook it is imported into."""
+    return grade(g.final) if g.graded else ""
+
+
+@dataclass(frozen=True)
+class GradesExport:
+    text: str
+    ungraded: list[tuple[Competition, rules.Ungraded]]  # competitions left empty for want of grades, and why
+
+
 def export_csv(session: Session, course: Course, *, slack_policy: str | None = None, fmt: str = "long"
                ) -> str:
     """The course's grades as CSV text; `slack_policy` defaults to the course's slack policy."""
+    return export_grades(session, course, slack_policy=slack_policy, fmt=fmt).text
+
+
+def export_grades(session: Session, course: Course, *, slack_policy: str | None = None, fmt: str = "long"
+                  ) -> GradesExport:
+    """The CSV text, with the competitions that have no grades and why (for staff: the command says it)."""
     if fmt not in FORMATS:
         raise PodiumError(f"unknown export format {fmt!r}; use long or canvas")
     reports = sorted(gradebook(session, course, slack_policy=slack_policy), key=lambda r: r.user.email)
@@ -51,7 +71,7 @@ def export_csv(session: Session, course: Course, *, slack_policy: str | None = N
         _write_long(writer, reports)
     else:
         _write_canvas(writer, course, reports)
-    return out.getvalue()
+    return GradesExport(out.getvalue(), ungraded_competitions(reports))
 
 
 def _write_long(writer, reports: list[StudentReport]) -> None:
@@ -64,7 +84,7 @@ def _write_long(writer, reports: list[StudentReport]) -> None:
                 safe_text(report.user.email), safe_text(report.user.name), row.competition.public_id, g.window,
                 g.submission_id if counted else "", repr(g.private_score) if counted else "",
                 grade(g.raw) if counted else "", ("yes" if g.early_penalty else "no") if counted else "",
-                g.slack_used, g.slack_remaining, grade(g.final),
+                g.slack_used, g.slack_remaining, final_cell(g),
             ])
 
 
@@ -75,4 +95,4 @@ def _write_canvas(writer, course: Course, reports: list[StudentReport]) -> None:
     writer.writerow(["Points Possible", "", "", "", ""] + ["100" for _ in competitions])
     for report in reports:
         writer.writerow([safe_text(report.user.name or report.user.email), "", "", safe_text(report.user.email),
-                         course.slug] + [grade(row.grade.final) for row in report.rows])
+                         course.slug] + [final_cell(row.grade) for row in report.rows])

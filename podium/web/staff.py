@@ -297,7 +297,8 @@ def grades(slug: str):
     competitions = [row.competition for row in chrono[0].rows] if chrono else list(course.competitions)
     course_slack_policy = rule_values.policy_of(course).slack_policy
     return render_template("staff/grades.html", **page_args(course=course, rows=rows, competitions=competitions,
-                                                            course_slack_policy=course_slack_policy))
+                                                            course_slack_policy=course_slack_policy,
+                                                            ungraded=grading.ungraded_competitions(chrono)))
 
 
 @bp.get("/<slug>/grades.csv")
