@@ -28,6 +28,7 @@ from podium.rules.course import (
 )
 from podium.rules.explain import NOTHING_COUNTS, explain
 from podium.rules.grading import (
+    FOR_STUDENTS,
     LATE,
     NONE,
     NOT_YET,
@@ -143,6 +144,7 @@ __all__ = [
     "CHRONOLOGICAL",
     "CLOSED",
     "DEFAULT_POINTS",
+    "FOR_STUDENTS",
     "KAGGLE",
     "LATE",
     "NONE",

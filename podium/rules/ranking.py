@@ -187,7 +187,7 @@ def _resolved_problem(spec: Mapping[str, Any], values: Mapping[str, float], high
         return None
     better, worse = pair
     word, direction = ("below", "higher") if higher_is_better else ("above", "lower")
-    return (f"No grades: on the private leaderboard the cutoffs come out out of order: {_named(spec, values, better)} "
+    return (f"No grades: on the private leaderboard the cutoffs are out of order: {_named(spec, values, better)} "
             f"is {word} {_named(spec, values, worse)}, and {direction} is better for this metric, so {better} must be "
             f"at least as good as {worse} (resolved: {resolved}). {CHANGE_THEM}")
 

@@ -15,8 +15,8 @@ FINALISE_HELD = "competition.finalise_held"
 
 # What staff can do about position cutoffs that give no values at finalisation (POLICY.md section 11).
 WHAT_TO_DO = {
-    rules.NOT_YET: " Finalising fixes position cutoffs from the final private leaderboard, and it has nobody on it: "
-                   "give the cutoffs as values instead (course file or the competition's settings page).",
+    rules.NOT_YET: " Finalising fixes them from the final private leaderboard, which has nobody on it: give the "
+                   "cutoffs as values instead (course file or the competition's settings page).",
     rules.OUT_OF_ORDER: "",  # the reason says already what to change
 }
 
