@@ -30,7 +30,9 @@ KIND_ORDER = {ON_TIME: 0, SLACK: 1, LATE: 2, NONE: 3}
 NOT_YET = "not_yet"  # nobody has a counted on-time submission to read them off yet, or
 OUT_OF_ORDER = "out_of_order"  # read off the board, they do not run from A to D in the metric's direction.
 
-# What students read instead of the staff's reason, which may name values read off the private board.
+# How the staff's reason starts, before what is wrong.
+LEADS = {NOT_YET: "No grades yet", OUT_OF_ORDER: "No grades"}
+# What students read instead, since the staff's reason may name values read off the private board.
 FOR_STUDENTS = {
     NOT_YET: "No grade yet: this competition's cutoffs are leaderboard positions, which are read once students have "
              "counted on-time submissions.",
@@ -40,14 +42,21 @@ FOR_STUDENTS = {
 
 @dataclass(frozen=True)
 class Ungraded:
-    """Why a competition has no grades for anyone. `reason` is one or more sentences for its reader: the staff's
-    names what is wrong with which values; `for_students()` is the neutral one that never names a value."""
+    """Why a competition has no grades for anyone. `why` says what is wrong, naming letters and values (some read
+    off the private board): it is for staff. `for_students()` keeps only the kind, so nothing of a board reaches a
+    student by it, and its `reason` is the neutral sentence."""
 
     kind: str  # NOT_YET | OUT_OF_ORDER
-    reason: str
+    why: str = ""
+    for_staff: bool = True
+
+    @property
+    def reason(self) -> str:
+        """The sentence shown where the grade would be, in its reader's words."""
+        return f"{LEADS[self.kind]}: {self.why}" if self.for_staff else FOR_STUDENTS[self.kind]
 
     def for_students(self) -> Ungraded:
-        return Ungraded(self.kind, FOR_STUDENTS[self.kind])
+        return Ungraded(self.kind, for_staff=False)
 
 
 @dataclass(frozen=True)

@@ -136,7 +136,7 @@ def resolve_cutoffs(spec: Mapping[str, Any], board: Sequence[LeaderboardEntry], 
     ValueError, with the reason, when they cannot be (`cutoffs_on_board`)."""
     resolved = cutoffs_on_board(spec, board, higher_is_better, points)
     if isinstance(resolved, Ungraded):
-        raise ValueError(resolved.reason)
+        raise ValueError(resolved.why)
     return resolved
 
 
@@ -152,10 +152,11 @@ def cutoffs_on_board(spec: Mapping[str, Any], board: Sequence[LeaderboardEntry],
     - OUT_OF_ORDER: read off the board, the values do not run from A to D (then F) in the metric's direction.
       Resolved values may tie (a small board), which is in order. The reason names the letters and values, some
       read off the board: it is for staff (`Ungraded.for_students` is what students read).
+    The reason (`Ungraded.why`) says what is wrong and, where staff can do something, what.
     """
     problem = check_cutoffs(spec, higher_is_better)
     if problem:
-        return Ungraded(OUT_OF_ORDER, f"No grades: the cutoffs are unusable: {problem}. {CHANGE_THEM}")
+        return Ungraded(OUT_OF_ORDER, f"the cutoffs are unusable: {problem}. {CHANGE_THEM}")
     positions = [letter for letter in LETTERS if letter in spec and is_position(spec[letter])]
     if positions and not board:
         return Ungraded(NOT_YET, _not_yet_reason(spec, positions))
@@ -170,7 +171,7 @@ def cutoffs_on_board(spec: Mapping[str, Any], board: Sequence[LeaderboardEntry],
 def _not_yet_reason(spec: Mapping[str, Any], positions: Sequence[str]) -> str:
     named = ", ".join(f"{letter} = {spec[letter]!r}" for letter in positions)
     kind = "a leaderboard position" if len(positions) == 1 else "leaderboard positions"
-    return (f"No grades yet: cutoff{'s' if len(positions) > 1 else ''} {named} {'is' if len(positions) == 1 else 'are'} "
+    return (f"cutoff{'s' if len(positions) > 1 else ''} {named} {'is' if len(positions) == 1 else 'are'} "
             f"{kind}, read off the private leaderboard of counted on-time submissions, and no student has a counted "
             "on-time submission yet.")
 
@@ -180,14 +181,14 @@ def _resolved_problem(spec: Mapping[str, Any], values: Mapping[str, float], high
     resolved = "; ".join(_named(spec, values, letter) for letter in LETTERS if letter in values)
     for letter in LETTERS:
         if letter in values and not math.isfinite(values[letter]):
-            return (f"No grades: on the private leaderboard, cutoff {_named(spec, values, letter)} is not a finite "
+            return (f"on the private leaderboard, cutoff {_named(spec, values, letter)} is not a finite "
                     f"number (resolved: {resolved}). {CHANGE_THEM}")
     pair = first_out_of_order(values, higher_is_better, strict=False)
     if pair is None:
         return None
     better, worse = pair
     word, direction = ("below", "higher") if higher_is_better else ("above", "lower")
-    return (f"No grades: on the private leaderboard the cutoffs are out of order: {_named(spec, values, better)} "
+    return (f"on the private leaderboard the cutoffs are out of order: {_named(spec, values, better)} "
             f"is {word} {_named(spec, values, worse)}, and {direction} is better for this metric, so {better} must be "
             f"at least as good as {worse} (resolved: {resolved}). {CHANGE_THEM}")
 

@@ -15,8 +15,8 @@ FINALISE_HELD = "competition.finalise_held"
 
 # What staff can do about position cutoffs that give no values at finalisation (POLICY.md section 11).
 WHAT_TO_DO = {
-    rules.NOT_YET: " Finalising fixes them from the final private leaderboard, which has nobody on it: give the "
-                   "cutoffs as values instead (course file or the competition's settings page).",
+    rules.NOT_YET: " Give the cutoffs as values instead (course file or the competition's settings page): "
+                   "finalising reads positions off the final private leaderboard, which has nobody on it.",
     rules.OUT_OF_ORDER: "",  # the reason says already what to change
 }
 
@@ -52,7 +52,7 @@ def finalise(session: Session, comp: Competition, actor: str) -> bool:
     session.execute(select(Competition.id).where(Competition.id == comp.id).with_for_update())
     resolved = cutoffs_on_final_board(session, comp)
     if isinstance(resolved, rules.Ungraded):
-        raise CutoffsGiveNoValues(f"{comp.public_id} cannot be finalised: {resolved.reason}"
+        raise CutoffsGiveNoValues(f"{comp.public_id} cannot be finalised: {resolved.why}"
                                   f"{WHAT_TO_DO[resolved.kind]}", resolved)
     cutoffs = _store(comp, resolved)
     comp.finalised_at = utcnow()
@@ -66,11 +66,11 @@ def finalise(session: Session, comp: Competition, actor: str) -> bool:
 def fix_cutoffs(session: Session, comp: Competition) -> dict[str, float]:
     """Store the cutoffs as values read off the private board as it stands (the final one after `late`); refused
     (CutoffsGiveNoValues) when they give none there, e.g. cutoffs of a finalised competition changed to ones that
-    come out out of order."""
+    are out of order there."""
     resolved = cutoffs_on_final_board(session, comp)
     if isinstance(resolved, rules.Ungraded):
         raise CutoffsGiveNoValues(f"{comp.public_id} is finalised, so its cutoffs are fixed from its final private "
-                                  f"leaderboard, and these give no values there. {resolved.reason}"
+                                  f"leaderboard, and these give no values there: {resolved.why}"
                                   f"{WHAT_TO_DO[resolved.kind]}", resolved)
     return _store(comp, resolved)
 

@@ -140,7 +140,7 @@ def test_a_position_past_a_value_names_the_letters_and_the_values():
     assert "resolved: A = 'top 10%' (0.55); B = 0.7; C = 0.6; D = 0.5" in result.reason
     # What students read names no value, and nothing of the board.
     student = result.for_students()
-    assert student.kind == OUT_OF_ORDER and not re.search(r"\d", student.reason)
+    assert student.kind == OUT_OF_ORDER and student.why == "" and not re.search(r"\d", student.reason)
 
 
 def test_out_of_order_follows_a_lower_is_better_metric():

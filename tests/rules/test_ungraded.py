@@ -116,7 +116,10 @@ def test_once_a_counted_on_time_submission_exists_the_competition_is_graded():
 
 
 def test_students_read_a_neutral_reason():
-    reason = Ungraded(OUT_OF_ORDER, "No grades: A = 'top 10%' (0.5512) is below B = 0.7").for_students()
+    staff = Ungraded(OUT_OF_ORDER, "on the private leaderboard the cutoffs are out of order: A = 'top 10%' (0.5512) "
+                                   "is below B = 0.7")
+    assert staff.reason == f"No grades: {staff.why}"
+    reason = staff.for_students()
     assert reason.kind == OUT_OF_ORDER and reason.reason.startswith("Not available yet")
-    assert "0.55" not in reason.reason and "top" not in reason.reason
+    assert reason.why == "" and "0.55" not in reason.reason and "top" not in reason.reason
     assert Ungraded(NOT_YET, "x").for_students().reason.startswith("No grade yet")

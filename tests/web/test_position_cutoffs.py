@@ -238,10 +238,10 @@ def test_finalising_without_values_is_refused_with_what_to_do(rt, course, closed
     with rt.db.session() as session, pytest.raises(competitions.CutoffsGiveNoValues) as refused:
         competitions.finalise(session, session.get(Competition, course.comp_id), actor=course.staff)
     assert refused.value.code == 409
-    assert refused.value.message.startswith(f"c1-hw1 cannot be finalised: No grades yet: {NOT_YET_FOR_STAFF}")
-    assert "give the cutoffs as values instead" in refused.value.message
+    assert refused.value.message.startswith(f"c1-hw1 cannot be finalised: {NOT_YET_FOR_STAFF}")
+    assert "Give the cutoffs as values instead" in refused.value.message
     result = podium_cli("finalise", "c1-hw1")
-    assert result.exit_code == 1 and result.stderr.startswith("error: c1-hw1 cannot be finalised: No grades yet")
+    assert result.exit_code == 1 and result.stderr.startswith(f"error: c1-hw1 cannot be finalised: {NOT_YET_FOR_STAFF}")
     assert "Traceback" not in result.output
     assert hw1(rt, course).finalised_at is None and hw1(rt, course).resolved_cutoffs is None
     assert audit(rt, "competition.finalise") == []
@@ -250,7 +250,7 @@ def test_finalising_without_values_is_refused_with_what_to_do(rt, course, closed
 def test_finalising_cutoffs_out_of_order_is_refused_with_the_values(rt, course, closed, now):
     record(rt, course.comp_id, course.student, right_on(3, 6), at=now - timedelta(days=8))
     with rt.db.session() as session, pytest.raises(competitions.CutoffsGiveNoValues, match=re.escape(
-            "c1-hw1 cannot be finalised: No grades: on the private leaderboard the cutoffs are out of order: "
+            "c1-hw1 cannot be finalised: on the private leaderboard the cutoffs are out of order: "
             "A = 'top 10%' (0.5) is below B = 0.7")):
         competitions.finalise(session, session.get(Competition, course.comp_id), actor=course.staff)
     assert hw1(rt, course).finalised_at is None
@@ -262,13 +262,13 @@ def test_the_scheduler_reports_it_once_and_finalises_once_the_cutoffs_are_fixed(
     assert finalise_due(rt, 300) == [] and finalise_due(rt, 300) == []
     [held] = audit(rt, competitions.FINALISE_HELD)
     assert (held.actor, held.target) == ("scheduler", "c1-hw1")
-    assert held.details["reason"].startswith("c1-hw1 cannot be finalised: No grades yet")
+    assert held.details["reason"].startswith(f"c1-hw1 cannot be finalised: {NOT_YET_FOR_STAFF}")
     assert [r.levelname for r in caplog.records if "c1-hw1" in r.getMessage()] == ["WARNING"]  # no traceback
     with rt.db.session() as session:
         [item] = [i for i in finalisations.upcoming(session, 300) if i.competition == "c1-hw1"]
     assert item.held == held.details["reason"]
     jobs = podium_cli("jobs", "--course", "c1")
-    assert "    not finalised: c1-hw1 cannot be finalised: No grades yet" in jobs.stdout
+    assert f"    not finalised: c1-hw1 cannot be finalised: {NOT_YET_FOR_STAFF}" in jobs.stdout
     assert "Not finalised:</strong> c1-hw1 cannot be finalised" in text(as_staff.get("/staff/c1/jobs"))
     # Staff give the cutoffs as values: the next pass finalises it, and it leaves the list.
     with rt.db.session() as session:
@@ -284,7 +284,7 @@ def test_a_new_reason_is_reported_again(rt, course, closed, now):
     record(rt, course.comp_id, course.student, right_on(3, 6), at=now - timedelta(days=8))
     assert finalise_due(rt, 300) == [] and finalise_due(rt, 300) == []
     reasons = [e.details["reason"] for e in audit(rt, competitions.FINALISE_HELD)]
-    assert len(reasons) == 2 and "No grades yet" in reasons[0] and "out of order" in reasons[1]
+    assert len(reasons) == 2 and "no student has a counted" in reasons[0] and "out of order" in reasons[1]
 
 
 def test_an_extension_after_the_hold_takes_the_reason_off_the_list_until_it_is_due_again(rt, course, closed):
@@ -306,3 +306,18 @@ def test_the_other_competitions_grades_survive_a_held_finalisation(rt, course, c
     student = next(r for r in reports if r.user.email == course.student)
     assert [(r.competition.slug, r.grade.graded) for r in student.rows] == [("hw1", False), ("hw2", True)]
     assert student.total == 105
+
+
+def test_cutoffs_of_a_finalised_competition_changed_to_give_no_values_are_refused(rt, course, closed, podium_cli,
+                                                                                  tmp_path):
+    """Finalised with value cutoffs; the course folder still says "top 10%", with nobody on the final board."""
+    with rt.db.session() as session:
+        comp = session.get(Competition, course.comp_id)
+        comp.cutoffs = {"A": 0.9, "B": 0.8, "C": 0.7, "D": 0.5}
+        assert competitions.finalise(session, comp, actor=course.staff)
+    result = podium_cli("load", tmp_path / "courses" / "c1")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: c1-hw1 is finalised, so its cutoffs are fixed from its final private "
+                                    f"leaderboard, and these give no values there: {NOT_YET_FOR_STAFF}")
+    assert hw1(rt, course).cutoffs == {"A": 0.9, "B": 0.8, "C": 0.7, "D": 0.5}
+    assert hw1(rt, course).resolved_cutoffs == {"A": 0.9, "B": 0.8, "C": 0.7, "D": 0.5}
