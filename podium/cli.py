@@ -591,9 +591,17 @@ def slack_balance(ctx, course_slug: str, slack_policy: str | None) -> None:
 
     with runtime(ctx).db.session() as session:
         click.echo("email\tbudget\tused\tremaining")
-        for report in grading.gradebook(session, courses.get_course(session, course_slug),
-                                        slack_policy=slack_policy):
+        reports = grading.gradebook(session, courses.get_course(session, course_slug), slack_policy=slack_policy)
+        for report in reports:
             click.echo(f"{report.user.email}\t{report.budget}\t{report.slack_used}\t{report.slack_remaining}")
+        say_ungraded(grading.ungraded_competitions(reports))
+
+
+def say_ungraded(ungraded) -> None:
+    """On stderr, each competition without grades and why (POLICY.md section 11): it spends no slack day and adds
+    nothing to a total, which the output beside it does not say."""
+    for comp, why in ungraded:
+        click.echo(f"note: {comp.public_id}: {why.reason}", err=True)
 
 
 # --- grades ----------------------------------------------------------------------------------------------
@@ -621,8 +629,10 @@ def grades_export(ctx, course_slug: str, slack_policy: str | None, fmt: str, out
     now = utcnow()
     with runtime(ctx).db.session() as session:
         course = courses.get_course(session, course_slug)
-        text = export.export_csv(session, course, slack_policy=slack_policy, fmt=fmt, now=now)
+        done = export.export_grades(session, course, slack_policy=slack_policy, fmt=fmt, now=now)
         notes = export.canvas_notes(session, course, now=now) if fmt == "canvas" else []
+    text = done.text
+    say_ungraded(done.ungraded)
     for note in notes:
         click.echo(f"warning: {note}", err=True)
     if output is None:
@@ -643,8 +653,11 @@ def grades_explain(ctx, competition: str, email: str, slack_policy: str | None) 
 
     with runtime(ctx).db.session() as session:
         comp = courses.get_competition(session, competition)
-        click.echo(grading.explain(session, comp, users_service.get_user(session, email),
-                                   slack_policy=slack_policy))
+        report = grading.student_report(session, comp.course, users_service.get_user(session, email), staff=True,
+                                        slack_policy=slack_policy)
+        click.echo(report.row(comp).explanation)  # for a competition without grades, the reason
+        # The others without grades take no slack days, which this competition's sentence counts on.
+        say_ungraded((row.competition, row.grade.ungraded) for row in report.ungraded if row.competition.id != comp.id)
 
 
 # --- backups ---------------------------------------------------------------------------------------------

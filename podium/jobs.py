@@ -240,7 +240,9 @@ def finalise_due(runtime: Runtime, grace_seconds: float | None = None, *, now: d
     """Finalise every competition whose time has come (finalisations.due_at); returns their public ids.
 
     Each competition is finalised in its own transaction that locks its row and checks `finalised_at` again,
-    so a competition is finalised once even when two processes get here together.
+    so a competition is finalised once even when two processes get here together. One whose position cutoffs give
+    no values on its final board is not finalised: the reason is recorded for staff once (the Jobs page, `podium
+    jobs`, the audit log), and later passes try again quietly, since staff may change the cutoffs.
     """
     with runtime.db.session() as session:
         due = [comp.id for comp in finalisations.ready_to_finalise(session, grace_seconds, now=now)]
@@ -253,11 +255,23 @@ def finalise_due(runtime: Runtime, grace_seconds: float | None = None, *, now: d
                                       .with_for_update())
                 if comp is not None and competitions.finalise(session, comp, actor=actor):
                     done.append(comp.public_id)
+        except competitions.CutoffsGiveNoValues as refused:
+            _hold(runtime, comp_id, refused.message, actor)
         except Exception:  # one competition's trouble must not hold back the others
             log.exception("finalising competition %s failed", comp_id)
     for public_id in done:
         log.info("finalised %s", public_id)
     return done
+
+
+def _hold(runtime: Runtime, comp_id: int, reason: str, actor: str) -> None:
+    try:
+        with runtime.db.session() as session:
+            comp = session.get(Competition, comp_id)
+            if comp is not None and competitions.hold_finalisation(session, comp, reason, actor):
+                log.warning("not finalised: %s", reason)
+    except Exception:  # the next pass finds it again
+        log.exception("could not record why competition %s was not finalised", comp_id)
 
 
 class BackgroundJobs:

@@ -56,7 +56,11 @@ def competition_candidates(comp: CompetitionRules, policy: CoursePolicy, submiss
                            students: Iterable[Hashable] = (),
                            extensions: Mapping[ExtensionKey, Extension] | None = None
                            ) -> dict[Hashable, StudentCandidates]:
-    """Every student's candidates in one competition; `students` adds those who submitted nothing."""
+    """Every student's candidates in one competition; `students` adds those who submitted nothing. A competition
+    without grades (`comp.ungraded`) gives everyone no candidates, with the reason."""
+    if comp.ungraded is not None:
+        return {student: _no_candidates(comp, policy)
+                for student in dict.fromkeys([*(s.student for s in submissions), *students])}
     grouped = by_student(submissions)
     schedules = {student: student_schedule(comp, student, extensions)
                  for student in dict.fromkeys([*grouped, *students])}
@@ -82,6 +86,10 @@ def grade_course(policy: CoursePolicy, competitions: Sequence[CompetitionRules],
     `students` are the enrolled students, so that those who never submitted get a row; `extensions` maps
     (slug, student) to an Extension; `ledger` maps a student to slack days spent elsewhere; `slack_policy`
     overrides the course's (the export's --policy).
+
+    A competition with `ungraded` set has no grades: every student's row there has window NONE and the reason, it
+    spends no slack day and adds nothing to the total, and the others are graded as if it were not in the course
+    (POLICY.md section 11).
     """
     students = list(dict.fromkeys(students))
     per_competition = [competition_candidates(comp, policy, submissions.get(comp.slug, ()), students, extensions)
@@ -98,4 +106,5 @@ def grade_course(policy: CoursePolicy, competitions: Sequence[CompetitionRules],
 def _no_candidates(comp: CompetitionRules, policy: CoursePolicy) -> StudentCandidates:
     return StudentCandidates(competition=comp.slug, ontime=comp.schedule.ontime, weight=comp.weight,
                              slack_eligible=comp.slack_eligible, early_missed=comp.schedule.early is not None,
-                             late_factor=policy.late_factor, early_factor=policy.early_miss_factor)
+                             late_factor=policy.late_factor, early_factor=policy.early_miss_factor,
+                             ungraded=comp.ungraded)

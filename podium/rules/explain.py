@@ -16,7 +16,10 @@ PROVISIONAL = "Provisional: computed from public scores until the private leader
 
 def explain(grade: CompetitionGrade, precision: int = 4, *, provisional: bool = False) -> str:
     """One sentence; `precision` is the competition's display precision for the score. A `provisional` grade was
-    computed with public scores in place of private ones (its `private_score` holds the public score)."""
+    computed with public scores in place of private ones (its `private_score` holds the public score). A competition
+    without grades is explained by its reason, which the caller chose for the reader (`Ungraded.for_students`)."""
+    if grade.ungraded is not None:
+        return grade.ungraded.reason
     if grade.window == NONE:
         return NOTHING_COUNTS
     board = "public" if provisional else "private"

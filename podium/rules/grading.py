@@ -26,6 +26,39 @@ NONE = "none"
 KIND_ORDER = {ON_TIME: 0, SLACK: 1, LATE: 2, NONE: 3}
 
 
+# Why a competition has no grades (POLICY.md section 11): its cutoffs are leaderboard positions and
+NOT_YET = "not_yet"  # nobody has a counted on-time submission to read them off yet, or
+OUT_OF_ORDER = "out_of_order"  # read off the board, they do not run from A to D in the metric's direction.
+
+# How the staff's reason starts, before what is wrong.
+LEADS = {NOT_YET: "No grades yet", OUT_OF_ORDER: "No grades"}
+# What students read instead, since the staff's reason may name values read off the private board.
+FOR_STUDENTS = {
+    NOT_YET: "No grade yet: this competition's cutoffs are leaderboard positions, which are read once students have "
+             "counted on-time submissions.",
+    OUT_OF_ORDER: "Not available yet: the course staff are settling this competition's cutoffs.",
+}
+
+
+@dataclass(frozen=True)
+class Ungraded:
+    """Why a competition has no grades for anyone. `why` says what is wrong, naming letters and values (some read
+    off the private board): it is for staff. `for_students()` keeps only the kind, so nothing of a board reaches a
+    student by it, and its `reason` is the neutral sentence."""
+
+    kind: str  # NOT_YET | OUT_OF_ORDER
+    why: str = ""
+    for_staff: bool = True
+
+    @property
+    def reason(self) -> str:
+        """The sentence shown where the grade would be, in its reader's words."""
+        return f"{LEADS[self.kind]}: {self.why}" if self.for_staff else FOR_STUDENTS[self.kind]
+
+    def for_students(self) -> Ungraded:
+        return Ungraded(self.kind, for_staff=False)
+
+
 @dataclass(frozen=True)
 class Candidate:
     """A counted submission with what grading needs of it. `days_late` is 0 for an on-time submission."""
@@ -59,6 +92,7 @@ class StudentCandidates:
     early_missed: bool = False
     late_factor: float = 0.9
     early_factor: float = 0.9
+    ungraded: Ungraded | None = None  # the competition has no grades: no candidates either
 
     def best_slack(self, d_avail: int) -> Candidate | None:
         """The best after-deadline candidate that `d_avail` slack days cover (ties: fewest days)."""
@@ -98,6 +132,8 @@ class CompetitionGrade:
     `late_factor` and `early_factor` are the factors applied (1.0 when not applied), so that
     final = raw * early_factor and, for a late submission, raw = base * late_factor.
     `slack_remaining` is filled in by the slack policy (None when graded alone).
+    A competition that cannot be graded (`ungraded`, POLICY.md section 11) gives window NONE and no grade: `final`
+    stays 0.0 so that it adds nothing to the total, and readers show "no grade" with the reason, never that 0.
     """
 
     competition: str
@@ -117,6 +153,7 @@ class CompetitionGrade:
     d_avail: int = 0
     slack_remaining: int | None = None
     weight: float = 1.0
+    ungraded: Ungraded | None = None
 
     @property
     def weighted(self) -> float:
@@ -125,6 +162,11 @@ class CompetitionGrade:
     @property
     def counted(self) -> bool:
         return self.window != NONE
+
+    @property
+    def graded(self) -> bool:
+        """The competition has grades (a real 0 included); False: no grade, for the reason in `ungraded`."""
+        return self.ungraded is None
 
 
 # --- step 1: candidates ----------------------------------------------------------------------------------
@@ -239,6 +281,8 @@ def late_option(c: StudentCandidates, candidate: Candidate | None) -> list[Optio
 def chronological_options(c: StudentCandidates, d_avail: int) -> list[Option]:
     """Section 4 read literally for `d_avail` slack days: an after-deadline submission with days_late <= d_avail
     in a slack-eligible competition *is* slack; any other is late."""
+    if c.ungraded:
+        return []
     covered = d_avail if c.slack_eligible else -1
     return [*on_time_option(c), *slack_option(c.best_slack(d_avail)), *late_option(c, c.best_late(covered))]
 
@@ -246,12 +290,15 @@ def chronological_options(c: StudentCandidates, d_avail: int) -> list[Option]:
 def optimal_options(c: StudentCandidates, max_days: int) -> list[Option]:
     """What the optimal policy may choose (section 5): the best on-time, any worthwhile slack submission within
     `max_days`, or the best after-deadline submission graded late (spending no slack day)."""
+    if c.ungraded:
+        return []
     slack = [o for cand in c.slack_options(max_days) for o in slack_option(cand)]
     return [*on_time_option(c), *slack, *late_option(c, c.best_late())]
 
 
 def preferred(options: Iterable[Option]) -> Option:
-    """raw = max over the options, ties broken by the policy's order; 'none' when nothing counts."""
+    """raw = max over the options, ties broken by the policy's order; 'none' when nothing counts (also when the
+    competition has no grades: it then spends no slack day, and the slack chain goes on to the next one)."""
     return min(options, key=Option.tie_key, default=Option(NONE, None, 0.0))
 
 
@@ -272,7 +319,7 @@ def grade_option(c: StudentCandidates, option: Option, d_avail: int = 0,
     cand = option.candidate
     if cand is None:
         return CompetitionGrade(competition=c.competition, window=NONE, d_avail=d_avail,
-                                slack_remaining=slack_remaining, weight=c.weight)
+                                slack_remaining=slack_remaining, weight=c.weight, ungraded=c.ungraded)
     factor = final_factor(c, option)
     return CompetitionGrade(
         competition=c.competition, window=option.window, submission_id=cand.submission_id,

@@ -157,13 +157,23 @@ def ordering_problem(given: Mapping[str, Any], higher_is_better: bool, *, strict
     for letter, value in given.items():
         if not _is_number(value):
             return f"cutoff {letter} = {value!r} is not a finite number"
-    present = [letter for letter in LETTERS if letter in given]
+    pair = first_out_of_order(given, higher_is_better, strict=strict)
+    if pair is None:
+        return None
+    better, worse = pair
     word = "below" if higher_is_better else "above"
     direction = "higher" if higher_is_better else "lower"
+    return (f"cutoff {worse} = {given[worse]!r} must be {word} {better} = {given[better]!r}: {direction} is better for "
+            "this metric, so the cutoffs run from A (the best) to D, then F")
+
+
+def first_out_of_order(given: Mapping[str, float], higher_is_better: bool, *, strict: bool = True
+                       ) -> tuple[str, str] | None:
+    """The first pair of neighbouring letters (better, worse) whose values are out of the metric's order, or None;
+    `strict` counts equal neighbours as out of order too."""
+    present = [letter for letter in LETTERS if letter in given]
     for better, worse in pairwise(present):
         a, b = given[better], given[worse]
-        out_of_order = not strictly_beyond(a, b, higher_is_better) if strict else strictly_beyond(b, a, higher_is_better)
-        if out_of_order:
-            return (f"cutoff {worse} = {b!r} must be {word} {better} = {a!r}: {direction} is better for this metric, "
-                    "so the cutoffs run from A (the best) to D, then F")
+        if not strictly_beyond(a, b, higher_is_better) if strict else strictly_beyond(b, a, higher_is_better):
+            return better, worse
     return None

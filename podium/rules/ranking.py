@@ -13,13 +13,14 @@ from datetime import datetime
 from fractions import Fraction
 from typing import Any, Callable, Hashable, Iterable, Mapping, Sequence
 
+from podium.rules.grading import NOT_YET, OUT_OF_ORDER, Ungraded
 from podium.rules.interpolation import (
     DEFAULT_POINTS,
     LETTERS,
     letters_problem,
     Cutoffs,
     Points,
-    cutoffs_problem,
+    first_out_of_order,
     ordering_problem,
 )
 from podium.rules.submission import Submission
@@ -131,17 +132,68 @@ def check_cutoffs(spec: Mapping[str, Any], higher_is_better: bool) -> str | None
 
 def resolve_cutoffs(spec: Mapping[str, Any], board: Sequence[LeaderboardEntry], higher_is_better: bool,
                     points: Points = DEFAULT_POINTS) -> Cutoffs:
-    """Value cutoffs from a spec mixing values and positions, reading positions off the final private board.
+    """Value cutoffs from a spec mixing values and positions, reading positions off the final private board;
+    ValueError, with the reason, when they cannot be (`cutoffs_on_board`)."""
+    resolved = cutoffs_on_board(spec, board, higher_is_better, points)
+    if isinstance(resolved, Ungraded):
+        raise ValueError(resolved.why)
+    return resolved
 
-    Resolved values may tie (a small board) but must still run from A to F in the metric's direction; when a
-    position lands on the wrong side of a value cutoff the message says which.
+
+CHANGE_THEM = "Change the cutoffs in the course file or on the competition's settings page."
+
+
+def cutoffs_on_board(spec: Mapping[str, Any], board: Sequence[LeaderboardEntry], higher_is_better: bool,
+                     points: Points = DEFAULT_POINTS) -> Cutoffs | Ungraded:
+    """The value cutoffs of a spec mixing values and positions, positions read off `board` (the private board of
+    counted on-time submissions); or, when there are none to be had, why the competition has no grades
+    (POLICY.md section 11):
+    - NOT_YET: a position and nobody on the board yet;
+    - OUT_OF_ORDER: read off the board, the values do not run from A to D (then F) in the metric's direction.
+      Resolved values may tie (a small board), which is in order. The reason names the letters and values, some
+      read off the board: it is for staff (`Ungraded.for_students` is what students read).
+    The reason (`Ungraded.why`) says what is wrong and, where staff can do something, what.
     """
     problem = check_cutoffs(spec, higher_is_better)
     if problem:
-        raise ValueError(problem)
+        return Ungraded(OUT_OF_ORDER, f"the cutoffs are unusable: {problem}. {CHANGE_THEM}")
+    positions = [letter for letter in LETTERS if letter in spec and is_position(spec[letter])]
+    if positions and not board:
+        return Ungraded(NOT_YET, _not_yet_reason(spec, positions))
     values = {letter: value_at_position(parse_position(v), board) if is_position(v) else float(v)
               for letter, v in spec.items()}
-    problem = cutoffs_problem(values, higher_is_better, strict=False)
+    problem = _resolved_problem(spec, values, higher_is_better)
     if problem:
-        raise ValueError(f"on the final private leaderboard, {problem}")
+        return Ungraded(OUT_OF_ORDER, problem)
     return Cutoffs.from_mapping(values, points)
+
+
+def _not_yet_reason(spec: Mapping[str, Any], positions: Sequence[str]) -> str:
+    named = ", ".join(f"{letter} = {spec[letter]!r}" for letter in positions)
+    kind = "a leaderboard position" if len(positions) == 1 else "leaderboard positions"
+    return (f"cutoff{'s' if len(positions) > 1 else ''} {named} {'is' if len(positions) == 1 else 'are'} "
+            f"{kind}, read off the private leaderboard of counted on-time submissions, and no student has a counted "
+            "on-time submission yet.")
+
+
+def _resolved_problem(spec: Mapping[str, Any], values: Mapping[str, float], higher_is_better: bool) -> str | None:
+    """Why resolved cutoffs are unusable, naming the letters and the values they came out at, or None."""
+    resolved = "; ".join(_named(spec, values, letter) for letter in LETTERS if letter in values)
+    for letter in LETTERS:
+        if letter in values and not math.isfinite(values[letter]):
+            return (f"on the private leaderboard, cutoff {_named(spec, values, letter)} is not a finite "
+                    f"number (resolved: {resolved}). {CHANGE_THEM}")
+    pair = first_out_of_order(values, higher_is_better, strict=False)
+    if pair is None:
+        return None
+    better, worse = pair
+    word, direction = ("below", "higher") if higher_is_better else ("above", "lower")
+    return (f"on the private leaderboard the cutoffs are out of order: {_named(spec, values, better)} "
+            f"is {word} {_named(spec, values, worse)}, and {direction} is better for this metric, so {better} must be "
+            f"at least as good as {worse} (resolved: {resolved}). {CHANGE_THEM}")
+
+
+def _named(spec: Mapping[str, Any], values: Mapping[str, float], letter: str) -> str:
+    """"A = 'top 10%' (0.55)" for a position, with the value it came out at; "B = 0.7" for a value."""
+    value = f"{values[letter]:.6g}"
+    return f"{letter} = {spec[letter]!r} ({value})" if is_position(spec[letter]) else f"{letter} = {value}"

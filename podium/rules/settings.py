@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping
 
+from podium.rules.grading import Ungraded
 from podium.rules.interpolation import DEFAULT_POINTS, Cutoffs, Points
 from podium.rules.selection import SELECTIONS
 from podium.rules.time import zone
@@ -64,7 +65,8 @@ class CoursePolicy:
 class CompetitionRules:
     """One competition's settings that grading reads. `cutoffs` are values (positions resolved beforehand);
     they may be left out where only selection and ranking are needed (the private board that positions are
-    read from comes before the cutoffs)."""
+    read from comes before the cutoffs), and are None when positions cannot be resolved: `ungraded` then says why,
+    and the competition has no grades (POLICY.md section 11)."""
 
     slug: str
     schedule: Schedule
@@ -73,3 +75,4 @@ class CompetitionRules:
     slack_eligible: bool = True
     weight: float = 1.0
     allow_practice: bool = field(default=False, compare=False)
+    ungraded: Ungraded | None = None

@@ -42,7 +42,8 @@ def in_course_order(items: Sequence[StudentCandidates]) -> list[StudentCandidate
 @dataclass(frozen=True)
 class CourseGrades:
     """One student's grades in every competition of a course, in course order, each with `slack_used` and the
-    `slack_remaining` after it; `total` is the sum of weight * final."""
+    `slack_remaining` after it; `total` is the sum of weight * final over the graded competitions (one without
+    grades, POLICY.md section 11, adds nothing: the total is over the others)."""
 
     student: Hashable
     slack_policy: str
@@ -57,6 +58,11 @@ class CourseGrades:
     @property
     def slack_remaining(self) -> int:
         return self.budget - self.slack_used
+
+    @property
+    def ungraded(self) -> tuple[CompetitionGrade, ...]:
+        """The competitions that have no grade (and so no part in `total`)."""
+        return tuple(g for g in self.grades if not g.graded)
 
     def grade(self, competition: str) -> CompetitionGrade:
         for g in self.grades:

@@ -35,7 +35,7 @@ from podium import rules
 from podium.domain import utcnow
 from podium.errors import PodiumError
 from podium.models import Competition, Course, Enrolment
-from podium.services.grading import StudentReport, gradebook
+from podium.services.grading import StudentReport, gradebook, ungraded_competitions
 from podium.services.rule_values import in_course_order, last_late
 
 LONG_HEADER = ["email", "name", "competition", "window", "submission_id", "private_score", "raw_grade",
@@ -68,20 +68,44 @@ def grade(x: float) -> str:
     return f"{x:.4f}"
 
 
+def final_cell(g: rules.CompetitionGrade) -> str:
+    """A final grade's cell: empty for a competition without grades (POLICY.md section 11), where a 0 would read as
+    a real zero and overwrite a real score in the gradebook it is imported into."""
+    return grade(g.final) if g.graded else ""
+
+
+@dataclass(frozen=True)
+class GradesExport:
+    text: str
+    ungraded: list[tuple[Competition, rules.Ungraded]]  # competitions left empty for want of grades, and why
+
+
 def export_csv(session: Session, course: Course, *, slack_policy: str | None = None, fmt: str = "long",
                now: datetime | None = None) -> str:
     """The course's grades as CSV text; `slack_policy` defaults to the course's slack policy. `now` decides which
     competitions are closed for the Canvas export."""
+    return export_grades(session, course, slack_policy=slack_policy, fmt=fmt, now=now).text
+
+
+def export_grades(session: Session, course: Course, *, slack_policy: str | None = None, fmt: str = "long",
+                  now: datetime | None = None) -> GradesExport:
+    """The CSV text, with the competitions that have no grades and why (for staff: the command says it)."""
     if fmt not in FORMATS:
         raise PodiumError(f"unknown export format {fmt!r}; use long or canvas")
     out = io.StringIO()
     writer = csv_writer(out)
     if fmt == "long":
-        _write_long(writer, _sorted(gradebook(session, course, slack_policy=slack_policy)))
+        reports = _sorted(gradebook(session, course, slack_policy=slack_policy))
+        _write_long(writer, reports)
     else:
         reports = _sorted(gradebook(session, course, slack_policy=slack_policy, staff=False))
-        _write_canvas(writer, canvas_columns(session, course, now=now), reports, _canvas_ids(session, course))
-    return out.getvalue()
+        columns = canvas_columns(session, course, now=now)
+        _write_canvas(writer, columns, reports, _canvas_ids(session, course))
+        # Only a column that leaves Podium needs a reason for being empty; the others are held (canvas_notes).
+        leaving = {c.competition.id for c in columns if c.leaves}
+        return GradesExport(out.getvalue(), [(comp, why) for comp, why in ungraded_competitions(reports)
+                                             if comp.id in leaving])
+    return GradesExport(out.getvalue(), ungraded_competitions(reports))
 
 
 def _sorted(reports: list[StudentReport]) -> list[StudentReport]:
@@ -98,7 +122,7 @@ def _write_long(writer, reports: list[StudentReport]) -> None:
                 safe_text(report.user.email), safe_text(report.user.name), row.competition.public_id, g.window,
                 g.submission_id if counted else "", repr(g.private_score) if counted else "",
                 grade(g.raw) if counted else "", ("yes" if g.early_penalty else "no") if counted else "",
-                g.slack_used, g.slack_remaining, grade(g.final),
+                g.slack_used, g.slack_remaining, final_cell(g),
             ])
 
 
@@ -198,6 +222,6 @@ def _write_canvas(writer, columns: list[CanvasColumn], reports: list[StudentRepo
     none = CanvasIds("", "", "", "")
     for report in reports:
         user, own = report.user, ids.get(report.user.id, none)
-        cells = [grade(report.row(c.competition).grade.final) if c.leaves else "" for c in columns]
+        cells = [final_cell(report.row(c.competition).grade) if c.leaves else "" for c in columns]
         writer.writerow([safe_text(x) for x in (user.name or user.email, own.user_id, own.sis_user_id,
                                                own.sis_login_id or user.email, own.section)] + cells)

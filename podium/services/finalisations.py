@@ -4,7 +4,9 @@ A competition is finalised `PODIUM_FINALISE_GRACE_SECONDS` (default 300) after i
 of the competition's own and those moved by active extensions: a student with an extension may still submit
 until then, and the position cutoffs must be read off the board that includes those submissions. The grace lets
 the scoring queue drain; when it has not drained by then (a backlog after an outage), finalisation waits for it,
-at most `MAX_DRAIN_WAIT` longer.
+at most `MAX_DRAIN_WAIT` longer. A competition whose position cutoffs give no values on its final board is not
+finalised (POLICY.md section 11): the scheduler records why (`competitions.hold_finalisation`), and this report shows
+it beside the competition until it is finalised.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from sqlalchemy.orm import Session
 from podium.config import JobSettings
 from podium.models import AuditEvent, Competition, Course, Status, Submission, utcnow
 from podium.services import leases
+from podium.services.competitions import FINALISE_HELD
 from podium.services.rule_values import last_late
 
 DEFAULT_GRACE_SECONDS = JobSettings.finalise_grace_seconds
@@ -40,6 +43,7 @@ class Finalisation:
     finalised_at: datetime | None = None
     finalised_by: str | None = None
     unscored: int = 0  # submissions still queued or being scored
+    held: str | None = None  # why the scheduler could not finalise it since it was due
 
 
 @dataclass(frozen=True)
@@ -74,13 +78,30 @@ def _scheduled(session: Session, grace: float | None, course: Course | None = No
         query = query.where(Competition.course_id == course.id)
     comps = list(session.scalars(query))
     unscored = _unscored(session, [c.id for c in comps])
+    holds = _holds(session, [c.public_id for c in comps])
     grace = grace_seconds() if grace is None else grace
     items = []
     for comp in comps:
         late = last_late(session, comp)
-        items.append(Finalisation(comp.id, comp.public_id, comp.title, comp.course.slug, late,
-                                  late + timedelta(seconds=grace), unscored=unscored.get(comp.id, 0)))
+        due = late + timedelta(seconds=grace)
+        # A hold recorded before the competition was (last) due is about deadlines an extension has moved since.
+        held = next((reason for at, reason in holds.get(comp.public_id, ()) if at >= due), None)
+        items.append(Finalisation(comp.id, comp.public_id, comp.title, comp.course.slug, late, due,
+                                  unscored=unscored.get(comp.id, 0), held=held))
     return sorted(items, key=lambda f: (f.due_at, f.competition))
+
+
+def _holds(session: Session, public_ids: list[str]) -> dict[str, list[tuple[datetime, str]]]:
+    """(when, why) the scheduler could not finalise each competition, latest first."""
+    if not public_ids:
+        return {}
+    rows = session.execute(select(AuditEvent.target, AuditEvent.at, AuditEvent.details)
+                           .where(AuditEvent.action == FINALISE_HELD, AuditEvent.target.in_(public_ids))
+                           .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()))
+    holds: dict[str, list[tuple[datetime, str]]] = {}
+    for target, at, details in rows:
+        holds.setdefault(target, []).append((at, (details or {}).get("reason", "")))
+    return holds
 
 
 def upcoming(session: Session, grace: float | None = None, course: Course | None = None) -> list[Finalisation]:
@@ -136,6 +157,8 @@ def lines(report: SchedulerReport) -> list[str]:
     for item in report.upcoming:
         waiting = f"; waiting for {item.unscored} submission(s) to be scored" if item.unscored else ""
         out.append(f"  {item.competition}\t{_when(item.due_at)}\t(late {_when(item.late)} + grace{waiting})")
+        if item.held:
+            out.append(f"    not finalised: {item.held}")
     if not report.upcoming:
         out.append("  none")
     out.append("past finalisations:")

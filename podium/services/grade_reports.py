@@ -3,6 +3,8 @@
 A student reads provisional grades (POLICY.md section 11): for a competition whose private board is not released,
 the grade, the counted submission, its window and the slack days are computed with public scores in place of
 private ones (`services.grading`), and each such row says so. Private scores appear once the board is released.
+A competition without grades (POLICY.md section 11) has `grade` null and `no_grade_reason` saying why in words that
+name no score; the total is over the other competitions.
 """
 from __future__ import annotations
 
@@ -48,6 +50,7 @@ def _row(row: grading.GradeRow) -> dict:
         "score_board": "public" if row.provisional else "private",
         "score": grade.private_score,  # the score the grade was computed from, on `score_board`
         "private_score": None if row.provisional else grade.private_score,
-        "grade": round(grade.final, 4),
+        "grade": round(grade.final, 4) if grade.graded else None,
+        "no_grade_reason": None if grade.graded else grade.ungraded.reason,
         "explanation": row.explanation,
     }

@@ -10,6 +10,11 @@ any time. A student reads *provisional* grades: for every competition whose priv
 scores stand in for private ones everywhere (which submission counts, the window and the slack days chosen, the bonus,
 positions cutoffs read off the board, and through the slack chain every other competition), so nothing a student
 can read depends on an unreleased private score.
+
+A competition whose cutoffs are positions that give no values (nobody on the board yet, or values out of order) has
+no grades, and breaks nothing else (POLICY.md section 11): its rows say why, in the staff's words for staff (which
+letters, which values) and in neutral words for students (no value of any board); it spends no slack day and adds
+nothing to the total, which is then the total over the graded competitions.
 """
 from __future__ import annotations
 
@@ -51,8 +56,18 @@ class StudentReport:
         """Some competition was graded from public scores, so the slack days and the total are provisional too."""
         return any(r.provisional for r in self.rows)
 
+    @property
+    def ungraded(self) -> tuple[GradeRow, ...]:
+        """The rows of competitions that have no grades (and no part in `total`)."""
+        return tuple(r for r in self.rows if not r.grade.graded)
+
     def row(self, competition: Competition) -> GradeRow:
         return next(r for r in self.rows if r.competition.id == competition.id)
+
+
+def ungraded_competitions(reports: list[StudentReport]) -> list[tuple[Competition, rules.Ungraded]]:
+    """The competitions without grades, in course order, with why: a competition's, so any report tells."""
+    return [(row.competition, row.grade.ungraded) for row in reports[0].ungraded] if reports else []
 
 
 # --- what grading reads (as the rules' values: podium.services.rule_values) -----------------------------
@@ -91,17 +106,15 @@ def has_position_cutoffs(comp: Competition) -> bool:
 
 
 def cutoffs_of(comp: Competition, policy: rules.CoursePolicy, board: tuple[rules.LeaderboardEntry, ...] | None, *,
-               fixed: bool = True) -> rules.Cutoffs:
+               fixed: bool = True) -> rules.Cutoffs | rules.Ungraded:
     """Value cutoffs. Positions ("top 10%") are fixed at finalisation; before that, or when the reader may not use
-    the fixed ones (`fixed=False`: they were read off the private board), they are read off `board`."""
+    the fixed ones (`fixed=False`: they were read off the private board), they are read off `board`, which may give
+    no values: then why the competition has no grades (its reason names values read off `board`: staff's words)."""
     if not has_position_cutoffs(comp):
         return rules.Cutoffs.from_mapping({k: float(v) for k, v in comp.cutoffs.items()}, policy.points)
     if comp.resolved_cutoffs and fixed:
         return rules.Cutoffs.from_mapping(comp.resolved_cutoffs, policy.points)
-    try:
-        return rules.resolve_cutoffs(comp.cutoffs, board or (), comp.higher_is_better, policy.points)
-    except ValueError as exc:
-        raise PodiumError(f"{comp.public_id}: the cutoffs cannot be resolved yet: {exc}", code=409) from None
+    return rules.cutoffs_on_board(comp.cutoffs, board or (), comp.higher_is_better, policy.points)
 
 
 def private_board(comp: Competition, policy: rules.CoursePolicy, subs: list[rules.Submission],
@@ -111,10 +124,17 @@ def private_board(comp: Competition, policy: rules.CoursePolicy, subs: list[rule
     return rules.private_leaderboard(counted, comp.higher_is_better)
 
 
-def _rules_for(comp: Competition, cutoffs: rules.Cutoffs | None) -> rules.CompetitionRules:
-    return rules.CompetitionRules(slug=comp.slug, schedule=schedule_of(comp), cutoffs=cutoffs,
+def _rules_for(comp: Competition, cutoffs: rules.Cutoffs | rules.Ungraded | None, *, staff: bool = True
+               ) -> rules.CompetitionRules:
+    """The rules' view of `comp`; cutoffs that gave no values make it ungraded, with the reason in the words of
+    the reader (`staff` or not)."""
+    ungraded = cutoffs if isinstance(cutoffs, rules.Ungraded) else None
+    if ungraded is not None and not staff:
+        ungraded = ungraded.for_students()
+    return rules.CompetitionRules(slug=comp.slug, schedule=schedule_of(comp),
+                                  cutoffs=None if ungraded is not None else cutoffs,
                                   higher_is_better=comp.higher_is_better, slack_eligible=comp.slack_eligible,
-                                  weight=comp.weight, allow_practice=comp.allow_practice)
+                                  weight=comp.weight, allow_practice=comp.allow_practice, ungraded=ungraded)
 
 
 # --- the use cases ---------------------------------------------------------------------------------------
@@ -148,7 +168,7 @@ def grade_course_under(session: Session, course: Course, slack_policies: list[st
             subs[comp.id] = [rules.public_in_place_of_private(s) for s in subs[comp.id]]
         needs_board = has_position_cutoffs(comp) and not (comp.resolved_cutoffs and fixed)
         board = private_board(comp, course_policy, subs[comp.id], extensions) if needs_board else None
-        comp_rules.append(_rules_for(comp, cutoffs_of(comp, course_policy, board, fixed=fixed)))
+        comp_rules.append(_rules_for(comp, cutoffs_of(comp, course_policy, board, fixed=fixed), staff=staff))
     ledger = external_days(session, course.id)
     graded = {slack_policy: rules.grade_course(
         course_policy, comp_rules, {comp.slug: subs[comp.id] for comp in competitions},
@@ -192,11 +212,6 @@ def student_report(session: Session, course: Course, user: User, *, staff: bool,
     if user.id not in grades:
         raise NotFound(f"{user.email} is not a student of {course.slug}")
     return _report(user, grades[user.id], _in_course_order(course), staff=staff)
-
-
-def explain(session: Session, comp: Competition, user: User, *, slack_policy: str | None = None) -> str:
-    """The sentence that tells staff how a student's grade in `comp` came about."""
-    return student_report(session, comp.course, user, staff=True, slack_policy=slack_policy).row(comp).explanation
 
 
 def _in_course_order(course: Course) -> list[Competition]:

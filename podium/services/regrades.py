@@ -67,7 +67,7 @@ def final_grades(session: Session, course: Course, *, staff: bool = True) -> dic
     for comp in course.competitions:
         for user in students:
             grade = grades[user.id].grade(comp.slug)
-            finals[(user.id, comp.id)] = None if grade.final is None else round(grade.final, COMPARED_DECIMALS)
+            finals[(user.id, comp.id)] = round(grade.final, COMPARED_DECIMALS) if grade.graded else None
     return finals
 
 

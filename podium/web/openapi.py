@@ -125,7 +125,10 @@ COMPETITION_GRADE = obj({
                     "description": "the board whose score the grade was computed from"},
     "score": {**nullable(NUMBER), "description": "the counted submission's score on `score_board`"},
     "private_score": {**nullable(NUMBER), "description": "null until the private board is released"},
-    "grade": NUMBER,
+    "grade": {**nullable(NUMBER), "description": "null when the competition has no grades yet (its cutoffs are "
+                                                 "leaderboard positions that give no values yet): see "
+                                                 "`no_grade_reason`"},
+    "no_grade_reason": {**nullable(STRING), "description": "why `grade` is null; null when there is a grade"},
     "explanation": STRING,
 })
 COURSE_GRADES = obj({
@@ -137,7 +140,9 @@ COURSE_GRADES = obj({
     "slack_budget": INTEGER,
     "slack_used": INTEGER,
     "slack_remaining": INTEGER,
-    "total": {"type": "number", "description": "the weighted total; provisional while `provisional` is true"},
+    "total": {"type": "number", "description": "the weighted total over the competitions that have a grade (one "
+                                              "whose `grade` is null adds nothing); provisional while "
+                                              "`provisional` is true"},
     "competitions": array(ref("CompetitionGrade")),
 })
 GRADES = obj({

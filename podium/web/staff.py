@@ -354,7 +354,8 @@ def grades(slug: str):
     canvas_notes = export.canvas_notes(db_session(), course)
     return render_template("staff/grades.html", **page_args(course=course, rows=rows, competitions=competitions,
                                                             course_slack_policy=course_slack_policy,
-                                                            canvas_notes=canvas_notes))
+                                                            canvas_notes=canvas_notes,
+                                                            ungraded=grading.ungraded_competitions(chrono)))
 
 
 @bp.get("/<slug>/grades.csv")

@@ -1,5 +1,5 @@
 """The sentence a student reads under their grade."""
-from podium.rules import CompetitionGrade, explain
+from podium.rules import FOR_STUDENTS, NOT_YET, CompetitionGrade, Ungraded, explain
 
 
 def test_slack_with_missed_early_deadline():
@@ -39,3 +39,11 @@ def test_one_day_late_is_singular():
 def test_nothing_counted():
     assert explain(CompetitionGrade(competition="hw1p2", window="none")) == (
         "No scored submission counts for this competition: grade 0.")
+
+
+def test_a_competition_without_grades_is_explained_by_its_reason():
+    why = Ungraded(NOT_YET, "cutoff A = 'top 10%' is a leaderboard position.")
+    assert explain(CompetitionGrade(competition="hw1p2", window="none", ungraded=why)) == (
+        "No grades yet: cutoff A = 'top 10%' is a leaderboard position.")
+    assert explain(CompetitionGrade(competition="hw1p2", window="none", ungraded=why.for_students()),
+                   provisional=True) == FOR_STUDENTS[NOT_YET]

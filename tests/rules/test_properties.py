@@ -14,6 +14,7 @@ from podium.rules import (
     Cutoffs,
     Schedule,
     Submission,
+    Ungraded,
     base,
     bonus,
     counted_by_student,
@@ -62,10 +63,13 @@ def competitions(draw, index: int) -> CompetitionRules:
     late = ontime + draw(st.sampled_from([0, 1, 2, 5, 7])) * DAY + draw(st.sampled_from([0, 1, 7200])) * SECOND
     early = draw(st.sampled_from([None, opens + 5 * DAY]))
     higher_is_better = draw(st.booleans())
+    # Now and then a competition without grades: its position cutoffs gave no values (POLICY.md section 11).
+    ungraded = draw(st.sampled_from([None, None, None, Ungraded("not_yet", "no grades yet")]))
     return CompetitionRules(slug=f"hw{index}", schedule=Schedule(opens=opens, early=early, ontime=ontime, late=late),
-                            cutoffs=draw(cutoffs(higher_is_better)), higher_is_better=higher_is_better,
+                            cutoffs=None if ungraded else draw(cutoffs(higher_is_better)),
+                            higher_is_better=higher_is_better,
                             slack_eligible=draw(st.booleans()) if index == 0 else True,
-                            weight=draw(st.sampled_from([0.0, 0.5, 1.0, 1.0, 2.0])))
+                            weight=draw(st.sampled_from([0.0, 0.5, 1.0, 1.0, 2.0])), ungraded=ungraded)
 
 
 def offsets(comp: CompetitionRules):
@@ -161,6 +165,9 @@ def brute_force(course: Course, student: str) -> tuple[float, list[int]]:
     budget = slack_budget(p.slack_days)
     per_competition = []
     for comp in sorted(course.competitions, key=lambda c: (c.schedule.ontime, c.slug)):
+        if comp.ungraded:  # no grade: nothing to choose, no slack day spent
+            per_competition.append([(0.0, 0)])
+            continue
         subs = course.submissions[comp.slug]
         counted = counted_by_student(comp, p, subs)
         on_time_scores = [s.private_score for c in counted.values() for s in c.on_time]
@@ -197,6 +204,28 @@ def test_optimal_equals_brute_force_enumeration(course):
         top, days = brute_force(course, student)
         assert abs(results[student].total - top) <= TOLERANCE
         assert [g.slack_used for g in results[student].grades] == days
+
+
+# --- competitions without grades (POLICY.md section 11) ----------------------------------------------------
+
+
+@PROPERTY
+@given(courses(), st.sampled_from(["chronological", "optimal"]))
+def test_a_competition_without_grades_leaves_the_others_as_if_it_were_not_there(course, slack_policy):
+    """Its rows have window none and no grade, spend no slack day, and every other competition's grade, the slack
+    days and the total are those of the course without it."""
+    gone = {c.slug for c in course.competitions if c.ungraded}
+    assume(gone)
+    rest = tuple(c for c in course.competitions if not c.ungraded)
+    without = grade_course(course.policy, rest, course.submissions, students=course.students, slack_policy=slack_policy)
+    for student, result in course.grade(slack_policy).items():
+        for g in result.grades:
+            if g.competition in gone:
+                assert (g.window, g.graded, g.final, g.slack_used, g.early_penalty) == ("none", False, 0.0, 0, False)
+            else:
+                assert g.graded and g == without[student].grade(g.competition)
+        assert abs(result.total - without[student].total) <= TOLERANCE
+        assert result.slack_used == without[student].slack_used
 
 
 # --- monotonicity ----------------------------------------------------------------------------------------

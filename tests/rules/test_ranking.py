@@ -1,11 +1,17 @@
 """Leaderboards and position cutoffs (POLICY.md sections 6 and 8)."""
+import re
 from datetime import timedelta
 from fractions import Fraction
 
 import pytest
 
 from podium.rules import (
+    NOT_YET,
+    OUT_OF_ORDER,
+    Cutoffs,
+    Ungraded,
     check_cutoffs,
+    cutoffs_on_board,
     parse_position,
     private_leaderboard,
     public_leaderboard,
@@ -109,5 +115,43 @@ def test_resolve_cutoffs_turns_positions_into_values():
 def test_resolve_cutoffs_refuses_a_position_on_the_wrong_side_of_a_value():
     counted = [sub(f"s{i}", T, i / 100, id=i) for i in range(1, 11)]  # everyone below 0.11
     entries = private_leaderboard(counted, True)
-    with pytest.raises(ValueError, match="on the final private leaderboard, cutoff B"):
+    with pytest.raises(ValueError, match=re.escape("out of order: A = 'top 10%' (0.1) is below B = 0.7")):
         resolve_cutoffs({"A": "top 10%", "B": 0.7, "C": 0.6, "D": 0.5}, entries, True)
+
+
+def test_positions_on_an_empty_board_are_not_resolvable_yet():
+    result = cutoffs_on_board({"A": "top 10%", "B": "top 40%", "C": 0.6, "D": 0.5}, (), True)
+    assert isinstance(result, Ungraded) and result.kind == NOT_YET
+    assert "A = 'top 10%', B = 'top 40%' are leaderboard positions" in result.reason
+    assert "no student has a counted on-time submission yet" in result.reason
+
+
+def test_value_cutoffs_need_no_board():
+    assert cutoffs_on_board({"A": 0.8, "B": 0.7, "C": 0.6, "D": 0.5}, (), True) == Cutoffs(0.8, 0.7, 0.6, 0.5)
+
+
+def test_a_position_past_a_value_names_the_letters_and_the_values():
+    """A = "top 10%" comes out at 0.55 while B = 0.70: out of order, and the staff's reason says so with values."""
+    counted = [sub(f"s{i}", T, 0.55 - i / 100, id=i) for i in range(10)]  # 0.55 .. 0.46
+    result = cutoffs_on_board({"A": "top 10%", "B": 0.7, "C": 0.6, "D": 0.5},
+                              private_leaderboard(counted, True), True)
+    assert isinstance(result, Ungraded) and result.kind == OUT_OF_ORDER
+    assert "A = 'top 10%' (0.55) is below B = 0.7" in result.reason
+    assert "resolved: A = 'top 10%' (0.55); B = 0.7; C = 0.6; D = 0.5" in result.reason
+    # What students read names no value, and nothing of the board.
+    student = result.for_students()
+    assert student.kind == OUT_OF_ORDER and student.why == "" and not re.search(r"\d", student.reason)
+
+
+def test_out_of_order_follows_a_lower_is_better_metric():
+    counted = [sub(f"s{i}", T, 20 + i, id=i) for i in range(10)]  # edit distances 20 .. 29: A "top 10%" is 20
+    result = cutoffs_on_board({"A": "top 10%", "B": 15, "C": 25, "D": 30}, private_leaderboard(counted, False), False)
+    assert result.kind == OUT_OF_ORDER and "A = 'top 10%' (20) is above B = 15" in result.reason
+    assert "lower is better" in result.reason
+
+
+def test_resolved_positions_may_tie():
+    counted = [sub("s1", T, 0.9, id=1)]  # one student: every position is their score
+    cutoffs = cutoffs_on_board({"A": "top 10%", "B": "top 50%", "C": 0.6, "D": 0.5}, private_leaderboard(counted, True),
+                               True)
+    assert (cutoffs.A, cutoffs.B) == (0.9, 0.9)
