@@ -95,12 +95,14 @@ def extension_delta(amount: float, unit: str) -> timedelta:
     per_unit = EXTENSION_UNITS[unit]
     if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not math.isfinite(amount) or amount <= 0:
         raise ValueError(f"An extension must be a positive number of {unit}, not {amount!r}.")
-    if amount * per_unit > MAX_EXTENSION.total_seconds():
-        raise ValueError(f"{amount:g} {unit} is more than a year ({MAX_EXTENSION.days} days), the longest extension.")
     # Decimal from the number as written, so that 1.00001 is that number and not its binary neighbour.
-    seconds = int((Decimal(repr(amount)) * per_unit).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    written = Decimal(repr(amount))
+    as_typed = format(written.normalize(), "f")  # 0.000001, never 1e-06
+    if amount * per_unit > MAX_EXTENSION.total_seconds():
+        raise ValueError(f"{as_typed} {unit} is more than a year ({MAX_EXTENSION.days} days), the longest extension.")
+    seconds = int((written * per_unit).quantize(Decimal(1), rounding=ROUND_HALF_UP))
     if seconds < 1:
-        raise ValueError(f"{amount:g} {unit} is an extension of less than a second ({amount * per_unit:.3g} s); "
+        raise ValueError(f"{as_typed} {unit} is an extension of less than a second ({amount * per_unit:.3g} s); "
                          f"extensions are kept to the second: give at least one second "
                          f"({1 / per_unit:.7f} {unit}).")
     return timedelta(seconds=seconds)
