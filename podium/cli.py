@@ -464,9 +464,10 @@ def extensions_grant(ctx, competition: str, email: str | None, all_students: boo
             granted = service.grant_all_students(session, comp, days=days, hours=hours, reason=reason,
                                                  actor=actor())
             added = sum(g.replaced is not None for g in granted)
-            click.echo(f"{len(granted)} students of {comp.course.slug} extended on {competition} by "
-                       f"{service.describe_duration(days=days, hours=hours)}"
-                       + (f" ({added} of them on top of an earlier extension)" if added else ""))
+            count = f"{len(granted)} student{'s' if len(granted) != 1 else ''}"
+            on_top = f" ({added} of them on top of an earlier extension)" if added else ""
+            click.echo(f"{count} of {comp.course.slug} extended on {competition} by "
+                       f"{service.describe_duration(days=days, hours=hours)}{on_top}")
             for g in granted:
                 click.echo(f"extension {g.extension.id}: {g.email}, {service.describe(g.extension, tz)}")
             return

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from podium import rules
 from podium.errors import NotFound, PodiumError, Refused
@@ -84,7 +84,7 @@ def grant_all_students(session: Session, comp: Competition, *, days: float | Non
     # The enrolments locked, as a single grant locks its own: no grant to one student can slip in between.
     students = list(session.scalars(
         select(Enrolment).where(Enrolment.course_id == comp.course_id, Enrolment.role == Role.student)
-        .order_by(Enrolment.user_id).with_for_update()))
+        .options(selectinload(Enrolment.user)).order_by(Enrolment.user_id).with_for_update()))
     if not students:
         raise Refused(f"{comp.course.slug} has no students; nothing was granted.")
     current = {e.user_id: e for e in session.scalars(

@@ -265,7 +265,8 @@ def grant_all_students(slug: str):
         return _extensions_page(course, form="all", error=exc.message, code=exc.code)
     added = sum(g.replaced is not None for g in granted)
     on_top = f", {added} of them on top of an earlier extension" if added else ""
-    flash(f"{len(granted)} students extended on {comp.public_id} by {extensions.describe_duration(**amount)}"
+    flash(f"{len(granted)} student{'s' if len(granted) != 1 else ''} extended on {comp.public_id} by "
+          f"{extensions.describe_duration(**amount)}"
           f"{on_top}. One entry in the audit log lists them.")
     return redirect(url_for("staff.extensions_page", slug=slug))
 
