@@ -493,8 +493,11 @@ def extensions_list(ctx, course_or_competition: str, include_revoked: bool) -> N
         except NotFound:
             course, comp_id = courses.get_course(session, course_or_competition), None
         rows = service.listing(session, course.id, competition_id=comp_id, include_revoked=include_revoked)
+        idle = service.without_effect(session, course.id, rows)
         for ext in rows:
             state = f"revoked {ext.revoked_at:%Y-%m-%d} by {ext.revoked_by}" if ext.revoked_at else "active"
+            if ext.id in idle:
+                state += " (moves nothing: not a student of the course)"
             click.echo(f"{ext.id}\t{ext.competition.public_id}\t{ext.user.email}\t"
                        f"{service.describe(ext, course.timezone)}\t{state}\tgranted by {ext.granted_by}: {ext.reason}")
         if not rows:

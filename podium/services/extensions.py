@@ -43,10 +43,9 @@ def grant(session: Session, comp: Competition, user: User, *, days: float | None
     if sum(value is not None for value in (days, hours, until)) != 1:
         raise PodiumError("Give one of: a number of days, a number of hours, or a new on-time deadline.")
     reason = _checked_reason(reason)
+    delta = None if until is not None else duration(days=days, hours=hours)
     if until is not None:
         _check_until(comp, until)
-    else:
-        delta = duration(days=days, hours=hours)
     # Locked, so that two staff granting at once on PostgreSQL cannot both find no active extension and leave two.
     enrolment = session.scalar(select(Enrolment).where(Enrolment.user_id == user.id,
                                                        Enrolment.course_id == comp.course_id).with_for_update())
@@ -58,7 +57,7 @@ def grant(session: Session, comp: Competition, user: User, *, days: float | None
         _revoke(session, previous, actor, replaced=True)
     extension = Extension(
         competition_id=comp.id, user_id=user.id, reason=reason, granted_by=actor,
-        delta_seconds=None if until is not None else int(delta.total_seconds()), ontime=until,
+        delta_seconds=None if delta is None else int(delta.total_seconds()), ontime=until,
     )
     session.add(extension)
     session.flush()
