@@ -30,6 +30,10 @@ REGRADE_HELP = ("apply the change even though it changes final grades of finalis
                 "(each changed grade is audited)")
 
 
+def regrade_option(command):
+    return click.option("--regrade", is_flag=True, help=REGRADE_HELP)(command)
+
+
 class PodiumGroup(click.Group):
     """Turns every expected error into one line on stderr; an unexpected one says where to look, briefly."""
 
@@ -295,7 +299,8 @@ def _parse_at(value: str | None, timezone: str) -> datetime | None:
 @click.argument("competition")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--as", "email", required=True, help="the student the submission belongs to")
-@click.option("--at", "at", default=None, help="when it was made (ISO 8601), for outage recovery")
+@click.option("--at", "at", default=None,
+              help="when it was made (ISO 8601, not in the future; no offset = course time zone), for outage recovery")
 @click.option("-m", "--message", default="", help="description")
 @click.pass_context
 def submit(ctx, competition: str, file: Path, email: str, at: str | None, message: str) -> None:
@@ -343,23 +348,55 @@ def score(ctx, competition: str, file: Path) -> None:
 @click.pass_context
 def rescore(ctx, competition: str, regrade: bool) -> None:
     """Score every submission of COMPETITION again, e.g. after a solution fix (of a finalised or released
-    competition: a regrade, --regrade)."""
-    from tqdm import tqdm
-
+    competition: a regrade, --regrade): a progress bar on a terminal, one line per submission otherwise (on stderr;
+    the counts on stdout)."""
     from podium.services import courses, submissions
 
     rt = runtime(ctx)
     with rt.db.session() as session:
         comp_id = courses.get_competition(session, competition).id
-    with tqdm(total=0, unit="sub", desc=competition, file=sys.stderr, disable=None) as bar:
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(1)
-
+    with RescoreProgress(competition) as progress:
         counts = submissions.rescore_competition(rt.db, rt.settings, comp_id, actor=actor(), progress=progress,
                                                  regrade=regrade)
     regraded = f", {counts['regraded']} final grades changed (audited)" if "regraded" in counts else ""
     click.echo(f"{counts['scored']} scored, {counts['failed']} failed{regraded}")
+
+
+class RescoreProgress:
+    """How `podium rescore` is going, on stderr: a progress bar when it is a terminal, drawn before the first file
+    is scored; otherwise (a log, CI) one line per step, since a bar redrawn with carriage returns is noise there."""
+
+    def __init__(self, competition: str):
+        self.competition = competition
+        self.stream = sys.stderr
+        self.terminal = self.stream.isatty()
+        self.bar = None
+
+    def __enter__(self) -> RescoreProgress:
+        return self
+
+    def __call__(self, step) -> None:
+        if not self.terminal:
+            click.echo(self.line(step), file=self.stream)
+        elif self.bar is None and step.total:
+            self.bar = click.progressbar(length=step.total, label=f"rescoring {self.competition}", file=self.stream,
+                                         show_pos=True, show_eta=True, item_show_func=self.item)
+            self.bar.__enter__()  # draws the bar at 0 at once
+        elif self.bar is not None:
+            self.bar.update(1, current_item=step)
+
+    def line(self, step) -> str:
+        if step.submission_id is None:
+            return f"rescoring {step.total} submission{'s' if step.total != 1 else ''} of {self.competition}"
+        return f"{step.done}/{step.total} submission {step.submission_id}: {step.outcome}"
+
+    @staticmethod
+    def item(step) -> str | None:
+        return None if step is None else f"submission {step.submission_id}: {step.outcome}"
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
 
 
 @cli.command()
@@ -426,21 +463,44 @@ def extensions() -> None:
 
 @extensions.command("grant")
 @click.argument("competition")
-@click.argument("email")
+@click.argument("email", required=False)
+@click.option("--all-students", is_flag=True,
+              help="every student of the course (after an outage); an earlier extension keeps its time and gets "
+                   "this on top")
 @click.option("--days", type=float, default=None, help="add N days to the early, on-time and late deadlines")
+@click.option("--hours", type=float, default=None, help="add N hours to the early, on-time and late deadlines")
 @click.option("--until", default=None, help="new on-time deadline (ISO 8601; no offset = course time zone)")
 @click.option("--reason", required=True)
+@regrade_option
 @click.pass_context
-def extensions_grant(ctx, competition: str, email: str, days: float | None, until: str | None, reason: str) -> None:
-    """Grant EMAIL an extension on COMPETITION (replaces an earlier one)."""
+def extensions_grant(ctx, competition: str, email: str | None, all_students: bool, days: float | None,
+                     hours: float | None, until: str | None, reason: str, regrade: bool) -> None:
+    """Grant EMAIL an extension on COMPETITION (replaces an earlier one), or give every student the same time
+    with --all-students (one audited action). Durations are kept to the second."""
     from podium.services import courses, extensions as service, users as users_service
 
+    if all_students == (email is not None):
+        raise click.UsageError("give the student's EMAIL, or --all-students for every student of the course")
+    if all_students and until is not None:
+        raise click.UsageError("--all-students gives everyone the same time: use --days or --hours, not --until")
     with runtime(ctx).db.session() as session:
         comp = courses.get_competition(session, competition)
+        tz = comp.course.timezone
+        if all_students:
+            granted = service.grant_all_students(session, comp, days=days, hours=hours, reason=reason,
+                                                 actor=actor(), regrade=regrade)
+            added = sum(g.replaced is not None for g in granted)
+            count = f"{len(granted)} student{'s' if len(granted) != 1 else ''}"
+            on_top = f" ({added} of them on top of an earlier extension)" if added else ""
+            click.echo(f"{count} of {comp.course.slug} extended on {competition} by "
+                       f"{service.describe_duration(days=days, hours=hours)}{on_top}")
+            for g in granted:
+                click.echo(f"extension {g.extension.id}: {g.email}, {service.describe(g.extension, tz)}")
+            return
         user = users_service.get_user(session, email)
-        ext = service.grant(session, comp, user, days=days, until=_parse_at(until, comp.course.timezone),
-                            reason=reason, actor=actor())
-        click.echo(f"extension {ext.id}: {user.email} on {competition}, {service.describe(ext, comp.course.timezone)}")
+        ext = service.grant(session, comp, user, days=days, hours=hours, until=_parse_at(until, tz),
+                            reason=reason, actor=actor(), regrade=regrade)
+        click.echo(f"extension {ext.id}: {user.email} on {competition}, {service.describe(ext, tz)}")
 
 
 @extensions.command("list")
@@ -459,8 +519,11 @@ def extensions_list(ctx, course_or_competition: str, include_revoked: bool) -> N
         except NotFound:
             course, comp_id = courses.get_course(session, course_or_competition), None
         rows = service.listing(session, course.id, competition_id=comp_id, include_revoked=include_revoked)
+        idle = service.without_effect(session, course.id, rows)
         for ext in rows:
             state = f"revoked {ext.revoked_at:%Y-%m-%d} by {ext.revoked_by}" if ext.revoked_at else "active"
+            if ext.id in idle:
+                state += " (moves nothing: not a student of the course)"
             click.echo(f"{ext.id}\t{ext.competition.public_id}\t{ext.user.email}\t"
                        f"{service.describe(ext, course.timezone)}\t{state}\tgranted by {ext.granted_by}: {ext.reason}")
         if not rows:
@@ -469,23 +532,20 @@ def extensions_list(ctx, course_or_competition: str, include_revoked: bool) -> N
 
 @extensions.command("revoke")
 @click.argument("extension_id", type=int)
+@regrade_option
 @click.pass_context
-def extensions_revoke(ctx, extension_id: int) -> None:
+def extensions_revoke(ctx, extension_id: int, regrade: bool) -> None:
     """Revoke an extension: the student's deadlines are the competition's again."""
     from podium.services import extensions as service
 
     with runtime(ctx).db.session() as session:
-        service.revoke(session, extension_id, actor=actor())
+        service.revoke(session, extension_id, actor=actor(), regrade=regrade)
     click.echo(f"extension {extension_id} revoked")
 
 
 @cli.group()
 def slack() -> None:
     """Slack days: the external ledger and each student's balance."""
-
-
-def regrade_option(command):
-    return click.option("--regrade", is_flag=True, help=REGRADE_HELP)(command)
 
 
 def echo_ledger_change(change, done: str | None = None) -> None:

@@ -185,6 +185,8 @@ class Competition(Base):
     allow_practice: Mapped[bool] = mapped_column(Boolean, default=False)
     # Release the private board by itself when the competition is finalised (after `late`), or wait for staff.
     auto_release: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Students may download the data files before `opens` (staff chose to show them early); otherwise not until then.
+    data_visible_before_open: Mapped[bool] = mapped_column(Boolean, default=False)
     opens: Mapped[datetime]
     early: Mapped[Optional[datetime]]
     ontime: Mapped[datetime]

@@ -51,7 +51,8 @@ MAX_CANVAS_ID = 2**63 - 1
 COURSE_KEYS = {"course": {"slug", "title", "timezone"}, "policy": set(DEFAULT_POLICY)}
 COMPETITION_KEYS = {
     "competition": {"slug", "title", "weight", "slack_eligible", "allow_practice", "auto_release",
-                    "display_precision", "daily_limit", "description", "canvas_assignment_id"},
+                    "data_visible_before_open", "display_precision", "daily_limit", "description",
+                    "canvas_assignment_id"},
     "schedule": {"opens", "early", "ontime", "late"},
     "evaluation": {"metric", "id_column", "solution", "sample_submission", "data_files", "higher_is_better"},
     "grading": {"cutoffs"},
@@ -90,6 +91,8 @@ class CompetitionSpec:
     folder: Path
     toml_path: Path
     canvas_assignment_id: int | None = None
+    # Students download the data files before `opens` too (they are hidden from students until then otherwise).
+    data_visible_before_open: bool = False
 
     def scorer(self) -> scorers.AnyScorer:
         return scorer_for(self.metric, self.folder, self.higher_is_better)
@@ -180,6 +183,8 @@ def read_competition(path: Path, tz: ZoneInfo, policy: dict[str, Any]) -> Compet
         slack_eligible=_bool(path, "[competition] slack_eligible", comp.get("slack_eligible", True)),
         allow_practice=_bool(path, "[competition] allow_practice", comp.get("allow_practice", False)),
         auto_release=_bool(path, "[competition] auto_release", comp.get("auto_release", False)),
+        data_visible_before_open=_bool(path, "[competition] data_visible_before_open",
+                                       comp.get("data_visible_before_open", False)),
         display_precision=int(_number(path, "[competition] display_precision", comp.get("display_precision", 5),
                                       minimum=0, maximum=12, integer=True)),
         daily_limit=(None if "daily_limit" not in comp else

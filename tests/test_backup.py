@@ -309,7 +309,8 @@ def test_an_imported_course_works_people_sign_in_and_new_uploads_are_scored(expo
         assert users_service.check_password(ana, PASSWORD)
         comp_id = courses.get_competition(session, "c1-hw1").id
         ana_id = ana.id
-        downloaded = courses.data_file(target.settings, courses.get_competition(session, "c1-hw1"), "README.md")
+        downloaded = courses.data_file(target.settings, courses.get_competition(session, "c1-hw1"), "README.md",
+                                       staff=False, now=datetime.now(timezone.utc))
         assert downloaded.read_text().startswith("# Homework")
     sub = submissions.receive(target.db, target.settings, comp_id, ana_id, io.BytesIO(predictions().encode()),
                               "again.csv")

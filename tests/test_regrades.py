@@ -153,3 +153,26 @@ def test_a_new_solution_for_a_released_competition_needs_the_regrade_box(release
     instructor.application.extensions["podium.rescores"].wait(released_competition_id(rt), timeout=60)
     with rt.db.session() as session:
         assert session.scalar(select(Competition.solution_sha256).where(Competition.slug == "hw1")) != old_sha
+
+
+def test_an_extension_granted_or_revoked_on_a_released_competition_is_a_regrade(course, podium_cli, tmp_path, rt):
+    """With no slack left, hw1's 2-days-late submission is late (0.9 * 72 < 70, the on-time one counts); three
+    more days make it on time (72)."""
+    example_4_history(podium_cli, tmp_path)
+    assert podium_cli("slack", "add", STUDENT, "7", "--course", "f19", "--note", "autolab").exit_code == 0
+    assert podium_cli("finalise", "f19-hw1").exit_code == 0 and podium_cli("release", "f19-hw1").exit_code == 0
+    assert hw1(podium_cli)["final_grade"] == "70.0000"
+
+    args = ("extensions", "grant", "f19-hw1", STUDENT, "--days", "3", "--reason", "ill")
+    refused = podium_cli(*args)
+    assert refused.exit_code == 1 and f"{STUDENT} in f19-hw1: 70.0 -> 72.0" in refused.stderr
+    assert "no extensions" in podium_cli("extensions", "list", "f19").stdout
+    granted = podium_cli(*args, "--regrade")
+    assert granted.exit_code == 0 and hw1(podium_cli)["final_grade"] == "72.0000"
+
+    extension_id = granted.stdout.split()[1].rstrip(":")
+    refused = podium_cli("extensions", "revoke", extension_id)
+    assert refused.exit_code == 1 and f"{STUDENT} in f19-hw1: 72.0 -> 70.0" in refused.stderr
+    assert podium_cli("extensions", "revoke", extension_id, "--regrade").exit_code == 0
+    assert hw1(podium_cli)["final_grade"] == "70.0000"
+    assert [len(e["changes"]) for e in regrade_events(rt)] == [1, 1]

@@ -1,8 +1,10 @@
 """Submission windows: schedules, extensions and what a submission at instant t is (POLICY.md sections 3 and 7)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 from podium.rules.time import DAY, as_utc, format_local, local_to_utc
@@ -79,6 +81,55 @@ class Extension:
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, as_utc(value))
+
+
+# An extension is a number of days or hours; more than a year is a typo (and would move deadlines past what a
+# date can hold), less than a second is not a duration a deadline can move by.
+EXTENSION_UNITS = {"days": 86400, "hours": 3600}
+MAX_EXTENSION = timedelta(days=365)
+
+
+def extension_delta(amount: float, unit: str) -> timedelta:
+    """The duration `amount` days or hours, to the second: rounded to the nearest second, so that no whole second
+    is ever dropped (1.00001 days is 86,400.864 s: 86,401 s). Raises ValueError saying what to give instead."""
+    per_unit = EXTENSION_UNITS[unit]
+    if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not math.isfinite(amount) or amount <= 0:
+        raise ValueError(f"An extension must be a positive number of {unit}, not {amount!r}.")
+    # Decimal from the number as written, so that 1.00001 is that number and not its binary neighbour.
+    written = Decimal(repr(amount))
+    as_typed = format(written.normalize(), "f")  # 0.000001, never 1e-06
+    if amount * per_unit > MAX_EXTENSION.total_seconds():
+        raise ValueError(f"{as_typed} {unit} is more than a year ({MAX_EXTENSION.days} days), the longest extension.")
+    seconds = int((written * per_unit).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    if seconds < 1:
+        raise ValueError(f"{as_typed} {unit} is an extension of less than a second ({amount * per_unit:.3g} s); "
+                         f"extensions are kept to the second: give at least one second "
+                         f"({1 / per_unit:.7f} {unit}).")
+    return timedelta(seconds=seconds)
+
+
+def describe_duration(delta: timedelta) -> str:
+    """A duration in words, to the second: "2 days", "1 day 12 hours", "3 hours 30 minutes", "1 day 1 second"."""
+    seconds = int(delta.total_seconds())
+    parts = []
+    for name, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count} {name}{'s' if count != 1 else ''}")
+    return " ".join(parts) or "0 seconds"
+
+
+def extended(schedule: Schedule, extension: Extension | None, delta: timedelta) -> Extension:
+    """The extension that gives a student `delta` more than `extension` gives now, on every deadline: a duration
+    grows by `delta`; explicit deadlines become the student's current deadlines moved by `delta`, so that each one,
+    late included, moves as far as a classmate's without an extension."""
+    if extension is None:
+        return Extension(delta=delta)
+    if extension.delta is not None:
+        return Extension(delta=extension.delta + delta)
+    now = effective_schedule(schedule, extension)
+    return Extension(early=None if now.early is None else now.early + delta, ontime=now.ontime + delta,
+                     late=now.late + delta)
 
 
 def effective_schedule(schedule: Schedule, extension: Extension | None) -> Schedule:

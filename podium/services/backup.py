@@ -109,9 +109,10 @@ TABLES: tuple[TableSpec, ...] = (
                                           "canvas_sis_login_id", "canvas_section"),
               refs={"user_id": "users", "course_id": "courses"}),
     TableSpec("competitions", Competition, (
-        "course_id", "slug", "title", "weight", "slack_eligible", "allow_practice", "auto_release", "opens", "early",
-        "ontime", "late", "metric", "higher_is_better", "id_column", "expected_header", "cutoffs", "resolved_cutoffs",
-        "display_precision", "daily_limit", "canvas_assignment_id", "description", "solution_sha256", "compiled_dir", "source_dir",
+        "course_id", "slug", "title", "weight", "slack_eligible", "allow_practice", "auto_release",
+        "data_visible_before_open", "opens", "early", "ontime", "late", "metric", "higher_is_better", "id_column",
+        "expected_header", "cutoffs", "resolved_cutoffs", "display_precision", "daily_limit", "canvas_assignment_id",
+        "description", "solution_sha256", "compiled_dir", "source_dir",
         "finalised_at", "released_at", "created_at", "updated_at",
     ), refs={"course_id": "courses"}, folders=("compiled_dir", "source_dir")),
     TableSpec("data_files", DataFile, ("competition_id", "name", "path", "size_bytes", "sha256", "created_at"),

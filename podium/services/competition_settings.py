@@ -33,10 +33,11 @@ from podium.spec import COMPETITION_FILE, CUSTOM_PREFIX, read_competition, score
 WALL_CLOCK = "%Y-%m-%d %H:%M:%S"
 SCHEDULE_KEYS = ("opens", "early", "ontime", "late")
 CUTOFF_LETTERS = ("A", "B", "C", "D", "F")
-FLAGS = ("slack_eligible", "allow_practice", "auto_release")
+FLAGS = ("slack_eligible", "allow_practice", "auto_release", "data_visible_before_open")
 PLACEHOLDER_SOLUTION = "solution.csv"
-EDITABLE = ("title", "description", "weight", "slack_eligible", "allow_practice", "auto_release", "display_precision",
-            "daily_limit", "opens", "early", "ontime", "late", "cutoffs")
+EDITABLE = ("title", "description", "weight", "slack_eligible", "allow_practice", "auto_release",
+            "data_visible_before_open", "display_precision", "daily_limit", "opens", "early", "ontime", "late",
+            "cutoffs")
 
 
 @dataclass(frozen=True)

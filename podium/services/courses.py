@@ -219,6 +219,7 @@ def _load_settings(session: Session, settings: Settings, course: Course, spec: C
         comp,
         title=spec.title, weight=spec.weight, slack_eligible=spec.slack_eligible, allow_practice=spec.allow_practice,
         auto_release=spec.auto_release, canvas_assignment_id=spec.canvas_assignment_id,
+        data_visible_before_open=spec.data_visible_before_open,
         display_precision=spec.display_precision, daily_limit=spec.daily_limit, description=spec.description,
         opens=spec.opens, early=spec.early, ontime=spec.ontime, late=spec.late, metric=spec.metric,
         higher_is_better=spec.higher_is_better, id_column=spec.id_column, expected_header=header,
@@ -415,31 +416,68 @@ def competition_for_member(session: Session, public_id: str, user: User) -> tupl
     return comp, role
 
 
-def data_file(settings: Settings, comp: Competition, name: str) -> Path:
-    """Where one of the files listed for students is, by its exact name: nothing else (never the solution) is
-    served."""
+# --- the data files students download ----------------------------------------------------------------------
+
+
+def data_files_visible(comp: Competition, *, staff: bool, now: datetime) -> bool:
+    """Whether the viewer may list and download the competition's data files: staff always; students from the
+    competition's opening on, or before it when staff chose to show them early (`data_visible_before_open`).
+    Before that a student sees no file at all, not even its name, as on Kaggle before a launch."""
+    return staff or comp.data_visible_before_open or rules.as_utc(now) >= rules.as_utc(comp.opens)
+
+
+def data_files_for(comp: Competition, *, staff: bool, now: datetime) -> list[DataFile]:
+    """The data files the viewer may list: every one, or none while they are hidden (`data_files_visible`)."""
+    return list(comp.files) if data_files_visible(comp, staff=staff, now=now) else []
+
+
+def hidden_data_message(comp: Competition) -> str:
+    return (f"The data files of {comp.title} ({comp.public_id}) are published when it opens, "
+            f"{rules.format_local(comp.opens, comp.course.timezone)}.")
+
+
+def missing_data_file(comp: Competition, name: str) -> NotFound:
+    """A data file listed for the competition whose file the server no longer has (removed from the data folder
+    by hand, a restore that missed it): a 404 on every route, saying who can put it back."""
+    return NotFound(f"{name} of {comp.public_id} is missing on the server; tell the course staff (uploading the file "
+                    "again on the competition's settings page puts it back).")
+
+
+def data_file(settings: Settings, comp: Competition, name: str, *, staff: bool, now: datetime) -> Path:
+    """Where one of the files listed for the viewer is, by its exact name: nothing else (never the solution) is
+    served, and nothing to a student while the files are hidden."""
+    if not data_files_visible(comp, staff=staff, now=now):
+        raise NotFound(hidden_data_message(comp))
     found = next((f for f in comp.files if f.name == name), None)
-    path = None if found is None else settings.located(found.path)
-    if path is None or not path.is_file():
+    if found is None:
         names = ", ".join(f.name for f in comp.files) or "none"
         raise NotFound(f"{comp.public_id} has no data file {name!r}; its files are: {names}")
+    path = settings.located(found.path)
+    if not path.is_file():
+        raise missing_data_file(comp, name)
     return path
 
 
 README_MAX_BYTES = 64_000
 
 
-def readme_text(settings: Settings, comp: Competition) -> str | None:
-    """A README among the data files, shown as the overview when the competition has no description."""
-    for data_file in comp.files:
+def readme_text(settings: Settings, comp: Competition, *, staff: bool, now: datetime) -> str | None:
+    """A README among the data files, shown as the overview when the competition has no description (a data file:
+    not shown to students while the files are hidden)."""
+    for data_file in data_files_for(comp, staff=staff, now=now):
         path = settings.located(data_file.path)
         if data_file.name.lower().startswith("readme") and data_file.size_bytes <= README_MAX_BYTES and path.is_file():
             return path.read_text(encoding="utf-8", errors="replace")
     return None
 
 
-def data_archive(settings: Settings, comp: Competition) -> Path:
+def data_archive(settings: Settings, comp: Competition, *, staff: bool, now: datetime) -> Path:
     """A zip of all the competition's data files, built once per set of file contents and then reused."""
+    if not data_files_visible(comp, staff=staff, now=now):
+        raise NotFound(hidden_data_message(comp))
+    for f in comp.files:
+        if not settings.located(f.path).is_file():
+            raise missing_data_file(comp, f.name)
     digest = hashlib.sha256("".join(f"{f.name}\0{f.sha256}\0" for f in comp.files).encode()).hexdigest()[:16]
     folder = settings.data_dir / "archives" / comp.course.slug / comp.slug
     archive = folder / f"{digest}.zip"

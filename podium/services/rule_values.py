@@ -9,11 +9,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Hashable, Iterable
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from podium import rules
-from podium.models import Competition, Course, Extension, Submission, User
+from podium.models import Competition, Course, Enrolment, Extension, Role, Submission, User
 
 
 def policy_of(course: Course) -> rules.CoursePolicy:
@@ -48,13 +48,19 @@ def submission_of(sub: Submission) -> rules.Submission:
 
 def _active_extensions(competition_ids: Iterable[int]):
     # Oldest grant first, the id settling equal instants the same on every database: the latest grant wins.
+    # Extensions are for students: a row of someone who is staff of the course (granted before grants to staff
+    # were refused, or to a student made a TA since) or no longer enrolled moves nobody's deadlines, and so
+    # neither the competition's finalisation.
     return (select(Extension)
-            .where(Extension.competition_id.in_(list(competition_ids)), Extension.revoked_at.is_(None))
+            .join(Competition, Competition.id == Extension.competition_id)
+            .join(Enrolment, and_(Enrolment.user_id == Extension.user_id, Enrolment.course_id == Competition.course_id))
+            .where(Extension.competition_id.in_(list(competition_ids)), Extension.revoked_at.is_(None),
+                   Enrolment.role == Role.student)
             .order_by(Extension.granted_at, Extension.id))
 
 
 def active_extension(session: Session, comp: Competition, user: User) -> Extension | None:
-    """The student's extension on the competition: the latest grant not revoked."""
+    """The student's extension on the competition: the latest grant not revoked (None for staff of the course)."""
     found = session.scalars(_active_extensions([comp.id]).where(Extension.user_id == user.id)).all()
     return found[-1] if found else None
 
@@ -73,7 +79,8 @@ def schedule_for(session: Session, comp: Competition, user: User | None = None) 
 
 
 def last_late(session: Session, comp: Competition) -> datetime:
-    """The latest late deadline of anyone in the competition: its own, or one moved by an active extension."""
+    """The latest late deadline of any student in the competition: its own, or one moved by a student's active
+    extension."""
     schedule = schedule_of(comp)
     extensions = active_extensions(session, [comp]).values()
     return max([schedule.late, *(rules.effective_schedule(schedule, e).late for e in extensions)])

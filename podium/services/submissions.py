@@ -153,6 +153,8 @@ def _record(session: Session, settings: Settings, comp_id: int, user_id: int, up
     user = session.get(User, user_id)
     enrolment = _lock_enrolment(session, comp, user)
     t = upload.received_at
+    if upload.recorded_by is not None:
+        _refuse_future(comp, t)
     # Before the window and the daily limit: a retry of an accepted upload is answered as the first
     # attempt was, even once the deadline or the limit has been reached since.
     _refuse_repeat(session, comp, user, upload.client_key, upload.stored.sha256)
@@ -175,6 +177,18 @@ def _record(session: Session, settings: Settings, comp_id: int, user_id: int, up
                      target=str(submission.id), student=user.email, at=t.isoformat(), file=upload.file_name,
                      sha256=upload.stored.sha256)
     return submission
+
+
+def _refuse_future(comp: Competition, t: datetime) -> None:
+    """A submission's instant is when it was made (POLICY.md section 2): staff recording one for a student after an
+    outage (`podium submit --as --at`) give a past instant, never one to come, which would also count it on time
+    once the deadline has passed for everyone else. (A Kaggle hand-in passes its own instant, the server's.)"""
+    now = utcnow()
+    if rules.as_utc(t) > now:
+        tz = comp.course.timezone
+        raise Refused(f"The submission time {rules.format_local(t, tz)} is in the future (it is now "
+                      f"{rules.format_local(now, tz)}): a recorded submission keeps the instant the student made it, "
+                      "which cannot be later than now. Nothing was recorded.", code=422)
 
 
 def _shortened(file_name: str, limit: int = FILE_NAME_MAX) -> str:
@@ -447,13 +461,26 @@ def _store_outcome(session: Session, submission_id: int, worker: str, outcome: a
     return result.rowcount == 1
 
 
+@dataclass(frozen=True)
+class RescoreStep:
+    """How far a rescore is: `done` of `total` submissions, and what became of the last one (its id and its status:
+    scored, failed, queued when the attempt ended without a result, skipped when another worker holds it).
+    The first step, before any scoring, has done 0 and no submission, so that a caller can show the total at once."""
+
+    done: int
+    total: int
+    submission_id: int | None = None
+    outcome: str | None = None
+
+
 def rescore_competition(db: Database, settings: Settings, comp_id: int, actor: str = "cli",
-                        progress: Callable[[int, int], None] | None = None,
+                        progress: Callable[[RescoreStep], None] | None = None,
                         attempt: attempts.Attempt | None = None, *, regrade: bool = False) -> dict[str, int]:
     """Score every submission of a competition again (after a solution fix); failed ones get a second chance.
     `attempt` runs each scoring, as in `score`; one that ends without a result leaves its submission queued, for
-    the scoring pools. Rescoring a finalised or released competition is a regrade: refused unless `regrade`, and
-    every final grade it changed is recorded (counted under "regraded")."""
+    the scoring pools. `progress` is told the total first, then each submission's outcome as it comes. Rescoring a
+    finalised or released competition is a regrade: refused unless `regrade`, and every final grade it changed is
+    recorded (counted under "regraded")."""
     attempts.forget_loaded()
     with db.session() as session:
         comp = session.get(Competition, comp_id)
@@ -465,12 +492,14 @@ def rescore_competition(db: Database, settings: Settings, comp_id: int, actor: s
         audit.record(session, actor, "competition.rescore", course_id=comp.course_id, target=comp.public_id,
                      submissions=len(ids))
     counts = {"scored": 0, "failed": 0, "skipped": 0}
+    if progress:
+        progress(RescoreStep(0, len(ids)))
     for done, sub_id in enumerate(ids, start=1):
         sub = score(db, settings, sub_id, rescore=True, attempt=attempt)
         outcome = "skipped" if sub is None else sub.status.value  # or queued: it ended without a result
         counts[outcome] = counts.get(outcome, 0) + 1
         if progress:
-            progress(done, len(ids))
+            progress(RescoreStep(done, len(ids), sub_id, outcome))
     if before is not None:
         counts["regraded"] = _record_rescore_regrade(db, comp_id, before, actor)
     return counts

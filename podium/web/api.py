@@ -152,7 +152,8 @@ def competition_json(comp, role: Role, user, *, detail: bool = False) -> dict:
             slack_eligible=comp.slack_eligible,
             allow_practice=comp.allow_practice,
             files=[{"name": f.name, "size_bytes": f.size_bytes, "sha256": f.sha256,
-                    "url": url_for("api.data_file", cid=comp.public_id, name=f.name)} for f in comp.files],
+                    "url": url_for("api.data_file", cid=comp.public_id, name=f.name)}
+                   for f in courses.data_files_for(comp, staff=role.is_staff, now=utcnow())],
         )
     return data
 
@@ -256,8 +257,8 @@ def submission_file(n: int):
 
 @bp.get("/competitions/<cid>/files/<name>")
 def data_file(cid: str, name: str):
-    comp, _, _ = member_competition(cid)
-    return send_stored_file(courses.data_file(rt().settings, comp, name), name)
+    comp, role, _ = member_competition(cid)
+    return send_stored_file(courses.data_file(rt().settings, comp, name, staff=role.is_staff, now=utcnow()), name)
 
 
 @bp.get("/me/grades")

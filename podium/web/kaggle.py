@@ -240,17 +240,18 @@ def leaderboard_download(cid: str):
 
 @bp.get("/competitions/data/list/<cid>")
 def data_list(cid: str):
-    comp, _, _ = member_competition(cid)
+    comp, role, _ = member_competition(cid)
     files = [{"ref": f.name, "name": f.name, "totalBytes": f.size_bytes, "creationDate": rules.format_utc(f.created_at),
               "url": absolute_url("api.data_file", cid=comp.public_id, name=f.name), "description": ""}
-             for f in comp.files]
+             for f in courses.data_files_for(comp, staff=role.is_staff, now=utcnow())]
     return jsonify(files=files, nextPageToken="")
 
 
 @bp.get("/competitions/data/download/<cid>/<fileName>")
 def data_download(cid: str, fileName: str):  # noqa: N803 - the client's name
-    comp, _, _ = member_competition(cid)
-    courses.data_file(rt().settings, comp, fileName)  # a 404 that lists the files, before any redirect
+    comp, role, _ = member_competition(cid)
+    # A 404 that says why (no such file, hidden until the opening, missing on the server), before any redirect.
+    courses.data_file(rt().settings, comp, fileName, staff=role.is_staff, now=utcnow())
     return redirect(absolute_url("api.data_file", cid=comp.public_id, name=fileName))
 
 
@@ -262,5 +263,6 @@ def data_download_all(cid: str):
 
 @bp.get("/competitions/data/archive/<cid>.zip")
 def data_archive(cid: str):
-    comp, _, _ = member_competition(cid)
-    return send_stored_file(courses.data_archive(rt().settings, comp), f"{comp.public_id}.zip")
+    comp, role, _ = member_competition(cid)
+    return send_stored_file(courses.data_archive(rt().settings, comp, staff=role.is_staff, now=utcnow()),
+                            f"{comp.public_id}.zip")

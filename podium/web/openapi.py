@@ -317,7 +317,8 @@ def paths() -> dict:
             "The competitions of the courses you are enrolled in", REST,
             {200: json_response("Competitions, by course and on-time deadline", array(ref("Competition")))}, (401,))},
         "/api/competitions/{cid}": {"get": operation(
-            "One competition, with its data files", REST,
+            "One competition, with its data files (for students, none before it opens unless staff show them early)",
+            REST,
             {200: json_response("The competition", ref("CompetitionDetail"))}, (401, 403, 404), params=[CID])},
         "/api/competitions/{cid}/leaderboard": {"get": operation(
             "A leaderboard", REST, {200: json_response("Students ranked, best first", ref("Leaderboard"))},
@@ -352,7 +353,8 @@ def paths() -> dict:
             "The uploaded file of a submission", REST, {200: file_response("The file as uploaded")},
             (401, 404, 410), params=[SUBMISSION_ID])},
         "/api/competitions/{cid}/files/{name}": {"get": operation(
-            "A data file of a competition (only those listed for students)", REST,
+            "A data file of a competition (only those listed for students; 404 for students before it opens, unless "
+            "staff show them early)", REST,
             {200: file_response("The file")}, (401, 403, 404, 410),
             params=[CID, path_param("name", "the file's name, as listed")])},
         "/api/me": {"get": operation(

@@ -249,26 +249,80 @@ def mark_for_student(slug: str, n: int):
 @bp.get("/<slug>/extensions")
 @signed_in
 def extensions_page(slug: str):
-    course = course_for_staff(slug)
+    return _extensions_page(course_for_staff(slug))
+
+
+def _extensions_page(course, *, form: str | None = None, error: str | None = None, code: int = 200):
+    """The page, with a refused form's error shown inside that form ("grant" or "all") and what was typed kept."""
+    if error is not None:
+        db_session().rollback()  # nothing of a refused form is kept
     show_all = request.args.get("all") == "1"
     rows = extensions.listing(db_session(), course.id, include_revoked=show_all)
-    return render_template("staff/extensions.html", **page_args(course=course, rows=rows, show_all=show_all,
-                                                                describe=extensions.describe))
+    typed = request.form if request.method == "POST" else {}
+    return render_template("staff/extensions.html", **page_args(
+        course=course, rows=rows, show_all=show_all, describe=extensions.describe,
+        without_effect=extensions.without_effect(db_session(), course.id, rows),
+        failed_form=form, error=error, typed=typed)), code
 
 
 @bp.post("/<slug>/extensions")
 @signed_in
 def grant_extension(slug: str):
     course = course_for_staff(slug)
+    try:
+        comp = _chosen_competition(course)
+        user = users.course_member(db_session(), course, request.form.get("email", ""))
+        days, until = _extension_amount(course.timezone)
+        ext = extensions.grant(db_session(), comp, user, days=days, until=until,
+                               reason=request.form.get("reason", ""), actor=me().email, regrade=regrade_asked())
+    except RegradeNeeded:
+        raise  # the confirmation page
+    except PodiumError as exc:
+        return _extensions_page(course, form="grant", error=exc.message, code=exc.code)
+    flash(f"Extension granted to {user.email} on {comp.public_id}: {extensions.describe(ext, course.timezone)}.")
+    return redirect(url_for("staff.extensions_page", slug=slug))
+
+
+@bp.post("/<slug>/extensions/all-students")
+@signed_in
+def grant_all_students(slug: str):
+    """After an outage: the same time for every student of the course, in one audited action."""
+    course = course_for_staff(slug)
+    try:
+        comp = _chosen_competition(course)
+        unit = request.form.get("unit", "hours")
+        if unit not in ("days", "hours"):
+            raise PodiumError("Choose hours or days.", code=422)
+        amount = {unit: _typed_number(request.form.get("amount", ""), f"The number of {unit}")}
+        granted = extensions.grant_all_students(db_session(), comp, **amount, reason=request.form.get("reason", ""),
+                                                actor=me().email, regrade=regrade_asked())
+    except RegradeNeeded:
+        raise  # the confirmation page
+    except PodiumError as exc:
+        return _extensions_page(course, form="all", error=exc.message, code=exc.code)
+    added = sum(g.replaced is not None for g in granted)
+    on_top = f", {added} of them on top of an earlier extension" if added else ""
+    flash(f"{len(granted)} student{'s' if len(granted) != 1 else ''} extended on {comp.public_id} by "
+          f"{extensions.describe_duration(**amount)}"
+          f"{on_top}. One entry in the audit log lists them.")
+    return redirect(url_for("staff.extensions_page", slug=slug))
+
+
+def _chosen_competition(course):
     comp = next((c for c in course.competitions if c.public_id == request.form.get("competition")), None)
     if comp is None:
         raise PodiumError("Choose the competition the extension is for.", code=422)
-    user = users.course_member(db_session(), course, request.form.get("email", ""))
-    days, until = _extension_amount(course.timezone)
-    ext = extensions.grant(db_session(), comp, user, days=days, until=until, reason=request.form.get("reason", ""),
-                           actor=me().email)
-    flash(f"Extension granted to {user.email} on {comp.public_id}: {extensions.describe(ext, course.timezone)}.")
-    return redirect(url_for("staff.extensions_page", slug=slug))
+    return comp
+
+
+def _typed_number(text: str, what: str) -> float:
+    text = text.strip()
+    if not text:
+        raise PodiumError(f"{what} is missing: give a number.", code=422)
+    try:
+        return float(text)
+    except ValueError:
+        raise PodiumError(f"{what} must be a number, not {text!r}.", code=422) from None
 
 
 def _extension_amount(tz: str) -> tuple[float | None, datetime | None]:
@@ -276,10 +330,7 @@ def _extension_amount(tz: str) -> tuple[float | None, datetime | None]:
     if bool(days_text) == bool(until_text):
         raise PodiumError("Give either a number of days or a new on-time deadline, not both.", code=422)
     if days_text:
-        try:
-            return float(days_text), None
-        except ValueError:
-            raise PodiumError(f"Days must be a number, not {days_text!r}.", code=422) from None
+        return _typed_number(days_text, "Days"), None
     try:
         return None, rules.local_to_utc(until_text.replace("T", " ") + (":00" if until_text.count(":") == 1 else ""), tz)
     except ValueError as exc:
@@ -290,7 +341,7 @@ def _extension_amount(tz: str) -> tuple[float | None, datetime | None]:
 @signed_in
 def revoke_extension(slug: str, extension_id: int):
     course = course_for_staff(slug)
-    extensions.revoke(db_session(), extension_id, actor=me().email, course=course)
+    extensions.revoke(db_session(), extension_id, actor=me().email, course=course, regrade=regrade_asked())
     flash(f"Extension {extension_id} revoked.")
     return redirect(url_for("staff.extensions_page", slug=slug))
 

@@ -51,14 +51,21 @@ def competition(cid: str):
     return render_template("student/competition.html", comp=comp, course=comp.course, now=now, staff=staff,
                            timeline=standing.timeline(db_session(), comp, me(), now),
                            cutoff_values=leaderboards.cutoff_values(comp, staff=staff),
-                           readme=courses.readme_text(rt().settings, comp))
+                           readme=courses.readme_text(rt().settings, comp, staff=staff, now=now),
+                           files=courses.data_files_for(comp, staff=staff, now=now),
+                           files_hidden=not courses.data_files_visible(comp, staff=False, now=now),
+                           hidden_message=courses.hidden_data_message(comp))
 
 
 @bp.get("/competitions/<cid>/files/<name>")
 @signed_in
 def data_file(cid: str, name: str):
     comp = competition_for_member(cid)
-    return send_file(courses.data_file(rt().settings, comp, name), as_attachment=True, download_name=name)
+    path = courses.data_file(rt().settings, comp, name, staff=is_staff(comp.course), now=utcnow())
+    try:
+        return send_file(path, as_attachment=True, download_name=name)
+    except FileNotFoundError:  # removed since it was found: the same answer as a file found missing
+        raise courses.missing_data_file(comp, name) from None
 
 
 @bp.route("/competitions/<cid>/submit", methods=["GET", "POST"])

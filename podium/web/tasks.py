@@ -53,8 +53,8 @@ class Rescores:
         return True
 
     def _run(self, comp_id: int, actor: str, progress: Progress, regrade: bool) -> None:
-        def step(done: int, total: int) -> None:
-            progress.done, progress.total = done, total
+        def step(step: submissions.RescoreStep) -> None:
+            progress.done, progress.total = step.done, step.total
 
         jobs = self.runtime.settings.jobs
         process, budget, never = ScoringProcess(jobs.scoring_nice), Budget.of(jobs.scoring_seconds,

@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import zipfile
 from dataclasses import replace
+from datetime import timedelta
 
 from podium.models import Status, Submission
+from podium.services import users
+from podium.services.courses import get_course, load_course
 from tests.api.conftest import submit_scored
-from tests.conftest import predictions
+from tests.conftest import predictions, write_course
 
 CID = "c1-hw1"
 
@@ -108,6 +111,21 @@ def test_a_closed_competition_prints_its_closing_time(kaggle, world, closed, tmp
     good.write_text(predictions())
     result = kaggle.run("competitions", "submit", "-c", closed, "-f", str(good), "-m", "late", who=world.student)
     assert result.returncode == 1 and "409" in result.stdout and "The competition closed at" in result.stdout
+
+
+def test_before_the_opening_a_student_lists_no_file_and_downloads_none(kaggle, rt, world, now, tmp_path):
+    with rt.db.session() as session:  # c4-hw4 opens tomorrow
+        load_course(session, rt.settings, write_course(tmp_path / "upcoming", slug="c4", competition="hw4",
+                                                       now=now + timedelta(days=11)))
+        users.add_user(session, world.student.email, get_course(session, "c4"), "student")
+    files = kaggle.run("competitions", "files", "-c", "c4-hw4", who=world.student)
+    assert files.returncode == 0 and "README.md" not in files.stdout and "sample_submission" not in files.stdout
+    target = tmp_path / "downloads"
+    for args in (("-f", "README.md"), ()):
+        refused = kaggle.run("competitions", "download", "-c", "c4-hw4", *args, "-p", str(target), who=world.student)
+        assert refused.returncode == 1 and "404" in refused.stdout, refused.stdout
+        assert "are published when it opens" in refused.stdout
+    assert not target.exists() or not any(target.iterdir())
 
 
 def test_wrong_credentials_and_strangers_are_told_so(kaggle, world):
