@@ -47,7 +47,8 @@ def test_a_data_dir_moved_elsewhere_with_its_database_serves_and_scores_as_befor
     try:
         with there.db.session() as session:
             comp = get_competition(session, "c1-hw1")
-            assert courses.data_file(there.settings, comp, "README.md").read_text().startswith("# Homework")
+            assert courses.data_file(there.settings, comp, "README.md", staff=True,
+                                     now=comp.opens).read_text().startswith("# Homework")
             stored = there.settings.located(session.get(Submission, first.id).file_path)
         assert stored.read_text() == text and moved in stored.parents
         again = submissions.score(there.db, there.settings, first.id, rescore=True)
