@@ -151,9 +151,12 @@ def test_a_bad_roster_line_is_named_and_nothing_is_written(rt, podium_cli, cours
 
 
 def test_release_is_audited_once(rt, podium_cli, course_dir):
+    """c1-hw1 is open: the release needs an override, and (not in a terminal) --yes."""
     podium_cli("load", course_dir)
-    assert "released" in podium_cli("release", "c1-hw1").stdout
-    assert "was already released" in podium_cli("release", "c1-hw1").stdout
+    assert "released early" in podium_cli("release", "c1-hw1", "--yes", "--override", "a test").stdout
+    assert "was already released" in podium_cli("release", "c1-hw1", "--yes", "--override", "a test").stdout
+    with rt.db.session() as session:
+        assert session.query(AuditEvent).filter(AuditEvent.action == "competition.release").count() == 1
 
 
 KAGGLE_METRIC = '''

@@ -428,11 +428,39 @@ def rescore_progress(cid: str):
                                                         "error": None})
 
 
+@bp.get("/competitions/<cid>/release")
+@signed_in
+def release_page(cid: str):
+    """The confirmation page: what students will see, and whether the release needs an override."""
+    comp = competition_for_staff(cid)
+    return release_confirmation(comp, form={}, error=None)
+
+
+def release_confirmation(comp, *, form, error: str | None, status: int = 200):
+    plan = competitions.plan_release(db_session(), comp)
+    return render_template("staff/release.html", **page_args(
+        course=comp.course, comp=comp, plan=plan, form=form, error=error,
+        back=local_path(form.get("back") or request.args.get("back")))), status
+
+
 @bp.post("/competitions/<cid>/release")
 @signed_in
 def release(cid: str):
+    """Release once confirmed on the confirmation page; without the confirmation, that page is shown."""
     comp = competition_for_staff(cid)
-    done = competitions.release(db_session(), comp, actor=me().email)
-    flash("The private leaderboard is released to students." if done else "The private leaderboard was already released.")
+    if request.form.get("confirm") != "yes":
+        return redirect(url_for("staff.release_page", cid=cid, back=local_path(request.form.get("back"))))
+    override = request.form.get("reason", "") if request.form.get("override") else None
+    try:
+        done = competitions.release(db_session(), comp, actor=me().email, override=override)
+    except PodiumError as exc:
+        return release_confirmation(comp, form=request.form, error=exc.message, status=exc.code)
+    if not done:
+        flash("The private leaderboard was already released.")
+    else:
+        early = " early (the override is in the audit log)" if done.early else ""
+        changed = (f" {len(done.changes)} grade(s) of other released competitions changed through the slack chain; "
+                   "the audit log lists them." if done.changes else "")
+        flash(f"The private leaderboard is released to students{early}.{changed}")
     return redirect(local_path(request.form.get("back")) or url_for("leaderboards.board", cid=cid, board="private"))
 
