@@ -108,7 +108,7 @@ def release(session: Session, comp: Competition, actor: str, *, override: str | 
     session.flush()
     after = regrades.final_grades(session, course, staff=False)
     changes = regrades.differences(session, course, before, after, only=_other_released(comp))
-    early = {} if readiness.ready else {"override": _override_detail(comp, readiness, reason)}
+    early = {} if readiness.ready else _override_details(comp, readiness, reason)
     regrades.record(session, course, changes, reason=f"release of {comp.title}", actor=actor,
                     action="competition.release", target=comp.public_id, **early)
     return Released(True, changes, early=not readiness.ready)
@@ -200,11 +200,15 @@ def _other_released(comp: Competition):
     return lambda c: c.released_at is not None and c.id != comp.id
 
 
-def _override_detail(comp: Competition, readiness: finalisations.ReleaseReadiness, reason: str) -> dict:
-    return {"reason": reason, "open": readiness.reasons(comp.course.timezone),
-            "late_window_open_until": rules.format_utc(readiness.last_late) if readiness.window_open else None,
-            "extended": [{"email": email, "until": rules.format_utc(late)} for email, late in readiness.extended],
-            "unscored": readiness.unscored}
+def _override_details(comp: Competition, readiness: finalisations.ReleaseReadiness, reason: str) -> dict:
+    """What an early release's audit entry keeps beside who did it: why, and what was still open or unscored."""
+    details = {"override": reason, "still_open": "; ".join(readiness.reasons(comp.course.timezone)),
+               "unscored": readiness.unscored}
+    if readiness.window_open:
+        details["late_window_open_until"] = rules.format_utc(readiness.last_late)
+    if readiness.extended:
+        details["extended"] = [f"{email} until {rules.format_utc(late)}" for email, late in readiness.extended]
+    return details
 
 
 @contextmanager

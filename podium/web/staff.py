@@ -453,6 +453,11 @@ def release(cid: str):
     override = request.form.get("reason", "") if request.form.get("override") else None
     try:
         done = competitions.release(db_session(), comp, actor=me().email, override=override)
+    except competitions.ReleaseRefused as exc:
+        wait = exc.readiness.wait_for(comp.course.timezone)
+        return release_confirmation(comp, form=request.form, status=exc.code, error=(
+            f"It is not ready (see above). To release now, tick “Release early anyway” and give the reason; "
+            f"otherwise wait {wait}."))
     except PodiumError as exc:
         return release_confirmation(comp, form=request.form, error=exc.message, status=exc.code)
     if not done:

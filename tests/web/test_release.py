@@ -113,8 +113,9 @@ def test_during_the_late_window_the_release_is_refused_and_says_what_to_wait_for
     response = as_staff.form(RELEASE, CONFIRM)
     refused = page(response)
     assert response.status_code == 409 and "Not released." in refused
-    assert re.search(r"c1-hw1 is not released: the late window is open until [^.]+\. Wait until [^,]+, or release "
-                     r"early with the reason why; an early release is audited", refused)
+    assert re.search(r"It is not ready \(see above\)\. To release now, tick “Release early anyway” and give the "
+                     r"reason; otherwise wait until \d{4}-\d\d-\d\d [^.]+\.", refused)
+    assert re.search(r"<li>the late window is open until \d{4}-\d\d-\d\d [^<]+</li>", refused)
     assert released_at(rt) is None and release_events(rt) == []
 
 
@@ -138,11 +139,11 @@ def test_an_override_releases_early_and_the_audit_entry_says_who_why_and_what_wa
     assert "released to students early (the override is in the audit log)" in page(
         as_staff.get(response.headers["Location"]))
     [event] = release_events(rt)
-    override = event.details["override"]
-    assert event.actor == course.staff and override["reason"] == "solutions are discussed in class"
-    assert override["unscored"] == 1 and override["late_window_open_until"].endswith("Z")
-    assert override["open"][0].startswith("the late window is open until")
-    assert override["open"][1] == "1 upload received by then is not scored yet"
+    details = event.details
+    assert event.actor == course.staff and details["override"] == "solutions are discussed in class"
+    assert details["unscored"] == 1 and details["late_window_open_until"].endswith("Z")
+    assert re.fullmatch(r"the late window is open until [^;]+; 1 upload received by then is not scored yet",
+                        details["still_open"])
     assert "competition.release" in page(as_staff.get("/staff/c1/audit"))
     submissions.score(rt.db, rt.settings, waiting)
 
@@ -164,6 +165,20 @@ def test_an_extension_keeps_the_window_open_and_the_refusal_names_the_student(rt
                                     now=extended_late + timedelta(seconds=1))
     [event] = release_events(rt)
     assert "override" not in event.details
+
+
+def test_an_early_release_over_an_extension_names_the_student_in_its_audit_entry(rt, closed):
+    with rt.db.session() as session:
+        comp = get_competition(session, CID)
+        extensions.grant(session, comp, users.get_user(session, closed.student), days=3, reason="ill", actor="t")
+    with rt.db.session() as session:
+        assert competitions.release(session, get_competition(session, CID), actor=closed.staff,
+                                    override="grades are due").early
+    [event] = release_events(rt)
+    assert event.details["override"] == "grades are due" and event.details["unscored"] == 0
+    assert event.details["still_open"].startswith("the late window of 1 student with an extension is still open")
+    [extended] = event.details["extended"]
+    assert re.fullmatch(r"student@c1\.test until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", extended)
 
 
 def test_uploads_received_in_time_but_unscored_hold_the_release_back(rt, closed, now):
@@ -243,8 +258,8 @@ def test_the_release_lists_every_grade_it_changed_and_the_student_sees_the_reaso
         assert (row.competition_id, row.old_final, row.new_final, row.audit_event_id) == (chain.hw2, 100.0, 90.0,
                                                                                           event.id)
     grades = page(as_student.get("/courses/c1/grades"))
-    assert re.search(r'<span class="grade-change">Changed <time[^>]*>[^<]*</time> from 100.0 to 90.0: release of '
-                     r'Homework hw1.</span>', grades)
+    assert re.search(r'<span class="grade-change">Changed from 100.0 to 90.0: release of Homework hw1, on <time[^>]*>'
+                     r'[^<]*</time></span>', grades)
     assert grades.count('class="grade-change"') == 1
     [course] = client.get("/api/me/grades", headers=chain.auth).get_json()["courses"]
     by_id = {row["competition"]: row for row in course["competitions"]}
