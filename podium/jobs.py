@@ -9,8 +9,8 @@
 - `BackgroundJobs` is one process's APScheduler: it recovers unscored submissions at start and every
   `recovery_seconds` (queued ones, and those whose claim lapsed), finalises each competition once its late
   deadline plus a grace has passed (releasing its board when it is set to and the release rule allows: a release
-  that waits for uploads to be scored is done by a later pass), and every `cleanup_seconds` deletes the files nobody needs any more
-  (services.storage: Kaggle CLI uploads never handed in, failed uploads past their keeping time). Every process
+  that waits for uploads to be scored is done by a later pass), and every `cleanup_seconds` deletes the files
+  nobody needs any more (services.storage: Kaggle CLI uploads never handed in, failed uploads past their keeping time). Every process
   recovers once when it starts; after that, the periodic recovery, the deadline loop and the clean-up run in one
   process at a time, the holder of the database lease `DEADLINE_LEASE` (any process with a scheduler may take it
   over when it lapses). Due competitions are read from the database on every pass, so a restart never misses one.

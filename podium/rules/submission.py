@@ -58,6 +58,6 @@ def private_score_shown(submitted_at: datetime, released_at: datetime | None, au
 
 def public_in_place_of_private(sub: Submission) -> Submission:
     """The submission as a student's provisional grade reads it before release, or while `private_score_shown` says
-    no (POLICY.md section 11): its public score stands in for the private one, so nothing computed from it (which submission counts, the window, the slack
-    days, the bonus, the grade) depends on a private score."""
+    no (POLICY.md section 11): its public score stands in for the private one, so nothing computed from it (which
+    submission counts, the window, the slack days, the bonus, the grade) depends on a private score."""
     return replace(sub, private_score=sub.public_score)

@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from podium.config import JobSettings
 from podium import rules
+from podium.config import JobSettings
 from podium.models import AuditEvent, Competition, Course, Status, Submission, User, utcnow
 from podium.services import leases
 from podium.services.rule_values import extended_lates, last_late

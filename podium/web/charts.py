@@ -64,7 +64,7 @@ def distribution(cid: str):
     cutoffs = leaderboards.cutoff_values(comp, staff=staff)
     # Scores students may not read yet leave the private board when their authors' windows close, with nothing
     # else changing: what is hidden is part of the key.
-    hidden = () if staff else tuple(sorted(private_hidden(db_session(), comp)))
+    hidden = tuple(sorted(private_hidden(db_session(), comp))) if board == leaderboards.PRIVATE and not staff else ()
     key = ("distribution", comp.id, board, staff, hidden, tuple(cutoffs.items()),
            overview.fingerprint(db_session(), comp))
 

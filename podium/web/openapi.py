@@ -79,9 +79,10 @@ SUBMISSION = obj({
     "status": {"type": "string", "enum": ["queued", "scoring", "scored", "failed"]},
     "error": nullable(STRING),
     "public_score": nullable(NUMBER),
-    "private_score": {"type": ["number", "null"], "description": "null for students until the private board is released, "
-                      "and after an early release, for a submission received after it, until its author's late "
-                      "deadline has passed (`private_hidden_until`)"},
+    "private_score": {"type": ["number", "null"],
+                      "description": "null for students until the private board is released, and after an early "
+                                     "release, for a submission received after it, until its author's late deadline "
+                                     "has passed (`private_hidden_until`)"},
     "private_hidden_until": {**nullable(DATE_TIME), "description": "for a student's submission received after an "
                              "early release: its author's late deadline, after which its private score is shown"},
     "submitted_at": DATE_TIME,
