@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from podium import rules
 from podium.errors import PodiumError, Refused
-from podium.models import Competition, utcnow
+from podium.models import Competition, Course, utcnow
 from podium.services import audit, finalisations, regrades
 from podium.services.grading import (cutoffs_of, has_position_cutoffs, private_board, scored_submissions,
                                      students_of)
@@ -45,6 +45,7 @@ class ReleasePlan:
     ranked: int  # students on the private board
     own_changes: list[regrades.Change]  # this competition's grades that differ from what students read now
     chain_changes: list[regrades.Change]  # grades of other released competitions the slack chain changes
+    grades_unavailable: str | None = None  # why the grades cannot be computed now (then no change is listed)
 
     @property
     def released(self) -> bool:
@@ -74,12 +75,12 @@ def plan_release(session: Session, comp: Competition, now: datetime | None = Non
     ranked = _ranked(session, comp)
     if comp.released_at is not None:
         return ReleasePlan(comp, readiness, students, ranked, [], [])
-    before = regrades.final_grades(session, course, staff=False)
+    before, unavailable = _grades_students_read(session, course)
     with _as_if_released(session, comp, now):
-        after = regrades.final_grades(session, course, staff=False)
-        own = regrades.differences(session, course, before, after, only=lambda c: c.id == comp.id)
-        chain = regrades.differences(session, course, before, after, only=_other_released(comp))
-    return ReleasePlan(comp, readiness, students, ranked, own, chain)
+        after, unavailable_after = _grades_students_read(session, course)
+        own = _differences(session, course, before, after, only=lambda c: c.id == comp.id)
+        chain = _differences(session, course, before, after, only=_other_released(comp))
+    return ReleasePlan(comp, readiness, students, ranked, own, chain, unavailable or unavailable_after)
 
 
 def release(session: Session, comp: Competition, actor: str, *, override: str | None = None,
@@ -103,12 +104,14 @@ def release(session: Session, comp: Competition, actor: str, *, override: str | 
     if not readiness.ready and reason is None:
         raise ReleaseRefused(refusal(comp, readiness), readiness)
     course = comp.course
-    before = regrades.final_grades(session, course, staff=False)
+    before, unavailable = _grades_students_read(session, course)
     comp.released_at = now
     session.flush()
-    after = regrades.final_grades(session, course, staff=False)
-    changes = regrades.differences(session, course, before, after, only=_other_released(comp))
+    after, unavailable_after = _grades_students_read(session, course)
+    changes = _differences(session, course, before, after, only=_other_released(comp))
     early = {} if readiness.ready else _override_details(comp, readiness, reason)
+    if unavailable or unavailable_after:
+        early["grades_unavailable"] = unavailable or unavailable_after
     regrades.record(session, course, changes, reason=f"release of {comp.title}", actor=actor,
                     action="competition.release", target=comp.public_id, **early)
     return Released(True, changes, early=not readiness.ready)
@@ -130,7 +133,9 @@ def plan_lines(plan: ReleasePlan) -> list[str]:
            "  each student the private score of every submission;",
            f"  the final grades of this competition, from private scores "
            f"({len(plan.own_changes)} differ from the provisional grades students read now)."]
-    if plan.chain_changes:
+    if plan.grades_unavailable:
+        out.append(f"Grades cannot be computed now, so no change of a grade can be listed: {plan.grades_unavailable}")
+    elif plan.chain_changes:
         out.append(f"Through the slack chain it changes {len(plan.chain_changes)} grade"
                    f"{'s' if len(plan.chain_changes) != 1 else ''} of other released competitions "
                    "(students see the reason beside the grade):")
@@ -156,13 +161,14 @@ def finalise(session: Session, comp: Competition, actor: str, *, now: datetime |
     session.execute(select(Competition.id).where(Competition.id == comp.id).with_for_update())
     cutoffs = fix_cutoffs(session, comp)
     comp.finalised_at = utcnow()
-    readiness = finalisations.release_readiness(session, comp, now)
+    releasing = comp.auto_release and comp.released_at is None
+    readiness = finalisations.release_readiness(session, comp, now) if releasing else None
     waiting = {}
-    if comp.auto_release and comp.released_at is None and not readiness.ready:
+    if releasing and not readiness.ready:
         waiting = {"release_waits_for": readiness.reasons(comp.course.timezone)}
     audit.record(session, actor, "competition.finalise", course_id=comp.course_id, target=comp.public_id,
                  cutoffs=cutoffs, **waiting)
-    if comp.auto_release and readiness.ready:
+    if releasing and readiness.ready:
         release(session, comp, actor, now=now)
     return True
 
@@ -193,6 +199,23 @@ def _ranked(session: Session, comp: Competition) -> int:
     students = students_of(session, comp.course)
     subs = scored_submissions(session, [comp.id], [u.id for u in students])[comp.id]
     return len(private_board(comp, policy_of(comp.course), subs, active_extensions(session, [comp])))
+
+
+def _grades_students_read(session: Session, course: Course) -> tuple[dict | None, str | None]:
+    """Every final grade as students read it, or None and the reason when grades cannot be computed now (a
+    competition's position cutoffs cannot be resolved yet): students then read none either, so none can change,
+    and the release must not be held back by another competition's trouble."""
+    try:
+        return regrades.final_grades(session, course, staff=False), None
+    except PodiumError as exc:
+        return None, exc.message
+
+
+def _differences(session: Session, course: Course, before: dict | None, after: dict | None, *, only
+                 ) -> list[regrades.Change]:
+    if before is None or after is None:
+        return []
+    return regrades.differences(session, course, before, after, only=only)
 
 
 def _other_released(comp: Competition):

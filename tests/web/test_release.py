@@ -278,3 +278,17 @@ def test_a_change_recorded_for_a_competition_not_released_is_not_shown(as_studen
     assert 'class="grade-change"' not in page(as_student.get("/courses/c1/grades"))
     [course] = client.get("/api/me/grades", headers=chain.auth).get_json()["courses"]
     assert all(row["change"] is None for row in course["competitions"])
+
+
+def test_a_competition_whose_cutoffs_cannot_be_resolved_yet_holds_no_release_back(as_staff, rt, closed, tmp_path,
+                                                                                  now):
+    """hw2 has a position cutoff and no submission yet: grades of the course may not be computable, but releasing
+    hw1 is not held back by it."""
+    folder = write_course(tmp_path / "courses", competition="hw2",
+                          cutoffs='{ A = "top 10%", B = 0.8, C = 0.7, D = 0.5 }')
+    with rt.db.session() as session:
+        load_course(session, rt.settings, folder)
+    set_schedule(rt, closed.comp_id, now, ontime=-timedelta(days=3), late=-timedelta(days=1))  # as loading reset it
+    assert as_staff.get(RELEASE).status_code == 200
+    assert as_staff.form(RELEASE, CONFIRM).status_code == 302
+    assert released_at(rt) is not None and len(release_events(rt)) == 1
