@@ -109,11 +109,11 @@ def release(session: Session, comp: Competition, actor: str, *, override: str | 
     session.flush()
     after, unavailable_after = _grades_students_read(session, course)
     changes = _differences(session, course, before, after, only=_other_released(comp))
-    early = {} if readiness.ready else _override_details(comp, readiness, reason)
+    details = {} if readiness.ready else _override_details(comp, readiness, reason)
     if unavailable or unavailable_after:
-        early["grades_unavailable"] = unavailable or unavailable_after
+        details["grades_unavailable"] = unavailable or unavailable_after
     regrades.record(session, course, changes, reason=f"release of {comp.title}", actor=actor,
-                    action="competition.release", target=comp.public_id, **early)
+                    action="competition.release", target=comp.public_id, **details)
     return Released(True, changes, early=not readiness.ready)
 
 
