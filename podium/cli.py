@@ -399,17 +399,45 @@ class RescoreProgress:
             self.bar.__exit__(*exc)
 
 
+def interactive() -> bool:
+    """Whether a person answers at a terminal (a question may be asked), rather than a script."""
+    return sys.stdin.isatty()
+
+
 @cli.command()
 @click.argument("competition")
+@click.option("--yes", is_flag=True, help="Release without asking (needed when not run in a terminal).")
+@click.option("--override", metavar="REASON", default=None,
+              help="Release although the late window is still open (extensions included) or uploads are unscored; "
+                   "REASON goes into the audit log.")
 @click.pass_context
-def release(ctx, competition: str) -> None:
-    """Reveal the private leaderboard of COMPETITION to students."""
+def release(ctx, competition: str, yes: bool, override: str | None) -> None:
+    """Reveal the private leaderboard of COMPETITION to students, after saying what they will see.
+
+    Refused before the last late deadline (extensions included) or while uploads are unscored, unless --override
+    says why. In a terminal it asks for confirmation; elsewhere it needs --yes."""
     from podium.services import competitions, courses
 
     with runtime(ctx).db.session() as session:
         comp = courses.get_competition(session, competition)
-        done = competitions.release(session, comp, actor=actor())
-    click.echo(f"{competition}: private leaderboard {'released' if done else 'was already released'}")
+        if comp.released_at is not None:
+            click.echo(f"{competition}: private leaderboard was already released")
+            return
+        plan = competitions.plan_release(session, comp)
+        for line in competitions.plan_lines(plan):
+            click.echo(line)
+        if not plan.readiness.ready and override is None:
+            raise PodiumError(f"{competitions.refusal(comp, plan.readiness)} To release now, add --override REASON.")
+        if not yes:
+            if not interactive():
+                raise PodiumError("podium release asks for confirmation in a terminal; add --yes to release from a "
+                                  "script.")
+            click.confirm("Release it to students now?", abort=True)
+        done = competitions.release(session, comp, actor=actor(), override=override)
+    early = " early (override audited)" if done.early else ""
+    changed = f"; {len(done.changes)} grade(s) of other released competitions changed" if done.changes else ""
+    click.echo(f"{competition}: private leaderboard {'released' + early if done else 'was already released'}"
+               f"{changed}")
 
 
 @cli.command()
@@ -417,13 +445,18 @@ def release(ctx, competition: str) -> None:
 @click.pass_context
 def finalise(ctx, competition: str) -> None:
     """Finalise COMPETITION now: fix position cutoffs (and release the board when it is set to auto_release)."""
-    from podium.services import competitions, courses
+    from podium.services import competitions, courses, finalisations
 
     with runtime(ctx).db.session() as session:
         comp = courses.get_competition(session, competition)
         done = competitions.finalise(session, comp, actor=actor())
         cutoffs = ", ".join(f"{k} {v:g}" for k, v in (comp.resolved_cutoffs or {}).items())
-    click.echo(f"{competition}: {'finalised' if done else 'was already finalised'}; cutoffs {cutoffs}")
+        waiting = ""
+        reasons = [] if comp.released_at is not None or not comp.auto_release else \
+            finalisations.release_readiness(session, comp).reasons(comp.course.timezone)
+        if reasons:
+            waiting = f"; its release waits: {'; '.join(reasons)}"
+    click.echo(f"{competition}: {'finalised' if done else 'was already finalised'}; cutoffs {cutoffs}{waiting}")
 
 
 @cli.command()

@@ -8,8 +8,9 @@
   back; a submission whose attempts keep ending without a result fails with a message.
 - `BackgroundJobs` is one process's APScheduler: it recovers unscored submissions at start and every
   `recovery_seconds` (queued ones, and those whose claim lapsed), finalises each competition once its late
-  deadline plus a grace has passed, and every `cleanup_seconds` deletes the files nobody needs any more
-  (services.storage: Kaggle CLI uploads never handed in, failed uploads past their keeping time). Every process
+  deadline plus a grace has passed (releasing its board when it is set to and the release rule allows: a release
+  that waits for uploads to be scored is done by a later pass), and every `cleanup_seconds` deletes the files
+  nobody needs any more (services.storage: Kaggle CLI uploads never handed in, failed uploads past their keeping time). Every process
   recovers once when it starts; after that, the periodic recovery, the deadline loop and the clean-up run in one
   process at a time, the holder of the database lease `DEADLINE_LEASE` (any process with a scheduler may take it
   over when it lapses). Due competitions are read from the database on every pass, so a restart never misses one.
@@ -253,7 +254,7 @@ def finalise_due(runtime: Runtime, grace_seconds: float | None = None, *, now: d
                 comp = session.scalar(select(Competition)
                                       .where(Competition.id == comp_id, Competition.finalised_at.is_(None))
                                       .with_for_update())
-                if comp is not None and competitions.finalise(session, comp, actor=actor):
+                if comp is not None and competitions.finalise(session, comp, actor=actor, now=now):
                     done.append(comp.public_id)
         except competitions.CutoffsGiveNoValues as refused:
             _hold(runtime, comp_id, refused.message, actor)
@@ -272,6 +273,26 @@ def _hold(runtime: Runtime, comp_id: int, reason: str, actor: str) -> None:
                 log.warning("not finalised: %s", reason)
     except Exception:  # the next pass finds it again
         log.exception("could not record why competition %s was not finalised", comp_id)
+
+
+def release_waiting(runtime: Runtime, *, now: datetime | None = None, actor: str = SCHEDULER_ACTOR) -> list[str]:
+    """Release every finalised competition set to release by itself whose release waited (uploads unscored at
+    finalisation) and that the release rule now allows; returns their public ids. Never an override: one still
+    waiting stays listed in the jobs report."""
+    with runtime.db.session() as session:
+        waiting = [item.competition_id for item in finalisations.waiting_releases(session, now=now)]
+    done = []
+    for comp_id in waiting:
+        try:
+            with runtime.db.session() as session:
+                comp = session.get(Competition, comp_id)
+                if comp is not None and competitions.release_waiting(session, comp, actor, now=now):
+                    done.append(comp.public_id)
+        except Exception:  # one competition's trouble must not hold back the others
+            log.exception("releasing competition %s failed", comp_id)
+    for public_id in done:
+        log.info("released %s, which waited for its uploads to be scored", public_id)
+    return done
 
 
 class BackgroundJobs:
@@ -341,6 +362,7 @@ class BackgroundJobs:
                 if not self.leading():
                     return []
                 done = finalise_due(self.runtime, self.settings.finalise_grace_seconds)
+                release_waiting(self.runtime)
                 self._schedule_next_deadline()
                 return done
             except Exception:

@@ -4,9 +4,11 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 
+from click.testing import CliRunner
 from sqlalchemy import select
 
 from podium.models import AuditEvent, Submission
+from podium.services.courses import get_competition
 from tests.conftest import N_ROWS, predictions
 
 PUBLIC, PRIVATE = set(range(6)), set(range(6, 18))
@@ -151,9 +153,12 @@ def test_a_bad_roster_line_is_named_and_nothing_is_written(rt, podium_cli, cours
 
 
 def test_release_is_audited_once(rt, podium_cli, course_dir):
+    """c1-hw1 is open: the release needs an override, and (not in a terminal) --yes."""
     podium_cli("load", course_dir)
-    assert "released" in podium_cli("release", "c1-hw1").stdout
-    assert "was already released" in podium_cli("release", "c1-hw1").stdout
+    assert "released early" in podium_cli("release", "c1-hw1", "--yes", "--override", "a test").stdout
+    assert "was already released" in podium_cli("release", "c1-hw1", "--yes", "--override", "a test").stdout
+    with rt.db.session() as session:
+        assert session.query(AuditEvent).filter(AuditEvent.action == "competition.release").count() == 1
 
 
 KAGGLE_METRIC = '''
@@ -186,3 +191,40 @@ def test_a_kaggle_style_metric_file_works_unchanged(podium_cli, course_dir, tmp_
     blank = predictions().replace("\n3,0\n", "\n3,\n")
     result = podium_cli("score", comp, write(tmp_path, blank, "blank.csv"))
     assert result.exit_code == 1 and "Every row needs a label." in result.stderr
+
+
+def test_release_says_what_students_will_see_and_refuses_during_the_late_window(rt, podium_cli, course_dir):
+    podium_cli("load", course_dir)
+    result = podium_cli("release", "c1-hw1", "--yes")
+    assert result.exit_code == 1
+    assert "Releasing Homework hw1 (c1-hw1) shows students:" in result.stdout
+    assert "the private leaderboard (0 of 0 students ranked)" in result.stdout
+    assert "It changes no grade of another released competition." in result.stdout
+    assert result.stderr.startswith("error: c1-hw1 is not released: the late window is open until ")
+    assert result.stderr.rstrip().endswith("To release now, add --override REASON.")
+    assert podium_cli("release", "c1-hw1", "--yes", "--override", "  ").stderr.startswith(
+        "error: Give the reason for releasing early")
+    with rt.db.session() as session:
+        assert get_competition(session, "c1-hw1").released_at is None
+        assert session.query(AuditEvent).filter(AuditEvent.action == "competition.release").count() == 0
+
+
+def test_release_asks_in_a_terminal_and_needs_yes_elsewhere(rt, podium_cli, course_dir, monkeypatch):
+    import podium.cli
+
+    podium_cli("load", course_dir)
+    scripted = podium_cli("release", "c1-hw1", "--override", "the solutions are out")
+    assert scripted.exit_code == 1 and "add --yes to release from a script" in scripted.stderr
+    monkeypatch.setattr(podium.cli, "interactive", lambda: True)
+    runner = CliRunner()
+    declined = runner.invoke(podium.cli.cli, ["release", "c1-hw1", "--override", "the solutions are out"], obj=rt,
+                             input="n\n")
+    assert declined.exit_code == 1 and "Release it to students now? [y/N]" in declined.stdout
+    with rt.db.session() as session:
+        assert get_competition(session, "c1-hw1").released_at is None
+    accepted = runner.invoke(podium.cli.cli, ["release", "c1-hw1", "--override", "the solutions are out"], obj=rt,
+                             input="y\n")
+    assert accepted.exit_code == 0 and "c1-hw1: private leaderboard released early (override audited)" in accepted.stdout
+    with rt.db.session() as session:
+        [event] = session.query(AuditEvent).filter(AuditEvent.action == "competition.release").all()
+        assert event.actor.startswith("cli") and event.details["override"] == "the solutions are out"

@@ -65,7 +65,7 @@ def test_deadlines_cutoffs_and_files_are_reported_with_old_and_new_values(course
 
 def test_changed_cutoffs_of_a_released_competition_are_refused_without_a_regrade(course, podium_cli, tmp_path, rt):
     example_4_history(podium_cli, tmp_path)
-    assert podium_cli("finalise", "f19-hw1").exit_code == 0 and podium_cli("release", "f19-hw1").exit_code == 0
+    assert podium_cli("finalise", "f19-hw1").exit_code == 0 and podium_cli("release", "f19-hw1", "--yes").exit_code == 0
     before = hw1_grade(podium_cli)
     edit(course / "hw1" / "competition.toml", "C = 0.60", "C = 0.62")
 

@@ -20,7 +20,7 @@ from tests.web.helpers import PASSWORD, Browser, page
 @pytest.fixture
 def released(course, podium_cli, tmp_path) -> dict[str, int]:
     ids = example_4_history(podium_cli, tmp_path)
-    assert podium_cli("finalise", "f19-hw1").exit_code == 0 and podium_cli("release", "f19-hw1").exit_code == 0
+    assert podium_cli("finalise", "f19-hw1").exit_code == 0 and podium_cli("release", "f19-hw1", "--yes").exit_code == 0
     return ids
 
 
@@ -40,7 +40,7 @@ def regrade_events(rt) -> list[dict]:
 def test_staff_marking_another_submission_of_a_released_competition_is_a_regrade(course, podium_cli, tmp_path, rt):
     submit(podium_cli, tmp_path, "hw1", 0.75, "2019-09-21T12:00:00", email=STUDENT)
     weaker = submit(podium_cli, tmp_path, "hw1", 0.62, "2019-09-22T12:00:00", email=STUDENT)
-    assert podium_cli("finalise", "f19-hw1").exit_code == 0 and podium_cli("release", "f19-hw1").exit_code == 0
+    assert podium_cli("finalise", "f19-hw1").exit_code == 0 and podium_cli("release", "f19-hw1", "--yes").exit_code == 0
     before = grade_of(podium_cli, STUDENT)
 
     refused = podium_cli("select", weaker)
@@ -160,7 +160,7 @@ def test_an_extension_granted_or_revoked_on_a_released_competition_is_a_regrade(
     more days make it on time (72)."""
     example_4_history(podium_cli, tmp_path)
     assert podium_cli("slack", "add", STUDENT, "7", "--course", "f19", "--note", "autolab").exit_code == 0
-    assert podium_cli("finalise", "f19-hw1").exit_code == 0 and podium_cli("release", "f19-hw1").exit_code == 0
+    assert podium_cli("finalise", "f19-hw1").exit_code == 0 and podium_cli("release", "f19-hw1", "--yes").exit_code == 0
     assert hw1(podium_cli)["final_grade"] == "70.0000"
 
     args = ("extensions", "grant", "f19-hw1", STUDENT, "--days", "3", "--reason", "ill")

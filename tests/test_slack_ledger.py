@@ -40,7 +40,7 @@ def audit_actions(rt) -> list[str]:
 
 def finalise_and_release(podium_cli, competition: str = "f19-hw1") -> None:
     assert podium_cli("finalise", competition).exit_code == 0
-    assert podium_cli("release", competition).exit_code == 0
+    assert podium_cli("release", competition, "--yes").exit_code == 0
 
 
 # --- importing -------------------------------------------------------------------------------------------
@@ -205,7 +205,7 @@ def test_the_slack_page_asks_to_confirm_a_regrade_and_applies_it_when_confirmed(
     # The confirmation sends the same form again, with the regrade asked for.
     confirmed = staff_browser.form("/staff/f19/slack", {"ledger_text": f"email,days,note\n{STUDENT},6,hw1p1\n",
                                                         "regrade": "1"}, follow_redirects=True)
-    assert f"regraded: {STUDENT} in f19-hw1: 72.0 -&gt; 70.0" in page(confirmed)
+    assert f"Regraded (in the audit log): {STUDENT} in f19-hw1, 72.0 → 70.0." in page(confirmed)
     assert entries(rt) == [(STUDENT, 6, "hw1p1")]
     with rt.db.session() as session:
         student = session.scalars(select(SlackEntry)).one().user

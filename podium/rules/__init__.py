@@ -10,7 +10,7 @@ Modules, one concern each:
   windows        Schedule, Extension, effective_schedule, phase, classify, days_late
   limits         the daily submission limit, the caps on failed and waiting uploads
   interpolation  Cutoffs, Points, base, bonus, cutoff validation
-  submission     the Submission value type
+  submission     the Submission value type; when students may read its private score
   selection      which submissions count (kaggle marks or all), marking checks
   grading        candidates and one competition's grade (CompetitionGrade)
   slack          slack budget, chronological and optimal policies (CourseGrades)
@@ -109,7 +109,7 @@ from podium.rules.slack import (
     optimal,
     slack_budget,
 )
-from podium.rules.submission import Submission, public_in_place_of_private
+from podium.rules.submission import Submission, private_score_shown, public_in_place_of_private
 from podium.rules.time import (
     UTC,
     as_utc,
@@ -227,6 +227,7 @@ __all__ = [
     "Points",
     "preferred",
     "private_leaderboard",
+    "private_score_shown",
     "public_in_place_of_private",
     "public_leaderboard",
     "rank_at_position",

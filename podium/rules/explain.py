@@ -12,17 +12,23 @@ from podium.rules.grading import LATE, NONE, ON_TIME, SLACK, CompetitionGrade
 
 NOTHING_COUNTS = "No scored submission counts for this competition: grade 0."
 PROVISIONAL = "Provisional: computed from public scores until the private leaderboard is released."
+PROVISIONAL_AFTER_EARLY_RELEASE = ("Provisional: submissions received after the early release of the private "
+                                   "leaderboard count with their public scores until their authors' late deadlines "
+                                   "have passed.")
 
 
-def explain(grade: CompetitionGrade, precision: int = 4, *, provisional: bool = False) -> str:
+def explain(grade: CompetitionGrade, precision: int = 4, *, provisional: bool = False,
+            from_public: bool | None = None, released: bool = False) -> str:
     """One sentence; `precision` is the competition's display precision for the score. A `provisional` grade was
-    computed with public scores in place of private ones (its `private_score` holds the public score). A competition
-    without grades is explained by its reason, which the caller chose for the reader (`Ungraded.for_students`)."""
+    computed with public scores in place of private ones: all of them before release, or (`released`) those of
+    submissions received after an early release; `from_public` (by default: `provisional`) says that the counted
+    submission's is one of them (its `private_score` holds the public score). A competition without grades is
+    explained by its reason, which the caller chose for the reader (`Ungraded.for_students`)."""
     if grade.ungraded is not None:
         return grade.ungraded.reason
     if grade.window == NONE:
         return NOTHING_COUNTS
-    board = "public" if provisional else "private"
+    board = "public" if (provisional if from_public is None else from_public) else "private"
     parts = [f"Counted: submission {grade.submission_id} ({_window_words(grade)}), "
              f"{board} {grade.private_score:.{precision}f}, {_grade_words(grade)}"]
     if grade.early_penalty:
@@ -30,7 +36,9 @@ def explain(grade: CompetitionGrade, precision: int = 4, *, provisional: bool = 
     if grade.slack_remaining is not None:
         parts.append(_remaining_words(grade.slack_remaining))
     sentence = "; ".join(parts) + "."
-    return f"{sentence} {PROVISIONAL}" if provisional else sentence
+    if not provisional:
+        return sentence
+    return f"{sentence} {PROVISIONAL_AFTER_EARLY_RELEASE if released else PROVISIONAL}"
 
 
 def _window_words(grade: CompetitionGrade) -> str:

@@ -44,8 +44,20 @@ class Submission:
         return self.scored and not self.practice
 
 
+def private_score_shown(submitted_at: datetime, released_at: datetime | None, author_late: datetime,
+                        now: datetime) -> bool:
+    """Whether students may read a submission's private score now (POLICY.md section 11): once the private board is
+    released, except for a submission received after the release (an early one, before every window closed),
+    whose private score stays hidden until its author's own late deadline has passed (deadlines are inclusive).
+    Otherwise a student whose window is still open could upload, read the private score and probe the private
+    test set."""
+    if released_at is None:
+        return False
+    return as_utc(submitted_at) <= as_utc(released_at) or as_utc(now) > as_utc(author_late)
+
+
 def public_in_place_of_private(sub: Submission) -> Submission:
-    """The submission as a student's provisional grade reads it before release (POLICY.md section 11): its public
-    score stands in for the private one, so nothing computed from it (which submission counts, the window, the slack
-    days, the bonus, the grade) depends on a private score."""
+    """The submission as a student's provisional grade reads it before release, or while `private_score_shown` says
+    no (POLICY.md section 11): its public score stands in for the private one, so nothing computed from it (which
+    submission counts, the window, the slack days, the bonus, the grade) depends on a private score."""
     return replace(sub, private_score=sub.public_score)

@@ -1,4 +1,5 @@
-"""What the scheduler will do and has done, for staff: finalisations to come and past ones, read from the database.
+"""What the scheduler will do and has done, for staff: finalisations to come and past ones, releases waiting, read
+from the database; and when a competition's private board may be released (`release_readiness`).
 
 A competition is finalised `PODIUM_FINALISE_GRACE_SECONDS` (default 300) after its last late deadline, the latest
 of the competition's own and those moved by active extensions: a student with an extension may still submit
@@ -7,20 +8,28 @@ the scoring queue drain; when it has not drained by then (a backlog after an out
 at most `MAX_DRAIN_WAIT` longer. A competition whose position cutoffs give no values on its final board is not
 finalised (POLICY.md section 11): the scheduler records why (`competitions.hold_finalisation`), and this report shows
 it beside the competition until it is finalised.
+
+Release follows the same deadline (POLICY.md section 11): it is meant for after the last effective late deadline,
+once every upload received by then is scored. A competition set to release by itself at finalisation whose uploads
+are still unscored then waits, listed in the report, and is released by a later pass of the scheduler once they
+are scored; it is never released early by itself.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from podium import rules
 from podium.config import JobSettings
-from podium.models import AuditEvent, Competition, Course, Status, Submission, utcnow
+from podium.models import AuditEvent, Competition, Course, Status, Submission, User, utcnow
 from podium.services import leases
-from podium.services.competitions import FINALISE_HELD
-from podium.services.rule_values import last_late
+from podium.services.rule_values import extended_lates, last_late
+
+# The audit action that records why the scheduler could not finalise a competition (competitions.hold_finalisation).
+FINALISE_HELD = "competition.finalise_held"
 
 DEFAULT_GRACE_SECONDS = JobSettings.finalise_grace_seconds
 MAX_DRAIN_WAIT = timedelta(hours=1)
@@ -47,6 +56,92 @@ class Finalisation:
 
 
 @dataclass(frozen=True)
+class ReleaseReadiness:
+    """Whether a competition's private board may be released now without an override (POLICY.md section 11), and
+    if not, what to wait for."""
+
+    now: datetime
+    late: datetime  # the competition's own late deadline
+    last_late: datetime  # the last effective late deadline, extensions included
+    extended: tuple[tuple[str, datetime], ...]  # (email, late deadline) of students whose extension is still open
+    unscored: int  # uploads received by then (not practice) still queued or being scored
+
+    @property
+    def window_open(self) -> bool:
+        return self.now <= self.last_late  # deadlines are inclusive
+
+    @property
+    def ready(self) -> bool:
+        return not self.window_open and not self.unscored
+
+    def reasons(self, tz: str) -> list[str]:
+        """Why it is not ready, in words for staff (empty when ready)."""
+        out = []
+        if self.now <= self.late:
+            extra = (f" (and for {_students(len(self.extended))} with an extension until "
+                     f"{rules.format_local(self.last_late, tz)})" if self.last_late > self.late else "")
+            out.append(f"the late window is open until {rules.format_local(self.late, tz)}{extra}")
+        elif self.window_open:
+            named = ", ".join(f"{email} until {rules.format_local(late, tz)}" for email, late in self.extended)
+            out.append(f"the late window of {_students(len(self.extended))} with an extension is still open "
+                       f"({named})")
+        if self.unscored:
+            out.append(f"{self.unscored} upload{'s' if self.unscored != 1 else ''} received by then "
+                       f"{'are' if self.unscored != 1 else 'is'} not scored yet")
+        return out
+
+    def wait_for(self, tz: str) -> str:
+        """What to wait for, as the end of a sentence ("wait ...")."""
+        parts = []
+        if self.window_open:
+            parts.append(f"until {rules.format_local(self.last_late, tz)}")
+        if self.unscored:
+            parts.append(f"{'and ' if parts else ''}until every upload received by then is scored (the scoring "
+                         "queue is on the jobs page)")
+        return " ".join(parts)
+
+
+def release_readiness(session: Session, comp: Competition, now: datetime | None = None) -> ReleaseReadiness:
+    """The one rule of when a release needs no override, for staff by hand and for the scheduler alike."""
+    now = now or utcnow()
+    extended = extended_lates(session, comp)
+    still_open = {user_id: late for user_id, late in extended.items() if late >= now and late > comp.late}
+    emails = dict(session.execute(select(User.id, User.email).where(User.id.in_(still_open))).all()) if still_open \
+        else {}
+    return ReleaseReadiness(
+        now=now, late=comp.late, last_late=max([comp.late, *extended.values()]),
+        extended=tuple(sorted(((emails[u], late) for u, late in still_open.items()), key=lambda e: (e[1], e[0]))),
+        unscored=_unscored(session, [comp.id]).get(comp.id, 0))
+
+
+@dataclass(frozen=True)
+class WaitingRelease:
+    """A finalised competition set to release by itself, not released yet: what it waits for."""
+
+    competition_id: int
+    competition: str  # public id
+    title: str
+    course: str
+    reasons: tuple[str, ...]
+
+
+def waiting_releases(session: Session, course: Course | None = None, *, now: datetime | None = None
+                     ) -> list[WaitingRelease]:
+    """Competitions finalised with `auto_release` whose board is not released yet (they wait for uploads to be
+    scored, or for an extension's window to close), by public id."""
+    query = select(Competition).where(Competition.finalised_at.is_not(None), Competition.released_at.is_(None),
+                                      Competition.auto_release.is_(True))
+    if course is not None:
+        query = query.where(Competition.course_id == course.id)
+    items = []
+    for comp in session.scalars(query):
+        readiness = release_readiness(session, comp, now)
+        items.append(WaitingRelease(comp.id, comp.public_id, comp.title, comp.course.slug,
+                                    tuple(readiness.reasons(comp.course.timezone))))
+    return sorted(items, key=lambda w: w.competition)
+
+
+@dataclass(frozen=True)
 class SchedulerReport:
     upcoming: list[Finalisation]  # soonest first
     past: list[Finalisation]  # latest first
@@ -54,6 +149,7 @@ class SchedulerReport:
     scheduler_until: datetime | None
     queued: int
     scoring: int
+    releases_waiting: list[WaitingRelease] = field(default_factory=list)
 
 
 def due_at(session: Session, comp: Competition, grace: float | None = None) -> datetime:
@@ -144,11 +240,16 @@ def report(session: Session, course: Course | None = None, grace: float | None =
     counts = dict(session.execute(query.group_by(Submission.status)).all())
     return SchedulerReport(upcoming=upcoming(session, grace, course), past=past(session, course),
                     scheduler=lease.holder if lease else None, scheduler_until=lease.lease_until if lease else None,
-                    queued=counts.get(Status.queued, 0), scoring=counts.get(Status.scoring, 0))
+                    queued=counts.get(Status.queued, 0), scoring=counts.get(Status.scoring, 0),
+                    releases_waiting=waiting_releases(session, course))
 
 
 def _when(instant: datetime) -> str:
     return f"{instant:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def _students(n: int) -> str:
+    return "1 student" if n == 1 else f"{n} students"
 
 
 def lines(report: SchedulerReport) -> list[str]:
@@ -166,6 +267,10 @@ def lines(report: SchedulerReport) -> list[str]:
         out.append(f"  {item.competition}\tfinalised {_when(item.finalised_at)}\tby {item.finalised_by or 'unknown'}")
     if not report.past:
         out.append("  none")
+    if report.releases_waiting:
+        out.append("releases waiting (set to release at finalisation):")
+        for item in report.releases_waiting:
+            out.append(f"  {item.competition}\twaiting: {'; '.join(item.reasons)}")
     if report.scheduler:
         out.append(f"deadline scheduler: {report.scheduler} (lease until {_when(report.scheduler_until)})")
     else:

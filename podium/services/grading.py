@@ -30,15 +30,16 @@ from podium.db import raw_instant, utc_instant
 from podium.models import Competition, Course, Enrolment, Role, Status, Submission, User
 from podium.services.rule_values import active_extensions, in_course_order, policy_of, schedule_of, submission_value
 from podium.services.slack import external_days
-from podium.services.submissions import private_visible
+from podium.services.submissions import private_hidden, private_visible
 
 
 @dataclass(frozen=True)
 class GradeRow:
     competition: Competition
-    grade: rules.CompetitionGrade  # for a provisional row, `grade.private_score` holds the public score it used
+    grade: rules.CompetitionGrade  # when `from_public`, `grade.private_score` holds the public score it used
     explanation: str
-    provisional: bool  # computed from public scores: the private board is not released to this reader
+    provisional: bool  # computed with some public scores in place of private ones this reader may not read yet
+    from_public: bool = False  # the counted submission's score is its public one
 
 
 @dataclass(frozen=True)
@@ -118,10 +119,13 @@ def cutoffs_of(comp: Competition, policy: rules.CoursePolicy, board: tuple[rules
 
 
 def private_board(comp: Competition, policy: rules.CoursePolicy, subs: list[rules.Submission],
-                  extensions: dict[tuple[str, int], rules.Extension]) -> tuple[rules.LeaderboardEntry, ...]:
-    """The private leaderboard: each student's best private score over counted on-time submissions."""
+                  extensions: dict[tuple[str, int], rules.Extension], *, hidden: frozenset[int] = frozenset()
+                  ) -> tuple[rules.LeaderboardEntry, ...]:
+    """The private leaderboard: each student's best private score over counted on-time submissions, leaving out
+    the `hidden` ones (`submissions.private_hidden`). Which submissions count depends on public scores and marks
+    only, so leaving some out afterwards moves nobody else's counted ones."""
     counted = rules.counted_on_time(_rules_for(comp, None), policy, subs, extensions)
-    return rules.private_leaderboard(counted, comp.higher_is_better)
+    return rules.private_leaderboard([s for s in counted if s.id not in hidden], comp.higher_is_better)
 
 
 def _rules_for(comp: Competition, cutoffs: rules.Cutoffs | rules.Ungraded | None, *, staff: bool = True
@@ -141,18 +145,27 @@ def _rules_for(comp: Competition, cutoffs: rules.Cutoffs | rules.Ungraded | None
 
 
 def grade_course(session: Session, course: Course, *, slack_policy: str | None = None,
-                 students: list[User] | None = None, staff: bool = True
-                 ) -> tuple[list[User], dict[int, rules.CourseGrades]]:
+                 students: list[User] | None = None, staff: bool = True,
+                 hidden: dict[int, frozenset[int]] | None = None) -> tuple[list[User], dict[int, rules.CourseGrades]]:
     """Every enrolled student's grades; `slack_policy` overrides the course's (chronological|optimal)."""
-    students, grades = grade_course_under(session, course, [slack_policy], students=students, staff=staff)
+    students, grades = grade_course_under(session, course, [slack_policy], students=students, staff=staff,
+                                          hidden=hidden)
     return students, grades[slack_policy]
 
 
+def hidden_by_competition(session: Session, course: Course) -> dict[int, frozenset[int]]:
+    """`submissions.private_hidden` of each released competition of the course, by competition id."""
+    return {comp.id: private_hidden(session, comp) for comp in course.competitions if comp.released_at is not None}
+
+
 def grade_course_under(session: Session, course: Course, slack_policies: list[str | None], *,
-                       students: list[User] | None = None, staff: bool = True
+                       students: list[User] | None = None, staff: bool = True,
+                       hidden: dict[int, frozenset[int]] | None = None
                        ) -> tuple[list[User], dict[str | None, dict[int, rules.CourseGrades]]]:
     """The course graded under each slack policy (None: the course's), reading the database once; as a student
-    reads it (`staff=False`), provisional for every competition not released."""
+    reads it (`staff=False`), provisional for every competition not released, and for the submissions whose
+    private scores students may not read yet after an early release (`hidden`, by competition id: read here when
+    not given)."""
     for slack_policy in slack_policies:
         if slack_policy is not None and slack_policy not in rules.SLACK_POLICIES:
             raise PodiumError(f"unknown slack policy {slack_policy!r}; use {' or '.join(rules.SLACK_POLICIES)}")
@@ -161,11 +174,17 @@ def grade_course_under(session: Session, course: Course, slack_policies: list[st
     students = students_of(session, course) if students is None else students
     subs = scored_submissions(session, [c.id for c in competitions], [u.id for u in students])
     extensions = active_extensions(session, competitions)
+    if staff:
+        hidden = {}
+    elif hidden is None:
+        hidden = hidden_by_competition(session, course)
     comp_rules = []
     for comp in competitions:
         fixed = private_visible(comp, staff)
-        if not fixed:
-            subs[comp.id] = [rules.public_in_place_of_private(s) for s in subs[comp.id]]
+        stand_ins = hidden.get(comp.id, frozenset())
+        if not fixed or stand_ins:
+            subs[comp.id] = [rules.public_in_place_of_private(s) if not fixed or s.id in stand_ins else s
+                             for s in subs[comp.id]]
         needs_board = has_position_cutoffs(comp) and not (comp.resolved_cutoffs and fixed)
         board = private_board(comp, course_policy, subs[comp.id], extensions) if needs_board else None
         comp_rules.append(_rules_for(comp, cutoffs_of(comp, course_policy, board, fixed=fixed), staff=staff))
@@ -177,16 +196,22 @@ def grade_course_under(session: Session, course: Course, slack_policies: list[st
     return students, graded
 
 
-def _report(user: User, grades: rules.CourseGrades, competitions: list[Competition], *, staff: bool
-            ) -> StudentReport:
-    rows = tuple(_row(comp, grades.grade(comp.slug), provisional=not private_visible(comp, staff))
-                 for comp in competitions)
+def _report(user: User, grades: rules.CourseGrades, competitions: list[Competition], *, staff: bool,
+            hidden: dict[int, frozenset[int]] | None = None) -> StudentReport:
+    rows = tuple(_row(comp, grades.grade(comp.slug), visible=private_visible(comp, staff),
+                      hidden=(hidden or {}).get(comp.id, frozenset())) for comp in competitions)
     return StudentReport(user=user, rows=rows, budget=grades.budget, slack_used=grades.slack_used,
                          slack_remaining=grades.slack_remaining, total=grades.total, slack_policy=grades.slack_policy)
 
 
-def _row(comp: Competition, grade: rules.CompetitionGrade, *, provisional: bool) -> GradeRow:
-    return GradeRow(comp, grade, rules.explain(grade, comp.display_precision, provisional=provisional), provisional)
+def _row(comp: Competition, grade: rules.CompetitionGrade, *, visible: bool, hidden: frozenset[int]) -> GradeRow:
+    """A row is provisional while some score it was computed from is a public one standing in for a private one
+    the reader may not read yet: every score before release, those `hidden` after an early one."""
+    provisional = not visible or bool(hidden)
+    from_public = not visible or grade.submission_id in hidden
+    explanation = rules.explain(grade, comp.display_precision, provisional=provisional, from_public=from_public,
+                                released=visible)
+    return GradeRow(comp, grade, explanation, provisional, from_public)
 
 
 def gradebook(session: Session, course: Course, *, slack_policy: str | None = None, staff: bool = True
@@ -208,10 +233,11 @@ def student_report(session: Session, course: Course, user: User, *, staff: bool,
                    ) -> StudentReport:
     """One student's report as staff read it (`staff=True`), or as the student reads it: provisional, from public
     scores, for every competition not released."""
-    students, grades = grade_course(session, course, slack_policy=slack_policy, staff=staff)
+    hidden = {} if staff else hidden_by_competition(session, course)
+    students, grades = grade_course(session, course, slack_policy=slack_policy, staff=staff, hidden=hidden)
     if user.id not in grades:
         raise NotFound(f"{user.email} is not a student of {course.slug}")
-    return _report(user, grades[user.id], _in_course_order(course), staff=staff)
+    return _report(user, grades[user.id], _in_course_order(course), staff=staff, hidden=hidden)
 
 
 def _in_course_order(course: Course) -> list[Competition]:

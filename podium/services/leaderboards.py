@@ -23,7 +23,7 @@ from podium.db import raw_instant, utc_instant
 from podium.models import Competition, Enrolment, Role, Status, Submission, User, board_name
 from podium.services import grading
 from podium.services.rule_values import active_extensions, policy_of, submission_value
-from podium.services.submissions import private_visible
+from podium.services.submissions import private_hidden, private_visible
 
 PUBLIC = "public"
 PRIVATE = "private"
@@ -214,10 +214,13 @@ def _labelled(comp: Competition, kept: _Kept) -> _Kept:
     return replace(kept, board=KeptBoard(next(_versions), rows))
 
 
-def private_board(session: Session, comp: Competition) -> list[BoardRow]:
-    """Each student's best private score over their counted on-time submissions (extensions included)."""
+def private_board(session: Session, comp: Competition, *, staff: bool = True) -> list[BoardRow]:
+    """Each student's best private score over their counted on-time submissions (extensions included); as students
+    read it, without the scores they may not read yet (`submissions.private_hidden`)."""
     students, subs = _students_and_submissions(session, comp)
-    board = grading.private_board(comp, policy_of(comp.course), subs, active_extensions(session, [comp]))
+    hidden = frozenset() if staff else private_hidden(session, comp)
+    board = grading.private_board(comp, policy_of(comp.course), subs, active_extensions(session, [comp]),
+                                  hidden=hidden)
     return _rows(comp, board, students, subs)
 
 
@@ -254,7 +257,7 @@ def board_for(session: Session, comp: Competition, which: str, *, staff: bool) -
     if not private_board_visible(comp, staff=staff):
         raise Forbidden(f"The private leaderboard of {comp.public_id} is shown once the course staff release it, "
                         "after the competition closes.")
-    return private_board(session, comp)
+    return private_board(session, comp, staff=staff)
 
 
 class Person(NamedTuple):

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from podium.errors import RegradeNeeded
-from podium.models import Competition, Course, GradeChange, User
+from podium.models import AuditEvent, Competition, Course, GradeChange, User
 from podium.services import audit
 
 # Grades are compared to this many decimals: the exports write four, and a difference below that is rounding.
@@ -116,17 +116,19 @@ def decision(session: Session, course: Course, *, what: str, actor: str, regrade
         record(session, course, changes, reason=f"regrade: {what}", actor=actor, action="grades.regrade")
 
 
-def record(session: Session, course: Course, changes: list[Change], *, reason: str, actor: str, action: str
-           ) -> None:
-    """One audit event listing every change, and one `GradeChange` row per change for the student's page."""
-    event = audit.record(session, actor, action, course_id=course.id, target=course.slug, reason=reason,
-                         changes=[c.as_detail() for c in changes])
+def record(session: Session, course: Course, changes: list[Change], *, reason: str, actor: str, action: str,
+           target: str | None = None, **details) -> AuditEvent:
+    """One audit event listing every change (the decision's own: `action` on `target`, with its `details`), and
+    one `GradeChange` row per change for the student's page."""
+    event = audit.record(session, actor, action, course_id=course.id, target=target or course.slug, reason=reason,
+                         changes=[c.as_detail() for c in changes], **details)
     session.flush()
     users = dict(session.execute(select(User.email, User.id).where(User.email.in_({c.email for c in changes}))).all())
     comps = {c.public_id: c.id for c in course.competitions}
     session.add_all(GradeChange(course_id=course.id, competition_id=comps[c.competition], user_id=users[c.email],
                                 old_final=c.old, new_final=c.new, reason=reason, actor=actor or audit.SYSTEM,
                                 audit_event_id=event.id) for c in changes)
+    return event
 
 
 def latest_changes(session: Session, course: Course, user: User) -> dict[int, GradeChange]:

@@ -78,12 +78,16 @@ def schedule_for(session: Session, comp: Competition, user: User | None = None) 
     return rules.effective_schedule(schedule_of(comp), None if extension is None else extension_of(extension))
 
 
-def last_late(session: Session, comp: Competition) -> datetime:
-    """The latest late deadline of any student in the competition: its own, or one moved by a student's active
-    extension."""
+def extended_lates(session: Session, comp: Competition) -> dict[int, datetime]:
+    """The late deadline of each student whose active extension moves it, by user id."""
     schedule = schedule_of(comp)
-    extensions = active_extensions(session, [comp]).values()
-    return max([schedule.late, *(rules.effective_schedule(schedule, e).late for e in extensions)])
+    return {user_id: rules.effective_schedule(schedule, e).late
+            for (_, user_id), e in active_extensions(session, [comp]).items()}
+
+
+def last_late(session: Session, comp: Competition) -> datetime:
+    """The latest late deadline of anyone in the competition: its own, or one moved by an active extension."""
+    return max([schedule_of(comp).late, *extended_lates(session, comp).values()])
 
 
 # --- the course order ------------------------------------------------------------------------------------

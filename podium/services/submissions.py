@@ -24,7 +24,7 @@ from podium.domain import LARGEST_ID
 from podium.errors import Forbidden, NotFound, PodiumError, Refused
 from podium.models import CLIENT_KEY_LENGTH, Competition, Enrolment, Status, Submission, User, utcnow
 from podium.services import audit, leases, regrades
-from podium.services.rule_values import policy_of, schedule_for
+from podium.services.rule_values import extended_lates, policy_of, schedule_for, schedule_of
 from podium.services.users import role_in
 from podium.services.files import StoredFile, TooLarge, store_incoming
 from podium.rules.queue import Waiting, fair_order
@@ -599,20 +599,57 @@ def window_of(session: Session, sub: Submission) -> rules.WindowResult:
 
 
 def private_visible(comp: Competition, staff: bool) -> bool:
-    """Private scores are for staff at any time, for students once staff released the private board."""
+    """Private scores are for staff at any time, for students once staff released the private board (and then
+    not yet those `private_hidden` names)."""
     return staff or comp.released_at is not None
 
 
-def as_dict(session: Session, sub: Submission, *, staff: bool) -> dict:
-    """A submission as the REST API and the pages describe it (DESIGN.md, "HTTP API")."""
+def private_hidden(session: Session, comp: Competition, now: datetime | None = None, *, user: User | None = None
+                   ) -> frozenset[int]:
+    """The submissions of a released competition whose private scores students may not read yet
+    (`rules.private_score_shown`): received after an early release while their authors' windows are still open.
+    With `user`, only that student's. Every student surface reads private scores through this set (or
+    `private_visible`, before release): submission pages and lists, the APIs, leaderboards, charts and grades."""
+    if comp.released_at is None:
+        return frozenset()
+    query = select(Submission.id, Submission.user_id, Submission.submitted_at).where(
+        Submission.competition_id == comp.id, Submission.submitted_at > comp.released_at)
+    if user is not None:
+        query = query.where(Submission.user_id == user.id)
+    rows = session.execute(query).all()
+    if not rows:
+        return frozenset()
+    now = now or utcnow()
+    late = authors_late(session, comp)
+    return frozenset(sub_id for sub_id, user_id, at in rows
+                     if not rules.private_score_shown(at, comp.released_at, late(user_id), now))
+
+
+def authors_late(session: Session, comp: Competition) -> Callable[[int], datetime]:
+    """Each student's own late deadline in `comp` (extensions included), by user id."""
+    own, extended = schedule_of(comp).late, extended_lates(session, comp)
+    return lambda user_id: extended.get(user_id, own)
+
+
+def as_dict(session: Session, sub: Submission, *, staff: bool, hidden: frozenset[int] | None = None) -> dict:
+    """A submission as the REST API and the pages describe it (DESIGN.md, "HTTP API"). `hidden`: the
+    competition's `private_hidden` when the caller has it already (a list)."""
     window = window_of(session, sub)
+    comp = sub.competition
+    if hidden is None and not staff:
+        hidden = private_hidden(session, comp, user=sub.user)
+    shown = private_visible(comp, staff) and (staff or sub.id not in hidden)
+    hidden_until = None
+    if private_visible(comp, staff) and not shown:
+        hidden_until = rules.format_utc(schedule_for(session, comp, sub.user).late)
     return {
         "id": sub.id,
-        "competition": sub.competition.public_id,
+        "competition": comp.public_id,
         "status": sub.status.value,
         "error": sub.error,
         "public_score": sub.public_score,
-        "private_score": sub.private_score if private_visible(sub.competition, staff) else None,
+        "private_score": sub.private_score if shown else None,
+        "private_hidden_until": hidden_until,
         "submitted_at": rules.format_utc(sub.submitted_at),
         "window": window.window,
         "days_late": window.days_late,

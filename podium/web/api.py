@@ -158,8 +158,8 @@ def competition_json(comp, role: Role, user, *, detail: bool = False) -> dict:
     return data
 
 
-def submission_json(sub, *, staff: bool) -> dict:
-    data = submissions.as_dict(db_session(), sub, staff=staff)
+def submission_json(sub, *, staff: bool, hidden: frozenset[int] | None = None) -> dict:
+    data = submissions.as_dict(db_session(), sub, staff=staff, hidden=hidden)
     if staff:
         data["user"] = {"email": sub.user.email, "name": sub.user.name,
                         "leaderboard_name": sub.user.leaderboard_name_in(sub.competition.course_id) or None}
@@ -211,7 +211,8 @@ def leaderboard(cid: str):
 def list_submissions(cid: str):
     comp, role, user = member_competition(cid)
     subs = submissions.listed_for(db_session(), comp, user, staff=role.is_staff)
-    return jsonify([submission_json(sub, staff=role.is_staff) for sub in subs])
+    hidden = None if role.is_staff else submissions.private_hidden(db_session(), comp, user=user)
+    return jsonify([submission_json(sub, staff=role.is_staff, hidden=hidden) for sub in subs])
 
 
 @bp.post("/competitions/<cid>/submissions")

@@ -14,7 +14,7 @@ from flask import Blueprint, Response, request
 from podium.domain import utcnow
 from podium.errors import Forbidden, NotFound
 from podium.services import leaderboards, overview, rule_values, standing, users
-from podium.services.submissions import private_visible
+from podium.services.submissions import private_hidden, private_visible
 from podium.web import plots
 from podium.web.access import competition_for_member, is_staff, me, signed_in
 from podium.web.context import db_session
@@ -62,7 +62,11 @@ def distribution(cid: str):
     if board == leaderboards.PRIVATE and not leaderboards.private_board_visible(comp, staff=staff):
         raise Forbidden("The private leaderboard is shown once the course staff release it.")
     cutoffs = leaderboards.cutoff_values(comp, staff=staff)
-    key = ("distribution", comp.id, board, tuple(cutoffs.items()), overview.fingerprint(db_session(), comp))
+    # Scores students may not read yet leave the private board when their authors' windows close, with nothing
+    # else changing: what is hidden is part of the key.
+    hidden = tuple(sorted(private_hidden(db_session(), comp))) if board == leaderboards.PRIVATE and not staff else ()
+    key = ("distribution", comp.id, board, staff, hidden, tuple(cutoffs.items()),
+           overview.fingerprint(db_session(), comp))
 
     def draw() -> str:
         rows = leaderboards.board_for(db_session(), comp, board, staff=staff)
@@ -91,7 +95,8 @@ def progress(cid: str):
     student = _student(request.args.get("student"), staff)
     subs = standing.submissions_of(db_session(), comp, student)
     show_private = private_visible(comp, staff)
-    points = [(s.submitted_at, s.public_score, s.private_score if show_private else None)
+    hidden = frozenset() if staff else private_hidden(db_session(), comp, user=student)
+    points = [(s.submitted_at, s.public_score, s.private_score if show_private and s.id not in hidden else None)
               for s in reversed(subs) if s.public_score is not None and not s.practice]
     now = utcnow()
     schedule = rule_values.schedule_for(db_session(), comp, student)

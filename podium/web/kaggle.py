@@ -174,7 +174,8 @@ def submissions_list(cid: str):
     if page is not None:
         subs = subs[(page - 1) * PAGE_SIZE:page * PAGE_SIZE]
     show_private = submissions.private_visible(comp, False)
-    return jsonify([submission_item(comp, sub, show_private) for sub in subs])
+    hidden = submissions.private_hidden(db_session(), comp, user=user)
+    return jsonify([submission_item(comp, sub, show_private and sub.id not in hidden) for sub in subs])
 
 
 def submission_item(comp, sub, show_private: bool) -> dict:

@@ -79,7 +79,12 @@ SUBMISSION = obj({
     "status": {"type": "string", "enum": ["queued", "scoring", "scored", "failed"]},
     "error": nullable(STRING),
     "public_score": nullable(NUMBER),
-    "private_score": {"type": ["number", "null"], "description": "null for students until the private board is released"},
+    "private_score": {"type": ["number", "null"],
+                      "description": "null for students until the private board is released, and after an early "
+                                     "release, for a submission received after it, until its author's late deadline "
+                                     "has passed (`private_hidden_until`)"},
+    "private_hidden_until": {**nullable(DATE_TIME), "description": "for a student's submission received after an "
+                             "early release: its author's late deadline, after which its private score is shown"},
     "submitted_at": DATE_TIME,
     "window": {"type": "string", "enum": ["on_time", "after", "practice", "closed", "not_open"]},
     "days_late": INTEGER,
@@ -90,8 +95,8 @@ SUBMISSION = obj({
     "selected": BOOLEAN,
     "user": {**obj({"email": STRING, "name": STRING, "leaderboard_name": CHOSEN_NAME}),
              "description": "the author; in staff views only"},
-}, required=["id", "competition", "status", "error", "public_score", "private_score", "submitted_at", "window",
-             "days_late", "description", "file_name", "file_removed_at", "selected"])
+}, required=["id", "competition", "status", "error", "public_score", "private_score", "private_hidden_until",
+             "submitted_at", "window", "days_late", "description", "file_name", "file_removed_at", "selected"])
 LEADERBOARD_ENTRY = obj({
     "rank": INTEGER,
     "name": {"type": "string", "description": "the student's leaderboard name"},
@@ -110,11 +115,19 @@ LEADERBOARD = obj({
     "entries": array(ref("LeaderboardEntry")),
 })
 PROVISIONAL = ("computed with public scores in place of private ones, because the private board is not released "
-               "yet (POLICY.md section 11)")
+               "yet, or (after an early release) for submissions received after it whose authors' late deadlines "
+               "have not passed (POLICY.md section 11)")
+GRADE_CHANGE = obj({
+    "old": {**nullable(NUMBER), "description": "the final grade before (null: no grade)"},
+    "new": {**nullable(NUMBER), "description": "the final grade after (null: no grade)"},
+    "reason": {"type": "string", "description": "why it changed: a regrade, or the release of another competition "
+                                                "through the slack chain"},
+    "at": DATE_TIME,
+}, required=["old", "new", "reason", "at"])
 COMPETITION_GRADE = obj({
     "competition": STRING,
     "title": STRING,
-    "released": {"type": "boolean", "description": "the private board is released: the grade is final"},
+    "released": {"type": "boolean", "description": "the private board is released"},
     "provisional": {"type": "boolean", "description": "the row is " + PROVISIONAL},
     "window": {"type": "string", "enum": ["on_time", "slack", "late", "none"]},
     "submission_id": nullable(INTEGER),
@@ -124,12 +137,14 @@ COMPETITION_GRADE = obj({
     "score_board": {"type": "string", "enum": ["public", "private"],
                     "description": "the board whose score the grade was computed from"},
     "score": {**nullable(NUMBER), "description": "the counted submission's score on `score_board`"},
-    "private_score": {**nullable(NUMBER), "description": "null until the private board is released"},
+    "private_score": {**nullable(NUMBER), "description": "null while `score_board` is public"},
     "grade": {**nullable(NUMBER), "description": "null when the competition has no grades yet (its cutoffs are "
                                                  "leaderboard positions that give no values yet): see "
                                                  "`no_grade_reason`"},
     "no_grade_reason": {**nullable(STRING), "description": "why `grade` is null; null when there is a grade"},
     "explanation": STRING,
+    "change": {**nullable(GRADE_CHANGE), "description": "the last change of this grade of a released competition "
+                                                        "by a decision (POLICY.md section 11), with its reason"},
 })
 COURSE_GRADES = obj({
     "course": STRING,

@@ -63,9 +63,24 @@ def regrade_asked() -> bool:
     return request.form.get("regrade") == "1"
 
 
-def flash_lines(lines: list[str]) -> None:
-    for line in lines:
-        flash(line, "error" if line.startswith("over budget: ") else "message")
+def flash_ledger_change(change: slack.LedgerChange, done: str | None = None) -> None:
+    """What a ledger change did, in the page's words (`done` in place of the count of entries recorded)."""
+    if done is None:
+        flash(f"{change.added} slack entr{'y' if change.added == 1 else 'ies'} recorded"
+              + (f"; {change.already_recorded} already in the ledger or repeated, not counted again."
+                 if change.already_recorded else "."))
+    else:
+        flash(done)
+    for over in change.over_budget:
+        flash(f"Over budget: {over.email} has {over.ledger_days} days recorded outside Podium, more than the "
+              f"course's {over.budget}-day budget; their slack budget is 0.", "error")
+    for grade in change.regraded:
+        flash(f"Regraded (in the audit log): {grade.email} in {grade.competition}, "
+              f"{_shown_grade(grade.old)} → {_shown_grade(grade.new)}.")
+
+
+def _shown_grade(final: float | None) -> str:
+    return "no grade" if final is None else f"{final:.1f}"
 
 
 def page_args(**values):
@@ -366,7 +381,7 @@ def import_slack(slug: str):
         raise PodiumError("Choose a ledger CSV (columns email,days,note) or paste its lines.", code=422)
     g.resubmitted = {"ledger_text": text}
     change = slack.import_ledger(db_session(), course, text, actor=me().email, regrade=regrade_asked())
-    flash_lines(change.lines())
+    flash_ledger_change(change)
     return redirect(url_for("staff.slack_page", slug=slug))
 
 
@@ -376,7 +391,7 @@ def edit_slack_entry(slug: str, entry_id: int):
     course = course_for_staff(slug)
     change = slack.edit_entry(db_session(), course, entry_id, actor=me().email, days=request.form.get("days"),
                               note=request.form.get("note"), regrade=regrade_asked())
-    flash_lines([f"Ledger entry {entry_id} corrected.", *change.lines()[1:]])
+    flash_ledger_change(change, done=f"Ledger entry {entry_id} corrected.")
     return redirect(url_for("staff.slack_page", slug=slug))
 
 
@@ -385,7 +400,7 @@ def edit_slack_entry(slug: str, entry_id: int):
 def remove_slack_entry(slug: str, entry_id: int):
     course = course_for_staff(slug)
     change = slack.remove_entry(db_session(), course, entry_id, actor=me().email, regrade=regrade_asked())
-    flash_lines([f"Ledger entry {entry_id} removed.", *change.lines()[1:]])
+    flash_ledger_change(change, done=f"Ledger entry {entry_id} removed.")
     return redirect(url_for("staff.slack_page", slug=slug))
 
 
@@ -543,11 +558,44 @@ def rescore_progress(cid: str):
                                                         "error": None})
 
 
+@bp.get("/competitions/<cid>/release")
+@signed_in
+def release_page(cid: str):
+    """The confirmation page: what students will see, and whether the release needs an override."""
+    comp = competition_for_staff(cid)
+    return release_confirmation(comp, form={}, error=None)
+
+
+def release_confirmation(comp, *, form, error: str | None, status: int = 200):
+    plan = competitions.plan_release(db_session(), comp)
+    return render_template("staff/release.html", **page_args(
+        course=comp.course, comp=comp, plan=plan, form=form, error=error,
+        back=local_path(form.get("back") or request.args.get("back")))), status
+
+
 @bp.post("/competitions/<cid>/release")
 @signed_in
 def release(cid: str):
+    """Release once confirmed on the confirmation page; without the confirmation, that page is shown."""
     comp = competition_for_staff(cid)
-    done = competitions.release(db_session(), comp, actor=me().email)
-    flash("The private leaderboard is released to students." if done else "The private leaderboard was already released.")
+    if request.form.get("confirm") != "yes":
+        return redirect(url_for("staff.release_page", cid=cid, back=local_path(request.form.get("back"))))
+    override = request.form.get("reason", "") if request.form.get("override") else None
+    try:
+        done = competitions.release(db_session(), comp, actor=me().email, override=override)
+    except competitions.ReleaseRefused as exc:
+        wait = exc.readiness.wait_for(comp.course.timezone)
+        return release_confirmation(comp, form=request.form, status=exc.code, error=(
+            f"It is not ready (see above). To release now, tick “Release early anyway” and give the reason; "
+            f"otherwise wait {wait}."))
+    except PodiumError as exc:
+        return release_confirmation(comp, form=request.form, error=exc.message, status=exc.code)
+    if not done:
+        flash("The private leaderboard was already released.")
+    else:
+        early = " early (the override is in the audit log)" if done.early else ""
+        changed = (f" {len(done.changes)} grade(s) of other released competitions changed through the slack chain; "
+                   "the audit log lists them." if done.changes else "")
+        flash(f"The private leaderboard is released to students{early}.{changed}")
     return redirect(local_path(request.form.get("back")) or url_for("leaderboards.board", cid=cid, board="private"))
 

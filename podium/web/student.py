@@ -5,12 +5,14 @@ score appearing without a reload) and fall back to these same routes.
 """
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import (Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file,
                    url_for)
 
 from podium.domain import utcnow
 from podium.errors import PodiumError
-from podium.services import courses, grading, leaderboards, selection, standing, submissions
+from podium.services import courses, grade_reports, grading, leaderboards, selection, standing, submissions
 from podium.web.access import (competition_for_member, course_for_member, is_staff, me, own_or_staff_submission,
                                role_in, signed_in)
 from podium.web.context import db_session, end_request_transaction, rt, scoring_queue
@@ -39,7 +41,9 @@ def grades(slug: str):
         return redirect(url_for("staff.grades", slug=slug))
     report = grading.student_report(db_session(), course, me(), staff=False)
     standings = standing.standings(db_session(), course, me(), utcnow())
-    return render_template("student/grades.html", course=course, report=report, standings=standings, staff=False)
+    changes = grade_reports.grade_changes(db_session(), course, me())
+    return render_template("student/grades.html", course=course, report=report, standings=standings,
+                           changes=changes, staff=False)
 
 
 @bp.get("/competitions/<cid>")
@@ -109,7 +113,8 @@ def my_submissions(cid: str):
     now = utcnow()
     mine = standing.my_submissions(db_session(), comp, me(), now)
     return render_template("student/submissions.html", comp=comp, course=comp.course, mine=mine, now=now,
-                           staff=is_staff(comp.course), show_private=submissions.private_visible(comp, False))
+                           staff=is_staff(comp.course), show_private=submissions.private_visible(comp, False),
+                           hidden=submissions.private_hidden(db_session(), comp, now, user=me()))
 
 
 @bp.get("/submissions/<int:n>")
@@ -117,8 +122,9 @@ def my_submissions(cid: str):
 def submission(n: int):
     sub, staff = own_or_staff_submission(n)
     data = submissions.as_dict(db_session(), sub, staff=staff)
+    hidden_until = data["private_hidden_until"] and datetime.fromisoformat(data["private_hidden_until"])
     return render_template("student/submission.html", sub=sub, data=data, comp=sub.competition,
-                           course=sub.competition.course, staff=staff)
+                           course=sub.competition.course, staff=staff, hidden_until=hidden_until)
 
 
 @bp.get("/submissions/<int:n>.json")

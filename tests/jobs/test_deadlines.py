@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
-from podium.jobs import DEADLINE_LEASE, BackgroundJobs, JobSettings, ScoringPool, finalise_due
+from podium.jobs import DEADLINE_LEASE, BackgroundJobs, JobSettings, ScoringPool, finalise_due, release_waiting
 from podium.models import AuditEvent, Competition, JobLease, Status
 from podium.runtime import make_runtime
 from podium.services import extensions, finalisations, leases, submissions, users
@@ -272,3 +272,73 @@ def test_an_overdue_competition_waiting_for_its_queue_gets_no_extra_pass(rt, tmp
     finally:
         jobs.shutdown()
         jobs.pool.shutdown()
+
+
+# --- automatic release follows the release rule ------------------------------------------------------------
+
+
+def release_events(rt) -> list[AuditEvent]:
+    with rt.db.session() as session:
+        return list(session.scalars(select(AuditEvent).where(AuditEvent.action == "competition.release")))
+
+
+def test_an_auto_release_waits_for_uploads_still_unscored_and_tells_staff(rt, course):
+    """The queue did not drain within the wait: finalisation goes ahead (cutoffs fixed), the release does not."""
+    old = competition(rt, "c1-old")
+    with rt.db.session() as session:
+        student_id = users.get_user(session, "s@x.edu").id
+    sub = submissions.receive(rt.db, rt.settings, old.id, student_id, io.BytesIO(predictions().encode()), "p.csv",
+                              at=old.late - timedelta(days=2), recorded_by="staff@x.edu")
+    due = old.late + timedelta(seconds=300)
+    assert finalise_due(rt, 300, now=due + finalisations.MAX_DRAIN_WAIT + timedelta(seconds=1)) == ["c1-old"]
+    waiting = competition(rt, "c1-old")
+    assert waiting.finalised_at is not None and waiting.released_at is None and release_events(rt) == []
+    [event] = finalise_events(rt)
+    assert event.details["release_waits_for"] == ["1 upload received by then is not scored yet"]
+    with rt.db.session() as session:
+        report = finalisations.report(session, get_course(session, "c1"), 300)
+    [item] = report.releases_waiting
+    assert (item.competition, item.reasons) == ("c1-old", ("1 upload received by then is not scored yet",))
+    assert "  c1-old\twaiting: 1 upload received by then is not scored yet" in finalisations.lines(report)
+    assert release_waiting(rt) == []  # still unscored: it keeps waiting, never overridden
+    submissions.score(rt.db, rt.settings, sub.id)
+    assert release_waiting(rt) == ["c1-old"]
+    assert release_waiting(rt) == []  # once
+    [release] = release_events(rt)
+    assert release.actor == "scheduler" and "override" not in release.details
+    assert competition(rt, "c1-old").released_at is not None
+    with rt.db.session() as session:
+        assert finalisations.waiting_releases(session) == []
+
+
+def test_a_finalisation_by_hand_before_the_late_deadline_does_not_release_early(rt, course, podium_cli):
+    result = podium_cli("finalise", "c1-new")
+    assert result.exit_code == 0 and competition(rt, "c1-new").released_at is None
+    with rt.db.session() as session:
+        get_competition(session, "c1-new").auto_release = True
+    assert release_waiting(rt) == []
+    with rt.db.session() as session:
+        [item] = finalisations.waiting_releases(session)
+    assert item.competition == "c1-new" and item.reasons[0].startswith("the late window is open until")
+    late = competition(rt, "c1-new").late
+    assert release_waiting(rt, now=late + timedelta(seconds=1)) == ["c1-new"]
+
+
+def test_the_jobs_page_lists_a_release_that_waits(rt, course, tmp_path):
+    from podium.web import create_app
+    from tests.web.helpers import PASSWORD, Browser
+
+    old = competition(rt, "c1-old")
+    with rt.db.session() as session:
+        student_id = users.get_user(session, "s@x.edu").id
+        users.add_user(session, "ta@x.edu", get_course(session, "c1"), "staff", password=PASSWORD)
+    submissions.receive(rt.db, rt.settings, old.id, student_id, io.BytesIO(predictions().encode()), "p.csv",
+                        at=old.late - timedelta(days=2), recorded_by="staff@x.edu")
+    finalise_due(rt, 300, now=old.late + timedelta(seconds=300) + finalisations.MAX_DRAIN_WAIT + timedelta(seconds=1))
+    app = create_app(runtime=rt)
+    app.test_client_class = Browser
+    staff = app.test_client().signed_in_as("ta@x.edu")
+    jobs = staff.get("/staff/c1/jobs").get_data(as_text=True)
+    assert '<section class="panel" id="releases-waiting">' in jobs
+    assert "1 upload received by then is not scored yet" in jobs
+    assert "release waiting</a>" in staff.get("/staff/c1").get_data(as_text=True)

@@ -47,3 +47,15 @@ def test_a_competition_without_grades_is_explained_by_its_reason():
         "No grades yet: cutoff A = 'top 10%' is a leaderboard position.")
     assert explain(CompetitionGrade(competition="hw1p2", window="none", ungraded=why.for_students()),
                    provisional=True) == FOR_STUDENTS[NOT_YET]
+
+
+def test_after_an_early_release_the_sentence_says_which_score_it_used_and_why_it_is_provisional():
+    g = CompetitionGrade(competition="hw1p2", window="slack", submission_id=5, private_score=0.5, days_late=1,
+                         base=40.0, raw=40.0, final=40.0, slack_used=1, slack_remaining=6)
+    own = explain(g, provisional=True, from_public=True, released=True)
+    assert own.startswith("Counted: submission 5 (slack, 1 day late), public 0.5000") and own.endswith(
+        "Provisional: submissions received after the early release of the private leaderboard count with their "
+        "public scores until their authors' late deadlines have passed.")
+    others = explain(g, provisional=True, from_public=False, released=True)
+    assert "private 0.5000" in others and "until their authors' late deadlines" in others
+    assert "until the private leaderboard is released" in explain(g, provisional=True)

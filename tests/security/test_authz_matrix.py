@@ -311,7 +311,14 @@ CASES = [
     Case("/staff/competitions/<cid>/data-files", "POST", f"/staff/competitions/{CID}/data-files", staff_only(302),
          data=lambda ctx, role, client: {"file": (io.BytesIO(f"# Homework\nNotes from {role}.\n".encode()),
                                                   "README.md")}),
+    Case("/staff/competitions/<cid>/release", "GET", f"/staff/competitions/{CID}/release", staff_only(200)),
+    Case("/staff/competitions/<cid>/release", "GET", "/staff/competitions/c2-hw9/release",
+         {**everyone(403), "anonymous": 302}, variant="another course"),
+    # Without the confirmation a POST leads to the confirmation page; with it, during the late window, the release
+    # is refused on that page unless overridden (tests/web/test_release.py).
     Case("/staff/competitions/<cid>/release", "POST", f"/staff/competitions/{CID}/release", staff_only(302)),
+    Case("/staff/competitions/<cid>/release", "POST", f"/staff/competitions/{CID}/release", staff_only(409),
+         data={"confirm": "yes"}, variant="confirmed during the late window"),
     Case("/staff/competitions/<cid>/rescore", "POST", f"/staff/competitions/{CID}/rescore", instructor_only(302)),
     Case("/staff/competitions/<cid>/rescore.json", "GET", f"/staff/competitions/{CID}/rescore.json",
          staff_only(200)),
