@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from podium import rules
-from podium.errors import NotFound, PodiumError
+from podium.errors import FieldError, NotFound, PodiumError
 from podium.models import Competition, Course, Enrolment, Extension, User, utcnow
 from podium.services import audit
 from podium.services.rule_values import active_extension
@@ -20,14 +20,16 @@ from podium.services.rule_values import active_extension
 def grant(session: Session, comp: Competition, user: User, *, days: float | None = None,
           until: datetime | None = None, reason: str, actor: str) -> Extension:
     """Extend by `days` (early, on-time and late all move) or until a new on-time deadline `until`."""
+    # Fields named as FieldError names them: the command words them by its options, the staff page by its labels.
     if (days is None) == (until is None):
-        raise PodiumError("give either --days N or --until ISO8601, not both")
+        raise FieldError("days", "give either {days} or {until} (one of them, not both)")
     if not reason or not reason.strip():
-        raise PodiumError("an extension needs a --reason; it is kept in the audit log")
+        raise FieldError("reason", "an extension needs {reason}; it is kept in the audit log")
     if days is not None and days <= 0:
-        raise PodiumError(f"--days must be positive, not {days}")
+        raise FieldError("days", "{days} must be more than 0, not {given:g}", given=days)
     if until is not None and until <= comp.ontime:
-        raise PodiumError("--until must be after the competition's on-time deadline")
+        raise FieldError("until", "{until} must be after the competition's on-time deadline, {ontime}",
+                         ontime=rules.format_local(comp.ontime, comp.course.timezone))
     # Locked, so that two staff granting at once on PostgreSQL cannot both find no active extension and leave two.
     enrolment = session.scalar(select(Enrolment).where(Enrolment.user_id == user.id,
                                                        Enrolment.course_id == comp.course_id).with_for_update())
