@@ -3,6 +3,8 @@
 podium.services.listing; the macros `search_box`, `sort_th` and `pager` draw them."""
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from flask import request, url_for
 
 from podium.services.listing import ListQuery, Listing
@@ -16,16 +18,15 @@ def read(listing: Listing) -> ListQuery:
 def kept_args(query: ListQuery, leave_out=()) -> list[tuple[str, str]]:
     """The request's parameters that are not this table's (nor in `leave_out`, the fields a form sends itself)."""
     own = set(query.listing.params) | set(leave_out) | set(request.view_args or {})
-    return [(name, value) for name, value in request.args.items(multi=True)
-            if name not in own and not name.startswith("_")]
+    return [(name, value) for name, value in request.args.items(multi=True) if name not in own]
 
 
 def table_url(query: ListQuery, params: dict[str, str]) -> str:
-    """This page, with the table's parameters replaced by `params` and every other parameter kept."""
-    args: dict[str, list[str]] = {}
-    for name, value in kept_args(query):
-        args.setdefault(name, []).append(value)
-    return url_for(request.endpoint, **(request.view_args or {}), **args, **params)
+    """This page, with the table's parameters replaced by `params` and every other parameter kept. The query
+    string is built here, not by url_for, whose own keywords (endpoint, _external, ...) a parameter could name."""
+    pairs = [*kept_args(query), *params.items()]
+    path = url_for(request.endpoint, **(request.view_args or {}))
+    return f"{path}?{urlencode(pairs)}" if pairs else path
 
 
 GLOBALS = {"table_url": table_url, "kept_args": kept_args}

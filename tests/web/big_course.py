@@ -11,7 +11,7 @@ and `podium users import` call). Two competitions:
 - hw1, open (write_course's: early passed 5 days ago, on time in 3 days): students 0..199 have a scored submission,
   the others nothing yet ("not yet").
 Students' names are "Student NNN" numbered in another order than their emails, so name and email sorts differ.
-60 slack ledger entries are recorded (students 0..59, 1 day each).
+60 slack ledger entries are recorded (students 0..59, 1 day each, note autolab-part-N).
 """
 from __future__ import annotations
 
@@ -100,7 +100,7 @@ def build_big_course(rt, folder: Path, now: datetime) -> BigCourse:
         extensions.grant(session, hw0, session.get(User, ids[1]), days=5, reason="flu", actor="setup")
         extensions.grant(session, hw0, session.get(User, ids[399]), days=30, reason="leave", actor="setup")
         slack.import_ledger(session, course, "email,days,note\n" + "".join(
-            f"{email(i)},1,autolab part {i}\n" for i in range(60)), actor="setup")
+            f"{email(i)},1,autolab-part-{i}\n" for i in range(60)), actor="setup")
         return BigCourse(SLUG, hw0.public_id, hw1.public_id, hw0.id, hw1.id, ids)
 
 
