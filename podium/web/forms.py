@@ -56,9 +56,12 @@ def sent_back(form: str, exc: PodiumError, names: Mapping[str, str] | None = Non
 
 
 def as_sentence(message: str) -> str:
-    """A service's message as a sentence on a page: a capital first letter and a final stop."""
+    """A service's message as a sentence on a page: a capital first letter (unless it begins with a name, such as a
+    file's or an address, which is left as written) and a final stop."""
     message = message.strip()
     if not message:
         return message
-    message = message[0].upper() + message[1:]
-    return message if message[-1] in ".!?)" else message + "."
+    first = message.split(maxsplit=1)[0].rstrip(":,;")
+    if first.isalpha() and first.islower():
+        message = message[0].upper() + message[1:]
+    return message if message[-1] in ".!?" else message + "."
