@@ -105,6 +105,15 @@ def gradebook(session: Session, course: Course, args, now: datetime) -> Gradeboo
                      unavailable_reasons(competitions, lines))
 
 
+def student_cells(session: Session, course: Course, report: grading.StudentReport, now: datetime
+                  ) -> tuple[tuple[Cell, ...], Total]:
+    """One student's report as the gradebook shows it: a cell per competition (in course order) and the total."""
+    competitions = in_course_order(course.competitions)
+    closed = closed_for(session, competitions, now)
+    cells = tuple(cell(comp, report.row(comp), closed(comp, report.user.id)) for comp in competitions)
+    return cells, total_of(competitions, list(cells), policy_of(course).points.A)
+
+
 def unavailable_reasons(competitions: list[Competition], lines: list[GradeLine]) -> tuple[tuple[str, str], ...]:
     """Each competition whose grades cannot be computed, once, with the reason its cells give."""
     reasons = {}

@@ -215,9 +215,11 @@ def student_detail(slug: str, user_id: int):
     student = enrolment.role.value == "student"
     report = grading.student_report(db_session(), course, person, staff=True) if student else None
     now = utcnow()
+    cells, total = grade_tables.student_cells(db_session(), course, report, now) if report else ((), None)
     per_competition = [(comp, standing.my_submissions(db_session(), comp, person, now)) for comp in course.competitions]
     return render_template("staff/student.html", **page_args(course=course, person=person, enrolment=enrolment,
-                                                             report=report, per_competition=per_competition, now=now))
+                                                             report=report, cells=cells, total=total,
+                                                             per_competition=per_competition, now=now))
 
 
 # --- submissions -----------------------------------------------------------------------------------------

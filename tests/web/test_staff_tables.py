@@ -218,3 +218,11 @@ def test_the_students_behind_the_count_with_their_emails_to_copy(big_staff):
     assert "none yet" in page(big_staff.get(f"/staff/competitions/big-hw0/missed-early?q={email(350)}"))
     late = page(big_staff.get(f"/staff/competitions/big-hw0/missed-early?q={email(3)}"))
     assert len(rows_of(late)) == 1 and "none yet" not in late  # their first scored upload came after it
+
+
+def test_a_students_page_reads_their_grades_as_the_table_does(big_staff, big):
+    text = page(big_staff.get(f"/staff/big/students/{big.user_ids[253]}"))
+    assert '<span class="not-yet">not yet</span>' in text
+    assert "Total 0.0% = (1×0.0 + 1×0 (not yet)) / (2 × 100)" in text
+    best = page(big_staff.get(f"/staff/big/students/{big.user_ids[10]}"))
+    assert ">52.5%<" in best and "Total 52.5% = (1×105.0 + 1×0.0) / (2 × 100)" in best
