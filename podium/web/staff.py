@@ -197,13 +197,17 @@ def reset_link(slug: str, user_id: int):
     token = accounts.issue_reset_token(db_session(), rt().settings.secret_key, user, actor=me().email,
                                        course_id=course.id)
     link = shown_url("accounts.reset", token=token)  # absolute only under PODIUM_BASE_URL
-    mailed = False
+    mailed, back = False, NOTHING
     smtp = reset_mail()
     if smtp is not None and request.form.get("mail"):
-        accounts.mail_reset_link(smtp, user, link)
-        mailed = True
-    return render_template("staff/reset_link.html", **page_args(course=course, person=user, link=link, mailed=mailed,
-                                                                can_mail=smtp is not None))
+        try:
+            accounts.mail_reset_link(smtp, user, link)
+            mailed = True
+        except accounts.MailNotSent as exc:
+            # The page still hands out the link (and the audit log keeps that it was issued).
+            back = SentBack("mail", message=exc.message, code=exc.code)
+    return shown("staff/reset_link.html", back, course=course, person=user, link=link, mailed=mailed,
+                 can_mail=smtp is not None)
 
 
 @bp.get("/<slug>/students/<int:user_id>")

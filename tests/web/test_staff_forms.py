@@ -179,3 +179,19 @@ def test_a_final_mark_refused_is_told_on_the_page_it_was_pressed_on(as_staff, rt
     assert f"Submission {subs[2]} was not changed:" in text and "flash-error" in text
     with rt.db.session() as db:
         assert not db.get(Submission, subs[2]).selected
+
+
+def test_a_reset_link_the_mail_server_refuses_is_still_handed_out(as_staff, rt, course, monkeypatch):
+    from dataclasses import replace
+
+    from tests.conftest import free_port
+
+    rt.settings = replace(rt.settings, base_url="https://podium.example.edu")
+    monkeypatch.setenv("PODIUM_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("PODIUM_SMTP_PORT", str(free_port()))  # nobody listens there
+    monkeypatch.setenv("PODIUM_SMTP_STARTTLS", "false")
+    response = as_staff.form(f"/staff/c1/people/{user_id(rt, course.student)}/reset-link", {"mail": "1"})
+    text = page(response)
+    assert response.status_code == 502
+    assert f"The mail server did not take the mail to {course.student}" in error_of(text, "mail")
+    assert re.search(r'id="reset-link">https://podium\.example\.edu/reset/[^<]+<', text)
