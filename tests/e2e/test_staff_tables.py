@@ -118,3 +118,23 @@ def test_screenshots_of_the_staff_tables_of_a_course_of_400(browser, big_site, p
     expect(page.locator(".pager .count").first).to_contain_text("–")
     shoot(page, f"staff-400-{name}")
     assert console.errors == []
+
+
+def test_a_refused_staff_form_comes_back_beside_itself_with_what_was_typed(browser, big_site):
+    url, big = big_site
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    console = Console(page)
+    sign_in(page, SimpleNamespace(url=url), big.ta)
+    page.goto(f"{url}/staff/{big.slug}/extensions")
+    page.fill("input[name=email]", email(5))
+    page.fill("input[name=until]", "2001-01-01T12:00:00")
+    page.fill("input[name=reason]", "a typed reason")
+    page.get_by_role("button", name="Grant").click()
+    expect(page.locator("#error-grant")).to_contain_text(
+        "The new on-time deadline must be after the competition's on-time deadline")
+    expect(page.locator("input[name=email]")).to_have_value(email(5))
+    expect(page.locator("input[name=reason]")).to_have_value("a typed reason")
+    expect(page.locator("input[name=until]")).to_have_attribute("aria-invalid", "true")
+    assert page.url.endswith("#grant")
+    shoot(page, "staff-400-extension-refused")
+    assert [e for e in console.errors if "status of 422" not in e] == []  # the page itself answers 422
