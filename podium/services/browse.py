@@ -32,7 +32,9 @@ ROLE_FILTERS = tuple(role.value for role in Role)
 
 def people(session: Session, course: Course, query: ListQuery, *, role: str = "") -> Page[Enrolment]:
     """The course's enrolments (with their accounts), staff first by default; `role` keeps one role only."""
-    statement = (select(Enrolment).join(Enrolment.user).options(contains_eager(Enrolment.user))
+    # The accounts' enrolments come along: the page asks each row who may hand out its link or unenrol it.
+    statement = (select(Enrolment).join(Enrolment.user)
+                 .options(contains_eager(Enrolment.user).selectinload(User.enrolments))
                  .where(Enrolment.course_id == course.id))
     if role in ROLE_FILTERS:
         statement = statement.where(Enrolment.role == Role(role))

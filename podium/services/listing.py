@@ -9,7 +9,7 @@ of them is rendered.
 
 Orders are total: every listing ends on a unique key, so a row never appears on two pages or on none. Text sorts
 compare lower-cased code points on every database (PostgreSQL's locale would otherwise order "-" and "_" its own
-way), and empty values sort last in both directions.
+way), and empty values (None, or "" for text) sort last in both directions.
 """
 from __future__ import annotations
 
@@ -223,7 +223,8 @@ def order_sql(query: ListQuery) -> list[ColumnElement]:
     order = []
     for column in columns:
         key = in_code_point_order(func.lower(column)) if sort.text else column
-        order.append(case((column.is_(None), 1), else_=0))  # empty values last, whichever the direction
+        empty = or_(column.is_(None), column == "") if sort.text else column.is_(None)
+        order.append(case((empty, 1), else_=0))  # empty values last, whichever the direction
         order.append(key.desc() if query.dir == DESC else key.asc())
     return [*order, *query.listing.unique]
 

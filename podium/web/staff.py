@@ -39,8 +39,11 @@ def rescores() -> Rescores:
 
 
 def local_path(target: str | None) -> str | None:
-    """A redirect target from a form, only when it stays on this site."""
-    return target if target and target.startswith("/") and not target.startswith("//") else None
+    """A redirect target from a form, only when it stays on this site (browsers read a backslash as a slash, so
+    "/\\host" leaves it as "//host" does)."""
+    if not target or not target.startswith("/") or target[1:2] in ("/", "\\") or any(ord(c) < 32 for c in target):
+        return None
+    return target
 
 
 def page_args(**values):
@@ -148,14 +151,14 @@ def change_role(slug: str, user_id: int):
     except PodiumError as exc:
         return people_page(course, sent_back("people", exc))
     flash(f"{user.email} is now {users.role_in(user, course).value}.")
-    return redirect(_back_to_people(slug))
+    return redirect(_back_to_people(slug, request.form.get("back")))
 
 
-def _back_to_people(slug: str) -> str:
-    """The people page the form was sent from (its search, order and page), else the first one."""
-    target = local_path(request.form.get("back"))
-    return target if target and target.startswith(url_for("staff.people", slug=slug)) else url_for("staff.people",
-                                                                                                      slug=slug)
+def _back_to_people(slug: str, target: str | None) -> str:
+    """The people page a form came from (its search, order and page), else the first one."""
+    people_url = url_for("staff.people", slug=slug)
+    target = local_path(target)
+    return target if target and (target == people_url or target.startswith(people_url + "?")) else people_url
 
 
 @bp.route("/<slug>/people/<int:user_id>/remove", methods=["GET", "POST"])
@@ -175,13 +178,12 @@ def remove_person(slug: str, user_id: int):
         else:
             flash(f"{user.email} is no longer enrolled in {course.slug}; the account and its "
                   f"{kept} submission{'' if kept == 1 else 's'} stay.")
-            return redirect(_back_to_people(slug))
+            return redirect(_back_to_people(slug, request.form.get("back")))
         person = member_or_404(course, user_id)
     refusal = authority.enrolment_refused(me(), course, person.user, authority.REMOVED)
     return shown("staff/unenrol.html", back, course=course, person=person, refusal=refusal,
                  kept=users.submissions_in(db_session(), course, person.user),
-                 back_to=_back_to_people(slug) if request.method == "POST" else
-                 local_path(request.args.get("back")) or url_for("staff.people", slug=slug))
+                 back_to=_back_to_people(slug, request.values.get("back")))
 
 
 @bp.post("/<slug>/people/<int:user_id>/reset-link")

@@ -195,3 +195,10 @@ def test_a_reset_link_the_mail_server_refuses_is_still_handed_out(as_staff, rt, 
     assert response.status_code == 502
     assert f"The mail server did not take the mail to {course.student}" in error_of(text, "mail")
     assert re.search(r'id="reset-link">https://podium\.example\.edu/reset/[^<]+<', text)
+
+
+@pytest.mark.parametrize("back", ["/\\evil.example/", "//evil.example/", "/\tevil"])
+def test_a_buttons_way_back_stays_on_the_site(as_staff, rt, course, back):
+    sub = record(rt, course.comp_id, course.student, predictions())
+    response = as_staff.form(f"/staff/c1/submissions/{sub}/mark", {"selected": "1", "back": back})
+    assert response.headers["Location"] == "/staff/c1/submissions"

@@ -226,3 +226,14 @@ def test_a_students_page_reads_their_grades_as_the_table_does(big_staff, big):
     assert "Total 0.0% = (1×0.0 + 1×0 (not yet)) / (2 × 100)" in text
     best = page(big_staff.get(f"/staff/big/students/{big.user_ids[10]}"))
     assert ">52.5%<" in best and "Total 52.5% = (1×105.0 + 1×0.0) / (2 × 100)" in best
+
+
+def test_people_without_a_name_sort_last_both_ways(big_staff, rt):
+    from podium.services import courses, users
+
+    with rt.db.session() as session:
+        users.add_user(session, "aaa-nameless@big.test", courses.get_course(session, "big"), "student")
+    for direction in ("asc", "desc"):
+        last = emails_in(rows_of(page(big_staff.get(f"/staff/big/people?sort=name&dir={direction}&page=9")),
+                                 "people"))
+        assert last[-1] == "aaa-nameless@big.test", direction

@@ -126,3 +126,12 @@ def test_the_command_unenrols_and_says_what_stays(rt, podium_cli, course):
     refused = podium_cli("users", "unenrol", course.instructor, "--course", "c1")
     assert refused.exit_code == 1 and "last instructor" in refused.stderr
     assert podium_cli("users", "remove", course.student, "--course", "c1").exit_code == 0  # the earlier name
+
+
+@pytest.mark.parametrize("back", ["/\\evil.example/", "//evil.example/", "https://evil.example/", "/staff/c2/people",
+                                  "/staff/c1/peoplex"])
+def test_after_unenrolling_only_the_people_page_is_a_way_back(as_staff, rt, course, back):
+    response = as_staff.form(f"/staff/c1/people/{user_id(rt, course.other)}/remove", {"back": back})
+    assert response.status_code == 302 and response.headers["Location"] == "/staff/c1/people"
+    confirm = page(as_staff.get(f"/staff/c1/people/{user_id(rt, course.student)}/remove", query_string={"back": back}))
+    assert 'href="/staff/c1/people">Cancel' in confirm
