@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Mapping
 
 from sqlalchemy.orm import Session
 
@@ -91,14 +92,18 @@ def grades_listing(competitions: list[Competition]) -> Listing:
     return Listing(sorts=sorts, search=lambda line: f"{line.user.email} {line.user.name}")
 
 
-def gradebook(session: Session, course: Course, args, now: datetime) -> Gradebook:
-    """Every student graded under both slack policies; the page of them `args` (request parameters) asks for."""
+def gradebook(session: Session, course: Course, args, now: datetime, *,
+              unavailable: Mapping[int, str] | None = None) -> Gradebook:
+    """Every student graded under both slack policies; the page of them `args` (request parameters) asks for.
+    `unavailable`: by competition id, why that competition's grades cannot be computed (its cells show the reason
+    instead of a number)."""
     both = grading.gradebooks(session, course, [rules.CHRONOLOGICAL, rules.OPTIMAL])
     competitions = in_course_order(course.competitions)
     optimal = {report.user.id: report for report in both[rules.OPTIMAL]}
     full = policy_of(course).points.A
     closed = closed_for(session, competitions, now)
-    lines = [_line(chrono, optimal[chrono.user.id], competitions, closed, full) for chrono in both[rules.CHRONOLOGICAL]]
+    lines = [_line(chrono, optimal[chrono.user.id], competitions, closed, full, unavailable or {})
+             for chrono in both[rules.CHRONOLOGICAL]]
     listing = grades_listing(competitions)
     return Gradebook(tuple(competitions), rows_page(lines, ListQuery.read(listing, args)),
                      course_formula(competitions, full), full, policy_of(course).slack_policy,
@@ -150,9 +155,10 @@ def cell(comp: Competition, row: grading.GradeRow, closed: bool, unavailable: st
 
 
 def _line(chrono: grading.StudentReport, optimal: grading.StudentReport, competitions: list[Competition],
-          closed, full: float) -> GradeLine:
-    cells = tuple((cell(comp, chrono.row(comp), closed(comp, chrono.user.id)),
-                   cell(comp, optimal.row(comp), closed(comp, chrono.user.id))) for comp in competitions)
+          closed, full: float, unavailable: Mapping[int, str]) -> GradeLine:
+    cells = tuple((cell(comp, chrono.row(comp), closed(comp, chrono.user.id), unavailable.get(comp.id)),
+                   cell(comp, optimal.row(comp), closed(comp, chrono.user.id), unavailable.get(comp.id)))
+                  for comp in competitions)
     return GradeLine(chrono, optimal, cells,
                      (total_of(competitions, [c[0] for c in cells], full),
                       total_of(competitions, [c[1] for c in cells], full)))

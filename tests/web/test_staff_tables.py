@@ -237,3 +237,16 @@ def test_people_without_a_name_sort_last_both_ways(big_staff, rt):
         last = emails_in(rows_of(page(big_staff.get(f"/staff/big/people?sort=name&dir={direction}&page=9")),
                                  "people"))
         assert last[-1] == "aaa-nameless@big.test", direction
+
+
+def test_a_competition_without_grades_shows_why_instead_of_a_number(big_staff, big, monkeypatch):
+    from functools import partial
+
+    from podium.services import grade_tables
+
+    why = "the cutoffs resolve out of order (B above A); fix them on the settings page"
+    monkeypatch.setattr(grade_tables, "gradebook", partial(grade_tables.gradebook, unavailable={big.open_id: why}))
+    text = page(big_staff.get(f"/staff/big/grades?q={email(10)}"))
+    assert text.count(f'<td class="num unavailable" title="{why}">n/a</td>') == 2
+    assert f"<strong>hw1</strong>: {why}" in text
+    assert 'title="52.5% = (1×105.0 + 1×0 (n/a)) / (2 × 100)"' in text
