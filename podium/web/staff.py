@@ -12,8 +12,7 @@ from datetime import datetime
 from flask import Blueprint, Response, current_app, flash, jsonify, redirect, render_template, request, url_for
 
 from podium import rules
-from podium.domain import utcnow
-from podium.domain import Role
+from podium.domain import Role, utcnow
 from podium.errors import FieldError, NotFound, PodiumError, Refused
 from podium.services import (accounts, authority, browse, competition_settings, competitions, courses, export, extensions,
                              grade_tables, grading, finalisations, overview, slack, standing, users)
