@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from podium.config import DEFAULT_SERVER_THREADS, DEFAULT_SERVER_WORKERS, debug_requested
-from podium.errors import PodiumError, RegradeNeeded
+from podium.errors import FieldError, PodiumError, RegradeNeeded
 
 if TYPE_CHECKING:
     from podium.runtime import Runtime
@@ -34,8 +34,19 @@ def regrade_option(command):
     return click.option("--regrade", is_flag=True, help=REGRADE_HELP)(command)
 
 
+class PodiumCommand(click.Command):
+    """A command that leaves itself where the group's error handler finds it, to word errors about its fields."""
+
+    def invoke(self, ctx: click.Context):
+        ctx.meta["podium.command"] = self  # `meta` is shared by every context of the invocation
+        return super().invoke(ctx)
+
+
 class PodiumGroup(click.Group):
     """Turns every expected error into one line on stderr; an unexpected one says where to look, briefly."""
+
+    command_class = PodiumCommand
+    group_class = type  # subgroups are PodiumGroups too, with PodiumCommands
 
     def invoke(self, ctx: click.Context):
         try:
@@ -46,7 +57,7 @@ class PodiumGroup(click.Group):
                        "recorded in the audit log.", err=True)
             ctx.exit(EXIT_ERROR)
         except PodiumError as exc:
-            click.echo(f"error: {exc.message}", err=True)
+            click.echo(f"error: {worded(exc, ctx.meta.get('podium.command'))}", err=True)
             ctx.exit(EXIT_ERROR)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
@@ -59,6 +70,19 @@ class PodiumGroup(click.Group):
             click.echo(f"error: unexpected {type(exc).__name__}: {exc} (set PODIUM_DEBUG=1 for the traceback)",
                        err=True)
             ctx.exit(EXIT_ERROR)
+
+
+def worded(exc: PodiumError, command: click.Command | None) -> str:
+    """The message, with the fields a FieldError names worded as this command's options and arguments."""
+    if not isinstance(exc, FieldError) or command is None:
+        return exc.message
+    names = {}
+    for param in command.params:
+        if isinstance(param, click.Option):
+            names[param.name] = max(param.opts, key=len)
+        elif isinstance(param, click.Argument):
+            names[param.name] = param.human_readable_name
+    return exc.worded(names)
 
 
 def runtime(ctx: click.Context) -> Runtime:
@@ -240,18 +264,23 @@ def users_import(ctx, roster: Path, course_slug: str, email_domain: str) -> None
         click.echo(f"skipped {email}: staff of the course (left as they were)", err=True)
 
 
-@users.command("remove")
+@users.command("unenrol")
 @click.argument("email")
 @click.option("--course", "course_slug", required=True)
 @click.pass_context
-def users_remove(ctx, email: str, course_slug: str) -> None:
-    """Take EMAIL out of a course (never its last instructor); the account and its submissions stay."""
+def users_unenrol(ctx, email: str, course_slug: str) -> None:
+    """Take EMAIL out of a course (never its last instructor; audited); the account and its submissions stay."""
     from podium.services import courses, users as users_service
 
     with runtime(ctx).db.session() as session:
-        users_service.remove_enrolment(session, courses.get_course(session, course_slug),
-                                       users_service.get_user(session, email), actor=actor())
-    click.echo(f"{email}: no longer enrolled in {course_slug}")
+        kept = users_service.remove_enrolment(session, courses.get_course(session, course_slug),
+                                              users_service.get_user(session, email), actor=actor())
+    click.echo(f"{email}: no longer enrolled in {course_slug}; {kept} submission{'' if kept == 1 else 's'} kept")
+
+
+# The command's earlier name, still accepted.
+users.add_command(PodiumCommand("remove", params=users_unenrol.params, callback=users_unenrol.callback,
+                                help=users_unenrol.help, hidden=True))
 
 
 @users.command("reset-link")

@@ -25,6 +25,33 @@ class PodiumError(Exception):
         return {}
 
 
+class FieldError(PodiumError):
+    """Bad input in a field of a form or a command, named the same way in the service that checks it and in the
+    adapters that word it. `template` names fields as `{field_name}` and values as `{value_name}` (given as keyword
+    arguments, never parsed as a template): each adapter words the fields its own way, the CLI by its options
+    (`--days`), a web form by the words of its labels, so one check serves both without either's words leaking
+    into the other's. `field` is the field the error is about, for a form to mark."""
+
+    code = 422
+
+    def __init__(self, field: str, template: str, *, code: int | None = None, **values):
+        self.field, self.template, self.values = field, template, values
+        super().__init__(self.worded({}), code=code)
+
+    def worded(self, names: dict[str, str]) -> str:
+        """The message with each field named as `names` says (a field it leaves out keeps its own name)."""
+        return self.template.format_map(_Words(names, self.values))
+
+
+class _Words(dict):
+    def __init__(self, names: dict[str, str], values: dict):
+        super().__init__(values)
+        self.names = names
+
+    def __missing__(self, key: str) -> str:
+        return self.names.get(key, key.replace("_", " "))
+
+
 class ConfigError(PodiumError):
     """A course folder that cannot be loaded; the message names the file and the key."""
 

@@ -181,12 +181,22 @@ def mail_reset_link(smtp: SmtpSettings, user: User, link: str) -> None:
     message["From"], message["To"], message["Subject"] = smtp.sender, user.email, "Set your Podium password"
     message.set_content(f"Hello {user.name or user.email},\n\nOpen this link to set a new Podium password:\n\n{link}\n\n"
                         f"It works once and for {RESET_MAX_AGE // 86400} days. If you did not ask for it, ignore this mail.\n")
-    with smtplib.SMTP(smtp.host, smtp.port, timeout=20) as client:
-        if smtp.starttls:
-            client.starttls()
-        if smtp.username:
-            client.login(smtp.username, smtp.password or "")
-        client.send_message(message)
+    try:
+        with smtplib.SMTP(smtp.host, smtp.port, timeout=20) as client:
+            if smtp.starttls:
+                client.starttls()
+            if smtp.username:
+                client.login(smtp.username, smtp.password or "")
+            client.send_message(message)
+    except (smtplib.SMTPException, OSError) as exc:
+        raise MailNotSent(f"The mail server did not take the mail to {user.email} ({exc}); the link still works: "
+                          "hand it over another way.") from None
+
+
+class MailNotSent(PodiumError):
+    """The mail server refused a mail or could not be reached; nothing else failed."""
+
+    code = 502
 
 
 # --- the profile -------------------------------------------------------------------------------------------

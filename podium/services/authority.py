@@ -1,9 +1,9 @@
 """Who may do what to whom: the one place that answers for actions that name a person.
 
 Accounts are global; roles are per course, and no course role reaches beyond its course. So:
-- Enrolments: a course's staff (TAs) enrol students only and change nobody's role; its instructors enrol anyone with
-  any role and change roles, never their own; the instance operator (the `podium` command) may set any role. Nobody,
-  the operator included, removes or demotes a course's last instructor. Enrolling an account changes nothing of the
+- Enrolments: a course's staff (TAs) enrol and unenrol students only and change nobody's role; its instructors enrol
+  and unenrol anyone with any role and change roles, never their own; the instance operator (the `podium` command)
+  may set any role. Nobody, the operator included, removes or demotes a course's last instructor. Enrolling an account changes nothing of the
   account itself (podium.services.users.add_user).
 - Sign-in and reset links give their holder the account, so staff hand them out only for accounts they have
   authority over everywhere the account has a role: a student in every course it is enrolled in, each a course
@@ -60,7 +60,10 @@ def enrolment_refusal(actor_role: Role | None | Operator, target_role: Role | No
             return Forbidden("Only the course's staff can enrol people.")
         if actor_role == Role.staff:
             if new_role is REMOVED:
-                return Forbidden("Only the course's instructors can remove people from the course.")
+                if target_role == Role.student:
+                    return None
+                return Forbidden("Course staff unenrol students only; ask an instructor of the course to unenrol "
+                                 "staff.")
             if target_role not in (None, Role.student) or new_role != Role.student:
                 return Forbidden("Course staff enrol students only; ask an instructor of the course to enrol staff "
                                  "or to change a role.")
@@ -74,6 +77,13 @@ def enrolment_refusal(actor_role: Role | None | Operator, target_role: Role | No
 
 def may_manage_enrolment(actor: Actor, course: Course, target: User | None, new_role: Role | None) -> bool:
     return _enrolment_refusal(actor, course, target, new_role) is None
+
+
+def enrolment_refused(actor: Actor, course: Course, target: User | None, new_role: Role | None
+                      ) -> Forbidden | Refused | None:
+    """Why `actor` may not take `target` to `new_role` in `course` (a page shows it before anyone asks); None when
+    allowed."""
+    return _enrolment_refusal(actor, course, target, new_role)
 
 
 def require_enrolment(actor: Actor, course: Course, target: User | None, new_role: Role | None) -> None:

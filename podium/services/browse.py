@@ -1,92 +1,153 @@
-"""What staff look through: a course's people, its submissions under filters, its audit log."""
+"""What staff look through: a course's people, its submissions under filters, its slack ledger, its audit log.
+
+Each table is a `listing.Listing`: searched, sorted and cut into pages by the database (podium.services.listing).
+"""
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy import and_, case, false, func, not_, or_, select
+from sqlalchemy.orm import Session, contains_eager
 
 from podium import rules
 from podium.models import AuditEvent, Competition, Course, Enrolment, Role, SlackEntry, Status, Submission, User
+from podium.services.listing import DESC, ListQuery, Listing, Page, Sort, escape_like, search_sql, order_sql, sql_page
 from podium.services.rule_values import active_extensions, schedule_of
 
-PAGE_SIZE = 100
+# --- people ----------------------------------------------------------------------------------------------
+
+ROLE_RANK = case({Role.instructor: 0, Role.staff: 1, Role.student: 2}, value=Enrolment.role)
+
+PEOPLE = Listing(
+    sorts={"role": Sort((ROLE_RANK, User.email)), "email": Sort(User.email, text=True),
+           "name": Sort(User.name, text=True), "leaderboard": Sort(Enrolment.leaderboard_name, text=True),
+           "password": Sort(User.password_hash.is_not(None), first=DESC), "enrolled": Sort(Enrolment.created_at)},
+    search=(User.email, User.name, Enrolment.leaderboard_name),
+    unique=(Enrolment.id,),
+)
+ROLE_FILTERS = tuple(role.value for role in Role)
 
 
-def members(session: Session, course: Course) -> list[Enrolment]:
-    """Everyone enrolled, staff first, then by email."""
-    order = {Role.instructor: 0, Role.staff: 1, Role.student: 2}
-    rows = session.scalars(
-        select(Enrolment).options(joinedload(Enrolment.user)).where(Enrolment.course_id == course.id)
-    ).all()
-    return sorted(rows, key=lambda e: (order[e.role], e.user.email))
+def people(session: Session, course: Course, query: ListQuery, *, role: str = "") -> Page[Enrolment]:
+    """The course's enrolments (with their accounts), staff first by default; `role` keeps one role only."""
+    # The accounts' enrolments come along: the page asks each row who may hand out its link or unenrol it.
+    statement = (select(Enrolment).join(Enrolment.user)
+                 .options(contains_eager(Enrolment.user).selectinload(User.enrolments))
+                 .where(Enrolment.course_id == course.id))
+    if role in ROLE_FILTERS:
+        statement = statement.where(Enrolment.role == Role(role))
+    return sql_page(session, statement, query)
+
+
+def role_counts(session: Session, course: Course) -> dict[str, int]:
+    """How many people the course has in each role."""
+    counts = dict(session.execute(select(Enrolment.role, func.count()).where(Enrolment.course_id == course.id)
+                                  .group_by(Enrolment.role)).all())
+    return {role.value: counts.get(role, 0) for role in Role}
 
 
 def member(session: Session, course: Course, user_id: int) -> Enrolment | None:
     return session.scalar(select(Enrolment).where(Enrolment.course_id == course.id, Enrolment.user_id == user_id))
 
 
+# --- submissions -----------------------------------------------------------------------------------------
+
+SUBMISSIONS = Listing(
+    sorts={"received": Sort(Submission.submitted_at, first=DESC), "id": Sort(Submission.id, first=DESC),
+           "competition": Sort(Competition.slug, text=True), "student": Sort(User.email, text=True),
+           "status": Sort(Submission.status), "public": Sort(Submission.public_score, first=DESC),
+           "private": Sort(Submission.private_score, first=DESC)},
+    search=(User.email, User.name, Enrolment.leaderboard_name, Submission.file_name, Submission.description),
+    unique=(Submission.id.desc(),),
+)
+WINDOW_FILTERS = (rules.ON_TIME, rules.AFTER, rules.PRACTICE)
+
+
 @dataclass(frozen=True)
 class SubmissionFilter:
-    competition: str = ""  # public id, or empty for all
-    student: str = ""  # part of an email, name or leaderboard name
+    """The filters of the submissions table beside its search: competition (public id), status and window."""
+
+    competition: str = ""
     status: str = ""  # a Status value, or empty
     window: str = ""  # on_time | after | practice, or empty
-    page: int = 1
 
     @classmethod
     def from_args(cls, args) -> SubmissionFilter:
-        try:
-            page = max(1, int(args.get("page", 1)))
-        except ValueError:
-            page = 1
-        return cls(competition=args.get("competition", "").strip(), student=args.get("student", "").strip(),
-                   status=args.get("status", "").strip(), window=args.get("window", "").strip(), page=page)
+        """From request parameters; a value that names nothing is no filter."""
+        status = str(args.get("status") or "").strip()
+        window = str(args.get("window") or "").strip()
+        return cls(competition=str(args.get("competition") or "").strip(),
+                   status=status if status in {s.value for s in Status} else "",
+                   window=window if window in WINDOW_FILTERS else "")
 
-    def args(self, **changes) -> dict[str, str]:
-        """The query arguments that reproduce this filter (with `changes`), leaving out empty ones and page 1."""
-        values = {"competition": self.competition, "student": self.student, "status": self.status,
-                  "window": self.window, "page": self.page, **changes}
-        return {k: str(v) for k, v in values.items() if v and not (k == "page" and int(v) == 1)}
-
-
-@dataclass(frozen=True)
-class SubmissionPage:
-    rows: tuple[tuple[Submission, rules.WindowResult], ...]
-    total: int
-    page: int
-    pages: int
+    def args(self) -> dict[str, str]:
+        """The request parameters that ask for this filter again."""
+        return {k: v for k, v in (("competition", self.competition), ("status", self.status),
+                                  ("window", self.window)) if v}
 
 
-def find_submissions(session: Session, course: Course, f: SubmissionFilter, *, page_size: int = PAGE_SIZE,
-                     everything: bool = False) -> SubmissionPage:
-    """Newest first. Windows depend on each student's extension, so that filter runs after the query."""
+def find_submissions(session: Session, course: Course, f: SubmissionFilter, query: ListQuery
+                     ) -> Page[tuple[Submission, rules.WindowResult]]:
+    """One page of the course's submissions that pass the filter and the search, each with its window."""
+    found = sql_page(session, _submissions_statement(session, course, f), query)
+    windows = _windows(session, list(course.competitions), found.rows)
+    return Page(tuple((sub, windows[sub.id]) for sub in found.rows), found.total, found.query)
+
+
+def all_submissions(session: Session, course: Course, f: SubmissionFilter, query: ListQuery
+                    ) -> list[tuple[Submission, rules.WindowResult]]:
+    """Every submission `find_submissions` would page through, in its order (the CSV download)."""
+    statement = search_sql(_submissions_statement(session, course, f), query).order_by(*order_sql(query))
+    subs = session.scalars(statement).unique().all()
+    windows = _windows(session, list(course.competitions), subs)
+    return [(sub, windows[sub.id]) for sub in subs]
+
+
+def _submissions_statement(session: Session, course: Course, f: SubmissionFilter):
     competitions = {c.public_id: c for c in course.competitions}
-    query = (select(Submission).join(User, Submission.user_id == User.id)
-             .outerjoin(Enrolment, (Enrolment.user_id == User.id) & (Enrolment.course_id == course.id))
-             .options(joinedload(Submission.user), joinedload(Submission.competition))
-             .where(Submission.competition_id.in_([c.id for c in competitions.values()]))
-             .order_by(Submission.submitted_at.desc(), Submission.id.desc()))
-    if f.competition in competitions:
-        query = query.where(Submission.competition_id == competitions[f.competition].id)
-    if f.status in {s.value for s in Status}:
-        query = query.where(Submission.status == Status(f.status))
-    if f.student:
-        like = f"%{f.student.lower()}%"
-        query = query.where(or_(func.lower(User.email).like(like), func.lower(User.name).like(like),
-                                func.lower(Enrolment.leaderboard_name).like(like)))
-    subs = session.scalars(query).unique().all()
-    windows = _windows(session, list(competitions.values()), subs)
-    rows = [(s, windows[s.id]) for s in subs if not f.window or windows[s.id].window == f.window]
-    if everything:
-        return SubmissionPage(tuple(rows), len(rows), 1, 1)
-    pages = max(1, -(-len(rows) // page_size))
-    page = min(f.page, pages)
-    start = (page - 1) * page_size
-    return SubmissionPage(tuple(rows[start:start + page_size]), len(rows), page, pages)
+    statement = (select(Submission).join(Submission.user).join(Submission.competition)
+                 .outerjoin(Enrolment, (Enrolment.user_id == User.id) & (Enrolment.course_id == course.id))
+                 .options(contains_eager(Submission.user), contains_eager(Submission.competition))
+                 .where(Competition.course_id == course.id))
+    if f.competition:
+        chosen = competitions.get(f.competition)
+        statement = statement.where(Submission.competition_id == chosen.id if chosen else false())
+    if f.status:
+        statement = statement.where(Submission.status == Status(f.status))
+    if f.window:
+        statement = statement.where(_in_window(session, list(competitions.values()), f.window))
+    return statement
 
 
-def _windows(session: Session, competitions: list[Competition], subs: list[Submission]) -> dict[int, rules.WindowResult]:
+def _in_window(session: Session, competitions: list[Competition], window: str):
+    """The window filter as a condition on the submission's time: on time is at or before the student's own
+    on-time deadline (the competition's, or the one their extension sets), grouped by deadline so that a bulk
+    extension of the whole class is one condition, not one per student."""
+    if window == rules.PRACTICE:
+        return Submission.practice.is_(True)
+    extended: dict[tuple[int, datetime], list[int]] = defaultdict(list)
+    extended_users: dict[int, list[int]] = defaultdict(list)
+    extensions = active_extensions(session, competitions)
+    for comp in competitions:
+        schedule = schedule_of(comp)
+        for (slug, user_id), ext in extensions.items():
+            if slug == comp.slug:
+                own = rules.effective_schedule(schedule, ext)
+                extended[comp.id, own.ontime].append(user_id)
+                extended_users[comp.id].append(user_id)
+    on_time = [and_(Submission.competition_id == comp.id, Submission.submitted_at <= comp.ontime,
+                    Submission.user_id.not_in(extended_users[comp.id]))
+               for comp in competitions]
+    on_time += [and_(Submission.competition_id == comp_id, Submission.user_id.in_(user_ids),
+                     Submission.submitted_at <= ontime)
+                for (comp_id, ontime), user_ids in extended.items()]
+    in_time = or_(false(), *on_time)
+    return and_(Submission.practice.is_(False), in_time if window == rules.ON_TIME else not_(in_time))
+
+
+def _windows(session: Session, competitions: list[Competition], subs) -> dict[int, rules.WindowResult]:
     extensions = active_extensions(session, competitions)
     schedules = {c.id: schedule_of(c) for c in competitions}
     out = {}
@@ -100,25 +161,41 @@ def _windows(session: Session, competitions: list[Competition], subs: list[Submi
     return out
 
 
-def audit_log(session: Session, course: Course, *, action: str = "", page: int = 1,
-              page_size: int = PAGE_SIZE) -> tuple[list[AuditEvent], int]:
-    """The course's events, newest first, with the number of pages."""
-    query = select(AuditEvent).where(AuditEvent.course_id == course.id)
+# --- the slack ledger ------------------------------------------------------------------------------------
+
+LEDGER = Listing(
+    prefix="ledger_",
+    sorts={"recorded": Sort(SlackEntry.recorded_at, first=DESC), "student": Sort(User.email, text=True),
+           "days": Sort(SlackEntry.days, first=DESC)},
+    search=(User.email, User.name, SlackEntry.note, SlackEntry.recorded_by),
+    unique=(SlackEntry.id.desc(),),
+)
+
+
+def slack_entries(session: Session, course: Course, query: ListQuery) -> Page[SlackEntry]:
+    return sql_page(session, select(SlackEntry).join(SlackEntry.user).options(contains_eager(SlackEntry.user))
+                    .where(SlackEntry.course_id == course.id), query)
+
+
+# --- the audit log ---------------------------------------------------------------------------------------
+
+AUDIT = Listing(
+    sorts={"when": Sort(AuditEvent.at, first=DESC), "who": Sort(AuditEvent.actor, text=True),
+           "action": Sort(AuditEvent.action, text=True), "target": Sort(AuditEvent.target, text=True)},
+    search=(AuditEvent.actor, AuditEvent.action, AuditEvent.target, AuditEvent.details),
+    unique=(AuditEvent.id.desc(),),
+)
+
+
+def audit_log(session: Session, course: Course, query: ListQuery, *, action: str = "") -> Page[AuditEvent]:
+    """The course's events, newest first unless asked otherwise; `action` keeps those whose action starts so."""
+    statement = select(AuditEvent).where(AuditEvent.course_id == course.id)
     if action:
-        query = query.where(AuditEvent.action.like(f"{action}%"))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    pages = max(1, -(-total // page_size))
-    events = session.scalars(query.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
-                             .offset((min(page, pages) - 1) * page_size).limit(page_size)).all()
-    return list(events), pages
+        statement = statement.where(AuditEvent.action.like(escape_like(action) + "%", escape="\\"))
+    return sql_page(session, statement, query)
 
 
 def audit_actions(session: Session, course: Course) -> list[str]:
     return list(session.scalars(select(AuditEvent.action).where(AuditEvent.course_id == course.id)
                                 .distinct().order_by(AuditEvent.action)))
 
-
-def slack_entries(session: Session, course: Course) -> list[SlackEntry]:
-    return list(session.scalars(select(SlackEntry).options(joinedload(SlackEntry.user))
-                                .where(SlackEntry.course_id == course.id)
-                                .order_by(SlackEntry.recorded_at.desc(), SlackEntry.id.desc())))

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from podium import rules
-from podium.errors import NotFound, PodiumError, Refused
+from podium.errors import FieldError, NotFound, PodiumError, Refused
 from podium.models import Competition, Course, Enrolment, Extension, Role, User, utcnow
 from podium.services import audit, regrades
 from podium.services.rule_values import active_extension, active_extensions, extension_of, schedule_of
@@ -41,8 +41,9 @@ def grant(session: Session, comp: Competition, user: User, *, days: float | None
           regrade: bool = False) -> Extension:
     """Extend by a duration (`days` or `hours`: early, on-time and late all move), or until a new on-time deadline
     `until`. One that changes final grades of a finalised or released competition needs `regrade`."""
+    # Fields named as FieldError names them: the command words them by its options, the staff page by its labels.
     if sum(value is not None for value in (days, hours, until)) != 1:
-        raise PodiumError("Give one of: a number of days, a number of hours, or a new on-time deadline.")
+        raise FieldError("days", "give one of {days}, {hours} or {until}")
     reason = _checked_reason(reason)
     delta = None if until is not None else duration(days=days, hours=hours)
     if until is not None:
@@ -145,14 +146,14 @@ def describe_duration(*, days: float | None = None, hours: float | None = None) 
 
 def _checked_reason(reason: str | None) -> str:
     if not reason or not reason.strip():
-        raise PodiumError("An extension needs a reason; it is kept in the audit log.", code=422)
+        raise FieldError("reason", "an extension needs {reason}; it is kept in the audit log")
     return reason.strip()
 
 
 def _check_until(comp: Competition, until: datetime) -> None:
     if until <= comp.ontime:
-        ontime = rules.format_local(comp.ontime, comp.course.timezone)
-        raise PodiumError(f"The new on-time deadline must be after the competition's own, {ontime}.", code=422)
+        raise FieldError("until", "{until} must be after the competition's on-time deadline, {ontime}",
+                         ontime=rules.format_local(comp.ontime, comp.course.timezone))
 
 
 def _refuse_staff(user: User, enrolment: Enrolment, comp: Competition) -> None:

@@ -14,6 +14,7 @@ from podium import rules
 from podium.models import Competition, Course, Status, Submission, User
 from podium.services.courses import State, competition_state
 from podium.services.grading import students_of
+from podium.services.listing import ListQuery, Listing, Page, Sort, rows_page
 from podium.services.rule_values import active_extensions, schedule_of
 
 
@@ -112,6 +113,57 @@ def _without_early(comp: Competition, students: list[User], firsts: dict[int, da
         if first is None or first > own.early:
             missing.append(user)
     return tuple(missing), now > comp.early
+
+
+@dataclass(frozen=True)
+class EarlyMiss:
+    """A student without a scored submission by their early deadline, and when their first one came, if any."""
+
+    user: User
+    early: datetime  # their own early deadline (an extension moves it)
+    first_scored: datetime | None
+
+
+MISSED_EARLY = Listing(
+    sorts={"email": Sort(lambda m: m.user.email, text=True), "name": Sort(lambda m: m.user.name or None, text=True),
+           "first": Sort(lambda m: m.first_scored)},
+    search=lambda m: f"{m.user.email} {m.user.name}",
+)
+
+
+def missed_early(session: Session, comp: Competition, now: datetime) -> tuple[list[EarlyMiss], bool]:
+    """The competition's students without a scored submission by their (effective) early deadline, by email, and
+    whether the early deadline has passed for the class; none when the competition has no early deadline."""
+    students = students_of(session, comp.course)
+    firsts = _first_scored(session, [comp.id], {u.id for u in students}).get(comp.id, {})
+    extensions = active_extensions(session, [comp])
+    without, passed = _without_early(comp, students, firsts, extensions, now)
+    schedule = schedule_of(comp)
+    return [EarlyMiss(user, rules.effective_schedule(schedule, extensions.get((comp.slug, user.id))).early,
+                      firsts.get(user.id)) for user in without], passed
+
+
+@dataclass(frozen=True)
+class MissedEarly:
+    competition: Competition
+    passed: bool  # the class's early deadline has passed: a miss is final for whoever has no extension
+    everyone: tuple[EarlyMiss, ...]  # by email
+    found: Page[EarlyMiss]  # the page of them the reader asked for
+
+    @property
+    def emails(self) -> str:
+        return emails(m.user for m in self.everyone)
+
+
+def missed_early_page(session: Session, comp: Competition, query: ListQuery, now: datetime) -> MissedEarly:
+    """`missed_early`, searched, sorted and cut into a page, with the addresses of all of them."""
+    missed, passed = missed_early(session, comp, now)
+    return MissedEarly(comp, passed, tuple(missed), rows_page(missed, query))
+
+
+def emails(users) -> str:
+    """Addresses as a mail program's To field takes them pasted: separated by a comma and a space."""
+    return ", ".join(user.email for user in users)
 
 
 def submission_times(session: Session, comp: Competition) -> list[datetime]:

@@ -10,12 +10,12 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from podium.domain import LARGEST_ID
 from podium.errors import Forbidden, NotFound, PodiumError
-from podium.models import Course, Enrolment, Role, User, utcnow
+from podium.models import Competition, Course, Enrolment, Role, Submission, User, utcnow
 from podium.services import audit, authority, names
 from podium.services.canvas_roster import CanvasRow, is_canvas_export, read_canvas_roster
 
@@ -130,17 +130,27 @@ def add_user(session: Session, email: str, course: Course, role: Role | str, *, 
 
 
 def remove_enrolment(session: Session, course: Course, user: User, *, actor: str = "cli",
-                     by: authority.Actor = authority.OPERATOR) -> None:
-    """Take the person out of the course (the account and its submissions stay)."""
+                     by: authority.Actor = authority.OPERATOR) -> int:
+    """Take the person out of the course: they leave its boards and its gradebook, and the account and its
+    submissions stay (enrolled again, the person finds them as they were). Returns how many submissions stay."""
     enrolment = next((e for e in user.enrolments if e.course_id == course.id), None)
     if enrolment is None:
         raise NotFound(f"{user.email} is not enrolled in {course.slug}")
     authority.require_enrolment(by, course, user, authority.REMOVED)
+    kept = submissions_in(session, course, user)
     session.delete(enrolment)
     session.flush()
     session.expire(user, ["enrolments"])
     session.expire(course, ["enrolments"])
-    audit.record(session, actor, "user.unenrol", course_id=course.id, target=user.email, role=enrolment.role.value)
+    audit.record(session, actor, "user.unenrol", course_id=course.id, target=user.email, role=enrolment.role.value,
+                 submissions_kept=kept)
+    return kept
+
+
+def submissions_in(session: Session, course: Course, user: User) -> int:
+    """How many submissions the person has in the course's competitions (they stay when the person leaves it)."""
+    return session.scalar(select(func.count()).select_from(Submission).join(Competition)
+                          .where(Competition.course_id == course.id, Submission.user_id == user.id)) or 0
 
 
 @dataclass(frozen=True)

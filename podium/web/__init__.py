@@ -114,7 +114,8 @@ def register_errors(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
-    from podium.web import formatting
+    from podium.web import formatting, tables
 
     app.jinja_env.filters.update(formatting.FILTERS)
     app.jinja_env.globals.update(formatting.GLOBALS)
+    app.jinja_env.globals.update(tables.GLOBALS)

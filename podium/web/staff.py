@@ -12,13 +12,15 @@ from datetime import datetime
 from flask import Blueprint, Response, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 
 from podium import rules
-from podium.domain import utcnow
-from podium.errors import PodiumError, RegradeNeeded
+from podium.domain import Role, utcnow
+from podium.errors import FieldError, NotFound, PodiumError, Refused, RegradeNeeded
 from podium.services import (accounts, authority, browse, competition_settings, competitions, courses, export, extensions,
-                             grading, finalisations, overview, rule_values, slack, standing, submissions, users)
+                             grade_tables, grading, finalisations, overview, slack, standing, submissions, users)
+from podium.web import tables
 from podium.web.access import (competition_for_instructor, competition_for_staff, course_for_instructor,
                                course_for_staff, me, role_in, signed_in)
 from podium.web.context import db_session, rt
+from podium.web.forms import NOTHING, SentBack, sent_back
 from podium.web.links import reset_mail, shown_url
 from podium.web.security import no_store
 from podium.web.tasks import Rescores
@@ -36,8 +38,11 @@ def rescores() -> Rescores:
 
 
 def local_path(target: str | None) -> str | None:
-    """A redirect target from a form, only when it stays on this site."""
-    return target if target and target.startswith("/") and not target.startswith("//") else None
+    """A redirect target from a form, only when it stays on this site (browsers read a backslash as a slash, so
+    "/\\host" leaves it as "//host" does)."""
+    if not target or not target.startswith("/") or target[1:2] in ("/", "\\") or any(ord(c) < 32 for c in target):
+        return None
+    return target
 
 
 @bp.errorhandler(RegradeNeeded)
@@ -84,8 +89,13 @@ def _shown_grade(final: float | None) -> str:
 
 
 def page_args(**values):
-    """Shared template values for every staff page of a course."""
-    return {"staff": True, "role": role_in(values["course"]), **values}
+    """Shared template values for every staff page of a course; `back` is a form sent back with its error."""
+    return {"staff": True, "role": role_in(values["course"]), "back": NOTHING, **values}
+
+
+def shown(template: str, back: SentBack = NOTHING, **values):
+    """A staff page, answered with the status of the form it sends back (200 when none)."""
+    return render_template(template, **page_args(back=back, **values)), back.code
 
 
 # --- the course ------------------------------------------------------------------------------------------
@@ -99,25 +109,45 @@ def overview_page(slug: str):
     return render_template("staff/overview.html", **page_args(course=course, glance=glance, now=utcnow()))
 
 
+@bp.get("/competitions/<cid>/missed-early")
+@signed_in
+def missed_early(cid: str):
+    """The students behind the overview's count of those without a scored submission by the early deadline."""
+    comp = competition_for_staff(cid)
+    missed = overview.missed_early_page(db_session(), comp, tables.read(overview.MISSED_EARLY), utcnow())
+    return render_template("staff/missed_early.html", **page_args(course=comp.course, comp=comp, missed=missed,
+                                                                 found=missed.found))
+
+
 @bp.get("/<slug>/people")
 @signed_in
 def people(slug: str):
-    course = course_for_staff(slug)
+    return people_page(course_for_staff(slug))
+
+
+def people_page(course, back: SentBack = NOTHING):
     viewer = me()
-    return render_template("staff/people.html", **page_args(course=course, members=browse.members(db_session(), course),
-                                                            may_link=lambda user: authority.may_issue_link(viewer, user)))
+    role_filter = request.args.get("role", "")
+    found = browse.people(db_session(), course, tables.read(browse.PEOPLE), role=role_filter)
+    return shown("staff/people.html", back, course=course, found=found, role_filter=role_filter,
+                 counts=browse.role_counts(db_session(), course),
+                 may_link=lambda user: authority.may_issue_link(viewer, user),
+                 may_unenrol=lambda user: authority.may_manage_enrolment(viewer, course, user, authority.REMOVED))
 
 
 @bp.post("/<slug>/people/import")
 @signed_in
 def import_people(slug: str):
     course = course_for_staff(slug)
-    text = _uploaded_text("roster") or request.form.get("roster_text", "")
-    if not text.strip():
-        raise PodiumError("Choose a roster CSV (columns email,name[,role], or Canvas's gradebook export) or paste "
-                          "its lines.", code=422)
-    result = users.import_roster(db_session(), course, text, actor=me().email, by=me(),
-                                 email_domain=request.form.get("email_domain", ""))
+    try:
+        text = _uploaded_text("roster") or request.form.get("roster_text", "")
+        if not text.strip():
+            raise FieldError("roster_text", "choose a roster CSV (columns email,name[,role], or Canvas's gradebook "
+                                            "export) or paste its lines")
+        result = users.import_roster(db_session(), course, text, actor=me().email, by=me(),
+                                     email_domain=request.form.get("email_domain", ""))
+    except PodiumError as exc:
+        return people_page(course, sent_back("import", exc))
     # Counted by the course, not by account: whether an address has an account elsewhere is not the course's to know.
     flash(f"Roster imported: {result.enrolled} enrolled, {result.already_enrolled} already in the course"
           + (f", Canvas ids kept for {result.canvas_linked}" if result.canvas_linked else "")
@@ -133,15 +163,19 @@ def _uploaded_text(field: str) -> str:
     try:
         return upload.read().decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise PodiumError(f"{upload.filename} is not UTF-8 text; save the CSV as UTF-8 and try again.", code=422) from None
+        raise FieldError(field, "{name} is not UTF-8 text; save the CSV as UTF-8 and choose it again",
+                         name=upload.filename) from None
 
 
 @bp.post("/<slug>/people/add")
 @signed_in
 def add_person(slug: str):
     course = course_for_staff(slug)
-    user = users.add_user(db_session(), request.form.get("email", ""), course, request.form.get("role", "student"),
-                          name=request.form.get("name", ""), actor=me().email, by=me())
+    try:
+        user = users.add_user(db_session(), request.form.get("email", ""), course, request.form.get("role", "student"),
+                              name=request.form.get("name", ""), actor=me().email, by=me())
+    except PodiumError as exc:
+        return people_page(course, sent_back("add", exc))
     flash(f"{user.email} is enrolled as {users.role_in(user, course).value}.")
     return redirect(url_for("staff.people", slug=slug))
 
@@ -149,7 +183,7 @@ def add_person(slug: str):
 def member_or_404(course, user_id: int):
     enrolment = browse.member(db_session(), course, user_id)
     if enrolment is None:
-        raise PodiumError("That person is not enrolled in this course.", code=404)
+        raise NotFound("That person is not enrolled in this course.")
     return enrolment
 
 
@@ -159,19 +193,44 @@ def change_role(slug: str, user_id: int):
     course = course_for_instructor(slug)
     enrolment = member_or_404(course, user_id)
     user = enrolment.user
-    users.add_user(db_session(), user.email, course, request.form.get("role", ""), actor=me().email, by=me())
+    try:
+        users.add_user(db_session(), user.email, course, request.form.get("role", ""), actor=me().email, by=me())
+    except PodiumError as exc:
+        return people_page(course, sent_back("people", exc))
     flash(f"{user.email} is now {users.role_in(user, course).value}.")
-    return redirect(url_for("staff.people", slug=slug))
+    return redirect(_back_to_people(slug, request.form.get("back")))
 
 
-@bp.post("/<slug>/people/<int:user_id>/remove")
+def _back_to_people(slug: str, target: str | None) -> str:
+    """The people page a form came from (its search, order and page), else the first one."""
+    people_url = url_for("staff.people", slug=slug)
+    target = local_path(target)
+    return target if target and (target == people_url or target.startswith(people_url + "?")) else people_url
+
+
+@bp.route("/<slug>/people/<int:user_id>/remove", methods=["GET", "POST"])
 @signed_in
 def remove_person(slug: str, user_id: int):
-    course = course_for_instructor(slug)
-    user = member_or_404(course, user_id).user
-    users.remove_enrolment(db_session(), course, user, actor=me().email, by=me())
-    flash(f"{user.email} is no longer enrolled in {course.slug}; the account and its submissions stay.")
-    return redirect(url_for("staff.people", slug=slug))
+    """Unenrol, after a page that says what it does: the person leaves the course's boards and gradebook, the
+    account and its submissions stay."""
+    course = course_for_staff(slug)
+    person = member_or_404(course, user_id)
+    back = NOTHING
+    if request.method == "POST":
+        user = person.user
+        try:
+            kept = users.remove_enrolment(db_session(), course, user, actor=me().email, by=me())
+        except PodiumError as exc:
+            back = sent_back("unenrol", exc)
+        else:
+            flash(f"{user.email} is no longer enrolled in {course.slug}; the account and its "
+                  f"{kept} submission{'' if kept == 1 else 's'} stay.")
+            return redirect(_back_to_people(slug, request.form.get("back")))
+        person = member_or_404(course, user_id)
+    refusal = authority.enrolment_refused(me(), course, person.user, authority.REMOVED)
+    return shown("staff/unenrol.html", back, course=course, person=person, refusal=refusal,
+                 kept=users.submissions_in(db_session(), course, person.user),
+                 back_to=_back_to_people(slug, request.values.get("back")))
 
 
 @bp.post("/<slug>/people/<int:user_id>/reset-link")
@@ -180,17 +239,24 @@ def remove_person(slug: str, user_id: int):
 def reset_link(slug: str, user_id: int):
     course = course_for_staff(slug)
     user = member_or_404(course, user_id).user
-    authority.require_link(me(), user)
+    try:
+        authority.require_link(me(), user)
+    except PodiumError as exc:
+        return people_page(course, sent_back("people", exc))
     token = accounts.issue_reset_token(db_session(), rt().settings.secret_key, user, actor=me().email,
                                        course_id=course.id)
     link = shown_url("accounts.reset", token=token)  # absolute only under PODIUM_BASE_URL
-    mailed = False
+    mailed, back = False, NOTHING
     smtp = reset_mail()
     if smtp is not None and request.form.get("mail"):
-        accounts.mail_reset_link(smtp, user, link)
-        mailed = True
-    return render_template("staff/reset_link.html", **page_args(course=course, person=user, link=link, mailed=mailed,
-                                                                can_mail=smtp is not None))
+        try:
+            accounts.mail_reset_link(smtp, user, link)
+            mailed = True
+        except accounts.MailNotSent as exc:
+            # The page still hands out the link (and the audit log keeps that it was issued).
+            back = SentBack("mail", message=exc.message, code=exc.code)
+    return shown("staff/reset_link.html", back, course=course, person=user, link=link, mailed=mailed,
+                 can_mail=smtp is not None)
 
 
 @bp.get("/<slug>/students/<int:user_id>")
@@ -202,9 +268,11 @@ def student_detail(slug: str, user_id: int):
     student = enrolment.role.value == "student"
     report = grading.student_report(db_session(), course, person, staff=True) if student else None
     now = utcnow()
+    cells, total = grade_tables.student_cells(db_session(), course, report, now) if report else ((), None)
     per_competition = [(comp, standing.my_submissions(db_session(), comp, person, now)) for comp in course.competitions]
     return render_template("staff/student.html", **page_args(course=course, person=person, enrolment=enrolment,
-                                                             report=report, per_competition=per_competition, now=now))
+                                                             report=report, cells=cells, total=total,
+                                                             per_competition=per_competition, now=now))
 
 
 # --- submissions -----------------------------------------------------------------------------------------
@@ -215,7 +283,7 @@ def student_detail(slug: str, user_id: int):
 def all_submissions(slug: str):
     course = course_for_staff(slug)
     f = browse.SubmissionFilter.from_args(request.args)
-    found = browse.find_submissions(db_session(), course, f)
+    found = browse.find_submissions(db_session(), course, f, tables.read(browse.SUBMISSIONS))
     return render_template("staff/submissions.html", **page_args(course=course, f=f, found=found))
 
 
@@ -223,13 +291,13 @@ def all_submissions(slug: str):
 @signed_in
 def submissions_csv(slug: str):
     course = course_for_staff(slug)
-    found = browse.find_submissions(db_session(), course, browse.SubmissionFilter.from_args(request.args),
-                                    everything=True)
+    rows = browse.all_submissions(db_session(), course, browse.SubmissionFilter.from_args(request.args),
+                                  tables.read(browse.SUBMISSIONS))
     out = io.StringIO()
     writer = export.csv_writer(out)
     writer.writerow(["id", "competition", "email", "name", "leaderboard_name", "submitted_at", "window", "days_late",
                      "status", "public_score", "private_score", "selected", "file_name", "description", "error"])
-    for sub, window in found.rows:
+    for sub, window in rows:
         writer.writerow([sub.id, sub.competition.public_id, *(export.safe_text(x) for x in (
             sub.user.email, sub.user.name, sub.user.leaderboard_name_in(course.id))), rules.format_utc(sub.submitted_at),
             window.window, window.days_late, sub.status.value, _number(sub.public_score), _number(sub.private_score),
@@ -253,9 +321,16 @@ def mark_for_student(slug: str, n: int):
     course_for_staff(slug)
     from podium.services import selection
 
-    selection.set_mark(db_session(), n, request.form.get("selected") == "1", by=me(), regrade=regrade_asked())
+    back = local_path(request.form.get("back")) or url_for("staff.all_submissions", slug=slug)
+    try:
+        selection.set_mark(db_session(), n, request.form.get("selected") == "1", by=me(), regrade=regrade_asked())
+    except Refused as exc:
+        # A button, nothing typed: its refusal (the group's limit) is shown at the top of the page it was pressed on.
+        db_session().rollback()
+        flash(f"Submission {n} was not changed: {exc.message}", "error")
+        return redirect(back)
     flash(f"Submission {n} updated.")
-    return redirect(local_path(request.form.get("back")) or url_for("staff.all_submissions", slug=slug))
+    return redirect(back)
 
 
 # --- extensions and slack --------------------------------------------------------------------------------
@@ -267,17 +342,18 @@ def extensions_page(slug: str):
     return _extensions_page(course_for_staff(slug))
 
 
-def _extensions_page(course, *, form: str | None = None, error: str | None = None, code: int = 200):
-    """The page, with a refused form's error shown inside that form ("grant" or "all") and what was typed kept."""
-    if error is not None:
-        db_session().rollback()  # nothing of a refused form is kept
+def _extensions_page(course, back: SentBack = NOTHING):
     show_all = request.args.get("all") == "1"
     rows = extensions.listing(db_session(), course.id, include_revoked=show_all)
-    typed = request.form if request.method == "POST" else {}
-    return render_template("staff/extensions.html", **page_args(
-        course=course, rows=rows, show_all=show_all, describe=extensions.describe,
-        without_effect=extensions.without_effect(db_session(), course.id, rows),
-        failed_form=form, error=error, typed=typed)), code
+    return shown("staff/extensions.html", back, course=course, rows=rows, show_all=show_all,
+                 describe=extensions.describe, without_effect=extensions.without_effect(db_session(), course.id, rows))
+
+
+# The extension forms' fields as their labels name them, for the messages of podium.services.extensions.
+EXTENSION_FIELDS = {"days": "the number of days", "hours": "the number of hours", "until": "the new on-time deadline",
+                    "reason": "a reason"}
+ALL_STUDENTS_FIELDS = {"days": "the number of days", "hours": "the number of hours", "until": "a new deadline",
+                       "reason": "a reason"}
 
 
 @bp.post("/<slug>/extensions")
@@ -286,14 +362,15 @@ def grant_extension(slug: str):
     course = course_for_staff(slug)
     try:
         comp = _chosen_competition(course)
-        user = users.course_member(db_session(), course, request.form.get("email", ""))
+        try:
+            user = users.course_member(db_session(), course, request.form.get("email", ""))
+        except NotFound as exc:
+            raise FieldError("email", "{message}", message=exc.message, code=exc.code) from None
         days, until = _extension_amount(course.timezone)
         ext = extensions.grant(db_session(), comp, user, days=days, until=until,
                                reason=request.form.get("reason", ""), actor=me().email, regrade=regrade_asked())
-    except RegradeNeeded:
-        raise  # the confirmation page
     except PodiumError as exc:
-        return _extensions_page(course, form="grant", error=exc.message, code=exc.code)
+        return _extensions_page(course, sent_back("grant", exc, EXTENSION_FIELDS))
     flash(f"Extension granted to {user.email} on {comp.public_id}: {extensions.describe(ext, course.timezone)}.")
     return redirect(url_for("staff.extensions_page", slug=slug))
 
@@ -307,14 +384,12 @@ def grant_all_students(slug: str):
         comp = _chosen_competition(course)
         unit = request.form.get("unit", "hours")
         if unit not in ("days", "hours"):
-            raise PodiumError("Choose hours or days.", code=422)
-        amount = {unit: _typed_number(request.form.get("amount", ""), f"The number of {unit}")}
+            raise FieldError("unit", "choose hours or days")
+        amount = {unit: _typed_number(request.form.get("amount", ""), "amount", f"The number of {unit}")}
         granted = extensions.grant_all_students(db_session(), comp, **amount, reason=request.form.get("reason", ""),
                                                 actor=me().email, regrade=regrade_asked())
-    except RegradeNeeded:
-        raise  # the confirmation page
     except PodiumError as exc:
-        return _extensions_page(course, form="all", error=exc.message, code=exc.code)
+        return _extensions_page(course, sent_back("all", exc, ALL_STUDENTS_FIELDS))
     added = sum(g.replaced is not None for g in granted)
     on_top = f", {added} of them on top of an earlier extension" if added else ""
     flash(f"{len(granted)} student{'s' if len(granted) != 1 else ''} extended on {comp.public_id} by "
@@ -326,37 +401,45 @@ def grant_all_students(slug: str):
 def _chosen_competition(course):
     comp = next((c for c in course.competitions if c.public_id == request.form.get("competition")), None)
     if comp is None:
-        raise PodiumError("Choose the competition the extension is for.", code=422)
+        raise FieldError("competition", "choose the competition the extension is for")
     return comp
 
 
-def _typed_number(text: str, what: str) -> float:
+def _typed_number(text: str, field: str, what: str) -> float:
     text = text.strip()
     if not text:
-        raise PodiumError(f"{what} is missing: give a number.", code=422)
+        raise FieldError(field, "{what} is missing: give a number", what=what)
     try:
         return float(text)
     except ValueError:
-        raise PodiumError(f"{what} must be a number, not {text!r}.", code=422) from None
+        raise FieldError(field, "{what} must be a number, not {given!r}", what=what, given=text) from None
 
 
 def _extension_amount(tz: str) -> tuple[float | None, datetime | None]:
+    """The days or the new on-time deadline as typed (whether to give one or the other is the service's rule)."""
     days_text, until_text = request.form.get("days", "").strip(), request.form.get("until", "").strip()
-    if bool(days_text) == bool(until_text):
-        raise PodiumError("Give either a number of days or a new on-time deadline, not both.", code=422)
+    days = until = None
     if days_text:
-        return _typed_number(days_text, "Days"), None
-    try:
-        return None, rules.local_to_utc(until_text.replace("T", " ") + (":00" if until_text.count(":") == 1 else ""), tz)
-    except ValueError as exc:
-        raise PodiumError(f"New on-time deadline: {exc}", code=422) from None
+        try:
+            days = float(days_text)
+        except ValueError:
+            raise FieldError("days", "{days} must be a number, not {given!r}", given=days_text) from None
+    if until_text:
+        try:
+            until = rules.local_to_utc(until_text.replace("T", " ") + (":00" if until_text.count(":") == 1 else ""), tz)
+        except ValueError as exc:
+            raise FieldError("until", "{until}: {problem}", problem=str(exc)) from None
+    return days, until
 
 
 @bp.post("/<slug>/extensions/<int:extension_id>/revoke")
 @signed_in
 def revoke_extension(slug: str, extension_id: int):
     course = course_for_staff(slug)
-    extensions.revoke(db_session(), extension_id, actor=me().email, course=course, regrade=regrade_asked())
+    try:
+        extensions.revoke(db_session(), extension_id, actor=me().email, course=course, regrade=regrade_asked())
+    except PodiumError as exc:
+        return _extensions_page(course, sent_back("revoke", exc))
     flash(f"Extension {extension_id} revoked.")
     return redirect(url_for("staff.extensions_page", slug=slug))
 
@@ -364,23 +447,28 @@ def revoke_extension(slug: str, extension_id: int):
 @bp.get("/<slug>/slack")
 @signed_in
 def slack_page(slug: str):
-    course = course_for_staff(slug)
-    reports = grading.gradebook(db_session(), course)
-    entries = browse.slack_entries(db_session(), course)
+    return _slack_page(course_for_staff(slug))
+
+
+def _slack_page(course, back: SentBack = NOTHING):
+    balances = grade_tables.slack_balances(db_session(), course, tables.read(grade_tables.BALANCES))
+    entries = browse.slack_entries(db_session(), course, tables.read(browse.LEDGER))
     over = {o.email: o for o in slack.over_budget(db_session(), course)}
-    return render_template("staff/slack.html", **page_args(course=course, reports=reports, entries=entries,
-                                                            over_budget=over))
+    return shown("staff/slack.html", back, course=course, balances=balances, entries=entries, over_budget=over)
 
 
 @bp.post("/<slug>/slack")
 @signed_in
 def import_slack(slug: str):
     course = course_for_staff(slug)
-    text = _uploaded_text("ledger") or request.form.get("ledger_text", "")
-    if not text.strip():
-        raise PodiumError("Choose a ledger CSV (columns email,days,note) or paste its lines.", code=422)
-    g.resubmitted = {"ledger_text": text}
-    change = slack.import_ledger(db_session(), course, text, actor=me().email, regrade=regrade_asked())
+    try:
+        text = _uploaded_text("ledger") or request.form.get("ledger_text", "")
+        if not text.strip():
+            raise FieldError("ledger_text", "choose a ledger CSV (columns email,days,note) or paste its lines")
+        g.resubmitted = {"ledger_text": text}  # for the regrade confirmation, when the file needs one
+        change = slack.import_ledger(db_session(), course, text, actor=me().email, regrade=regrade_asked())
+    except PodiumError as exc:
+        return _slack_page(course, sent_back("ledger", exc))
     flash_ledger_change(change)
     return redirect(url_for("staff.slack_page", slug=slug))
 
@@ -389,8 +477,13 @@ def import_slack(slug: str):
 @signed_in
 def edit_slack_entry(slug: str, entry_id: int):
     course = course_for_staff(slug)
-    change = slack.edit_entry(db_session(), course, entry_id, actor=me().email, days=request.form.get("days"),
-                              note=request.form.get("note"), regrade=regrade_asked())
+    try:
+        change = slack.edit_entry(db_session(), course, entry_id, actor=me().email, days=request.form.get("days"),
+                                  note=request.form.get("note"), regrade=regrade_asked())
+    except NotFound:
+        raise
+    except PodiumError as exc:
+        return _slack_page(course, sent_back(f"entry-{entry_id}", exc))
     flash_ledger_change(change, done=f"Ledger entry {entry_id} corrected.")
     return redirect(url_for("staff.slack_page", slug=slug))
 
@@ -411,17 +504,9 @@ def remove_slack_entry(slug: str, entry_id: int):
 @signed_in
 def grades(slug: str):
     course = course_for_staff(slug)
-    both = grading.gradebooks(db_session(), course, [rules.CHRONOLOGICAL, rules.OPTIMAL])
-    chrono = both[rules.CHRONOLOGICAL]
-    optimal = {r.user.id: r for r in both[rules.OPTIMAL]}
-    rows = [(r, optimal[r.user.id]) for r in chrono]
-    competitions = [row.competition for row in chrono[0].rows] if chrono else list(course.competitions)
-    course_slack_policy = rule_values.policy_of(course).slack_policy
-    canvas_notes = export.canvas_notes(db_session(), course)
-    return render_template("staff/grades.html", **page_args(course=course, rows=rows, competitions=competitions,
-                                                            course_slack_policy=course_slack_policy,
-                                                            canvas_notes=canvas_notes,
-                                                            ungraded=grading.ungraded_competitions(chrono)))
+    book = grade_tables.gradebook(db_session(), course, request.args, utcnow())
+    return render_template("staff/grades.html", **page_args(course=course, book=book, found=book.lines,
+                                                            canvas_notes=export.canvas_notes(db_session(), course)))
 
 
 @bp.get("/<slug>/grades.csv")
@@ -442,13 +527,8 @@ def grades_csv(slug: str):
 def audit_page(slug: str):
     course = course_for_staff(slug)
     action = request.args.get("action", "")
-    try:
-        page = max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        page = 1
-    events, pages = browse.audit_log(db_session(), course, action=action, page=page)
-    return render_template("staff/audit.html", **page_args(course=course, events=events, pages=pages,
-                                                           page=min(page, pages), action=action,
+    found = browse.audit_log(db_session(), course, tables.read(browse.AUDIT), action=action)
+    return render_template("staff/audit.html", **page_args(course=course, found=found, action=action,
                                                            actions=browse.audit_actions(db_session(), course)))
 
 
@@ -467,7 +547,6 @@ def jobs_page(slug: str):
 @signed_in
 def competition(cid: str):
     comp = competition_for_staff(cid)
-    instructor = role_in(comp.course).value == "instructor"
     form = competition_settings.SettingsForm.of(comp)
     error = None
     if request.method == "POST":
@@ -483,12 +562,16 @@ def competition(cid: str):
         else:
             flash(f"Saved: {', '.join(changed)}." if changed else "Nothing changed.")
             return redirect(url_for("staff.competition", cid=cid))
+    page, status = competition_page(comp, form=form, error=error)
+    return page, (422 if error else status)
+
+
+def competition_page(comp, back: SentBack = NOTHING, *, form=None, error: str | None = None):
     now = utcnow()
-    state = courses.competition_state(comp, now)
-    page = render_template("staff/competition.html", **page_args(
-        course=comp.course, comp=comp, form=form, error=error, instructor=instructor, now=now, state=state,
-        progress=rescores().progress(comp.id)))
-    return page, (422 if error else 200)
+    return shown("staff/competition.html", back, course=comp.course, comp=comp,
+                 form=form or competition_settings.SettingsForm.of(comp), error=error,
+                 instructor=role_in(comp.course) == Role.instructor, now=now,
+                 state=courses.competition_state(comp, now), progress=rescores().progress(comp.id))
 
 
 @bp.get("/competitions/<cid>/competition.toml")
@@ -504,11 +587,14 @@ def competition_toml(cid: str):
 def upload_solution(cid: str):
     comp = competition_for_instructor(cid)
     upload = request.files.get("solution")
-    if upload is None or not upload.filename:
-        raise PodiumError("Choose the new solution CSV (id, target column(s), Usage).", code=422)
     regrade = regrade_asked()
-    changed = competition_settings.replace_solution(db_session(), rt().settings, comp, upload.stream, me().email,
-                                                    regrade=regrade)
+    try:
+        if upload is None or not upload.filename:
+            raise FieldError("solution", "choose the new solution CSV (id, target column(s), Usage)")
+        changed = competition_settings.replace_solution(db_session(), rt().settings, comp, upload.stream, me().email,
+                                                        regrade=regrade)
+    except PodiumError as exc:
+        return competition_page(comp, sent_back("solution", exc, field="solution"))
     if not changed:
         flash("This solution is the one in use already; nothing to rescore.")
         return redirect(url_for("staff.competition", cid=cid))
@@ -523,13 +609,16 @@ def upload_solution(cid: str):
 def upload_data_file(cid: str):
     comp = competition_for_staff(cid)
     upload = request.files.get("file")
-    if upload is None or not upload.filename:
-        raise PodiumError("Choose the file students should download (README.md, sample_submission.csv, ...).",
-                          code=422)
-    name = competition_settings.data_file_name(request.form.get("name"), upload.filename)
-    change = competition_settings.replace_data_file(db_session(), rt().settings, comp, name, upload.stream,
-                                                    me().email)
-    db_session().commit()  # tell staff it is done only once it is
+    try:
+        if upload is None or not upload.filename:
+            raise FieldError("file", "choose the file students should download (README.md, sample_submission.csv, "
+                                     "...)")
+        name = competition_settings.data_file_name(request.form.get("name"), upload.filename)
+        change = competition_settings.replace_data_file(db_session(), rt().settings, comp, name, upload.stream,
+                                                        me().email)
+        db_session().commit()  # tell staff it is done only once it is
+    except PodiumError as exc:
+        return competition_page(comp, sent_back("data-file", exc))
     if not change.changed:
         flash(f"{name} is this file already; nothing changed.")
     elif change.added:

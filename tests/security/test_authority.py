@@ -82,7 +82,7 @@ def test_attack_a_ta_demotes_the_courses_instructor_to_student_and_asks_for_thei
 @pytest.mark.parametrize("value", ["instructor", "Instructor", " INSTRUCTOR ", "staff"])
 def test_attack_a_ta_imports_a_roster_whose_role_column_is_spelled_otherwise(as_staff, rt, course, header, value):
     response = roster(as_staff, f"{header}\n{course.staff},TA,{value}\n")
-    assert response.status_code == 403 and "roster line 2" in page(response)
+    assert response.status_code == 403 and "Roster line 2" in page(response)
     assert roles(rt, course.staff) == {"c1": "staff"}
 
 
@@ -126,7 +126,7 @@ def test_staff_enrol_no_higher_role_and_change_no_role_by_add_or_import(as_staff
 
 def test_a_refused_roster_line_leaves_the_course_as_it_was(as_staff, rt, course):
     response = roster(as_staff, f"email,name,role\nfine@c1.test,F,student\n{course.instructor},P,student\n")
-    assert response.status_code == 403 and "roster line 3" in page(response)
+    assert response.status_code == 403 and "Roster line 3" in page(response)
     with rt.db.session() as db:
         assert users.find_user(db, "fine@c1.test") is None
 
@@ -181,15 +181,18 @@ def test_a_second_instructor_may_be_demoted_but_not_the_last(as_instructor, rt, 
 # --- remove --------------------------------------------------------------------------------------------------
 
 
-def test_only_instructors_remove_people_and_never_the_last_instructor(as_staff, as_instructor, rt, course):
-    student, prof, outsider = (user_id(rt, e) for e in (course.student, course.instructor, course.outsider))
-    assert as_staff.form(f"/staff/c1/people/{student}/remove").status_code == 403
+def test_tas_remove_students_only_and_nobody_the_last_instructor(as_staff, as_instructor, rt, course):
+    student, other, prof, ta, outsider = (user_id(rt, e) for e in (course.student, course.other, course.instructor,
+                                                                    course.staff, course.outsider))
     assert as_staff.form(f"/staff/c1/people/{prof}/remove").status_code == 403
+    assert as_staff.form(f"/staff/c1/people/{ta}/remove").status_code == 403  # a TA's own enrolment is staff's
     assert as_instructor.form(f"/staff/c1/people/{outsider}/remove").status_code == 404
     assert as_instructor.form(f"/staff/c1/people/{prof}/remove").status_code == 409
     assert roles(rt, course.instructor) == {"c1": "instructor"} and roles(rt, course.outsider) == {"c2": "student"}
-    assert as_instructor.form(f"/staff/c1/people/{student}/remove").status_code == 302
-    assert roles(rt, course.student) == {}
+    assert roles(rt, course.staff) == {"c1": "staff"}
+    assert as_staff.form(f"/staff/c1/people/{student}/remove").status_code == 302
+    assert as_instructor.form(f"/staff/c1/people/{other}/remove").status_code == 302
+    assert roles(rt, course.student) == {} and roles(rt, course.other) == {}
     with rt.db.session() as db:
         assert users.find_user(db, course.student) is not None  # the account stays
 

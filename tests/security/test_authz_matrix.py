@@ -24,7 +24,7 @@ from typing import Callable
 import pytest
 
 from podium.models import User
-from podium.services import browse, extensions, slack, upload_tickets
+from podium.services import browse, extensions, slack, upload_tickets, users
 from podium.services.accounts import reset_token
 from podium.services.courses import get_competition, get_course
 from tests.conftest import predictions
@@ -149,6 +149,13 @@ def fresh_extension(ctx: Ctx, role: str) -> dict:
         return {"ext": ext.id}
 
 
+def other_enrolled(ctx: Ctx, role: str) -> dict:
+    """B enrolled again as a student (an earlier role's unenrolment took B out), for an unenrolment to act on."""
+    with ctx.rt.db.session() as session:
+        users.add_user(session, EMAIL["other"], get_competition(session, CID).course, "student")
+    return {}
+
+
 def uploaded_ticket(ctx: Ctx, role: str) -> dict:
     """A Kaggle upload ticket of A's, its file already PUT: only A may hand it in."""
     body = predictions().encode()
@@ -268,12 +275,14 @@ CASES = [
          instructor_only(302), data={"role": "student"}),
     Case("/staff/<slug>/people/<int:user_id>/role", "POST", "/staff/c1/people/{outsider_id}/role",
          {**instructor_only(404)}, data={"role": "staff"}, variant="someone of another course"),
+    # Unenrolling: a confirmation page, then the action; TAs unenrol students only, nobody the last instructor.
+    Case("/staff/<slug>/people/<int:user_id>/remove", "GET", "/staff/c1/people/{other_id}/remove", staff_only(200)),
     Case("/staff/<slug>/people/<int:user_id>/remove", "POST", "/staff/c1/people/{other_id}/remove",
-         instructor_only(302)),
+         staff_only(302), prepare=other_enrolled),
     Case("/staff/<slug>/people/<int:user_id>/remove", "POST", "/staff/c1/people/{instructor_id}/remove",
-         instructor_only(409), variant="the last instructor"),
+         {**staff_only(409), "staff": 403}, variant="the last instructor"),
     Case("/staff/<slug>/people/<int:user_id>/remove", "POST", "/staff/c1/people/{outsider_id}/remove",
-         instructor_only(404), variant="someone of another course"),
+         staff_only(404), variant="someone of another course"),
     Case("/staff/<slug>/people/<int:user_id>/reset-link", "POST", "/staff/c1/people/{student_id}/reset-link",
          staff_only(200)),
     # A staff account's link is an instance administrator's to give (podium users reset-link), whoever asks here.
@@ -307,6 +316,9 @@ CASES = [
     Case("/staff/competitions/<cid>", "POST", f"/staff/competitions/{CID}", instructor_only(302), data=settings_form),
     Case("/staff/competitions/<cid>/competition.toml", "GET", f"/staff/competitions/{CID}/competition.toml",
          staff_only(200)),
+    Case("/staff/competitions/<cid>/missed-early", "GET", f"/staff/competitions/{CID}/missed-early", staff_only(200)),
+    Case("/staff/competitions/<cid>/missed-early", "GET", "/staff/competitions/c2-hw9/missed-early",
+         {**everyone(403), "anonymous": 302}, variant="another course"),
     # Data files: every staff member may replace them (the page offers the form to TAs too), unlike the solution.
     Case("/staff/competitions/<cid>/data-files", "POST", f"/staff/competitions/{CID}/data-files", staff_only(302),
          data=lambda ctx, role, client: {"file": (io.BytesIO(f"# Homework\nNotes from {role}.\n".encode()),

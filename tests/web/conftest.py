@@ -12,6 +12,7 @@ from podium.services import users
 from podium.services.courses import get_course, load_course
 from podium.web import create_app
 from tests.conftest import write_course
+from tests.web.big_course import BigCourse, build_big_course
 from tests.web.helpers import PASSWORD, Browser, InlineScoring
 
 
@@ -104,3 +105,19 @@ def as_outsider(app, course) -> Browser:
     browser = app.test_client()
     browser.signed_in_as(course.outsider)
     return browser
+
+
+@pytest.fixture
+def big(rt, worlds, tmp_path, world_database) -> BigCourse:
+    """A copy of the course of 400 students (tests/web/big_course.py) made once for the run."""
+    return worlds.copy_into(rt, tmp_path, "course of 400", build_big_course)
+
+
+@pytest.fixture
+def big_staff(app, big) -> Browser:
+    return app.test_client().signed_in_as(big.ta)
+
+
+@pytest.fixture
+def big_instructor(app, big) -> Browser:
+    return app.test_client().signed_in_as(big.instructor)

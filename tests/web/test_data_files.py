@@ -164,4 +164,4 @@ def test_a_file_over_the_upload_limit_is_refused_and_leaves_nothing_behind(rt, c
 def test_the_settings_page_lists_the_files_with_the_upload_form(as_staff, course):
     text = page(as_staff.get("/staff/competitions/c1-hw1"))
     assert 'id="data-files"' in text and "README.md" in text and "sample_submission.csv" in text
-    assert 'action="/staff/competitions/c1-hw1/data-files"' in text and 'name="csrf_token"' in text
+    assert 'action="/staff/competitions/c1-hw1/data-files#data-files"' in text and 'name="csrf_token"' in text

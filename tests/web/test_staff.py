@@ -76,7 +76,7 @@ def test_roster_import_from_the_web_same_csv_as_the_command(as_staff, rt):
                              content_type="multipart/form-data", follow_redirects=True)
     assert "2 enrolled, 0 already in the course" in page(response)
     bad = as_staff.form("/staff/c1/people/import", {"roster_text": "email,name\nnot-an-email,X\n"})
-    assert bad.status_code == 400 and "roster line 2" in page(bad)
+    assert bad.status_code == 400 and "Roster line 2" in page(bad)
     with rt.db.session() as db:
         assert users.find_user(db, "new1@c1.test") is not None
         assert users.find_user(db, "not-an-email@c1.test") is None
@@ -107,7 +107,7 @@ def test_extensions_are_granted_listed_and_revoked(as_staff, rt, course):
     assert "Extension granted" in page(response) and "+2 days on every deadline" in page(response)
     neither = as_staff.form("/staff/c1/extensions", {"competition": course.public_id, "email": course.student,
                                                      "reason": "flu"})
-    assert neither.status_code == 422 and "either a number of days or a new on-time deadline" in page(neither)
+    assert neither.status_code == 422 and "Give either the number of days or the new on-time deadline" in page(neither)
     until = as_staff.form("/staff/c1/extensions", {"competition": course.public_id, "email": course.other,
                                                    "until": "2099-01-01T12:00", "reason": "visa"})
     assert until.status_code == 302
@@ -151,7 +151,7 @@ def test_all_submissions_filter_and_download(as_staff, rt, course, now):
     assert course.student in everyone and course.other in everyone
     failed = page(as_staff.get("/staff/c1/submissions?status=failed"))
     assert course.other in failed and course.student not in failed
-    by_name = page(as_staff.get("/staff/c1/submissions?student=stu"))
+    by_name = page(as_staff.get("/staff/c1/submissions?q=stu"))
     assert course.student in by_name and course.other not in by_name
     listing = as_staff.get("/staff/c1/submissions.csv?status=scored").get_data(as_text=True)
     rows = list(csv.DictReader(io.StringIO(listing)))

@@ -246,12 +246,35 @@
     step();
   }
 
+  // Without a secure context (plain http) there is no navigator.clipboard: copy through a selected text box.
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
+    return new Promise((resolve, reject) => {
+      const box = document.createElement("textarea");
+      box.value = text;
+      box.setAttribute("readonly", "");
+      box.className = "visually-hidden";
+      document.body.append(box);
+      box.select();
+      const done = document.execCommand("copy");
+      box.remove();
+      if (done) { resolve(); } else { reject(new Error("copy refused")); }
+    });
+  }
+
+  // Copy buttons are hidden until this script can make them work; the text they copy is on the page either way.
   function enhanceCopyButtons() {
     document.querySelectorAll("button.copy[data-copy]").forEach((button) => {
+      const source = document.getElementById(button.dataset.copy);
+      if (!source) return;
+      button.hidden = false;
+      const label = button.textContent;
       button.addEventListener("click", () => {
-        const source = document.getElementById(button.dataset.copy);
-        if (!source || !navigator.clipboard) return;
-        navigator.clipboard.writeText(source.textContent.trim()).then(() => { button.textContent = "Copied"; });
+        const text = ("value" in source ? source.value : source.textContent).trim();
+        copyText(text).then(() => {
+          button.textContent = "Copied";
+          setTimeout(() => { button.textContent = label; }, 2500);
+        }, () => { button.textContent = "Select the text and copy it"; });
       });
     });
   }
