@@ -124,7 +124,7 @@ def test_canvas_export_has_a_column_per_competition(course, podium_cli, tmp_path
     """A grade leaves for Canvas once its competition is released (both are closed); tests/test_canvas_export.py
     has the rest."""
     example_4_history(podium_cli, tmp_path)
-    assert podium_cli("release", "f19-hw1").exit_code == 0
+    assert podium_cli("release", "f19-hw1", "--yes").exit_code == 0
     result = podium_cli("grades", "export", "f19", "--format", "canvas")
     lines = list(csv.reader(io.StringIO(result.stdout)))
     assert lines[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", "Homework hw1", "Homework hw2"]

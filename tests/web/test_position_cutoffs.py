@@ -180,7 +180,8 @@ def test_students_read_not_available_yet_and_no_value(as_student, rt, course, ou
     for released in (False, True):
         if released:
             with rt.db.session() as session:
-                competitions.release(session, session.get(Competition, course.comp_id), actor=course.staff)
+                competitions.release(session, session.get(Competition, course.comp_id), actor=course.staff,
+                                     override="released early for the test")
         html_text = text(as_student.get("/courses/c1/grades"))
         reason = explanation_row(html_text, "Homework hw1")
         assert reason == FOR_STUDENTS[OUT_OF_ORDER] and not re.search(r"\d", reason)
@@ -260,7 +261,7 @@ def test_the_scheduler_reports_it_once_and_finalises_once_the_cutoffs_are_fixed(
                                                                                  as_staff, caplog):
     caplog.set_level(logging.WARNING, logger="podium.jobs")
     assert finalise_due(rt, 300) == [] and finalise_due(rt, 300) == []
-    [held] = audit(rt, competitions.FINALISE_HELD)
+    [held] = audit(rt, finalisations.FINALISE_HELD)
     assert (held.actor, held.target) == ("scheduler", "c1-hw1")
     assert held.details["reason"].startswith(f"c1-hw1 cannot be finalised: {NOT_YET_FOR_STAFF}")
     assert [r.levelname for r in caplog.records if "c1-hw1" in r.getMessage()] == ["WARNING"]  # no traceback
@@ -283,7 +284,7 @@ def test_a_new_reason_is_reported_again(rt, course, closed, now):
     assert finalise_due(rt, 300) == []
     record(rt, course.comp_id, course.student, right_on(3, 6), at=now - timedelta(days=8))
     assert finalise_due(rt, 300) == [] and finalise_due(rt, 300) == []
-    reasons = [e.details["reason"] for e in audit(rt, competitions.FINALISE_HELD)]
+    reasons = [e.details["reason"] for e in audit(rt, finalisations.FINALISE_HELD)]
     assert len(reasons) == 2 and "no student has a counted" in reasons[0] and "out of order" in reasons[1]
 
 
