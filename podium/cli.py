@@ -658,12 +658,12 @@ def slack_add(ctx, email: str, days: str, course_slug: str, note: str, regrade: 
 @click.pass_context
 def slack_list(ctx, course_slug: str) -> None:
     """The ledger: each entry's id, student, days and note (ids for `slack edit` and `slack remove`)."""
-    from podium.services import browse, courses, slack as service
+    from podium.services import courses, slack as service
 
     with runtime(ctx).db.session() as session:
         course = courses.get_course(session, course_slug)
         click.echo("id\temail\tdays\tnote\trecorded by")
-        for entry in browse.slack_entries(session, course):
+        for entry in service.ledger(session, course):
             click.echo(f"{entry.id}\t{entry.user.email}\t{entry.days}\t{entry.note}\t{entry.recorded_by}")
         for over in service.over_budget(session, course):
             click.echo(f"warning: over budget: {over.line()}", err=True)

@@ -136,7 +136,7 @@ def duration(*, days: float | None = None, hours: float | None = None) -> timede
     try:
         return rules.extension_delta(amount, unit)
     except ValueError as exc:
-        raise PodiumError(str(exc), code=422) from None
+        raise FieldError(unit, "{message}", message=str(exc)) from None
 
 
 def describe_duration(*, days: float | None = None, hours: float | None = None) -> str:

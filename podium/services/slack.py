@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from podium.errors import NotFound, PodiumError
 from podium.models import Course, Enrolment, SlackEntry, User
@@ -129,6 +129,12 @@ def remove_entry(session: Session, course: Course, entry_id: int, actor: str, *,
                      days=entry.days, note=entry.note, recorded_by=entry.recorded_by)
         session.delete(entry)
     return LedgerChange(regraded=changed, over_budget=over_budget(session, course, [user_id]))
+
+
+def ledger(session: Session, course: Course) -> list[SlackEntry]:
+    """The course's whole ledger, oldest first (the staff page pages it: podium.services.browse.slack_entries)."""
+    return list(session.scalars(select(SlackEntry).options(joinedload(SlackEntry.user))
+                                .where(SlackEntry.course_id == course.id).order_by(SlackEntry.id)))
 
 
 def get_entry(session: Session, course: Course, entry_id: int) -> SlackEntry:

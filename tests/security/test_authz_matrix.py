@@ -24,7 +24,7 @@ from typing import Callable
 import pytest
 
 from podium.models import User
-from podium.services import browse, extensions, slack, upload_tickets, users
+from podium.services import extensions, slack, upload_tickets, users
 from podium.services.accounts import reset_token
 from podium.services.courses import get_competition, get_course
 from tests.conftest import predictions
@@ -181,7 +181,7 @@ def ledger_entry(slug: str, email: str) -> Callable[[Ctx, str], dict]:
         with ctx.rt.db.session() as session:
             slack.record_entry(session, get_course(session, slug), email, 1, f"entry for {role} to try", actor="test")
         with ctx.rt.db.session() as session:
-            [entry] = [e.id for e in browse.slack_entries(session, get_course(session, slug))
+            [entry] = [e.id for e in slack.ledger(session, get_course(session, slug))
                        if e.note.endswith(role + " to try")]
         return {"entry": entry}
     return prepare

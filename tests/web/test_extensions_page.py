@@ -2,31 +2,16 @@
 was typed kept, and the form that extends every student of a competition at once after an outage."""
 from __future__ import annotations
 
-from sqlalchemy import select
 
-from podium.models import AuditEvent, Extension, User
+from podium.models import Extension
 from podium.services import extensions
 from podium.services.courses import get_competition
 from podium.services.users import get_user
+from tests.test_extensions import active, events as audit
 from tests.web.helpers import page
 
 URL = "/staff/c1/extensions"
 ALL = "/staff/c1/extensions/all-students"
-
-
-def active(rt) -> dict[str, Extension]:
-    with rt.db.session() as session:
-        rows = session.execute(select(User.email, Extension).join(Extension, Extension.user_id == User.id)
-                               .where(Extension.revoked_at.is_(None))).all()
-        session.expunge_all()
-    return {email: ext for email, ext in rows}
-
-
-def audit(rt, action: str) -> list[AuditEvent]:
-    with rt.db.session() as session:
-        found = list(session.scalars(select(AuditEvent).where(AuditEvent.action == action)))
-        session.expunge_all()
-    return found
 
 
 def grant(browser, course, **fields):
@@ -43,13 +28,13 @@ def test_a_fraction_of_a_day_is_kept_to_the_second(as_staff, rt, course):
 def test_a_refused_grant_shows_why_inside_the_form_and_keeps_what_was_typed(as_staff, rt, course):
     for days, says in [("nan", "must be a positive number of days, not nan"), ("inf", "not inf"),
                        ("0.000001", "0.000001 days is an extension of less than a second"),
-                       ("two", "Days must be a number, not &#39;two&#39;")]:
+                       ("two", "The number of days must be a number, not &#39;two&#39;")]:
         response = grant(as_staff, course, email=course.student, days=days, reason="flu in week 3")
         assert response.status_code == 422, days
         text = page(response)
         assert says in text, days
         form = text[text.index('id="grant"'):text.index('id="all-students"')]
-        assert "Not granted." in form and f'value="{days}"' in form and 'value="flu in week 3"' in form
+        assert "Not done." in form and f'value="{days}"' in form and 'value="flu in week 3"' in form
         assert f'value="{course.student}"' in form
     assert active(rt) == {} and audit(rt, "extension.grant") == []
 
@@ -99,7 +84,7 @@ def test_the_outage_form_refuses_inside_itself_keeping_what_was_typed(as_staff, 
         assert response.status_code == 422, fields
         text = page(response)
         form = text[text.index('id="all-students"'):]
-        assert "Not granted." in form and says in form, fields
+        assert "Not done." in form and says in form, fields
         assert f'value="{fields["amount"]}"' in form and 'value="outage"' in form
     response = as_staff.form(ALL, {"competition": course.public_id, "amount": "2", "unit": "days", "reason": ""})
     assert response.status_code == 422 and "needs a reason" in page(response)

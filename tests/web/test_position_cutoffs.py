@@ -74,18 +74,19 @@ def long_rows(rt, **kwargs) -> list[dict]:
 
 def test_the_gradebook_leaves_the_competition_without_grades_and_grades_the_rest(as_staff, hw2):
     html_text = text(as_staff.get("/staff/c1/grades"))
-    assert "Competitions without grades" in html_text and NOT_YET_FOR_STAFF in html_text
+    assert "<strong>hw1</strong>: No grades yet" in html_text and NOT_YET_FOR_STAFF in html_text
     assert "no student has a counted on-time submission yet" in html_text
     student = html_text.split("student@c1.test</a>", 1)[1].split("</tr>", 1)[0]
-    # hw1: no grade in either policy's cell, hw2 105.0; the total is hw2's.
-    assert student.count("no grade") == 2 and student.count(">105.0<") == 2 + 2
+    # hw1: n/a in either policy's cell, with the reason; the total is over hw2 alone.
+    assert student.count('class="num unavailable"') == 2 and student.count(">n/a<") == 2
+    assert student.count(">105.0%<") == 2  # both totals: hw2's grade over hw2's weight
 
 
 def test_the_staff_page_of_a_student_says_no_grade_and_why(as_staff, rt, course, hw2):
     with rt.db.session() as session:
         user_id = users.get_user(session, course.student).id
     html_text = text(as_staff.get(f"/staff/c1/students/{user_id}"))
-    assert "no grade" in html_text and NOT_YET_FOR_STAFF in html_text
+    assert "n/a" in html_text and NOT_YET_FOR_STAFF in html_text
     assert "over the graded competitions only" in html_text
 
 
@@ -161,7 +162,7 @@ def test_staff_read_what_is_out_of_order_with_the_values(as_staff, out_of_order)
            in html_text
     assert "(resolved: A = 'top 10%' (0.5); B = 0.7; C = 0.6; D = 0.5)" in html_text
     student = html_text.split("student@c1.test</a>", 1)[1].split("</tr>", 1)[0]
-    assert student.count("no grade") == 2 and student.count(">105.0<") == 4  # hw2 and the total
+    assert student.count(">n/a<") == 2 and student.count(">105.0%<") == 2  # the totals are hw2's
 
 
 def test_the_exports_go_on_and_the_command_names_the_values(podium_cli, rt, course, out_of_order):

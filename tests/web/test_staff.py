@@ -107,7 +107,7 @@ def test_extensions_are_granted_listed_and_revoked(as_staff, rt, course):
     assert "Extension granted" in page(response) and "+2 days on every deadline" in page(response)
     neither = as_staff.form("/staff/c1/extensions", {"competition": course.public_id, "email": course.student,
                                                      "reason": "flu"})
-    assert neither.status_code == 422 and "Give either the number of days or the new on-time deadline" in page(neither)
+    assert neither.status_code == 422 and "Give one of the number of days, the number of hours or the new on-time deadline" in page(neither)
     until = as_staff.form("/staff/c1/extensions", {"competition": course.public_id, "email": course.other,
                                                    "until": "2099-01-01T12:00", "reason": "visa"})
     assert until.status_code == 302

@@ -85,13 +85,13 @@ def test_row_actions_refused_show_above_the_table(as_instructor, as_staff, rt, c
 
 
 @pytest.mark.parametrize("change, message, marked", [
-    ({"days": "-1"}, "The number of days must be more than 0, not -1.", "days"),
+    ({"days": "-1"}, "An extension must be a positive number of days, not -1.0.", "days"),
     ({"days": "two"}, "The number of days must be a number, not 'two'.", "days"),
     ({"days": "", "until": "2000-01-01T12:00"}, "The new on-time deadline must be after the competition's on-time "
                                                 "deadline", "until"),
-    ({"until": "2099-01-01T12:00"}, "Give either the number of days or the new on-time deadline (one of them, "
-                                    "not both).", "days"),
-    ({"days": ""}, "Give either the number of days or the new on-time deadline", "days"),
+    ({"until": "2099-01-01T12:00"}, "Give one of the number of days, the number of hours or the new on-time "
+                                    "deadline.", "days"),
+    ({"days": ""}, "Give one of the number of days, the number of hours or the new on-time deadline", "days"),
     ({"reason": "  "}, "An extension needs a reason; it is kept in the audit log.", "reason"),
     ({"email": "nobody@c1.test"}, "nobody@c1.test is not enrolled in c1", "email"),
     ({"competition": "c2-hw9"}, "Choose the competition the extension is for.", "competition"),
@@ -113,10 +113,11 @@ def test_an_extension_refused_speaks_the_forms_words_and_keeps_it(as_staff, rt, 
 
 def test_the_command_words_the_same_refusals_by_its_options(podium_cli, course):
     result = podium_cli("extensions", "grant", course.public_id, course.student, "--days", "-1", "--reason", "flu")
-    assert result.exit_code == 1 and result.stderr.strip() == "error: --days must be more than 0, not -1"
+    assert result.exit_code == 1 and result.stderr.strip() == ("error: An extension must be a positive number of "
+                                                               "days, not -1.0.")
     both = podium_cli("extensions", "grant", course.public_id, course.student, "--days", "1", "--until",
                       "2099-01-01", "--reason", "flu")
-    assert "give either --days or --until (one of them, not both)" in both.stderr
+    assert "give one of --days, --hours or --until" in both.stderr
     before = podium_cli("extensions", "grant", course.public_id, course.student, "--until", "2000-01-01",
                         "--reason", "flu")
     assert "--until must be after the competition's on-time deadline" in before.stderr
@@ -142,7 +143,7 @@ def test_a_slack_ledger_refused_comes_back_with_its_text(as_staff, rt, course):
     response = as_staff.form("/staff/c1/slack", {"ledger_text": ledger})
     text = page(response)
     assert response.status_code == 400
-    assert error_of(text, "ledger") == "Not done. Slack ledger line 3: days must be a whole number, not 'two'."
+    assert error_of(text, "ledger") == "Not done. Slack ledger line 3: days must be a whole number of days, not 'two'."
     assert ledger in field(text, "ledger_text") and 'id="balances"' in text
     with rt.db.session() as db:
         assert db.query(SlackEntry).count() == 0
