@@ -210,8 +210,9 @@ def users() -> None:
 @click.option("--name", default="", help="the name of a new account")
 @click.option("--password", default=None, help="the password of a new account, for signing in to the web app")
 @click.option("--leaderboard-name", default="", help="the leaderboard name in the course, for a new enrolment")
+@regrade_option
 @click.pass_context
-def users_add(ctx, email, course_slug, role, name, password, leaderboard_name) -> None:
+def users_add(ctx, email, course_slug, role, name, password, leaderboard_name, regrade) -> None:
     """Enrol EMAIL in a course with a role, making the account if there is none.
 
     An existing account is never changed by enrolling it: giving it another name or a password here is refused
@@ -224,7 +225,8 @@ def users_add(ctx, email, course_slug, role, name, password, leaderboard_name) -
             _refuse_account_changes(existing, courses.get_course(session, course_slug), name=name, password=password,
                                     leaderboard_name=leaderboard_name)
         user = users_service.add_user(session, email, courses.get_course(session, course_slug), role, name=name,
-                                      password=password, leaderboard_name=leaderboard_name, actor=actor())
+                                      password=password, leaderboard_name=leaderboard_name, actor=actor(),
+                                      regrade=regrade)
         click.echo(f"{user.email}: {role} of {course_slug}")
 
 
@@ -267,14 +269,16 @@ def users_import(ctx, roster: Path, course_slug: str, email_domain: str) -> None
 @users.command("unenrol")
 @click.argument("email")
 @click.option("--course", "course_slug", required=True)
+@regrade_option
 @click.pass_context
-def users_unenrol(ctx, email: str, course_slug: str) -> None:
+def users_unenrol(ctx, email: str, course_slug: str, regrade: bool) -> None:
     """Take EMAIL out of a course (never its last instructor; audited); the account and its submissions stay."""
     from podium.services import courses, users as users_service
 
     with runtime(ctx).db.session() as session:
         kept = users_service.remove_enrolment(session, courses.get_course(session, course_slug),
-                                              users_service.get_user(session, email), actor=actor())
+                                              users_service.get_user(session, email), actor=actor(),
+                                              regrade=regrade)
     click.echo(f"{email}: no longer enrolled in {course_slug}; {kept} submission{'' if kept == 1 else 's'} kept")
 
 

@@ -176,3 +176,26 @@ def test_an_extension_granted_or_revoked_on_a_released_competition_is_a_regrade(
     assert podium_cli("extensions", "revoke", extension_id, "--regrade").exit_code == 0
     assert hw1(podium_cli)["final_grade"] == "70.0000"
     assert [len(e["changes"]) for e in regrade_events(rt)] == [1, 1]
+
+
+def test_unenrolling_the_student_whose_score_sets_the_bonus_is_a_regrade(course, podium_cli, tmp_path, rt):
+    """The bonus is measured against the class's best on-time private score: with the best student gone, another
+    student's released hw1 grade would change, so the unenrolment waits for a decision."""
+    submit(podium_cli, tmp_path, "hw1", 0.95, "2019-09-21T12:00:00", email=STUDENT)
+    assert podium_cli("users", "add", "ben@example.edu", "--course", "f19").exit_code == 0
+    submit(podium_cli, tmp_path, "hw1", 0.85, "2019-09-21T12:00:00", email="ben@example.edu")
+    assert podium_cli("finalise", "f19-hw1").exit_code == 0 and podium_cli("release", "f19-hw1", "--yes").exit_code == 0
+    before = next(r for r in export(podium_cli) if r["email"] == "ben@example.edu" and r["competition"] == "f19-hw1")
+
+    refused = podium_cli("users", "unenrol", STUDENT, "--course", "f19")
+    assert refused.exit_code == 1 and f"ben@example.edu in f19-hw1: {float(before['final_grade']):.1f} -> " \
+        in refused.stderr
+    assert STUDENT in {r["email"] for r in export(podium_cli)}
+    assert podium_cli("users", "unenrol", STUDENT, "--course", "f19", "--regrade").exit_code == 0
+    after = next(r for r in export(podium_cli) if r["email"] == "ben@example.edu" and r["competition"] == "f19-hw1")
+    assert after["final_grade"] != before["final_grade"]
+    assert regrade_events(rt)[0]["changes"][0]["email"] == "ben@example.edu"
+    # Enrolled again, with the submissions kept: the class's best comes back, and that too is a decision.
+    again = podium_cli("users", "add", STUDENT, "--course", "f19")
+    assert again.exit_code == 1 and "ben@example.edu in f19-hw1" in again.stderr
+    assert podium_cli("users", "add", STUDENT, "--course", "f19", "--regrade").exit_code == 0

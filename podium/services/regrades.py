@@ -76,8 +76,10 @@ def differences(session: Session, course: Course, before: dict[tuple[int, int], 
     """The grades that differ between two `final_grades`, for the competitions `only` selects, by competition
     (course order) then email."""
     competitions = {c.id: c for c in course.competitions if only(c)}
-    keys = [k for k in before.keys() | after.keys()
-            if k[1] in competitions and before.get(k) != after.get(k)]
+    # Grades of students on both sides only: a student who joins or leaves the gradebook (enrolled, unenrolled)
+    # has no grade to change there; what such a change does to everyone else's grades (the class's best score
+    # the bonus is measured against) is what counts.
+    keys = [k for k in before.keys() & after.keys() if k[1] in competitions and before[k] != after[k]]
     if not keys:
         return []
     emails = dict(session.execute(select(User.id, User.email).where(User.id.in_({k[0] for k in keys}))).all())

@@ -7,6 +7,7 @@ import hmac
 import io
 import secrets
 import unicodedata
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session
 from podium.domain import LARGEST_ID
 from podium.errors import Forbidden, NotFound, PodiumError
 from podium.models import Competition, Course, Enrolment, Role, Submission, User, utcnow
-from podium.services import audit, authority, names
+from podium.services import audit, authority, names, regrades
 from podium.services.canvas_roster import CanvasRow, is_canvas_export, read_canvas_roster
 
 API_KEY_BYTES = 24
@@ -100,7 +101,7 @@ def course_member(session: Session, course: Course, email: str) -> User:
 
 def add_user(session: Session, email: str, course: Course, role: Role | str, *, name: str = "",
              password: str | None = None, leaderboard_name: str = "", actor: str = "cli",
-             by: authority.Actor = authority.OPERATOR) -> User:
+             by: authority.Actor = authority.OPERATOR, regrade: bool = False) -> User:
     """Enrol the account of `email` in the course with the role, making the account when there is none.
 
     `by` is who asks (a course member on the web, OPERATOR for the `podium` command); podium.services.authority
@@ -118,19 +119,21 @@ def add_user(session: Session, email: str, course: Course, role: Role | str, *, 
             set_password(user, password)
         session.add(user)
     enrolment = next((e for e in user.enrolments if e.course_id == course.id), None)
-    if enrolment is None:
-        chosen, key = (names.checked_leaderboard_name(session, course, leaderboard_name, user_id=user.id)
-                       if leaderboard_name.strip() else ("", None))
-        user.enrolments.append(Enrolment(course=course, role=role, leaderboard_name=chosen, leaderboard_key=key))
-    elif enrolment.role != role:
-        enrolment.role = role
-    session.flush()
+    with _decided(session, course, user, enrolment, role, actor=actor, regrade=regrade):
+        if enrolment is None:
+            chosen, key = (names.checked_leaderboard_name(session, course, leaderboard_name, user_id=user.id)
+                           if leaderboard_name.strip() else ("", None))
+            user.enrolments.append(Enrolment(course=course, role=role, leaderboard_name=chosen,
+                                             leaderboard_key=key))
+        elif enrolment.role != role:
+            enrolment.role = role
+        session.flush()
     audit.record(session, actor, "user.enrol", course_id=course.id, target=email, role=role.value)
     return user
 
 
 def remove_enrolment(session: Session, course: Course, user: User, *, actor: str = "cli",
-                     by: authority.Actor = authority.OPERATOR) -> int:
+                     by: authority.Actor = authority.OPERATOR, regrade: bool = False) -> int:
     """Take the person out of the course: they leave its boards and its gradebook, and the account and its
     submissions stay (enrolled again, the person finds them as they were). Returns how many submissions stay."""
     enrolment = next((e for e in user.enrolments if e.course_id == course.id), None)
@@ -138,13 +141,29 @@ def remove_enrolment(session: Session, course: Course, user: User, *, actor: str
         raise NotFound(f"{user.email} is not enrolled in {course.slug}")
     authority.require_enrolment(by, course, user, authority.REMOVED)
     kept = submissions_in(session, course, user)
-    session.delete(enrolment)
-    session.flush()
+    # A student who leaves takes their scores off the boards, and with them, perhaps, the class's best score that
+    # everyone's bonus is measured against: a regrade when it moves a grade of a finalised or released competition.
+    with regrades.decision(session, course, what=f"unenrolling {user.email}", actor=actor, regrade=regrade):
+        session.delete(enrolment)
+        session.flush()
     session.expire(user, ["enrolments"])
     session.expire(course, ["enrolments"])
     audit.record(session, actor, "user.unenrol", course_id=course.id, target=user.email, role=enrolment.role.value,
                  submissions_kept=kept)
     return kept
+
+
+def _decided(session: Session, course: Course, user: User, enrolment: Enrolment | None, role: Role, *, actor: str,
+             regrade: bool):
+    """Enrolling changes grades only when the gradebook changes whom it holds with scores: a role changed to or
+    from student, or a student enrolled again with submissions. Those are regrade decisions
+    (podium.services.regrades); a new student without submissions, the roster import's usual case, is not."""
+    joins_with_scores = enrolment is None and role == Role.student and user.id is not None \
+        and submissions_in(session, course, user) > 0
+    if joins_with_scores or (enrolment is not None and enrolment.role != role):
+        return regrades.decision(session, course, what=f"enrolling {user.email} as {role.value}", actor=actor,
+                                 regrade=regrade)
+    return nullcontext()
 
 
 def submissions_in(session: Session, course: Course, user: User) -> int:

@@ -173,7 +173,7 @@ def add_person(slug: str):
     course = course_for_staff(slug)
     try:
         user = users.add_user(db_session(), request.form.get("email", ""), course, request.form.get("role", "student"),
-                              name=request.form.get("name", ""), actor=me().email, by=me())
+                              name=request.form.get("name", ""), actor=me().email, by=me(), regrade=regrade_asked())
     except PodiumError as exc:
         return people_page(course, sent_back("add", exc))
     flash(f"{user.email} is enrolled as {users.role_in(user, course).value}.")
@@ -194,7 +194,8 @@ def change_role(slug: str, user_id: int):
     enrolment = member_or_404(course, user_id)
     user = enrolment.user
     try:
-        users.add_user(db_session(), user.email, course, request.form.get("role", ""), actor=me().email, by=me())
+        users.add_user(db_session(), user.email, course, request.form.get("role", ""), actor=me().email, by=me(),
+                       regrade=regrade_asked())
     except PodiumError as exc:
         return people_page(course, sent_back("people", exc))
     flash(f"{user.email} is now {users.role_in(user, course).value}.")
@@ -219,7 +220,8 @@ def remove_person(slug: str, user_id: int):
     if request.method == "POST":
         user = person.user
         try:
-            kept = users.remove_enrolment(db_session(), course, user, actor=me().email, by=me())
+            kept = users.remove_enrolment(db_session(), course, user, actor=me().email, by=me(),
+                                          regrade=regrade_asked())
         except PodiumError as exc:
             back = sent_back("unenrol", exc)
         else:
