@@ -211,6 +211,9 @@ def test_the_slack_page_asks_to_confirm_a_regrade_and_applies_it_when_confirmed(
         student = session.scalars(select(SlackEntry)).one().user
         changed = regrades.latest_changes(session, courses.get_course(session, "f19"), student)
     assert [(c.old_final, c.new_final) for c in changed.values()] == [(72.0, 70.0)]
+    # The audit log lists the grades the regrade changed, one a line.
+    audit_page = page(staff_browser.get("/staff/f19/audit"))
+    assert f'<ul class="grade-changes"><li>{STUDENT} in f19-hw1: 72.0 → 70.0</li></ul>' in audit_page
 
 
 def test_staff_of_another_course_and_students_cannot_touch_an_entry(staff_browser, rt, podium_cli, tmp_path):
