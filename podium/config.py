@@ -99,6 +99,11 @@ class JobSettings:
     scoring_attempts: int = DEFAULT_SCORING_ATTEMPTS
     # How often `podium worker` looks for queued uploads (a web process hands its own uploads over at once).
     queue_poll_seconds: float = 1.0
+    # How often the lease holder sends the mails of the outbox that are due (podium.services.outbox), and how many
+    # failed attempts a mail gets before it is given up on: the waits double from a minute up to an hour, so the
+    # default keeps trying for about a day while the mail server is down.
+    mail_seconds: float = 15.0
+    mail_attempts: int = 30
 
     ENV = {"scoring_workers": "PODIUM_SCORING_WORKERS", "scoring_nice": "PODIUM_SCORING_NICE",
            "lease_seconds": "PODIUM_SCORING_LEASE_SECONDS", "recovery_seconds": "PODIUM_RECOVERY_SECONDS",
@@ -106,10 +111,12 @@ class JobSettings:
            "deadline_scan_seconds": "PODIUM_DEADLINE_SCAN_SECONDS", "cleanup_seconds": "PODIUM_CLEANUP_SECONDS",
            "scoring_seconds": "PODIUM_SCORING_SECONDS", "scoring_memory_mb": "PODIUM_SCORING_MEMORY_MB",
            "scoring_memory_total_mb": "PODIUM_SCORING_MEMORY_TOTAL_MB",
-           "scoring_attempts": "PODIUM_SCORING_ATTEMPTS", "queue_poll_seconds": "PODIUM_QUEUE_POLL_SECONDS"}
-    WHOLE = {"scoring_workers": 1, "scoring_nice": 0, "scoring_attempts": 1}  # whole numbers, with their least value
+           "scoring_attempts": "PODIUM_SCORING_ATTEMPTS", "queue_poll_seconds": "PODIUM_QUEUE_POLL_SECONDS",
+           "mail_seconds": "PODIUM_MAIL_SECONDS", "mail_attempts": "PODIUM_MAIL_ATTEMPTS"}
+    WHOLE = {"scoring_workers": 1, "scoring_nice": 0, "scoring_attempts": 1, "mail_attempts": 1}  # whole numbers, with their least value
     # numbers that must be positive, with their least value
-    LEAST = {"scoring_seconds": 0.1, "scoring_memory_mb": 1, "scoring_memory_total_mb": 1, "queue_poll_seconds": 0.05}
+    LEAST = {"scoring_seconds": 0.1, "scoring_memory_mb": 1, "scoring_memory_total_mb": 1, "queue_poll_seconds": 0.05,
+             "mail_seconds": 0.05}
 
     @classmethod
     def from_env(cls, env) -> JobSettings:

@@ -38,7 +38,7 @@ from podium.config import JobSettings
 from podium.models import Competition, Status, utcnow
 from podium.rules.queue import FairQueue, Waiting
 from podium.runtime import Runtime
-from podium.services import competitions, finalisations, leases, storage, submissions
+from podium.services import competitions, finalisations, leases, outbox, storage, submissions
 
 log = logging.getLogger(__name__)
 
@@ -299,7 +299,7 @@ class BackgroundJobs:
     """One process's scheduler: periodic recovery of unscored submissions and the deadline loop."""
 
     RECOVER_JOB, DEADLINE_JOB, NEXT_DEADLINE_JOB = "recover-submissions", "deadlines", "next-deadline"
-    START_RECOVERY_JOB, CLEANUP_JOB = "recover-at-start", "clean-up"
+    START_RECOVERY_JOB, CLEANUP_JOB, MAIL_JOB = "recover-at-start", "clean-up", "send-mail"
 
     def __init__(self, runtime: Runtime, pool: ScoringPool, settings: JobSettings | None = None,
                  holder: str | None = None):
@@ -323,6 +323,8 @@ class BackgroundJobs:
                                id=self.DEADLINE_JOB, next_run_time=now)
         self.scheduler.add_job(self.clean_up_if_leading, "interval", seconds=self.settings.cleanup_seconds,
                                id=self.CLEANUP_JOB)
+        self.scheduler.add_job(self.send_mail_if_leading, "interval", seconds=self.settings.mail_seconds,
+                               id=self.MAIL_JOB, next_run_time=now)
         self.scheduler.start()
 
     def leading(self) -> bool:
@@ -353,6 +355,20 @@ class BackgroundJobs:
         if done.anything:
             log.info("clean-up: %d staged upload file(s) and %d failed upload file(s) removed", done.staged_files,
                      done.failed_files)
+        return done
+
+    def send_mail_if_leading(self) -> outbox.SendReport | None:
+        """A pass over the outbox, in the lease holder only: one sender keeps the mail server's load even."""
+        try:
+            if not self.leading():
+                return None
+            done = outbox.send_due(self.runtime.db, attempts=self.settings.mail_attempts, worker=self.holder)
+        except Exception:
+            log.exception("the mail pass failed; the next one tries again")
+            return None
+        if done.anything:
+            log.info("mail: %d sent, %d to retry, %d given up, %d expired", len(done.sent), len(done.retrying),
+                     len(done.failed), len(done.expired))
         return done
 
     def run_deadlines(self) -> list[str]:

@@ -406,3 +406,44 @@ class RateCounter(Base):
     subject: Mapped[str] = mapped_column(String(64), primary_key=True)
     window_start: Mapped[int] = mapped_column(BigInteger, index=True)
     hits: Mapped[int] = mapped_column(Integer)
+
+
+class MailState:
+    """Where a mail of the outbox stands: waiting (possibly after failed attempts), sent, or given up on."""
+
+    PENDING, SENT, FAILED, EXPIRED = "pending", "sent", "failed", "expired"
+
+
+class OutboxMail(Base):
+    """One mail Podium sends (podium.services.outbox): written in the transaction of what caused it, sent later by
+    the background work, retried with back-off while the mail server is down, and kept afterwards so that staff
+    see what went out and what did not.
+
+    A mail that holds a sign-in or reset link (`holds_link`) is a credential while it waits: its body is emptied
+    once it is sent or given up on, and no page shows it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_state_send_after", "state", "send_after"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(255))
+    body: Mapped[str] = mapped_column(Text)
+    holds_link: Mapped[bool] = mapped_column(Boolean, default=False)
+    course_id: Mapped[Optional[int]] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # A mail that must go at most once however often its cause is seen (a deadline reminder): a second one with
+    # the same key is not written.
+    dedupe_key: Mapped[Optional[str]] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    state: Mapped[str] = mapped_column(String(16), default=MailState.PENDING)
+    send_after: Mapped[datetime] = mapped_column(default=utcnow)
+    # Past this instant the mail is not sent any more (a link that no longer works, a reminder of a passed deadline).
+    expires_at: Mapped[Optional[datetime]]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[Optional[str]] = mapped_column(String(128))
+    claimed_until: Mapped[Optional[datetime]]
+    sent_at: Mapped[Optional[datetime]]
+    ended_at: Mapped[Optional[datetime]]  # when it was given up on or expired
+    last_error: Mapped[str] = mapped_column(Text, default="")

@@ -288,6 +288,13 @@ class CollectMail:
 
     def __init__(self):
         self.messages: list[email.message.EmailMessage] = []
+        self.refused: set[str] = set()  # addresses answered "no such user", as a real server does
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 - aiosmtpd's name
+        if address in self.refused:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
         self.messages.append(email.message_from_bytes(envelope.original_content or envelope.content,
@@ -301,16 +308,44 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture
-def mail_server(monkeypatch) -> list:
-    """A real SMTP server on 127.0.0.1 that Podium is configured to mail through; the messages it received."""
-    from aiosmtpd.controller import Controller
+class MailServer:
+    """A real SMTP server (aiosmtpd) on one port of 127.0.0.1, which a test may stop and start again, as a mail
+    server goes down and comes back; `messages` keeps what it received while up."""
 
-    handler = CollectMail()
-    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
-    controller.start()
+    def __init__(self):
+        self.handler = CollectMail()
+        self.port = free_port()
+        self._controller = None
+
+    @property
+    def messages(self) -> list[email.message.EmailMessage]:
+        return self.handler.messages
+
+    def start(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self._controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+
+@pytest.fixture
+def smtp_server(monkeypatch) -> MailServer:
+    """A running `MailServer` that Podium is configured to mail through."""
+    server = MailServer()
+    server.start()
     monkeypatch.setenv("PODIUM_SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("PODIUM_SMTP_PORT", str(controller.port))
+    monkeypatch.setenv("PODIUM_SMTP_PORT", str(server.port))
     monkeypatch.setenv("PODIUM_SMTP_STARTTLS", "false")
-    yield handler.messages
-    controller.stop()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mail_server(smtp_server) -> list:
+    """The messages a real SMTP server that Podium is configured to mail through has received."""
+    return smtp_server.messages

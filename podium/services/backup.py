@@ -142,6 +142,8 @@ SPECS = {spec.name: spec for spec in TABLES}
 EXCLUDED_TABLES = {
     "upload_tickets": "a Kaggle upload ticket lives 30 minutes and its token exists only in the client's URL; a "
                       "restored ticket would be expired and its staged file is not the course's",
+    "outbox": "a mail belongs to the deployment that sends it: restored, a waiting one would go out twice, and a "
+              "waiting reset link is a credential that must not travel in an archive",
 }
 # Columns of exported tables left out on purpose, and why (the same test checks every other column is written).
 EXCLUDED_COLUMNS = {
