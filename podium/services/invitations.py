@@ -220,9 +220,9 @@ def open_link(session: Session, limiter: ratelimit.Limiter, token: str, user: Us
     course = invitation.course
     role = authority.role_of(user, course)
     if role is None and not domain_allows(invitation.allowed_domains, user.email):
-        raise Forbidden(f"This invitation link to {course.title} is for {describe_domains(invitation.allowed_domains)}"
-                        f" only, and you are signed in as {user.email}. Sign in with your address at "
-                        f"{_domain_words(invitation.allowed_domains)}, or ask the course staff to enrol you.")
+        raise Forbidden(f"This invitation link to {course.title} is only for addresses at "
+                        f"{_domain_words(invitation.allowed_domains)}, and you are signed in as {user.email}. Sign "
+                        "in with such an address, or ask the course staff to enrol you.")
     return Opened(invitation, course, role)
 
 
