@@ -2,14 +2,35 @@
 signs in, comes back to it, confirms, and lands in the course as a student."""
 from __future__ import annotations
 
+import threading
+from types import SimpleNamespace
+
+import pytest
 from playwright.sync_api import expect
+from werkzeug.serving import make_server
 
 from podium.models import User
 from podium.services import users
+from podium.web import create_app
 from tests.e2e.conftest import PASSWORD, Console, shoot
 from tests.e2e.test_browser import sign_in
+from tests.web.conftest import build_course
 
 NEWCOMER = "newcomer@c1.test"
+
+
+@pytest.fixture
+def site(rt, worlds, tmp_path, world_database):
+    """The web tests' course (a copy of the world they share, so no course is loaded for this test alone), served."""
+    course = worlds.copy_into(rt, tmp_path, "web course", build_course)
+    app = create_app(runtime=rt)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield SimpleNamespace(url=f"http://127.0.0.1:{server.server_port}", course=course.slug, staff=course.staff)
+    server.shutdown()
+    thread.join(timeout=10)
+    app.extensions["podium.scoring"].shutdown(wait=True)
 
 
 def test_a_newcomer_joins_through_a_link_a_ta_made(browser, site, rt):
