@@ -26,6 +26,7 @@ from typing import Iterable
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from podium.domain import LARGEST_ID, Role, utcnow
@@ -234,8 +235,17 @@ def join(session: Session, limiter: ratelimit.Limiter, token: str, user: User, a
     if opened.already_in:
         return opened
     invitation, course = opened.invitation, opened.course
+    # Read again in this transaction: the same person's other request (a second click) may have enrolled them since.
+    session.refresh(user, ["enrolments"])
+    if (role := authority.role_of(user, course)) is not None:
+        return Opened(invitation, course, role)
     try:
         users.add_user(session, user.email, course, Role.student, actor=user.email, by=authority.OPERATOR)
+    except IntegrityError:
+        # That other request enrolled them between the two (PostgreSQL, both in flight): they are in, as a student.
+        session.rollback()
+        session.refresh(user, ["enrolments"])
+        return Opened(invitation, course, authority.role_of(user, course))
     except RegradeNeeded:
         # Someone who left the course with submissions and comes back would change final grades already given:
         # that is a staff decision (a regrade), never a link's.

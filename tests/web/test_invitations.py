@@ -211,6 +211,20 @@ def test_refused_links_say_why_and_enrol_nobody(app, rt, course):
     assert role(rt, NEWCOMER) is None
 
 
+def test_a_second_click_finds_the_person_enrolled_by_the_first(rt, course):
+    link, token = make_link(rt)
+    new_account(rt)
+    with rt.db.session() as first, rt.db.session() as second:
+        seen_before = users.get_user(second, NEWCOMER)
+        assert seen_before.enrolments == []  # loaded before the first click's enrolment, and kept
+        second.commit()
+        invitations.join(first, limiter(rt), token, users.get_user(first, NEWCOMER), "10.0.0.1")
+        first.commit()
+        again = invitations.join(second, limiter(rt), token, seen_before, "10.0.0.1")
+        assert again.role == Role.student
+    assert role(rt, NEWCOMER) == Role.student and link_row(rt, link).joined == 1
+
+
 def test_the_domain_check_uses_the_normalised_email(rt, course):
     _, token = make_link(rt, domains="*.c1.test")
     new_account(rt, "Ada@CS.C1.Test")
