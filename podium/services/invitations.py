@@ -240,6 +240,9 @@ def join(session: Session, limiter: ratelimit.Limiter, token: str, user: User, a
     if (role := authority.role_of(user, course)) is not None:
         return Opened(invitation, course, role)
     try:
+        # The link is the staff's standing permission (require_inviter, when it was made) for exactly this: someone
+        # not in the course, enrolled as a student. The person asks for themselves, so no course role of theirs
+        # could pass authority's staff check, and none is needed.
         users.add_user(session, user.email, course, Role.student, actor=user.email, by=authority.OPERATOR)
     except IntegrityError:
         # That other request enrolled them between the two (PostgreSQL, both in flight): they are in, as a student.
