@@ -314,6 +314,97 @@ def users_token(ctx, email: str) -> None:
     click.echo(key)
 
 
+# --- invitation links ------------------------------------------------------------------------------------
+
+
+@cli.group()
+def invitations() -> None:
+    """Links that let people join a course as students by themselves, signed in."""
+
+
+def _parse_expiry(value: str | None, timezone: str) -> datetime | None:
+    """`14d` or `48h` from now; an ISO 8601 time (without an offset: in the course time zone); or a date alone, for
+    a link that works through that day."""
+    import re
+    from datetime import timedelta
+
+    from podium.domain import utcnow
+
+    if value is None:
+        return None
+    text = value.strip()
+    if found := re.fullmatch(r"(\d+(?:\.\d+)?)\s*([dh])", text):
+        return utcnow() + timedelta(**{"days" if found[2] == "d" else "hours": float(found[1])})
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            return datetime.fromisoformat(text).replace(tzinfo=ZoneInfo(timezone)) + timedelta(days=1)
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise PodiumError(f"--expires {value!r}: give 14d or 48h (from now), a date such as 2026-12-31 (the link "
+                          "works through that day) or a time such as 2026-12-31T18:00 (course time zone)") from None
+    return at.replace(tzinfo=ZoneInfo(timezone)) if at.tzinfo is None else at
+
+
+@invitations.command("create")
+@click.argument("course_slug", metavar="COURSE")
+@click.option("--expires", default=None,
+              help="when the link stops working: 14d or 48h from now, a date (the link works through it) or an ISO "
+                   "8601 time (course time zone without an offset); default: until revoked")
+@click.option("--domain", "domains", multiple=True,
+              help="accept only emails at this domain (example.edu: exactly it; *.example.edu: its subdomains); "
+                   "repeat for several; default: any address")
+@click.option("--label", default="", help="a note for staff, e.g. the section")
+@click.pass_context
+def invitations_create(ctx, course_slug: str, expires: str | None, domains: tuple[str, ...], label: str) -> None:
+    """Make a link that enrols whoever opens it, signed in, as a student of COURSE (audited). The link is printed
+    once and never stored: only its fingerprint is kept."""
+    from podium.services import authority, courses, invitations as service
+
+    rt = runtime(ctx)
+    with rt.db.session() as session:
+        course = courses.get_course(session, course_slug)
+        made = service.create(session, course, by=authority.OPERATOR, actor=actor(), label=label,
+                              expires_at=_parse_expiry(expires, course.timezone), domains=domains)
+        invitation_id = made.invitation.id
+    click.echo(f"{rt.settings.base_url or ''}/join/{made.token}")
+    click.echo(f"invitation link {invitation_id} for {course_slug}: shown this once; revoke it with `podium "
+               f"invitations revoke {invitation_id}`", err=True)
+    if rt.settings.base_url is None:
+        click.echo("PODIUM_BASE_URL is not set: put the address people open Podium at in front of the link", err=True)
+
+
+@invitations.command("list")
+@click.argument("course_slug", metavar="COURSE")
+@click.pass_context
+def invitations_list(ctx, course_slug: str) -> None:
+    """List COURSE's links, newest first: id, state, people joined, allowed addresses, expiry, label."""
+    from podium.services import authority, courses, invitations as service
+
+    with runtime(ctx).db.session() as session:
+        listed = service.listing(session, courses.get_course(session, course_slug), by=authority.OPERATOR)
+        for row in listed:
+            inv = row.invitation
+            expiry = f"expires {service.expiry_words(inv)}" if inv.expires_at else "no expiry"
+            state = f"revoked by {inv.revoked_by}" if inv.revoked_at else row.state
+            click.echo(f"{inv.id}\t{state}\t{inv.joined} joined\t{service.describe_domains(inv.allowed_domains)}\t"
+                       f"{expiry}\t{inv.label}")
+        if not listed:
+            click.echo(f"no invitation links in {course_slug}")
+
+
+@invitations.command("revoke")
+@click.argument("invitation_id", type=int)
+@click.pass_context
+def invitations_revoke(ctx, invitation_id: int) -> None:
+    """Stop a link from enrolling anyone (audited); who joined through it stays enrolled."""
+    from podium.services import authority, invitations as service
+
+    with runtime(ctx).db.session() as session:
+        revoked = service.revoke(session, None, invitation_id, by=authority.OPERATOR, actor=actor())
+        click.echo(f"invitation link {invitation_id} of {revoked.course.slug} revoked; {revoked.joined} joined "
+                   "through it and stay enrolled")
+
+
 # --- submissions -----------------------------------------------------------------------------------------
 
 

@@ -326,6 +326,30 @@ class SlackEntry(Base):
     user: Mapped[User] = relationship()
 
 
+class CourseInvitation(Base):
+    """A link that enrols whoever opens it, signed in, as a student of the course (podium.services.invitations).
+
+    Only the SHA-256 of the link's token is kept: the token is shown once, when the link is made. `allowed_domains`
+    lists the email domains the link accepts ("example.edu" that domain only, "*.example.edu" its subdomains);
+    empty: any address. `joined` counts the people the link enrolled."""
+
+    __tablename__ = "course_invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    allowed_domains: Mapped[list] = mapped_column(JSON, default=list)
+    expires_at: Mapped[Optional[datetime]]
+    created_by: Mapped[str] = mapped_column(String(254), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[Optional[datetime]]
+    revoked_by: Mapped[Optional[str]] = mapped_column(String(254))
+    joined: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+    course: Mapped[Course] = relationship()
+
+
 class GradeChange(Base):
     """A final grade of a finalised or released competition that a decision changed: a regrade (POLICY.md section
     11), or a release that moved the slack chain. The audit event of the decision lists the same changes; these rows

@@ -25,6 +25,7 @@ from podium.models import (
     Base,
     Competition,
     Course,
+    CourseInvitation,
     DataFile,
     Enrolment,
     Extension,
@@ -34,14 +35,15 @@ from podium.models import (
     User,
 )
 from podium.runtime import Runtime, make_runtime
-from podium.services import (backup, competitions, courses, extensions, grading, regrades, selection, slack,
-                             submissions)
+from podium.services import (backup, competitions, courses, extensions, grading, invitations, ratelimit, regrades,
+                             selection, slack, submissions)
 from podium.services import users as users_service
 from podium.testing.postgres import TemporaryPostgres
 from tests.conftest import predictions, write_course
 
 PASSWORD = "correct horse battery"
 ANA, BEN, CAT, DAN = "ana@example.edu", "ben@example.edu", "cat@example.edu", "dan@example.edu"
+GUS = "gus@example.edu"  # joins through an invitation link
 
 # What the comparison leaves out, and why: a scoring claim and an account's session generation are not backed up
 # (see backup.EXCLUDED_COLUMNS).
@@ -50,7 +52,7 @@ NOT_COMPARED = {"submissions": {"id", "claimed_by", "lease_until"}, "users": {"i
 FILE_COLUMNS = {("data_files", "path"), ("submissions", "file_path")}
 FOLDER_COLUMNS = {("competitions", "compiled_dir"), ("competitions", "source_dir")}
 MODELS = (User, Course, Enrolment, Competition, DataFile, Submission, Extension, SlackEntry, AuditEvent,
-          GradeChange)
+          GradeChange, CourseInvitation)
 
 
 # --- building a course with a history ---------------------------------------------------------------------
@@ -59,6 +61,7 @@ MODELS = (User, Course, Enrolment, Competition, DataFile, Submission, Extension,
 @dataclasses.dataclass
 class History:
     api_key: str
+    invitation: str = ""  # the token of a working invitation link
 
 
 def build_course(rt: Runtime, root: Path, slug: str = "c1") -> History:
@@ -105,7 +108,17 @@ def build_course(rt: Runtime, root: Path, slug: str = "c1") -> History:
         competitions.release(session, hw0, actor="test")
         regrades.record(session, course, [regrades.Change(ANA, hw0.public_id, 81.0, 79.5)], reason="regrade: test",
                         actor="test", action="grades.regrade")
-    return History(api_key=api_key)
+        link = invitations.create(session, course, by=users_service.get_user(session, CAT), actor=CAT,
+                                  label="section A", domains="example.edu", expires_at=now + timedelta(days=30))
+        invitations.revoke(session, course, invitations.create(session, course, by=users_service.get_user(
+            session, CAT), actor=CAT, label="leaked").invitation.id, by=users_service.get_user(session, CAT), actor=CAT)
+        gus = User(email=GUS, name="Gus")
+        session.add(gus)
+        session.flush()
+    with rt.db.session() as session:
+        limiter = ratelimit.Limiter(rt.db, rt.settings.rate_limits)
+        invitations.join(session, limiter, link.token, users_service.get_user(session, GUS), "127.0.0.1")
+    return History(api_key=api_key, invitation=link.token)
 
 
 # --- comparing by natural keys ----------------------------------------------------------------------------
@@ -134,6 +147,7 @@ def snapshot(rt: Runtime, slug: str) -> dict[str, list]:
             SlackEntry: SlackEntry.course_id == course_id,
             AuditEvent: AuditEvent.course_id == course_id,
             GradeChange: GradeChange.course_id == course_id,
+            CourseInvitation: CourseInvitation.course_id == course_id,
         }
         rows = {model: [dict(r) for r in session.execute(select(model.__table__).where(where)).mappings()]
                 for model, where in owned.items()}
@@ -152,6 +166,7 @@ def snapshot(rt: Runtime, slug: str) -> dict[str, list]:
         "slack_entries": {r["id"]: (email[r["user_id"]], r["recorded_at"].isoformat(), r["days"])
                           for r in rows[SlackEntry]},
         "audit_events": {r["id"]: (r["action"], r["at"].isoformat()) for r in rows[AuditEvent]},
+        "course_invitations": {r["id"]: r["token_hash"] for r in rows[CourseInvitation]},
     }
     return {model.__tablename__: sorted((json.dumps(_natural_row(rt, model.__tablename__, r, natural),
                                                     sort_keys=True, default=str) for r in rows[model]))
@@ -186,6 +201,8 @@ def _natural_audit(row: dict, natural: dict):
         target = natural["submissions"][int(target)]
     if row["action"].startswith("extension."):
         details["extension"] = natural["extensions"][details["extension"]]
+    if row["action"].startswith("invitation."):
+        details["invitation"] = natural["course_invitations"][details["invitation"]]
     if row["action"] == "slack.record":
         target, details["entry"] = natural["users"][int(target)], natural["slack_entries"][details["entry"]]
     return target, details
@@ -269,16 +286,42 @@ def target(tmp_path) -> Runtime:
 
 def test_export_then_import_into_a_fresh_database_restores_every_row_file_and_grade(exported, target):
     archive, before, grades_before, history, export_line = exported
-    assert export_line.startswith("c1: 2 competitions, 4 users, 6 submissions")
+    assert export_line.startswith("c1: 2 competitions, 5 users, 6 submissions")
 
     result = run(target, "import", archive)
 
     assert result.exit_code == 0, result.stderr
-    assert "c1 imported from" in result.stdout and "4 users" in result.stdout
+    assert "c1 imported from" in result.stdout and "5 users" in result.stdout
     after = snapshot(target, "c1")
     assert without_import_event(after) == before
     assert grades(target, "c1") == grades_before
     assert [json.loads(e)["action"] for e in after["audit_events"]].count("course.import") == 1
+
+
+def test_invitation_links_come_back_working_and_the_archive_holds_no_token(exported, target):
+    archive, _, _, history, _ = exported
+    with zipfile.ZipFile(archive) as zf:
+        assert all(history.invitation.encode() not in zf.read(name) for name in zf.namelist())
+        links = [json.loads(line) for line in zf.read("tables/course_invitations.jsonl").splitlines()]
+    assert sorted((row["label"], row["joined"], row["revoked_by"]) for row in links) == [
+        ("leaked", 0, CAT), ("section A", 1, None)]
+    assert run(target, "import", archive).exit_code == 0
+    with target.db.session() as session:
+        newcomer = User(email="fay@example.edu")
+        session.add(newcomer)
+        session.flush()
+        limiter = ratelimit.Limiter(target.db, target.settings.rate_limits)
+        joined = invitations.join(session, limiter, history.invitation, newcomer, "127.0.0.1")
+        assert joined.course.slug == "c1" and joined.invitation.joined == 2
+
+
+def test_an_archive_written_before_invitation_links_existed_imports(exported, target, tmp_path):
+    old = rewrite(exported[0], tmp_path / "before-links.zip", drop="tables/course_invitations.jsonl",
+                  update_manifest=True)
+    result = run(target, "import", old)
+    assert result.exit_code == 0, result.stderr
+    with target.db.session() as session:
+        assert session.scalars(select(CourseInvitation)).all() == []
 
 
 def test_the_archive_says_what_it_is_and_lists_every_member_with_its_sha256(exported):

@@ -107,7 +107,8 @@ def test_help_reads_no_database_and_imports_no_service(rt):
     (["users", "token", EMAIL], None),
     (["grades", "explain", "c1-hw1", EMAIL], "Counted: submission"),
     (["slack", "balance", "c1"], f"{EMAIL}\t"),
-], ids=["jobs", "users token", "grades explain", "slack balance"])
+    (["invitations", "list", "c1"], "no invitation links in c1"),
+], ids=["jobs", "users token", "grades explain", "slack balance", "invitations list"])
 def test_light_command_imports_neither_scoring_nor_the_web_app(course, command, expected):
     done, chains = run_podium(*command)
     assert done.returncode == 0, done.stderr

@@ -46,6 +46,7 @@ from podium.models import (
     AuditEvent,
     Competition,
     Course,
+    CourseInvitation,
     DataFile,
     Enrolment,
     Extension,
@@ -92,6 +93,8 @@ class TableSpec:
     refs: dict[str, str] = field(default_factory=dict)
     files: tuple[str, ...] = ()
     folders: tuple[str, ...] = ()
+    # A table added after archives were first written: an archive without it (written before) restores no rows of it.
+    optional: bool = False
 
     @property
     def table(self) -> Table:
@@ -108,6 +111,11 @@ TABLES: tuple[TableSpec, ...] = (
                                           "created_at", "canvas_user_id", "canvas_sis_user_id",
                                           "canvas_sis_login_id", "canvas_section"),
               refs={"user_id": "users", "course_id": "courses"}),
+    # Links are restored working: only their tokens' hashes are kept, so an archive hands out no link.
+    TableSpec("course_invitations", CourseInvitation, (
+        "course_id", "token_hash", "label", "allowed_domains", "expires_at", "created_by", "created_at", "revoked_at",
+        "revoked_by", "joined",
+    ), refs={"course_id": "courses"}, optional=True),
     TableSpec("competitions", Competition, (
         "course_id", "slug", "title", "weight", "slack_eligible", "allow_practice", "auto_release",
         "data_visible_before_open", "opens", "early", "ontime", "late", "metric", "higher_is_better", "id_column",
@@ -188,6 +196,9 @@ AUDIT_ID_FIELDS = {
     "slack.record": {"target": "users", "entry": "slack_entries"},
     "slack.edit": {"target": "users", "entry": "slack_entries"},
     "slack.remove": {"target": "users"},  # the entry is gone; its days and note are in the details
+    "invitation.create": {"invitation": "course_invitations"},
+    "invitation.revoke": {"invitation": "course_invitations"},
+    "invitation.join": {"invitation": "course_invitations"},
 }
 
 
@@ -437,6 +448,9 @@ class Archive:
     def staged(self, member: str) -> Path:
         return self.stage / "members" / member
 
+    def has_table(self, name: str) -> bool:
+        return f"tables/{name}.jsonl" in self.manifest["files"]
+
     def rows(self, name: str) -> list[dict[str, Any]]:
         member = f"tables/{name}.jsonl"
         if member not in self.manifest["files"]:
@@ -674,6 +688,9 @@ def _insert_rows(session: Session, settings: Settings, archive: Archive) -> Rest
         raise ArchiveError(f"{archive.path.name}: tables/courses.jsonl must hold the one course {archive.course!r}")
     format_1_names: dict[int, str] = {}
     for spec in TABLES:
+        if spec.optional and not archive.has_table(spec.name):
+            restored.counts[spec.name] = 0
+            continue
         rows = archive.rows(spec.name)
         if archive.manifest.get("format_version") == 1:
             rows = _format_1_rows(spec.name, rows, format_1_names)

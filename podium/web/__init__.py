@@ -91,9 +91,9 @@ def register_url_converters(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from podium.web import accounts, charts, leaderboards, main, staff, student
+    from podium.web import accounts, charts, invitations, leaderboards, main, staff, student
 
-    for module in (main, accounts, student, leaderboards, staff, charts):
+    for module in (main, accounts, student, leaderboards, staff, invitations, charts):
         app.register_blueprint(module.bp)
     register_api_blueprints(app)
 

@@ -24,7 +24,7 @@ from typing import Callable
 import pytest
 
 from podium.models import User
-from podium.services import extensions, slack, upload_tickets, users
+from podium.services import authority, extensions, invitations, slack, upload_tickets, users
 from podium.services.accounts import reset_token
 from podium.services.courses import get_competition, get_course
 from tests.conftest import predictions
@@ -187,6 +187,16 @@ def ledger_entry(slug: str, email: str) -> Callable[[Ctx, str], dict]:
     return prepare
 
 
+def invitation_of(slug: str) -> Callable[[Ctx, str], dict]:
+    """A fresh invitation link of course `slug` for each role to open, join through or revoke."""
+    def prepare(ctx: Ctx, role: str) -> dict:
+        with ctx.rt.db.session() as session:
+            made = invitations.create(session, get_course(session, slug), by=authority.OPERATOR, actor="test",
+                                      label=f"for {role}")
+            return {"invite": made.token, "invite_id": made.invitation.id}
+    return prepare
+
+
 def ticket_body(ctx: Ctx, role: str, client) -> bytes:
     return predictions().encode()
 
@@ -290,6 +300,23 @@ CASES = [
          staff_only(403), variant="a staff account: an instance administrator's"),
     Case("/staff/<slug>/people/<int:user_id>/reset-link", "POST", "/staff/c1/people/{outsider_id}/reset-link",
          staff_only(404), variant="someone of another course"),
+    # Invitation links: whoever may enrol students (TAs and instructors) makes, sees and revokes a course's links.
+    Case("/staff/<slug>/invitations", "GET", "/staff/c1/invitations", staff_only(200)),
+    Case("/staff/<slug>/invitations", "GET", "/staff/c2/invitations", {**everyone(403), "anonymous": 302},
+         variant="another course"),
+    Case("/staff/<slug>/invitations", "POST", "/staff/c1/invitations", staff_only(200), data={"label": "matrix"}),
+    Case("/staff/<slug>/invitations", "POST", "/staff/c2/invitations", {**everyone(403), "anonymous": 302},
+         data={"label": "matrix"}, variant="another course"),
+    Case("/staff/<slug>/invitations/<int:invitation_id>/revoke", "POST", "/staff/c1/invitations/{invite_id}/revoke",
+         staff_only(302), prepare=invitation_of("c1")),
+    Case("/staff/<slug>/invitations/<int:invitation_id>/revoke", "POST", "/staff/c1/invitations/{invite_id}/revoke",
+         staff_only(404), prepare=invitation_of("c2"), variant="a link of another course"),
+    # A link is its own invitation: anyone signed in may open it; it enrols only who is not in the course yet (the
+    # outsider), and changes no one's role.
+    Case("/join/<token>", "GET", "/join/{invite}", signed_in(200), prepare=invitation_of("c1")),
+    Case("/join/<token>", "GET", "/join/not-a-link", signed_in(404), variant="unknown token"),
+    Case("/join/<token>", "POST", "/join/{invite}", signed_in(302), prepare=invitation_of("c1")),
+    Case("/join/<token>", "POST", "/join/not-a-link", signed_in(404), variant="unknown token"),
     Case("/staff/<slug>/slack", "GET", "/staff/c1/slack", staff_only(200)),
     Case("/staff/<slug>/slack", "POST", "/staff/c1/slack", staff_only(302),
          data={"ledger_text": f"email,days,note\n{EMAIL['student']},1,hw0\n"}),

@@ -123,6 +123,8 @@ NO_SCORES = {
     "static", "main.healthz", "api.openapi", "api.unknown", "accounts.sign_in", "accounts.forgot", "accounts.reset",
     "student.data_file", "student.submission_file", "api.data_file", "api.submission_file", "kaggle.data_list",
     "kaggle.data_download", "kaggle.data_download_all", "kaggle.data_archive", "charts.activity",
+    # Invitation links: the staff page refuses students; a link's page names the course and the viewer's role only.
+    "invitations.staff_page", "invitations.join",
 }
 
 
