@@ -1,13 +1,13 @@
 """course invitations: links that enrol whoever opens them as a student, kept as the hash of their token
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0017"
-down_revision = "0015"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
