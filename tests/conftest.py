@@ -345,6 +345,13 @@ def smtp_server(monkeypatch) -> MailServer:
     server.stop()
 
 
+def send_mail(rt):
+    """One pass over the outbox, as the scheduler's mail job makes it (podium.jobs): what it did."""
+    from podium.services import outbox
+
+    return outbox.send_due(rt.db, attempts=rt.settings.jobs.mail_attempts, worker="tests")
+
+
 @pytest.fixture
 def mail_server(smtp_server) -> list:
     """The messages a real SMTP server that Podium is configured to mail through has received."""

@@ -29,6 +29,7 @@ LONGEST_WAIT = timedelta(hours=1)
 CLAIM = timedelta(minutes=5)  # how long a sender owns a claimed mail; a crashed sender's mails are taken after it
 BATCH = 50  # mails claimed per transaction
 REDACTED = "(not kept: this mail held a sign-in link)"
+SUBJECT_LENGTH = 255  # OutboxMail.subject
 
 
 def enqueue(session: Session, *, kind: str, to: str, subject: str, body: str, user_id: int | None = None,
@@ -39,6 +40,9 @@ def enqueue(session: Session, *, kind: str, to: str, subject: str, body: str, us
     if dedupe_key is not None and already_queued(session, dedupe_key):
         return None
     now = now or utcnow()
+    # A subject built from a long course title must not fail the use case that writes it (PostgreSQL enforces the
+    # column's length): the mail goes with its subject cut short.
+    subject = subject if len(subject) <= SUBJECT_LENGTH else subject[:SUBJECT_LENGTH - 1] + "…"
     mail = OutboxMail(kind=kind, recipient=to, subject=subject, body=body, user_id=user_id, course_id=course_id,
                       dedupe_key=dedupe_key, expires_at=expires_at, holds_link=holds_link, created_at=now,
                       send_after=now, state=MailState.PENDING, attempts=0, last_error="")
@@ -212,6 +216,11 @@ def _send_one(client: smtplib.SMTP, sender: str, mail: Outgoing) -> Exception | 
         if exc.smtp_code >= 500:
             return Undeliverable(f"the mail server refused the mail ({exc.smtp_code} {_text(exc.smtp_error)})")
         return ConnectionError(f"the mail server deferred the mail ({exc.smtp_code} {_text(exc.smtp_error)})")
+    except (smtplib.SMTPNotSupportedError, UnicodeError, ValueError) as exc:
+        # This mail cannot be written to this server (an address with letters beyond ASCII, which needs SMTPUTF8,
+        # or a header that cannot be encoded). It fails alone: raised, it would break off the connection and fail
+        # the mails after it in the batch, on every pass, until their attempts ran out.
+        return Undeliverable(f"the mail could not be written for the mail server ({exc})")
     return None
 
 
