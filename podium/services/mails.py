@@ -28,7 +28,7 @@ from podium.models import Course, MailState, OutboxMail, User, utcnow
 from podium.services import accounts, audit, outbox, ratelimit, users
 
 RESET, WELCOME, ADDED = "reset", "welcome", "added"
-KIND_WORDS = {RESET: "password link", WELCOME: "welcome with a sign-in link", ADDED: "added to the course"}
+KIND_WORDS = {RESET: "password link", WELCOME: "welcome, with a link", ADDED: "added notice"}
 ROLE_WORDS = {Role.student: "a student", Role.staff: "a TA", Role.instructor: "an instructor"}
 LISTED = 300  # sent and expired mails listed for staff (every failed and waiting one is listed)
 
@@ -270,8 +270,8 @@ def _new_body(session: Session, settings: Settings, mail: OutboxMail, actor: str
     course = session.get(Course, mail.course_id) if mail.course_id is not None else None
     role = users.role_in(user, course) if user is not None and course is not None else None
     if mail.kind not in (RESET, WELCOME) or user is None or (mail.kind == WELCOME and role is None):
-        raise Refused(f"Mail {mail.id} held a link that was not kept; make a new one instead of trying this one "
-                      "again.")
+        raise Refused(f"Mail {mail.id} to {mail.recipient} held a link that was not kept; make a new one instead of "
+                      "trying this one again.")
     if missing := missing_for_links(settings):
         raise Refused("A new link cannot be mailed: this server lacks " + " and ".join(missing) + ".")
     link, mail.expires_at = _new_link(session, settings, user, actor, course)
