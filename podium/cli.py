@@ -250,16 +250,23 @@ def _refuse_account_changes(user, course, *, name: str, password: str | None, le
 @click.option("--course", "course_slug", required=True)
 @click.option("--email-domain", default="",
               help="for Canvas's gradebook export: the domain its SIS Login IDs are addresses at (jdoe -> jdoe@DOMAIN)")
+@click.option("--welcome-mail", is_flag=True,
+              help="mail each account the import makes a link to set its password, and each existing account it "
+                   "adds to the course a notice (needs PODIUM_SMTP_HOST and PODIUM_BASE_URL)")
 @click.pass_context
-def users_import(ctx, roster: Path, course_slug: str, email_domain: str) -> None:
+def users_import(ctx, roster: Path, course_slug: str, email_domain: str, welcome_mail: bool) -> None:
     """Enrol everyone in ROSTER.csv (columns email,name[,role], or Canvas's gradebook export, whose students are
     enrolled with their Canvas ids kept); the names are those of new accounts only."""
     from podium.services import courses, users as users_service
 
-    with runtime(ctx).db.session() as session:
+    rt = runtime(ctx)
+    with rt.db.session() as session:
         result = users_service.import_roster(session, courses.get_course(session, course_slug), roster, actor=actor(),
-                                             email_domain=email_domain)
+                                             email_domain=email_domain, welcome=rt.settings if welcome_mail else None)
     click.echo(f"{result.added} added, {result.updated} already had accounts (left as they were)")
+    if welcome_mail:
+        click.echo(f"{result.welcomed} welcome mails with a sign-in link and {result.notified} notices queued; "
+                   "`podium mail list` shows them")
     if result.canvas_linked:
         click.echo(f"Canvas ids kept for {result.canvas_linked}")
     for email in result.staff_skipped:
@@ -403,6 +410,60 @@ def invitations_revoke(ctx, invitation_id: int) -> None:
         revoked = service.revoke(session, None, invitation_id, by=authority.OPERATOR, actor=actor())
         click.echo(f"invitation link {invitation_id} of {revoked.course.slug} revoked; {revoked.joined} joined "
                    "through it and stay enrolled")
+# --- mail ------------------------------------------------------------------------------------------------
+
+
+@cli.group()
+def mail() -> None:
+    """The outbox: every mail Podium writes, sent by the background work of `podium run`."""
+
+
+@mail.command("list")
+@click.option("--course", "course_slug", default=None, help="only the mails of this course")
+@click.option("--state", type=click.Choice(["pending", "sent", "failed", "expired"]), default=None,
+              help="only the mails in this state")
+@click.pass_context
+def mail_list(ctx, course_slug: str | None, state: str | None) -> None:
+    """One line per mail, failed first: id, state, kind, course, recipient, attempts, when, subject, last error.
+    Never a mail's body."""
+    from podium.services import mails
+
+    with runtime(ctx).db.session() as session:
+        lines = mails.describe(mails.all_mails(session, course_slug, state))
+    for line in lines:
+        click.echo(line)
+    if not lines:
+        click.echo("no mails", err=True)
+
+
+@mail.command("send")
+@click.pass_context
+def mail_send(ctx) -> None:
+    """Send the mails that are due, now, once (what `podium run` does every PODIUM_MAIL_SECONDS), and print what
+    happened to each."""
+    from podium.services import leases, outbox
+
+    rt = runtime(ctx)
+    done = outbox.send_due(rt.db, attempts=rt.settings.jobs.mail_attempts, worker=f"cli {leases.this_process()}")
+    for what, ids in (("sent", done.sent), ("to retry", done.retrying), ("given up", done.failed),
+                      ("expired", done.expired)):
+        click.echo(f"{len(ids)} {what}" + (f": {', '.join(map(str, ids))}" if ids else ""))
+    if not done.configured:
+        raise PodiumError("no mail server is configured (PODIUM_SMTP_HOST): nothing was sent, the mails wait")
+
+
+@mail.command("retry")
+@click.argument("mail_id", type=int)
+@click.pass_context
+def mail_retry(ctx, mail_id: int) -> None:
+    """Put failed mail MAIL_ID back in the outbox with all its attempts (audited); a mail that held a link gets a
+    new one."""
+    from podium.services import mails
+
+    rt = runtime(ctx)
+    with rt.db.session() as session:
+        done = mails.retry(session, rt.settings, mail_id, actor=actor())
+        click.echo(f"mail {done.id} to {done.recipient} is queued again")
 
 
 # --- submissions -----------------------------------------------------------------------------------------

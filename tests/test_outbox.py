@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
+from podium.config import SmtpSettings
 from podium.models import MailState, OutboxMail, utcnow
 from podium.services import outbox
+from tests.conftest import MailServer
 
 ATTEMPTS = 5
 
@@ -136,3 +139,50 @@ def test_without_a_mail_server_configured_mails_wait(rt, monkeypatch):
 
     assert report.configured is False and not report.anything
     assert stored(rt, mail_id).state == MailState.PENDING
+
+
+@pytest.fixture
+def ascii_only_server(monkeypatch):
+    server = MailServer(smtputf8=False)
+    server.start()
+    monkeypatch.setenv("PODIUM_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("PODIUM_SMTP_PORT", str(server.port))
+    monkeypatch.setenv("PODIUM_SMTP_STARTTLS", "false")
+    yield server
+    server.stop()
+
+
+def test_a_mail_the_server_cannot_take_fails_alone_and_the_rest_of_its_batch_goes(rt, ascii_only_server):
+    """An address with letters beyond ASCII needs SMTPUTF8, which this server (like many) does not offer: that mail
+    is given up on, and the mails after it on the same connection are sent, not failed with it on every pass."""
+    unusual, fine = queue(rt, to="zoë@example.edu"), queue(rt, to="ana@example.edu")
+
+    report = send(rt)
+
+    assert report.failed == [unusual] and report.sent == [fine]
+    assert [m["To"] for m in ascii_only_server.messages] == ["ana@example.edu"]
+    assert "could not be written for the mail server" in stored(rt, unusual).last_error
+
+
+def test_a_subject_longer_than_its_column_or_on_several_lines_is_made_one_short_line(rt, smtp_server):
+    several = queue(rt, subject="Added to Deep\nLearning,\r\n Fall")
+    mail_id = queue(rt, subject="You were added to " + "A very long course title " * 20)
+
+    assert stored(rt, several).subject == "Added to Deep Learning, Fall"
+
+    assert len(stored(rt, mail_id).subject) == outbox.SUBJECT_LENGTH and stored(rt, mail_id).subject.endswith("…")
+    assert sorted(send(rt).sent) == [several, mail_id]
+
+
+def test_a_sender_that_breaks_midway_records_what_it_sent_and_retries_the_rest(rt):
+    first, second = queue(rt, to="a@example.edu"), queue(rt, to="b@example.edu")
+
+    def breaks_after_one(smtp, mails):
+        yield mails[0].id, None
+        raise RuntimeError("a fault of the sender")
+
+    report = outbox.send_due(rt.db, attempts=ATTEMPTS, worker="w1", transport=breaks_after_one,
+                             smtp=SmtpSettings("127.0.0.1", 25, "podium@example.edu", None, None, False))
+
+    assert report.sent == [first] and report.retrying == [second]  # the first is never sent twice
+    assert "a fault of the sender" in stored(rt, second).last_error

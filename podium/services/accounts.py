@@ -8,20 +8,18 @@ the idle and absolute lifetimes of the settings (PODIUM_SESSION_IDLE_MINUTES, PO
 
 Reset links need no table: a link is signed with the server's secret and carries a fingerprint of the account's
 current password hash, so it stops working the moment the password changes (one use), or after `RESET_MAX_AGE`.
-Nothing assumes a mail server; when SMTP settings are given (PODIUM_SMTP_HOST and friends) the link is also mailed.
+Nothing assumes a mail server: staff hand links over; when one is configured, podium.services.mails mails them
+through the outbox.
 """
 from __future__ import annotations
 
 import hashlib
-import smtplib
-from email.message import EmailMessage
 from functools import lru_cache
-from typing import Callable
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
-from podium.config import Settings, SmtpSettings
+from podium.config import Settings
 from podium.errors import NotFound, PodiumError
 from podium.models import Course, User
 from podium.services import audit, names, ratelimit, users
@@ -74,21 +72,6 @@ def may_mail_reset_link(session: Session, limiter: ratelimit.Limiter, email: str
     email) under the sign-in limit, so the form cannot flood someone's mailbox."""
     session.commit()  # as in sign_in: no open transaction while the counter is written
     return not limiter.take(ratelimit.RESET_MAIL, users.email_key(email), limiter.limits.sign_in)
-
-
-def mail_reset_link_if_known(session: Session, limiter: ratelimit.Limiter, smtp: SmtpSettings, secret: str,
-                             email: str, link_for: Callable[[str], str]) -> bool:
-    """What the forgot form does once its answer has gone: mail a reset link when the email has an account and the
-    account's reset mails are under their limit. Whether it mailed; the answer never depends on it."""
-    if not may_mail_reset_link(session, limiter, email):
-        return False
-    user = users.account_of(session, email)
-    if user is None:
-        return False
-    token = issue_reset_token(session, secret, user, actor=user.email)
-    session.commit()  # the audit record stays even when the mail server refuses
-    mail_reset_link(smtp, user, link_for(token))
-    return True
 
 
 @lru_cache(maxsize=1)
@@ -171,32 +154,6 @@ def issue_reset_token(session: Session, secret: str, user: User, actor: str, cou
     """A reset token for a link staff hand out; issuing one is audited (the link lets its holder set the password)."""
     audit.record(session, actor, "user.reset_link", course_id=course_id, target=user.email)
     return reset_token(secret, user)
-
-
-# --- mail, only when configured ----------------------------------------------------------------------------
-
-
-def mail_reset_link(smtp: SmtpSettings, user: User, link: str) -> None:
-    message = EmailMessage()
-    message["From"], message["To"], message["Subject"] = smtp.sender, user.email, "Set your Podium password"
-    message.set_content(f"Hello {user.name or user.email},\n\nOpen this link to set a new Podium password:\n\n{link}\n\n"
-                        f"It works once and for {RESET_MAX_AGE // 86400} days. If you did not ask for it, ignore this mail.\n")
-    try:
-        with smtplib.SMTP(smtp.host, smtp.port, timeout=20) as client:
-            if smtp.starttls:
-                client.starttls()
-            if smtp.username:
-                client.login(smtp.username, smtp.password or "")
-            client.send_message(message)
-    except (smtplib.SMTPException, OSError) as exc:
-        raise MailNotSent(f"The mail server did not take the mail to {user.email} ({exc}); the link still works: "
-                          "hand it over another way.") from None
-
-
-class MailNotSent(PodiumError):
-    """The mail server refused a mail or could not be reached; nothing else failed."""
-
-    code = 502
 
 
 # --- the profile -------------------------------------------------------------------------------------------

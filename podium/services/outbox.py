@@ -29,6 +29,7 @@ LONGEST_WAIT = timedelta(hours=1)
 CLAIM = timedelta(minutes=5)  # how long a sender owns a claimed mail; a crashed sender's mails are taken after it
 BATCH = 50  # mails claimed per transaction
 REDACTED = "(not kept: this mail held a sign-in link)"
+SUBJECT_LENGTH = 255  # OutboxMail.subject
 
 
 def enqueue(session: Session, *, kind: str, to: str, subject: str, body: str, user_id: int | None = None,
@@ -39,6 +40,11 @@ def enqueue(session: Session, *, kind: str, to: str, subject: str, body: str, us
     if dedupe_key is not None and already_queued(session, dedupe_key):
         return None
     now = now or utcnow()
+    # A subject built from a long course title must not fail the use case that writes it (PostgreSQL enforces the
+    # column's length): the mail goes with its subject cut short.
+    # A header is one line: a title written over several lines in a course file would make the mail unwritable.
+    subject = " ".join(subject.split())
+    subject = subject if len(subject) <= SUBJECT_LENGTH else subject[:SUBJECT_LENGTH - 1] + "…"
     mail = OutboxMail(kind=kind, recipient=to, subject=subject, body=body, user_id=user_id, course_id=course_id,
                       dedupe_key=dedupe_key, expires_at=expires_at, holds_link=holds_link, created_at=now,
                       send_after=now, state=MailState.PENDING, attempts=0, last_error="")
@@ -108,11 +114,24 @@ def send_due(db, *, attempts: int, worker: str, now: datetime | None = None,
             batch = _claim(session, worker, now)
         if not batch:
             return report
-        outcomes = dict(transport(smtp, batch))
+        outcomes = _outcomes(transport, smtp, batch)
         with db.session() as session:
             for mail in batch:
                 _record(session, mail.id, worker, outcomes.get(mail.id, RuntimeError("not attempted")), attempts,
                         now, report)
+
+
+def _outcomes(transport: Transport, smtp: SmtpSettings, batch: list[Outgoing]) -> dict[int, Exception | None]:
+    """Each mail's outcome as the transport reports it. Should the transport itself fail midway, the mails it had
+    sent are still recorded as sent (not sent twice once their claim lapses) and the others are tried again."""
+    outcomes: dict[int, Exception | None] = {}
+    try:
+        for mail_id, error in transport(smtp, batch):
+            outcomes[mail_id] = error
+    except Exception as exc:  # noqa: BLE001 - recorded on each mail not yet sent, and retried
+        broken = ConnectionError(f"sending broke off ({type(exc).__name__}: {exc})")
+        outcomes.update({mail.id: broken for mail in batch if mail.id not in outcomes})
+    return outcomes
 
 
 def _expire(session: Session, now: datetime) -> list[int]:
@@ -196,10 +215,10 @@ def deliver(smtp: SmtpSettings, mails: Iterable[Outgoing]) -> Iterable[tuple[int
 
 
 def _send_one(client: smtplib.SMTP, sender: str, mail: Outgoing) -> Exception | None:
-    message = EmailMessage()
-    message["From"], message["To"], message["Subject"] = sender, mail.recipient, mail.subject
-    message.set_content(mail.body)
     try:
+        message = EmailMessage()
+        message["From"], message["To"], message["Subject"] = sender, mail.recipient, mail.subject
+        message.set_content(mail.body)
         client.send_message(message)
     except smtplib.SMTPSenderRefused as exc:
         # The instance's own sender address (PODIUM_SMTP_FROM) is at fault, not this mail: it waits for a fix.
@@ -212,6 +231,11 @@ def _send_one(client: smtplib.SMTP, sender: str, mail: Outgoing) -> Exception | 
         if exc.smtp_code >= 500:
             return Undeliverable(f"the mail server refused the mail ({exc.smtp_code} {_text(exc.smtp_error)})")
         return ConnectionError(f"the mail server deferred the mail ({exc.smtp_code} {_text(exc.smtp_error)})")
+    except (smtplib.SMTPNotSupportedError, UnicodeError, ValueError) as exc:
+        # This mail cannot be written to this server (an address with letters beyond ASCII, which needs SMTPUTF8,
+        # or a header that cannot be encoded). It fails alone: raised, it would break off the connection and fail
+        # the mails after it in the batch, on every pass, until their attempts ran out.
+        return Undeliverable(f"the mail could not be written for the mail server ({exc})")
     return None
 
 

@@ -10,6 +10,7 @@ import unicodedata
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -19,6 +20,9 @@ from podium.errors import Forbidden, NotFound, PodiumError
 from podium.models import Competition, Course, Enrolment, Role, Submission, User, utcnow
 from podium.services import audit, authority, names, regrades
 from podium.services.canvas_roster import CanvasRow, is_canvas_export, read_canvas_roster
+
+if TYPE_CHECKING:
+    from podium.config import Settings
 
 API_KEY_BYTES = 24
 ROSTER_COLUMNS = ("email", "name", "role")
@@ -180,6 +184,12 @@ class RosterResult:
     already_enrolled: int = 0  # people the course had (their role set to the roster's)
     canvas_linked: int = 0  # enrolments whose Canvas ids were kept or changed (a Canvas gradebook export)
     staff_skipped: tuple[str, ...] = ()  # course staff named in a Canvas export, left as they were
+    welcomed: int = 0  # welcome mails with a sign-in link queued, one per account the import made
+    notified: int = 0  # notices queued to existing accounts the import added to the course
+
+    @property
+    def mailed(self) -> int:
+        return self.welcomed + self.notified
 
 
 @dataclass(frozen=True)
@@ -213,7 +223,8 @@ def read_roster(text: str) -> list[tuple[int, str, str, Role]]:
 
 
 def import_roster(session: Session, course: Course, roster: Path | str, actor: str = "cli",
-                  by: authority.Actor = authority.OPERATOR, *, email_domain: str = "") -> RosterResult:
+                  by: authority.Actor = authority.OPERATOR, *, email_domain: str = "",
+                  welcome: Settings | None = None) -> RosterResult:
     """Enrol everyone in a CSV with columns email,name[,role] (role defaults to student), each row under the same
     rule as a single add (podium.services.authority), asked of `by`.
 
@@ -223,7 +234,16 @@ def import_roster(session: Session, course: Course, roster: Path | str, actor: s
 
     The whole file is checked, rules included, before anything is written, so a bad or refused line leaves the
     course as it was.
+
+    With `welcome` (the server's settings; opt-in per import), each account the import makes gets a welcome mail
+    with a link to set its password, and each existing account the import adds to the course a notice without a
+    link (podium.services.mails); people already in the course get nothing. Refused, before anything is read,
+    when the server cannot mail links.
     """
+    from podium.services import mails  # it builds on accounts, which builds on this module
+
+    if welcome is not None:
+        mails.require_welcome_mail(welcome)
     text = Path(roster).read_text(encoding="utf-8-sig") if isinstance(roster, Path) else roster
     skipped: tuple[str, ...] = ()
     if is_canvas_export(text):
@@ -232,20 +252,29 @@ def import_roster(session: Session, course: Course, roster: Path | str, actor: s
         people = [RosterPerson(line, email, name, role) for line, email, name, role in read_roster(text)]
     accounts = {p.email: find_user(session, p.email) for p in people}
     _check_roster(course, people, accounts, by)
-    added = updated = enrolled = already = linked = 0
+    added = updated = enrolled = already = linked = welcomed = notified = 0
     for person in people:
         user = accounts[person.email]
-        in_course = user is not None and authority.role_of(user, course) is not None
+        made, in_course = user is None, user is not None and authority.role_of(user, course) is not None
         user = add_user(session, person.email, course, person.role, name=person.name, actor=actor, by=by)
-        updated += accounts[person.email] is not None
-        added += accounts[person.email] is None
+        updated += not made
+        added += made
         accounts[person.email] = user
         already += in_course
         enrolled += not in_course
         if person.canvas is not None:
             linked += _keep_canvas_ids(session, course, user, person.canvas, actor)
+        if welcome is not None and made:
+            mails.queue_welcome(session, welcome, course, user, person.role, actor=actor)
+            welcomed += 1
+        elif welcome is not None and not in_course:
+            mails.queue_added_notice(session, welcome, course, user, person.role)
+            notified += 1
+    if welcome is not None:
+        audit.record(session, actor, "roster.welcome_mail", course_id=course.id, welcome_mails=welcomed,
+                     notices=notified)
     return RosterResult(added=added, updated=updated, enrolled=enrolled, already_enrolled=already,
-                        canvas_linked=linked, staff_skipped=skipped)
+                        canvas_linked=linked, staff_skipped=skipped, welcomed=welcomed, notified=notified)
 
 
 def _check_roster(course: Course, people: list[RosterPerson], accounts: dict[str, User | None],

@@ -7,13 +7,12 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
 
-from podium.config import SmtpSettings
 from podium.errors import PodiumError
-from podium.services import accounts, ratelimit, users
+from podium.services import accounts, mails, ratelimit, users
 from podium.web.access import me, signed_in
 from podium.web.context import current_user, db_session, rt, sign_in_session, sign_out_session
 from podium.web.limits import limited_per_address
-from podium.web.links import external_url, reset_mail
+from podium.web.links import links_mailed
 from podium.web.security import no_store
 
 bp = Blueprint("accounts", __name__)
@@ -73,34 +72,33 @@ def sign_out_everywhere():
 @bp.route("/forgot", methods=["GET", "POST"])
 @limited_per_address("forgot", "the forgotten-password page")
 def forgot():
-    smtp = reset_mail()
+    can_mail = links_mailed()
     if request.method == "GET":
-        return render_template("accounts/forgot.html", can_mail=smtp is not None)
+        return render_template("accounts/forgot.html", can_mail=can_mail)
     # The same answer whether or not the address has an account, so the form cannot be used to test addresses; and
-    # in the same time: everything that depends on the account (its lookup, the limit, the mail) runs once the
-    # answer has been sent.
-    response = make_response(render_template("accounts/forgot.html", can_mail=smtp is not None, sent=True))
-    if smtp is not None:
-        response.call_on_close(_after_the_answer(smtp, request.form.get("email", "")))
+    # in the same time: everything that depends on the account (its lookup, the limit, writing the mail to the
+    # outbox) runs once the answer has been sent. The mail itself goes out with the background work.
+    response = make_response(render_template("accounts/forgot.html", can_mail=can_mail, sent=True))
+    if can_mail:
+        response.call_on_close(_after_the_answer(request.form.get("email", "")))
     return response
 
 
-def _after_the_answer(smtp: SmtpSettings, email: str) -> Callable[[], None]:
-    """The reset mail for `email`, to send when the server closes the response (after its last byte went out).
+def _after_the_answer(email: str) -> Callable[[], None]:
+    """Queue the reset mail for `email` when the server closes the response (after its last byte went out).
 
-    By then the request's context is gone: it runs in an application context of its own, and its failures (a mail
-    server that refuses) are logged, since nobody is waiting for an answer any more."""
+    By then the request's context is gone: it runs in an application context of its own, and its failures are
+    logged, since nobody is waiting for an answer any more."""
     app = current_app._get_current_object()
 
-    def mail() -> None:
+    def queue() -> None:
         with app.app_context():
             try:
-                accounts.mail_reset_link_if_known(db_session(), limiter(), smtp, rt().settings.secret_key, email,
-                                                  lambda token: external_url("accounts.reset", token=token))
+                mails.queue_reset_if_known(db_session(), limiter(), rt().settings, email)
             except Exception:  # noqa: BLE001 - logged: the answer is sent, nothing else can report it
-                log.exception("the password reset mail asked for on /forgot was not sent")
+                log.exception("the password reset mail asked for on /forgot was not queued")
 
-    return mail
+    return queue
 
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])

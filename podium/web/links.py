@@ -1,4 +1,4 @@
-"""Absolute links that leave the request (a mailed reset link): built from PODIUM_BASE_URL, never from the request's
+"""Absolute links that leave the request (a reset link shown to staff): built from PODIUM_BASE_URL, never from the request's
 Host or X-Forwarded-Host, which whoever sends the request chooses. A password-reset mail asked for with
 `Host: evil.example` would otherwise carry a link that hands the token to evil.example."""
 from __future__ import annotations
@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app, url_for
 
-from podium.config import SmtpSettings, smtp_settings
+from podium.services import mails
 from podium.web.context import rt
 
 log = logging.getLogger(__name__)
@@ -35,12 +35,12 @@ def absolute_url(endpoint: str, **values) -> str:
     return external_url(endpoint, **values) or url_for(endpoint, **values, _external=True)
 
 
-def reset_mail() -> SmtpSettings | None:
-    """The mail server for reset links, when one is configured and so is PODIUM_BASE_URL, the only address a mailed
-    link may point at. Without it nothing is mailed and the forgot page sends people to their staff."""
-    smtp = smtp_settings()
-    if smtp is not None and rt().settings.base_url is None:
-        log.warning("PODIUM_SMTP_HOST is set but PODIUM_BASE_URL is not: reset links are not mailed, since a link "
-                    "may only point at the configured address; set PODIUM_BASE_URL to the address of this site")
-        return None
-    return smtp
+def links_mailed() -> bool:
+    """Whether links can be mailed (podium.services.mails): a mail server and PODIUM_BASE_URL, the only address a
+    mailed link may point at, are both configured. Without them nothing is mailed: the forgot page sends people to
+    their staff, and staff hand links over."""
+    missing = mails.missing_for_links(rt().settings)
+    if missing == ["the site's address (PODIUM_BASE_URL)"]:
+        log.warning("PODIUM_SMTP_HOST is set but PODIUM_BASE_URL is not: links are not mailed, since a link may "
+                    "only point at the configured address; set PODIUM_BASE_URL to the address of this site")
+    return not missing

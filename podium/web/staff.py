@@ -15,13 +15,14 @@ from podium import rules
 from podium.domain import Role, utcnow
 from podium.errors import FieldError, NotFound, PodiumError, Refused, RegradeNeeded
 from podium.services import (accounts, authority, browse, competition_settings, competitions, courses, export, extensions,
-                             grade_tables, grading, finalisations, overview, slack, standing, submissions, users)
+                             grade_tables, grading, finalisations, mails, overview, slack, standing, submissions,
+                             users)
 from podium.web import tables
 from podium.web.access import (competition_for_instructor, competition_for_staff, course_for_instructor,
                                course_for_staff, me, role_in, signed_in)
 from podium.web.context import db_session, rt
 from podium.web.forms import NOTHING, SentBack, sent_back
-from podium.web.links import reset_mail, shown_url
+from podium.web.links import links_mailed, shown_url
 from podium.web.security import no_store
 from podium.web.tasks import Rescores
 
@@ -106,7 +107,8 @@ def shown(template: str, back: SentBack = NOTHING, **values):
 def overview_page(slug: str):
     course = course_for_staff(slug)
     glance = overview.course_glance(db_session(), course, utcnow())
-    return render_template("staff/overview.html", **page_args(course=course, glance=glance, now=utcnow()))
+    return render_template("staff/overview.html", **page_args(course=course, glance=glance, now=utcnow(),
+                                                              failed_mails=mails.failed_in(db_session(), course)))
 
 
 @bp.get("/competitions/<cid>/missed-early")
@@ -130,7 +132,7 @@ def people_page(course, back: SentBack = NOTHING):
     role_filter = request.args.get("role", "")
     found = browse.people(db_session(), course, tables.read(browse.PEOPLE), role=role_filter)
     return shown("staff/people.html", back, course=course, found=found, role_filter=role_filter,
-                 counts=browse.role_counts(db_session(), course),
+                 counts=browse.role_counts(db_session(), course), can_mail=links_mailed(),
                  may_link=lambda user: authority.may_issue_link(viewer, user),
                  may_unenrol=lambda user: authority.may_manage_enrolment(viewer, course, user, authority.REMOVED))
 
@@ -145,14 +147,19 @@ def import_people(slug: str):
             raise FieldError("roster_text", "choose a roster CSV (columns email,name[,role], or Canvas's gradebook "
                                             "export) or paste its lines")
         result = users.import_roster(db_session(), course, text, actor=me().email, by=me(),
-                                     email_domain=request.form.get("email_domain", ""))
+                                     email_domain=request.form.get("email_domain", ""),
+                                     welcome=rt().settings if request.form.get("welcome_mail") else None)
     except PodiumError as exc:
-        return people_page(course, sent_back("import", exc))
+        return people_page(course, sent_back("import", exc, {"welcome_mail": "Welcome mail"}))
     # Counted by the course, not by account: whether an address has an account elsewhere is not the course's to know.
     flash(f"Roster imported: {result.enrolled} enrolled, {result.already_enrolled} already in the course"
           + (f", Canvas ids kept for {result.canvas_linked}" if result.canvas_linked else "")
           + (f"; {len(result.staff_skipped)} staff in the file left as they were" if result.staff_skipped else "")
           + ".")
+    if request.form.get("welcome_mail"):
+        flash(f"{result.mailed} welcome mail{'' if result.mailed == 1 else 's'} queued, one to each person the "
+              "import enrolled (a link to set a password for a new account, a notice for an existing one); they "
+              "go out within a minute or so, and the Mail page shows each one.")
     return redirect(url_for("staff.people", slug=slug))
 
 
@@ -239,26 +246,22 @@ def remove_person(slug: str, user_id: int):
 @no_store
 @signed_in
 def reset_link(slug: str, user_id: int):
+    """A reset link for a member: shown on the page to hand over, or (`mail`) mailed through the outbox, in which
+    case the page shows none: the link is in the mail alone."""
     course = course_for_staff(slug)
     user = member_or_404(course, user_id).user
     try:
         authority.require_link(me(), user)
     except PodiumError as exc:
         return people_page(course, sent_back("people", exc))
+    can_mail = links_mailed()
+    if can_mail and request.form.get("mail"):
+        mails.queue_reset(db_session(), rt().settings, user, actor=me().email, course=course)
+        return shown("staff/reset_link.html", course=course, person=user, link=None, mailed=True, can_mail=True)
     token = accounts.issue_reset_token(db_session(), rt().settings.secret_key, user, actor=me().email,
                                        course_id=course.id)
     link = shown_url("accounts.reset", token=token)  # absolute only under PODIUM_BASE_URL
-    mailed, back = False, NOTHING
-    smtp = reset_mail()
-    if smtp is not None and request.form.get("mail"):
-        try:
-            accounts.mail_reset_link(smtp, user, link)
-            mailed = True
-        except accounts.MailNotSent as exc:
-            # The page still hands out the link (and the audit log keeps that it was issued).
-            back = SentBack("mail", message=exc.message, code=exc.code)
-    return shown("staff/reset_link.html", back, course=course, person=user, link=link, mailed=mailed,
-                 can_mail=smtp is not None)
+    return shown("staff/reset_link.html", course=course, person=user, link=link, mailed=False, can_mail=can_mail)
 
 
 @bp.get("/<slug>/students/<int:user_id>")
@@ -540,6 +543,31 @@ def jobs_page(slug: str):
     course = course_for_staff(slug)
     report = finalisations.report(db_session(), course, rt().settings.jobs.finalise_grace_seconds)
     return render_template("staff/jobs.html", **page_args(course=course, report=report, now=utcnow()))
+
+
+@bp.get("/<slug>/mail")
+@signed_in
+def mail_page(slug: str):
+    return _mail_page(course_for_staff(slug))
+
+
+def _mail_page(course, back: SentBack = NOTHING):
+    return shown("staff/mail.html", back, course=course, mail=mails.course_mails(db_session(), course),
+                 can_mail=links_mailed(), now=utcnow())
+
+
+@bp.post("/<slug>/mail/<int:mail_id>/retry")
+@signed_in
+def retry_mail(slug: str, mail_id: int):
+    course = course_for_staff(slug)
+    try:
+        mail = mails.retry(db_session(), rt().settings, mail_id, actor=me().email, course=course)
+    except NotFound:
+        raise
+    except PodiumError as exc:
+        return _mail_page(course, sent_back("mail", exc))
+    flash(f"Mail {mail.id} to {mail.recipient} is queued again; it goes out within a minute or so.")
+    return redirect(url_for("staff.mail_page", slug=slug))
 
 
 # --- one competition -------------------------------------------------------------------------------------

@@ -23,8 +23,8 @@ from typing import Callable
 
 import pytest
 
-from podium.models import User
-from podium.services import authority, extensions, invitations, slack, upload_tickets, users
+from podium.models import MailState, User
+from podium.services import authority, extensions, invitations, outbox, slack, upload_tickets, users
 from podium.services.accounts import reset_token
 from podium.services.courses import get_competition, get_course
 from tests.conftest import predictions
@@ -197,6 +197,18 @@ def invitation_of(slug: str) -> Callable[[Ctx, str], dict]:
     return prepare
 
 
+def failed_mail(slug: str) -> Callable[[Ctx, str], dict]:
+    """A mail of course `slug` that failed, for each role to try again."""
+    def prepare(ctx: Ctx, role: str) -> dict:
+        with ctx.rt.db.session() as session:
+            mail = outbox.enqueue(session, kind="added", to=EMAIL["student"], subject=f"for {role} to try",
+                                  body="x", course_id=get_course(session, slug).id)
+            mail.state, mail.last_error = MailState.FAILED, "550 no such user"
+            session.flush()
+            return {"mail": mail.id}
+    return prepare
+
+
 def ticket_body(ctx: Ctx, role: str, client) -> bytes:
     return predictions().encode()
 
@@ -276,6 +288,14 @@ CASES = [
     Case("/staff/<slug>/grades", "GET", "/staff/c1/grades", staff_only(200)),
     Case("/staff/<slug>/grades.csv", "GET", "/staff/c1/grades.csv", staff_only(200)),
     Case("/staff/<slug>/jobs", "GET", "/staff/c1/jobs", staff_only(200)),
+    # The course's mail: its own mails only; a mail of another course is not found from this course's pages.
+    Case("/staff/<slug>/mail", "GET", "/staff/c1/mail", staff_only(200)),
+    Case("/staff/<slug>/mail", "GET", "/staff/c2/mail", {**everyone(403), "anonymous": 302},
+         variant="another course"),
+    Case("/staff/<slug>/mail/<int:mail_id>/retry", "POST", "/staff/c1/mail/{mail}/retry", staff_only(302),
+         prepare=failed_mail("c1")),
+    Case("/staff/<slug>/mail/<int:mail_id>/retry", "POST", "/staff/c1/mail/{mail}/retry", staff_only(404),
+         prepare=failed_mail("c2"), variant="a mail of another course"),
     Case("/staff/<slug>/people", "GET", "/staff/c1/people", staff_only(200)),
     Case("/staff/<slug>/people/import", "POST", "/staff/c1/people/import", staff_only(302),
          data={"roster_text": "email,name\nnew1@c1.test,New One\n"}),
