@@ -276,6 +276,17 @@ def test_no_reminder_for_a_passed_deadline_and_a_scored_submission_in_the_window
     assert remind(rt, comp.ontime) == 0 and remind(rt, comp.ontime + timedelta(days=1)) == 0
 
 
+def test_the_schedulers_lease_holder_runs_the_reminder_pass(rt, course):
+    change_competition(rt, course.comp_id, ontime=utcnow() + timedelta(hours=12))
+    opt_in(rt, course.student, deadline_reminders=True)
+    leader, other = jobs.BackgroundJobs(rt, None, holder="one"), jobs.BackgroundJobs(rt, None, holder="two")
+
+    assert leader.remind_if_leading() == 1
+    assert other.remind_if_leading() is None  # not the lease holder: it leaves the pass to the one that is
+    assert leader.remind_if_leading() == 0  # already written
+    assert rt.settings.jobs.reminder_seconds == 300
+
+
 def test_a_reminder_not_sent_by_its_deadline_expires(rt, course, smtp_server):
     comp = schedule(rt, course.comp_id)
     opt_in(rt, course.student, deadline_reminders=True)
