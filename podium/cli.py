@@ -591,6 +591,22 @@ def interactive() -> bool:
 
 @cli.command()
 @click.argument("competition")
+@click.pass_context
+def remind(ctx, competition: str) -> None:
+    """Mail a reminder of the early deadline to every student of COMPETITION without a scored submission yet
+    whose own early deadline is ahead (the overview lists them), whatever notifications they chose: it is a message
+    from the course staff. Audited; a student is mailed at most once a day, so running it again mails nobody twice."""
+    from podium.services import courses, notifications
+
+    with runtime(ctx).db.session() as session:
+        comp = courses.get_competition(session, competition)
+        done = notifications.remind_without_early(session, comp, actor())
+        words = notifications.staff_reminder_words(comp, done)
+    click.echo(words)
+
+
+@cli.command()
+@click.argument("competition")
 @click.option("--yes", is_flag=True, help="Release without asking (needed when not run in a terminal).")
 @click.option("--override", metavar="REASON", default=None,
               help="Release although the late window is still open (extensions included) or uploads are unscored; "

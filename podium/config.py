@@ -104,6 +104,9 @@ class JobSettings:
     # default keeps trying for about a day while the mail server is down.
     mail_seconds: float = 15.0
     mail_attempts: int = 30
+    # How often the lease holder looks for deadline reminders that are due (podium.services.notifications): a
+    # reminder goes at most this long after the day before the deadline begins.
+    reminder_seconds: float = 300.0
 
     ENV = {"scoring_workers": "PODIUM_SCORING_WORKERS", "scoring_nice": "PODIUM_SCORING_NICE",
            "lease_seconds": "PODIUM_SCORING_LEASE_SECONDS", "recovery_seconds": "PODIUM_RECOVERY_SECONDS",
@@ -112,11 +115,12 @@ class JobSettings:
            "scoring_seconds": "PODIUM_SCORING_SECONDS", "scoring_memory_mb": "PODIUM_SCORING_MEMORY_MB",
            "scoring_memory_total_mb": "PODIUM_SCORING_MEMORY_TOTAL_MB",
            "scoring_attempts": "PODIUM_SCORING_ATTEMPTS", "queue_poll_seconds": "PODIUM_QUEUE_POLL_SECONDS",
-           "mail_seconds": "PODIUM_MAIL_SECONDS", "mail_attempts": "PODIUM_MAIL_ATTEMPTS"}
+           "mail_seconds": "PODIUM_MAIL_SECONDS", "mail_attempts": "PODIUM_MAIL_ATTEMPTS",
+           "reminder_seconds": "PODIUM_REMINDER_SECONDS"}
     WHOLE = {"scoring_workers": 1, "scoring_nice": 0, "scoring_attempts": 1, "mail_attempts": 1}  # whole numbers, with their least value
     # numbers that must be positive, with their least value
     LEAST = {"scoring_seconds": 0.1, "scoring_memory_mb": 1, "scoring_memory_total_mb": 1, "queue_poll_seconds": 0.05,
-             "mail_seconds": 0.05}
+             "mail_seconds": 0.05, "reminder_seconds": 0.05}
 
     @classmethod
     def from_env(cls, env) -> JobSettings:
@@ -206,6 +210,12 @@ def smtp_settings(env=None) -> SmtpSettings | None:
                         sender=env.get("PODIUM_SMTP_FROM", f"podium@{host}"),
                         username=env.get("PODIUM_SMTP_USER"), password=env.get("PODIUM_SMTP_PASSWORD"),
                         starttls=env.get("PODIUM_SMTP_STARTTLS", "true").lower() not in ("0", "false", "no"))
+
+
+def link_base(env=None) -> str | None:
+    """PODIUM_BASE_URL as it is now, for links in mails written outside a request (notifications); None when unset.
+    Read when the mail is written, as the mail server's settings are read when it is sent."""
+    return _base_url(os.environ if env is None else env)
 
 
 def debug_requested() -> bool:

@@ -38,7 +38,7 @@ from podium.config import JobSettings
 from podium.models import Competition, Status, utcnow
 from podium.rules.queue import FairQueue, Waiting
 from podium.runtime import Runtime
-from podium.services import competitions, finalisations, leases, outbox, storage, submissions
+from podium.services import competitions, finalisations, leases, notifications, outbox, storage, submissions
 
 log = logging.getLogger(__name__)
 
@@ -300,6 +300,7 @@ class BackgroundJobs:
 
     RECOVER_JOB, DEADLINE_JOB, NEXT_DEADLINE_JOB = "recover-submissions", "deadlines", "next-deadline"
     START_RECOVERY_JOB, CLEANUP_JOB, MAIL_JOB = "recover-at-start", "clean-up", "send-mail"
+    REMINDER_JOB = "deadline-reminders"
 
     def __init__(self, runtime: Runtime, pool: ScoringPool, settings: JobSettings | None = None,
                  holder: str | None = None):
@@ -325,6 +326,8 @@ class BackgroundJobs:
                                id=self.CLEANUP_JOB)
         self.scheduler.add_job(self.send_mail_if_leading, "interval", seconds=self.settings.mail_seconds,
                                id=self.MAIL_JOB, next_run_time=now)
+        self.scheduler.add_job(self.remind_if_leading, "interval", seconds=self.settings.reminder_seconds,
+                               id=self.REMINDER_JOB, next_run_time=now)
         self.scheduler.start()
 
     def leading(self) -> bool:
@@ -372,6 +375,21 @@ class BackgroundJobs:
             log.info("mail: %d sent, %d to retry, %d given up, %d expired", len(done.sent), len(done.retrying),
                      len(done.failed), len(done.expired))
         return done
+
+    def remind_if_leading(self) -> int | None:
+        """A pass writing the deadline reminders that are due, in the lease holder only (each reminder is written
+        once whoever writes it; one process looking is enough); None elsewhere."""
+        try:
+            if not self.leading():
+                return None
+            with self.runtime.db.session() as session:
+                written = notifications.send_due_reminders(session)
+        except Exception:
+            log.exception("the reminder pass failed; the next one tries again")
+            return None
+        if written:
+            log.info("reminders: %d deadline reminder(s) written to the outbox", written)
+        return written
 
     def run_deadlines(self) -> list[str]:
         """One pass of the deadline loop, when this process holds (or takes) the deadline lease."""

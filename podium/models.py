@@ -111,6 +111,10 @@ class User(Base):
     # The account's session generation: written into a browser session at sign-in, and raised to end every
     # session signed in before (sign-out, a new password, "sign out everywhere"); see podium.services.accounts.
     session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The mails the person asked for on the profile page (podium.services.notifications); none until they opt in.
+    notify_submission_results: Mapped[bool] = mapped_column(Boolean, default=False)
+    notify_deadline_reminders: Mapped[bool] = mapped_column(Boolean, default=False)
+    notify_grade_changes: Mapped[bool] = mapped_column(Boolean, default=False)
 
     enrolments: Mapped[list[Enrolment]] = relationship(back_populates="user", cascade="all, delete-orphan")
 

@@ -18,6 +18,7 @@ Modules, one concern each:
   ranking        public and private leaderboards, position cutoffs
   explain        the sentence that explains a grade
   queue          the scoring queue's turn rule: oldest first, students taking turns
+  reminders      which deadline reminders are due at an instant (imported from podium.rules.reminders)
 """
 from podium.rules.course import (
     competition_candidates,

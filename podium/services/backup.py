@@ -158,6 +158,9 @@ EXCLUDED_COLUMNS = {
     "users": {
         "session_epoch": "an account's session generation only ends the sessions of the deployment that wrote the "
                          "archive; an account created on import starts with none",
+        **dict.fromkeys(("notify_submission_results", "notify_deadline_reminders", "notify_grade_changes"),
+                        "a person's choice of mails is theirs across every course, not the course's: an existing "
+                        "account keeps its own, and one created on import starts with none until its owner opts in"),
     },
     "submissions": {
         "claimed_by": "a scoring claim belongs to a worker process of the deployment that wrote the archive; without "

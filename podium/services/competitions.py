@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from podium import rules
 from podium.errors import PodiumError, Refused
 from podium.models import AuditEvent, Competition, Course, utcnow
-from podium.services import audit, finalisations, regrades
+from podium.services import audit, finalisations, notifications, regrades
 from podium.services.grading import (cutoffs_of, has_position_cutoffs, private_board, scored_submissions,
                                      students_of)
 from podium.services.rule_values import active_extensions, policy_of
@@ -131,6 +131,7 @@ def release(session: Session, comp: Competition, actor: str, *, override: str | 
         details["grades_unavailable"] = unavailable or unavailable_after
     regrades.record(session, course, changes, reason=f"release of {comp.title}", actor=actor,
                     action="competition.release", target=comp.public_id, **details)
+    notifications.grades_released(session, comp, after, unavailable_after)
     return Released(True, changes, early=not readiness.ready)
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from podium.errors import RegradeNeeded
 from podium.models import AuditEvent, Competition, Course, GradeChange, User
-from podium.services import audit
+from podium.services import audit, notifications
 
 # Grades are compared to this many decimals: the exports write four, and a difference below that is rounding.
 COMPARED_DECIMALS = 6
@@ -130,6 +130,7 @@ def record(session: Session, course: Course, changes: list[Change], *, reason: s
     session.add_all(GradeChange(course_id=course.id, competition_id=comps[c.competition], user_id=users[c.email],
                                 old_final=c.old, new_final=c.new, reason=reason, actor=actor or audit.SYSTEM,
                                 audit_event_id=event.id) for c in changes)
+    notifications.grades_changed(session, course, changes, reason)  # released competitions' grades only
     return event
 
 

@@ -23,7 +23,7 @@ from podium.db import Database
 from podium.domain import LARGEST_ID
 from podium.errors import Forbidden, NotFound, PodiumError, Refused
 from podium.models import CLIENT_KEY_LENGTH, Competition, Enrolment, Status, Submission, User, utcnow
-from podium.services import audit, leases, regrades
+from podium.services import audit, leases, notifications, regrades
 from podium.services.rule_values import extended_lates, policy_of, schedule_for, schedule_of
 from podium.services.users import role_in
 from podium.services.files import StoredFile, TooLarge, store_incoming
@@ -402,7 +402,8 @@ def score(db: Database, settings: Settings, submission_id: int, *, rescore: bool
     else:
         outcome = (attempt or attempts.score_job)(job)
     with db.session() as session:
-        if not _store_outcome(session, submission_id, worker, outcome, number, settings.jobs.scoring_attempts):
+        if not _store_outcome(session, submission_id, worker, outcome, number, settings.jobs.scoring_attempts,
+                              notify=not rescore):
             log.warning("submission %s: the claim of %s lapsed and was taken over; its result is dropped",
                         submission_id, worker)
             return None
@@ -434,9 +435,11 @@ def dry_run(settings: Settings, comp: Competition, path: Path) -> attempts.Score
 
 
 def _store_outcome(session: Session, submission_id: int, worker: str, outcome: attempts.Outcome, number: int,
-                   allowed_attempts: int) -> bool:
+                   allowed_attempts: int, *, notify: bool = True) -> bool:
     """Write the outcome of attempt `number` only while `worker` still holds the claim: a worker whose claim
     lapsed (and was taken over) cannot overwrite the new holder's result. Returns whether it was written.
+    With `notify`, the author's mail about it (when they asked for one) is written in the same transaction; a
+    rescore mails nobody: its outcomes are the staff's correction, and a regrade it causes is mailed as such.
 
     An attempt that ended without a result hands the submission back, counted, or fails it once that was its
     last allowed attempt; one stopped by a clean shutdown hands it back uncounted."""
@@ -458,7 +461,11 @@ def _store_outcome(session: Session, submission_id: int, worker: str, outcome: a
         .values(scored_at=utcnow(), lease_until=None, **values)
         .execution_options(synchronize_session=False)
     )
-    return result.rowcount == 1
+    if result.rowcount != 1:
+        return False
+    if notify:
+        notifications.submission_outcome(session, submission_id)
+    return True
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Accounts: sign in and out, reset a password with a one-time link, the profile (leaderboard name, API key)."""
+"""Accounts: sign in and out, reset a password with a one-time link, the profile (leaderboard name, API key, mail
+notifications)."""
 from __future__ import annotations
 
 import logging
@@ -8,7 +9,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, current_app, flash, make_response, redirect, render_template, request, url_for
 
 from podium.errors import PodiumError
-from podium.services import accounts, mails, ratelimit, users
+from podium.services import accounts, mails, notifications, ratelimit, users
 from podium.web.access import me, signed_in
 from podium.web.context import current_user, db_session, rt, sign_in_session, sign_out_session
 from podium.web.limits import limited_per_address
@@ -139,6 +140,16 @@ def set_name():
                                name_error_course=slug), exc.code
     flash(f"Your leaderboard name in {course.slug} is saved.")
     return redirect(url_for("accounts.profile"))
+
+
+@bp.post("/profile/notifications")
+@signed_in
+def set_notifications():
+    # Unticked boxes are not sent: a box's absence is its "no".
+    chosen = notifications.Choices(**{name: request.form.get(name) == "on" for name in notifications.Choices.NAMES})
+    changed = notifications.choose(db_session(), me(), chosen)
+    flash("Your mail notifications are saved." if changed else "Your mail notifications were already so.")
+    return redirect(url_for("accounts.profile") + "#notifications")
 
 
 @bp.post("/profile/api-key")

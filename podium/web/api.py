@@ -18,7 +18,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, Reque
 from podium import rules
 from podium.domain import Role, utcnow
 from podium.errors import PodiumError
-from podium.services import courses, grade_reports, leaderboards, rule_values, submissions
+from podium.services import courses, grade_reports, leaderboards, notifications, rule_values, submissions
 from podium.services.ratelimit import RateLimited
 from podium.web.auth import REALM, require_user
 from podium.web.context import db_session, end_request_transaction, rt, scoring_queue
@@ -280,7 +280,8 @@ def me():
                    board_name=first.board_name if first else leaderboards.board_name(user.id, ""),
                    courses=[{"course": e.course.slug, "title": e.course.title, "role": e.role.value,
                              "leaderboard_name": e.chosen_leaderboard_name, "board_name": e.board_name}
-                            for e in enrolments])
+                            for e in enrolments],
+                   notifications=notifications.Choices.of(user).as_dict())
 
 
 @bp.get("/openapi.json")

@@ -179,7 +179,13 @@ ME = obj({"email": STRING, "name": STRING,
           "board_name": {**BOARD_NAME, "description": BOARD_NAME["description"] + FIRST_COURSE},
           "courses": array(obj({"course": STRING, "title": STRING,
                                 "role": {"type": "string", "enum": ["student", "staff", "instructor"]},
-                                "leaderboard_name": CHOSEN_NAME, "board_name": BOARD_NAME}))})
+                                "leaderboard_name": CHOSEN_NAME, "board_name": BOARD_NAME})),
+          "notifications": obj({
+              "submission_results": {**BOOLEAN, "description": "mail when a submission of yours is scored or fails"},
+              "deadline_reminders": {**BOOLEAN, "description": "mail 24 hours before your early and on-time "
+                                                              "deadlines while you have no scored submission"},
+              "grade_changes": {**BOOLEAN, "description": "mail when your grades are released or changed"},
+          }, description="the mails you asked for on your profile page")})
 ERROR = obj({
     "code": {"type": "integer", "description": "the HTTP status"},
     "message": {"type": "string", "description": "what to do about it"},

@@ -15,8 +15,8 @@ from podium import rules
 from podium.domain import Role, utcnow
 from podium.errors import FieldError, NotFound, PodiumError, Refused, RegradeNeeded
 from podium.services import (accounts, authority, browse, competition_settings, competitions, courses, export, extensions,
-                             grade_tables, grading, finalisations, mails, overview, slack, standing, submissions,
-                             users)
+                             grade_tables, grading, finalisations, mails, notifications, overview, slack, standing,
+                             submissions, users)
 from podium.web import tables
 from podium.web.access import (competition_for_instructor, competition_for_staff, course_for_instructor,
                                course_for_staff, me, role_in, signed_in)
@@ -119,6 +119,33 @@ def missed_early(cid: str):
     missed = overview.missed_early_page(db_session(), comp, tables.read(overview.MISSED_EARLY), utcnow())
     return render_template("staff/missed_early.html", **page_args(course=comp.course, comp=comp, missed=missed,
                                                                  found=missed.found))
+
+
+@bp.get("/competitions/<cid>/remind-early")
+@signed_in
+def remind_early_page(cid: str):
+    """The confirmation of a staff reminder: whom it mails, and that it goes whatever they chose to receive."""
+    comp = competition_for_staff(cid)
+    try:
+        ahead, passed = notifications.to_remind(db_session(), comp, utcnow())
+    except PodiumError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("staff.overview_page", slug=comp.course.slug))
+    return render_template("staff/remind_early.html", **page_args(course=comp.course, comp=comp, ahead=ahead,
+                                                                 passed=passed))
+
+
+@bp.post("/competitions/<cid>/remind-early")
+@signed_in
+def remind_early(cid: str):
+    comp = competition_for_staff(cid)
+    try:
+        done = notifications.remind_without_early(db_session(), comp, me().email)
+    except PodiumError as exc:
+        flash(exc.message, "error")
+    else:
+        flash(notifications.staff_reminder_words(comp, done))
+    return redirect(url_for("staff.overview_page", slug=comp.course.slug))
 
 
 @bp.get("/<slug>/people")

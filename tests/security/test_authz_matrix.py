@@ -242,6 +242,8 @@ CASES = [
     Case("/profile/password", "POST", "/profile/password", signed_in(302),
          data={"current": PASSWORD, "new": "a new password 1", "again": "a new password 1"}),
     Case("/profile/sign-out-everywhere", "POST", "/profile/sign-out-everywhere", signed_in(302)),
+    Case("/profile/notifications", "POST", "/profile/notifications", signed_in(302),
+         data={"submission_results": "on", "grade_changes": "on"}),
     # Student pages of course c1.
     Case("/courses/<slug>", "GET", "/courses/c1", members(200)),
     Case("/courses/<slug>", "GET", "/courses/c2", {**everyone(403), "anonymous": 302, "outsider": 200},
@@ -365,6 +367,15 @@ CASES = [
          staff_only(200)),
     Case("/staff/competitions/<cid>/missed-early", "GET", f"/staff/competitions/{CID}/missed-early", staff_only(200)),
     Case("/staff/competitions/<cid>/missed-early", "GET", "/staff/competitions/c2-hw9/missed-early",
+         {**everyone(403), "anonymous": 302}, variant="another course"),
+    # A staff reminder of the early deadline: the course's staff only, never a student nor another course's staff
+    # (tests/test_notifications.py checks that nothing is mailed on a refusal).
+    Case("/staff/competitions/<cid>/remind-early", "GET", f"/staff/competitions/{CID}/remind-early", staff_only(200)),
+    Case("/staff/competitions/<cid>/remind-early", "GET", "/staff/competitions/c2-hw9/remind-early",
+         {**everyone(403), "anonymous": 302}, variant="another course"),
+    Case("/staff/competitions/<cid>/remind-early", "POST", f"/staff/competitions/{CID}/remind-early",
+         staff_only(302)),
+    Case("/staff/competitions/<cid>/remind-early", "POST", "/staff/competitions/c2-hw9/remind-early",
          {**everyone(403), "anonymous": 302}, variant="another course"),
     # Data files: every staff member may replace them (the page offers the form to TAs too), unlike the solution.
     Case("/staff/competitions/<cid>/data-files", "POST", f"/staff/competitions/{CID}/data-files", staff_only(302),
