@@ -1,7 +1,7 @@
 // A real OpenID provider (the `oidc-provider` package) for Podium's sign-on tests, started once per test session
-// by tests/oidc/conftest.py. Two providers in this one process, each on a port of its own with signing keys of its
-// own: "main", the provider Podium is configured with, and "rogue", another real provider with the same clients,
-// whose tokens carry another issuer.
+// by tests/oidc/conftest.py. Two providers in this one process, each on a port of its own: "main", the provider
+// Podium is configured with, and "rogue", another tenant of the same service (the same clients and the same signing
+// keys, as multi-tenant services share theirs, but another issuer), whose tokens only the issuer check refuses.
 //
 // Clients: `podium` (the one Podium is registered as) and `other-app` (another application of the same provider,
 // whose tokens are for another audience). Redirect URIs: http://podium.test/sign-in/oidc/callback (the Flask test
@@ -23,10 +23,8 @@ const CLIENTS = [
 ];
 const UNVERIFIED = 'unverified:';
 
-function signingKeys(name) {
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  return { keys: [{ ...privateKey.export({ format: 'jwk' }), kid: `${name}-key`, alg: 'RS256', use: 'sig' }] };
-}
+const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const SIGNING_KEYS = { keys: [{ ...privateKey.export({ format: 'jwk' }), kid: 'signing-key', alg: 'RS256', use: 'sig' }] };
 
 async function findAccount(ctx, id) {
   const verified = !id.startsWith(UNVERIFIED);
@@ -49,14 +47,14 @@ function loopbackOrRegistered(value) {
   }
 }
 
-async function start(name) {
+async function start() {
   const server = (await import('node:http')).createServer();
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const issuer = `http://127.0.0.1:${server.address().port}`;
   const provider = new Provider(issuer, {
     clients: CLIENTS.map((client) => ({ ...client })),
     findAccount,
-    jwks: signingKeys(name),
+    jwks: structuredClone(SIGNING_KEYS),
     cookies: { keys: [randomBytes(32).toString('hex')] },
     claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
     pkce: { methods: ['S256'], required: () => true },
@@ -68,7 +66,7 @@ async function start(name) {
   return issuer;
 }
 
-const issuers = { main: await start('main'), rogue: await start('rogue') };
+const issuers = { main: await start(), rogue: await start() };
 process.stdout.write(JSON.stringify(issuers) + '\n');
 process.stdin.on('end', () => process.exit(0)); // the test session ended: stop with it
 process.stdin.resume();
