@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from podium.db import Database
 from podium.errors import PodiumError
 from podium.models import User
 from podium.services import audit, users
@@ -49,6 +50,15 @@ def account_for_verified_email(session: Session, email: str, name: str = "", *, 
         user = _new_account(session, key, name, via)
     audit.record(session, user.email, "user.sign_on", target=user.email, via=via)
     return user
+
+
+def sign_in(db: Database, email: str, name: str = "", *, via: str, verified: bool = True,
+            provider: str = "your sign-in provider") -> int:
+    """`account_for_verified_email` as a unit of work of its own, committed before it returns: signing on happens
+    in GET requests (a provider's redirect, any request through a proxy), whose own session only reads. The
+    account's id."""
+    with db.session() as session:
+        return account_for_verified_email(session, email, name, via=via, verified=verified, provider=provider).id
 
 
 def _account(session: Session, key: str) -> User | None:

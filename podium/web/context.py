@@ -29,21 +29,6 @@ def db_session():
         db = rt().db
         reads_only = has_request_context() and request.method in SAFE_METHODS  # work after the answer may write
         g.db_session = db.read_sessions() if reads_only else db.sessions()
-        g.db_session_writes = not reads_only
-    return g.db_session
-
-
-def db_session_for_writing():
-    """The request's database session, able to write even in a GET: single sign-on signs people in (and may make
-    their account) in the GET a provider's redirect or a proxy's request is. A read session the request opened
-    before is ended first; what was read through it stays readable."""
-    if not g.get("db_session_writes"):
-        earlier = g.pop("db_session", None)
-        if earlier is not None:
-            earlier.commit()
-            earlier.close()
-        g.db_session = rt().db.sessions()
-        g.db_session_writes = True
     return g.db_session
 
 

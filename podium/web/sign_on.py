@@ -22,8 +22,7 @@ from podium.services import oidc, sign_on, users
 from podium.web.access import me, signed_in
 from podium.web.accounts import safe_next
 from podium.web.auth import API_BLUEPRINTS
-from podium.web.context import (db_session_for_writing, end_request_transaction, rt, session_user,
-                                sign_in_session)
+from podium.web.context import db_session, end_request_transaction, rt, session_user, sign_in_session
 from podium.web.limits import limited_per_address
 from podium.web.links import external_url
 from podium.web.security import no_store
@@ -100,9 +99,8 @@ def callback():
                                      "). Start again when you are ready.")
         end_request_transaction()  # no transaction stays open while the provider is asked
         identity = chosen.finish(flow, request.args.get("code", ""))
-        user = sign_on.account_for_verified_email(db_session_for_writing(), identity.email, identity.name,
-                                                  via=sign_on.VIA_OIDC, verified=identity.email_verified,
-                                                  provider=chosen.name)
+        user = _signed_on(identity.email, identity.name, via=sign_on.VIA_OIDC, verified=identity.email_verified,
+                          provider=chosen.name)
     except PodiumError as exc:
         return _sign_in_page(exc, next_url)
     sign_in_session(user)
@@ -153,10 +151,15 @@ def sign_in_from_proxy():
     current = session_user()
     if current is not None and current.email == users.email_key(email):
         return None
-    user = sign_on.account_for_verified_email(db_session_for_writing(), email, via=sign_on.VIA_PROXY,
-                                              provider=PROXY_NAME)
-    sign_in_session(user)
+    sign_in_session(_signed_on(email, "", via=sign_on.VIA_PROXY, verified=True, provider=PROXY_NAME))
     return None
+
+
+def _signed_on(email: str, name: str, **how):
+    """The account the provider vouches for, made or found in a unit of work of its own (this request's session
+    only reads when it is a GET), read back through the request's session."""
+    end_request_transaction()
+    return users.user_by_id(db_session(), sign_on.sign_in(rt().db, email, name, **how))
 
 
 def _peer_address() -> str | None:
