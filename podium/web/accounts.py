@@ -36,8 +36,10 @@ def passwords_off_message() -> str | None:
 
 
 def safe_next(target: str | None) -> str:
-    """Only paths on this site: a sign-in link must not bounce people to somewhere else."""
-    if not target or not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
+    """Only paths on this site: a sign-in link must not bounce people to somewhere else. Browsers read a backslash
+    as a slash (`/\\evil.example` is `//evil.example`), and drop tabs and newlines, so those are refused too."""
+    if (not target or not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc
+            or "\\" in target or any(ord(c) < 32 or ord(c) == 127 for c in target)):
         return url_for("main.index")
     return target
 
