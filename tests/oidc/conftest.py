@@ -10,7 +10,7 @@ alter the ID token in the provider's real answer. It also notes, at each request
 connections Podium holds, to show that Podium never waits on the provider with a transaction open.
 
 The person at the provider's pages is `ProviderBrowser`, which fills in the provider's own development login and
-consent forms over HTTP; tests/oidc/test_browser_sign_on.py does the same in Chromium.
+consent forms over HTTP; tests/e2e/test_sign_on.py does the same in Chromium.
 """
 from __future__ import annotations
 
@@ -49,24 +49,42 @@ class Providers:
     rogue: str
 
 
-@pytest.fixture(scope="session")
-def providers() -> Providers:
-    """The provider process, started once for the session; stopped when its stdin closes."""
+# The provider process, shared by every module that uses the fixture (tests/e2e/test_sign_on.py imports it, which
+# makes a second registration of it): started once per session, stopped at its end.
+_RUNNING: dict[str, object] = {}
+
+
+def _start_providers() -> tuple[subprocess.Popen, Providers]:
     if not (HERE / "node_modules" / "oidc-provider").is_dir():
         pytest.fail("tests/oidc/node_modules is missing: run `make install` (it runs `npm ci` in tests/oidc)")
     process = subprocess.Popen([shutil.which("node") or "node", str(HERE / "provider.mjs")], cwd=HERE,
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    issuers = json.loads(process.stdout.readline() or "{}")
+    if set(issuers) != {"main", "rogue"}:
+        _stop(process)
+        pytest.fail(f"the OpenID provider did not start (exit status {process.poll()})")
+    return process, Providers(**issuers)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.stdin.close()  # provider.mjs ends with its stdin
     try:
-        issuers = json.loads(process.stdout.readline() or "{}")
-        if set(issuers) != {"main", "rogue"}:
-            pytest.fail(f"the OpenID provider did not start (exit status {process.poll()})")
-        yield Providers(**issuers)
-    finally:
-        process.stdin.close()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture(scope="session")
+def providers() -> Providers:
+    """The two providers, in one process for the whole session."""
+    owner = "providers" not in _RUNNING
+    if owner:
+        _RUNNING["providers"] = _start_providers()
+    process, running = _RUNNING["providers"]
+    yield running
+    if owner:
+        _stop(process)
+        del _RUNNING["providers"]
 
 
 # --- the attacker proxy on the way to the token endpoint ---------------------------------------------------

@@ -1,5 +1,5 @@
-"""In a real Chromium: "Sign in with Campus Login", the provider's own sign-in and consent pages, and back on Podium
-signed in; a person no course has lands on the page that says how to join one."""
+"""In a real Chromium: "Sign in with Campus Login", the provider's own sign-in and consent pages (the real provider
+of tests/oidc), and back on Podium signed in; a person no course has lands on the page that says how to join one."""
 from __future__ import annotations
 
 import re
@@ -11,8 +11,8 @@ from werkzeug.serving import make_server
 
 from podium.web import create_app
 from tests.conftest import free_port
-from tests.e2e.conftest import Console, browser, shoot  # noqa: F401 - fixtures
-from tests.oidc.conftest import CONTACT, oidc_environment
+from tests.e2e.conftest import Console, shoot
+from tests.oidc.conftest import CONTACT, oidc_environment, providers, rt  # noqa: F401 - fixtures
 from tests.web.conftest import course, now  # noqa: F401 - fixtures
 
 
