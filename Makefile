@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+OIDC_STAMP := tests/oidc/node_modules/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
@@ -19,10 +20,17 @@ $(STAMP): pyproject.toml
 # Then Podium's own modules are compiled to bytecode, as pip does for an installed package: an editable install
 # leaves that to the first import, and where PYTHONDONTWRITEBYTECODE is set (as on this machine) every `podium`
 # process would compile them again, a tenth of its start-up. Only changed files are compiled.
-install: $(STAMP)
+install: $(STAMP) $(OIDC_STAMP)
 	@$(BIN)/python -m compileall -q podium scorers >/dev/null
 	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
 	@test -x /usr/lib/postgresql/15/bin/initdb || (apt-get update && apt-get install -y postgresql-15)
+
+# The sign-on tests run a real OpenID provider (tests/oidc: the npm package oidc-provider, pinned by its lockfile),
+# installed again whenever the lockfile is newer than the last install.
+$(OIDC_STAMP): tests/oidc/package-lock.json
+	@command -v npm >/dev/null || (apt-get update && apt-get install -y nodejs npm)
+	cd tests/oidc && npm ci --no-audit --no-fund --loglevel=error
+	touch $(OIDC_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/podium demo
@@ -48,4 +56,4 @@ bench: install
 	$(BIN)/python bench/rush.py --hostile
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .hypothesis bench/.data
+	rm -rf $(VENV) instance .pytest_cache .hypothesis bench/.data tests/oidc/node_modules

@@ -375,6 +375,124 @@ def _base_url(env) -> str | None:
     return raw.rstrip("/")
 
 
+@dataclass(frozen=True)
+class OidcSettings:
+    """OpenID Connect sign-in (podium.services.oidc): the provider found through its discovery document, Podium
+    registered with it as a confidential client whose redirect URI is PODIUM_BASE_URL + /sign-in/oidc/callback."""
+
+    discovery_url: str
+    client_id: str
+    client_secret: str
+    scopes: str = "openid email profile"
+    email_claim: str = "email"  # the claim that holds the address accounts are matched by
+    provider_name: str = "single sign-on"  # the button says "Sign in with <provider_name>"
+
+
+OIDC_VARIABLES = ("PODIUM_OIDC_DISCOVERY_URL", "PODIUM_OIDC_CLIENT_ID", "PODIUM_OIDC_CLIENT_SECRET",
+                  "PODIUM_OIDC_SCOPES", "PODIUM_OIDC_EMAIL_CLAIM", "PODIUM_OIDC_PROVIDER_NAME")
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def _oidc(env, base_url: str | None) -> OidcSettings | None:
+    """The OpenID Connect settings, or None when PODIUM_OIDC_DISCOVERY_URL is unset; each mistake is one line that
+    says what to set, at start-up rather than when the first person clicks the button."""
+    given = {name: (env.get(name) or "").strip() for name in OIDC_VARIABLES}
+    url = given["PODIUM_OIDC_DISCOVERY_URL"]
+    if not url:
+        if stray := [name for name, value in given.items() if value]:
+            raise PodiumError(f"{stray[0]} is set but PODIUM_OIDC_DISCOVERY_URL is not: give the provider's discovery "
+                              "address (https://.../.well-known/openid-configuration), or unset the PODIUM_OIDC_ "
+                              "settings")
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise PodiumError(f"PODIUM_OIDC_DISCOVERY_URL={url!r}: give the provider's discovery address, an absolute "
+                          "https:// URL such as https://login.example.edu/.well-known/openid-configuration")
+    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+        # Tokens and the client secret travel to the provider's endpoints: plain HTTP only on this machine.
+        raise PodiumError(f"PODIUM_OIDC_DISCOVERY_URL={url!r}: use https:// (plain http:// only for a provider on "
+                          "this machine, e.g. http://127.0.0.1:...)")
+    for name in ("PODIUM_OIDC_CLIENT_ID", "PODIUM_OIDC_CLIENT_SECRET"):
+        if not given[name]:
+            raise PodiumError(f"PODIUM_OIDC_DISCOVERY_URL is set but {name} is not: give the client id and secret "
+                              "the provider registered Podium with")
+    if base_url is None:
+        raise PodiumError("PODIUM_OIDC_DISCOVERY_URL needs PODIUM_BASE_URL: the address the provider sends people "
+                          "back to (PODIUM_BASE_URL/sign-in/oidc/callback, registered with the provider) is built "
+                          "from it, never from a request's Host")
+    scopes = " ".join((given["PODIUM_OIDC_SCOPES"] or OidcSettings.scopes).replace(",", " ").split())
+    if "openid" not in scopes.split():
+        raise PodiumError(f"PODIUM_OIDC_SCOPES={given['PODIUM_OIDC_SCOPES']!r}: OpenID Connect needs the scope "
+                          "openid, e.g. \"openid email profile\"")
+    return OidcSettings(discovery_url=url, client_id=given["PODIUM_OIDC_CLIENT_ID"],
+                        client_secret=given["PODIUM_OIDC_CLIENT_SECRET"], scopes=scopes,
+                        email_claim=given["PODIUM_OIDC_EMAIL_CLAIM"] or OidcSettings.email_claim,
+                        provider_name=given["PODIUM_OIDC_PROVIDER_NAME"] or OidcSettings.provider_name)
+
+
+_ON, _OFF = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _password_sign_in(env) -> bool:
+    raw = (env.get("PODIUM_PASSWORD_SIGN_IN") or "on").strip().lower()
+    if raw not in _ON + _OFF:
+        raise PodiumError(f"PODIUM_PASSWORD_SIGN_IN={env.get('PODIUM_PASSWORD_SIGN_IN')!r}: use on (people may sign "
+                          "in with a password) or off (only through single sign-on)")
+    return raw in _ON
+
+
+@dataclass(frozen=True)
+class AuthProxySettings:
+    """An authenticating reverse proxy (Shibboleth, oauth2-proxy) that names the signed-in person in a header."""
+
+    header: str
+    # The addresses the header is believed from: the proxy that connects to Podium (the TCP peer, whatever
+    # X-Forwarded-For says), as Grafana's auth proxy whitelist does.
+    proxies: tuple = ()  # ipaddress networks
+
+    def believes(self, peer: str | None) -> bool:
+        import ipaddress
+
+        try:
+            address = ipaddress.ip_address((peer or "").split("%")[0])
+        except ValueError:
+            return False
+        return any(address in network for network in self.proxies)
+
+
+DEFAULT_AUTH_PROXIES = "127.0.0.1/32,::1/128"
+
+
+def _auth_proxy(env, trust_proxy: int) -> AuthProxySettings | None:
+    import ipaddress
+
+    header = (env.get("PODIUM_AUTH_HEADER") or "").strip()
+    if not header:
+        return None
+    if not re.fullmatch(r"[A-Za-z0-9-]+", header):
+        raise PodiumError(f"PODIUM_AUTH_HEADER={header!r}: give the name of a request header, e.g. X-Forwarded-Email")
+    if header.lower() in ("authorization", "cookie", "host") or header.lower().startswith("x-forwarded-for"):
+        raise PodiumError(f"PODIUM_AUTH_HEADER={header!r}: name the header your proxy puts the signed-in person's "
+                          "email in, e.g. X-Forwarded-Email")
+    if trust_proxy < 1:
+        raise PodiumError("PODIUM_AUTH_HEADER needs PODIUM_TRUST_PROXY (1 behind one proxy): the header is believed "
+                          "only from a reverse proxy, never from a client that connects directly")
+    raw = (env.get("PODIUM_AUTH_PROXY_ADDRESSES") or DEFAULT_AUTH_PROXIES)
+    networks = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise PodiumError(f"PODIUM_AUTH_PROXY_ADDRESSES: {item!r} is not an address or a network; give the "
+                              "addresses of the proxies that connect to Podium, e.g. 127.0.0.1,10.0.0.0/24") from None
+    if not networks:
+        raise PodiumError("PODIUM_AUTH_PROXY_ADDRESSES is empty: give the addresses of the proxies that connect to "
+                          "Podium, e.g. 127.0.0.1")
+    return AuthProxySettings(header=header, proxies=tuple(networks))
+
+
 SQLITE_SYNCHRONOUS_CHOICES = ("FULL", "NORMAL", "OFF")
 
 
@@ -414,6 +532,13 @@ class Settings:
     session_idle_minutes: float = DEFAULT_SESSION_IDLE_MINUTES
     session_max_days: float = DEFAULT_SESSION_MAX_DAYS
     jobs: JobSettings = field(default_factory=JobSettings)
+    # Single sign-on (README, "Signing in"): OpenID Connect, an authenticating proxy's header, and whether people
+    # may still sign in with a password (PODIUM_PASSWORD_SIGN_IN); API keys work whatever these say.
+    oidc: OidcSettings | None = None
+    auth_proxy: AuthProxySettings | None = None
+    password_sign_in: bool = True
+    # Whom people enrolled nowhere are told to write to (PODIUM_CONTACT_EMAIL); None: their course staff.
+    contact_email: str | None = None
     client_limits: ClientLimits = field(default_factory=ClientLimits)
     extra: dict = field(default_factory=dict)
 
@@ -454,6 +579,19 @@ class Settings:
         return self.data_dir / "courses"
 
 
+def _sign_on(env, base_url: str | None, trust_proxy: int) -> dict:
+    """How people sign in: the Settings fields of single sign-on, checked together (turning passwords off with no
+    other way in would lock everyone out of the site)."""
+    oidc, auth_proxy, password = _oidc(env, base_url), _auth_proxy(env, trust_proxy), _password_sign_in(env)
+    if not password and oidc is None and auth_proxy is None:
+        raise PodiumError("PODIUM_PASSWORD_SIGN_IN=off leaves no way to sign in: set up PODIUM_OIDC_DISCOVERY_URL "
+                          "or PODIUM_AUTH_HEADER first")
+    contact = (env.get("PODIUM_CONTACT_EMAIL") or "").strip() or None
+    if contact is not None and ("@" not in contact or any(c.isspace() for c in contact)):
+        raise PodiumError(f"PODIUM_CONTACT_EMAIL={contact!r}: give one email address, e.g. podium-help@example.edu")
+    return dict(oidc=oidc, auth_proxy=auth_proxy, password_sign_in=password, contact_email=contact)
+
+
 def _secret_key(data_dir: Path) -> str:
     """The key from SECRET_KEY, or one generated on first start and kept beside the data."""
     if key := os.environ.get("SECRET_KEY"):
@@ -492,6 +630,9 @@ def load_settings(**overrides) -> Settings:
     )
     env = os.environ
     max_mb = _number(env, "PODIUM_MAX_UPLOAD_MB", DEFAULT_MAX_UPLOAD_MB, integer=True, minimum=1)
+    trust_proxy = overrides.pop("trust_proxy", None) or _trust_proxy(os.environ)
+    base_url = overrides.pop("base_url", None) or _base_url(env)
+    sign_on = _sign_on(env, base_url, trust_proxy)
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -499,10 +640,11 @@ def load_settings(**overrides) -> Settings:
         max_upload_bytes=overrides.pop("max_upload_bytes", max_mb * 1_000_000),
         storage=overrides.pop("storage", None) or StorageLimits.from_env(env, max_mb),
         rate_limits=overrides.pop("rate_limits", None) or RateLimits.from_env(os.environ),
-        trust_proxy=overrides.pop("trust_proxy", None) or _trust_proxy(os.environ),
+        trust_proxy=trust_proxy,
         secure_cookies=overrides.pop("secure_cookies", None) or _secure_cookies(os.environ),
         sqlite_synchronous=overrides.pop("sqlite_synchronous", None) or _sqlite_synchronous(env),
-        base_url=overrides.pop("base_url", None) or _base_url(env),
+        base_url=base_url,
+        **sign_on,
         db_pool_size=_number(env, "PODIUM_DB_POOL_SIZE", DEFAULT_DB_POOL_SIZE, integer=True, minimum=1),
         db_max_overflow=_number(env, "PODIUM_DB_MAX_OVERFLOW", DEFAULT_DB_MAX_OVERFLOW, integer=True),
         db_lock_timeout_seconds=_number(env, "PODIUM_DB_LOCK_TIMEOUT_SECONDS", DEFAULT_DB_LOCK_TIMEOUT_SECONDS,

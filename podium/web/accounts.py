@@ -24,9 +24,22 @@ def limiter() -> ratelimit.Limiter:
     return current_app.extensions["podium.limiter"]
 
 
+def passwords_off_message() -> str | None:
+    """Why a password form is refused when the instance signs people in only through single sign-on
+    (PODIUM_PASSWORD_SIGN_IN=off); None when passwords are taken. API keys are not passwords: they keep working."""
+    settings = rt().settings
+    if settings.password_sign_in:
+        return None
+    way = (f"use \"Sign in with {settings.oidc.provider_name}\" on the sign-in page" if settings.oidc
+           else "sign in through your institution's sign-in page")
+    return f"This Podium does not take passwords: {way}."
+
+
 def safe_next(target: str | None) -> str:
-    """Only paths on this site: a sign-in link must not bounce people to somewhere else."""
-    if not target or not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
+    """Only paths on this site: a sign-in link must not bounce people to somewhere else. Browsers read a backslash
+    as a slash (`/\\evil.example` is `//evil.example`), and drop tabs and newlines, so those are refused too."""
+    if (not target or not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc
+            or "\\" in target or any(ord(c) < 32 or ord(c) == 127 for c in target)):
         return url_for("main.index")
     return target
 
@@ -40,6 +53,8 @@ def sign_in():
             return redirect(next_url)
         return render_template("accounts/sign_in.html", next_url=next_url, email="")
     email = request.form.get("email", "")
+    if off := passwords_off_message():
+        return render_template("accounts/sign_in.html", next_url=next_url, email=email, error=off), 403
     try:
         user = accounts.sign_in(db_session(), limiter(), email, request.form.get("password", ""),
                                 request.remote_addr or "unknown")
@@ -73,6 +88,8 @@ def sign_out_everywhere():
 @bp.route("/forgot", methods=["GET", "POST"])
 @limited_per_address("forgot", "the forgotten-password page")
 def forgot():
+    if off := passwords_off_message():
+        return render_template("accounts/forgot.html", passwords_off=off), 200 if request.method == "GET" else 403
     can_mail = links_mailed()
     if request.method == "GET":
         return render_template("accounts/forgot.html", can_mail=can_mail)
@@ -106,6 +123,8 @@ def _after_the_answer(email: str) -> Callable[[], None]:
 @no_store  # its address grants access
 @limited_per_address("reset", "the password reset page")
 def reset(token: str):
+    if off := passwords_off_message():
+        raise PodiumError(off, code=403)
     secret = rt().settings.secret_key
     user = accounts.user_for_reset(db_session(), secret, token)
     if request.method == "GET":

@@ -226,6 +226,11 @@ CASES = [
     Case("/sign-in", "GET", "/sign-in", {**everyone(302), "anonymous": 200}),
     Case("/sign-in", "POST", "/sign-in", {**everyone(302), "anonymous": 401}, data=own_credentials),
     Case("/sign-out", "POST", "/sign-out", everyone(302)),
+    # Single sign-on is not set up in this app: its pages say so (tests/oidc test them set up).
+    Case("/sign-in/oidc", "GET", "/sign-in/oidc", everyone(404)),
+    Case("/sign-in/oidc/callback", "GET", "/sign-in/oidc/callback?code=x&state=y", everyone(404)),
+    # Everyone here is enrolled somewhere: the enrolled-nowhere page sends them home.
+    Case("/no-course", "GET", "/no-course", signed_in(302)),
     Case("/forgot", "GET", "/forgot", everyone(200)),
     Case("/forgot", "POST", "/forgot", everyone(200), data={"email": EMAIL["student"]}),
     # A reset link is its own authorisation, whoever opens it (the page names the account it sets the password of);
