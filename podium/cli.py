@@ -304,7 +304,7 @@ def users_reset_link(ctx, email: str) -> None:
 
     rt = runtime(ctx)
     with rt.db.session() as session:
-        token = accounts.issue_reset_token(session, rt.settings.secret_key, users_service.get_user(session, email),
+        token = accounts.issue_reset_token(session, rt.settings, users_service.get_user(session, email),
                                            actor=actor())
     click.echo(f"{rt.settings.base_url or ''}/reset/{token}")
 

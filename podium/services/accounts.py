@@ -150,10 +150,33 @@ def reset_password(session: Session, secret: str, token: str, password: str) -> 
     return user
 
 
-def issue_reset_token(session: Session, secret: str, user: User, actor: str, course_id: int | None = None) -> str:
-    """A reset token for a link staff hand out; issuing one is audited (the link lets its holder set the password)."""
+def issue_reset_token(session: Session, settings: Settings, user: User, actor: str,
+                      course_id: int | None = None) -> str:
+    """A reset token for a link staff hand out or mail; issuing one is audited (the link lets its holder set the
+    password). Refused where the instance takes no passwords: such a link would lead to a page that refuses it."""
+    require_passwords(settings)
     audit.record(session, actor, "user.reset_link", course_id=course_id, target=user.email)
-    return reset_token(secret, user)
+    return reset_token(settings.secret_key, user)
+
+
+def passwords_refused(settings: Settings) -> str | None:
+    """Why a password (a sign-in form, a reset link) is refused when the instance signs people in only through
+    single sign-on (PODIUM_PASSWORD_SIGN_IN=off); None when passwords are taken. API keys are not passwords: they
+    keep working."""
+    if settings.password_sign_in:
+        return None
+    return f"This Podium does not take passwords: {sign_on_words(settings)}."
+
+
+def sign_on_words(settings: Settings) -> str:
+    """How people sign in without a password here, in the words of a sentence."""
+    return (f"use \"Sign in with {settings.oidc.provider_name}\" on the sign-in page" if settings.oidc
+            else "sign in through your institution's sign-in page")
+
+
+def require_passwords(settings: Settings) -> None:
+    if (why := passwords_refused(settings)) is not None:
+        raise PodiumError(why, code=403)
 
 
 # --- the profile -------------------------------------------------------------------------------------------

@@ -94,7 +94,11 @@ def queue_reset(session: Session, settings: Settings, user: User, *, actor: str,
 
 def queue_welcome(session: Session, settings: Settings, course: Course, user: User, role: Role, *,
                   actor: str) -> OutboxMail:
-    """The mail to an account a roster import made: what course it is for and a link to set its password."""
+    """The mail to an account a roster import made: what course it is for and a link to set its password, or, where
+    the instance takes no passwords, how to sign in (no link: the account needs none)."""
+    if accounts.passwords_refused(settings) is not None:
+        return _enqueue(session, WELCOME, user, course, f"Your Podium account for {course.title}",
+                        _sign_on_welcome_body(settings, course, user, role), None)
     link, expires = _new_link(session, settings, user, actor, course)
     return _enqueue(session, WELCOME, user, course, f"Your Podium account for {course.title}",
                     _welcome_body(settings, course, user, role, link), expires)
@@ -110,7 +114,7 @@ def queue_added_notice(session: Session, settings: Settings, course: Course, use
 def _new_link(session: Session, settings: Settings, user: User, actor: str,
               course: Course | None) -> tuple[str, datetime]:
     expires = utcnow() + timedelta(seconds=accounts.RESET_MAX_AGE)  # never after the link's own expiry
-    token = accounts.issue_reset_token(session, settings.secret_key, user, actor=actor,
+    token = accounts.issue_reset_token(session, settings, user, actor=actor,
                                        course_id=course.id if course else None)
     return reset_address(settings, token), expires
 
@@ -144,10 +148,18 @@ def _welcome_body(settings: Settings, course: Course, user: User, role: Role, li
             "and your password.\n")
 
 
+def _sign_on_welcome_body(settings: Settings, course: Course, user: User, role: Role) -> str:
+    return (f"{_greeting(user)}You have a Podium account for {course.title} ({course.slug}), as "
+            f"{ROLE_WORDS[role]}, under this address. Open {address(settings, '/sign-in')} and "
+            f"{accounts.sign_on_words(settings)}, with this address.\n")
+
+
 def _added_body(settings: Settings, course: Course, user: User, role: Role) -> str:
-    return (f"{_greeting(user)}You were added to {course.title} ({course.slug}) as {ROLE_WORDS[role]}. "
-            f"Sign in at {settings.base_url} as you usually do; the course is on your first page.\n\n"
-            f"If you have no password yet, or forgot it, ask for a link at {address(settings, '/forgot')}.\n")
+    body = (f"{_greeting(user)}You were added to {course.title} ({course.slug}) as {ROLE_WORDS[role]}. "
+            f"Sign in at {settings.base_url} as you usually do; the course is on your first page.\n")
+    if accounts.passwords_refused(settings) is None:
+        body += f"\nIf you have no password yet, or forgot it, ask for a link at {address(settings, '/forgot')}.\n"
+    return body
 
 
 # --- what staff and the operator see ----------------------------------------------------------------------

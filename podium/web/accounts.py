@@ -25,14 +25,7 @@ def limiter() -> ratelimit.Limiter:
 
 
 def passwords_off_message() -> str | None:
-    """Why a password form is refused when the instance signs people in only through single sign-on
-    (PODIUM_PASSWORD_SIGN_IN=off); None when passwords are taken. API keys are not passwords: they keep working."""
-    settings = rt().settings
-    if settings.password_sign_in:
-        return None
-    way = (f"use \"Sign in with {settings.oidc.provider_name}\" on the sign-in page" if settings.oidc
-           else "sign in through your institution's sign-in page")
-    return f"This Podium does not take passwords: {way}."
+    return accounts.passwords_refused(rt().settings)
 
 
 def safe_next(target: str | None) -> str:

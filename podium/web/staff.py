@@ -160,6 +160,7 @@ def people_page(course, back: SentBack = NOTHING):
     found = browse.people(db_session(), course, tables.read(browse.PEOPLE), role=role_filter)
     return shown("staff/people.html", back, course=course, found=found, role_filter=role_filter,
                  counts=browse.role_counts(db_session(), course), can_mail=links_mailed(),
+                 passwords=accounts.passwords_refused(rt().settings) is None,
                  may_link=lambda user: authority.may_issue_link(viewer, user),
                  may_unenrol=lambda user: authority.may_manage_enrolment(viewer, course, user, authority.REMOVED))
 
@@ -282,11 +283,14 @@ def reset_link(slug: str, user_id: int):
     except PodiumError as exc:
         return people_page(course, sent_back("people", exc))
     can_mail = links_mailed()
-    if can_mail and request.form.get("mail"):
-        mails.queue_reset(db_session(), rt().settings, user, actor=me().email, course=course)
-        return shown("staff/reset_link.html", course=course, person=user, link=None, mailed=True, can_mail=True)
-    token = accounts.issue_reset_token(db_session(), rt().settings.secret_key, user, actor=me().email,
-                                       course_id=course.id)
+    try:
+        if can_mail and request.form.get("mail"):
+            mails.queue_reset(db_session(), rt().settings, user, actor=me().email, course=course)
+            return shown("staff/reset_link.html", course=course, person=user, link=None, mailed=True, can_mail=True)
+        token = accounts.issue_reset_token(db_session(), rt().settings, user, actor=me().email,
+                                           course_id=course.id)
+    except PodiumError as exc:
+        return people_page(course, sent_back("people", exc))
     link = shown_url("accounts.reset", token=token)  # absolute only under PODIUM_BASE_URL
     return shown("staff/reset_link.html", course=course, person=user, link=link, mailed=False, can_mail=can_mail)
 

@@ -179,6 +179,28 @@ def test_the_command_refuses_the_welcome_mail_without_configuration_and_imports_
         assert users.find_user(db, "new@c1.test") is None
 
 
+def test_where_passwords_are_off_welcome_mail_holds_no_link_and_no_reset_link_is_issued(
+        as_instructor, podium_cli, rt, course, base_url, smtp_server):
+    rt.settings = replace(rt.settings, password_sign_in=False)  # people sign in through single sign-on only
+    as_instructor.form("/staff/c1/people/import", {"roster_text": ROSTER, "welcome_mail": "1"})
+
+    by_kind = {mail.kind: mail for mail in stored_mails(rt)}
+    welcome, added = by_kind["welcome"], by_kind["added"]
+    assert not welcome.holds_link and welcome.expires_at is None
+    assert "/reset/" not in welcome.body and f"{BASE_URL}/sign-in" in welcome.body
+    assert "institution's sign-in page" in welcome.body
+    assert "/forgot" not in added.body  # no password to forget
+    people = page(as_instructor.get("/staff/c1/people"))
+    assert "Reset link" not in people and "single sign-on" in people
+
+    refused = page(as_instructor.form(f"/staff/c1/people/{user_id(rt, course.student)}/reset-link", {}))
+    assert "This Podium does not take passwords" in refused and "/reset/" not in refused
+    result = podium_cli("users", "reset-link", course.student)
+    assert result.exit_code == 1 and "does not take passwords" in result.stderr
+    with rt.db.session() as db:  # nothing issued, so nothing audited
+        assert db.scalars(select(AuditEvent).where(AuditEvent.action == "user.reset_link")).all() == []
+
+
 # --- nothing lost while the mail server is down -------------------------------------------------------
 
 
