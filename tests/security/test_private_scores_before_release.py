@@ -125,6 +125,8 @@ NO_SCORES = {
     "kaggle.data_download", "kaggle.data_download_all", "kaggle.data_archive", "charts.activity",
     # Invitation links: the staff page refuses students; a link's page names the course and the viewer's role only.
     "invitations.staff_page", "invitations.join",
+    # Single sign-on: the provider's round trip, and the page for someone enrolled in no course.
+    "sign_on.start", "sign_on.callback", "sign_on.enrolled_nowhere",
 }
 
 
