@@ -361,8 +361,12 @@ def _parse_expiry(value: str | None, timezone: str) -> datetime | None:
               help="accept only emails at this domain (example.edu: exactly it; *.example.edu: its subdomains); "
                    "repeat for several; default: any address")
 @click.option("--label", default="", help="a note for staff, e.g. the section")
+@click.option("--mail-to", "mail_to", multiple=True,
+              help="also mail the link to this address (through the outbox; repeat for several); needs a mail server "
+                   "and PODIUM_BASE_URL")
 @click.pass_context
-def invitations_create(ctx, course_slug: str, expires: str | None, domains: tuple[str, ...], label: str) -> None:
+def invitations_create(ctx, course_slug: str, expires: str | None, domains: tuple[str, ...], label: str,
+                       mail_to: tuple[str, ...]) -> None:
     """Make a link that enrols whoever opens it, signed in, as a student of COURSE (audited). The link is printed
     once and never stored: only its fingerprint is kept."""
     from podium.services import authority, courses, invitations as service
@@ -371,9 +375,13 @@ def invitations_create(ctx, course_slug: str, expires: str | None, domains: tupl
     with rt.db.session() as session:
         course = courses.get_course(session, course_slug)
         made = service.create(session, course, by=authority.OPERATOR, actor=actor(), label=label,
-                              expires_at=_parse_expiry(expires, course.timezone), domains=domains)
+                              expires_at=_parse_expiry(expires, course.timezone), domains=domains,
+                              mail_to=mail_to, settings=rt.settings)
         invitation_id = made.invitation.id
     click.echo(f"{rt.settings.base_url or ''}/join/{made.token}")
+    if mail_to:
+        click.echo(f"mailed to {len(set(mail_to))} address(es) through the outbox: `podium mail list` shows when each "
+                   "went out", err=True)
     click.echo(f"invitation link {invitation_id} for {course_slug}: shown this once; revoke it with `podium "
                f"invitations revoke {invitation_id}`", err=True)
     if rt.settings.base_url is None:

@@ -32,9 +32,11 @@ from sqlalchemy.orm import Session
 from podium.domain import LARGEST_ID, Role, utcnow
 from podium.errors import FieldError, Forbidden, NotFound, PodiumError, Refused, RegradeNeeded
 from podium.models import Course, CourseInvitation, User
-from podium.services import audit, authority, ratelimit, users
+from podium.config import Settings
+from podium.services import audit, authority, mails, ratelimit, users
 
 TOKEN_BYTES = 32
+MOST_MAILED = 2000  # addresses one link may be mailed to at its making: a large course, not a mailing list
 LABEL_LENGTH = 200
 INVITATION_ADDRESS = "invitation:address"  # the rate limiter's scope for unknown tokens, per client address
 
@@ -128,8 +130,10 @@ def require_inviter(by: authority.Actor, course: Course) -> None:
 
 def create(session: Session, course: Course, *, by: authority.Actor, actor: str, label: str = "",
            expires_at: datetime | None = None, domains: str | Iterable[str] = "",
+           mail_to: str | Iterable[str] = "", settings: Settings | None = None,
            now: datetime | None = None) -> NewInvitation:
-    """A new link for the course; its token is in the result only."""
+    """A new link for the course; its token is in the result only. With `mail_to`, the link is also mailed to each
+    of those addresses through the outbox (the only other place it ever is, until each mail is sent)."""
     require_inviter(by, course)
     now = now or utcnow()
     label = (label or "").strip()
@@ -139,6 +143,7 @@ def create(session: Session, course: Course, *, by: authority.Actor, actor: str,
         raise FieldError("expires", "{expires} is not in the future: give a time after now, or none for a link that "
                                     "works until it is revoked")
     allowed = parse_domains(domains)
+    recipients = _recipients(mail_to, allowed, settings)
     token = new_token()
     invitation = CourseInvitation(course_id=course.id, token_hash=token_hash(token), label=label,
                                   allowed_domains=allowed, expires_at=expires_at, created_by=actor, created_at=now)
@@ -146,8 +151,48 @@ def create(session: Session, course: Course, *, by: authority.Actor, actor: str,
     session.flush()
     audit.record(session, actor, "invitation.create", course_id=course.id, target=label or f"link {invitation.id}",
                  invitation=invitation.id, expires_at=expires_at.isoformat() if expires_at else None,
-                 domains=describe_domains(allowed))
+                 domains=describe_domains(allowed), mailed=len(recipients))
+    for address in recipients:
+        mails.queue_invitation(session, settings, course, address, token, expires_at)
     return NewInvitation(invitation, token)
+
+
+def _recipients(mail_to: str | Iterable[str], allowed: list[str], settings: Settings | None) -> list[str]:
+    """The addresses a new link is to be mailed to, normalised, each once; refused as a whole, before anything is
+    written, when one is not an address, is outside the link's domains, or mail cannot carry links here."""
+    typed = re.split(r"[\s,;]+", mail_to) if isinstance(mail_to, str) else list(mail_to)
+    typed = [address.strip() for address in typed if address and address.strip()]
+    if not typed:
+        return []
+    if settings is None or (missing := mails.missing_for_links(settings)):
+        lacking = " and ".join(missing) if settings is not None else "the server's mail settings"
+        raise FieldError("mail_to", "{mail_to} needs " + lacking + " configured on the server; make the link "
+                                    "without it and hand it over another way")
+    if len(typed) > MOST_MAILED:
+        raise FieldError("mail_to", "{mail_to} lists {n} addresses; at most {most} at once: make one link per "
+                                    "section", n=len(typed), most=MOST_MAILED)
+    wrong, outside, recipients = [], [], {}
+    for address in typed:
+        try:
+            normal = users.normalise_email(address)
+        except PodiumError:
+            wrong.append(address)
+            continue
+        if not domain_allows(allowed, normal):
+            outside.append(address)
+        recipients.setdefault(normal, None)
+    if wrong:
+        raise FieldError("mail_to", "{mail_to}: not email addresses: {which}; correct or remove them",
+                         which=_some(wrong))
+    if outside:
+        raise FieldError("mail_to", "{mail_to}: outside the link's allowed domains ({domains}), so the link would "
+                                    "refuse them: {which}", domains=describe_domains(allowed), which=_some(outside))
+    return list(recipients)
+
+
+def _some(items: list[str], shown: int = 5) -> str:
+    more = f" and {len(items) - shown} more" if len(items) > shown else ""
+    return ", ".join(items[:shown]) + more
 
 
 def state_of(invitation: CourseInvitation, now: datetime) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Iterable
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
@@ -27,8 +28,9 @@ from podium.errors import FieldError, NotFound, Refused
 from podium.models import Course, MailState, OutboxMail, User, utcnow
 from podium.services import accounts, audit, outbox, ratelimit, users
 
-RESET, WELCOME, ADDED = "reset", "welcome", "added"
-KIND_WORDS = {RESET: "password link", WELCOME: "welcome, with a link", ADDED: "added notice"}
+RESET, WELCOME, ADDED, INVITATION = "reset", "welcome", "added", "invitation"
+KIND_WORDS = {RESET: "password link", WELCOME: "welcome, with a link", ADDED: "added notice",
+              INVITATION: "invitation link"}
 ROLE_WORDS = {Role.student: "a student", Role.staff: "a TA", Role.instructor: "an instructor"}
 LISTED = 300  # sent and expired mails listed for staff (every failed and waiting one is listed)
 
@@ -125,6 +127,21 @@ def _enqueue(session: Session, kind: str, user: User, course: Course | None, sub
     return outbox.enqueue(session, kind=kind, to=user.email, subject=subject, body=body, user_id=user.id,
                           course_id=course.id if course else None, expires_at=link_expires,
                           holds_link=link_expires is not None)
+
+
+def queue_invitation(session: Session, settings: Settings, course: Course, to: str, token: str,
+                     expires_at: datetime | None) -> OutboxMail:
+    """An invitation link of `course` mailed to `to`, who may have no account yet. The link enrols whoever holds it,
+    so the mail holds a link: kept only until sent, and not sent after the link expires."""
+    link = address(settings, f"/join/{token}")
+    until = (f"It works until {expires_at.astimezone(ZoneInfo(course.timezone)):%Y-%m-%d %H:%M} "
+             f"({course.timezone}).\n" if expires_at else "")
+    way = (accounts.sign_on_words(settings) if accounts.passwords_refused(settings) is not None or settings.oidc
+           else "sign in with this address and your Podium password")
+    body = (f"Hello,\n\nYou are invited to join {course.title} ({course.slug}) on Podium as a student. Open this "
+            f"link, {way}, and confirm:\n\n{link}\n\n{until}Anyone who has this link can join with it: please do not pass it on.\n")
+    return outbox.enqueue(session, kind=INVITATION, to=to, subject=f"Join {course.title} on Podium", body=body,
+                          course_id=course.id, expires_at=expires_at, holds_link=True)
 
 
 def _greeting(user: User) -> str:

@@ -14,16 +14,17 @@ from podium.domain import utcnow
 from podium.errors import FieldError, PodiumError
 from podium.services import invitations, ratelimit
 from podium.web.access import course_for_staff, me, signed_in
-from podium.web.context import db_session
+from podium.web.context import db_session, rt
 from podium.web.forms import NOTHING, SentBack, sent_back
-from podium.web.links import shown_url
+from podium.web.links import links_mailed, shown_url
 from podium.web.security import no_store
 from podium.web.staff import shown
 
 bp = Blueprint("invitations", __name__)
 
 # The form's fields as its labels name them, for the service's messages.
-FIELDS = {"label": "The label", "expires": "The expiry", "domains": "The allowed email domains"}
+FIELDS = {"label": "The label", "expires": "The expiry", "domains": "The allowed email domains",
+          "mail_to": "Mail the link to"}
 
 
 def limiter() -> ratelimit.Limiter:
@@ -46,7 +47,7 @@ def staff_page(slug: str):
 def _page(course, back: SentBack = NOTHING, *, new_link: str | None = None, new_id: int | None = None):
     listed = invitations.listing(db_session(), course, by=me())
     return shown("staff/invitations.html", back, course=course, listed=listed, new_link=new_link, new_id=new_id,
-                 describe_domains=invitations.describe_domains)
+                 describe_domains=invitations.describe_domains, can_mail=links_mailed())
 
 
 @bp.post("/staff/<slug>/invitations")
@@ -57,7 +58,8 @@ def create(slug: str):
     try:
         made = invitations.create(db_session(), course, by=me(), actor=me().email,
                                   label=request.form.get("label", ""), expires_at=_expiry(course.timezone),
-                                  domains=request.form.get("domains", ""))
+                                  domains=request.form.get("domains", ""),
+                                  mail_to=request.form.get("mail_to", ""), settings=rt().settings)
     except PodiumError as exc:
         return _page(course, sent_back("create", exc, FIELDS))
     # Shown in this answer only: never stored, and not put in the (signed, not encrypted) session cookie by a flash.

@@ -10,7 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from podium.models import User
 from podium.runtime import make_runtime
 from podium.services import submissions
 from tests.conftest import predictions

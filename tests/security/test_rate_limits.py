@@ -124,7 +124,6 @@ def test_parallel_takes_from_two_processes_never_pass_the_limit(rt, servers):
     limit, taken, errors = Limit(17, 3600), [], []
 
     def hammer(app):
-        runtime = app.extensions["podium"]
         limiter = app.extensions["podium.limiter"]
         try:
             for _ in range(10):

@@ -16,6 +16,7 @@ from podium.errors import FieldError, Forbidden, NotFound, Refused
 from podium.models import AuditEvent, CourseInvitation, User
 from podium.services import authority, invitations, ratelimit, users
 from podium.services.courses import get_course
+from tests.conftest import send_mail
 from tests.web.helpers import PASSWORD, page
 
 NEWCOMER = "newcomer@c1.test"
@@ -365,3 +366,56 @@ def test_the_command_makes_lists_and_revokes_links(rt, course, podium_cli):
     assert bad.exit_code == 1 and bad.stderr.startswith("error: --domain: 'not' is not an email domain")
     late = podium_cli("invitations", "create", "c1", "--expires", "yesterday")
     assert late.exit_code == 1 and "--expires 'yesterday'" in late.stderr
+
+
+# --- mailed links ------------------------------------------------------------------------------------------
+
+
+def test_a_link_mailed_to_a_list_reaches_each_address_once_and_joins_from_the_mail(app, rt, course, as_staff,
+                                                                                  smtp_server):
+    rt.settings = replace(rt.settings, base_url=BASE_URL)
+    typed = f"{NEWCOMER}, second@c1.test\nNEWCOMER@C1.TEST"  # one address twice, in another case
+    made = as_staff.form("/staff/c1/invitations", {"label": "Section D", "domains": "c1.test", "mail_to": typed})
+    assert made.status_code == 200
+    with rt.db.session() as session:
+        [row] = session.scalars(select(CourseInvitation)).all()
+        [audited] = session.scalars(select(AuditEvent).where(AuditEvent.action == "invitation.create")).all()
+    assert audited.details["mailed"] == 2
+
+    assert len(send_mail(rt).sent) == 2  # by the background work, not the request
+    by_address = {message["To"]: message.get_content() for message in smtp_server.messages}
+    assert set(by_address) == {NEWCOMER, "second@c1.test"}
+    body = by_address[NEWCOMER]
+    assert "join Course c1 (c1)" in body and "as a student" in body
+    link = body[body.index(f"{BASE_URL}/join/"):].split()[0]
+    assert invitations.token_hash(link.rsplit("/", 1)[1]) == row.token_hash
+    assert "Section D" not in body  # the label is a note for staff
+    new_account(rt)
+    assert browser(app, NEWCOMER).form(link.removeprefix(BASE_URL)).status_code == 302
+    assert role(rt, NEWCOMER) == Role.student
+
+
+def test_a_mail_list_with_a_bad_or_outside_address_makes_no_link_and_mails_nobody(rt, course, as_staff,
+                                                                                 smtp_server):
+    rt.settings = replace(rt.settings, base_url=BASE_URL)
+    bad = as_staff.form("/staff/c1/invitations", {"label": "E", "domains": "c1.test",
+                                                  "mail_to": "ok@c1.test not-an-address"})
+    assert bad.status_code == 422
+    assert "Mail the link to: not email addresses: not-an-address" in page(bad)
+    assert "ok@c1.test not-an-address</textarea>" in page(bad)  # what was typed comes back
+    outside = as_staff.form("/staff/c1/invitations", {"domains": "c1.test", "mail_to": "someone@elsewhere.test"})
+    assert outside.status_code == 422 and "outside the link&#39;s allowed domains" in page(outside)
+    with rt.db.session() as session:
+        assert session.scalars(select(CourseInvitation)).all() == []
+    assert send_mail(rt).sent == []
+
+
+def test_without_mail_configured_the_page_offers_no_mailing_and_the_command_refuses_it(rt, course, as_staff,
+                                                                                       podium_cli, monkeypatch):
+    monkeypatch.delenv("PODIUM_SMTP_HOST", raising=False)
+    assert 'name="mail_to"' not in page(as_staff.get("/staff/c1/invitations"))
+    result = podium_cli("invitations", "create", "c1", "--mail-to", NEWCOMER)
+    assert result.exit_code == 1
+    assert "--mail-to needs a mail server (PODIUM_SMTP_HOST)" in result.stderr
+    with rt.db.session() as session:
+        assert session.scalars(select(CourseInvitation)).all() == []
