@@ -118,11 +118,11 @@ def test_a_scoring_that_breaks_down_goes_back_to_the_queue_counted(rt, ids, monk
     sub = upload(rt, ids)
     real, calls = submissions._store_outcome, []
 
-    def flaky_store(session, *args):
+    def flaky_store(session, *args, **options):
         calls.append(args)
         if len(calls) == 1:
             raise OSError("disk I/O error")
-        return real(session, *args)
+        return real(session, *args, **options)
 
     monkeypatch.setattr(submissions, "_store_outcome", flaky_store)
     pool = ScoringPool(rt, workers=1)
