@@ -24,7 +24,9 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# The Podium timed is this checkout's, whichever checkout the interpreter's editable install points at.
+REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(REPO)]
 from course import write_hw1p2_course  # noqa: E402  (bench/course.py)
 from scoring import make_hw1p2  # noqa: E402  (bench/scoring.py: the shared HW1P2 data)
 
@@ -114,8 +116,13 @@ def main(argv: list[str] | None = None) -> None:
 
     with tempfile.TemporaryDirectory(prefix="podium-bench-cli-") as tmp:
         root = Path(tmp)
-        env = dict(os.environ, PODIUM_DATA_DIR=str(root / "data"))
+        env = dict(os.environ, PODIUM_DATA_DIR=str(root / "data"),
+                   PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
         env.pop("DATABASE_URL", None)
+        timed = subprocess.run([sys.executable, "-c", "import podium; print(podium.__file__)"], env=env,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        if Path(timed).resolve().parent.parent != REPO:
+            raise SystemExit(f"the podium timed would be {timed}, not this checkout's ({REPO})")
         email = prepare(root, env, args.students)
         floor = median_seconds([sys.executable, "-c", "pass"], env, args.runs)
         database_layer = median_seconds([sys.executable, "-c", "import sqlalchemy.orm"], env, args.runs)
@@ -124,6 +131,7 @@ def main(argv: list[str] | None = None) -> None:
 
     print(f"Light podium commands: start to exit, median of {args.runs} runs each, against a course of "
           f"{args.students} students x {PER_STUDENT} submissions on SQLite; target < {TARGET_SECONDS:g} s")
+    print(f"  (the podium of {REPO})")
     print(f"  {'python -c pass (floor)':<38} {floor:6.3f} s")
     print(f"  {'import sqlalchemy.orm (database layer)':<38} {database_layer:6.3f} s  "
           f"{database_layer / floor:5.1f}x the floor")

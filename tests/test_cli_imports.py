@@ -19,8 +19,15 @@ HEAVY = ("pandas", "pyarrow", "numpy", "sklearn", "scipy", "matplotlib", "podium
          "werkzeug", "jinja2", "markdown", "alembic", "tqdm", "apscheduler")
 # `--help` reads no database: it needs neither SQLAlchemy nor a service.
 DATABASE = ("sqlalchemy", "podium.db", "podium.models", "podium.services")
-# Run as the console script does: `from podium.cli import main; main()`, the arguments after it.
-PODIUM = [sys.executable, "-X", "importtime", "-c", "from podium.cli import main; main()"]
+# What a light command does without: it reads a course, it loads no course folder (podium.spec, the metrics'
+# registry), scores nothing (podium.attempts, multiprocessing), and looks a plain address up without validating it.
+UNUSED = ("podium.spec", "scorers", "podium.attempts", "multiprocessing", "email_validator")
+# Run as the console script does: `from podium.cli import main; main()`, the arguments after it; at exit, a line on
+# stderr says whether the cyclic garbage collector is on and how many objects it was told to leave alone.
+COLLECTOR = "collector:"
+PODIUM = [sys.executable, "-X", "importtime", "-c",
+          f"import atexit, gc, sys; atexit.register(lambda: print('{COLLECTOR}', gc.isenabled(), gc.get_freeze_count(), "
+          "file=sys.stderr)); from podium.cli import main; main()"]
 
 
 def import_chains(importtime: str) -> dict[str, list[str]]:
@@ -56,12 +63,16 @@ def offending(chains: dict[str, list[str]], forbidden: tuple[str, ...]) -> list[
     return found
 
 
-def run_podium(*args: str) -> tuple[subprocess.CompletedProcess, dict[str, list[str]]]:
-    """`podium ARGS` in a new process on the test's database (DATABASE_URL and PODIUM_DATA_DIR, set by `rt`)."""
+def run_podium(*args: str) -> tuple[subprocess.CompletedProcess, dict[str, list[str]], tuple[bool, int]]:
+    """`podium ARGS` in a new process on the test's database (DATABASE_URL and PODIUM_DATA_DIR, set by `rt`); the
+    import chains, and whether the collector was on at exit with how many objects frozen."""
     done = subprocess.run([*PODIUM, *args], capture_output=True, text=True, timeout=60)
     chains = import_chains(done.stderr)
-    done.stderr = "".join(line + "\n" for line in done.stderr.splitlines() if not line.startswith("import time:"))
-    return done, chains
+    lines = done.stderr.splitlines()
+    [collector] = [line.split()[1:] for line in lines if line.startswith(COLLECTOR)]
+    done.stderr = "".join(line + "\n" for line in lines
+                          if not line.startswith("import time:") and not line.startswith(COLLECTOR))
+    return done, chains, (collector[0] == "True", int(collector[1]))
 
 
 @pytest.fixture
@@ -94,7 +105,7 @@ def test_import_chains_name_who_imported_a_module_first():
 
 
 def test_help_reads_no_database_and_imports_no_service(rt):
-    done, chains = run_podium("--help")
+    done, chains, _collector = run_podium("--help")
     assert done.returncode == 0, done.stderr
     assert "grades" in done.stdout and "users" in done.stdout
     assert "click" in chains  # the chains were read: an empty parse would pass the next line vacuously
@@ -110,11 +121,14 @@ def test_help_reads_no_database_and_imports_no_service(rt):
     (["invitations", "list", "c1"], "no invitation links in c1"),
 ], ids=["jobs", "users token", "grades explain", "slack balance", "invitations list"])
 def test_light_command_imports_neither_scoring_nor_the_web_app(course, command, expected):
-    done, chains = run_podium(*command)
+    done, chains, (collecting, frozen) = run_podium(*command)
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     assert expected is None or expected in done.stdout
     assert len(done.stdout.strip()) > 20
     assert "sqlalchemy" in chains and "podium.models" in chains  # it did read the database
-    found = offending(chains, HEAVY)
+    found = offending(chains, HEAVY + UNUSED)
     assert not found, f"podium {' '.join(command)} imported " + "; ".join(found)
+    # Paused while the command loaded its code, the collector is on again once the database is open, with what
+    # was loaded left out of its walks: a long-running command (`run`, `worker`) opens the database the same way.
+    assert collecting and frozen > 10_000

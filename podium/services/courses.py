@@ -13,7 +13,7 @@ import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
@@ -26,7 +26,11 @@ from podium.services import audit
 from podium.services.rule_values import schedule_of
 from podium.services.users import role_in
 from podium.services.files import sha256_of, store_copy
-from podium.spec import CUSTOM_PREFIX, CompetitionSpec, CourseSpec, read_course
+
+# podium.spec (course.toml, the metrics' registry) is imported by the functions that load a folder: the commands that
+# only look a course or a competition up (`grades explain`, `slack balance`, `jobs`) never read one.
+if TYPE_CHECKING:
+    from podium.spec import CompetitionSpec, CourseSpec
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,7 @@ def load_course(session: Session, settings: Settings, folder: Path, actor: str =
     The settings are written first and the grades compared; files are copied only once the load is accepted, so
     a refused load leaves the data dir as it was (a compiled solution has a folder of its own per version)."""
     from podium.services import regrades
+    from podium.spec import read_course
 
     spec = read_course(Path(folder))
     _refuse_public_id_collisions(session, spec)
@@ -275,6 +280,8 @@ def _assign(obj, **values) -> list[tuple[str, Any, Any]]:
 
 def _metric_file_change(spec: CompetitionSpec, home: Path) -> list[KeyChange]:
     """A custom metric's file, compared with the copy the server scores with (nothing copied yet)."""
+    from podium.spec import CUSTOM_PREFIX
+
     if not spec.metric.startswith(CUSTOM_PREFIX):
         return []
     source = spec.folder / spec.metric[len(CUSTOM_PREFIX):]
@@ -285,6 +292,8 @@ def _metric_file_change(spec: CompetitionSpec, home: Path) -> list[KeyChange]:
 
 
 def _copy_metric(spec: CompetitionSpec, home: Path) -> None:
+    from podium.spec import CUSTOM_PREFIX
+
     source = spec.folder / spec.metric[len(CUSTOM_PREFIX):]
     store_copy(source, home / source.name)
 

@@ -12,12 +12,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterable, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Protocol
 
 from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.orm import Session
 
-from podium import attempts, rules
+from podium import rules
 from podium.config import JobSettings, Settings
 from podium.db import Database
 from podium.domain import LARGEST_ID
@@ -28,6 +28,11 @@ from podium.services.rule_values import extended_lates, policy_of, schedule_for,
 from podium.services.users import role_in
 from podium.services.files import StoredFile, TooLarge, store_incoming
 from podium.rules.queue import Waiting, fair_order
+
+# podium.attempts (child processes: multiprocessing) is imported where a submission is scored: the commands that
+# only read submissions (`grades explain`, `slack balance`) never score one.
+if TYPE_CHECKING:
+    from podium import attempts
 
 log = logging.getLogger(__name__)
 # How long a scoring claim holds when the caller gives no lease (podium.config.JobSettings explains it).
@@ -388,6 +393,8 @@ def score(db: Database, settings: Settings, submission_id: int, *, rescore: bool
     with a message instead of being scored again: a file that kills its scorer must not hold the queue forever.
     A returned submission is `queued` again when the attempt ended without a result and may be retried.
     """
+    from podium import attempts
+
     allowed = (Status.queued, Status.scored, Status.failed) if rescore else (Status.queued,)
     worker = worker or leases.this_process()
     with db.session() as session:
@@ -413,6 +420,8 @@ def score(db: Database, settings: Settings, submission_id: int, *, rescore: bool
 
 def job_for(settings: Settings, sub: Submission) -> attempts.ScoringJob:
     """What scoring `sub` reads, with the folders and the file as the rows record them (`Settings.stored_path`)."""
+    from podium import attempts
+
     comp = sub.competition
     return attempts.ScoringJob(
         compiled_dir=settings.located(comp.compiled_dir), metric=comp.metric,
@@ -422,7 +431,7 @@ def job_for(settings: Settings, sub: Submission) -> attempts.ScoringJob:
 
 def dry_run(settings: Settings, comp: Competition, path: Path) -> attempts.Scored:
     """Score a file against a competition without recording anything (an instructor's check)."""
-    from podium import scoring
+    from podium import attempts, scoring
 
     job = attempts.ScoringJob(
         compiled_dir=settings.located(comp.compiled_dir), metric=comp.metric,
@@ -443,6 +452,8 @@ def _store_outcome(session: Session, submission_id: int, worker: str, outcome: a
 
     An attempt that ended without a result hands the submission back, counted, or fails it once that was its
     last allowed attempt; one stopped by a clean shutdown hands it back uncounted."""
+    from podium import attempts
+
     if isinstance(outcome, attempts.Stopped):
         return give_back(session, submission_id, worker, counted=False)
     if isinstance(outcome, attempts.Crashed):
@@ -488,6 +499,8 @@ def rescore_competition(db: Database, settings: Settings, comp_id: int, actor: s
     the scoring pools. `progress` is told the total first, then each submission's outcome as it comes. Rescoring a
     finalised or released competition is a regrade: refused unless `regrade`, and every final grade it changed is
     recorded (counted under "regraded")."""
+    from podium import attempts
+
     attempts.forget_loaded()
     with db.session() as session:
         comp = session.get(Competition, comp_id)
