@@ -709,3 +709,25 @@ def test_a_format_1_archive_puts_each_users_leaderboard_name_on_their_enrolment(
         ana = session.scalar(select(User).where(User.email == ANA))
         (enrolment,) = ana.enrolments
         assert enrolment.leaderboard_name.endswith(" 🚀") and enrolment.leaderboard_key == enrolment.leaderboard_name.casefold()
+
+
+def test_an_archives_emails_are_stored_in_the_one_spelling_accounts_are_found_by(exported, target, tmp_path):
+    """An archive edited by hand (or written by a crafted tool) cannot store an address any other way than Podium
+    does: a mixed-case one is normalised, and one that is no address is refused naming its line."""
+    shouting = ANA.upper().encode()
+
+    def respell(name: str, data: bytes) -> bytes:
+        return data.replace(ANA.encode(), shouting) if name == "tables/users.jsonl" else data
+
+    mixed = rewrite(exported[0], tmp_path / "mixed.zip", update_manifest=True, change=respell)
+    assert run(target, "import", mixed).exit_code == 0
+    with target.db.session() as session:
+        assert session.scalar(select(User.email).where(User.email.in_([ANA, ANA.upper()]))) == ANA
+
+    def break_it(name: str, data: bytes) -> bytes:
+        return data.replace(ANA.encode(), b"not an address") if name == "tables/users.jsonl" else data
+
+    hostile = rewrite(exported[0], tmp_path / "hostile.zip", update_manifest=True, change=break_it)
+    result = run(target, "import", hostile, "--replace")
+    assert result.exit_code == 1
+    assert "tables/users.jsonl line " in result.stderr and "is not a valid email address" in result.stderr

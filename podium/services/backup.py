@@ -57,7 +57,7 @@ from podium.models import (
     UTCDateTime,
     utcnow,
 )
-from podium.services import audit, names
+from podium.services import audit, names, users
 from podium.services.courses import get_course
 from podium.services.files import TooLarge, fsync_dir, store_stream
 
@@ -746,7 +746,9 @@ def _match_or_create_users(session: Session, archive: Archive, rows: list[dict],
     API key and leaderboard name stay the target's, since other courses rely on them; others are created with the
     archive's values, password hash and API key hash included, so they sign in as before."""
     spec = SPECS["users"]
-    emails = [row.get("email") for row in rows]
+    for number, row in enumerate(rows, start=1):
+        row["email"] = _stored_email(f"{archive.path.name}: tables/users.jsonl line {number}", row.get("email"))
+    emails = [row["email"] for row in rows]
     existing = dict(session.execute(select(User.email, User.id).where(User.email.in_(emails))).all())
     ids, created = {}, []
     for number, row in enumerate(rows, start=1):
@@ -761,6 +763,17 @@ def _match_or_create_users(session: Session, archive: Archive, rows: list[dict],
     ids.update({source_id: user.id for source_id, user in created})
     restored.users_created = len(created)
     return ids
+
+
+def _stored_email(where: str, email: object) -> str:
+    """An archive's address in the one spelling Podium stores (users.normalise_email): accounts are looked up by it,
+    so an address stored any other way would be an account nobody can find, or one a look-alike finds."""
+    if not isinstance(email, str):
+        raise ArchiveError(f"{where}: the account has no email")
+    try:
+        return users.normalise_email(email)
+    except PodiumError as exc:
+        raise ArchiveError(f"{where}: {exc}") from None
 
 
 def _values_from_json(where: str, spec: TableSpec, row: dict, restored: Restored) -> dict:
