@@ -21,6 +21,7 @@ import pytest
 from click.testing import CliRunner
 from flask import Flask
 from jinja2 import BytecodeCache
+from werkzeug.routing import Rule
 
 from podium.runtime import make_runtime
 from podium.testing.databases import KINDS, TestDatabases
@@ -184,6 +185,37 @@ class TemplatesCompiledOnce(BytecodeCache):
 def templates_compiled_once():
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Flask, "jinja_options", {**Flask.jinja_options, "bytecode_cache": TemplatesCompiledOnce()})
+        yield
+
+
+class RouteBuildersCompiledOnce:
+    """werkzeug's URL builders kept for the whole run: every test makes an app of its own, and binding its hundred
+    or so routes compiles two small Python functions for each (an AST built and compiled: most of `create_app`'s
+    time). A builder depends only on the rule's parsed parts, its defaults and whether unknown arguments are
+    appended, which the key holds; the function takes the rule itself as its first argument, so one serves every
+    app's copy of the same rule."""
+
+    def __init__(self, compile_builder):
+        self.compile_builder = compile_builder
+        self.compiled: dict[tuple, object] = {}
+
+    def __call__(self, rule: Rule, append_unknown: bool = True):
+        defaults = rule.defaults or {}
+        folded = tuple((data, rule._converters[data].to_url(defaults[data]))
+                       for dynamic, data in rule._trace if dynamic and data in defaults)
+        key = (rule.rule, tuple(rule._trace), append_unknown, tuple((k, repr(v)) for k, v in defaults.items()),
+               folded)
+        if (builder := self.compiled.get(key)) is None:
+            builder = self.compiled[key] = self.compile_builder(rule, append_unknown)
+        return builder
+
+
+@pytest.fixture(scope="session", autouse=True)
+def route_builders_compiled_once():
+    with pytest.MonkeyPatch.context() as patch:
+        cache = RouteBuildersCompiledOnce(Rule._compile_builder)
+        # A function, not the cache itself, so that it binds to each rule as the method it replaces does.
+        patch.setattr(Rule, "_compile_builder", lambda rule, append_unknown=True: cache(rule, append_unknown))
         yield
 
 
