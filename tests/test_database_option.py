@@ -2,24 +2,31 @@
 marker that does not say which database or why is refused."""
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
+from dataclasses import dataclass
 
-REPO = Path(__file__).resolve().parents[1]
+import pytest
 
-
-def run_pytest(tmp_path: Path, source: str, *args: str) -> subprocess.CompletedProcess:
-    sample = tmp_path / "test_sample.py"
-    sample.write_text(textwrap.dedent(source))
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "tests.conftest", "-p", "no:cacheprovider",
-                           "--rootdir", str(tmp_path), "-q", str(sample), *args],
-                          cwd=REPO, capture_output=True, text=True, timeout=120)
+# pytest is run in this process (pytester), with the suite's conftest as a plugin, as `-p tests.conftest` loads it:
+# a `python -m pytest` subprocess would spend seconds importing again what this process holds already.
+pytest_plugins = ["pytester"]
 
 
-def test_a_test_about_the_other_database_is_deselected_not_skipped(tmp_path):
-    done = run_pytest(tmp_path, """
+@dataclass
+class Done:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_pytest(pytester: pytest.Pytester, source: str, *args: str) -> Done:
+    sample = pytester.makepyfile(test_sample=textwrap.dedent(source))
+    result = pytester.runpytest_inprocess("-p", "tests.conftest", "-p", "no:cacheprovider", "-q", str(sample), *args)
+    return Done(result.ret, result.stdout.str(), result.stderr.str())
+
+
+def test_a_test_about_the_other_database_is_deselected_not_skipped(pytester):
+    done = run_pytest(pytester, """
         import pytest
 
         @pytest.mark.only_on("postgresql", why="about PostgreSQL")
@@ -33,8 +40,8 @@ def test_a_test_about_the_other_database_is_deselected_not_skipped(tmp_path):
     assert "1 passed, 1 deselected" in done.stdout and "skipped" not in done.stdout
 
 
-def test_a_marker_without_a_reason_is_a_usage_error(tmp_path):
-    done = run_pytest(tmp_path, """
+def test_a_marker_without_a_reason_is_a_usage_error(pytester):
+    done = run_pytest(pytester, """
         import pytest
 
         @pytest.mark.only_on("sqlite")
@@ -45,7 +52,7 @@ def test_a_marker_without_a_reason_is_a_usage_error(tmp_path):
     assert 'only_on("sqlite" or "postgresql", why="...")' in done.stderr
 
 
-def test_a_run_on_postgresql_leaves_out_the_tests_that_use_no_database(tmp_path):
+def test_a_run_on_postgresql_leaves_out_the_tests_that_use_no_database(pytester):
     """They ran in the SQLite run and would do exactly the same again; a test with a database runs on both, and a
     test about PostgreSQL runs there even when it needs no database of the run."""
     source = """
@@ -61,11 +68,11 @@ def test_a_run_on_postgresql_leaves_out_the_tests_that_use_no_database(tmp_path)
         def test_about_postgresql_without_a_database():
             pass
     """
-    on_postgresql = run_pytest(tmp_path, source, "--database=postgresql", "--collect-only")
+    on_postgresql = run_pytest(pytester, source, "--database=postgresql", "--collect-only")
     assert on_postgresql.returncode == 0, on_postgresql.stdout + on_postgresql.stderr
     assert "test_with_a_database" in on_postgresql.stdout and "test_pure_arithmetic" not in on_postgresql.stdout
     assert "test_about_postgresql_without_a_database" in on_postgresql.stdout
     assert "2/3 tests collected (1 deselected)" in on_postgresql.stdout
 
-    on_sqlite = run_pytest(tmp_path, source, "--database=sqlite")
+    on_sqlite = run_pytest(pytester, source, "--database=sqlite")
     assert "2 passed, 1 deselected" in on_sqlite.stdout, on_sqlite.stdout

@@ -48,6 +48,7 @@ class TemporaryPostgres:
         self.durable = durable
         self.max_connections = max_connections
         self.root: Path | None = None
+        self._version: int | None = None
 
     # -- life cycle ----------------------------------------------------------------------------------------------
     def start(self) -> "TemporaryPostgres":
@@ -106,10 +107,16 @@ class TemporaryPostgres:
         return f"postgresql+psycopg://{SERVER_USER}@/{database}?host={self.socket_dir}&port={PORT}"
 
     def create_database(self, name: str | None = None, *, template: str | None = None) -> str:
-        """Create a database (a copy of `template` when given) and return its URL."""
+        """Create a database (a copy of `template` when given) and return its URL.
+
+        Copied file by file (FILE_COPY) rather than page by page through the write-ahead log (PostgreSQL 15's
+        default, WAL_LOG): for databases as small as these, about half the server's time, and a later drop is
+        cheaper too. Its two checkpoints cost little on a cluster that does not sync. (Older servers know no
+        other way, and no STRATEGY.)"""
         name = name or f"t_{uuid.uuid4().hex[:16]}"
         clause = f' TEMPLATE "{template}"' if template else ""
-        self.execute(f'CREATE DATABASE "{name}"{clause}')
+        strategy = " STRATEGY FILE_COPY" if self._server_version() >= 150000 else ""
+        self.execute(f'CREATE DATABASE "{name}"{clause}{strategy}')
         return self.url(name)
 
     def drop_database(self, name: str) -> None:
@@ -117,11 +124,21 @@ class TemporaryPostgres:
         self.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def execute(self, statement: str) -> None:
+        with self._connect() as connection:
+            connection.execute(statement)
+
+    def _server_version(self) -> int:
+        """The running server's version as a number, e.g. 150018 for 15.18."""
+        if self._version is None:
+            with self._connect() as connection:
+                self._version = connection.info.server_version
+        return self._version
+
+    def _connect(self):
         import psycopg
 
-        with psycopg.connect(host=str(self.socket_dir), port=PORT, user=SERVER_USER, dbname="postgres",
-                             autocommit=True) as connection:
-            connection.execute(statement)
+        return psycopg.connect(host=str(self.socket_dir), port=PORT, user=SERVER_USER, dbname="postgres",
+                               autocommit=True)
 
     # -- helpers -------------------------------------------------------------------------------------------------
     def _root(self) -> Path:
