@@ -25,7 +25,7 @@ from podium.models import Competition, Submission
 from podium.services import competitions, courses, grading, leaderboards, users
 from podium.web import charts
 from tests.conftest import predictions
-from tests.web.helpers import page, record
+from tests.web.helpers import page, record, same_on_every_request
 
 CID = "c1-hw1"
 # Cutoffs: values, and a position that finalisation fixes from the private board ("top 100%": the last rank).
@@ -136,23 +136,13 @@ def test_every_route_a_student_may_read_is_checked_or_declared_free_of_scores(ap
     assert gets - staff_pages - NO_SCORES == set(STUDENT_READS), "place each new GET route in one of the two sets"
 
 
-VOLATILE = [
-    re.compile(r'(name="csrf_token" value=")[^"]+'),
-    re.compile(r'(<meta name="csrf-token" content=")[^"]+'),
-    re.compile(r'(nonce=")[^"]+'),
-]
-
-
 def readable(response) -> str:
     """What the student reads in an answer, without what differs between any two requests (form tokens)."""
     assert response.status_code == 200, (response.status_code, response.get_data(as_text=True)[:300])
     if response.mimetype == "application/zip":
         with zipfile.ZipFile(io.BytesIO(response.get_data())) as archive:
             return "\n".join(archive.read(name).decode() for name in sorted(archive.namelist()))
-    text = response.get_data(as_text=True)
-    for pattern in VOLATILE:
-        text = pattern.sub(r"\1…", text)
-    return text
+    return same_on_every_request(response.get_data(as_text=True))
 
 
 def read_everything(browser, closed: Closed) -> dict[str, str]:

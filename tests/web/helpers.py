@@ -99,3 +99,18 @@ def competition(rt, comp_id: int) -> Competition:
 def page(response) -> str:
     return response.get_data(as_text=True)
 
+
+# What differs between any two answers of one page: form tokens (stamped to the second) and the CSP nonce.
+PER_REQUEST = [
+    re.compile(r'(name="csrf_token" value=")[^"]+'),
+    re.compile(r'(<meta name="csrf-token" content=")[^"]+'),
+    re.compile(r'(nonce=")[^"]+'),
+]
+
+
+def same_on_every_request(text: str) -> str:
+    """A page's text without what changes from one request to the next, to compare what two reads showed."""
+    for pattern in PER_REQUEST:
+        text = pattern.sub(r"\1…", text)
+    return text
+
