@@ -398,14 +398,19 @@ class MailServer:
             self._controller = None
 
 
-@pytest.fixture
-def smtp_server(monkeypatch) -> MailServer:
-    """A running `MailServer` that Podium is configured to mail through."""
-    server = MailServer()
+def mail_through(server: MailServer, monkeypatch) -> MailServer:
+    """Start `server` and configure Podium to mail through it (for the test's duration)."""
     server.start()
     monkeypatch.setenv("PODIUM_SMTP_HOST", "127.0.0.1")
     monkeypatch.setenv("PODIUM_SMTP_PORT", str(server.port))
     monkeypatch.setenv("PODIUM_SMTP_STARTTLS", "false")
+    return server
+
+
+@pytest.fixture
+def smtp_server(monkeypatch) -> MailServer:
+    """A running `MailServer` that Podium is configured to mail through."""
+    server = mail_through(MailServer(), monkeypatch)
     yield server
     server.stop()
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from podium.config import SmtpSettings
 from podium.models import MailState, OutboxMail, utcnow
 from podium.services import outbox
-from tests.conftest import MailServer
+from tests.conftest import MailServer, mail_through
 
 ATTEMPTS = 5
 
@@ -143,11 +143,7 @@ def test_without_a_mail_server_configured_mails_wait(rt, monkeypatch):
 
 @pytest.fixture
 def ascii_only_server(monkeypatch):
-    server = MailServer(smtputf8=False)
-    server.start()
-    monkeypatch.setenv("PODIUM_SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("PODIUM_SMTP_PORT", str(server.port))
-    monkeypatch.setenv("PODIUM_SMTP_STARTTLS", "false")
+    server = mail_through(MailServer(smtputf8=False), monkeypatch)
     yield server
     server.stop()
 

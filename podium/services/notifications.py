@@ -92,8 +92,14 @@ def submission_outcome(session: Session, submission_id: int) -> None:
     body = (f"Hello {_name(sub.user)},\n\nYour {what} {sub.file_name} to {comp.title} ({comp.public_id}), received "
             f"{rules.format_local(sub.submitted_at, comp.course.timezone)}, has its result.\n\n{result}{practice}\n"
             f"{_link('It is on its page', f'/submissions/{sub.id}')}{_why(SUBMISSION_RESULT)}")
-    outbox.enqueue(session, kind=SUBMISSION_RESULT, to=sub.user.email, subject=subject, body=body,
-                   user_id=sub.user_id, course_id=comp.course_id)
+    _mail(session, SUBMISSION_RESULT, sub.user, comp.course_id, subject, body)
+
+
+def _mail(session: Session, kind: str, user: User, course_id: int, subject: str, body: str, **options):
+    """A notification to `user` about their course, written to the outbox in the caller's transaction (None when a
+    `dedupe_key` says it was written before)."""
+    return outbox.enqueue(session, kind=kind, to=user.email, subject=subject, body=body, user_id=user.id,
+                          course_id=course_id, **options)
 
 
 def _score(comp: Competition, score: float | None) -> str:
@@ -121,8 +127,7 @@ def grades_released(session: Session, comp: Competition, finals: dict[tuple[int,
         body = (f"Hello {_name(user)},\n\nThe private leaderboard of {comp.title} ({comp.public_id}) in "
                 f"{course.title} is released: its final grades are computed from private scores now.\n\n{line}\n"
                 f"{_link('Your grades', f'/courses/{course.slug}/grades')}{_why(GRADE_RELEASED)}")
-        outbox.enqueue(session, kind=GRADE_RELEASED, to=user.email, subject=f"{comp.title}: grades released",
-                       body=body, user_id=user.id, course_id=course.id)
+        _mail(session, GRADE_RELEASED, user, course.id, f"{comp.title}: grades released", body)
         written += 1
     return written
 
@@ -148,8 +153,7 @@ def grades_changed(session: Session, course: Course, changes: Iterable, reason: 
         body = (f"Hello {_name(user)},\n\nA decision of the course staff of {course.title} changed your grade:\n\n"
                 f"{lines}\n\nThe reason: {reason}.\n"
                 f"{_link('Your grades', f'/courses/{course.slug}/grades')}{_why(GRADE_CHANGED)}")
-        outbox.enqueue(session, kind=GRADE_CHANGED, to=user.email, subject=f"{course.title}: your grade changed",
-                       body=body, user_id=user.id, course_id=course.id)
+        _mail(session, GRADE_CHANGED, user, course.id, f"{course.title}: your grade changed", body)
         written += 1
     return written
 
@@ -214,9 +218,8 @@ def _remind(session: Session, comp: Competition, user: User, reminder: Reminder,
     body = (f"Hello {_name(user)},\n\nYour {deadline} for {comp.title} ({comp.public_id}) is {at}, less than a day "
             f"from now, and you have no scored submission for it yet.\n"
             f"{_link('Submit', f'/competitions/{comp.public_id}/submit')}{_why(DEADLINE_REMINDER)}")
-    mail = outbox.enqueue(session, kind=DEADLINE_REMINDER, to=user.email, subject=f"{comp.title}: {deadline} {at}",
-                          body=body, user_id=user.id, course_id=comp.course_id, expires_at=reminder.at, now=now,
-                          dedupe_key=f"reminder:c{comp.id}:u{user.id}:{reminder.key}")
+    mail = _mail(session, DEADLINE_REMINDER, user, comp.course_id, f"{comp.title}: {deadline} {at}", body,
+                 expires_at=reminder.at, now=now, dedupe_key=f"reminder:c{comp.id}:u{user.id}:{reminder.key}")
     return 0 if mail is None else 1
 
 
@@ -263,10 +266,8 @@ def remind_without_early(session: Session, comp: Competition, actor: str, now: d
                 f"{_link('Submit', f'/competitions/{comp.public_id}/submit')}\n"
                 "The course staff sent this to every student without a scored submission yet; your notification "
                 "settings do not apply to it.\n")
-        if outbox.enqueue(session, kind=STAFF_REMINDER, to=miss.user.email,
-                          subject=f"{comp.title}: early deadline {at}", body=body, user_id=miss.user.id,
-                          course_id=comp.course_id, expires_at=miss.early, now=now,
-                          dedupe_key=f"staff-reminder:c{comp.id}:u{miss.user.id}:{day}") is not None:
+        if _mail(session, STAFF_REMINDER, miss.user, comp.course_id, f"{comp.title}: early deadline {at}", body,
+                 expires_at=miss.early, now=now, dedupe_key=f"staff-reminder:c{comp.id}:u{miss.user.id}:{day}"):
             mailed.append(miss.user.email)
     done = StaffReminder(mailed=len(mailed), already=len(ahead) - len(mailed), passed=passed)
     audit.record(session, actor, "competition.remind_early", course_id=comp.course_id, target=comp.public_id,
