@@ -126,7 +126,7 @@ def grades_released(session: Session, comp: Competition, finals: dict[tuple[int,
             line = f"Your grade in it: {grade:.1f}."
         body = (f"Hello {_name(user)},\n\nThe private leaderboard of {comp.title} ({comp.public_id}) in "
                 f"{course.title} is released: its final grades are computed from private scores now.\n\n{line}\n"
-                f"{_link('Your grades', f'/courses/{course.slug}/grades')}{_why(GRADE_RELEASED)}")
+                f"{_grades_footer(course, GRADE_RELEASED)}")
         _mail(session, GRADE_RELEASED, user, course.id, f"{comp.title}: grades released", body)
         written += 1
     return written
@@ -152,10 +152,15 @@ def grades_changed(session: Session, course: Course, changes: Iterable, reason: 
                           for c in by_email[user.email])
         body = (f"Hello {_name(user)},\n\nA decision of the course staff of {course.title} changed your grade:\n\n"
                 f"{lines}\n\nThe reason: {reason}.\n"
-                f"{_link('Your grades', f'/courses/{course.slug}/grades')}{_why(GRADE_CHANGED)}")
+                f"{_grades_footer(course, GRADE_CHANGED)}")
         _mail(session, GRADE_CHANGED, user, course.id, f"{course.title}: your grade changed", body)
         written += 1
     return written
+
+
+def _grades_footer(course: Course, kind: str) -> str:
+    """The end of a mail about grades: where the student reads them, and why they were mailed."""
+    return f"{_link('Your grades', f'/courses/{course.slug}/grades')}{_why(kind)}"
 
 
 def _grade(final: float | None) -> str:
