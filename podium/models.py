@@ -477,3 +477,143 @@ class OutboxMail(Base):
     sent_at: Mapped[Optional[datetime]]
     ended_at: Mapped[Optional[datetime]]  # when it was given up on or expired
     last_error: Mapped[str] = mapped_column(Text, default="")
+
+
+# --- LTI 1.3 (podium.services.lti): Podium as a tool of the learning management systems registered here ---------
+
+
+class LtiPlatform(Base):
+    """A learning management system (Canvas, Moodle) registered with this Podium as an LTI 1.3 platform: who it is
+    (its issuer, and the client id it gave Podium), the deployments of Podium it made, and where it signs people in,
+    hands out access tokens and publishes its keys. `email_domains` are the domains it is trusted for: a person it
+    sends with an address there may be matched to the Podium account of that address the first time (afterwards,
+    by the platform's own id of the person only). `allow_framing`: Podium may be shown inside its pages."""
+
+    __tablename__ = "lti_platforms"
+    __table_args__ = (UniqueConstraint("issuer", "client_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    issuer: Mapped[str] = mapped_column(String(255))
+    client_id: Mapped[str] = mapped_column(String(255))
+    deployment_ids: Mapped[list] = mapped_column(JSON, default=list)
+    auth_login_url: Mapped[str] = mapped_column(Text)
+    auth_token_url: Mapped[str] = mapped_column(Text)
+    key_set_url: Mapped[str] = mapped_column(Text)
+    # The `aud` of Podium's token requests when the platform wants another than its token URL (Moodle, Brightspace).
+    auth_audience: Mapped[Optional[str]] = mapped_column(Text)
+    email_domains: Mapped[list] = mapped_column(JSON, default=list)
+    allow_framing: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str] = mapped_column(String(254), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LtiIdentity(Base):
+    """A Podium account as one platform knows it: the platform's id of the person (`sub`), the only thing a launch
+    or a roster is matched by once linked."""
+
+    __tablename__ = "lti_identities"
+    __table_args__ = (UniqueConstraint("platform_id", "subject"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platforms.id", ondelete="CASCADE"))
+    subject: Mapped[str] = mapped_column(String(255))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    linked_by: Mapped[str] = mapped_column(String(32))  # how: "launch", "roster", "email", "new account"
+    linked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    platform: Mapped["LtiPlatform"] = relationship()
+    user: Mapped["User"] = relationship()
+
+
+class LtiContext(Base):
+    """An LMS course linked to a Podium course, as its instructor chose at the first launch. The platform's service
+    addresses (roster, gradebook) are those its latest launch named. `create_accounts`: a person the LMS sends and
+    Podium does not know gets an account (off by default: staff enrol people, the LMS links them)."""
+
+    __tablename__ = "lti_contexts"
+    __table_args__ = (UniqueConstraint("platform_id", "context_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platforms.id", ondelete="CASCADE"))
+    context_id: Mapped[str] = mapped_column(String(255))
+    title: Mapped[str] = mapped_column(String(255), default="")
+    course_id: Mapped[int] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"), index=True)
+    create_accounts: Mapped[bool] = mapped_column(Boolean, default=False)
+    memberships_url: Mapped[Optional[str]] = mapped_column(Text)
+    lineitems_url: Mapped[Optional[str]] = mapped_column(Text)
+    ags_scopes: Mapped[list] = mapped_column(JSON, default=list)
+    linked_by: Mapped[str] = mapped_column(String(254), default="")
+    linked_at: Mapped[datetime] = mapped_column(default=utcnow)
+    synced_at: Mapped[Optional[datetime]]
+    sync_error: Mapped[str] = mapped_column(Text, default="")
+
+    platform: Mapped["LtiPlatform"] = relationship()
+    course: Mapped["Course"] = relationship()
+
+
+class LtiResourceLink(Base):
+    """A link placed in the LMS course (by hand, or by deep linking) and the competition it opens; None: the course."""
+
+    __tablename__ = "lti_resource_links"
+    __table_args__ = (UniqueConstraint("context_id", "link_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    context_id: Mapped[int] = mapped_column(ForeignKey("lti_contexts.id", ondelete="CASCADE"))
+    link_id: Mapped[str] = mapped_column(String(255))
+    competition_id: Mapped[Optional[int]] = mapped_column(ForeignKey("competitions.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LtiLaunchValue(Base):
+    """What a launch keeps between its two requests (the nonce the platform's token must carry, taken once), shared
+    by every server process; removed when used or expired."""
+
+    __tablename__ = "lti_launch_values"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class LtiLineItem(Base):
+    """A competition's column in a linked LMS course's gradebook (AGS line item), found by its tag or made by Podium;
+    `checked_at`: when the competition's grades were last compared with what the gradebook was sent."""
+
+    __tablename__ = "lti_line_items"
+    __table_args__ = (UniqueConstraint("context_id", "competition_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    context_id: Mapped[int] = mapped_column(ForeignKey("lti_contexts.id", ondelete="CASCADE"))
+    competition_id: Mapped[int] = mapped_column(ForeignKey("competitions.id", ondelete="CASCADE"))
+    url: Mapped[Optional[str]] = mapped_column(Text)
+    checked_at: Mapped[Optional[datetime]]
+
+
+class LtiGrade(Base):
+    """One student's final grade of one competition as the linked LMS gradebook should hold it, and how sending it
+    went: waiting (possibly after failed attempts), sent, or given up on. A new grade (a regrade) makes it wait
+    again."""
+
+    __tablename__ = "lti_grades"
+    __table_args__ = (UniqueConstraint("context_id", "competition_id", "user_id"),
+                      Index("ix_lti_grades_state_next", "state", "next_attempt_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    context_id: Mapped[int] = mapped_column(ForeignKey("lti_contexts.id", ondelete="CASCADE"))
+    competition_id: Mapped[int] = mapped_column(ForeignKey("competitions.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    score: Mapped[float] = mapped_column(Float)
+    reason: Mapped[str] = mapped_column(String(64), default="")
+    state: Mapped[str] = mapped_column(String(16), default=MailState.PENDING)
+    queued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[Optional[str]] = mapped_column(String(128))
+    claimed_until: Mapped[Optional[datetime]]
+    sent_score: Mapped[Optional[float]] = mapped_column(Float)
+    sent_at: Mapped[Optional[datetime]]
+    last_error: Mapped[str] = mapped_column(Text, default="")
+
+    competition: Mapped["Competition"] = relationship()
+    user: Mapped["User"] = relationship()
