@@ -1,0 +1,663 @@
+"""LTI 1.3 Advantage, the tool's side of the protocol: the one module that speaks to pylti1p3 (its maintained fork,
+pylti1p3next), so that what Podium believes of a launch is decided here and nowhere else.
+
+- `ToolKey`: Podium's RSA key pair, generated once into the data dir and published as a JSON Web Key Set; it signs
+  Podium's requests for access tokens and its deep-linking answers.
+- `Tool.login_redirect`: the answer to a platform's third-party login initiation (OpenID Connect), with the state
+  cookie the browser must bring back.
+- `Tool.validate`: a launch's id_token checked before anything of it is believed: the state against the browser's
+  cookie, the signature against the platform's published keys, the issuer (a registered platform), the audience
+  (the client id the platform gave Podium), the deployment, the nonce (good once, `LaunchStore.take`), expiry and
+  issue time, and the message's own required claims.
+- `PlatformClient`: the platform's services, reached with a client-credentials access token: the course roster
+  (Names and Roles Provisioning) and the gradebook (Assignment and Grade Services).
+
+Nothing here touches the database: every call may wait on the platform's network, and callers hold no transaction
+while it does. What a launch keeps between its two requests lives in a `LaunchStore` the caller provides (podium.
+services.lti keeps it in the database, shared by every server process).
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import typing as t
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import jwt
+import requests
+from pylti1p3.deep_link_resource import DeepLinkResource
+from pylti1p3.deployment import Deployment
+from pylti1p3.exception import LtiException, LtiServiceException, OIDCException
+from pylti1p3.grade import Grade
+from pylti1p3.launch_data_storage.base import LaunchDataStorage
+from pylti1p3.lineitem import LineItem
+from pylti1p3.message_launch import MessageLaunch
+from pylti1p3.names_roles import NamesRolesProvisioningService
+from pylti1p3.oidc_login import OIDCLogin
+from pylti1p3.redirect import Redirect
+from pylti1p3.registration import Registration
+from pylti1p3.request import Request
+from pylti1p3.service_connector import ServiceConnector
+from pylti1p3.session import SessionService
+from pylti1p3.tool_config.abstract import ToolConfAbstract
+from pylti1p3.assignments_grades import AssignmentsGradesService
+
+from podium.domain import Role
+from podium.errors import PodiumError
+
+NETWORK_TIMEOUT_SECONDS = 10
+KEY_SET_SECONDS = 3600          # a platform's keys are fetched again after this long
+KEY_SET_REFETCH_SECONDS = 60    # and at most this often when a token names a key not seen yet (rotation)
+LAUNCH_SECONDS = 3600           # how long a validated launch can be continued (choosing a course, deep linking)
+STATE_COOKIE_SECONDS = 5 * 60
+MAX_ROSTER_PAGES = 200          # a roster of pages without end is refused, not followed for ever
+MAX_ROSTER_MEMBERS = 50_000
+
+CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
+NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
+AGS_CLAIM = "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint"
+DEEP_LINKING_CLAIM = "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings"
+SCORE_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/score"
+LINEITEM_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem"
+LINEITEM_READ_SCOPE = "https://purl.imsglobal.org/spec/lti-ags/scope/lineitem.readonly"
+NRPS_SCOPE = "https://purl.imsglobal.org/spec/lti-nrps/scope/contextmembership.readonly"
+RESOURCE_LINK_LAUNCH, DEEP_LINKING_LAUNCH = "LtiResourceLinkRequest", "LtiDeepLinkingRequest"
+
+MEMBERSHIP = "http://purl.imsglobal.org/vocab/lis/v2/membership#"
+TEACHING_ASSISTANT = "http://purl.imsglobal.org/vocab/lis/v2/membership/Instructor#TeachingAssistant"
+
+
+class LaunchRefused(PodiumError):
+    """A launch, or a platform's answer, that is not believed: nobody is signed in; the page says what to do."""
+
+    code = 400
+
+
+class PlatformUnreachable(PodiumError):
+    """The platform did not answer, or answered with a server error: trying again later may work."""
+
+    code = 503
+
+
+class ServiceRefused(PodiumError):
+    """The platform refused a service request for good (a 4xx other than "too many"): sending it again as it is
+    will not help."""
+
+    code = 502
+
+
+# --- roles ------------------------------------------------------------------------------------------------------
+
+
+def course_role(roles: t.Iterable[str]) -> Role | None:
+    """The Podium role of a person with these LTI roles in the LMS course: instructors (and the course's
+    administrators) are instructors; teaching assistants are staff, even where the platform also sends the principal
+    Instructor role their sub-role belongs to; learners are students; anyone else (a mentor, an observer, a guest,
+    a role only at the institution) has none. Roles may come as full URIs or, from older platforms, as short names."""
+    names = {_short_role(role) for role in roles}
+    if "Instructor#TeachingAssistant" in names or "TeachingAssistant" in names:
+        return Role.staff
+    if names & {"Instructor", "Administrator"}:
+        return Role.instructor
+    if "Learner" in names:
+        return Role.student
+    return None
+
+
+def _short_role(role: str) -> str:
+    """`Instructor` of `http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor`; a sub-role keeps its
+    principal (`Instructor#TeachingAssistant`); institution and system roles are not course roles and read as ""."""
+    role = role.strip()
+    for prefix in ("http://purl.imsglobal.org/vocab/lis/v2/membership#",
+                   "http://purl.imsglobal.org/vocab/lis/v2/membership/"):
+        if role.startswith(prefix):
+            return role[len(prefix):]
+    return "" if "://" in role or role.startswith("urn:") else role
+
+
+# --- Podium's key pair ------------------------------------------------------------------------------------------
+
+
+class ToolKey:
+    """Podium's RSA key pair for LTI, kept in the data dir (created private, once; the first of two starting
+    processes wins) and published at /lti/jwks.json by its key id (the RFC 7638 thumbprint)."""
+
+    def __init__(self, private_pem: str):
+        from cryptography.hazmat.primitives import serialization
+
+        key = serialization.load_pem_private_key(private_pem.encode(), password=None)
+        self.private_pem = private_pem
+        self.public_pem = key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+        self.jwk = dict(Registration.get_jwk(self.public_pem))
+        self.kid = self.jwk["kid"]
+
+    @classmethod
+    def in_folder(cls, folder: Path) -> ToolKey:
+        path = folder / "tool-key.pem"
+        if not path.exists():
+            _create_key(path)
+        return cls(path.read_text())
+
+    def jwks(self) -> dict:
+        return {"keys": [self.jwk]}
+
+
+def _create_key(path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pem = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "wb") as out:
+        out.write(pem)
+
+
+# --- what the caller provides ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlatformInfo:
+    """A registered platform as the protocol needs it (podium.models.LtiPlatform, read by the caller)."""
+
+    id: int
+    name: str
+    issuer: str
+    client_id: str
+    deployment_ids: tuple[str, ...]
+    auth_login_url: str
+    auth_token_url: str
+    key_set_url: str
+    auth_audience: str | None = None
+
+
+class LaunchStore(t.Protocol):
+    """Values a launch keeps between its requests, shared by every server process; each call is a unit of work."""
+
+    def get(self, key: str) -> t.Any: ...
+
+    def put(self, key: str, value: t.Any, seconds: float) -> None: ...
+
+    def take(self, key: str) -> bool:
+        """Remove the value and say whether it was there (and not expired): true for one caller only."""
+
+
+Lookup = t.Callable[[str], list[PlatformInfo]]  # the platforms registered under an issuer
+
+
+# --- a launch, as Podium believes it ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Launch:
+    """A validated launch: who, from where, into what, and the platform's services it names."""
+
+    launch_id: str
+    platform: PlatformInfo
+    deployment_id: str
+    message_type: str
+    subject: str
+    email: str
+    name: str
+    roles: tuple[str, ...]
+    context_id: str
+    context_title: str
+    resource_link_id: str
+    resource_link_title: str
+    custom: dict
+    target_link_uri: str
+    document_target: str
+    memberships_url: str | None
+    lineitems_url: str | None
+    lineitem_url: str | None
+    ags_scopes: tuple[str, ...]
+    deep_link_return_url: str | None
+
+    @property
+    def role(self) -> Role | None:
+        return course_role(self.roles)
+
+    @property
+    def is_deep_linking(self) -> bool:
+        return self.message_type == DEEP_LINKING_LAUNCH
+
+    @property
+    def framed(self) -> bool:
+        return self.document_target in ("iframe", "frame", "embed")
+
+
+def _launch_of(launch_id: str, platform: PlatformInfo, body: dict) -> Launch:
+    context = body.get(CLAIM + "context") or {}
+    link = body.get(CLAIM + "resource_link") or {}
+    presentation = body.get(CLAIM + "launch_presentation") or {}
+    nrps = body.get(NRPS_CLAIM) or {}
+    ags = body.get(AGS_CLAIM) or {}
+    deep = body.get(DEEP_LINKING_CLAIM) or {}
+    name = body.get("name") or " ".join(p for p in (body.get("given_name"), body.get("family_name")) if p)
+    return Launch(
+        launch_id=launch_id, platform=platform,
+        deployment_id=str(body.get(CLAIM + "deployment_id", "")), message_type=str(body.get(CLAIM + "message_type")),
+        subject=str(body.get("sub") or ""), email=str(body.get("email") or "").strip(), name=str(name or "").strip(),
+        roles=tuple(str(r) for r in body.get(CLAIM + "roles") or ()),
+        context_id=str(context.get("id") or ""), context_title=str(context.get("title") or context.get("label") or ""),
+        resource_link_id=str(link.get("id") or ""), resource_link_title=str(link.get("title") or ""),
+        custom=dict(body.get(CLAIM + "custom") or {}), target_link_uri=str(body.get(CLAIM + "target_link_uri") or ""),
+        document_target=str(presentation.get("document_target") or "window"),
+        memberships_url=nrps.get("context_memberships_url"), lineitems_url=ags.get("lineitems"),
+        lineitem_url=ags.get("lineitem"), ags_scopes=tuple(ags.get("scope") or ()),
+        deep_link_return_url=deep.get("deep_link_return_url"),
+    )
+
+
+# --- pylti1p3's seams -----------------------------------------------------------------------------------------------
+
+
+class _Request(Request):
+    def __init__(self, params: t.Mapping[str, str], secure: bool):
+        self._params = params
+        self._secure = secure
+
+    def is_secure(self) -> bool:
+        return self._secure
+
+    def get_param(self, key: str) -> str:
+        return self._params.get(key) or ""
+
+
+class _Cookies:
+    """pylti1p3's cookie service: reads the request's cookies, and collects those to set for the view to send."""
+
+    prefix = "lti1p3-"
+
+    def __init__(self, cookies: t.Mapping[str, str]):
+        self._cookies = cookies
+        self.to_set: list[tuple[str, str, int]] = []
+
+    def get_cookie(self, name: str) -> str | None:
+        return self._cookies.get(self.prefix + name)
+
+    def set_cookie(self, name: str, value, exp: int | None = 3600) -> None:
+        self.to_set.append((self.prefix + name, str(value), exp or STATE_COOKIE_SECONDS))
+
+
+class _Storage(LaunchDataStorage):
+    """pylti1p3's launch data storage over the caller's `LaunchStore`. Its keys are random (nonces, states, launch
+    ids), so no session cookie ties them to a browser; the state cookie does that."""
+
+    def __init__(self, store: LaunchStore):
+        super().__init__()
+        self._store = store
+
+    def get_session_cookie_name(self) -> str | None:
+        return None
+
+    def can_set_keys_expiration(self) -> bool:
+        return True
+
+    def get_value(self, key: str):
+        return self._store.get(key)
+
+    def set_value(self, key: str, value, exp: int | None = None) -> None:
+        self._store.put(key, value, exp or LAUNCH_SECONDS)
+
+    def check_value(self, key: str) -> bool:
+        # pylti1p3 asks this only to check a launch's nonce; taking it makes the nonce good once, which the library
+        # alone does not (it leaves the nonce in place).
+        return self._store.take(key)
+
+
+class _Redirect(Redirect):
+    def __init__(self, url: str):
+        self.url = url
+
+    def do_redirect(self) -> str:
+        return self.url
+
+    def do_js_redirect(self) -> str:
+        return self.url
+
+    def set_redirect_url(self, location: str) -> None:
+        self.url = location
+
+    def get_redirect_url(self) -> str:
+        return self.url
+
+
+class _Login(OIDCLogin):
+    def get_redirect(self, url: str) -> _Redirect:
+        return _Redirect(url)
+
+
+class _Launch(MessageLaunch):
+    def _get_request_param(self, key: str) -> str:
+        return self._request.get_param(key)
+
+
+class _TimedSession(requests.Session):
+    """Every request to a platform gives up after NETWORK_TIMEOUT_SECONDS (pylti1p3 passes no timeout)."""
+
+    def request(self, *args, **kwargs):
+        kwargs.setdefault("timeout", NETWORK_TIMEOUT_SECONDS)
+        return super().request(*args, **kwargs)
+
+
+class _Conf(ToolConfAbstract):
+    """pylti1p3's tool configuration over the caller's lookup of registered platforms; an issuer may have several
+    client ids (one registration per developer key)."""
+
+    def __init__(self, tool: Tool):
+        self._tool = tool
+        self.found: PlatformInfo | None = None
+
+    def check_iss_has_one_client(self, iss: str) -> bool:
+        return False
+
+    def check_iss_has_many_clients(self, iss: str) -> bool:
+        return True
+
+    def find_registration_by_issuer(self, iss: str, *args, **kwargs):
+        return None
+
+    def find_registration_by_params(self, iss: str, client_id: str, *args, **kwargs) -> Registration | None:
+        platforms = self._tool.lookup(iss)
+        if not client_id and len(platforms) == 1:  # a login initiation may leave the client id out
+            client_id = platforms[0].client_id
+        found = next((p for p in platforms if p.client_id == client_id), None)
+        if found is None:
+            return None
+        self.found = found
+        return self._tool.registration(found)
+
+    def find_deployment(self, iss: str, deployment_id: str):
+        return None
+
+    def find_deployment_by_params(self, iss: str, deployment_id: str, client_id: str, *args, **kwargs):
+        platform = next((p for p in self._tool.lookup(iss) if p.client_id == client_id), None)
+        if platform is None or deployment_id not in platform.deployment_ids:
+            return None
+        return Deployment().set_deployment_id(deployment_id)
+
+
+# --- the tool ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class LoginAnswer:
+    url: str                                   # where the browser goes: the platform's authorization endpoint
+    cookies: list[tuple[str, str, int]]        # (name, value, seconds) to set on the way
+
+
+class Tool:
+    """Podium as an LTI tool: one per web app (or command), shared by its threads."""
+
+    def __init__(self, key: ToolKey, lookup: Lookup, store: LaunchStore, *, clock: t.Callable[[], float] = time.time):
+        self.key = key
+        self.lookup = lookup
+        self.store = store
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._key_sets: dict[str, tuple[float, dict]] = {}
+
+    def registration(self, platform: PlatformInfo) -> Registration:
+        registration = (Registration().set_issuer(platform.issuer).set_client_id(platform.client_id)
+                        .set_key_set_url(platform.key_set_url).set_auth_token_url(platform.auth_token_url)
+                        .set_auth_login_url(platform.auth_login_url)
+                        .set_tool_private_key(self.key.private_pem).set_tool_public_key(self.key.public_pem))
+        if platform.auth_audience:
+            registration.set_auth_audience(platform.auth_audience)
+        cached = self._key_sets.get(platform.key_set_url)
+        if cached is not None:
+            registration.set_key_set(cached[1])
+        return registration
+
+    # --- launching --------------------------------------------------------------------------------------------
+
+    def login_redirect(self, params: t.Mapping[str, str], launch_url: str, *, secure: bool) -> LoginAnswer:
+        """The platform's third-party login initiation answered: the browser is sent to the platform's authorization
+        endpoint with a fresh state (also set as a cookie) and nonce (kept in the store)."""
+        request = _Request(params, secure)
+        cookies = _Cookies({})
+        session = SessionService(request)
+        login = _Login(request, _Conf(self), session_service=session, cookie_service=cookies,
+                       launch_data_storage=_Storage(self.store))
+        try:
+            url = login.redirect(launch_url)
+        except (OIDCException, LtiException) as exc:
+            raise LaunchRefused(_login_refusal(str(exc))) from None
+        return LoginAnswer(url=url, cookies=cookies.to_set)
+
+    def validate(self, params: t.Mapping[str, str], cookies: t.Mapping[str, str], *, secure: bool) -> Launch:
+        """The launch the platform's form carries, checked whole; LaunchRefused says which check failed."""
+        token = params.get("id_token") or ""
+        self._fresh_keys_for(token)
+        request = _Request(params, secure)
+        conf = _Conf(self)
+        launch = _Launch(request, conf, session_service=SessionService(request), cookie_service=_Cookies(cookies),
+                         launch_data_storage=_Storage(self.store), requests_session=_TimedSession())
+        launch.set_launch_data_lifetime(LAUNCH_SECONDS)
+        launch.set_jwt_verify_options({"verify_aud": False, "require": ["exp", "iat"]})
+        try:
+            launch.validate()
+        except LtiException as exc:
+            raise LaunchRefused(_launch_refusal(str(exc))) from None
+        except requests.RequestException:
+            raise PlatformUnreachable("Podium could not fetch your learning platform's keys to check this launch; "
+                                      "try again in a minute.") from None
+        body = launch.get_launch_data()
+        if not body.get("sub"):
+            raise LaunchRefused("This launch names nobody (an anonymous launch): Podium needs to know who you are. "
+                                "Ask your instructor to set the tool's privacy level to share your identity.")
+        return _launch_of(launch.get_launch_id(), conf.found, dict(body))
+
+    def restored(self, launch_id: str) -> Launch:
+        """A launch validated earlier, to continue it (choosing a course, answering a deep-linking request)."""
+        body = self.store.get(launch_id) if launch_id.startswith("lti1p3-launch-") else None
+        platforms = self.lookup(str(body.get("iss"))) if isinstance(body, dict) else []
+        aud = body.get("aud") if isinstance(body, dict) else None
+        client_id = aud[0] if isinstance(aud, list) and aud else aud
+        platform = next((p for p in platforms if p.client_id == client_id), None)
+        if platform is None:
+            raise LaunchRefused("This launch has expired or was never made here: open Podium again from your "
+                                "course in the learning platform.")
+        return _launch_of(launch_id, platform, body)
+
+    def _fresh_keys_for(self, token: str) -> None:
+        """Have the key set of the platform that (unverified) issued `token` at hand, fetched again when the token
+        names a key not in it: a platform rotates its keys. Fetched at most every KEY_SET_REFETCH_SECONDS, so a
+        stream of made-up key ids does not make Podium fetch for each."""
+        try:
+            header = jwt.get_unverified_header(token)
+            body = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError:
+            return  # pylti1p3 refuses it with its own words
+        aud = body.get("aud")
+        client_id = aud[0] if isinstance(aud, list) and aud else aud
+        platform = next((p for p in self.lookup(str(body.get("iss"))) if p.client_id == client_id), None)
+        if platform is None:
+            return
+        now = self.clock()
+        with self._lock:
+            cached = self._key_sets.get(platform.key_set_url)
+        known = cached is not None and any(k.get("kid") == header.get("kid") for k in cached[1].get("keys", []))
+        stale = cached is None or now - cached[0] > KEY_SET_SECONDS
+        if stale or (not known and now - cached[0] > KEY_SET_REFETCH_SECONDS):
+            key_set = _fetch_json(platform.key_set_url, "its keys")
+            with self._lock:
+                self._key_sets[platform.key_set_url] = (now, key_set)
+
+    def deep_link_answer(self, launch: Launch, items: list[DeepLinkItem]) -> tuple[str, str]:
+        """The signed LtiDeepLinkingResponse for the items chosen, and the platform's address it goes to."""
+        from pylti1p3.deep_link import DeepLink
+
+        if not launch.is_deep_linking or not launch.deep_link_return_url:
+            raise LaunchRefused("This launch did not ask for content to add; open Podium from the learning "
+                                "platform's \"add content\" page.")
+        body = self.store.get(launch.launch_id) or {}
+        settings = body.get(DEEP_LINKING_CLAIM) or {}
+        deep = DeepLink(self.registration(launch.platform), launch.deployment_id, settings)
+        resources = [_resource(item) for item in items]
+        return launch.deep_link_return_url, deep.get_response_jwt(resources)
+
+    def client(self, platform: PlatformInfo) -> PlatformClient:
+        return PlatformClient(self, platform)
+
+
+@dataclass(frozen=True)
+class DeepLinkItem:
+    title: str
+    url: str
+    custom: dict = field(default_factory=dict)
+    text: str = ""
+    line_item: dict | None = None  # {"label", "scoreMaximum", "resourceId", "tag"}: the LMS makes its column
+
+
+def _resource(item: DeepLinkItem) -> DeepLinkResource:
+    resource = DeepLinkResource().set_title(item.title).set_url(item.url).set_custom_params(item.custom)
+    if item.line_item:
+        line = LineItem().set_label(item.line_item["label"]).set_score_maximum(item.line_item["scoreMaximum"])
+        line.set_resource_id(item.line_item.get("resourceId", "")).set_tag(item.line_item.get("tag", ""))
+        resource.set_lineitem(line)
+    return resource
+
+
+def _fetch_json(url: str, what: str) -> dict:
+    try:
+        response = requests.get(url, timeout=NETWORK_TIMEOUT_SECONDS)
+        response.raise_for_status()
+        data = response.json()
+    except (requests.RequestException, ValueError):
+        raise PlatformUnreachable(f"Podium could not fetch your learning platform's {what} ({url}); try again in a "
+                                  "minute, or tell your instructor if it keeps failing.") from None
+    if not isinstance(data, dict):
+        raise PlatformUnreachable(f"Your learning platform's {what} at {url} is not a JSON object.")
+    return data
+
+
+def _login_refusal(detail: str) -> str:
+    return (f"Podium cannot start this launch ({detail.rstrip('.')}). The learning platform that sent you is not "
+            "registered with this Podium, or sent an incomplete request: tell your instructor, who can check the "
+            "registration with `podium lti platforms`.")
+
+
+def _launch_refusal(detail: str) -> str:
+    detail = detail.rstrip(".")
+    if "State not found" in detail or "Missing state" in detail:
+        detail = ("the browser that finished the launch is not the one that started it, or it took longer than "
+                  f"{STATE_COOKIE_SECONDS // 60} minutes")
+    elif "Nonce" in detail:
+        detail = "this launch was used already"
+    elif "Registration not found" in detail or "Client id not registered" in detail:
+        detail = "it was meant for another tool, or came from a platform not registered here"
+    return (f"Podium did not accept this launch: {detail}. Open Podium again from your course in the learning "
+            "platform; if it keeps failing, tell your instructor.")
+
+
+# --- the platform's services --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Member:
+    """One person of the LMS course's roster (NRPS)."""
+
+    subject: str
+    email: str
+    name: str
+    roles: tuple[str, ...]
+    active: bool
+
+    @property
+    def role(self) -> Role | None:
+        return course_role(self.roles)
+
+
+class PlatformClient:
+    """Requests to one platform's services, each with an access token for the scopes it needs (kept until it
+    expires), none with a database transaction open."""
+
+    def __init__(self, tool: Tool, platform: PlatformInfo):
+        self.platform = platform
+        self._connector = ServiceConnector(tool.registration(platform), _TimedSession())
+
+    def members(self, memberships_url: str) -> list[Member]:
+        service = NamesRolesProvisioningService(self._connector, {"context_memberships_url": memberships_url,
+                                                                  "service_versions": ["2.0"]})
+        members: list[Member] = []
+        url: str | None = memberships_url
+        for _ in range(MAX_ROSTER_PAGES):
+            page, url = self._call(lambda page_url=url: service.get_members_page(page_url), "the course roster")
+            members.extend(_member(m) for m in page if isinstance(m, dict) and m.get("user_id"))
+            if len(members) > MAX_ROSTER_MEMBERS:
+                break
+            if not url:
+                return members
+        raise ServiceRefused(f"The course roster at {memberships_url} has more than {MAX_ROSTER_PAGES} pages or "
+                             f"{MAX_ROSTER_MEMBERS} people; Podium stopped reading it.")
+
+    def line_item(self, lineitems_url: str, scopes: t.Sequence[str], *, tag: str, label: str, resource_id: str,
+                  maximum: float) -> str:
+        """The URL of the gradebook column tagged `tag`, made when there is none."""
+        service = AssignmentsGradesService(self._connector, {"scope": list(scopes), "lineitems": lineitems_url})
+        wanted = LineItem().set_tag(tag).set_label(label).set_resource_id(resource_id).set_score_maximum(maximum)
+        found = self._call(lambda: service.find_or_create_lineitem(wanted, find_by="tag"), "the gradebook")
+        if not found.get_id():
+            raise ServiceRefused(f"The gradebook at {lineitems_url} answered without the column's address.")
+        return found.get_id()
+
+    def post_score(self, lineitem_url: str, scopes: t.Sequence[str], *, subject: str, score: float,
+                   maximum: float, comment: str, at: datetime) -> None:
+        service = AssignmentsGradesService(self._connector, {"scope": list(scopes), "lineitem": lineitem_url})
+        grade = (Grade().set_user_id(subject).set_score_given(score).set_score_maximum(maximum)
+                 .set_activity_progress("Completed").set_grading_progress("FullyGraded").set_comment(comment)
+                 .set_timestamp(at.astimezone(timezone.utc).isoformat(timespec="milliseconds")))
+        self._call(lambda: service.put_grade(grade), "the gradebook")
+
+    def _call(self, request: t.Callable[[], t.Any], what: str):
+        try:
+            return request()
+        except LtiServiceException as exc:
+            raise _service_error(exc, what, self.platform.name) from None
+        except requests.RequestException as exc:
+            raise PlatformUnreachable(f"{self.platform.name} did not answer about {what} "
+                                      f"({type(exc).__name__}).") from None
+        except (LtiException, ValueError, KeyError, TypeError) as exc:
+            raise ServiceRefused(f"{self.platform.name} answered about {what} with something Podium cannot read "
+                                 f"({exc}).") from None
+
+
+def _member(data: dict) -> Member:
+    name = data.get("name") or " ".join(p for p in (data.get("given_name"), data.get("family_name")) if p)
+    return Member(subject=str(data["user_id"]), email=str(data.get("email") or "").strip(), name=str(name or ""),
+                  roles=tuple(str(r) for r in data.get("roles") or ()),
+                  active=str(data.get("status") or "Active") == "Active")
+
+
+def _service_error(exc: LtiServiceException, what: str, platform: str) -> PodiumError:
+    response = exc.response if isinstance(getattr(exc, "response", None), requests.Response) else None
+    status = response.status_code if response is not None else 0
+    said = _said(response)
+    if status in (408, 429) or status >= 500 or status == 0:
+        return PlatformUnreachable(f"{platform} could not answer about {what} now (HTTP {status}{said}).")
+    return ServiceRefused(f"{platform} refused the request about {what} (HTTP {status}{said}).")
+
+
+def _said(response: requests.Response | None) -> str:
+    if response is None:
+        return ""
+    try:
+        data = response.json()
+    except ValueError:
+        text = response.text.strip()
+        return f": {text[:200]}" if text else ""
+    if isinstance(data, dict):
+        message = data.get("error_description") or data.get("message") or data.get("error") or json.dumps(data)
+        return f": {str(message)[:200]}"
+    return ""
