@@ -316,6 +316,21 @@ def link_context(db: Database, launch: Launch, user_id: int, course_slug: str, *
     return land(db, launch)
 
 
+def link_choices(session: Session, launch: Launch, user: User) -> list[Course]:
+    """The Podium courses the launching instructor may link the LMS course to: those they are an instructor of."""
+    if launch.role != Role.instructor:
+        raise Forbidden("Only an instructor of the LMS course links it to a Podium course.")
+    linked = _context(session, platform_by_id(session, launch.platform.id), launch.context_id)
+    if linked is not None:
+        raise Refused(f"This LMS course is linked to {linked.course.title} already; open Podium again from it.")
+    return sorted((e.course for e in user.enrolments if e.role == Role.instructor), key=lambda c: c.slug)
+
+
+def allows_framing(session: Session, platform_id: int) -> bool:
+    platform = session.get(LtiPlatform, platform_id)
+    return platform is not None and platform.allow_framing
+
+
 def set_create_accounts(session: Session, context: LtiContext, allowed: bool, *, actor: str) -> None:
     context.create_accounts = allowed
     audit.record(session, actor, "lti.create_accounts", course_id=context.course_id, target=context.context_id,
