@@ -96,10 +96,10 @@ DEPLOYMENT_ID = "deployment-1"
 ID_TOKEN_LIFETIME = 5 * 60
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
-MESSAGE_TYPE, VERSION, DEPLOYMENT = f"{CLAIM}message_type", f"{CLAIM}version", f"{CLAIM}deployment_id"
+VERSION, DEPLOYMENT = f"{CLAIM}version", f"{CLAIM}deployment_id"
 TOOL_PLATFORM = f"{CLAIM}tool_platform"
 DL_CLAIM = "https://purl.imsglobal.org/spec/lti-dl/claim/"
-DL_SETTINGS, DL_DATA, DL_ITEMS = f"{DL_CLAIM}deep_linking_settings", f"{DL_CLAIM}data", f"{DL_CLAIM}content_items"
+DL_SETTINGS, DL_DATA = f"{DL_CLAIM}deep_linking_settings", f"{DL_CLAIM}data"
 DL_MESSAGES = (f"{DL_CLAIM}msg", f"{DL_CLAIM}errormsg")
 COURSE_OFFERING = "http://purl.imsglobal.org/vocab/lis/v2/course#CourseOffering"
 
@@ -628,6 +628,7 @@ class TestPlatform:
         config = _Config(platform=self, deployment_id=hint.deployment_id)
         with self._lock:
             launch = _Launch(flask_request, config, self._state.tampers.pop(nonce, Tamper()))
+            launch.set_id_token_expiration(ID_TOKEN_LIFETIME)
             context = self.context(hint.context_id)
             _set_claims(launch, self, context, context.members[hint.sub], hint)
             if hint.deep_link:
