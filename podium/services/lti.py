@@ -20,6 +20,7 @@ Nothing here waits on the network with a transaction open: the caller validates 
 from __future__ import annotations
 
 import threading
+import weakref
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -207,18 +208,19 @@ def platform_lookup(db: Database):
     return lookup
 
 
-_tools: dict[tuple, Tool] = {}
+# One Tool per database of the process (its cache of platforms' key sets shared by the process's threads), gone
+# with the database.
+_tools: weakref.WeakKeyDictionary[Database, Tool] = weakref.WeakKeyDictionary()
 _tools_lock = threading.Lock()
 
 
 def tool(settings: Settings, db: Database) -> Tool:
-    """The process's Tool for this data dir and database (its key set cache shared by the process's threads)."""
-    marker = (str(settings.data_dir), id(db))
+    """The process's Tool for this database, with the key pair of the data dir."""
     with _tools_lock:
-        found = _tools.get(marker)
+        found = _tools.get(db)
         if found is None:
             found = Tool(ToolKey.in_folder(settings.data_dir / "lti"), platform_lookup(db), DatabaseLaunchStore(db))
-            _tools[marker] = found
+            _tools[db] = found
         return found
 
 
