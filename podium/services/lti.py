@@ -182,7 +182,9 @@ class DatabaseLaunchStore:
         self.db = db
 
     def get(self, key: str) -> Any:
-        with self.db.session() as session:
+        # A read-only session: a request that holds the write lock (SQLite) may continue a launch without waiting on
+        # itself.
+        with self.db.read_sessions() as session:
             row = session.get(LtiLaunchValue, key)
             return row.value if row is not None and row.expires_at > utcnow() else None
 
@@ -203,7 +205,7 @@ def forget_expired_launch_values(session: Session) -> int:
 
 def platform_lookup(db: Database):
     def lookup(issuer: str) -> list[PlatformInfo]:
-        with db.session() as session:
+        with db.read_sessions() as session:  # read-only: asked from requests that may hold SQLite's write lock
             return [info(p) for p in session.scalars(select(LtiPlatform).where(LtiPlatform.issuer == issuer))]
     return lookup
 

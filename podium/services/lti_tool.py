@@ -564,6 +564,9 @@ def _launch_refusal(detail: str) -> str:
         detail = "it expired (a launch is good for a few minutes only)"
     elif "Signature verification failed" in detail or "Unable to find public key" in detail:
         detail = "its signature does not match the keys the platform publishes"
+    elif "Must have a user" in detail:
+        detail = ("it names nobody (an anonymous launch), and Podium needs to know who you are: ask your instructor "
+                  "to set the tool's privacy level to share your identity")
     elif "deployment" in detail.lower():
         detail = "it came from a deployment of Podium that is not registered here"
     return (f"Podium did not accept this launch: {detail}. Open Podium again from your course in the learning "
