@@ -78,7 +78,7 @@ def _url(name: str, value: str) -> str:
     return value
 
 
-def add_platform(session: Session, settings: Settings, *, name: str, issuer: str, client_id: str,
+def add_platform(session: Session, settings: Settings, *, issuer: str, client_id: str, name: str = "",
                  deployment_ids: list[str], login_url: str, token_url: str, key_set_url: str,
                  audience: str | None = None, email_domains: str | list[str] = (), allow_framing: bool = False,
                  actor: str = "cli") -> tuple[LtiPlatform, bool]:
