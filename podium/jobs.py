@@ -356,8 +356,8 @@ class BackgroundJobs:
             log.exception("the clean-up pass failed; the next one tries again")
             return None
         if done.anything:
-            log.info("clean-up: %d staged upload file(s) and %d failed upload file(s) removed", done.staged_files,
-                     done.failed_files)
+            log.info("clean-up: %d staged upload file(s), %d failed upload file(s) and %d expired LTI launch "
+                     "value(s) removed", done.staged_files, done.failed_files, done.launch_values)
         return done
 
     def send_mail_if_leading(self, now: datetime | None = None) -> outbox.SendReport | None:

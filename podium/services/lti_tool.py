@@ -427,6 +427,8 @@ class Tool:
         request = _Request(params, secure)
         cookies = _Cookies({})
         session = SessionService(request)
+        session.set_data_storage(_Storage(self.store))
+        session.set_launch_data_lifetime(STATE_COOKIE_SECONDS)  # the nonce lives as long as the state cookie
         login = _Login(request, _Conf(self), session_service=session, cookie_service=cookies,
                        launch_data_storage=_Storage(self.store))
         try:
