@@ -81,7 +81,7 @@ def build_roster_world(rt, folder: Path, now) -> None:
         session.add(User(email=TAKEN, name="Taken"))
         comp_id = get_competition(session, "c1-hw1").id
     record(rt, comp_id, ANA, predictions())  # every row right: the class's best
-    record(rt, comp_id, BEN, predictions(set(range(15))))
+    record(rt, comp_id, BEN, predictions(set(range(20)) - {17}))  # private 11/12: a bonus measured against Ana
 
 
 @dataclass
