@@ -1157,8 +1157,8 @@ def lti_tool_config(ctx, title: str) -> None:
     rt = runtime(ctx)
     config = service.tool_configuration(rt.settings, service.tool(rt.settings, rt.db).key, title=title)
     click.echo(json.dumps(config, indent=2))
-    click.echo("Moodle (Site administration > Plugins > External tool > Manage tools > configure a tool manually, "
-               "LTI 1.3, public key type \"Keyset URL\"):", err=True)
+    click.echo("Moodle (Site administration > Plugins > Activity modules > External tool > Manage tools > "
+               "configure a tool manually; LTI 1.3, public key type \"Keyset URL\"):", err=True)
     for line in _tool_addresses(rt.settings):
         click.echo(line, err=True)
 
