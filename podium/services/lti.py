@@ -20,6 +20,7 @@ Nothing here waits on the network with a transaction open: the caller validates 
 from __future__ import annotations
 
 import threading
+import weakref
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -207,18 +208,19 @@ def platform_lookup(db: Database):
     return lookup
 
 
-_tools: dict[tuple, Tool] = {}
+# One Tool per database of the process (its cache of platforms' key sets shared by the process's threads), gone
+# with the database.
+_tools: weakref.WeakKeyDictionary[Database, Tool] = weakref.WeakKeyDictionary()
 _tools_lock = threading.Lock()
 
 
 def tool(settings: Settings, db: Database) -> Tool:
-    """The process's Tool for this data dir and database (its key set cache shared by the process's threads)."""
-    marker = (str(settings.data_dir), id(db))
+    """The process's Tool for this database, with the key pair of the data dir."""
     with _tools_lock:
-        found = _tools.get(marker)
+        found = _tools.get(db)
         if found is None:
             found = Tool(ToolKey.in_folder(settings.data_dir / "lti"), platform_lookup(db), DatabaseLaunchStore(db))
-            _tools[marker] = found
+            _tools[db] = found
         return found
 
 
@@ -314,6 +316,21 @@ def link_context(db: Database, launch: Launch, user_id: int, course_slug: str, *
         audit.record(session, user.email, "lti.link", course_id=course.id, target=launch.context_id,
                      platform=platform.issuer, title=launch.context_title, create_accounts=create_accounts)
     return land(db, launch)
+
+
+def link_choices(session: Session, launch: Launch, user: User) -> list[Course]:
+    """The Podium courses the launching instructor may link the LMS course to: those they are an instructor of."""
+    if launch.role != Role.instructor:
+        raise Forbidden("Only an instructor of the LMS course links it to a Podium course.")
+    linked = _context(session, platform_by_id(session, launch.platform.id), launch.context_id)
+    if linked is not None:
+        raise Refused(f"This LMS course is linked to {linked.course.title} already; open Podium again from it.")
+    return sorted((e.course for e in user.enrolments if e.role == Role.instructor), key=lambda c: c.slug)
+
+
+def allows_framing(session: Session, platform_id: int) -> bool:
+    platform = session.get(LtiPlatform, platform_id)
+    return platform is not None and platform.allow_framing
 
 
 def set_create_accounts(session: Session, context: LtiContext, allowed: bool, *, actor: str) -> None:
