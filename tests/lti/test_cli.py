@@ -92,6 +92,7 @@ def test_staff_see_the_linked_courses_set_account_creation_and_sync_with_a_repor
     # Another course's link is not this course's to set.
     assert "not an LMS course linked to c1" in one_line_error(
         podium_cli("lti", "create-accounts", "c1", "on", "--context", other))
+    assert "no roster address for c2" in one_line_error(podium_cli("lti", "sync", "c2"))
     assert podium_cli("lti", "create-accounts", "c1", "on").exit_code == 0
     with rt.db.session() as session:
         assert session.get(LtiContext, linked.context_row).create_accounts

@@ -43,7 +43,9 @@ class ToolKeysServer:
         self.keys: dict = {"keys": []}
         self._server = make_server("127.0.0.1", 0, self._app, threaded=True)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="tool-keys", daemon=True)
+        # Polling for the shutdown every 50 ms, not 500: the session's end waits on it.
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="tool-keys", daemon=True)
         self._thread.start()
 
     @Request.application
@@ -80,6 +82,7 @@ def build_roster_world(rt, folder: Path, now) -> None:
             users.add_user(session, email, c2, "student")
         session.add(User(email=TAKEN, name="Taken"))
         comp_id = get_competition(session, "c1-hw1").id
+    lti.tool(rt.settings, rt.db)  # the tool's key pair, made once into the data dir every test copies
     record(rt, comp_id, ANA, predictions())  # every row right: the class's best
     record(rt, comp_id, BEN, predictions(set(range(20)) - {17}))  # private 11/12: a bonus measured against Ana
 
