@@ -97,6 +97,8 @@ def test_staff_see_the_linked_courses_set_account_creation_and_sync_with_a_repor
     with rt.db.session() as session:
         assert session.get(LtiContext, linked.context_row).create_accounts
         assert not session.get(LtiContext, other).create_accounts
+        [event] = session.scalars(select(AuditEvent).where(AuditEvent.action == "lti.create_accounts"))
+        assert (event.target, event.details["allowed"]) == ("lms-c1", True)
 
     synced = podium_cli("lti", "sync", "c1")
 
