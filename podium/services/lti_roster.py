@@ -282,7 +282,8 @@ def _account(db: Database, platform_id: int, member: Member, create: bool,
             found = (user.id, user.email)
     except (PodiumError, IntegrityError) as exc:
         with db.session() as session:
-            why = _why_unmatched(session, session.get(LtiPlatform, platform_id), member, create, exc)
+            why = _why_unmatched(session, session.get(LtiPlatform, platform_id), member, create, exc,
+                                 course=report.course)
         report.unmatched.append(Line(_named(member), why))
         return None
     if how == "new account":
@@ -292,22 +293,26 @@ def _account(db: Database, platform_id: int, member: Member, create: bool,
     return found
 
 
-def _why_unmatched(session: Session, platform: LtiPlatform, member: Member, create: bool, exc: Exception) -> str:
-    """Why a member has no Podium account to enrol, in the words of staff."""
+def _why_unmatched(session: Session, platform: LtiPlatform, member: Member, create: bool, exc: Exception, *,
+                   course: str) -> str:
+    """Why a member has no Podium account to enrol, in the words of staff, with what would change it."""
     if isinstance(exc, IntegrityError):
         return "linked by a launch at the same moment; the next sync enrols them"
     try:
         email = users.normalise_email(member.email) if member.email else ""
     except PodiumError:
         return f"the LMS gives the address {member.email!r}, which is not an email address"
-    if email and session.scalar(select(User.id).where(User.email == email)) is not None:
-        trusted = invitations.describe_domains(platform.email_domains) if platform.email_domains else "no domain"
-        return (f"Podium has an account for {email}, but {platform.name} is trusted for {trusted}, not for this "
-                "address (`podium lti add-platform ... --email-domain`); or the person opens Podium once from the "
-                "LMS signed in to that account")
+    trusted = bool(email) and bool(platform.email_domains) and invitations.domain_allows(platform.email_domains,
+                                                                                           email)
+    if email and not trusted and session.scalar(select(User.id).where(User.email == email)) is not None:
+        domains = invitations.describe_domains(platform.email_domains) if platform.email_domains else "no domain"
+        return (f"Podium has an account for {email}, but {platform.name} is trusted for {domains}, not for this "
+                "address, so it is not linked to it (the operator may trust the platform for the domain: `podium "
+                "lti add-platform ... --email-domain DOMAIN`)")
     if not create:
-        return ("no Podium account, and accounts are not made for this LMS course (`podium lti create-accounts "
-                "COURSE on`, or enrol them in Podium)")
+        enrol = ", or enrol them in Podium: the next sync links them" if trusted else ""
+        return (f"no Podium account, and accounts are not made for this LMS course (`podium lti create-accounts "
+                f"{course} on`{enrol})")
     if not email:
         return "the LMS shares no email address (Canvas: privacy level \"public\"), which a new account needs"
     return getattr(exc, "message", str(exc))

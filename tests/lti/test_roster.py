@@ -178,7 +178,8 @@ def test_a_sync_enrols_and_links_members_by_trusted_email_and_reports_who_cannot
     assert report.role_changed == report.unenrolled == report.held == report.accounts_made == []
     unmatched = {line.who: line.what for line in report.unmatched}
     assert set(unmatched) == {"new@uni.test", TAKEN}  # the mentor has no Podium role: not sought
-    assert "accounts are not made for this LMS course" in unmatched["new@uni.test"]
+    assert "accounts are not made for this LMS course (`podium lti create-accounts c1 on`, or enrol them in Podium" \
+        in unmatched["new@uni.test"]
     assert f"Podium has an account for {TAKEN}" in unmatched[TAKEN] and "@uni.test" in unmatched[TAKEN]
     assert whos(report.not_in_lms) == [MIA]  # enrolled by staff: left as she is
     assert roles(rt) == {PROF: "instructor", ANA: "student", BEN: "student", CAM: "student", MIA: "student",
@@ -288,6 +289,36 @@ def test_a_roster_change_that_moves_a_released_grade_waits_for_a_regrade(linked,
     [regrade] = events(rt, "grades.regrade")
     assert regrade.actor == "cli:tester" and [c["email"] for c in regrade.details["changes"]] == [BEN]
     assert events(rt, "lti.roster_sync")[-1].details["regrade"] is True
+
+
+def test_a_course_linked_to_several_lms_courses_takes_the_highest_role_and_removes_nobody_on_half_the_rosters(
+        linked, rt):
+    full_roster(linked.platform)
+    linked.platform.add_context("lms-c1b", "Deep Learning, section B")
+    linked.platform.add_member("lms-c1b", "u-cam", email=CAM, roles=[TEACHING_ASSISTANT])
+    linked.platform.add_member("lms-c1b", "u-mia", email=MIA, roles=[LEARNER])
+    section = link(rt, linked.platform_id, "lms-c1b", "c1", linked.platform.url("/nrps/lms-c1b"))
+
+    report = linked.sync()
+
+    assert not report.errors and len(report.lms_courses) == 2
+    assert [str(x) for x in report.role_changed] == [f"{CAM}: student -> staff"]  # a learner of A, a TA of B
+    assert report.not_in_lms == [] and MIA in whos(report.linked)  # in section B: not removed for missing from A
+
+    # Section B's roster cannot be read: the sync still enrols and raises, but removes and lowers nobody.
+    with rt.db.session() as session:
+        session.get(LtiContext, section).memberships_url = f"http://127.0.0.1:{free_port()}/nrps/lms-c1b"
+    linked.platform.set_status("lms-c1", "u-ben", "Inactive")
+    linked.platform.add_member("lms-c1", "u-dan", email=DAN, roles=[INSTRUCTOR])
+
+    partial = linked.sync()
+
+    assert [e.split(":")[0] for e in partial.errors] == ["LMS lms-c1b"]
+    assert [str(x) for x in partial.role_changed] == [f"{DAN}: student -> instructor"]
+    assert partial.unenrolled == [] and sorted(whos(partial.held)) == sorted([BEN, CAM, MIA])
+    assert all("until every linked LMS course's roster can be read" in line.what for line in partial.held)
+    assert roles(rt) == {PROF: "instructor", ANA: "student", BEN: "student", CAM: "staff", MIA: "student",
+                         DAN: "instructor"}
 
 
 # --- when the LMS does not answer, and the scheduler -------------------------------------------------------------------
