@@ -301,6 +301,7 @@ class BackgroundJobs:
     RECOVER_JOB, DEADLINE_JOB, NEXT_DEADLINE_JOB = "recover-submissions", "deadlines", "next-deadline"
     START_RECOVERY_JOB, CLEANUP_JOB, MAIL_JOB = "recover-at-start", "clean-up", "send-mail"
     REMINDER_JOB = "deadline-reminders"
+    ROSTER_JOB = "lti-rosters"
 
     def __init__(self, runtime: Runtime, pool: ScoringPool, settings: JobSettings | None = None,
                  holder: str | None = None):
@@ -328,6 +329,8 @@ class BackgroundJobs:
                                id=self.MAIL_JOB, next_run_time=now)
         self.scheduler.add_job(self.remind_if_leading, "interval", seconds=self.settings.reminder_seconds,
                                id=self.REMINDER_JOB, next_run_time=now)
+        self.scheduler.add_job(self.sync_rosters_if_leading, "interval", seconds=self.settings.lti_sync_seconds,
+                               id=self.ROSTER_JOB, next_run_time=now)
         self.scheduler.start()
 
     def leading(self) -> bool:
@@ -390,6 +393,27 @@ class BackgroundJobs:
         if written:
             log.info("reminders: %d deadline reminder(s) written to the outbox", written)
         return written
+
+    def sync_rosters_if_leading(self, now: datetime | None = None) -> list | None:
+        """A pass syncing the rosters of the courses linked to an LMS that are due (podium.services.lti_roster),
+        in the lease holder only; None elsewhere."""
+        from podium.services import lti, lti_roster  # the LTI stack: loaded by the first pass, not at start
+
+        try:
+            if not self.leading():
+                return None
+            if not lti_roster.due_courses(self.runtime.db, self.runtime.settings, now):
+                return []  # no tool (nor its key) is made where no course is linked
+            reports = lti_roster.sync_due(self.runtime.db, self.runtime.settings,
+                                          lti.tool(self.runtime.settings, self.runtime.db), now=now)
+        except Exception:
+            log.exception("the LMS roster pass failed; the next one tries again")
+            return None
+        for report in reports:
+            if report.changes or report.errors:
+                log.info("LMS roster of %s: %d change(s)%s", report.course, report.changes,
+                         "".join(f"; {error}" for error in report.errors))
+        return reports
 
     def run_deadlines(self) -> list[str]:
         """One pass of the deadline loop, when this process holds (or takes) the deadline lease."""

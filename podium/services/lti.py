@@ -440,29 +440,48 @@ def _link(session: Session, platform: LtiPlatform, subject: str, user: User, *, 
                  subject=subject, how=how)
 
 
-def apply_role(db: Database, course_id: int, user_id: int, role: Role | None, *, actor: str) -> str:
+def apply_role(db: Database, course_id: int, user_id: int, role: Role | None, *, actor: str,
+               regrade: bool = False) -> str:
     """Set the person's role in a linked course as the LMS says (the LMS is the authority there; None: out of the
     course, their submissions kept), in a unit of work of its own, audited by the enrolment itself. What is held
     back: the course's last instructor is not demoted or removed, and a change that would move a finalised or
-    released grade waits for staff (podium.services.regrades); both audited. Says what happened: "same", "set",
-    "removed" or "held"."""
+    released grade waits for staff (podium.services.regrades) unless `regrade` asks for it; both audited. Says what
+    happened: "same", "set", "removed" or "held"."""
+    return role_change(db, course_id, user_id, role, actor=actor, regrade=regrade).outcome
+
+
+@dataclass(frozen=True)
+class RoleChange:
+    """What `apply_role` did: its outcome, the role before, and for a change held back why (and whether a
+    regrade would let it through)."""
+
+    outcome: str
+    before: Role | None
+    why: str = ""
+    needs_regrade: bool = False
+
+
+def role_change(db: Database, course_id: int, user_id: int, role: Role | None, *, actor: str,
+                regrade: bool = False) -> RoleChange:
+    """`apply_role`, telling what it did."""
+    before = None
     try:
         with db.session() as session:
             course, user = session.get(Course, course_id), session.get(User, user_id)
-            current = authority.role_of(user, course)
+            before = current = authority.role_of(user, course)
             if current == role:
-                return "same"
+                return RoleChange("same", before)
             if role is None:
-                users.remove_enrolment(session, course, user, actor=actor, by=authority.OPERATOR)
-                return "removed"
-            users.add_user(session, user.email, course, role, actor=actor, by=authority.OPERATOR)
-            return "set"
+                users.remove_enrolment(session, course, user, actor=actor, by=authority.OPERATOR, regrade=regrade)
+                return RoleChange("removed", before)
+            users.add_user(session, user.email, course, role, actor=actor, by=authority.OPERATOR, regrade=regrade)
+            return RoleChange("set", before)
     except (Refused, RegradeNeeded) as exc:
         with db.session() as session:
             user = session.get(User, user_id)
             audit.record(session, actor, "lti.role_held", course_id=course_id, target=user.email,
                          role=role.value if role else "removed", why=str(exc)[:500])
-        return "held"
+        return RoleChange("held", before, why=exc.message, needs_regrade=isinstance(exc, RegradeNeeded))
 
 
 def _roles_words(roles: tuple[str, ...]) -> str:
