@@ -14,7 +14,7 @@ from podium.runtime import make_runtime
 from podium.services import lti
 from podium.web import create_app
 from tests.lti.conftest import give_tool_key
-from tests.lti.platform import INSTRUCTOR, LEARNER
+from tests.lti.platform import LEARNER
 from tests.web.conftest import build_course
 
 BASE = "https://podium.test"
