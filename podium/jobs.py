@@ -38,7 +38,8 @@ from podium.config import JobSettings
 from podium.models import Competition, Status, utcnow
 from podium.rules.queue import FairQueue, Waiting
 from podium.runtime import Runtime
-from podium.services import competitions, finalisations, leases, notifications, outbox, storage, submissions
+from podium.services import (competitions, finalisations, leases, lti, lti_grades, notifications, outbox, storage,
+                             submissions)
 
 log = logging.getLogger(__name__)
 
@@ -301,6 +302,7 @@ class BackgroundJobs:
     RECOVER_JOB, DEADLINE_JOB, NEXT_DEADLINE_JOB = "recover-submissions", "deadlines", "next-deadline"
     START_RECOVERY_JOB, CLEANUP_JOB, MAIL_JOB = "recover-at-start", "clean-up", "send-mail"
     REMINDER_JOB = "deadline-reminders"
+    LTI_GRADES_JOB = "lti-grades"
 
     def __init__(self, runtime: Runtime, pool: ScoringPool, settings: JobSettings | None = None,
                  holder: str | None = None):
@@ -328,6 +330,8 @@ class BackgroundJobs:
                                id=self.MAIL_JOB, next_run_time=now)
         self.scheduler.add_job(self.remind_if_leading, "interval", seconds=self.settings.reminder_seconds,
                                id=self.REMINDER_JOB, next_run_time=now)
+        self.scheduler.add_job(self.push_grades_if_leading, "interval", seconds=self.settings.lti_push_seconds,
+                               id=self.LTI_GRADES_JOB, next_run_time=now)
         self.scheduler.start()
 
     def leading(self) -> bool:
@@ -390,6 +394,25 @@ class BackgroundJobs:
         if written:
             log.info("reminders: %d deadline reminder(s) written to the outbox", written)
         return written
+
+    def push_grades_if_leading(self, now: datetime | None = None) -> lti_grades.SendReport | None:
+        """A pass sending released grades to the linked LMS gradebooks (podium.services.lti_grades), in the lease
+        holder only: queue what leaves Podium and changed, then send what is due. None elsewhere."""
+        try:
+            if not self.leading():
+                return None
+            lti_grades.queue_due(self.runtime.db, now=now)
+            if not lti_grades.anything_due(self.runtime.db, now=now):
+                return lti_grades.SendReport()  # and no tool (its key pair) made where LTI is not used
+            done = lti_grades.send_due(self.runtime.db, lti.tool(self.runtime.settings, self.runtime.db),
+                                       attempts=self.settings.lti_push_attempts, worker=self.holder, now=now)
+        except Exception:
+            log.exception("the LMS grades pass failed; the next one tries again")
+            return None
+        if done.anything:
+            log.info("LMS grades: %d sent, %d to retry, %d failed", len(done.sent), len(done.retrying),
+                     len(done.failed))
+        return done
 
     def run_deadlines(self) -> list[str]:
         """One pass of the deadline loop, when this process holds (or takes) the deadline lease."""
