@@ -56,6 +56,7 @@ LAUNCH_SECONDS = 3600           # how long a validated launch can be continued (
 STATE_COOKIE_SECONDS = 5 * 60
 MAX_ROSTER_PAGES = 200          # a roster of pages without end is refused, not followed for ever
 MAX_ROSTER_MEMBERS = 50_000
+TOKEN_MARGIN_SECONDS = 30       # a service's access token is asked for again this long before it expires
 
 CLAIM = "https://purl.imsglobal.org/spec/lti/claim/"
 NRPS_CLAIM = "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice"
@@ -350,6 +351,23 @@ class _TimedSession(requests.Session):
         return super().request(*args, **kwargs)
 
 
+class _Connector(ServiceConnector):
+    """pylti1p3's service connector with its access tokens kept in memory until shortly before they expire (the
+    library leaves the keeping to a web framework's cache, and fails without one)."""
+
+    def __init__(self, registration: Registration, clock: t.Callable[[], float]):
+        super().__init__(registration, _TimedSession())
+        self._clock = clock
+        self._tokens: dict[str, tuple[str, float]] = {}
+
+    def _get_cached_access_token(self, scope_key: str) -> str | None:
+        token, good_until = self._tokens.get(scope_key, ("", 0.0))
+        return token if token and self._clock() < good_until else None
+
+    def _cache_access_token(self, scope_key: str, access_token: str, expires_in: float) -> None:
+        self._tokens[scope_key] = (access_token, self._clock() + float(expires_in or 0) - TOKEN_MARGIN_SECONDS)
+
+
 class _Conf(ToolConfAbstract):
     """pylti1p3's tool configuration over the caller's lookup of registered platforms; an issuer may have several
     client ids (one registration per developer key)."""
@@ -585,7 +603,7 @@ class PlatformClient:
 
     def __init__(self, tool: Tool, platform: PlatformInfo):
         self.platform = platform
-        self._connector = ServiceConnector(tool.registration(platform), _TimedSession())
+        self._connector = _Connector(tool.registration(platform), tool.clock)
 
     def members(self, memberships_url: str) -> list[Member]:
         service = NamesRolesProvisioningService(self._connector, {"context_memberships_url": memberships_url,
