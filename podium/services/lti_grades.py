@@ -501,9 +501,9 @@ def push(db: Database, tool: Tool, course: str, *, actor: str, resend: bool = Fa
         found = courses.get_course(session, course)
         contexts = gradebook_contexts(session, found)
         if not contexts:
-            raise PodiumError(f"{found.slug} is linked to no LMS course with a gradebook Podium may post to: open "
-                              "Podium once from the LMS course (with grades allowed for the tool), then push again.",
-                              code=409)
+            raise PodiumError(f"Course {found.slug} is linked to no LMS course whose gradebook Podium may post to: "
+                              "an instructor opens Podium once from the LMS course, with the tool allowed to post "
+                              "grades there, and then the grades can be sent.", code=409)
         queued = sum(queue(session, context, reason=RESENT if resend else PUSHED, now=now, resend=resend,
                            retry=True) for context in contexts)
         held = held_back(session, found, now)

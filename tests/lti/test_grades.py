@@ -420,7 +420,7 @@ def test_grades_push_sends_now_prints_what_failed_and_exits_non_zero_then(rt, li
 def test_grades_push_of_a_course_without_a_linked_gradebook_says_what_to_do(rt, linked, podium_cli):
     done = podium_cli("grades", "push", "cy")
     assert done.exit_code == 1
-    assert "cy is linked to no LMS course with a gradebook" in done.stderr
+    assert "Course cy is linked to no LMS course whose gradebook" in done.stderr
 
 
 @pytest.fixture
