@@ -120,29 +120,34 @@ def queue(session: Session, context: LtiContext, *, reason: str, now: datetime |
             score = export.lms_grade(report.row(comp).grade)
             if score is None:
                 continue  # no grade: the gradebook's cell is left as it is, as in the Canvas export
-            key = (comp.id, report.user.id)
-            row = rows.get(key)
+            row = rows.get((comp.id, report.user.id))
             if row is None:
-                row = rows[key] = LtiGrade(context_id=context.id, competition_id=comp.id, user_id=report.user.id,
-                                           score=score, state=PENDING, attempts=0, last_error="", reason=reason,
-                                           queued_at=now, next_attempt_at=now)
+                row = LtiGrade(context_id=context.id, competition_id=comp.id, user_id=report.user.id, score=score,
+                               state=PENDING, attempts=0, last_error="", reason=reason, queued_at=now,
+                               next_attempt_at=now)
                 session.add(row)
-                if report.user.id in subjects:
-                    pending += 1
-                else:
-                    _no_identity(row, score, now)
-                continue
-            if report.user.id not in subjects:
-                if not (row.state == SENT and row.sent_score == score):
-                    _no_identity(row, score, now)
-                continue
-            if _should_wait(row, score, resend=resend, retry=retry):
-                already = row.state == PENDING and row.score == score
-                _wait(row, score, reason, now, keep_attempts=row.state == PENDING and not retry)
-                pending += not already
+            pending += _compare(row, score, new=row.id is None, linked=report.user.id in subjects, reason=reason,
+                                now=now, resend=resend, retry=retry)
     _mark_checked(session, context, comps, checked)
     session.flush()
     return pending
+
+
+def _compare(row: LtiGrade, score: float, *, new: bool, linked: bool, reason: str, now: datetime, resend: bool,
+             retry: bool) -> bool:
+    """Bring one student's row up to the grade that leaves Podium; True when it became pending."""
+    if not linked:
+        # Nothing can name the student to the platform: the row says so (a grade sent before stays as it was).
+        if new or not (row.state == SENT and row.sent_score == score):
+            _no_identity(row, score, now)
+        return False
+    if new:
+        return True
+    if not _should_wait(row, score, resend=resend, retry=retry):
+        return False
+    already = row.state == PENDING and row.score == score
+    _wait(row, score, reason, now, keep_attempts=row.state == PENDING and not retry)
+    return not already
 
 
 def _should_wait(row: LtiGrade, score: float, *, resend: bool, retry: bool) -> bool:
@@ -223,6 +228,7 @@ def _due(session: Session, context: LtiContext, now: datetime) -> dict[str, list
     due: dict[str, list[Competition]] = {}
     items = {item.competition_id: item for item in session.scalars(
         select(LtiLineItem).where(LtiLineItem.context_id == context.id))}
+    joined: dict[datetime, bool] = {}  # by the instant checked: the competitions checked together share it
     for comp in leaving(session, context.course, now):
         item = items.get(comp.id)
         checked = item.checked_at if item is not None else None
@@ -230,8 +236,11 @@ def _due(session: Session, context: LtiContext, now: datetime) -> dict[str, list
             due.setdefault(RELEASED, []).append(comp)
         elif _regraded_since(session, comp, checked):
             due.setdefault(CHANGED, []).append(comp)
-        elif _joined_since(session, context, checked):
-            due.setdefault(NEW_IN_LMS, []).append(comp)
+        else:
+            if checked not in joined:
+                joined[checked] = _joined_since(session, context, checked)
+            if joined[checked]:
+                due.setdefault(NEW_IN_LMS, []).append(comp)
     return due
 
 
@@ -514,7 +523,8 @@ def push(db: Database, tool: Tool, course: str, *, actor: str, resend: bool = Fa
     done = send_due(db, tool, attempts=attempts, worker=f"push {leases.this_process()}", now=now, contexts=ids,
                     actor=actor)
     with db.session() as session:
-        unlinked = _unlinked(session, ids)
+        failed = {(o.context_id, o.competition, o.email) for o in done.failed}
+        unlinked = [o for o in _unlinked(session, ids) if (o.context_id, o.competition, o.email) not in failed]
     return PushReport(slug, queued, done.sent, done.retrying, done.failed + unlinked, held)
 
 
@@ -591,11 +601,12 @@ def listing(session: Session, course: Course, *, now: datetime | None = None) ->
                            .join(Competition, Competition.id == LtiGrade.competition_id)
                            .join(User, User.id == LtiGrade.user_id)
                            .where(LtiGrade.context_id.in_([c.id for c in contexts]))).all()
-    lines = sorted(((STATE_ORDER.get(grade.state, 3), order.get(comp.id, len(order)), user.email),
-                    GradeLine(comp.public_id, comp.title, user.email, user.name, grade.score, grade.state,
-                              grade.attempts, grade.sent_score, grade.sent_at,
-                              grade.next_attempt_at if grade.state == PENDING else None, grade.last_error))
-                   for grade, comp, user in rows)
+    rows = sorted(rows, key=lambda r: (STATE_ORDER.get(r[0].state, 3), order.get(r[1].id, len(order)), r[2].email,
+                                       r[0].context_id))
+    lines = [GradeLine(comp.public_id, comp.title, user.email, user.name, grade.score, grade.state, grade.attempts,
+                       grade.sent_score, grade.sent_at, grade.next_attempt_at if grade.state == PENDING else None,
+                       grade.last_error)
+             for grade, comp, user in rows]
     return Listing(linked=[c.title or c.context_id for c in contexts],
-                   with_gradebook=any(has_gradebook(c) for c in contexts),
-                   lines=[line for _, line in lines], held=held_back(session, course, now))
+                   with_gradebook=any(has_gradebook(c) for c in contexts), lines=lines,
+                   held=held_back(session, course, now))
