@@ -341,6 +341,20 @@ def test_a_student_without_an_lms_identity_is_named_and_sent_once_linked(rt, lin
     assert grade_rows(rt, linked)[(BO, "done")].reason == lti_grades.NEW_IN_LMS
 
 
+def test_a_student_with_nothing_counted_gets_the_real_0_the_canvas_export_writes(rt, linked):
+    platform, now = linked.platform, linked.now
+    platform.add_member(CONTEXT, "u-cy", email="cy@x.test", roles=[LEARNER])
+    with rt.db.session() as session:
+        cy = users.add_user(session, "cy@x.test", get_course(session, "cx"), "student", name="Cy")
+        session.add(LtiIdentity(platform_id=lti.platforms(session)[0].id, subject="u-cy", user_id=cy.id,
+                                linked_by="roster"))
+
+    scheduled_pass(rt, linked, now)
+
+    assert canvas_grades(rt, now)[("cy@x.test", "Homework done (501)")] == 0
+    assert dict(scores(platform, "done"))["u-cy"] == 0
+
+
 def test_two_senders_never_send_one_grade_twice(rt, linked):
     platform, now = linked.platform, linked.now
     assert lti_grades.queue_due(rt.db, now=now) == 2
