@@ -20,6 +20,7 @@ Nothing here waits on the network with a transaction open: the caller validates 
 from __future__ import annotations
 
 import threading
+import weakref
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -77,7 +78,7 @@ def _url(name: str, value: str) -> str:
     return value
 
 
-def add_platform(session: Session, settings: Settings, *, name: str, issuer: str, client_id: str,
+def add_platform(session: Session, settings: Settings, *, issuer: str, client_id: str, name: str = "",
                  deployment_ids: list[str], login_url: str, token_url: str, key_set_url: str,
                  audience: str | None = None, email_domains: str | list[str] = (), allow_framing: bool = False,
                  actor: str = "cli") -> tuple[LtiPlatform, bool]:
@@ -181,7 +182,9 @@ class DatabaseLaunchStore:
         self.db = db
 
     def get(self, key: str) -> Any:
-        with self.db.session() as session:
+        # A read-only session: a request that holds the write lock (SQLite) may continue a launch without waiting on
+        # itself.
+        with self.db.read_sessions() as session:
             row = session.get(LtiLaunchValue, key)
             return row.value if row is not None and row.expires_at > utcnow() else None
 
@@ -202,23 +205,24 @@ def forget_expired_launch_values(session: Session) -> int:
 
 def platform_lookup(db: Database):
     def lookup(issuer: str) -> list[PlatformInfo]:
-        with db.session() as session:
+        with db.read_sessions() as session:  # read-only: asked from requests that may hold SQLite's write lock
             return [info(p) for p in session.scalars(select(LtiPlatform).where(LtiPlatform.issuer == issuer))]
     return lookup
 
 
-_tools: dict[tuple, Tool] = {}
+# One Tool per database of the process (its cache of platforms' key sets shared by the process's threads), gone
+# with the database.
+_tools: weakref.WeakKeyDictionary[Database, Tool] = weakref.WeakKeyDictionary()
 _tools_lock = threading.Lock()
 
 
 def tool(settings: Settings, db: Database) -> Tool:
-    """The process's Tool for this data dir and database (its key set cache shared by the process's threads)."""
-    marker = (str(settings.data_dir), id(db))
+    """The process's Tool for this database, with the key pair of the data dir."""
     with _tools_lock:
-        found = _tools.get(marker)
+        found = _tools.get(db)
         if found is None:
             found = Tool(ToolKey.in_folder(settings.data_dir / "lti"), platform_lookup(db), DatabaseLaunchStore(db))
-            _tools[marker] = found
+            _tools[db] = found
         return found
 
 
@@ -314,6 +318,21 @@ def link_context(db: Database, launch: Launch, user_id: int, course_slug: str, *
         audit.record(session, user.email, "lti.link", course_id=course.id, target=launch.context_id,
                      platform=platform.issuer, title=launch.context_title, create_accounts=create_accounts)
     return land(db, launch)
+
+
+def link_choices(session: Session, launch: Launch, user: User) -> list[Course]:
+    """The Podium courses the launching instructor may link the LMS course to: those they are an instructor of."""
+    if launch.role != Role.instructor:
+        raise Forbidden("Only an instructor of the LMS course links it to a Podium course.")
+    linked = _context(session, platform_by_id(session, launch.platform.id), launch.context_id)
+    if linked is not None:
+        raise Refused(f"This LMS course is linked to {linked.course.title} already; open Podium again from it.")
+    return sorted((e.course for e in user.enrolments if e.role == Role.instructor), key=lambda c: c.slug)
+
+
+def allows_framing(session: Session, platform_id: int) -> bool:
+    platform = session.get(LtiPlatform, platform_id)
+    return platform is not None and platform.allow_framing
 
 
 def set_create_accounts(session: Session, context: LtiContext, allowed: bool, *, actor: str) -> None:

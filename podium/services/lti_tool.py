@@ -467,6 +467,9 @@ class Tool:
             launch.validate()
         except LtiException as exc:
             raise LaunchRefused(_launch_refusal(str(exc))) from None
+        except (jwt.PyJWTError, ValueError, KeyError, TypeError, AttributeError):
+            # A token whose parts are not what the specification says trips the library somewhere else.
+            raise LaunchRefused(_launch_refusal("its token is malformed")) from None
         except requests.RequestException:
             raise PlatformUnreachable("Podium could not fetch your learning platform's keys to check this launch; "
                                       "try again in a minute.") from None
@@ -575,6 +578,15 @@ def _launch_refusal(detail: str) -> str:
         detail = "this launch was used already"
     elif "Registration not found" in detail or "Client id not registered" in detail:
         detail = "it was meant for another tool, or came from a platform not registered here"
+    elif "expired" in detail.lower():
+        detail = "it expired (a launch is good for a few minutes only)"
+    elif "Signature verification failed" in detail or "Unable to find public key" in detail:
+        detail = "its signature does not match the keys the platform publishes"
+    elif "Must have a user" in detail:
+        detail = ("it names nobody (an anonymous launch), and Podium needs to know who you are: ask your instructor "
+                  "to set the tool's privacy level to share your identity")
+    elif "deployment" in detail.lower():
+        detail = "it came from a deployment of Podium that is not registered here"
     return (f"Podium did not accept this launch: {detail}. Open Podium again from your course in the learning "
             "platform; if it keeps failing, tell your instructor.")
 

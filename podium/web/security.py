@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import functools
 
-from flask import Flask, Response, g, has_request_context, request
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, g, has_request_context, request, session
 
 from podium.errors import PodiumError
 from flask.sessions import SecureCookieSessionInterface
@@ -28,6 +30,10 @@ SVG_POLICY = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'no
 # Podium uses no camera, microphone, location or payment; a page that asks anyway was not written by Podium.
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 HSTS = "max-age=31536000"
+
+# The session of a launch framed by a learning platform (podium.web.lti) holds the platform page's origin here: its
+# pages may be framed by that origin only, and its cookie must cross sites to reach Podium inside the frame.
+FRAME_ORIGIN_KEY = "lti_frame_origin"
 
 HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -72,6 +78,35 @@ class SessionInterface(SecureCookieSessionInterface):
             return False
         return bool(app.config["SESSION_COOKIE_SECURE"]) or (has_request_context() and request.is_secure)
 
+    def get_cookie_samesite(self, app: Flask) -> str | None:
+        if framed_by() is not None:
+            return "None"  # a cookie inside another site's frame is a cross-site one; framed sessions are HTTPS only
+        return super().get_cookie_samesite(app)
+
+
+def framed_by() -> str | None:
+    """The learning platform origin allowed to frame this session's pages, when the session came from a framed
+    launch over HTTPS."""
+    if not has_request_context() or not request.is_secure:
+        return None
+    origin = session.get(FRAME_ORIGIN_KEY)
+    return origin if isinstance(origin, str) and origin.startswith("https://") else None
+
+
+def allow_form_target(url: str) -> None:
+    """Let this response's one form post to `url`'s origin (a deep-linking answer goes back to the platform)."""
+    parts = urlsplit(url)
+    g.podium_form_target = f"{parts.scheme}://{parts.netloc}"
+
+
+def _page_policy() -> str:
+    policy = PAGE_POLICY
+    if target := g.get("podium_form_target"):
+        policy = policy.replace("form-action 'self'", f"form-action 'self' {target}")
+    if origin := framed_by():
+        policy = policy.replace("frame-ancestors 'none'", f"frame-ancestors {origin}")
+    return policy
+
 
 def init_app(app: Flask) -> None:
     trusted = app.extensions["podium"].settings.trust_proxy
@@ -91,9 +126,11 @@ def init_app(app: Flask) -> None:
     @app.after_request
     def secure_headers(response: Response) -> Response:
         svg = response.mimetype == "image/svg+xml"
-        response.headers.setdefault("Content-Security-Policy", SVG_POLICY if svg else PAGE_POLICY)
+        response.headers.setdefault("Content-Security-Policy", SVG_POLICY if svg else _page_policy())
         for name, value in HEADERS.items():
             response.headers.setdefault(name, value)
+        if framed_by() is not None:
+            del response.headers["X-Frame-Options"]  # it cannot name an origin; frame-ancestors does
         if g.get("podium_no_store"):
             response.headers["Cache-Control"] = "no-store"
         if request.is_secure:

@@ -15,11 +15,8 @@ import json
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
@@ -31,6 +28,7 @@ from podium.services.courses import get_course
 from podium.services.lti_tool import LINEITEM_READ_SCOPE, LINEITEM_SCOPE, SCORE_SCOPE
 from tests.canvas_world import ANA, BO, OTHER_TA, PROF, TA, CanvasWorld, build_canvas_world
 from tests.conftest import free_port
+from tests.lti.conftest import give_tool_key
 from tests.lti.platform import LEARNER, TestPlatform
 from tests.web.helpers import Browser
 
@@ -44,18 +42,11 @@ BO_CLOSES = timedelta(days=4)  # extended's late deadline moved by bo's extensio
 
 
 @pytest.fixture(scope="module")
-def tool_key_pem() -> str:
-    """One key pair for the module's tests (each gets it in its data dir): making one per test costs more than
-    the test."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode()
-
-
-@pytest.fixture(scope="module")
 def tool_keys_server(tool_key_pem):
-    """Podium's key set at `{tool_url}/lti/jwks.json`, where the platform checks the client assertions of
-    Podium's token requests: the address of a server answering it."""
+    """Podium's key set (the session's key, tests/lti/conftest.py) at `{tool_url}/lti/jwks.json`, where the
+    platform checks the client assertions of Podium's token requests: the address of a server answering it. The
+    route itself is the launch tests' (tests/lti/test_launch.py); these tests need only the key, so a tiny server
+    answers for the module instead of a Podium app per test."""
     body = json.dumps(lti.ToolKey(tool_key_pem).jwks()).encode()
 
     def app(environ, start_response):
@@ -93,9 +84,7 @@ def linked(rt, worlds, tmp_path, world_database, platform, tool_keys_server, too
     """Course cx linked to the platform's course cx-lms, with its gradebook; ana and bo are learners there and
     linked to it (as a launch or a roster sync links them)."""
     world = worlds.copy_into(rt, tmp_path, "canvas course", build_canvas_world)
-    key = Path(rt.settings.data_dir) / "lti" / "tool-key.pem"
-    key.parent.mkdir(parents=True, exist_ok=True)
-    key.write_text(tool_key_pem)
+    give_tool_key(rt.settings.data_dir, tool_key_pem)
     platform.tool_url = tool_keys_server
     platform.add_context(CONTEXT, "Course cx in the LMS")
     for email, subject in SUBJECTS.items():

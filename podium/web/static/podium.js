@@ -279,7 +279,15 @@
     });
   }
 
+  // A form that hands the browser back to another site (a deep-linking answer to the learning platform) goes by
+  // itself; its button stays for browsers without scripts.
+  function autoSubmit() {
+    const form = document.querySelector("form[data-auto-submit]");
+    if (form) form.submit();
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
+    autoSubmit();
     addLocalTimes(document);
     startCountdowns();
     enhanceUpload();

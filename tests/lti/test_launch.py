@@ -1,0 +1,298 @@
+"""Launching Podium from the test LMS (tests/lti/platform.py), over real HTTP: the browser is a `requests` session
+that follows what the platform's pages and Podium's answers tell it to do.
+
+The course is the web tests' world (course c1: student@c1.test, other@c1.test, ta@c1.test, prof@c1.test; course c2
+with outsider@c2.test), served by a live Podium whose PODIUM_BASE_URL is its own address; the platform is trusted
+for the domain c1.test, so the people of c1 are matched by email the first time."""
+from __future__ import annotations
+
+import re
+import threading
+
+import pytest
+import requests
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from podium.domain import Role
+from podium.models import AuditEvent, Course, LtiContext, LtiIdentity, User
+from podium.runtime import make_runtime
+from podium.services import authority, lti
+from podium.web import create_app
+from tests.conftest import free_port
+from tests.lti.conftest import give_tool_key
+from tests.lti.platform import INSTRUCTOR, LEARNER, MENTOR, TEACHING_ASSISTANT, LaunchRefused
+from tests.web.conftest import build_course
+
+TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+LMS_COURSE = "lms-c1"
+
+
+@pytest.fixture
+def port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def rt(tmp_path, monkeypatch, database_url, port):
+    """tests/conftest.py's runtime with PODIUM_BASE_URL at the live server's address (LTI builds its URLs from it)."""
+    monkeypatch.setenv("PODIUM_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("PODIUM_BASE_URL", f"http://127.0.0.1:{port}")
+    runtime = make_runtime()
+    yield runtime
+    runtime.db.dispose()
+
+
+@pytest.fixture
+def site(rt, worlds, tmp_path, world_database, port, platform, tool_key_pem):
+    """Course c1 served live, the platform registered with it and pointed at it; its LMS course has the four people
+    of c1 (by their c1.test addresses) and one resource link."""
+    worlds.copy_into(rt, tmp_path, "web course", build_course)
+    give_tool_key(rt.settings.data_dir, tool_key_pem)
+    with rt.db.session() as session:
+        lti.add_platform(session, rt.settings, name="Test LMS", issuer=platform.issuer, client_id=platform.client_id,
+                         deployment_ids=[platform.deployment_id], login_url=platform.auth_url,
+                         token_url=platform.token_url, key_set_url=platform.jwks_url, email_domains="c1.test")
+    app = create_app(runtime=rt)
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    platform.tool_url = url
+    platform.add_context(LMS_COURSE, "Deep Learning (LMS)", label="11-785")
+    for sub, email, roles in (("s-1", "student@c1.test", [LEARNER]), ("s-2", "other@c1.test", [LEARNER]),
+                              ("t-1", "ta@c1.test", [INSTRUCTOR, TEACHING_ASSISTANT]),
+                              ("i-1", "prof@c1.test", [INSTRUCTOR])):
+        platform.add_member(LMS_COURSE, sub, email=email, name=email.split("@")[0], roles=roles)
+    platform.add_resource_link(LMS_COURSE, "rl-home", "Podium")
+    yield url
+    server.shutdown()
+    thread.join(timeout=10)
+    app.extensions["podium.scoring"].shutdown(wait=True)
+
+
+def launch(platform, sub: str, *, link: str | None = "rl-home", deep_link: bool = False, browser=None,
+           context: str = LMS_COURSE, **tamper) -> tuple[requests.Session, requests.Response]:
+    """What a browser does when `sub` clicks the link at the platform: login initiation at Podium, the platform's
+    authorization page, and the form it posts back to Podium; Podium's answer to that post, not followed."""
+    browser = browser or requests.Session()
+    started = browser.get(platform.login_initiation_url(context, sub, link_id=None if deep_link else link,
+                                                        deep_link=deep_link), allow_redirects=False, timeout=10)
+    assert started.status_code == 302, started.text
+    action, fields = platform.answer(started.headers["Location"], **tamper)
+    return browser, browser.post(action, data=fields, allow_redirects=False, timeout=10)
+
+
+def link_course(site, platform, browser=None) -> requests.Session:
+    """The instructor's first launch, and the course chosen on the page it leads to."""
+    browser, answer = launch(platform, "i-1", browser=browser)
+    assert answer.headers["Location"] == "/lti/link"
+    page = browser.get(site + "/lti/link", timeout=10)
+    assert "Link Deep Learning (LMS) to a Podium course" in page.text
+    linked = browser.post(site + "/lti/link", data={"csrf_token": TOKEN.search(page.text).group(1), "course": "c1"},
+                          allow_redirects=False, timeout=10)
+    assert linked.headers["Location"] == "/courses/c1", linked.text
+    return browser
+
+
+def signed_in_as(browser: requests.Session, site: str) -> str:
+    page = browser.get(site + "/profile", allow_redirects=False, timeout=10)
+    assert page.status_code == 200, "not signed in"
+    return page.text
+
+
+def role(rt, email: str, course: str = "c1") -> Role | None:
+    with rt.db.session() as session:
+        user = session.scalar(select(User).where(User.email == email))
+        return authority.role_of(user, session.scalar(select(Course).where(Course.slug == course)))
+
+
+def actions(rt, name: str) -> list[AuditEvent]:
+    with rt.db.session() as session:
+        return list(session.scalars(select(AuditEvent).where(AuditEvent.action == name).order_by(AuditEvent.id)))
+
+
+# --- the first launch, and then everyone's -----------------------------------------------------------------------
+
+
+def test_an_instructor_links_the_lms_course_at_the_first_launch_and_everyone_lands_in_it(site, platform, rt):
+    # Before the link, a student is told to wait for the instructor, and nothing is made.
+    _, refused = launch(platform, "s-1")
+    assert refused.status_code == 403 and "not linked to a Podium course yet" in refused.text
+
+    instructor = link_course(site, platform)
+    assert "prof@c1.test" in signed_in_as(instructor, site)
+    [linked] = actions(rt, "lti.link")
+    assert linked.actor == "prof@c1.test" and linked.target == LMS_COURSE and linked.details["create_accounts"] is False
+    with rt.db.session() as session:
+        context = session.scalar(select(LtiContext))
+        # the platform's services, as the launch named them
+        assert context.memberships_url == platform.url(f"/nrps/{LMS_COURSE}")
+        assert context.lineitems_url == platform.url(f"/ags/{LMS_COURSE}/lineitems")
+
+    student, landed = launch(platform, "s-1")
+    assert landed.status_code == 302 and landed.headers["Location"] == "/courses/c1"
+    assert "student@c1.test" in signed_in_as(student, site)
+    assert student.get(site + "/courses/c1", timeout=10).status_code == 200
+    # Linked by trusted email the first time; afterwards by the platform's id alone, whatever the email says.
+    with rt.db.session() as session:
+        identity = session.scalar(select(LtiIdentity).where(LtiIdentity.subject == "s-1"))
+        assert identity.user.email == "student@c1.test" and identity.linked_by == "email"
+    platform.context(LMS_COURSE).members["s-1"].email = "prof@c1.test"
+    again, landed = launch(platform, "s-1")
+    assert "student@c1.test" in signed_in_as(again, site)
+
+
+def test_a_launch_of_a_deep_linked_competition_opens_it_and_deep_linking_places_it(site, platform, rt):
+    link_course(site, platform)
+    staff, answer = launch(platform, "i-1", deep_link=True)
+    assert answer.headers["Location"] == "/lti/deep-link"
+    page = staff.get(site + "/lti/deep-link", timeout=10)
+    assert "c1-hw1" in page.text
+    back = staff.post(site + "/lti/deep-link", data={"csrf_token": TOKEN.search(page.text).group(1),
+                                                     "competition": "c1-hw1"}, timeout=10)
+    assert back.status_code == 200
+    # The answer goes back to the platform by a form only its page's CSP allows to post there.
+    assert f"form-action 'self' {platform.issuer}" in back.headers["Content-Security-Policy"]
+    action = re.search(r'<form method="post" action="([^"]+)" data-auto-submit', back.text).group(1)
+    jwt_value = re.search(r'name="JWT" value="([^"]+)"', back.text).group(1)
+    returned = requests.post(action, data={"JWT": jwt_value}, timeout=10)
+    assert returned.status_code == 200, returned.text
+    [item] = platform.deep_link_items(LMS_COURSE)
+    assert item["custom"] == {"competition": "c1-hw1"} and item["lineItem"]["tag"] == "c1-hw1"
+    assert [e.details["competitions"] for e in actions(rt, "lti.deep_link")] == [["c1-hw1"]]
+
+    # The platform made a resource link of the item: a student's launch of it opens the competition.
+    link_id = next(link for link in platform.context(LMS_COURSE).links if link != "rl-home")
+    _, landed = launch(platform, "s-1", link=link_id)
+    assert landed.headers["Location"] == "/competitions/c1-hw1"
+
+
+def test_a_link_naming_a_competition_of_another_course_opens_the_linked_course_only(site, platform, rt):
+    link_course(site, platform)
+    platform.add_resource_link(LMS_COURSE, "rl-evil", "Other course", custom={"competition": "c2-hw9"})
+    _, landed = launch(platform, "s-1", link="rl-evil")
+    assert landed.headers["Location"] == "/courses/c1"
+
+
+# --- what the LMS says of roles -----------------------------------------------------------------------------------
+
+
+def test_lms_roles_set_podium_roles_but_never_remove_the_last_instructor(site, platform, rt):
+    link_course(site, platform)
+    platform.context(LMS_COURSE).members["s-2"].roles = [TEACHING_ASSISTANT]
+    launch(platform, "s-2")
+    assert role(rt, "other@c1.test") == Role.staff
+    [enrolled] = [e for e in actions(rt, "user.enrol") if e.actor == "lti:Test LMS"]
+    assert enrolled.target == "other@c1.test" and enrolled.details["role"] == "staff"
+
+    platform.context(LMS_COURSE).members["i-1"].roles = [LEARNER]
+    _, landed = launch(platform, "i-1")
+    assert landed.status_code == 302
+    assert role(rt, "prof@c1.test") == Role.instructor  # the course's last instructor
+    [held] = actions(rt, "lti.role_held")
+    assert held.target == "prof@c1.test" and "last instructor" in held.details["why"]
+
+    platform.context(LMS_COURSE).members["s-1"].roles = [MENTOR]
+    _, refused = launch(platform, "s-1")
+    assert refused.status_code == 403 and "Mentor" in refused.text
+
+
+# --- people Podium does not know -------------------------------------------------------------------------------------
+
+
+def test_an_unknown_person_gets_an_account_only_where_the_course_allows_it(site, platform, rt):
+    link_course(site, platform)
+    platform.add_member(LMS_COURSE, "n-1", email="newcomer@c1.test", name="New Comer", roles=[LEARNER])
+    _, refused = launch(platform, "n-1")
+    assert refused.status_code == 403 and "no account for you" in refused.text
+    with rt.db.session() as session:
+        assert session.scalar(select(User).where(User.email == "newcomer@c1.test")) is None
+        lti.set_create_accounts(session, session.scalar(select(LtiContext)), True, actor="prof@c1.test")
+
+    newcomer, landed = launch(platform, "n-1")
+    assert landed.headers["Location"] == "/courses/c1"
+    assert role(rt, "newcomer@c1.test") == Role.student
+    assert [e.target for e in actions(rt, "user.created_by_lti")] == ["newcomer@c1.test"]
+
+
+def test_an_lms_account_with_an_address_of_an_untrusted_domain_never_reaches_that_podium_account(site, platform, rt):
+    """Any LMS administrator can type any address into an LMS account: outsider@c2.test exists in Podium, and the
+    platform is trusted for c1.test only."""
+    link_course(site, platform)
+    with rt.db.session() as session:
+        lti.set_create_accounts(session, session.scalar(select(LtiContext)), True, actor="prof@c1.test")
+    platform.add_member(LMS_COURSE, "x-1", email="outsider@c2.test", roles=[INSTRUCTOR])
+    browser, refused = launch(platform, "x-1")
+    assert refused.status_code == 403 and "not trusted" in refused.text
+    assert browser.get(site + "/profile", allow_redirects=False, timeout=10).status_code != 200
+    assert role(rt, "outsider@c2.test") is None and role(rt, "outsider@c2.test", "c2") == Role.student
+
+
+def test_the_same_id_at_another_platform_is_another_person(site, platform, rt):
+    link_course(site, platform)
+    with rt.db.session() as session:
+        other, _ = lti.add_platform(session, rt.settings, name="Other LMS", issuer="https://lms.other.test",
+                                    client_id="x", deployment_ids=["d"], login_url="https://lms.other.test/auth",
+                                    token_url="https://lms.other.test/token", key_set_url="https://lms.other.test/k")
+        with pytest.raises(Exception, match="no account for you"):
+            lti.person(session, other, "s-1", "", "", how="launch", create=False)
+
+
+# --- launches refused ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.only_on("sqlite", why="the id_token's checks; no query differs by database")
+@pytest.mark.parametrize("tamper, words", [
+    ({"key": "stranger"}, "signature does not match"),
+    ({"audience": "another-tool"}, "meant for another tool"),
+    ({"deployment_id": "deployment-unknown"}, "deployment"),
+    ({"lifetime": -60}, "expired"),
+    ({"drop": ["sub"]}, "names nobody"),
+])
+def test_a_spoilt_launch_signs_nobody_in(site, platform, rt, tamper, words):
+    link_course(site, platform)
+    browser, refused = launch(platform, "s-1", **tamper)
+    assert refused.status_code == 400 and words in refused.text
+    assert browser.get(site + "/profile", allow_redirects=False, timeout=10).status_code != 200
+
+
+def test_a_launch_is_good_once(site, platform, rt):
+    link_course(site, platform)
+    browser = requests.Session()
+    started = browser.get(platform.login_initiation_url(LMS_COURSE, "s-1", link_id="rl-home"),
+                          allow_redirects=False, timeout=10)
+    action, fields = platform.answer(started.headers["Location"])
+    assert browser.post(action, data=fields, allow_redirects=False, timeout=10).status_code == 302
+    replayed = requests.Session()
+    replayed.cookies.update(browser.cookies)  # even with the state cookie the first browser had
+    again = replayed.post(action, data=fields, allow_redirects=False, timeout=10)
+    assert again.status_code == 400 and "used already" in again.text
+    # and a launch finished in another browser than the one that started it is refused
+    started = browser.get(platform.login_initiation_url(LMS_COURSE, "s-1", link_id="rl-home"),
+                          allow_redirects=False, timeout=10)
+    action, fields = platform.answer(started.headers["Location"])
+    stolen = requests.post(action, data=fields, allow_redirects=False, timeout=10)
+    assert stolen.status_code == 400 and "not the one that started it" in stolen.text
+
+
+def test_an_unregistered_platform_cannot_start_a_launch(site, platform):
+    answer = requests.get(site + "/lti/login", params={"iss": "https://lms.unknown.test", "login_hint": "x",
+                                                       "target_link_uri": site + "/lti/launch"},
+                          allow_redirects=False, timeout=10)
+    assert answer.status_code == 400 and "not registered with this Podium" in answer.text
+
+
+def test_the_platform_refuses_a_redirect_uri_podium_did_not_register(site, platform):
+    started = requests.get(platform.login_initiation_url(LMS_COURSE, "s-1", link_id="rl-home"),
+                           allow_redirects=False, timeout=10)
+    with pytest.raises(LaunchRefused):
+        platform.answer(started.headers["Location"].replace("%2Flti%2Flaunch", "%2Fevil"))
+
+
+def test_podium_publishes_its_key_and_refuses_to_be_framed_by_default(site, platform):
+    keys = requests.get(site + "/lti/jwks.json", timeout=10).json()["keys"]
+    assert keys and keys[0]["kty"] == "RSA" and "d" not in keys[0]
+    page = requests.get(site + "/", timeout=10)
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
