@@ -1071,6 +1071,200 @@ def demo(ctx, seed: int, write_to: Path | None, schedule: str) -> None:
     click.echo("\n".join(summary))
 
 
+# --- LTI: Podium as a tool of Canvas, Moodle and other learning management systems ----------------------
+
+
+@cli.group()
+def lti() -> None:
+    """Learning management systems (Canvas, Moodle) that open Podium with LTI 1.3, keep its rosters and receive
+    its grades."""
+
+
+def _tool_addresses(settings) -> list[str]:
+    """What to type into the platform's tool registration, or why it cannot be said yet."""
+    from podium.services import lti as service
+
+    if not settings.base_url:
+        return ["PODIUM_BASE_URL is not set: Podium's addresses for the platform are built from it. Set it, then "
+                "run `podium lti tool-config`."]
+    base = settings.base_url
+    return [f"  tool URL, redirect URL, deep linking URL: {base}{service.LAUNCH_PATH}",
+            f"  login (OpenID Connect initiation) URL:   {base}{service.LOGIN_PATH}",
+            f"  public key set URL:                      {base}{service.KEYS_PATH}"]
+
+
+@lti.command("add-platform")
+@click.option("--issuer", required=True, help="the platform's issuer (Canvas: https://canvas.instructure.com; "
+                                              "Moodle: its address)")
+@click.option("--client-id", required=True, help="the client id the platform gave Podium")
+@click.option("--deployment-id", "deployment_ids", multiple=True,
+              help="a deployment id of Podium in the platform (repeatable)")
+@click.option("--login-url", required=True, help="the platform's authentication request (OIDC) URL")
+@click.option("--token-url", required=True, help="the platform's access token URL")
+@click.option("--keyset-url", required=True, help="the platform's public key set URL")
+@click.option("--name", default="", help="what Podium calls the platform (default: the issuer's host)")
+@click.option("--audience", default=None, help="the audience of Podium's token requests, when the platform wants "
+                                               "another than its token URL")
+@click.option("--email-domain", "domains", multiple=True,
+              help="a domain the platform is trusted for (repeatable): its people with an address there are "
+                   "linked to the Podium account of that address the first time")
+@click.option("--allow-framing", is_flag=True, help="let the platform show Podium inside its pages (needs https)")
+@click.pass_context
+def lti_add_platform(ctx, issuer, client_id, deployment_ids, login_url, token_url, keyset_url, name, audience,
+                     domains, allow_framing) -> None:
+    """Register a platform, or update the registration of its issuer and client id (audited)."""
+    from podium.services import lti as service
+
+    rt = runtime(ctx)
+    with rt.db.session() as session:
+        platform, new = service.add_platform(session, rt.settings, name=name, issuer=issuer, client_id=client_id,
+                                             deployment_ids=list(deployment_ids), login_url=login_url,
+                                             token_url=token_url, key_set_url=keyset_url, audience=audience,
+                                             email_domains=list(domains), allow_framing=allow_framing,
+                                             actor=actor())
+        click.echo(f"{'registered' if new else 'updated'} platform {platform.id}: {platform.name} ({platform.issuer}, "
+                   f"client id {platform.client_id}, deployments {', '.join(platform.deployment_ids)})")
+    click.echo("In the platform, Podium's addresses are:")
+    for line in _tool_addresses(rt.settings):
+        click.echo(line)
+
+
+@lti.command("platforms")
+@click.pass_context
+def lti_platforms(ctx) -> None:
+    """The registered platforms: id, name, issuer, client id, deployments, trusted domains, framing, linked
+    courses."""
+    from podium.services import lti as service, lti_roster
+
+    with runtime(ctx).db.session() as session:
+        linked = lti_roster.linked_courses(session)
+        rows = [(str(p.id), p.name, p.issuer, p.client_id, ",".join(p.deployment_ids),
+                 ",".join(p.email_domains) or "-", "framed" if p.allow_framing else "-",
+                 ",".join(linked.get(p.id, [])) or "-") for p in service.platforms(session)]
+    if not rows:
+        click.echo("no platforms; `podium lti add-platform` registers one", err=True)
+        return
+    header = ("id", "name", "issuer", "client id", "deployments", "trusted domains", "framing", "linked courses")
+    for row in (header, *rows):
+        click.echo("\t".join(row))
+
+
+@lti.command("remove-platform")
+@click.argument("platform_id", type=int)
+@click.option("--yes", is_flag=True, help="remove without asking (needed when not run in a terminal)")
+@click.pass_context
+def lti_remove_platform(ctx, platform_id: int, yes: bool) -> None:
+    """Forget platform PLATFORM_ID with its links to people and courses (audited); Podium's accounts, courses and
+    grades stay."""
+    from podium.services import lti as service, lti_roster
+
+    with runtime(ctx).db.session() as session:
+        platform = service.platform_by_id(session, platform_id)
+        courses = lti_roster.linked_courses(session).get(platform.id, [])
+        click.echo(f"platform {platform.id}: {platform.name} ({platform.issuer}); linked to "
+                   f"{', '.join(courses) or 'no course'}")
+        if not yes:
+            if not interactive():
+                raise PodiumError("podium lti remove-platform asks for confirmation in a terminal; add --yes to "
+                                  "remove it from a script.")
+            click.confirm("Forget this platform, and which people and courses it links?", abort=True)
+        service.remove_platform(session, platform_id, actor=actor())
+    click.echo(f"platform {platform_id} removed; launches from it are refused from now on")
+
+
+@lti.command("tool-config")
+@click.option("--title", default="Podium", show_default=True, help="the tool's name in the platform")
+@click.pass_context
+def lti_tool_config(ctx, title: str) -> None:
+    """Print the JSON for Canvas's developer key (LTI key, "Paste JSON"), and Podium's addresses for Moodle."""
+    from podium.services import lti as service
+
+    rt = runtime(ctx)
+    config = service.tool_configuration(rt.settings, service.tool(rt.settings, rt.db).key, title=title)
+    click.echo(json.dumps(config, indent=2))
+    click.echo("Moodle (Site administration > Plugins > Activity modules > External tool > Manage tools > "
+               "configure a tool manually; LTI 1.3, public key type \"Keyset URL\"):", err=True)
+    for line in _tool_addresses(rt.settings):
+        click.echo(line, err=True)
+
+
+@lti.command("contexts")
+@click.argument("course_slug", metavar="COURSE")
+@click.pass_context
+def lti_contexts(ctx, course_slug: str) -> None:
+    """The LMS courses linked to COURSE: id, platform, LMS course, account creation, last roster sync."""
+    from podium.services import courses, lti as service
+
+    with runtime(ctx).db.session() as session:
+        course = courses.get_course(session, course_slug)
+        lines = [f"{c.id}\t{c.platform.name}\t{c.title} ({c.context_id})\taccounts made: "
+                 f"{'on' if c.create_accounts else 'off'}\t{_last_sync(c, course.timezone)}"
+                 for c in service.context_of_course(session, course)]
+    for line in lines:
+        click.echo(line)
+    if not lines:
+        click.echo(f"{course_slug} is linked to no LMS course: its instructor links it by opening Podium once from "
+                   "the LMS course", err=True)
+
+
+def _last_sync(context, timezone: str) -> str:
+    if context.synced_at is None:
+        return "roster never synced" if context.memberships_url else "no roster address yet (open Podium from it)"
+    at = context.synced_at.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M %Z")
+    return f"roster synced {at}" + (f", FAILED: {context.sync_error}" if context.sync_error else "")
+
+
+@lti.command("create-accounts")
+@click.argument("course_slug", metavar="COURSE")
+@click.argument("setting", type=click.Choice(["on", "off"]))
+@click.option("--context", "context_id", type=int, default=None,
+              help="the linked LMS course (its id in `podium lti contexts COURSE`); needed when there are several")
+@click.pass_context
+def lti_create_accounts(ctx, course_slug: str, setting: str, context_id: int | None) -> None:
+    """Whether a person the LMS course sends and Podium has no account for gets one (at a launch or a roster
+    sync), or is turned away (off, the default: staff enrol people, the LMS links them). Audited."""
+    from podium.services import courses, lti as service
+
+    with runtime(ctx).db.session() as session:
+        course = courses.get_course(session, course_slug)
+        contexts = service.context_of_course(session, course)
+        chosen = [c for c in contexts if context_id is None or c.id == context_id]
+        if not contexts:
+            raise PodiumError(f"{course_slug} is linked to no LMS course yet: its instructor links it by opening "
+                              "Podium once from the LMS course.")
+        if not chosen:
+            raise PodiumError(f"{context_id} is not an LMS course linked to {course_slug}; `podium lti contexts "
+                              f"{course_slug}` lists them.")
+        if len(chosen) > 1:
+            raise PodiumError(f"{course_slug} is linked to {len(chosen)} LMS courses; say which with --context ID "
+                              f"(`podium lti contexts {course_slug}`).")
+        [context] = chosen
+        service.set_create_accounts(session, context, setting == "on", actor=actor())
+        click.echo(f"{course_slug}: people of {context.title or context.context_id} Podium has no account for "
+                   + ("get one" if setting == "on" else "are turned away (staff enrol them)"))
+
+
+@lti.command("sync")
+@click.argument("course_slug", metavar="COURSE")
+@regrade_option
+@click.pass_context
+def lti_sync(ctx, course_slug: str, regrade: bool) -> None:
+    """Sync COURSE's roster from the LMS courses linked to it now (what the scheduler does every
+    PODIUM_LTI_SYNC_SECONDS), and print what changed. Exits non-zero when a roster could not be read."""
+    from podium.services import courses, lti as service, lti_roster
+
+    rt = runtime(ctx)
+    with rt.db.session() as session:
+        course_id = courses.get_course(session, course_slug).id
+    report = lti_roster.sync_course(rt.db, service.tool(rt.settings, rt.db), course_id, actor=actor(),
+                                    regrade=regrade)
+    for line in lti_roster.report_lines(report):
+        click.echo(line)
+    if report.errors:
+        click.echo(f"error: {'; '.join(report.errors)}", err=True)
+        ctx.exit(EXIT_ERROR)
+
+
 def main() -> None:
     pause_collector()  # until `runtime` opens the database; the commands that open none are short (--help)
     cli(prog_name="podium")

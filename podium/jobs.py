@@ -38,8 +38,7 @@ from podium.config import JobSettings
 from podium.models import Competition, Status, utcnow
 from podium.rules.queue import FairQueue, Waiting
 from podium.runtime import Runtime
-from podium.services import (competitions, finalisations, leases, lti, lti_grades, notifications, outbox, storage,
-                             submissions)
+from podium.services import competitions, finalisations, leases, notifications, outbox, storage, submissions
 
 log = logging.getLogger(__name__)
 
@@ -302,6 +301,7 @@ class BackgroundJobs:
     RECOVER_JOB, DEADLINE_JOB, NEXT_DEADLINE_JOB = "recover-submissions", "deadlines", "next-deadline"
     START_RECOVERY_JOB, CLEANUP_JOB, MAIL_JOB = "recover-at-start", "clean-up", "send-mail"
     REMINDER_JOB = "deadline-reminders"
+    ROSTER_JOB = "lti-rosters"
     LTI_GRADES_JOB = "lti-grades"
 
     def __init__(self, runtime: Runtime, pool: ScoringPool, settings: JobSettings | None = None,
@@ -330,6 +330,8 @@ class BackgroundJobs:
                                id=self.MAIL_JOB, next_run_time=now)
         self.scheduler.add_job(self.remind_if_leading, "interval", seconds=self.settings.reminder_seconds,
                                id=self.REMINDER_JOB, next_run_time=now)
+        self.scheduler.add_job(self.sync_rosters_if_leading, "interval", seconds=self.settings.lti_sync_seconds,
+                               id=self.ROSTER_JOB, next_run_time=now)
         self.scheduler.add_job(self.push_grades_if_leading, "interval", seconds=self.settings.lti_push_seconds,
                                id=self.LTI_GRADES_JOB, next_run_time=now)
         self.scheduler.start()
@@ -360,8 +362,8 @@ class BackgroundJobs:
             log.exception("the clean-up pass failed; the next one tries again")
             return None
         if done.anything:
-            log.info("clean-up: %d staged upload file(s) and %d failed upload file(s) removed", done.staged_files,
-                     done.failed_files)
+            log.info("clean-up: %d staged upload file(s), %d failed upload file(s) and %d expired LTI launch "
+                     "value(s) removed", done.staged_files, done.failed_files, done.launch_values)
         return done
 
     def send_mail_if_leading(self, now: datetime | None = None) -> outbox.SendReport | None:
@@ -395,9 +397,32 @@ class BackgroundJobs:
             log.info("reminders: %d deadline reminder(s) written to the outbox", written)
         return written
 
-    def push_grades_if_leading(self, now: datetime | None = None) -> lti_grades.SendReport | None:
+    def sync_rosters_if_leading(self, now: datetime | None = None) -> list | None:
+        """A pass syncing the rosters of the courses linked to an LMS that are due (podium.services.lti_roster),
+        in the lease holder only; None elsewhere."""
+        from podium.services import lti, lti_roster  # the LTI stack: loaded by the first pass, not at start
+
+        try:
+            if not self.leading():
+                return None
+            if not lti_roster.due_courses(self.runtime.db, self.runtime.settings, now):
+                return []  # no tool (nor its key) is made where no course is linked
+            reports = lti_roster.sync_due(self.runtime.db, self.runtime.settings,
+                                          lti.tool(self.runtime.settings, self.runtime.db), now=now)
+        except Exception:
+            log.exception("the LMS roster pass failed; the next one tries again")
+            return None
+        for report in reports:
+            if report.changes or report.errors:
+                log.info("LMS roster of %s: %d change(s)%s", report.course, report.changes,
+                         "".join(f"; {error}" for error in report.errors))
+        return reports
+
+    def push_grades_if_leading(self, now: datetime | None = None):
         """A pass sending released grades to the linked LMS gradebooks (podium.services.lti_grades), in the lease
-        holder only: queue what leaves Podium and changed, then send what is due. None elsewhere."""
+        holder only: queue what leaves Podium and changed, then send what is due; its SendReport, None elsewhere."""
+        from podium.services import lti, lti_grades  # the LTI stack: loaded by the first pass, not at start
+
         try:
             if not self.leading():
                 return None

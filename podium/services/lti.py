@@ -199,10 +199,6 @@ class DatabaseLaunchStore:
             return taken.rowcount == 1
 
 
-def forget_expired_launch_values(session: Session) -> int:
-    return session.execute(delete(LtiLaunchValue).where(LtiLaunchValue.expires_at <= utcnow())).rowcount
-
-
 def platform_lookup(db: Database):
     def lookup(issuer: str) -> list[PlatformInfo]:
         with db.read_sessions() as session:  # read-only: asked from requests that may hold SQLite's write lock
@@ -301,8 +297,8 @@ def link_context(db: Database, launch: Launch, user_id: int, course_slug: str, *
     """Link the launch's LMS course to a Podium course the launching instructor teaches, then land. Audited."""
     with db.session() as session:
         platform = platform_by_id(session, launch.platform.id)
-        user = session.get(User, user_id)
-        if launch.role != Role.instructor or user is None:
+        user = _launcher(session, platform, launch, user_id)
+        if launch.role != Role.instructor:
             raise Forbidden("Only an instructor of the LMS course links it to a Podium course.")
         course = session.scalar(select(Course).where(Course.slug == course_slug))
         if course is None or authority.role_of(user, course) != Role.instructor:
@@ -322,12 +318,24 @@ def link_context(db: Database, launch: Launch, user_id: int, course_slug: str, *
 
 def link_choices(session: Session, launch: Launch, user: User) -> list[Course]:
     """The Podium courses the launching instructor may link the LMS course to: those they are an instructor of."""
+    platform = platform_by_id(session, launch.platform.id)
+    _launcher(session, platform, launch, user.id)
     if launch.role != Role.instructor:
         raise Forbidden("Only an instructor of the LMS course links it to a Podium course.")
-    linked = _context(session, platform_by_id(session, launch.platform.id), launch.context_id)
+    linked = _context(session, platform, launch.context_id)
     if linked is not None:
         raise Refused(f"This LMS course is linked to {linked.course.title} already; open Podium again from it.")
     return sorted((e.course for e in user.enrolments if e.role == Role.instructor), key=lambda c: c.slug)
+
+
+def _launcher(session: Session, platform: LtiPlatform, launch: Launch, user_id: int) -> User:
+    """The account the launch signed in, which alone may continue it (link the course, place competitions)."""
+    identity = session.scalar(select(LtiIdentity).where(LtiIdentity.platform_id == platform.id,
+                                                        LtiIdentity.subject == launch.subject))
+    if identity is None or identity.user_id != user_id:
+        raise Forbidden("This launch was made by someone else; open Podium again from your course in the learning "
+                        "platform.")
+    return identity.user
 
 
 def allows_framing(session: Session, platform_id: int) -> bool:
@@ -432,29 +440,48 @@ def _link(session: Session, platform: LtiPlatform, subject: str, user: User, *, 
                  subject=subject, how=how)
 
 
-def apply_role(db: Database, course_id: int, user_id: int, role: Role | None, *, actor: str) -> str:
+def apply_role(db: Database, course_id: int, user_id: int, role: Role | None, *, actor: str,
+               regrade: bool = False) -> str:
     """Set the person's role in a linked course as the LMS says (the LMS is the authority there; None: out of the
     course, their submissions kept), in a unit of work of its own, audited by the enrolment itself. What is held
     back: the course's last instructor is not demoted or removed, and a change that would move a finalised or
-    released grade waits for staff (podium.services.regrades); both audited. Says what happened: "same", "set",
-    "removed" or "held"."""
+    released grade waits for staff (podium.services.regrades) unless `regrade` asks for it; both audited. Says what
+    happened: "same", "set", "removed" or "held"."""
+    return role_change(db, course_id, user_id, role, actor=actor, regrade=regrade).outcome
+
+
+@dataclass(frozen=True)
+class RoleChange:
+    """What `apply_role` did: its outcome, the role before, and for a change held back why (and whether a
+    regrade would let it through)."""
+
+    outcome: str
+    before: Role | None
+    why: str = ""
+    needs_regrade: bool = False
+
+
+def role_change(db: Database, course_id: int, user_id: int, role: Role | None, *, actor: str,
+                regrade: bool = False) -> RoleChange:
+    """`apply_role`, telling what it did."""
+    before = None
     try:
         with db.session() as session:
             course, user = session.get(Course, course_id), session.get(User, user_id)
-            current = authority.role_of(user, course)
+            before = current = authority.role_of(user, course)
             if current == role:
-                return "same"
+                return RoleChange("same", before)
             if role is None:
-                users.remove_enrolment(session, course, user, actor=actor, by=authority.OPERATOR)
-                return "removed"
-            users.add_user(session, user.email, course, role, actor=actor, by=authority.OPERATOR)
-            return "set"
+                users.remove_enrolment(session, course, user, actor=actor, by=authority.OPERATOR, regrade=regrade)
+                return RoleChange("removed", before)
+            users.add_user(session, user.email, course, role, actor=actor, by=authority.OPERATOR, regrade=regrade)
+            return RoleChange("set", before)
     except (Refused, RegradeNeeded) as exc:
         with db.session() as session:
             user = session.get(User, user_id)
             audit.record(session, actor, "lti.role_held", course_id=course_id, target=user.email,
                          role=role.value if role else "removed", why=str(exc)[:500])
-        return "held"
+        return RoleChange("held", before, why=exc.message, needs_regrade=isinstance(exc, RegradeNeeded))
 
 
 def _roles_words(roles: tuple[str, ...]) -> str:
@@ -467,7 +494,12 @@ def _roles_words(roles: tuple[str, ...]) -> str:
 
 def deep_link_choices(session: Session, launch: Launch, user: User) -> list[Competition]:
     """The competitions an instructor or staff member may place in the LMS course: those of the linked course."""
-    context = _context(session, platform_by_id(session, launch.platform.id), launch.context_id)
+    platform = platform_by_id(session, launch.platform.id)
+    _launcher(session, platform, launch, user.id)
+    if not launch.is_deep_linking:
+        raise Refused("This launch did not ask for content to add; use the learning platform's \"add content\" "
+                      "page (Canvas: an External Tool in an assignment or module).")
+    context = _context(session, platform, launch.context_id)
     if context is None:
         raise NotLinked("Link this LMS course to a Podium course first (open Podium from it).")
     users.require_staff(user, context.course)

@@ -131,7 +131,7 @@ class ToolKey:
         from cryptography.hazmat.primitives import serialization
 
         key = serialization.load_pem_private_key(private_pem.encode(), password=None)
-        self.private_pem = private_pem
+        self.private_pem, self.private_key = private_pem, key  # loaded once: loading checks it, a tenth of a second
         self.public_pem = key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
         self.jwk = dict(Registration.get_jwk(self.public_pem))
@@ -353,11 +353,12 @@ class _TimedSession(requests.Session):
 
 class _Connector(ServiceConnector):
     """pylti1p3's service connector with its access tokens kept in memory until shortly before they expire (the
-    library leaves the keeping to a web framework's cache, and fails without one)."""
+    library leaves the keeping to a web framework's cache, and fails without one), signing with the tool's key as
+    loaded once."""
 
-    def __init__(self, registration: Registration, clock: t.Callable[[], float]):
+    def __init__(self, registration: Registration, key: ToolKey, clock: t.Callable[[], float]):
         super().__init__(registration, _TimedSession())
-        self._clock = clock
+        self._key, self._clock = key, clock
         self._tokens: dict[str, tuple[str, float]] = {}
 
     def _get_cached_access_token(self, scope_key: str) -> str | None:
@@ -366,6 +367,9 @@ class _Connector(ServiceConnector):
 
     def _cache_access_token(self, scope_key: str, access_token: str, expires_in: float) -> None:
         self._tokens[scope_key] = (access_token, self._clock() + float(expires_in or 0) - TOKEN_MARGIN_SECONDS)
+
+    def encode_jwt(self, message: dict, private_key: str, headers: dict) -> str:
+        return jwt.encode(message, self._key.private_key, algorithm="RS256", headers=headers)
 
 
 class _Conf(ToolConfAbstract):
@@ -445,6 +449,8 @@ class Tool:
         request = _Request(params, secure)
         cookies = _Cookies({})
         session = SessionService(request)
+        session.set_data_storage(_Storage(self.store))
+        session.set_launch_data_lifetime(STATE_COOKIE_SECONDS)  # the nonce lives as long as the state cookie
         login = _Login(request, _Conf(self), session_service=session, cookie_service=cookies,
                        launch_data_storage=_Storage(self.store))
         try:
@@ -615,7 +621,7 @@ class PlatformClient:
 
     def __init__(self, tool: Tool, platform: PlatformInfo):
         self.platform = platform
-        self._connector = _Connector(tool.registration(platform), tool.clock)
+        self._connector = _Connector(tool.registration(platform), tool.key, tool.clock)
 
     def members(self, memberships_url: str) -> list[Member]:
         service = NamesRolesProvisioningService(self._connector, {"context_memberships_url": memberships_url,
