@@ -936,7 +936,7 @@ def say_ungraded(ungraded) -> None:
 
 @cli.group()
 def grades() -> None:
-    """Grades: export and explanations."""
+    """Grades: export, explanations, and sending them to a linked LMS gradebook."""
 
 
 @grades.command("export")
@@ -985,6 +985,31 @@ def grades_explain(ctx, competition: str, email: str, slack_policy: str | None) 
         click.echo(report.row(comp).explanation)  # for a competition without grades, the reason
         # The others without grades take no slack days, which this competition's sentence counts on.
         say_ungraded((row.competition, row.grade.ungraded) for row in report.ungraded if row.competition.id != comp.id)
+
+
+@grades.command("push")
+@click.argument("course_slug", metavar="COURSE")
+@click.option("--resend", is_flag=True, help="send every grade that leaves Podium again, even those sent already")
+@click.pass_context
+def grades_push(ctx, course_slug: str, resend: bool) -> None:
+    """Send COURSE's grades to its linked LMS gradebook now (what the scheduler does every PODIUM_LTI_PUSH_SECONDS):
+    only competitions released and closed for every student; grades new or changed since they were sent, and the
+    failed ones again, with fresh attempts (this is how to retry them). Prints what was sent, what failed and why,
+    and what is held back; exits non-zero when a grade failed or waits to be tried again. Audited."""
+    from podium.services import lti, lti_grades
+
+    rt = runtime(ctx)
+    done = lti_grades.push(rt.db, lti.tool(rt.settings, rt.db), course_slug, actor=actor(), resend=resend,
+                           attempts=rt.settings.jobs.lti_push_attempts)
+    click.echo(done.summary())
+    for outcome in done.failed:
+        click.echo(f"failed: {outcome.line()}", err=True)
+    for outcome in done.retrying:
+        click.echo(f"to try again: {outcome.line()}", err=True)
+    for held in done.held:
+        click.echo(f"held back: {held.competition}: {held.why}")
+    if not done.ok:
+        ctx.exit(EXIT_ERROR)
 
 
 # --- backups ---------------------------------------------------------------------------------------------

@@ -109,6 +109,10 @@ class JobSettings:
     reminder_seconds: float = 300.0
     # How often the lease holder syncs the rosters of courses linked to an LMS (podium.services.lti_roster).
     lti_sync_seconds: float = 3600.0
+    # How often the lease holder sends released grades to linked LMS gradebooks (podium.services.lti_grades), and
+    # how many failed attempts a grade gets before it is given up on (the mail's back-off: about a day).
+    lti_push_seconds: float = 60.0
+    lti_push_attempts: int = 30
 
     ENV = {"scoring_workers": "PODIUM_SCORING_WORKERS", "scoring_nice": "PODIUM_SCORING_NICE",
            "lease_seconds": "PODIUM_SCORING_LEASE_SECONDS", "recovery_seconds": "PODIUM_RECOVERY_SECONDS",
@@ -119,12 +123,14 @@ class JobSettings:
            "scoring_attempts": "PODIUM_SCORING_ATTEMPTS", "queue_poll_seconds": "PODIUM_QUEUE_POLL_SECONDS",
            "mail_seconds": "PODIUM_MAIL_SECONDS", "mail_attempts": "PODIUM_MAIL_ATTEMPTS",
            "reminder_seconds": "PODIUM_REMINDER_SECONDS",
-           "lti_sync_seconds": "PODIUM_LTI_SYNC_SECONDS"}
-    WHOLE = {"scoring_workers": 1, "scoring_nice": 0, "scoring_attempts": 1, "mail_attempts": 1}  # whole numbers, with their least value
+           "lti_sync_seconds": "PODIUM_LTI_SYNC_SECONDS",
+           "lti_push_seconds": "PODIUM_LTI_PUSH_SECONDS", "lti_push_attempts": "PODIUM_LTI_PUSH_ATTEMPTS"}
+    WHOLE = {"scoring_workers": 1, "scoring_nice": 0, "scoring_attempts": 1, "mail_attempts": 1,
+             "lti_push_attempts": 1}  # whole numbers, with their least value
     # numbers that must be positive, with their least value
     LEAST = {"scoring_seconds": 0.1, "scoring_memory_mb": 1, "scoring_memory_total_mb": 1, "queue_poll_seconds": 0.05,
              "mail_seconds": 0.05, "reminder_seconds": 0.05,
-             "lti_sync_seconds": 0.05}
+             "lti_sync_seconds": 0.05, "lti_push_seconds": 0.05}
 
     @classmethod
     def from_env(cls, env) -> JobSettings:

@@ -302,6 +302,7 @@ class BackgroundJobs:
     START_RECOVERY_JOB, CLEANUP_JOB, MAIL_JOB = "recover-at-start", "clean-up", "send-mail"
     REMINDER_JOB = "deadline-reminders"
     ROSTER_JOB = "lti-rosters"
+    LTI_GRADES_JOB = "lti-grades"
 
     def __init__(self, runtime: Runtime, pool: ScoringPool, settings: JobSettings | None = None,
                  holder: str | None = None):
@@ -331,6 +332,8 @@ class BackgroundJobs:
                                id=self.REMINDER_JOB, next_run_time=now)
         self.scheduler.add_job(self.sync_rosters_if_leading, "interval", seconds=self.settings.lti_sync_seconds,
                                id=self.ROSTER_JOB, next_run_time=now)
+        self.scheduler.add_job(self.push_grades_if_leading, "interval", seconds=self.settings.lti_push_seconds,
+                               id=self.LTI_GRADES_JOB, next_run_time=now)
         self.scheduler.start()
 
     def leading(self) -> bool:
@@ -414,6 +417,27 @@ class BackgroundJobs:
                 log.info("LMS roster of %s: %d change(s)%s", report.course, report.changes,
                          "".join(f"; {error}" for error in report.errors))
         return reports
+
+    def push_grades_if_leading(self, now: datetime | None = None):
+        """A pass sending released grades to the linked LMS gradebooks (podium.services.lti_grades), in the lease
+        holder only: queue what leaves Podium and changed, then send what is due; its SendReport, None elsewhere."""
+        from podium.services import lti, lti_grades  # the LTI stack: loaded by the first pass, not at start
+
+        try:
+            if not self.leading():
+                return None
+            lti_grades.queue_due(self.runtime.db, now=now)
+            if not lti_grades.anything_due(self.runtime.db, now=now):
+                return lti_grades.SendReport()  # and no tool (its key pair) made where LTI is not used
+            done = lti_grades.send_due(self.runtime.db, lti.tool(self.runtime.settings, self.runtime.db),
+                                       attempts=self.settings.lti_push_attempts, worker=self.holder, now=now)
+        except Exception:
+            log.exception("the LMS grades pass failed; the next one tries again")
+            return None
+        if done.anything:
+            log.info("LMS grades: %d sent, %d to retry, %d failed", len(done.sent), len(done.retrying),
+                     len(done.failed))
+        return done
 
     def run_deadlines(self) -> list[str]:
         """One pass of the deadline loop, when this process holds (or takes) the deadline lease."""

@@ -64,8 +64,11 @@ def csv_writer(out):
     return csv.writer(out, lineterminator="\r\n")
 
 
+GRADE_DECIMALS = 4
+
+
 def grade(x: float) -> str:
-    return f"{x:.4f}"
+    return f"{x:.{GRADE_DECIMALS}f}"
 
 
 def final_cell(g: rules.CompetitionGrade) -> str:
@@ -98,7 +101,7 @@ def export_grades(session: Session, course: Course, *, slack_policy: str | None 
         reports = _sorted(gradebook(session, course, slack_policy=slack_policy))
         _write_long(writer, reports)
     else:
-        reports = _sorted(gradebook(session, course, slack_policy=slack_policy, staff=False))
+        reports = _sorted(lms_gradebook(session, course, slack_policy=slack_policy))
         columns = canvas_columns(session, course, now=now)
         _write_canvas(writer, columns, reports, _canvas_ids(session, course))
         # Only a column that leaves Podium needs a reason for being empty; the others are held (canvas_notes).
@@ -106,6 +109,20 @@ def export_grades(session: Session, course: Course, *, slack_policy: str | None 
         return GradesExport(out.getvalue(), [(comp, why) for comp, why in ungraded_competitions(reports)
                                              if comp.id in leaving])
     return GradesExport(out.getvalue(), ungraded_competitions(reports))
+
+
+def lms_gradebook(session: Session, course: Course, *, slack_policy: str | None = None) -> list[StudentReport]:
+    """The grades that leave Podium for an LMS (the Canvas export, the LTI grade push): those the students read
+    (`staff=False`), so nothing in the LMS depends on the private scores of a competition not released, through
+    the slack chain included. Only the columns of competitions that `leaves_podium` are sent, each grade as
+    `lms_grade` has it."""
+    return gradebook(session, course, slack_policy=slack_policy, staff=False)
+
+
+def lms_grade(g: rules.CompetitionGrade) -> float | None:
+    """A final grade as it leaves Podium, to the decimals the exports write; None for a competition without grades
+    (POLICY.md section 11), which leaves the LMS's cell as it is. A student with nothing counted has a real 0."""
+    return round(g.final, GRADE_DECIMALS) if g.graded else None
 
 
 def _sorted(reports: list[StudentReport]) -> list[StudentReport]:
@@ -175,7 +192,7 @@ def _column_notes(session: Session, comp: Competition, header: str, leaves: bool
     notes = []
     if not leaves:
         notes.append(f"{comp.public_id}: no grades yet, and Canvas will leave its assignment as it is: "
-                     f"{_why_held(session, comp, now)}.")
+                     f"{held_reason(session, comp, now)}.")
     if comp.canvas_assignment_id is None:
         notes.append(f"{comp.public_id}: no canvas_assignment_id in its competition.toml, so Canvas fills the "
                      f"assignment titled exactly {header!r} or, when there is none, creates a new assignment; set "
@@ -187,7 +204,8 @@ def _column_notes(session: Session, comp: Competition, header: str, leaves: bool
     return notes
 
 
-def _why_held(session: Session, comp: Competition, now: datetime) -> str:
+def held_reason(session: Session, comp: Competition, now: datetime) -> str:
+    """Why a competition's grades do not leave Podium yet (`leaves_podium` is False), in the staff's words."""
     closes = last_late(session, comp)
     reasons = []
     if comp.released_at is None:

@@ -15,12 +15,12 @@ from podium import rules
 from podium.domain import Role, utcnow
 from podium.errors import FieldError, NotFound, PodiumError, Refused, RegradeNeeded
 from podium.services import (accounts, authority, browse, competition_settings, competitions, courses, export, extensions,
-                             grade_tables, grading, finalisations, mails, notifications, overview, slack, standing,
-                             submissions, users)
+                             grade_tables, grading, finalisations, lti, lti_grades, mails, notifications, overview,
+                             slack, standing, submissions, users)
 from podium.web import tables
 from podium.web.access import (competition_for_instructor, competition_for_staff, course_for_instructor,
                                course_for_staff, me, role_in, signed_in)
-from podium.web.context import db_session, rt
+from podium.web.context import db_session, end_request_transaction, rt
 from podium.web.forms import NOTHING, SentBack, sent_back
 from podium.web.links import links_mailed, shown_url
 from podium.web.security import no_store
@@ -599,6 +599,50 @@ def retry_mail(slug: str, mail_id: int):
         return _mail_page(course, sent_back("mail", exc))
     flash(f"Mail {mail.id} to {mail.recipient} is queued again; it goes out within a minute or so.")
     return redirect(url_for("staff.mail_page", slug=slug))
+
+
+# --- grades in the linked LMS gradebook (LTI) ---------------------------------------------------------------
+
+
+@bp.app_template_global()
+def lms_linked(course) -> bool:
+    """The course has a linked LMS course: the staff navigation shows "LMS grades"."""
+    return lti_grades.linked(db_session(), course)
+
+
+@bp.get("/<slug>/lms-grades")
+@signed_in
+def lms_grades_page(slug: str):
+    return _lms_grades_page(course_for_staff(slug))
+
+
+def _lms_grades_page(course, back: SentBack = NOTHING):
+    listing = lti_grades.listing(db_session(), course)
+    if not listing.linked:
+        raise NotFound(f"{course.title} is not linked to an LMS course: its instructor links it by opening Podium "
+                       "once from the LMS course.")
+    # Sending writes into the gradebook students read in the LMS, which Podium cannot take back: the instructors'
+    # decision, as a release is. TAs see everything; the scheduler sends without anyone's click anyway.
+    return shown("staff/lms_grades.html", back, course=course, lms=listing, now=utcnow(),
+                 can_send=role_in(course) == Role.instructor)
+
+
+@bp.post("/<slug>/lms-grades/send")
+@signed_in
+def send_lms_grades(slug: str):
+    """"Send now": `podium grades push COURSE` for the course, audited with the instructor's email."""
+    course = course_for_instructor(slug)
+    slug, actor = course.slug, me().email
+    end_request_transaction()  # the platform is waited on with no transaction of this request open
+    try:
+        done = lti_grades.push(rt().db, lti.tool(rt().settings, rt().db), slug, actor=actor,
+                               attempts=rt().settings.jobs.lti_push_attempts)
+    except PodiumError as exc:
+        if isinstance(exc, NotFound):
+            raise
+        return _lms_grades_page(course_for_staff(slug), sent_back("send", exc))
+    flash(done.summary() + ".", "message" if done.ok else "error")
+    return redirect(url_for("staff.lms_grades_page", slug=slug))
 
 
 # --- one competition -------------------------------------------------------------------------------------
