@@ -166,8 +166,8 @@ def tool_configuration(settings: Settings, key: ToolKey, *, title: str = "Podium
 
 def require_base_url(settings: Settings) -> str:
     if not settings.base_url:
-        raise PodiumError("LTI needs PODIUM_BASE_URL, the address people open Podium at: the platform is given "
-                          "Podium's login, launch and key addresses built from it.", code=503)
+        raise NotFound("LTI is not set up on this Podium: it needs PODIUM_BASE_URL, the address people open Podium "
+                       "at, since the platform is given Podium's login, launch and key addresses built from it.")
     return settings.base_url
 
 

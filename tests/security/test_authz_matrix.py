@@ -231,6 +231,17 @@ CASES = [
     Case("/sign-in/oidc/callback", "GET", "/sign-in/oidc/callback?code=x&state=y", everyone(404)),
     # Everyone here is enrolled somewhere: the enrolled-nowhere page sends them home.
     Case("/no-course", "GET", "/no-course", signed_in(302)),
+    # LTI is not set up in this app (no PODIUM_BASE_URL): its login says so; a launch without the platform's signed
+    # token and the state cookie is refused whoever sends it; Podium's public key is public; the pages that continue
+    # a launch need one begun in this session (tests/lti test them set up).
+    Case("/lti/login", "GET", "/lti/login?iss=https://lms.test&login_hint=x", everyone(404)),
+    Case("/lti/login", "POST", "/lti/login", everyone(404), data={"iss": "https://lms.test", "login_hint": "x"}),
+    Case("/lti/launch", "POST", "/lti/launch", everyone(400), data={"id_token": "a.b.c", "state": "s"}),
+    Case("/lti/jwks.json", "GET", "/lti/jwks.json", everyone(200)),
+    Case("/lti/link", "GET", "/lti/link", signed_in(400)),
+    Case("/lti/link", "POST", "/lti/link", signed_in(400), data={"course": "c1"}),
+    Case("/lti/deep-link", "GET", "/lti/deep-link", signed_in(400)),
+    Case("/lti/deep-link", "POST", "/lti/deep-link", signed_in(400), data={"competition": CID}),
     Case("/forgot", "GET", "/forgot", everyone(200)),
     Case("/forgot", "POST", "/forgot", everyone(200), data={"email": EMAIL["student"]}),
     # A reset link is its own authorisation, whoever opens it (the page names the account it sets the password of);
@@ -295,6 +306,9 @@ CASES = [
     Case("/staff/<slug>/grades", "GET", "/staff/c1/grades", staff_only(200)),
     Case("/staff/<slug>/grades.csv", "GET", "/staff/c1/grades.csv", staff_only(200)),
     Case("/staff/<slug>/jobs", "GET", "/staff/c1/jobs", staff_only(200)),
+    # The LMS grades page exists for a course linked to an LMS course (tests/lti); c1 is not: staff are told so.
+    Case("/staff/<slug>/lms-grades", "GET", "/staff/c1/lms-grades", staff_only(404)),
+    Case("/staff/<slug>/lms-grades/send", "POST", "/staff/c1/lms-grades/send", instructor_only(404)),
     # The course's mail: its own mails only; a mail of another course is not found from this course's pages.
     Case("/staff/<slug>/mail", "GET", "/staff/c1/mail", staff_only(200)),
     Case("/staff/<slug>/mail", "GET", "/staff/c2/mail", {**everyone(403), "anonymous": 302},

@@ -127,6 +127,9 @@ NO_SCORES = {
     "invitations.staff_page", "invitations.join",
     # Single sign-on: the provider's round trip, and the page for someone enrolled in no course.
     "sign_on.start", "sign_on.callback", "sign_on.enrolled_nowhere",
+    # LTI: the platform's round trip, Podium's public key, and the pages that link an LMS course and place
+    # competitions (course and competition names only).
+    "lti.login", "lti.keys", "lti.link", "lti.deep_link",
 }
 
 
