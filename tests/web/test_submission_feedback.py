@@ -84,12 +84,13 @@ def test_the_submit_page_shows_its_form_only_when_an_upload_would_be_taken_and_s
 
     soon = as_student.get("/competitions/c1-soon/submit")
     assert FORM not in page(soon)
-    assert "Not open yet. This competition opens at" in words(soon) and 'class="countdown"' in page(soon)
+    assert "Not open yet. Uploads are taken from the opening" in words(soon) and 'class="countdown"' in page(soon)
+    assert re.search(r'id="upload-shut">.*?<time class="when" datetime=', page(soon), re.S)  # when, in both zones
     shut = as_student.get("/competitions/c1-shut/submit")
     assert FORM not in page(shut) and "takes no practice submissions" in words(shut)
     practice = as_student.get("/competitions/c1-past/submit")
     assert FORM in page(practice)
-    assert "This upload will not count. The competition closed at" in words(practice)
+    assert "This upload will not count. An upload now is a practice submission" in words(practice)
     assert "never graded and never on a leaderboard" in words(practice)
     assert "will not count" not in words(as_student.get(f"/competitions/{course.public_id}/submit"))
     # The competition page's button follows the same rule, and says why where there is none.
