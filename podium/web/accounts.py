@@ -13,7 +13,7 @@ from podium.services import accounts, mails, notifications, ratelimit, users
 from podium.web.access import me, signed_in
 from podium.web.context import current_user, db_session, rt, sign_in_session, sign_out_session
 from podium.web.limits import limited_per_address
-from podium.web.links import links_mailed
+from podium.web.links import absolute_url, links_mailed
 from podium.web.security import no_store
 
 bp = Blueprint("accounts", __name__)
@@ -138,6 +138,12 @@ def reset(token: str):
 @signed_in
 def profile():
     return render_template("accounts/profile.html", user=me(), new_key=None)
+
+
+@bp.app_template_global()
+def kaggle_endpoint() -> str:
+    """What KAGGLE_API_ENDPOINT is set to for this Podium: its address (the client adds /api/v1 itself)."""
+    return absolute_url("main.index").rstrip("/")
 
 
 @bp.post("/profile/name")

@@ -1,6 +1,7 @@
 """In a real Chromium, through the test LMS's own pages (tests/lti/platform.py): the instructor opens Podium from the
 LMS course for the first time, links it to the Podium course and places a competition in it by deep linking; a
-student then opens that competition from the LMS and is signed in to it, in a window of its own."""
+student then opens that competition from the LMS and is signed in to it, in a window of its own, and finds the
+Kaggle CLI set-up on the profile."""
 from __future__ import annotations
 
 import threading
@@ -105,4 +106,16 @@ def test_an_instructor_links_the_course_and_places_a_competition_then_a_student_
     expect(podium).to_have_url(f"{site}/competitions/c1-hw1")
     expect(podium.locator("header.top")).to_contain_text("Overfitter")  # the student's own name on the course
     shoot(podium, "lti-student-competition")
+
+    # Signed in by the LMS, the student finds on the profile what to paste to submit with the Kaggle CLI.
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    podium.goto(f"{site}/profile")
+    set_up = podium.locator("#kaggle-setup")
+    expect(set_up).to_contain_text('pip install "kaggle==1.6.17"')
+    expect(set_up).to_contain_text(f"export KAGGLE_API_ENDPOINT={site}")
+    expect(set_up).to_contain_text("export KAGGLE_USERNAME=student@c1.test")
+    podium.click("button.copy[data-copy=kaggle-setup]")
+    expect(podium.locator("button.copy[data-copy=kaggle-setup]")).to_have_text("Copied")
+    assert podium.evaluate("navigator.clipboard.readText()").startswith('pip install "kaggle==1.6.17"')
+    shoot(podium, "student-profile-kaggle")
     context.close()

@@ -1,6 +1,7 @@
 """Accounts: sign-in and its rate limits, sign-out, reset links, the profile with its API key and leaderboard name."""
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import replace
 
@@ -312,6 +313,24 @@ def test_the_api_key_is_shown_once_and_works(as_student, rt, course):
         assert users.authenticate_key(db, course.student, second) is not None
     with as_student.session_transaction() as session:
         assert key not in str(dict(session)) and second not in str(dict(session))
+
+
+def test_the_profile_gives_the_kaggle_cli_set_up_for_this_server_and_this_student(as_student, rt, course):
+    """The exact client release that can be pointed at Podium, and the three variables, filled in (the key only on
+    the page that shows it, once)."""
+    shown = html.unescape(page(as_student.get("/profile")))
+    assert 'pip install "kaggle==1.6.17"' in shown and "1.7 and up" in shown
+    assert "export KAGGLE_API_ENDPOINT=http://localhost\n" in shown
+    assert f"export KAGGLE_USERNAME={course.student}" in shown and "export KAGGLE_KEY=<your API key>" in shown
+    assert f"kaggle competitions submit -c {course.public_id}" in shown
+    made = page(as_student.form("/profile/api-key"))
+    key = re.search(r'id="api-key">([^<]+)<', made).group(1)
+    assert f"export KAGGLE_KEY={key}" in html.unescape(made)
+
+
+def test_the_kaggle_endpoint_is_the_configured_address_behind_a_proxy(as_student, rt, course, monkeypatch):
+    monkeypatch.setattr(rt, "settings", replace(rt.settings, base_url="https://podium.example.edu"))
+    assert "export KAGGLE_API_ENDPOINT=https://podium.example.edu\n" in html.unescape(page(as_student.get("/profile")))
 
 
 def test_password_change_needs_the_current_one(as_student, rt, course):
