@@ -665,12 +665,12 @@ class QueuePlace:
     def text(self) -> str:
         if self.place is None:
             return "Being scored now."
-        ahead = self.place - 1
-        before = ("no upload waits before it" if ahead == 0 else
-                  f"{ahead} upload{'s' if ahead != 1 else ''} wait{'s' if ahead == 1 else ''} to be scored before it")
-        return (f"{ordinal(self.place)} in line to be scored: {before}, and {self.being_scored} "
-                f"{'is' if self.being_scored == 1 else 'are'} being scored now. This counts every course's uploads "
-                "on this server, in the order the scoring queue takes them: oldest first, students taking turns.")
+        ahead, busy = self.place - 1, self.being_scored
+        waits = "no upload waits" if ahead == 0 else f"{ahead} upload{' waits' if ahead == 1 else 's wait'}"
+        scored = "none is" if busy == 0 else f"{busy} {'is' if busy == 1 else 'are'}"
+        return (f"{ordinal(self.place)} in line to be scored: {waits} before it, {scored} being scored now (counting "
+                "every course's uploads on this server, in the order the scoring queue takes them: oldest first, "
+                "students taking turns).")
 
 
 def queue_place(session: Session, submission_id: int, now: datetime | None = None) -> QueuePlace | None:
