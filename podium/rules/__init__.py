@@ -62,11 +62,13 @@ from podium.rules.interpolation import (
     strictly_beyond,
 )
 from podium.rules.limits import (
+    Allowance,
     LimitResult,
     WaitingUpload,
     check_daily_limit,
     check_failed_uploads,
     check_staged_bytes,
+    daily_allowance,
     next_local_midnight,
     submissions_today,
 )
@@ -144,6 +146,7 @@ from podium.rules.windows import (
 
 __all__ = [
     "AFTER",
+    "Allowance",
     "ALL",
     "CHRONOLOGICAL",
     "CLOSED",
@@ -191,6 +194,7 @@ __all__ = [
     "Cutoffs",
     "cutoffs_on_board",
     "cutoffs_problem",
+    "daily_allowance",
     "days_late",
     "effective_schedule",
     "describe_duration",

@@ -12,7 +12,7 @@ and not yet handed in wait on disk: their bytes per student are capped.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Iterable, Sequence
 from zoneinfo import ZoneInfo
 
@@ -39,22 +39,59 @@ def submissions_today(now: datetime, times: Iterable[datetime], tz: str | ZoneIn
     return sum(1 for t in times if local_date(t, tz) == today)
 
 
+@dataclass(frozen=True)
+class Allowance:
+    """A student's daily allowance at one instant: `used` of `limit` submissions counted on `day` (the calendar day
+    in the course time zone), and `resets_at` (UTC), the next local midnight, when the count starts again.
+    `limit` None means no limit (staff)."""
+
+    used: int
+    limit: int | None
+    day: date
+    resets_at: datetime
+
+    @property
+    def left(self) -> int | None:
+        """Submissions still accepted today; None without a limit."""
+        return None if self.limit is None else max(0, self.limit - self.used)
+
+    @property
+    def reached(self) -> bool:
+        return self.limit is not None and self.used >= self.limit
+
+    def summary(self, tz: str | ZoneInfo) -> str:
+        """"3 of 5 submissions left today; the count resets at 2019-09-06 00:00 EDT (America/New_York),
+        2019-09-06T04:00:00Z." (for messages that leave the site: the Kaggle CLI's)."""
+        if self.limit is None:
+            return "No daily limit applies to you."
+        noun = "submission" if self.limit == 1 else "submissions"
+        return (f"{self.left} of {self.limit} {noun} left today; the count resets at "
+                f"{format_local(self.resets_at, tz)}, {format_utc(self.resets_at)}.")
+
+    def refusal(self, tz: str | ZoneInfo) -> str:
+        """Why one more upload is refused at the limit, with when the count resets, in the course time zone and UTC."""
+        noun = "submission" if self.limit == 1 else "submissions"
+        return (f"Daily limit reached: you have used {self.used} of {self.limit} {noun} today "
+                f"({self.day.isoformat()} in the course time zone). The count resets at "
+                f"{format_local(self.resets_at, tz)}, {format_utc(self.resets_at)}.")
+
+
+def daily_allowance(now: datetime, times: Iterable[datetime], tz: str | ZoneInfo, limit: int | None) -> Allowance:
+    """The allowance at `now`, given the times of the submissions that count (the caller's choice: module
+    docstring)."""
+    now = as_utc(now)
+    return Allowance(submissions_today(now, times, tz), limit, local_date(now, tz), next_local_midnight(now, tz))
+
+
 def check_daily_limit(now: datetime, times: Iterable[datetime], tz: str | ZoneInfo, limit: int | None) -> LimitResult:
     """Whether one more submission at `now` fits the limit, given the times of the student's earlier ones.
 
     `limit` None means no limit. A refusal says how many were used and when the count resets, in the course
     time zone and in UTC.
     """
-    now = as_utc(now)
-    used = submissions_today(now, times, tz)
-    resets_at = next_local_midnight(now, tz)
-    if limit is None or used < limit:
-        return LimitResult(True, used, limit, resets_at)
-    noun = "submission" if limit == 1 else "submissions"
-    message = (f"Daily limit reached: you have used {used} of {limit} {noun} today "
-               f"({local_date(now, tz).isoformat()} in the course time zone). The count resets at "
-               f"{format_local(resets_at, tz)}, {format_utc(resets_at)}.")
-    return LimitResult(False, used, limit, resets_at, message)
+    allowance = daily_allowance(now, times, tz, limit)
+    message = allowance.refusal(tz) if allowance.reached else None
+    return LimitResult(not allowance.reached, allowance.used, limit, allowance.resets_at, message)
 
 
 def check_failed_uploads(now: datetime, times: Iterable[datetime], tz: str | ZoneInfo, cap: int | None) -> LimitResult:

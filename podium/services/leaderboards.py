@@ -132,9 +132,11 @@ class Scored(NamedTuple):
     submission: rules.Submission
 
 
-def _scored_rows(session: Session, comp_id: int, since: datetime | None) -> list[Scored]:
+def _scored_rows(session: Session, comp_id: int, since: datetime | None, until: datetime | None = None
+                 ) -> list[Scored]:
     """The competition's submissions scored (or failed, or being rescored) at or after `since`: a range read of an
-    index. Without `since`, all of them, and any scored one without a time stamp."""
+    index. Without `since`, all of them, and any scored one without a time stamp. With `until`, only those scored
+    by then (and those without a time stamp)."""
     query = (select(Submission.id, Submission.user_id, type_coerce(Submission.status, String),
                     raw_instant(Submission.scored_at), raw_instant(Submission.submitted_at), Submission.public_score,
                     Submission.private_score, Submission.selected, Submission.practice)
@@ -143,6 +145,8 @@ def _scored_rows(session: Session, comp_id: int, since: datetime | None) -> list
         query = query.where(or_(Submission.scored_at.is_not(None), Submission.status == Status.scored))
     else:
         query = query.where(Submission.scored_at >= since)
+    if until is not None:
+        query = query.where(or_(Submission.scored_at <= until, Submission.scored_at.is_(None)))
     # Core rows and raw values: on a first read this is every scored submission, fifty thousand in the benchmark.
     return [Scored(sub_id, user_id, status, None if scored_at is None else utc_instant(scored_at),
                    submission_value(sub_id, user_id, utc_instant(at), public, private, selected, practice))
@@ -212,6 +216,68 @@ def _labels(people: tuple[tuple[int, str, str], ...]) -> dict[int, Person]:
 def _labelled(comp: Competition, kept: _Kept) -> _Kept:
     rows = tuple(_rows_of(comp, kept.ranking, kept.labels, kept.entries))
     return replace(kept, board=KeptBoard(next(_versions), rows))
+
+
+# --- where one scored submission put its student ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RankChange:
+    """A student's rank on the public board just before one of their submissions was scored and just after
+    (None: not on the board), of `students` ranked after it. Public scores only (POLICY.md section 11)."""
+
+    before: int | None
+    after: int | None
+    students: int
+    practice: bool  # practice submissions are on no leaderboard
+    best: bool  # it holds the student's best public score on the board just after it
+
+    @property
+    def moved(self) -> bool:
+        return self.before != self.after
+
+    @property
+    def text(self) -> str:
+        where = "not on the leaderboard" if self.after is None else f"{self.after} of {self.students}"
+        if self.practice:
+            return (f"Public rank: {where}, unchanged: practice submissions are scored for their author only and are "
+                    "on no leaderboard.")
+        if not self.best:
+            return (f"Public rank: {where}, unchanged: an earlier submission keeps the better public score.")
+        if not self.moved:
+            return f"Public rank: {self.after} of {self.students}, unchanged; this is now the best public score."
+        before = "not on the leaderboard" if self.before is None else str(self.before)
+        return f"Public rank: {before} → {self.after} of {self.students}."
+
+    def as_dict(self) -> dict:
+        return {"before": self.before, "after": self.after, "students": self.students, "changed": self.moved,
+                "text": self.text}
+
+
+def public_rank_change(session: Session, comp: Competition, sub: Submission) -> RankChange | None:
+    """Where a scored submission put its student on the public board: the board of the enrolled students'
+    submissions scored by its `scored_at`, without it and with it, ranked by the public board's own rule
+    (`rules.public_leaderboard`). None for a submission not scored, or not by a student of the course (staff are on
+    no board). Ranks read public scores only, so they are the same before and after the private board's release."""
+    if sub.status != Status.scored or sub.scored_at is None:
+        return None
+    students = set(_ids(_enrolled(session, comp)))
+    if sub.user_id not in students:
+        return None
+    rows = _scored_rows(session, comp.id, None, until=sub.scored_at)
+    this = next((row.submission for row in rows if row.id == sub.id), None)
+    if this is None:  # rescored since it was read: the next read tells
+        return None
+    earlier = [row.submission for row in rows if row.status == SCORED and row.user_id in students and row.id != sub.id]
+    before = rules.public_leaderboard(earlier, comp.higher_is_better)
+    # A student's best of bests is their best (as `_with_fresh`): the board with it ranks the bests before and it.
+    bests = {s.id: s for s in earlier}
+    after = rules.public_leaderboard([*(bests[e.submission_id] for e in before), this], comp.higher_is_better)
+    mine_before = next((e for e in before if e.student == sub.user_id), None)
+    mine_after = next((e for e in after if e.student == sub.user_id), None)
+    return RankChange(before=mine_before and mine_before.rank, after=mine_after and mine_after.rank,
+                      students=len(after), practice=bool(sub.practice),
+                      best=mine_after is not None and mine_after.submission_id == sub.id)
 
 
 def private_board(session: Session, comp: Competition, *, staff: bool = True) -> list[BoardRow]:

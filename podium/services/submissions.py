@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Callable, Iterable, Protocol
@@ -254,6 +254,12 @@ def _check_window(session: Session, comp: Competition, user: User, t: datetime) 
 
 
 def _refuse_once_finalised(comp: Competition, *, staff_record: bool) -> None:
+    message = _finalised_refusal(comp, staff_record=staff_record)
+    if message is not None:
+        raise Refused(message)
+
+
+def _finalised_refusal(comp: Competition, *, staff_record: bool) -> str | None:
     """Nothing that could count is recorded for a finalised competition; practice submissions never count.
 
     This holds for staff recording a submission too (`podium submit --as --at`, outage recovery), whether or not
@@ -263,45 +269,58 @@ def _refuse_once_finalised(comp: Competition, *, staff_record: bool) -> None:
     and its audit entry lists none of the grades it changed, so it is not such a regrade.
     """
     if comp.finalised_at is None:
-        return
+        return None
     finalised = rules.format_local(comp.finalised_at, comp.course.timezone)
     if staff_record:
-        raise Refused(f"{comp.public_id} was finalised at {finalised}: a submission recorded now would change its "
-                      "final boards and grades, which needs an explicit regrade (POLICY.md section 11); nothing was "
-                      "recorded.")
-    raise Refused(f"{comp.title} ({comp.public_id}) was finalised at {finalised}: its leaderboards and grades are "
-                  "final and no submission can count any more, so this one was not recorded. If a problem on "
-                  "Podium's side kept you from submitting before your deadline, write to the course staff.")
+        return (f"{comp.public_id} was finalised at {finalised}: a submission recorded now would change its final "
+                "boards and grades, which needs an explicit regrade (POLICY.md section 11); nothing was recorded.")
+    return (f"{comp.title} ({comp.public_id}) was finalised at {finalised}: its leaderboards and grades are final "
+            "and no submission can count any more, so this one was not recorded. If a problem on Podium's side kept "
+            "you from submitting before your deadline, write to the course staff.")
 
 
 def _check_daily_limit(session: Session, comp: Competition, user: User, t: datetime) -> None:
-    # Uploads still being scored count: they may well succeed, and not counting them would let a burst of
-    # parallel uploads pass the limit.
+    allowance = daily_allowance(session, comp, user, t)
+    if allowance.reached:
+        raise DailyLimitReached(allowance.refusal(comp.course.timezone), allowance.resets_at)
+
+
+def daily_allowance(session: Session, comp: Competition, user: User, now: datetime | None = None) -> rules.Allowance:
+    """The student's daily allowance at `now` (POLICY.md section 1): the one count behind the daily limit's refusal
+    of an upload and behind what the pages, the REST API and the Kaggle CLI say is left. Uploads still waiting to be
+    scored count: they may well succeed, and not counting them would let a burst of parallel uploads pass the
+    limit. Failed ones are given back. Staff of the course have no limit (`limit` None)."""
+    now = now or utcnow()
+    role = role_in(user, comp.course)
+    limit = None if role is not None and role.is_staff else daily_limit_of(comp)
     times = session.scalars(
         select(Submission.submitted_at).where(
             Submission.competition_id == comp.id, Submission.user_id == user.id,
             Submission.status != Status.failed,
+            Submission.submitted_at > now - timedelta(days=2),  # a local day is at most 25 hours long
         )
     ).all()
-    verdict = rules.check_daily_limit(t, times, comp.course.timezone, daily_limit_of(comp))
-    if not verdict.allowed:
-        raise DailyLimitReached(verdict.message, verdict.resets_at)
+    return rules.daily_allowance(now, times, comp.course.timezone, limit)
 
 
 def _check_failed_uploads(session: Session, settings: Settings, comp: Competition, user: User, t: datetime) -> None:
     """Refuse an upload once the student has as many failed uploads today as the server keeps
     (rules.check_failed_uploads). Uploads waiting to be scored do not count: they count against the daily limit,
     so at most that many more can fail before the cap refuses."""
+    verdict = _failed_uploads_verdict(session, settings, comp, user, t)
+    if not verdict.allowed:
+        raise FailedUploadsCapReached(verdict.message, verdict.resets_at)
+
+
+def _failed_uploads_verdict(session: Session, settings: Settings, comp: Competition, user: User,
+                            t: datetime) -> rules.LimitResult:
     times = session.scalars(
         select(Submission.submitted_at).where(
             Submission.competition_id == comp.id, Submission.user_id == user.id, Submission.status == Status.failed,
             Submission.submitted_at > t - timedelta(days=2),  # a local day is at most 25 hours long
         )
     ).all()
-    verdict = rules.check_failed_uploads(t, times, comp.course.timezone,
-                                         settings.storage.failed_uploads_per_day or None)
-    if not verdict.allowed:
-        raise FailedUploadsCapReached(verdict.message, verdict.resets_at)
+    return rules.check_failed_uploads(t, times, comp.course.timezone, settings.storage.failed_uploads_per_day or None)
 
 
 def daily_limit_of(comp: Competition) -> int:
@@ -318,6 +337,56 @@ def check_can_submit(session: Session, settings: Settings, comp: Competition, us
     if not enrolment.role.is_staff:
         _check_daily_limit(session, comp, user, t)
         _check_failed_uploads(session, settings, comp, user, t)
+
+
+# What refuses an upload now (UploadOutlook.refused_by), besides the windows' NOT_OPEN and CLOSED.
+FINALISED, DAILY_LIMIT, FAILED_UPLOADS = "finalised", "daily_limit", "failed_uploads"
+
+
+@dataclass(frozen=True)
+class UploadOutlook:
+    """What an upload by this person would meet now: its window (a practice one after the close, where the
+    competition takes them), the daily allowance, and, when it would be refused, which rule refuses it and the
+    refusal's own words. The Submit page shows its form, and the competition page its Submit button, exactly when
+    `accepted`; the upload itself is checked again when it arrives (`receive`)."""
+
+    window: rules.WindowResult
+    schedule: rules.Schedule  # the person's own, extension included
+    allowance: rules.Allowance
+    refused_by: str | None = None  # rules.NOT_OPEN, rules.CLOSED, FINALISED, DAILY_LIMIT or FAILED_UPLOADS
+    refusal: str | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.refused_by is None
+
+    @property
+    def practice(self) -> bool:
+        """Taken, but as a practice submission: scored for its author, never graded, never on a leaderboard."""
+        return self.window.window == rules.PRACTICE
+
+
+def upload_outlook(session: Session, settings: Settings, comp: Competition, user: User,
+                   now: datetime | None = None) -> UploadOutlook:
+    """The rules `receive` applies, in its order, read without locking anything: for pages and answers that say
+    beforehand whether an upload would be taken, and why not."""
+    now = now or utcnow()
+    schedule = schedule_for(session, comp, user)
+    window = upload_window(comp, schedule, now)
+    allowance = daily_allowance(session, comp, user, now)
+    outlook = UploadOutlook(window, schedule, allowance)
+    if window.refused:
+        return replace(outlook, refused_by=window.window, refusal=window.message)
+    finalised = None if outlook.practice else _finalised_refusal(comp, staff_record=False)
+    if finalised is not None:
+        return replace(outlook, refused_by=FINALISED, refusal=finalised)
+    if allowance.reached:
+        return replace(outlook, refused_by=DAILY_LIMIT, refusal=allowance.refusal(comp.course.timezone))
+    if allowance.limit is not None:  # staff: neither cap applies
+        failed = _failed_uploads_verdict(session, settings, comp, user, now)
+        if not failed.allowed:
+            return replace(outlook, refused_by=FAILED_UPLOADS, refusal=failed.message)
+    return outlook
 
 
 # --- scoring ---------------------------------------------------------------------------------------------
@@ -545,19 +614,73 @@ def pending(session: Session, now: datetime | None = None) -> list[Waiting]:
     """Submissions received but not scored that a worker may claim now, in the order of the queue's turn rule
     (podium.rules.queue): queued ones, and those being scored under a claim that lapsed (expired lease, or a dead
     process of this host). Live claims are left alone, and count as their students' uploads being scored."""
-    now = now or utcnow()
+    waiting, being_scored = _queue_now(session, now or utcnow())
+    return fair_order(waiting, _per_student(being_scored))
+
+
+def _queue_now(session: Session, now: datetime) -> tuple[list[Waiting], list[Waiting]]:
+    """The server's scoring queue as the database has it: the uploads a worker may claim, and those being scored
+    under a live claim (each as a `Waiting`, the submission id and its student)."""
     rows = session.execute(
         select(Submission.id, Submission.user_id, Submission.status, Submission.claimed_by, Submission.lease_until)
         .where(Submission.status.in_([Status.queued, Status.scoring])).order_by(Submission.id)
     ).all()
-    waiting, being_scored = [], {}
+    waiting, being_scored = [], []
     for row in rows:
         if (row.status == Status.queued or row.lease_until is None or row.lease_until < now
                 or leases.holder_is_dead(row.claimed_by)):
             waiting.append(Waiting(row.id, row.user_id))
         else:
-            being_scored[row.user_id] = being_scored.get(row.user_id, 0) + 1
-    return fair_order(waiting, being_scored)
+            being_scored.append(Waiting(row.id, row.user_id))
+    return waiting, being_scored
+
+
+def _per_student(items: list[Waiting]) -> dict[int, int]:
+    counts: dict[int, int] = {}
+    for item in items:
+        counts[item.student] = counts.get(item.student, 0) + 1
+    return counts
+
+
+ORDINAL_SUFFIXES = {1: "st", 2: "nd", 3: "rd"}
+
+
+def ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st, 112th."""
+    suffix = "th" if 10 <= n % 100 <= 20 else ORDINAL_SUFFIXES.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+@dataclass(frozen=True)
+class QueuePlace:
+    """Where a submission waiting to be scored stands in the server's scoring queue: `place` (1 is next) among the
+    `waiting` uploads of everyone on this server, in the order the turn rule takes them (`pending`), while
+    `being_scored` others are being scored; `place` None when it is being scored itself."""
+
+    place: int | None
+    waiting: int
+    being_scored: int
+
+    @property
+    def text(self) -> str:
+        if self.place is None:
+            return "Being scored now."
+        ahead, busy = self.place - 1, self.being_scored
+        waits = "no upload waits" if ahead == 0 else f"{ahead} upload{' waits' if ahead == 1 else 's wait'}"
+        scored = "none is" if busy == 0 else f"{busy} {'is' if busy == 1 else 'are'}"
+        return (f"{ordinal(self.place)} in line to be scored: {waits} before it, {scored} being scored now (counting "
+                "every course's uploads on this server, in the order the scoring queue takes them: oldest first, "
+                "students taking turns).")
+
+
+def queue_place(session: Session, submission_id: int, now: datetime | None = None) -> QueuePlace | None:
+    """The submission's place in the scoring queue now; None once it is scored or failed."""
+    waiting, being_scored = _queue_now(session, now or utcnow())
+    if any(item.order == submission_id for item in being_scored):
+        return QueuePlace(None, len(waiting), len(being_scored))
+    ordered = fair_order(waiting, _per_student(being_scored))
+    place = next((n for n, item in enumerate(ordered, start=1) if item.order == submission_id), None)
+    return None if place is None else QueuePlace(place, len(ordered), len(being_scored))
 
 
 def pending_ids(session: Session, now: datetime | None = None) -> list[int]:

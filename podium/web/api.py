@@ -18,7 +18,8 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, Reque
 from podium import rules
 from podium.domain import Role, utcnow
 from podium.errors import PodiumError
-from podium.services import courses, grade_reports, leaderboards, notifications, rule_values, submissions
+from podium.services import (courses, feedback, grade_reports, leaderboards, notifications, rule_values,
+                             submissions)
 from podium.services.ratelimit import RateLimited
 from podium.web.auth import REALM, require_user
 from podium.web.context import db_session, end_request_transaction, rt, scoring_queue
@@ -125,7 +126,8 @@ def member_competition(public_id: str) -> tuple:
 
 
 def competition_json(comp, role: Role, user, *, detail: bool = False) -> dict:
-    schedule = rule_values.schedule_for(db_session(), comp, user)
+    outlook = submissions.upload_outlook(db_session(), rt().settings, comp, user, utcnow())
+    schedule = outlook.schedule
     data = {
         "id": comp.public_id,
         "course": comp.course.slug,
@@ -139,6 +141,12 @@ def competition_json(comp, role: Role, user, *, detail: bool = False) -> dict:
         "late": rules.format_utc(schedule.late),
         "extended": rule_values.active_extension(db_session(), comp, user) is not None,
         "daily_limit": submissions.daily_limit_of(comp),
+        "submissions_used_today": outlook.allowance.used,
+        "submissions_left_today": outlook.allowance.left,
+        "count_resets_at": rules.format_utc(outlook.allowance.resets_at),
+        "accepts_submissions": outlook.accepted,
+        "practice_only": outlook.accepted and outlook.practice,
+        "submission_refusal": outlook.refusal,
         "display_precision": comp.display_precision,
         "private_released": comp.released_at is not None,
         "role": role.value,
@@ -158,8 +166,12 @@ def competition_json(comp, role: Role, user, *, detail: bool = False) -> dict:
     return data
 
 
-def submission_json(sub, *, staff: bool, hidden: frozenset[int] | None = None) -> dict:
+def submission_json(sub, *, staff: bool, hidden: frozenset[int] | None = None, one: bool = False) -> dict:
+    """A submission as the API answers it; `one`: an answer about this submission alone, which adds what it tells
+    its author (feedback.Feedback: the queue, the public rank, the uploads left today). Lists leave that out."""
     data = submissions.as_dict(db_session(), sub, staff=staff, hidden=hidden)
+    if one:
+        data.update(feedback.of_submission(db_session(), sub).as_dict())
     if staff:
         data["user"] = {"email": sub.user.email, "name": sub.user.name,
                         "leaderboard_name": sub.user.leaderboard_name_in(sub.competition.course_id) or None}
@@ -236,7 +248,7 @@ def create_submission(cid: str):
 
 def accepted(submission_id: int, user, *, replayed: bool = False):
     sub, staff = submissions.visible_to(db_session(), submission_id, user)
-    response = jsonify(submission_json(sub, staff=staff))
+    response = jsonify(submission_json(sub, staff=staff, one=True))
     response.status_code = 202
     response.headers["Location"] = url_for("api.submission", n=submission_id)
     if replayed:
@@ -247,7 +259,7 @@ def accepted(submission_id: int, user, *, replayed: bool = False):
 @bp.get("/submissions/<int:n>")
 def submission(n: int):
     sub, staff = submissions.visible_to(db_session(), n, require_user())
-    return jsonify(submission_json(sub, staff=staff))
+    return jsonify(submission_json(sub, staff=staff, one=True))
 
 
 @bp.get("/submissions/<int:n>/file")

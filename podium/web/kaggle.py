@@ -20,7 +20,7 @@ from werkzeug.http import http_date
 from podium import rules
 from podium.domain import Status, utcnow
 from podium.errors import PodiumError
-from podium.services import courses, export, leaderboards, rule_values, submissions, upload_tickets
+from podium.services import courses, export, feedback, leaderboards, rule_values, submissions, upload_tickets
 from podium.web.api import member_competition, register_json_errors, send_stored_file
 from podium.web.auth import require_user
 from podium.web.context import db_session, end_request_transaction, rt, scoring_queue
@@ -141,14 +141,18 @@ def submit(cid: str):
     sub = upload_tickets.hand_in(rt().db, rt().settings, scoring_queue(), token, comp_id, user_id, description)
     outcome = wait_for_outcome(sub.id, float(current_app.config.get("PODIUM_KAGGLE_SUBMIT_WAIT",
                                                                     SUBMIT_WAIT_SECONDS)))
+    told = feedback.read(rt().db, sub.id)
+    left = told.allowance.summary(told.timezone)
     if outcome.status == Status.failed:
-        raise PodiumError(f"Submission {sub.id} was received but could not be scored: {outcome.error}", code=422)
+        raise PodiumError(f"Submission {sub.id} was received but could not be scored: {outcome.error} "
+                          f"It does not count against the daily limit: {left}", code=422)
     said = f"Successfully submitted to {title} ({public_id}) as submission {sub.id}"
     if outcome.status == Status.scored:
-        message = f"{said}: public score {leaderboards.shown(comp, outcome.public_score)}."
+        rank = f" {told.rank.text}" if told.rank is not None else ""
+        message = f"{said}: public score {leaderboards.shown(comp, outcome.public_score)}.{rank} {left}"
     else:
         message = (f"{said}; it is still being scored: `kaggle competitions submissions -c {public_id}` shows its "
-                   "score.")
+                   f"score. {left}")
     return jsonify(message=message, ref=sub.id, status=KAGGLE_STATUS[outcome.status])
 
 

@@ -57,7 +57,22 @@ COMPETITION = {
     "ontime": DATE_TIME,
     "late": DATE_TIME,
     "extended": {"type": "boolean", "description": "the deadlines shown include the caller's extension"},
-    "daily_limit": INTEGER,
+    "daily_limit": {"type": "integer", "description": "uploads a student may make per calendar day in the course "
+                    "time zone (those that fail are given back)"},
+    "submissions_used_today": {"type": "integer", "description": "the caller's uploads today that count against the "
+                               "daily limit: scored ones and those still waiting to be scored (failed ones are given "
+                               "back)"},
+    "submissions_left_today": {**nullable(INTEGER), "description": "how many more uploads the daily limit takes today; "
+                               "null when no limit applies to the caller (staff)"},
+    "count_resets_at": {**DATE_TIME, "description": "when the daily count starts again: the next midnight in the "
+                        "course time zone, in UTC"},
+    "accepts_submissions": {"type": "boolean", "description": "an upload by the caller now would be taken (window, "
+                            "finalisation, daily limit and the cap on failed uploads); the upload is checked again "
+                            "when it arrives"},
+    "practice_only": {"type": "boolean", "description": "an upload now is taken as a practice submission (the "
+                      "competition closed and takes them): scored for its author, never graded, on no leaderboard"},
+    "submission_refusal": {**nullable(STRING), "description": "why an upload now would be refused (when it opens, "
+                           "when it closed, the daily limit and when it resets); null when it would be taken"},
     "display_precision": INTEGER,
     "private_released": BOOLEAN,
     "role": {"type": "string", "enum": ["student", "staff", "instructor"]},
@@ -73,6 +88,35 @@ COMPETITION_DETAIL = obj({
     "allow_practice": BOOLEAN,
     "files": array(ref("DataFile")),
 })
+ONE_SUBMISSION = ("Only in answers about this one submission (GET /api/submissions/{n} and the 202 of an upload), "
+                  "not in lists")
+QUEUE_PLACE = obj({
+    "place": {**nullable(INTEGER), "description": "1 is next; null while it is being scored"},
+    "waiting": {"type": "integer", "description": "uploads waiting to be scored on the whole server"},
+    "being_scored": {"type": "integer", "description": "uploads being scored now on the whole server"},
+    "text": {"type": "string", "description": "the same in words, e.g. \"3rd in line to be scored: ...\""},
+})
+PUBLIC_RANK = obj({
+    "before": {**nullable(INTEGER), "description": "the author's rank on the public leaderboard just before it was "
+               "scored; null when not on it"},
+    "after": {**nullable(INTEGER), "description": "the author's rank just after it was scored"},
+    "students": {"type": "integer", "description": "students on the public leaderboard just after it was scored"},
+    "changed": BOOLEAN,
+    "text": {"type": "string", "description": "the same in words, e.g. \"Public rank: 12 → 7 of 40.\""},
+})
+SUBMISSION_FEEDBACK = {
+    "submissions_used_today": {**INTEGER, "description": "the author's uploads today that count against the daily "
+                               "limit (scored and waiting; failed ones are given back)"},
+    "submissions_left_today": {**nullable(INTEGER), "description": "how many more uploads the author's daily limit "
+                               "takes today; null when none applies (staff)"},
+    "count_resets_at": {**DATE_TIME, "description": "when the daily count starts again (the next midnight in the "
+                        "course time zone)"},
+    "queue": {"oneOf": [QUEUE_PLACE, {"type": "null"}], "description": "its place in the scoring queue while it "
+              "waits or is being scored; null otherwise"},
+    "public_rank": {"oneOf": [PUBLIC_RANK, {"type": "null"}], "description": "once scored, the author's rank on the "
+                    "public leaderboard (public scores only) just before and just after it was scored; null before, "
+                    "for a failed one, and for staff's own"},
+}
 SUBMISSION = obj({
     "id": INTEGER,
     "competition": STRING,
@@ -95,6 +139,8 @@ SUBMISSION = obj({
     "selected": BOOLEAN,
     "user": {**obj({"email": STRING, "name": STRING, "leaderboard_name": CHOSEN_NAME}),
              "description": "the author; in staff views only"},
+    **{name: {**schema, "description": f"{schema['description']}. {ONE_SUBMISSION}"}
+       for name, schema in SUBMISSION_FEEDBACK.items()},
 }, required=["id", "competition", "status", "error", "public_score", "private_score", "private_hidden_until",
              "submitted_at", "window", "days_late", "description", "file_name", "file_removed_at", "selected"])
 LEADERBOARD_ENTRY = obj({

@@ -12,7 +12,8 @@ from flask import (Blueprint, abort, flash, jsonify, redirect, render_template, 
 
 from podium.domain import utcnow
 from podium.errors import PodiumError
-from podium.services import courses, grade_reports, grading, leaderboards, selection, standing, submissions
+from podium.services import (courses, feedback, grade_reports, grading, leaderboards, selection, standing,
+                             submissions)
 from podium.web.access import (competition_for_member, course_for_member, is_staff, me, own_or_staff_submission,
                                role_in, signed_in)
 from podium.web.context import db_session, end_request_transaction, rt, scoring_queue
@@ -54,6 +55,7 @@ def competition(cid: str):
     staff = is_staff(comp.course)
     return render_template("student/competition.html", comp=comp, course=comp.course, now=now, staff=staff,
                            timeline=standing.timeline(db_session(), comp, me(), now),
+                           outlook=submissions.upload_outlook(db_session(), rt().settings, comp, me(), now),
                            cutoff_values=leaderboards.cutoff_values(comp, staff=staff),
                            readme=courses.readme_text(rt().settings, comp, staff=staff, now=now),
                            files=courses.data_files_for(comp, staff=staff, now=now),
@@ -77,22 +79,29 @@ def data_file(cid: str, name: str):
 def submit(cid: str):
     comp = competition_for_member(cid)
     now = utcnow()
-    timeline = standing.timeline(db_session(), comp, me(), now)
+    # Read before the upload, which ends this request's transaction: a refused upload shows the page as it was
+    # sent from, without taking the database's write lock again.
+    shown = submit_page_values(comp, now)
     if request.method == "GET":
-        return render_template("student/submit.html", comp=comp, course=comp.course, timeline=timeline, now=now,
-                               staff=is_staff(comp.course))
+        return render_template("student/submit.html", **shown)
     try:
         sub = receive_upload(comp)
     except PodiumError as exc:
         if wants_json():
             raise
-        return render_template("student/submit.html", comp=comp, course=comp.course, timeline=timeline, now=now,
-                               staff=is_staff(comp.course), error=exc.message,
-                               description=request.form.get("description", "")), exc.code, exc.headers
+        return (render_template("student/submit.html", **shown, error=exc.message,
+                                description=request.form.get("description", "")), exc.code, exc.headers)
     if wants_json():
         return jsonify(id=sub.id, status_url=url_for("student.submission_json", n=sub.id),
                        page_url=url_for("student.submission", n=sub.id)), 202
     return redirect(url_for("student.submission", n=sub.id))
+
+
+def submit_page_values(comp, now) -> dict:
+    """What the Submit page shows: its form only when an upload now would be taken (`upload_outlook`), else why not."""
+    return dict(comp=comp, course=comp.course, now=now, staff=is_staff(comp.course),
+                timeline=standing.timeline(db_session(), comp, me(), now),
+                outlook=submissions.upload_outlook(db_session(), rt().settings, comp, me(), now))
 
 
 def receive_upload(comp):
@@ -124,14 +133,18 @@ def submission(n: int):
     data = submissions.as_dict(db_session(), sub, staff=staff)
     hidden_until = data["private_hidden_until"] and datetime.fromisoformat(data["private_hidden_until"])
     return render_template("student/submission.html", sub=sub, data=data, comp=sub.competition,
-                           course=sub.competition.course, staff=staff, hidden_until=hidden_until)
+                           course=sub.competition.course, staff=staff, hidden_until=hidden_until,
+                           feedback=feedback.of_submission(db_session(), sub))
 
 
 @bp.get("/submissions/<int:n>.json")
 @signed_in
 def submission_json(n: int):
+    """What the submission's page and the Submit page's script follow until it is scored: the submission, its
+    place in the queue, then the public rank it gave, and the uploads left today."""
     sub, staff = own_or_staff_submission(n)
-    return jsonify(submissions.as_dict(db_session(), sub, staff=staff))
+    return jsonify(**submissions.as_dict(db_session(), sub, staff=staff),
+                   **feedback.of_submission(db_session(), sub).as_dict())
 
 
 @bp.get("/submissions/<int:n>/file")

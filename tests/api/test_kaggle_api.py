@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import zipfile
 from concurrent.futures import Future
 from dataclasses import replace
@@ -74,6 +75,9 @@ def test_the_three_steps_store_a_scored_submission_and_answer_with_its_score(cli
     result = done.get_json()
     assert "code" not in result  # the client treats a "code" in a 200 answer as an error
     assert result["status"] == "complete" and "public score 0.50000" in result["message"]
+    assert "Public rank: not on the leaderboard → 1 of 1." in result["message"]
+    assert re.search(r"4 of 5 submissions left today; the count resets at \d{4}-\d\d-\d\d 00:00 E[SD]T "
+                     r"\(America/New_York\), \d{4}-\d\d-\d\dT0[45]:00:00Z\.$", result["message"])
     with rt.db.session() as session:
         sub = session.get(Submission, result["ref"])
         assert sub.status == Status.scored and sub.public_score == 0.5 and sub.description == "resnet, lr 1e-3"
@@ -237,6 +241,7 @@ def test_a_file_sent_in_time_and_handed_in_after_release_changes_no_released_boa
 def test_a_file_that_cannot_be_scored_is_a_422_with_the_reason_and_is_kept_as_failed(client, rt, world):
     message = error(submit_via_kaggle(client, world.student, "id,prediction\n0,1\n"), 422)
     assert "could not be scored" in message and "`label`" in message
+    assert "It does not count against the daily limit: 5 of 5 submissions left today" in message
     with rt.db.session() as session:
         [sub] = session.query(Submission).all()
         assert sub.status == Status.failed and sub.error in message
@@ -260,6 +265,7 @@ def test_when_scoring_takes_longer_the_answer_says_it_is_pending(app, client, rt
     result = submit_via_kaggle(client, world.student).get_json()
     assert result["status"] == "pending" and held.held == [result["ref"]]
     assert "still being scored" in result["message"] and f"-c {CID}" in result["message"]
+    assert "4 of 5 submissions left today" in result["message"]  # waiting to be scored, it counts
     submissions.score(rt.db, rt.settings, result["ref"])
     [item] = client.get(f"{V1}/submissions/list/{CID}", headers=world.student.auth).get_json()
     assert (item["ref"], item["status"], item["publicScore"]) == (result["ref"], "complete", "1.00000")

@@ -56,6 +56,8 @@ def test_submit_then_submissions_and_leaderboards(kaggle, rt, world, tmp_path):
     assert submitted.returncode == 0, submitted.stdout + submitted.stderr
     assert "Successfully submitted to Homework hw1 (c1-hw1)" in submitted.stdout
     assert "public score 1.00000" in submitted.stdout
+    assert "Public rank: not on the leaderboard → 1 of 2." in submitted.stdout  # the other student is second now
+    assert "4 of 5 submissions left today; the count resets at" in submitted.stdout
     with rt.db.session() as session:
         [sub] = session.query(Submission).filter_by(user_id=world.student.id).all()
         assert sub.status == Status.scored and sub.description == "resnet, lr 1e-3"

@@ -306,10 +306,18 @@ def test_an_upload_is_queued_at_once_and_scored_in_the_background(client, rt, wo
     body = response.get_json()
     assert body["status"] in ("queued", "scoring", "scored") and body["description"] == "first try"
     assert response.headers["Location"] == f"/api/submissions/{body['id']}"
+    assert body["submissions_used_today"] == 1 and body["submissions_left_today"] == 4  # waiting or not, it counts
+    assert body["count_resets_at"].endswith(("T04:00:00Z", "T05:00:00Z"))  # midnight in New York
     done = wait_until_done(rt, body["id"])
     assert done.status == Status.scored and done.public_score == 1.0 and done.private_score == 0.0
-    polled = client.get(response.headers["Location"], headers=world.student.auth).get_json()
-    assert polled["status"] == "scored" and polled["public_score"] == 1.0
+    polled = client.get(response.headers["Location"], headers=world.student.auth)
+    assert_matches_openapi(polled, "/api/submissions/{n}", "get")
+    polled = polled.get_json()
+    assert polled["status"] == "scored" and polled["public_score"] == 1.0 and polled["queue"] is None
+    assert polled["public_rank"] == {"before": None, "after": 1, "students": 1, "changed": True,
+                                     "text": "Public rank: not on the leaderboard → 1 of 1."}
+    [listed] = client.get(f"/api/competitions/{CID}/submissions", headers=world.student.auth).get_json()
+    assert "public_rank" not in listed and "submissions_left_today" not in listed  # answers about one only
 
 
 def test_a_file_with_the_wrong_columns_is_stored_as_failed_with_the_reason(client, rt, world):
@@ -319,6 +327,7 @@ def test_a_file_with_the_wrong_columns_is_stored_as_failed_with_the_reason(clien
     assert done.status == Status.failed and "label" in done.error
     polled = client.get(f"/api/submissions/{done.id}", headers=world.student.auth).get_json()
     assert polled["status"] == "failed" and polled["error"] == done.error
+    assert polled["submissions_left_today"] == 5 and polled["public_rank"] is None  # a failed upload is given back
 
 
 def test_an_upload_without_a_file_field_is_a_400(client, world):
@@ -334,6 +343,11 @@ def test_uploading_to_another_courses_competition_is_refused(client, world):
 def test_the_daily_limit_is_a_429_that_says_when_it_resets(client, rt, world):
     for _ in range(5):  # the course's daily limit
         submit_scored(rt, world, world.student)
+    told = client.get(f"/api/competitions/{CID}", headers=world.student.auth)
+    assert_matches_openapi(told, "/api/competitions/{cid}", "get")
+    told = told.get_json()
+    assert (told["daily_limit"], told["submissions_used_today"], told["submissions_left_today"]) == (5, 5, 0)
+    assert told["accepts_submissions"] is False and told["submission_refusal"].startswith("Daily limit reached")
     response = upload(client, world.student)
     body = assert_error(response, 429, "daily limit", "resets")
     assert_matches_openapi(response, "/api/competitions/{cid}/submissions", "post")
@@ -341,16 +355,23 @@ def test_the_daily_limit_is_a_429_that_says_when_it_resets(client, rt, world):
     seconds = int(response.headers["Retry-After"])
     assert 0 < seconds <= 25 * 3600
     assert abs((resets_at - datetime.now(timezone.utc)).total_seconds() - seconds) < 120
+    assert body["resets_at"] == told["count_resets_at"]
+    assert client.get(f"/api/competitions/{CID}", headers=world.other.auth).get_json()["submissions_left_today"] == 5
     assert upload(client, world.other).status_code == 202  # the limit is per student
 
 
 def test_staff_are_not_held_to_the_daily_limit(client, rt, world):
     for _ in range(5):
         submit_scored(rt, world, world.staff)
+    told = client.get(f"/api/competitions/{CID}", headers=world.staff.auth).get_json()
+    assert (told["submissions_used_today"], told["submissions_left_today"], told["accepts_submissions"]) == (5, None, True)
     assert upload(client, world.staff).status_code == 202
 
 
 def test_an_upload_after_the_late_deadline_is_a_409(client, world, closed):
+    told = client.get(f"/api/competitions/{closed}", headers=world.student.auth).get_json()
+    assert told["accepts_submissions"] is False and told["submission_refusal"].startswith("The competition closed at")
+    assert told["practice_only"] is False
     assert_error(upload(client, world.student, cid=closed), 409)
 
 

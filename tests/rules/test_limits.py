@@ -2,7 +2,8 @@
 cap on failed uploads, counted per the same day; the cap on bytes of Kaggle CLI uploads waiting to be handed in."""
 from datetime import datetime, timedelta, timezone
 
-from podium.rules import WaitingUpload, check_daily_limit, check_failed_uploads, check_staged_bytes, next_local_midnight
+from podium.rules import (WaitingUpload, check_daily_limit, check_failed_uploads, check_staged_bytes, daily_allowance,
+                          next_local_midnight)
 from tests.rules.helpers import NY, at
 
 
@@ -123,3 +124,26 @@ def test_a_file_larger_than_the_cap_alone_is_sent_to_the_site():
 
 def test_no_cap_on_waiting_bytes_allows_everything():
     assert check_staged_bytes(waiting(*[100] * 50), 100 * MB, None, NY).allowed
+
+
+# --- the daily allowance (what pages and answers say is left) --------------------------------------------
+
+
+def test_the_allowance_says_what_is_left_and_when_the_count_resets():
+    now = at("2019-09-05 13:00:00")
+    allowance = daily_allowance(now, [at("2019-09-05 09:00:00")] * 3 + [at("2019-09-04 22:00:00")], NY, 5)
+    assert (allowance.used, allowance.left, allowance.reached) == (3, 2, False)
+    assert allowance.summary(NY) == ("2 of 5 submissions left today; the count resets at 2019-09-06 00:00 EDT "
+                                     "(America/New_York), 2019-09-06T04:00:00Z.")
+    full = daily_allowance(now, [now] * 6, NY, 5)  # more than the limit (staff recorded some): none left, not -1
+    assert (full.left, full.reached) == (0, True) and full.refusal(NY) == check_daily_limit(now, [now] * 6, NY, 5).message
+    unlimited = daily_allowance(now, [now] * 50, NY, None)
+    assert (unlimited.left, unlimited.reached) == (None, False)
+
+
+def test_on_the_fall_back_day_the_allowance_resets_at_est_midnight_25_hours_after_the_day_began():
+    second_0130 = datetime(2019, 11, 3, 6, 30, tzinfo=timezone.utc)  # 01:30 EST, the second one
+    allowance = daily_allowance(second_0130, [datetime(2019, 11, 3, 5, 30, tzinfo=timezone.utc)], NY, 2)
+    assert (allowance.used, allowance.left) == (1, 1)
+    assert allowance.resets_at == datetime(2019, 11, 4, 5, 0, tzinfo=timezone.utc)
+    assert "2019-11-04 00:00 EST (America/New_York), 2019-11-04T05:00:00Z" in allowance.summary(NY)

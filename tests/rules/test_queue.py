@@ -1,6 +1,9 @@
 """The scoring queue's turn rule: oldest first, and no student's burst of uploads crowds out another's."""
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from podium.rules.queue import FairQueue, Waiting, fair_order
 
 
@@ -65,3 +68,16 @@ def test_fair_order_puts_students_with_uploads_being_scored_after_the_others():
     waiting = [Waiting(n, student) for n, student in enumerate("aabb", start=1)]
     assert orders(fair_order(waiting, {"a": 1})) == [3, 1, 4, 2]
     assert orders(fair_order(waiting, {"a": 2})) == [3, 4, 1, 2]
+
+
+@settings(max_examples=60, deadline=None)
+@given(uploads=st.lists(st.tuples(st.integers(0, 60), st.sampled_from("abcde")), max_size=30),
+       running=st.dictionaries(st.sampled_from("abcdef"), st.integers(0, 3)))
+def test_fair_order_is_the_order_a_queue_drains_in(uploads, running):
+    """The one-sort `fair_order` (which pages use to tell a waiting upload its place) agrees with the turn rule
+    applied step by step, duplicates and uploads being scored elsewhere included."""
+    waiting = [Waiting(order, student) for order, student in uploads]
+    queue = FairQueue(running)
+    for item in waiting:
+        queue.add(item)
+    assert [(i.order, i.student) for i in fair_order(waiting, running)] == [(i.order, i.student) for i in queue.drain()]

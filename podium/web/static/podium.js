@@ -85,6 +85,27 @@
     step();
   }
 
+  // What a submission's JSON tells beyond its scores (podium.services.feedback): its place in the scoring queue while
+  // it waits, then the public rank it gave; shown in the elements of `root` named by data-field.
+  function showFeedback(root, sub) {
+    const lines = { queue: sub.queue && sub.queue.text, public_rank: sub.public_rank && sub.public_rank.text };
+    Object.entries(lines).forEach(([name, text]) => {
+      root.querySelectorAll('[data-field="' + name + '"]').forEach((el) => {
+        el.textContent = text || "";
+        el.hidden = !text;
+      });
+    });
+  }
+
+  // The uploads left today, wherever the page shows the number: it goes down with an upload, and back up when one
+  // cannot be scored.
+  function showLeft(sub) {
+    if (sub.submissions_left_today === null || sub.submissions_left_today === undefined) return;
+    document.querySelectorAll('[data-field="submissions_left_today"]').forEach((el) => {
+      el.textContent = String(sub.submissions_left_today);
+    });
+  }
+
   function enhanceDropzone(form) {
     const zone = form.querySelector(".dropzone");
     const input = form.querySelector('input[type="file"]');
@@ -123,7 +144,7 @@
     const precision = Number(form.dataset.precision || 5);
     const maxBytes = Number(form.dataset.maxBytes || 0);
 
-    const showResult = (kind, title, message, link) => {
+    const showResult = (kind, title, message, link, note) => {
       result.hidden = false;
       result.className = "upload-result " + kind;
       result.replaceChildren();
@@ -136,6 +157,12 @@
         pre.className = "message";
         pre.textContent = message;
         result.append(pre);
+      }
+      if (note) {
+        const p = document.createElement("p");
+        p.className = "rank-change";
+        p.textContent = note;
+        result.append(p);
       }
       if (link) {
         const a = document.createElement("a");
@@ -185,11 +212,16 @@
         form.querySelector(".dz-file").textContent = "";
         followSubmission(body.status_url, (sub) => {
           phase.textContent = sub.status === "queued" ? "Uploaded. Waiting to be scored…" : "Uploaded. Scoring…";
+          showFeedback(status, sub);
+          showLeft(sub);
         }, (sub, broken) => {
           if (broken) { showResult("bad", "Could not follow the scoring.", sub.message, body.page_url); return; }
+          showFeedback(status, sub);
+          showLeft(sub);
           if (sub.status === "scored") {
             phase.textContent = "Scored.";
-            showResult("good", "Public score: " + formatScore(sub.public_score, precision), null, body.page_url);
+            showResult("good", "Public score: " + formatScore(sub.public_score, precision), null, body.page_url,
+              sub.public_rank && sub.public_rank.text);
             result.querySelector(".result-title").id = "public-score";
           } else {
             phase.textContent = "Not scored.";
@@ -211,7 +243,8 @@
     if (!box || !["queued", "scoring"].includes(box.dataset.status)) return;
     const precision = Number(box.dataset.precision || 5);
     const field = (name) => box.querySelector('[data-field="' + name + '"]');
-    followSubmission(box.dataset.statusUrl, () => {}, (sub) => {
+    followSubmission(box.dataset.statusUrl, (sub) => showFeedback(box, sub), (sub) => {
+      showFeedback(box, sub);
       const badge = box.querySelector(".status");
       if (badge) { badge.textContent = sub.status; badge.className = "status status-" + sub.status; }
       field("public_score").textContent = formatScore(sub.public_score, precision);
