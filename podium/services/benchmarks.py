@@ -35,7 +35,8 @@ def checked_name(name: str | None) -> str:
         raise FieldError(FIELD, "The {benchmark} is {length} characters long; shorten it to at most {limit}.",
                          length=len(name), limit=NAME_MAX)
     if not name.isprintable():
-        raise FieldError(FIELD, "The {benchmark} holds a control character; use letters, digits and punctuation.")
+        raise FieldError(FIELD, "The {benchmark} holds a control, invisible or text-direction character, which would "
+                                "hide or reorder what the boards show; use letters, digits and punctuation.")
     return name
 
 

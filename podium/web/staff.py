@@ -328,8 +328,10 @@ def submissions_page(course, back: SentBack = NOTHING):
     found = browse.find_submissions(db_session(), course, f, tables.read(browse.SUBMISSIONS))
     chosen = next((c.id for c in course.competitions if c.public_id == f.competition), None)
     staff_subs = benchmarks.staff_submissions(db_session(), course.id, chosen)
+    # A refusal about a submission not listed here (a student's, named by a hand-made request) shows at the top.
+    listed = {f"benchmark-{sub.id}" for sub in staff_subs}
     return shown("staff/submissions.html", back, course=course, f=f, found=found, staff_subs=staff_subs,
-                 benchmark_max=benchmarks.NAME_MAX, keep=listing_args())
+                 benchmark_max=benchmarks.NAME_MAX, keep=listing_args(), unlisted=back.form not in listed)
 
 
 def listing_args() -> dict[str, str]:
