@@ -148,22 +148,27 @@ def row_views(comp, rows: Sequence[BoardRow], moves: dict[int, int] | None,
 
 def marked_lines(marks: list[CutoffMark], benchmarks: Sequence[BenchmarkView], *, higher_is_better: bool,
                  private: bool, staff: bool) -> list[tuple[int, str]]:
-    """The cutoff marks and the benchmarks as lines, each with the number of students' rows above it, in board
-    order: where several fall between the same two students, the better value first (a benchmark at a cutoff's
-    value reaches it, so it comes before the mark; a position whose value the reader may not know yet, first)."""
+    """The cutoff marks and the benchmarks (best first) as lines, each with the number of students' rows above it,
+    in board order. Marks that fall between the same two students keep their letters' order; a benchmark among them
+    goes before the first whose value it reaches (a position whose value this reader may not know yet stays
+    above it)."""
     draw_mark = get_template_attribute(LINES_TEMPLATE, "cutoff_line")
     draw_benchmark = get_template_attribute(LINES_TEMPLATE, "benchmark_line")
+    items: list[CutoffMark | BenchmarkView] = sorted(marks, key=lambda m: m.after)
+    start = 0
+    for benchmark in benchmarks:
+        start = next((i for i in range(start, len(items)) if isinstance(items[i], CutoffMark)
+                      and _benchmark_above(benchmark, items[i], higher_is_better)), len(items))
+        items.insert(start, benchmark)
+        start += 1
+    return [(item.after, str(draw_mark(item, private, staff) if isinstance(item, CutoffMark)
+                             else draw_benchmark(item, private, staff))) for item in items]
 
-    def better_first(value: float | None) -> float:
-        if value is None:
-            return float("-inf")
-        return -value if higher_is_better else value
 
-    placed = [(m.after, better_first(m.value), 1, index, str(draw_mark(m, private, staff)))
-              for index, m in enumerate(marks)]
-    placed += [(b.after, better_first(b.row.score), 0, index, str(draw_benchmark(b, private, staff)))
-               for index, b in enumerate(benchmarks)]
-    return [(item[0], item[-1]) for item in sorted(placed, key=lambda item: item[:4])]
+def _benchmark_above(benchmark: BenchmarkView, mark: CutoffMark, higher_is_better: bool) -> bool:
+    if mark.after != benchmark.after:
+        return mark.after > benchmark.after
+    return mark.value is not None and rules.at_or_beyond(benchmark.row.score, mark.value, higher_is_better)
 
 
 def drawn(views: Sequence[RowView], marks: list[CutoffMark], *, private: bool, staff: bool,

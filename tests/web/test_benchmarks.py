@@ -82,6 +82,13 @@ def test_a_benchmark_is_placed_by_its_score_and_takes_no_rank_from_students(as_o
                                                                       "Underfitter"]
     assert "0.75000" in private  # staff see private scores at any time
 
+    with rt.db.session() as session:  # a TA made a student: their submissions are a student's, on the board
+        users.add_user(session, course.staff, get_course(session, course.slug), "student")
+    with rt.db.session() as session:
+        comp = session.get(Competition, course.comp_id)
+        assert leaderboards.benchmarks_for(session, comp, "public", staff=True) == []
+        assert [r.score for r in leaderboards.public_board(session, comp)] == [1.0, 5 / 6, 4 / 6]
+
 
 def test_a_benchmark_that_ties_a_student_comes_after_them_and_benchmarks_keep_their_order():
     when = datetime(2019, 9, 1, tzinfo=timezone.utc)
