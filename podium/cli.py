@@ -516,15 +516,23 @@ def _parse_at(value: str | None, timezone: str) -> datetime | None:
 @cli.command()
 @click.argument("competition")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--as", "email", required=True, help="the student the submission belongs to")
+@click.option("--as", "email", required=True,
+              help="the student the submission belongs to (with --benchmark: a staff member of the course)")
 @click.option("--at", "at", default=None,
               help="when it was made (ISO 8601, not in the future; no offset = course time zone), for outage recovery")
 @click.option("-m", "--message", default="", help="description")
+@click.option("--benchmark", default=None, metavar="NAME",
+              help="record a baseline of the staff member --as, shown on the boards as \"Benchmark: NAME\" "
+                   "(ranked nowhere, graded never)")
 @click.pass_context
-def submit(ctx, competition: str, file: Path, email: str, at: str | None, message: str) -> None:
-    """Record a submission for a student (staff; audited) and score it."""
+def submit(ctx, competition: str, file: Path, email: str, at: str | None, message: str,
+           benchmark: str | None) -> None:
+    """Record a submission for a student, or a staff member's benchmark (audited), and score it."""
     from podium.services import courses, submissions, users as users_service
 
+    if benchmark is not None and at is not None:
+        raise PodiumError("--at is for recording a student's submission at the time an outage kept them from making "
+                          "it; a benchmark is recorded now, so leave --at out.")
     rt = runtime(ctx)
     with rt.db.session() as session:
         comp = courses.get_competition(session, competition)
@@ -532,7 +540,7 @@ def submit(ctx, competition: str, file: Path, email: str, at: str | None, messag
         comp_id, user_id, when = comp.id, user.id, _parse_at(at, comp.course.timezone)
     with open(file, "rb") as stream:
         sub = submissions.receive(rt.db, rt.settings, comp_id, user_id, stream, file.name, message, at=when,
-                                  recorded_by=actor())
+                                  recorded_by=actor(), benchmark=benchmark)
     sub = submissions.score(rt.db, rt.settings, sub.id) or sub
     click.echo(json.dumps(_submission_line(sub)))
     if sub.status.value == "failed":
@@ -541,7 +549,8 @@ def submit(ctx, competition: str, file: Path, email: str, at: str | None, messag
 
 def _submission_line(sub) -> dict:
     return {"id": sub.id, "status": sub.status.value, "submitted_at": sub.submitted_at.isoformat(),
-            "public": sub.public_score, "private": sub.private_score, "error": sub.error}
+            "public": sub.public_score, "private": sub.private_score, "error": sub.error,
+            **({"benchmark": sub.benchmark_name} if sub.benchmark_name else {})}
 
 
 @cli.command()

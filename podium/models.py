@@ -34,6 +34,7 @@ from podium.domain import Role, Status, utcnow
 CLIENT_KEY_LENGTH = 100  # longest Idempotency-Key kept; the usual UUID takes 36
 CANVAS_FIELD_LENGTH = 255  # longest Canvas id, SIS id or section name kept from a Canvas gradebook export
 LEADERBOARD_KEY_LENGTH = 255  # NFKC may lengthen a name: one character can become eighteen
+BENCHMARK_NAME_LENGTH = 80  # as long as a leaderboard name
 
 
 class in_code_point_order(FunctionElement):  # noqa: N801 - used like a SQL function
@@ -255,6 +256,8 @@ class Submission(Base):
         # A client's key for one upload, so that a retry after a lost answer finds the first submission instead of
         # making a second one. NULLs are distinct in a unique index on SQLite and PostgreSQL alike.
         Index("uq_submissions_client_key", "user_id", "competition_id", "client_key", unique=True),
+        # A competition's benchmarks, read on every leaderboard request: a seek to the few named rows.
+        Index("ix_submissions_competition_benchmark", "competition_id", "benchmark_name"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -289,6 +292,9 @@ class Submission(Base):
     # When the file was deleted from the data dir (a failed upload past its keeping time): the row, its error and
     # the file's name, size and hash stay.
     file_removed_at: Mapped[Optional[datetime]]
+    # The name of the benchmark row this submission is on the boards ("Benchmark: NAME"), set by staff on
+    # submissions of the course's staff only (podium.services.benchmarks): it ranks no student and counts for no grade.
+    benchmark_name: Mapped[Optional[str]] = mapped_column(String(BENCHMARK_NAME_LENGTH))
 
     competition: Mapped["Competition"] = relationship()
     user: Mapped["User"] = relationship()

@@ -1,7 +1,7 @@
 """Backups: `podium export` and `podium import` round-trip a course whole, between SQLite and PostgreSQL too.
 
-A course with a history (scored, failed and queued submissions, a late one spending slack, final marks, extensions
-granted and revoked, a slack ledger, a finalised and released competition) is exported and imported elsewhere; every
+A course with a history (scored, failed and queued submissions, a late one spending slack, final marks, a staff
+benchmark, extensions granted and revoked, a slack ledger, a finalised and released competition) is exported and imported elsewhere; every
 row is compared by natural keys (ids are new), every file by its sha256, and the grades must be the same.
 """
 from __future__ import annotations
@@ -77,13 +77,13 @@ def build_course(rt: Runtime, root: Path, slug: str = "c1") -> History:
                                    leaderboard_name=f"{name} 🚀" if email == ANA else "", actor="test")
         api_key = users_service.issue_api_key(session, users_service.get_user(session, ANA), actor="test")
         hw0, hw1 = (courses.get_competition(session, f"{slug}-{c}") for c in ("hw0", "hw1"))
-        ids = {email: users_service.get_user(session, email).id for email in (ANA, BEN, DAN)}
+        ids = {email: users_service.get_user(session, email).id for email in (ANA, BEN, CAT, DAN)}
         hw0_id, hw1_id = hw0.id, hw1.id
 
-    def submit(comp_id, email, text, days_ago, *, score=True, staff=None, description=""):
+    def submit(comp_id, email, text, days_ago, *, score=True, staff=None, description="", benchmark=None):
         sub = submissions.receive(rt.db, rt.settings, comp_id, ids[email], io.BytesIO(text.encode()),
                                   "predictions.csv", description, at=now - timedelta(days=days_ago),
-                                  recorded_by=staff)
+                                  recorded_by=staff, benchmark=benchmark)
         return (submissions.score(rt.db, rt.settings, sub.id) or sub) if score else sub
 
     on_time = submit(hw0_id, ANA, predictions(set(range(16))), 22, description="first try")
@@ -93,6 +93,7 @@ def build_course(rt: Runtime, root: Path, slug: str = "c1") -> History:
     failed = submit(hw1_id, BEN, "foo,bar\n1,2\n", 1, description="wrong header")
     assert failed.status.value == "failed"
     submit(hw1_id, BEN, predictions(), 0, score=False)  # still queued when the backup is made
+    submit(hw1_id, CAT, predictions(set(range(10))), 0, staff="cli:staff", benchmark="Baseline 🚀")
 
     with rt.db.session() as session:
         selection.set_mark(session, on_time.id, True, by=None, actor="test")
@@ -286,7 +287,7 @@ def target(tmp_path) -> Runtime:
 
 def test_export_then_import_into_a_fresh_database_restores_every_row_file_and_grade(exported, target):
     archive, before, grades_before, history, export_line = exported
-    assert export_line.startswith("c1: 2 competitions, 5 users, 6 submissions")
+    assert export_line.startswith("c1: 2 competitions, 5 users, 7 submissions")
 
     result = run(target, "import", archive)
 
@@ -332,13 +333,14 @@ def test_the_archive_says_what_it_is_and_lists_every_member_with_its_sha256(expo
         assert manifest["format"] == "podium-course-backup" and manifest["format_version"] == backup.FORMAT_VERSION
         assert manifest["course"] == "c1" and manifest["alembic_revision"]
         assert datetime.fromisoformat(manifest["created_at"]).utcoffset() == timedelta(0)
-        assert manifest["counts"]["submissions"] == 6 and manifest["counts"]["competitions"] == 2
+        assert manifest["counts"]["submissions"] == 7 and manifest["counts"]["competitions"] == 2
         assert set(manifest["files"]) == set(zf.namelist()) - {"manifest.json"}
         for member, entry in manifest["files"].items():
             assert hashlib.sha256(zf.read(member)).hexdigest() == entry["sha256"], member
         submissions_rows = [json.loads(line) for line in zf.read("tables/submissions.jsonl").splitlines()]
     assert all(row["file_path"].startswith("files/uploads/") for row in submissions_rows)
     assert {row["status"] for row in submissions_rows} == {"scored", "failed", "queued"}
+    assert [row["benchmark_name"] for row in submissions_rows if row["benchmark_name"]] == ["Baseline 🚀"]
     assert all(row["submitted_at"].endswith("+00:00") for row in submissions_rows)
 
 

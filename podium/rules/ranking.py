@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
@@ -20,6 +21,7 @@ from podium.rules.interpolation import (
     letters_problem,
     Cutoffs,
     Points,
+    at_or_beyond,
     first_out_of_order,
     ordering_problem,
 )
@@ -66,6 +68,13 @@ def private_leaderboard(counted_on_time: Iterable[Submission], higher_is_better:
     """Best private score over each student's *counted on-time* submissions (pass exactly those:
     course.counted_on_time computes them)."""
     return leaderboard(counted_on_time, lambda s: s.private_score, higher_is_better)
+
+
+def entries_at_or_beyond(board: Sequence[Any], value: float, higher_is_better: bool) -> int:
+    """How many rows of a ranked board (best first; each with a `score`) score at or beyond `value`: where a marked
+    row of that value goes, after every student who reaches it (a cutoff; a benchmark, which so takes no rank
+    from a student who ties it). Those rows are a prefix of the board, so a binary search finds where it ends."""
+    return bisect_left(board, True, key=lambda row: not at_or_beyond(row.score, value, higher_is_better))
 
 
 # --- cutoffs as positions --------------------------------------------------------------------------------

@@ -128,7 +128,7 @@ TABLES: tuple[TableSpec, ...] = (
     TableSpec("submissions", Submission, (
         "competition_id", "user_id", "submitted_at", "file_path", "file_name", "sha256", "size_bytes", "rows",
         "description", "status", "error", "public_score", "private_score", "scoring_seconds", "scored_at",
-        "practice", "selected", "recorded_by", "client_key", "file_removed_at", "attempts",
+        "practice", "selected", "recorded_by", "client_key", "file_removed_at", "attempts", "benchmark_name",
     ), refs={"competition_id": "competitions", "user_id": "users"}, files=("file_path",)),
     TableSpec("extensions", Extension, (
         "competition_id", "user_id", "delta_seconds", "early", "ontime", "late", "reason", "granted_by", "granted_at",
@@ -199,6 +199,9 @@ AUDIT_ID_FIELDS = {
     "submission.record": {"target": "submissions"},
     "submission.select": {"target": "submissions"},
     "submission.unselect": {"target": "submissions"},
+    "submission.benchmark": {"target": "submissions"},
+    "submission.unbenchmark": {"target": "submissions"},
+    "submission.describe": {"target": "submissions"},
     "extension.grant": {"extension": "extensions"},
     "extension.revoke": {"extension": "extensions"},
     "slack.record": {"target": "users", "entry": "slack_entries"},

@@ -2,9 +2,13 @@
 
 The rules decide who ranks where (POLICY.md section 8, `podium.rules.public_leaderboard` and
 `private_leaderboard`); this module gathers the enrolled students' scored submissions, asks the rules, and labels
-each row with what a reader needs. Only students appear; names are their leaderboard names (emails are carried for
-staff views only). Ranking uses full precision; `shown_score` is the score rounded to the competition's display
+each row with what a reader needs. Only students are ranked; names are their leaderboard names (emails are carried
+for staff views only). Ranking uses full precision; `shown_score` is the score rounded to the competition's display
 precision.
+
+Benchmarks (podium.services.benchmarks) are shown beside the ranked rows, never among them: `benchmarks_for` reads
+them as a board shows them and `with_benchmarks` places each by its score, after every student who reaches it, so
+students' ranks are the same with or without them.
 """
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ import itertools
 from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import NamedTuple
+from typing import NamedTuple, Sequence
 
 from sqlalchemy import String, or_, select, type_coerce
 from sqlalchemy.orm import Session
@@ -290,6 +294,66 @@ def private_board(session: Session, comp: Competition, *, staff: bool = True) ->
     return _rows(comp, board, students, subs)
 
 
+@dataclass(frozen=True)
+class BenchmarkRow:
+    """A benchmark as a board shows it: a marked row, placed by its score and ranked nowhere."""
+
+    name: str  # the benchmark's name, as staff gave it
+    score: float  # full precision: the public score on the public board, the private score on the private one
+    shown_score: str
+    submitted_at: datetime
+    submission_id: int
+
+    @property
+    def label(self) -> str:
+        return f"Benchmark: {self.name}"
+
+
+Line = BoardRow | BenchmarkRow
+
+
+def benchmarks_for(session: Session, comp: Competition, which: str, *, staff: bool) -> list[BenchmarkRow]:
+    """The competition's benchmarks on the named board, best first, if this reader may see that board: by their
+    public scores on the public board, by their private scores on the private one (to students, as for their own
+    rows, without the private scores they may not read yet: `submissions.private_hidden`).
+
+    A benchmark is a scored submission with a benchmark name whose author is not a student of the course: names
+    are given to staff members' submissions only, and a staff member who becomes a student has their submissions
+    count as a student's again, on the board and for the grade, instead of as a benchmark."""
+    _check_visible(comp, which, staff=staff)
+    students = select(Enrolment.user_id).where(Enrolment.course_id == comp.course_id, Enrolment.role == Role.student)
+    score = Submission.public_score if which == PUBLIC else Submission.private_score
+    found = session.execute(
+        select(Submission.id, Submission.benchmark_name, score, Submission.submitted_at)
+        .where(Submission.competition_id == comp.id, Submission.benchmark_name.is_not(None),
+               Submission.status == Status.scored, Submission.user_id.not_in(students))
+    ).all()
+    hidden = frozenset() if staff or which == PUBLIC else private_hidden(session, comp)
+    rows = [BenchmarkRow(name, value, shown(comp, value), at, sub_id) for sub_id, name, value, at in found
+            if value is not None and sub_id not in hidden]
+    return sorted(rows, key=lambda r: (-r.score if comp.higher_is_better else r.score, r.submitted_at,
+                                       r.submission_id))
+
+
+def benchmark_places(rows: Sequence[BoardRow], benchmarks: Sequence[BenchmarkRow], higher_is_better: bool
+                     ) -> list[tuple[int, BenchmarkRow]]:
+    """Each benchmark (best first) with the number of students' rows above it: those at or beyond its score."""
+    return [(rules.entries_at_or_beyond(rows, b.score, higher_is_better), b) for b in benchmarks]
+
+
+def with_benchmarks(rows: Sequence[BoardRow], benchmarks: Sequence[BenchmarkRow], higher_is_better: bool
+                    ) -> list[Line]:
+    """The board's lines in order: the students' rows, each benchmark placed among them by its score."""
+    lines: list[Line] = []
+    done = 0
+    for after, benchmark in benchmark_places(rows, benchmarks, higher_is_better):
+        lines.extend(rows[done:after])
+        lines.append(benchmark)
+        done = max(done, after)
+    lines.extend(rows[done:])
+    return lines
+
+
 def private_board_visible(comp: Competition, *, staff: bool) -> bool:
     """Staff see the private board at any time, students once staff released it."""
     return private_visible(comp, staff)
@@ -316,14 +380,18 @@ def default_board(comp: Competition) -> str:
 
 def board_for(session: Session, comp: Competition, which: str, *, staff: bool) -> list[BoardRow]:
     """The named board, if this reader may see it."""
-    if which not in BOARDS:
-        raise PodiumError(f"unknown leaderboard {which!r}; use {' or '.join(BOARDS)}", code=400)
+    _check_visible(comp, which, staff=staff)
     if which == PUBLIC:
         return public_board(session, comp)
-    if not private_board_visible(comp, staff=staff):
+    return private_board(session, comp, staff=staff)
+
+
+def _check_visible(comp: Competition, which: str, *, staff: bool) -> None:
+    if which not in BOARDS:
+        raise PodiumError(f"unknown leaderboard {which!r}; use {' or '.join(BOARDS)}", code=400)
+    if which == PRIVATE and not private_board_visible(comp, staff=staff):
         raise Forbidden(f"The private leaderboard of {comp.public_id} is shown once the course staff release it, "
                         "after the competition closes.")
-    return private_board(session, comp, staff=staff)
 
 
 class Person(NamedTuple):

@@ -21,9 +21,9 @@ from podium import rules
 from podium.config import JobSettings, Settings
 from podium.db import Database
 from podium.domain import LARGEST_ID
-from podium.errors import Forbidden, NotFound, PodiumError, Refused
+from podium.errors import FieldError, Forbidden, NotFound, PodiumError, Refused
 from podium.models import CLIENT_KEY_LENGTH, Competition, Enrolment, Status, Submission, User, utcnow
-from podium.services import audit, leases, notifications, regrades
+from podium.services import audit, benchmarks, leases, notifications, regrades
 from podium.services.rule_values import extended_lates, policy_of, schedule_for, schedule_of
 from podium.services.users import role_in
 from podium.services.files import StoredFile, TooLarge, store_incoming
@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 LEASE_SECONDS = JobSettings.lease_seconds
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 FILE_NAME_MAX = 255  # Submission.file_name
+DESCRIPTION_MAX = 1000  # characters of a submission's description
 
 
 class UploadTooLarge(PodiumError):
@@ -94,6 +95,7 @@ class _Upload:
     received_at: datetime
     recorded_by: str | None
     client_key: str | None
+    benchmark: str | None = None
 
 
 # --- receiving -------------------------------------------------------------------------------------------
@@ -119,7 +121,7 @@ def upload(db: Database, settings: Settings, queue: ScoringQueue, comp_id: int, 
 
 def receive(db: Database, settings: Settings, comp_id: int, user_id: int, stream: BinaryIO, file_name: str,
             description: str = "", *, at: datetime | None = None, recorded_by: str | None = None,
-            client_key: str | None = None) -> Submission:
+            client_key: str | None = None, benchmark: str | None = None) -> Submission:
     """Store an upload durably and record it as queued; refuse it, keeping nothing, when the rules say no.
 
     `at` is the submission's instant when it is not now: a Kaggle CLI hand-in's (`upload_tickets.submit`), or a
@@ -129,8 +131,13 @@ def receive(db: Database, settings: Settings, comp_id: int, user_id: int, stream
     A student at the cap on failed uploads (`settings.storage.failed_uploads_per_day`) is refused with
     `FailedUploadsCapReached` until the count resets.
     An upload the storage or the database cannot take now raises `Unavailable` (podium.errors), keeping nothing.
+    `benchmark` names a baseline recorded by staff (`podium submit --benchmark`) as a benchmark of the boards: the
+    submitter must be staff of the course, and the competition's windows do not apply, since a benchmark ranks no
+    student and counts for no grade (podium.services.benchmarks).
     """
     client_key = _checked_client_key(client_key)
+    if benchmark is not None:
+        benchmark = benchmarks.checked_name(benchmark)
     file_name = _shortened(Path(file_name or "submission.csv").name)
     # A name on disk has at most 255 bytes: the uuid makes it unique, the tail of the sanitised name keeps it legible.
     disk_name = f"{uuid.uuid4().hex}-{SAFE_NAME.sub('_', file_name)[-100:]}"
@@ -141,7 +148,8 @@ def receive(db: Database, settings: Settings, comp_id: int, user_id: int, stream
         raise UploadTooLarge(
             f"The file is larger than the {exc.limit / 1e6:.0f} MB limit; compress it (.csv.gz or .zip) and upload again."
         ) from None
-    upload = _Upload(stored, file_name, (description or "").strip()[:1000], at or utcnow(), recorded_by, client_key)
+    upload = _Upload(stored, file_name, (description or "").strip()[:DESCRIPTION_MAX], at or utcnow(), recorded_by,
+                     client_key, benchmark)
     try:
         with db.session() as session:
             return _record(session, settings, comp_id, user_id, upload)
@@ -163,9 +171,14 @@ def _record(session: Session, settings: Settings, comp_id: int, user_id: int, up
     # Before the window and the daily limit: a retry of an accepted upload is answered as the first
     # attempt was, even once the deadline or the limit has been reached since.
     _refuse_repeat(session, comp, user, upload.client_key, upload.stored.sha256)
-    practice = _check_window(session, comp, user, t)
-    if not practice:
-        _refuse_once_finalised(comp, staff_record=upload.recorded_by is not None)
+    if upload.benchmark is not None:
+        benchmarks.refuse_unless_staff_author(comp, user)
+        benchmarks.refuse_taken(session, comp, upload.benchmark)
+        practice = False
+    else:
+        practice = _check_window(session, comp, user, t)
+        if not practice:
+            _refuse_once_finalised(comp, staff_record=upload.recorded_by is not None)
     if upload.recorded_by is None and not enrolment.role.is_staff:
         _check_daily_limit(session, comp, user, t)
         _check_failed_uploads(session, settings, comp, user, t)
@@ -173,14 +186,14 @@ def _record(session: Session, settings: Settings, comp_id: int, user_id: int, up
         competition_id=comp.id, user_id=user.id, submitted_at=t, file_path=settings.stored_path(upload.stored.path),
         file_name=upload.file_name, sha256=upload.stored.sha256, size_bytes=upload.stored.size_bytes,
         description=upload.description, status=Status.queued, practice=practice, recorded_by=upload.recorded_by,
-        client_key=upload.client_key,
+        client_key=upload.client_key, benchmark_name=upload.benchmark,
     )
     session.add(submission)
     session.flush()
     if upload.recorded_by is not None:
         audit.record(session, upload.recorded_by, "submission.record", course_id=comp.course_id,
                      target=str(submission.id), student=user.email, at=t.isoformat(), file=upload.file_name,
-                     sha256=upload.stored.sha256)
+                     sha256=upload.stored.sha256, **({"benchmark": upload.benchmark} if upload.benchmark else {}))
     return submission
 
 
@@ -800,6 +813,7 @@ def as_dict(session: Session, sub: Submission, *, staff: bool, hidden: frozenset
         "file_name": sub.file_name,
         "file_removed_at": rules.format_utc(sub.file_removed_at) if sub.file_removed_at else None,
         "selected": sub.selected,
+        "benchmark": sub.benchmark_name,
     }
 
 
@@ -820,6 +834,29 @@ def visible_to(session: Session, submission_id: int, user: User) -> tuple[Submis
     if sub.user_id != user.id and not staff:
         raise NotFound(f"no submission {submission_id}")
     return sub, staff
+
+
+def describe(session: Session, submission_id: int, text: str | None, *, by: User) -> Submission:
+    """Change a submission's description: by its author at any time (it is their note and counts for nothing), or
+    by staff of the course, who may have typed it when recording the upload for the student (`podium submit -m`)
+    or must take something out of it; a change staff make to someone else's is audited. Anyone else is told the
+    submission does not exist (`visible_to`)."""
+    sub, _ = visible_to(session, submission_id, by)
+    text = checked_description(text)
+    if sub.description != text:
+        if sub.user_id != by.id:
+            audit.record(session, by.email, "submission.describe", course_id=sub.competition.course_id,
+                         target=str(sub.id), student=sub.user.email, previous=sub.description, description=text)
+        sub.description = text
+    return sub
+
+
+def checked_description(text: str | None) -> str:
+    text = (text or "").strip()
+    if len(text) > DESCRIPTION_MAX:
+        raise FieldError("description", "The {description} is {length} characters long; shorten it to at most "
+                                        "{limit} characters.", length=len(text), limit=DESCRIPTION_MAX)
+    return text
 
 
 def listed_for(session: Session, comp: Competition, user: User, *, staff: bool) -> list[Submission]:

@@ -178,8 +178,15 @@ def submission_json(sub, *, staff: bool, hidden: frozenset[int] | None = None, o
     return data
 
 
-def board_row_json(row: leaderboards.BoardRow, user, *, staff: bool) -> dict:
-    data = {"rank": row.rank, "name": row.name, "score": float(row.shown_score),
+def board_row_json(row: leaderboards.Line, user, *, staff: bool) -> dict:
+    """A student's row, or a benchmark's: no rank, no entries, `benchmark` its name and `name` "Benchmark: NAME"."""
+    if isinstance(row, leaderboards.BenchmarkRow):
+        data = {"rank": None, "name": row.label, "benchmark": row.name, "score": float(row.shown_score),
+                "submitted_at": rules.format_utc(row.submitted_at), "entries": None, "me": False}
+        if staff:
+            data["submission_id"] = row.submission_id
+        return data
+    data = {"rank": row.rank, "name": row.name, "benchmark": None, "score": float(row.shown_score),
             "submitted_at": rules.format_utc(row.submitted_at), "entries": row.entries, "me": row.user_id == user.id}
     if staff:
         data["email"] = row.email
@@ -214,9 +221,11 @@ def leaderboard(cid: str):
     comp, role, user = member_competition(cid)
     which = request.args.get("board", leaderboards.PUBLIC)
     rows = leaderboards.board_for(db_session(), comp, which, staff=role.is_staff)
+    benchmarks = leaderboards.benchmarks_for(db_session(), comp, which, staff=role.is_staff)
     return jsonify(competition=comp.public_id, board=which, display_precision=comp.display_precision,
                    higher_is_better=comp.higher_is_better,
-                   entries=[board_row_json(row, user, staff=role.is_staff) for row in rows])
+                   entries=[board_row_json(row, user, staff=role.is_staff)
+                            for row in leaderboards.with_benchmarks(rows, benchmarks, comp.higher_is_better)])
 
 
 @bp.get("/competitions/<cid>/submissions")
@@ -256,10 +265,25 @@ def accepted(submission_id: int, user, *, replayed: bool = False):
     return response
 
 
-@bp.get("/submissions/<int:n>")
+# One rule for both methods: an id beyond what the column holds then fails the one rule's converter and is a 404
+# for either, where two rules would answer the second method 405 (the first rule matched but for its method).
+@bp.route("/submissions/<int:n>", methods=["GET", "PATCH"])
 def submission(n: int):
+    if request.method == "PATCH":
+        return edit_submission(n)
     sub, staff = submissions.visible_to(db_session(), n, require_user())
     return jsonify(submission_json(sub, staff=staff, one=True))
+
+
+def edit_submission(n: int):
+    """Change the description (the one field that may change): its author, or staff of the course (audited)."""
+    user = require_user()
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or set(body) != {"description"} or not isinstance(body["description"], str):
+        raise PodiumError('Send a JSON object with the new description only, e.g. {"description": "tuned the '
+                          'learning rate"}; it is the one field of a submission that can be changed.', code=400)
+    sub = submissions.describe(db_session(), n, body["description"], by=user)
+    return jsonify(submission_json(sub, staff=submissions.visible_to(db_session(), n, user)[1]))
 
 
 @bp.get("/submissions/<int:n>/file")

@@ -203,17 +203,27 @@ def submission_item(comp, sub, show_private: bool) -> dict:
 # --- leaderboard -----------------------------------------------------------------------------------------
 
 
-def shown_board(comp) -> tuple[str, list[leaderboards.BoardRow]]:
-    """The board the Kaggle CLI shows: the public one, the private one once released."""
+def shown_board(comp) -> tuple[str, list[leaderboards.Line]]:
+    """The board the Kaggle CLI shows: the public one, the private one once released; with the benchmarks, each
+    placed by its score with no team id (its rank) and "Benchmark: NAME" as its team name."""
     which = leaderboards.default_board(comp)
-    return which, leaderboards.board_for(db_session(), comp, which, staff=False)
+    rows = leaderboards.board_for(db_session(), comp, which, staff=False)
+    benchmarks = leaderboards.benchmarks_for(db_session(), comp, which, staff=False)
+    return which, leaderboards.with_benchmarks(rows, benchmarks, comp.higher_is_better)
+
+
+def team(row: leaderboards.Line) -> tuple[int | str, str]:
+    """A line's team id (the student's rank; none for a benchmark) and team name."""
+    if isinstance(row, leaderboards.BenchmarkRow):
+        return "", row.label
+    return row.rank, row.name
 
 
 @bp.get("/competitions/<cid>/leaderboard/view")
 def leaderboard_view(cid: str):
     comp, _, _ = member_competition(cid)
     _, rows = shown_board(comp)
-    return jsonify(submissions=[{"teamId": row.rank, "teamName": row.name,
+    return jsonify(submissions=[{"teamId": team(row)[0], "teamName": team(row)[1],
                                  "submissionDate": rules.format_utc(row.submitted_at), "score": row.shown_score}
                                 for row in rows])
 
@@ -228,7 +238,8 @@ def leaderboard_download(cid: str):
     for row in rows:
         # A leaderboard name is the student's own text: neutralised like every other CSV export, so that opening
         # the download in a spreadsheet never runs it as a formula. The score stays a number, negative or not.
-        writer.writerow([row.rank, export.safe_text(row.name), rules.format_utc(row.submitted_at), row.shown_score])
+        team_id, name = team(row)
+        writer.writerow([team_id, export.safe_text(name), rules.format_utc(row.submitted_at), row.shown_score])
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr(f"{comp.public_id}-{which}leaderboard.csv", text.getvalue())

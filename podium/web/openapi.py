@@ -137,22 +137,31 @@ SUBMISSION = obj({
     "file_removed_at": {**nullable(DATE_TIME), "description": "when the file was removed: files that cannot be "
                                                               "scored are kept a number of days, then deleted"},
     "selected": BOOLEAN,
+    "benchmark": {**nullable(STRING), "description": "the name under which the boards show this submission of a "
+                                                     "staff member as a benchmark row; null for any other"},
     "user": {**obj({"email": STRING, "name": STRING, "leaderboard_name": CHOSEN_NAME}),
              "description": "the author; in staff views only"},
     **{name: {**schema, "description": f"{schema['description']}. {ONE_SUBMISSION}"}
        for name, schema in SUBMISSION_FEEDBACK.items()},
 }, required=["id", "competition", "status", "error", "public_score", "private_score", "private_hidden_until",
-             "submitted_at", "window", "days_late", "description", "file_name", "file_removed_at", "selected"])
+             "submitted_at", "window", "days_late", "description", "file_name", "file_removed_at", "selected",
+             "benchmark"])
+SUBMISSION_CHANGE = obj({"description": {"type": "string", "maxLength": 1000,
+                                         "description": "the new description (surrounding white space removed)"}})
 LEADERBOARD_ENTRY = obj({
-    "rank": INTEGER,
-    "name": {"type": "string", "description": "the student's leaderboard name"},
+    "rank": {"type": ["integer", "null"], "description": "the student's rank; null on a benchmark row, which ranks "
+                                                         "nowhere: students' ranks are the same without it"},
+    "name": {"type": "string", "description": "the student's leaderboard name; \"Benchmark: NAME\" on a benchmark row"},
+    "benchmark": {**nullable(STRING), "description": "on a benchmark row (a baseline of the course staff, placed by "
+                                                     "its score), its name; null on a student's row"},
     "score": {"type": "number", "description": "rounded to the competition's display precision"},
     "submitted_at": DATE_TIME,
-    "entries": {"type": "integer", "description": "the student's scored submissions"},
+    "entries": {"type": ["integer", "null"], "description": "the student's scored submissions; null on a benchmark "
+                                                            "row"},
     "me": {"type": "boolean", "description": "this row is the caller's"},
-    "email": {"type": "string", "description": "staff views only"},
+    "email": {"type": "string", "description": "staff views only, students' rows only"},
     "submission_id": {"type": "integer", "description": "staff views only"},
-}, required=["rank", "name", "score", "submitted_at", "entries", "me"])
+}, required=["rank", "name", "benchmark", "score", "submitted_at", "entries", "me"])
 LEADERBOARD = obj({
     "competition": STRING,
     "board": {"type": "string", "enum": ["public", "private"]},
@@ -255,7 +264,9 @@ KAGGLE_SUBMISSION = obj({
     "totalBytes": INTEGER, "submittedBy": STRING, "teamName": STRING, "type": STRING,
 })
 KAGGLE_LEADERBOARD = obj({"submissions": array(obj({
-    "teamId": {"type": "integer", "description": "the rank"}, "teamName": STRING, "submissionDate": DATE_TIME,
+    "teamId": {"type": ["integer", "string"], "description": "the rank; \"\" on a benchmark row, which ranks nowhere"},
+    "teamName": {"type": "string", "description": "the leaderboard name; \"Benchmark: NAME\" on a benchmark row"},
+    "submissionDate": DATE_TIME,
     "score": {"type": "string", "description": "rounded to the competition's display precision"}}))},
     description="the public board, or the private one once released")
 KAGGLE_FILES = obj({"files": array(obj({"ref": STRING, "name": STRING, "totalBytes": INTEGER,
@@ -269,7 +280,8 @@ KAGGLE_SUBMITTED = obj({"message": STRING, "ref": INTEGER,
 
 SCHEMAS = {
     "Error": ERROR, "Competition": obj(COMPETITION), "CompetitionDetail": COMPETITION_DETAIL, "DataFile": DATA_FILE,
-    "Submission": SUBMISSION, "Leaderboard": LEADERBOARD, "LeaderboardEntry": LEADERBOARD_ENTRY,
+    "Submission": SUBMISSION, "SubmissionChange": SUBMISSION_CHANGE, "Leaderboard": LEADERBOARD,
+    "LeaderboardEntry": LEADERBOARD_ENTRY,
     "Grades": GRADES, "CourseGrades": COURSE_GRADES, "CompetitionGrade": COMPETITION_GRADE, "Me": ME,
     "KaggleCompetition": KAGGLE_COMPETITION, "KaggleSubmission": KAGGLE_SUBMISSION,
     "KaggleLeaderboard": KAGGLE_LEADERBOARD, "KaggleFileList": KAGGLE_FILES, "KaggleUploadUrl": KAGGLE_UPLOAD_URL,
@@ -388,7 +400,9 @@ def paths() -> dict:
             REST,
             {200: json_response("The competition", ref("CompetitionDetail"))}, (401, 403, 404), params=[CID])},
         "/api/competitions/{cid}/leaderboard": {"get": operation(
-            "A leaderboard", REST, {200: json_response("Students ranked, best first", ref("Leaderboard"))},
+            "A leaderboard", REST,
+            {200: json_response("Students ranked, best first, with the staff's benchmark rows placed by their "
+                                "scores", ref("Leaderboard"))},
             (400, 401, 403, 404), params=[CID, query_param(
                 "board", "public (default) or private; the private board is for staff, and for students once "
                          "released", {"type": "string", "enum": ["public", "private"], "default": "public"})])},
@@ -413,9 +427,18 @@ def paths() -> dict:
                             "the Location until `status` is `scored` or `failed` (with `error` saying why). "
                             "Send an Idempotency-Key to retry safely."),
         },
-        "/api/submissions/{n}": {"get": operation(
-            "One submission (yours, or any of your course for staff)", REST,
-            {200: json_response("The submission", ref("Submission"))}, (401, 404), params=[SUBMISSION_ID])},
+        "/api/submissions/{n}": {
+            "get": operation(
+                "One submission (yours, or any of your course for staff)", REST,
+                {200: json_response("The submission", ref("Submission"))}, (401, 404), params=[SUBMISSION_ID]),
+            "patch": operation(
+                "Change a submission's description (yours; staff: any of your course, audited)", REST,
+                {200: json_response("The submission, changed", ref("Submission"))}, (400, 401, 404, 422),
+                params=[SUBMISSION_ID],
+                body={"required": True, "content": {"application/json": {"schema": ref("SubmissionChange")}}},
+                description="The description is the one field that can be changed, at any time: it counts for "
+                            "nothing. 422 when it is longer than 1000 characters."),
+        },
         "/api/submissions/{n}/file": {"get": operation(
             "The uploaded file of a submission", REST, {200: file_response("The file as uploaded")},
             (401, 404, 410), params=[SUBMISSION_ID])},

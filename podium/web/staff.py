@@ -14,7 +14,8 @@ from flask import Blueprint, Response, current_app, flash, g, jsonify, redirect,
 from podium import rules
 from podium.domain import Role, utcnow
 from podium.errors import FieldError, NotFound, PodiumError, Refused, RegradeNeeded
-from podium.services import (accounts, authority, browse, competition_settings, competitions, courses, export, extensions,
+from podium.services import (accounts, authority, benchmarks, browse, competition_settings, competitions, courses, export,
+                             extensions,
                              grade_tables, grading, finalisations, lti, lti_grades, mails, notifications, overview,
                              slack, standing, submissions, users)
 from podium.web import tables
@@ -317,10 +318,50 @@ def student_detail(slug: str, user_id: int):
 @bp.get("/<slug>/submissions")
 @signed_in
 def all_submissions(slug: str):
-    course = course_for_staff(slug)
+    return submissions_page(course_for_staff(slug))
+
+
+def submissions_page(course, back: SentBack = NOTHING):
+    """The course's submissions under the filters of the query string, and the staff's own submissions (those of
+    the chosen competition, when one is chosen), which can be shown on the boards as benchmarks."""
     f = browse.SubmissionFilter.from_args(request.args)
     found = browse.find_submissions(db_session(), course, f, tables.read(browse.SUBMISSIONS))
-    return render_template("staff/submissions.html", **page_args(course=course, f=f, found=found))
+    chosen = next((c.id for c in course.competitions if c.public_id == f.competition), None)
+    staff_subs = benchmarks.staff_submissions(db_session(), course.id, chosen)
+    # A refusal about a submission not listed here (a student's, named by a hand-made request) shows at the top.
+    listed = {f"benchmark-{sub.id}" for sub in staff_subs}
+    return shown("staff/submissions.html", back, course=course, f=f, found=found, staff_subs=staff_subs,
+                 benchmark_max=benchmarks.NAME_MAX, keep=listing_args(), unlisted=back.form not in listed)
+
+
+def listing_args() -> dict[str, str]:
+    """The query string of the submissions page (filters, search, sort, page), kept by its benchmark forms so that
+    staff come back to the same page."""
+    return {name: value for name, value in request.args.items() if name not in ("slug", "n")}
+
+
+@bp.post("/<slug>/submissions/<int:n>/benchmark")
+@signed_in
+def name_benchmark(slug: str, n: int):
+    """Show a staff member's submission on the boards as a named benchmark, or rename it (audited)."""
+    course = course_for_staff(slug)
+    try:
+        sub = benchmarks.name_submission(db_session(), n, request.form.get("name", ""), by=me(), actor=me().email)
+    except (FieldError, Refused) as exc:
+        return submissions_page(course, sent_back(f"benchmark-{n}", exc, {"benchmark": "benchmark name"},
+                                                  field="benchmark"))
+    flash(f"Submission {n} is on the boards as “Benchmark: {sub.benchmark_name}”.")
+    return redirect(url_for("staff.all_submissions", slug=slug, **listing_args()))
+
+
+@bp.post("/<slug>/submissions/<int:n>/unbenchmark")
+@signed_in
+def unname_benchmark(slug: str, n: int):
+    """Take a benchmark off the boards (audited); the submission stays."""
+    course_for_staff(slug)
+    benchmarks.unname_submission(db_session(), n, by=me(), actor=me().email)
+    flash(f"Submission {n} is no longer a benchmark.")
+    return redirect(url_for("staff.all_submissions", slug=slug, **listing_args()))
 
 
 @bp.get("/<slug>/submissions.csv")

@@ -11,12 +11,13 @@ from flask import (Blueprint, abort, flash, jsonify, redirect, render_template, 
                    url_for)
 
 from podium.domain import utcnow
-from podium.errors import PodiumError
+from podium.errors import FieldError, PodiumError
 from podium.services import (courses, feedback, grade_reports, grading, leaderboards, selection, standing,
                              submissions)
 from podium.web.access import (competition_for_member, course_for_member, is_staff, me, own_or_staff_submission,
                                role_in, signed_in)
 from podium.web.context import db_session, end_request_transaction, rt, scoring_queue
+from podium.web.forms import NOTHING, SentBack, sent_back
 from podium.web.markdown import render_markdown
 from podium.web.errors import wants_json
 
@@ -129,12 +130,29 @@ def my_submissions(cid: str):
 @bp.get("/submissions/<int:n>")
 @signed_in
 def submission(n: int):
-    sub, staff = own_or_staff_submission(n)
+    return submission_page(*own_or_staff_submission(n))
+
+
+def submission_page(sub, staff: bool, back: SentBack = NOTHING):
     data = submissions.as_dict(db_session(), sub, staff=staff)
     hidden_until = data["private_hidden_until"] and datetime.fromisoformat(data["private_hidden_until"])
     return render_template("student/submission.html", sub=sub, data=data, comp=sub.competition,
-                           course=sub.competition.course, staff=staff, hidden_until=hidden_until,
-                           feedback=feedback.of_submission(db_session(), sub))
+                           course=sub.competition.course, staff=staff, hidden_until=hidden_until, back=back,
+                           description_max=submissions.DESCRIPTION_MAX,
+                           feedback=feedback.of_submission(db_session(), sub)), back.code
+
+
+@bp.post("/submissions/<int:n>/description")
+@signed_in
+def describe(n: int):
+    """Its author changes a submission's description (staff of the course may too: audited)."""
+    try:
+        sub = submissions.describe(db_session(), n, request.form.get("description", ""), by=me())
+    except FieldError as exc:
+        back = sent_back("description", exc)
+        return submission_page(*own_or_staff_submission(n), back=back)
+    flash(f"The description of submission {sub.id} is saved.")
+    return redirect(url_for("student.submission", n=sub.id))
 
 
 @bp.get("/submissions/<int:n>.json")
