@@ -95,6 +95,7 @@ class Case:
     prepare: Callable[[Ctx, str], dict] | None = None   # per role, before its request
     variant: str = ""
     reveals: tuple[str, ...] = ()  # what this answer may show anyone, on purpose
+    json: dict | None = None      # an API request's JSON body
 
     @property
     def api(self) -> bool:
@@ -275,7 +276,13 @@ CASES = [
     Case("/competitions/<cid>/leaderboard", "GET", f"/competitions/{CID}/leaderboard", members(200)),
     Case("/competitions/<cid>/leaderboard", "GET", f"/competitions/{CID}/leaderboard?board=private",
          staff_only(200), variant="private board before release"),
+    Case("/competitions/<cid>/leaderboard.csv", "GET", f"/competitions/{CID}/leaderboard.csv", members(200)),
+    Case("/competitions/<cid>/leaderboard.csv", "GET", f"/competitions/{CID}/leaderboard.csv?board=private",
+         staff_only(200), variant="private board before release"),
     Case("/submissions/<int:n>", "GET", "/submissions/{sub}", own(200)),
+    # Its author edits a submission's description; the course's staff may too (audited); nobody else finds it.
+    Case("/submissions/<int:n>/description", "POST", "/submissions/{sub}/description", own(302),
+         data={"description": "described again"}),
     Case("/submissions/<int:n>", "GET", "/submissions/{sub_c2}",
          {**everyone(404), "anonymous": 302, "outsider": 200}, variant="a submission of another course"),
     Case("/submissions/<int:n>.json", "GET", "/submissions/{sub}.json", own(200)),
@@ -306,6 +313,11 @@ CASES = [
     Case("/staff/<slug>/grades", "GET", "/staff/c1/grades", staff_only(200)),
     Case("/staff/<slug>/grades.csv", "GET", "/staff/c1/grades.csv", staff_only(200)),
     Case("/staff/<slug>/jobs", "GET", "/staff/c1/jobs", staff_only(200)),
+    # Benchmarks are staff members' submissions: a student's (A's) is refused even to the course's staff.
+    Case("/staff/<slug>/submissions/<int:n>/benchmark", "POST", "/staff/c1/submissions/{sub}/benchmark",
+         staff_only(409), data={"name": "Baseline"}),
+    Case("/staff/<slug>/submissions/<int:n>/unbenchmark", "POST", "/staff/c1/submissions/{sub}/unbenchmark",
+         staff_only(302)),  # A's submission is no benchmark: nothing to take off
     # The LMS grades page exists for a course linked to an LMS course (tests/lti); c1 is not: staff are told so.
     Case("/staff/<slug>/lms-grades", "GET", "/staff/c1/lms-grades", staff_only(404)),
     Case("/staff/<slug>/lms-grades/send", "POST", "/staff/c1/lms-grades/send", instructor_only(404)),
@@ -432,6 +444,8 @@ CASES = [
     Case("/api/me", "GET", "/api/me", api(signed_in(200))),
     Case("/api/me/grades", "GET", "/api/me/grades", api(signed_in(200))),
     Case("/api/submissions/<int:n>", "GET", "/api/submissions/{sub}", api(own(200))),
+    Case("/api/submissions/<int:n>", "PATCH", "/api/submissions/{sub}", api(own(200)),
+         json={"description": "described by the API"}),
     Case("/api/submissions/<int:n>", "GET", "/api/submissions/{sub_c2}",
          {**everyone(404), "anonymous": 401, "outsider": 200}, variant="a submission of another course"),
     Case("/api/submissions/<int:n>/file", "GET", "/api/submissions/{sub}/file", api(own(200))),
@@ -510,6 +524,8 @@ def send(case: Case, ctx: Ctx, role: str, client: Browser):
         return client.get(url, headers=headers)
     if not case.api:
         return client.form(url, data)  # with the page's CSRF token, like a browser
+    if case.json is not None:
+        return client.open(url, method=case.method, json=case.json, headers=headers)
     return client.open(url, method=case.method, data=data, headers=headers)
 
 
