@@ -315,6 +315,11 @@ def _why_unmatched(session: Session, platform: LtiPlatform, member: Member, crea
                 f"{course} on`{enrol})")
     if not email:
         return "the LMS shares no email address (Canvas: privacy level \"public\"), which a new account needs"
+    if not trusted:
+        domains = invitations.describe_domains(platform.email_domains) if platform.email_domains else "no domain"
+        return (f"no Podium account, and {platform.name} is trusted for {domains}, not for this address, so no "
+                "account is made under it (the operator may trust the platform for the domain: `podium lti "
+                "add-platform ... --email-domain DOMAIN`)")
     return getattr(exc, "message", str(exc))
 
 

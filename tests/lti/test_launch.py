@@ -17,7 +17,7 @@ from werkzeug.serving import make_server
 from podium.domain import Role
 from podium.models import AuditEvent, Course, LtiContext, LtiIdentity, User
 from podium.runtime import make_runtime
-from podium.services import authority, lti
+from podium.services import authority, lti, users
 from podium.web import create_app
 from tests.conftest import free_port
 from tests.lti.conftest import give_tool_key
@@ -296,3 +296,27 @@ def test_podium_publishes_its_key_and_refuses_to_be_framed_by_default(site, plat
     assert keys and keys[0]["kty"] == "RSA" and "d" not in keys[0]
     page = requests.get(site + "/", timeout=10)
     assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+
+
+def test_an_lms_account_with_an_address_of_an_untrusted_domain_gets_no_new_account_to_wait_for_its_owner(site,
+                                                                                                       platform,
+                                                                                                       rt):
+    """An account made under an address the platform is not trusted for would stay linked to the LMS person who
+    made it: when the address's owner is later enrolled by staff (or linked by a trusted LMS), the one who typed the
+    address into their LMS account would sign in as them."""
+    link_course(site, platform)
+    with rt.db.session() as session:
+        lti.set_create_accounts(session, session.scalar(select(LtiContext)), True, actor="prof@c1.test")
+    platform.add_member(LMS_COURSE, "x-2", email="future@c2.test", roles=[LEARNER])
+    browser, refused = launch(platform, "x-2")
+    assert refused.status_code == 403 and "not trusted" in refused.text
+    assert browser.get(site + "/profile", allow_redirects=False, timeout=10).status_code != 200
+    with rt.db.session() as session:
+        assert session.scalar(select(User).where(User.email == "future@c2.test")) is None
+        assert session.scalar(select(LtiIdentity).where(LtiIdentity.subject == "x-2")) is None
+        # The address's owner arrives in Podium the usual way: the LMS person still reaches nothing.
+        users.add_user(session, "future@c2.test", session.scalar(select(Course).where(Course.slug == "c2")),
+                       "student")
+    again, refused = launch(platform, "x-2")
+    assert refused.status_code == 403
+    assert again.get(site + "/profile", allow_redirects=False, timeout=10).status_code != 200

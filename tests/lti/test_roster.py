@@ -407,3 +407,22 @@ def test_a_roster_changes_only_its_own_course(linked, rt):
         out = session.scalar(select(User).where(User.email == OUT))
         c2 = session.scalar(select(Course).where(Course.slug == "c2"))
         assert authority.role_of(out, c2) == Role.student
+
+
+def test_a_sync_makes_no_account_for_an_address_the_platform_is_not_trusted_for(linked, rt):
+    """With account creation on, a member at another domain than the platform's (any LMS administrator can type any
+    address) is not given a Podium account under that address: its owner would later get an account linked to the
+    LMS person who typed it."""
+    with rt.db.session() as session:
+        lti.set_create_accounts(session, session.get(LtiContext, linked.context_row), True, actor="cli:tester")
+    linked.platform.add_member("lms-c1", "u-far", email="far@other.test", roles=[LEARNER])
+    linked.platform.add_member("lms-c1", "u-near", email="near@uni.test", roles=[LEARNER])
+
+    report = linked.sync()
+
+    assert whos(report.accounts_made) == ["near@uni.test"]
+    [(who, why)] = [(line.who, line.what) for line in report.unmatched]
+    assert who == "far@other.test" and "no Podium account" in why and "not for this address" in why
+    assert "--email-domain" in why
+    with rt.db.session() as session:
+        assert session.scalar(select(User).where(User.email == "far@other.test")) is None
