@@ -7,7 +7,7 @@ pylti1p3next), so that what Podium believes of a launch is decided here and nowh
   cookie the browser must bring back.
 - `Tool.validate`: a launch's id_token checked before anything of it is believed: the state against the browser's
   cookie, the signature against the platform's published keys, the issuer (a registered platform), the audience
-  (the client id the platform gave Podium), the deployment, the nonce (good once, `LaunchStore.take`), expiry and
+  (the client id the platform gave Podium; among several, the authorized party's), the deployment, the nonce (good once, `LaunchStore.take`), expiry and
   issue time, and the message's own required claims.
 - `PlatformClient`: the platform's services, reached with a client-credentials access token: the course roster
   (Names and Roles Provisioning) and the gradebook (Assignment and Grade Services).
@@ -342,6 +342,23 @@ class _Launch(MessageLaunch):
     def _get_request_param(self, key: str) -> str:
         return self._request.get_param(key)
 
+    def get_client_id(self) -> str:
+        return _client_id(self._get_jwt_body())
+
+
+def _client_id(body: dict) -> str:
+    """The client id a token is for, or "" (no registration has it) when its audience does not name one party
+    (LTI Security Framework 5.1.3): a token for several audiences is Podium's only when its authorized party (azp)
+    is one of them, and then it is for that one; an azp, when given, must be the audience. pylti1p3 takes the first
+    audience whatever the others and azp say, so a token another tool is the authorized party of would pass."""
+    aud, azp = body.get("aud"), body.get("azp")
+    audiences = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+    if not audiences or not all(isinstance(a, str) and a for a in audiences):
+        return ""
+    if azp is None:
+        return audiences[0] if len(audiences) == 1 else ""
+    return azp if isinstance(azp, str) and azp in audiences else ""
+
 
 class _TimedSession(requests.Session):
     """Every request to a platform gives up after NETWORK_TIMEOUT_SECONDS (pylti1p3 passes no timeout)."""
@@ -489,8 +506,7 @@ class Tool:
         """A launch validated earlier, to continue it (choosing a course, answering a deep-linking request)."""
         body = self.store.get(launch_id) if launch_id.startswith("lti1p3-launch-") else None
         platforms = self.lookup(str(body.get("iss"))) if isinstance(body, dict) else []
-        aud = body.get("aud") if isinstance(body, dict) else None
-        client_id = aud[0] if isinstance(aud, list) and aud else aud
+        client_id = _client_id(body) if isinstance(body, dict) else ""
         platform = next((p for p in platforms if p.client_id == client_id), None)
         if platform is None:
             raise LaunchRefused("This launch has expired or was never made here: open Podium again from your "
@@ -506,8 +522,7 @@ class Tool:
             body = jwt.decode(token, options={"verify_signature": False})
         except jwt.PyJWTError:
             return  # pylti1p3 refuses it with its own words
-        aud = body.get("aud")
-        client_id = aud[0] if isinstance(aud, list) and aud else aud
+        client_id = _client_id(body)
         platform = next((p for p in self.lookup(str(body.get("iss"))) if p.client_id == client_id), None)
         if platform is None:
             return
