@@ -64,8 +64,9 @@ COMMENT = "Final grade in Podium"
 SCHEDULER = "scheduler"
 # Grades claimed per transaction. A claim must outlast the sending of its batch, or a second sender could take the
 # grades over while the first still sends them: each grade is one request and each competition one or two (find or
-# make its column), each request giving up after lti_tool.NETWORK_TIMEOUT_SECONDS (10 s), so a batch of 20 takes
-# at most about 60 requests, 10 minutes, against a claim of 15.
+# make its column), each request giving up after lti_tool.NETWORK_TIMEOUT_SECONDS (10 s) without a word and
+# reading its answer for lti_tool.RESPONSE_SECONDS (10 s) at most, so a batch of 20 takes about 60 requests, 10
+# minutes at worst, against a claim of 15 (a gradebook whose columns come in many pages takes longer).
 BATCH = 20
 CLAIM = timedelta(minutes=15)
 # Why a grade waits (LtiGrade.reason): what made it differ from what the gradebook was sent.

@@ -26,6 +26,7 @@ import typing as t
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import jwt
 import requests
@@ -50,11 +51,15 @@ from podium.domain import Role
 from podium.errors import PodiumError
 
 NETWORK_TIMEOUT_SECONDS = 10
+# A platform's answer is read whole, so it is read only up to this size and for this long, however slowly it
+# trickles: one platform must not fill Podium's memory nor hold a launch or the scheduler's pass for ever.
+MAX_RESPONSE_BYTES = 32 * 1024 * 1024  # a roster page of MAX_ROSTER_MEMBERS people is about 15 MB
+RESPONSE_SECONDS = 10
 KEY_SET_SECONDS = 3600          # a platform's keys are fetched again after this long
-KEY_SET_REFETCH_SECONDS = 60    # and at most this often when a token names a key not seen yet (rotation)
+KEY_SET_REFETCH_SECONDS = 60    # and at most this often (a token naming a key not seen yet, a fetch that failed)
 LAUNCH_SECONDS = 3600           # how long a validated launch can be continued (choosing a course, deep linking)
 STATE_COOKIE_SECONDS = 5 * 60
-MAX_ROSTER_PAGES = 200          # a roster of pages without end is refused, not followed for ever
+MAX_PAGES = 200                 # a roster or gradebook of pages without end is refused, not followed for ever
 MAX_ROSTER_MEMBERS = 50_000
 TOKEN_MARGIN_SECONDS = 30       # a service's access token is asked for again this long before it expires
 
@@ -360,12 +365,53 @@ def _client_id(body: dict) -> str:
     return azp if isinstance(azp, str) and azp in audiences else ""
 
 
+class AnswerTooLarge(requests.RequestException):
+    """A platform's answer larger than MAX_RESPONSE_BYTES: not read further."""
+
+
+class AnswerTooSlow(requests.Timeout):
+    """A platform's answer still coming after RESPONSE_SECONDS: not waited for further."""
+
+
 class _TimedSession(requests.Session):
-    """Every request to a platform gives up after NETWORK_TIMEOUT_SECONDS (pylti1p3 passes no timeout)."""
+    """Every request to a platform gives up after NETWORK_TIMEOUT_SECONDS without a word (pylti1p3 passes no
+    timeout), and every answer (redirects' included) is read only up to MAX_RESPONSE_BYTES and RESPONSE_SECONDS."""
+
+    def __init__(self):
+        super().__init__()
+        self.max_redirects = 5
+        self.hooks["response"].append(_read_bounded)
 
     def request(self, *args, **kwargs):
         kwargs.setdefault("timeout", NETWORK_TIMEOUT_SECONDS)
+        kwargs["stream"] = True  # the body is read by _read_bounded, not by requests all at once
         return super().request(*args, **kwargs)
+
+
+def _read_bounded(response: requests.Response, *args, **kwargs) -> requests.Response:
+    """Read the answer's body into it, as requests would, but no more than MAX_RESPONSE_BYTES (decompressed) and
+    for no longer than RESPONSE_SECONDS."""
+    where = urlsplit(response.url).netloc
+    too_large = AnswerTooLarge(f"its answer from {where} is too large (over {MAX_RESPONSE_BYTES // 1_000_000} MB)")
+    try:
+        announced = int(response.headers.get("Content-Length") or 0)
+    except ValueError:
+        announced = 0
+    try:
+        if announced > MAX_RESPONSE_BYTES:
+            raise too_large
+        deadline, size, chunks = time.monotonic() + RESPONSE_SECONDS, 0, []
+        for chunk in response.iter_content(64 * 1024):
+            size += len(chunk)
+            if size > MAX_RESPONSE_BYTES:
+                raise too_large
+            if time.monotonic() > deadline:
+                raise AnswerTooSlow(f"its answer from {where} took too long (over {RESPONSE_SECONDS} s)")
+            chunks.append(chunk)
+        response._content = b"".join(chunks)
+    finally:
+        response.close()
+    return response
 
 
 class _Connector(ServiceConnector):
@@ -387,6 +433,19 @@ class _Connector(ServiceConnector):
 
     def encode_jwt(self, message: dict, private_key: str, headers: dict) -> str:
         return jwt.encode(message, self._key.private_key, algorithm="RS256", headers=headers)
+
+    def get_paginated_data(self, scopes, url, *args, **kwargs):
+        # pylti1p3 follows "next" links for as long as a platform gives them (the gradebook's columns, looked
+        # through for one tag): a platform of endless pages would hold the grades' sender for ever.
+        first = url
+        for _ in range(MAX_PAGES):
+            if not url:
+                return
+            page = self.make_service_request(scopes, url, *args, **kwargs)
+            yield page
+            url = page["next_page_url"]
+        if url:
+            raise LtiException(f"its list at {first} has more than {MAX_PAGES} pages; Podium stopped reading it")
 
 
 class _Conf(ToolConfAbstract):
@@ -444,7 +503,9 @@ class Tool:
         self.store = store
         self.clock = clock
         self._lock = threading.Lock()
-        self._key_sets: dict[str, tuple[float, dict]] = {}
+        self._key_sets: dict[str, tuple[float, dict]] = {}  # by URL: when fetched, and the key set
+        self._tried: dict[str, tuple[float, str]] = {}  # by URL: when last fetched, and why that failed ("": it did not)
+        self._fetching: dict[str, threading.Lock] = {}  # by URL: held by the one request fetching it
 
     def registration(self, platform: PlatformInfo) -> Registration:
         registration = (Registration().set_issuer(platform.issuer).set_client_id(platform.client_id)
@@ -515,8 +576,10 @@ class Tool:
 
     def _fresh_keys_for(self, token: str) -> None:
         """Have the key set of the platform that (unverified) issued `token` at hand, fetched again when the token
-        names a key not in it: a platform rotates its keys. Fetched at most every KEY_SET_REFETCH_SECONDS, so a
-        stream of made-up key ids does not make Podium fetch for each."""
+        names a key not in it: a platform rotates its keys. Anyone can post a token naming a registered platform,
+        so the key set is fetched by one request at a time (the others wait for what it gets) and at most every
+        KEY_SET_REFETCH_SECONDS, whether that worked or not: neither made-up key ids nor a slow or failing key set
+        make Podium fetch for each launch."""
         try:
             header = jwt.get_unverified_header(token)
             body = jwt.decode(token, options={"verify_signature": False})
@@ -526,15 +589,28 @@ class Tool:
         platform = next((p for p in self.lookup(str(body.get("iss"))) if p.client_id == client_id), None)
         if platform is None:
             return
-        now = self.clock()
+        url = platform.key_set_url
         with self._lock:
-            cached = self._key_sets.get(platform.key_set_url)
-        known = cached is not None and any(k.get("kid") == header.get("kid") for k in cached[1].get("keys", []))
-        stale = cached is None or now - cached[0] > KEY_SET_SECONDS
-        if stale or (not known and now - cached[0] > KEY_SET_REFETCH_SECONDS):
-            key_set = _fetch_json(platform.key_set_url, "its keys")
+            fetching = self._fetching.setdefault(url, threading.Lock())
+        with fetching:
+            now = self.clock()
             with self._lock:
-                self._key_sets[platform.key_set_url] = (now, key_set)
+                cached, tried = self._key_sets.get(url), self._tried.get(url)
+            known = cached is not None and any(k.get("kid") == header.get("kid") for k in cached[1]["keys"])
+            if cached is not None and known and now - cached[0] <= KEY_SET_SECONDS:
+                return
+            if tried is not None and now - tried[0] <= KEY_SET_REFETCH_SECONDS:
+                if cached is None:
+                    raise PlatformUnreachable(tried[1])
+                return  # what was fetched last is all there is for now
+            try:
+                key_set = _fetch_key_set(url)
+            except PlatformUnreachable as exc:
+                with self._lock:
+                    self._tried[url] = (now, exc.message)
+                raise
+            with self._lock:
+                self._key_sets[url], self._tried[url] = (now, key_set), (now, "")
 
     def deep_link_answer(self, launch: Launch, items: list[DeepLinkItem]) -> tuple[str, str]:
         """The signed LtiDeepLinkingResponse for the items chosen, and the platform's address it goes to."""
@@ -571,16 +647,18 @@ def _resource(item: DeepLinkItem) -> DeepLinkResource:
     return resource
 
 
-def _fetch_json(url: str, what: str) -> dict:
+def _fetch_key_set(url: str) -> dict:
     try:
-        response = requests.get(url, timeout=NETWORK_TIMEOUT_SECONDS)
+        response = _TimedSession().get(url)
         response.raise_for_status()
         data = response.json()
     except (requests.RequestException, ValueError):
-        raise PlatformUnreachable(f"Podium could not fetch your learning platform's {what} ({url}); try again in a "
+        raise PlatformUnreachable(f"Podium could not fetch your learning platform's keys ({url}); try again in a "
                                   "minute, or tell your instructor if it keeps failing.") from None
-    if not isinstance(data, dict):
-        raise PlatformUnreachable(f"Your learning platform's {what} at {url} is not a JSON object.")
+    if not (isinstance(data, dict) and isinstance(data.get("keys"), list)
+            and all(isinstance(key, dict) for key in data["keys"])):
+        raise PlatformUnreachable(f"What your learning platform publishes as its keys ({url}) is not a key set (a "
+                                  "JSON object whose \"keys\" are a list of keys); tell your instructor.")
     return data
 
 
@@ -643,14 +721,17 @@ class PlatformClient:
                                                                   "service_versions": ["2.0"]})
         members: list[Member] = []
         url: str | None = memberships_url
-        for _ in range(MAX_ROSTER_PAGES):
+        for _ in range(MAX_PAGES):
             page, url = self._call(lambda page_url=url: service.get_members_page(page_url), "the course roster")
+            if not isinstance(page, list):
+                raise ServiceRefused(f"{self.platform.name} answered about the course roster with something Podium "
+                                     "cannot read (its members are not a list).")
             members.extend(_member(m) for m in page if isinstance(m, dict) and m.get("user_id"))
             if len(members) > MAX_ROSTER_MEMBERS:
                 break
             if not url:
                 return members
-        raise ServiceRefused(f"The course roster at {memberships_url} has more than {MAX_ROSTER_PAGES} pages or "
+        raise ServiceRefused(f"The course roster at {memberships_url} has more than {MAX_PAGES} pages or "
                              f"{MAX_ROSTER_MEMBERS} people; Podium stopped reading it.")
 
     def line_item(self, lineitems_url: str, scopes: t.Sequence[str], *, tag: str, label: str, resource_id: str,
@@ -659,8 +740,9 @@ class PlatformClient:
         service = AssignmentsGradesService(self._connector, {"scope": list(scopes), "lineitems": lineitems_url})
         wanted = LineItem().set_tag(tag).set_label(label).set_resource_id(resource_id).set_score_maximum(maximum)
         found = self._call(lambda: service.find_or_create_lineitem(wanted, find_by="tag"), "the gradebook")
-        if not found.get_id():
-            raise ServiceRefused(f"The gradebook at {lineitems_url} answered without the column's address.")
+        if not isinstance(found.get_id(), str) or not found.get_id():
+            raise ServiceRefused(f"{self.platform.name}'s gradebook at {lineitems_url} answered without the "
+                                 "column's address.")
         return found.get_id()
 
     def post_score(self, lineitem_url: str, scopes: t.Sequence[str], *, subject: str, score: float,
@@ -676,10 +758,14 @@ class PlatformClient:
             return request()
         except LtiServiceException as exc:
             raise _service_error(exc, what, self.platform.name) from None
+        except AnswerTooLarge as exc:
+            raise ServiceRefused(f"{self.platform.name} answered about {what}, but {exc}.") from None
+        except AnswerTooSlow as exc:
+            raise PlatformUnreachable(f"{self.platform.name} answered about {what}, but {exc}.") from None
         except requests.RequestException as exc:
             raise PlatformUnreachable(f"{self.platform.name} did not answer about {what} "
                                       f"({type(exc).__name__}).") from None
-        except (LtiException, ValueError, KeyError, TypeError) as exc:
+        except (LtiException, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ServiceRefused(f"{self.platform.name} answered about {what} with something Podium cannot read "
                                  f"({exc}).") from None
 
