@@ -7,8 +7,9 @@ pylti1p3next), so that what Podium believes of a launch is decided here and nowh
   cookie the browser must bring back.
 - `Tool.validate`: a launch's id_token checked before anything of it is believed: the state against the browser's
   cookie, the signature against the platform's published keys, the issuer (a registered platform), the audience
-  (the client id the platform gave Podium; among several, the authorized party's), the deployment, the nonce (good once, `LaunchStore.take`), expiry and
-  issue time, and the message's own required claims.
+  (the client id the platform gave Podium; among several, the authorized party's), the deployment, the nonce (good
+  once, `LaunchStore.take`, and only in the browser it was given to), expiry and issue time, and the message's own
+  required claims.
 - `PlatformClient`: the platform's services, reached with a client-credentials access token: the course roster
   (Names and Roles Provisioning) and the gradebook (Assignment and Grade Services).
 
@@ -295,30 +296,39 @@ class _Cookies:
         self.to_set.append((self.prefix + name, str(value), exp or STATE_COOKIE_SECONDS))
 
 
+SESSION_COOKIE = "session-id"  # pylti1p3's browser session cookie (lti1p3-session-id), which a nonce is kept under
+
+
 class _Storage(LaunchDataStorage):
-    """pylti1p3's launch data storage over the caller's `LaunchStore`. Its keys are random (nonces, states, launch
-    ids), so no session cookie ties them to a browser; the state cookie does that."""
+    """pylti1p3's launch data storage over the caller's `LaunchStore`. A nonce is kept under the browser's session
+    id (the cookie lti1p3-session-id, random, set by the login initiation and sent nowhere but to Podium), so that
+    only the browser that started a launch can finish it. The state cookie cannot do that: its value is the state,
+    which the platform's form carries beside the id_token, so whoever has the form can make the cookie. Launch data
+    (kept by its random launch id, which the Flask session holds) is not under it."""
 
     def __init__(self, store: LaunchStore):
         super().__init__()
         self._store = store
 
     def get_session_cookie_name(self) -> str | None:
-        return None
+        return SESSION_COOKIE
 
     def can_set_keys_expiration(self) -> bool:
         return True
 
+    def _key(self, key: str) -> str:
+        return self._prepare_key(key) if key.startswith("lti1p3-nonce-") else key
+
     def get_value(self, key: str):
-        return self._store.get(key)
+        return self._store.get(self._key(key))
 
     def set_value(self, key: str, value, exp: int | None = None) -> None:
-        self._store.put(key, value, exp or LAUNCH_SECONDS)
+        self._store.put(self._key(key), value, exp or LAUNCH_SECONDS)
 
     def check_value(self, key: str) -> bool:
         # pylti1p3 asks this only to check a launch's nonce; taking it makes the nonce good once, which the library
         # alone does not (it leaves the nonce in place).
-        return self._store.take(key)
+        return self._store.take(self._key(key))
 
 
 class _Redirect(Redirect):
@@ -521,21 +531,27 @@ class Tool:
 
     # --- launching --------------------------------------------------------------------------------------------
 
-    def login_redirect(self, params: t.Mapping[str, str], launch_url: str, *, secure: bool) -> LoginAnswer:
+    def login_redirect(self, params: t.Mapping[str, str], launch_url: str, *, secure: bool,
+                       cookies: t.Mapping[str, str] | None = None) -> LoginAnswer:
         """The platform's third-party login initiation answered: the browser is sent to the platform's authorization
-        endpoint with a fresh state (also set as a cookie) and nonce (kept in the store)."""
+        endpoint with a fresh state (also set as a cookie) and nonce (kept in the store under the browser's session
+        id, `cookies`' or a new one, set as a cookie for as long as the state's)."""
         request = _Request(params, secure)
-        cookies = _Cookies({})
+        jar = _Cookies(cookies or {})
+        storage = _Storage(self.store)
         session = SessionService(request)
-        session.set_data_storage(_Storage(self.store))
+        session.set_data_storage(storage)
         session.set_launch_data_lifetime(STATE_COOKIE_SECONDS)  # the nonce lives as long as the state cookie
-        login = _Login(request, _Conf(self), session_service=session, cookie_service=cookies,
-                       launch_data_storage=_Storage(self.store))
+        login = _Login(request, _Conf(self), session_service=session, cookie_service=jar,
+                       launch_data_storage=storage)
         try:
             url = login.redirect(launch_url)
         except (OIDCException, LtiException) as exc:
             raise LaunchRefused(_login_refusal(str(exc))) from None
-        return LoginAnswer(url=url, cookies=cookies.to_set)
+        if not any(name == jar.prefix + SESSION_COOKIE for name, _, _ in jar.to_set):
+            # The browser's session id, kept: set again so that it outlives this launch's state.
+            jar.to_set.append((jar.prefix + SESSION_COOKIE, storage.get_session_id(), STATE_COOKIE_SECONDS))
+        return LoginAnswer(url=url, cookies=jar.to_set)
 
     def validate(self, params: t.Mapping[str, str], cookies: t.Mapping[str, str], *, secure: bool) -> Launch:
         """The launch the platform's form carries, checked whole; LaunchRefused says which check failed."""
@@ -543,11 +559,11 @@ class Tool:
         self._fresh_keys_for(token)
         request = _Request(params, secure)
         conf = _Conf(self)
-        launch = _Launch(request, conf, session_service=SessionService(request), cookie_service=_Cookies(cookies),
-                         launch_data_storage=_Storage(self.store), requests_session=_TimedSession())
-        launch.set_launch_data_lifetime(LAUNCH_SECONDS)
-        launch.set_jwt_verify_options({"verify_aud": False, "require": ["exp", "iat"]})
         try:
+            launch = _Launch(request, conf, session_service=SessionService(request), cookie_service=_Cookies(cookies),
+                             launch_data_storage=_Storage(self.store), requests_session=_TimedSession())
+            launch.set_launch_data_lifetime(LAUNCH_SECONDS)
+            launch.set_jwt_verify_options({"verify_aud": False, "require": ["exp", "iat"]})
             launch.validate()
         except LtiException as exc:
             raise LaunchRefused(_launch_refusal(str(exc))) from None
@@ -670,7 +686,7 @@ def _login_refusal(detail: str) -> str:
 
 def _launch_refusal(detail: str) -> str:
     detail = detail.rstrip(".")
-    if "State not found" in detail or "Missing state" in detail:
+    if "State not found" in detail or "Missing state" in detail or "Missing cookie" in detail:
         detail = ("the browser that finished the launch is not the one that started it, or it took longer than "
                   f"{STATE_COOKIE_SECONDS // 60} minutes")
     elif "Nonce" in detail:

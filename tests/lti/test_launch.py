@@ -343,3 +343,28 @@ def test_a_token_for_several_audiences_is_podiums_only_when_podium_is_its_author
     else:
         assert answer.status_code == 400 and "meant for another tool" in answer.text
         assert browser.get(site + "/profile", allow_redirects=False, timeout=10).status_code != 200
+
+
+def test_a_launch_form_taken_from_the_browser_that_started_it_signs_nobody_else_in(site, platform, rt):
+    """The platform's form (id_token and state) can leak (a proxy's or an extension's log, a shared machine's
+    history); the state cookie only repeats the state, so a browser that sets it to what the form says must still
+    not finish the launch: the nonce is good only in the browser Podium gave it to."""
+    link_course(site, platform)
+    victim = requests.Session()
+    started = victim.get(platform.login_initiation_url(LMS_COURSE, "s-1", link_id="rl-home"),
+                         allow_redirects=False, timeout=10)
+    action, fields = platform.answer(started.headers["Location"])
+    thief = requests.Session()
+    thief.cookies.set("lti1p3-" + fields["state"], fields["state"], domain="127.0.0.1", path="/lti/")
+    stolen = thief.post(action, data=fields, allow_redirects=False, timeout=10)
+    assert stolen.status_code == 400 and "not the one that started it" in stolen.text
+    assert thief.get(site + "/profile", allow_redirects=False, timeout=10).status_code != 200
+    # The browser that started it finishes it, and two launches started side by side in one browser both work.
+    assert victim.post(action, data=fields, allow_redirects=False, timeout=10).status_code == 302
+    first = victim.get(platform.login_initiation_url(LMS_COURSE, "s-1", link_id="rl-home"),
+                       allow_redirects=False, timeout=10)
+    second = victim.get(platform.login_initiation_url(LMS_COURSE, "s-1", link_id="rl-home"),
+                        allow_redirects=False, timeout=10)
+    for started in (first, second):
+        action, fields = platform.answer(started.headers["Location"])
+        assert victim.post(action, data=fields, allow_redirects=False, timeout=10).status_code == 302
