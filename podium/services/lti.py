@@ -46,7 +46,7 @@ from podium.models import (
     User,
 )
 from podium.services import audit, authority, invitations, users
-from podium.services.lti_tool import DeepLinkItem, Launch, PlatformInfo, Tool, ToolKey
+from podium.services.lti_tool import MAX_ID_LENGTH, DeepLinkItem, Launch, PlatformInfo, Tool, ToolKey
 
 LAUNCH_PATH, LOGIN_PATH, KEYS_PATH = "/lti/launch", "/lti/login", "/lti/jwks.json"
 COMPETITION_PARAM = "competition"  # the custom parameter of a deep-linked item: the competition's public id
@@ -385,6 +385,10 @@ def person(session: Session, platform: LtiPlatform, subject: str, email: str, na
     """The account of the platform's person `subject`: linked before; else the account of their email when the
     platform is trusted for its domain (linked now); else a new account when `create` and the platform is trusted
     for the address's domain. Links and new accounts are audited."""
+    if len(subject) > MAX_ID_LENGTH:
+        # kept cut, it would never be found again: linked anew at each launch or sync, then refused by the database
+        raise Refused(f"{platform.name} names this person by an id longer than {MAX_ID_LENGTH} characters, which "
+                      "the LTI specification does not allow; Podium cannot keep it.")
     identity = session.scalar(select(LtiIdentity).where(LtiIdentity.platform_id == platform.id,
                                                         LtiIdentity.subject == subject))
     if identity is not None:

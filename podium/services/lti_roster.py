@@ -37,7 +37,7 @@ from podium.domain import Role, utcnow
 from podium.errors import NotFound, PodiumError
 from podium.models import Course, Enrolment, LtiContext, LtiIdentity, LtiPlatform, User
 from podium.services import audit, invitations, lti, users
-from podium.services.lti_tool import Member, PlatformInfo, Tool
+from podium.services.lti_tool import MAX_ID_LENGTH, Member, PlatformInfo, Tool
 
 log = logging.getLogger(__name__)
 
@@ -298,6 +298,8 @@ def _why_unmatched(session: Session, platform: LtiPlatform, member: Member, crea
     """Why a member has no Podium account to enrol, in the words of staff, with what would change it."""
     if isinstance(exc, IntegrityError):
         return "linked by a launch at the same moment; the next sync enrols them"
+    if len(member.subject) > MAX_ID_LENGTH:
+        return f"the LMS names them by an id longer than {MAX_ID_LENGTH} characters, which LTI does not allow"
     try:
         email = users.normalise_email(member.email) if member.email else ""
     except PodiumError:

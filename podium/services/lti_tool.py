@@ -60,6 +60,8 @@ KEY_SET_SECONDS = 3600          # a platform's keys are fetched again after this
 KEY_SET_REFETCH_SECONDS = 60    # and at most this often (a token naming a key not seen yet, a fetch that failed)
 LAUNCH_SECONDS = 3600           # how long a validated launch can be continued (choosing a course, deep linking)
 STATE_COOKIE_SECONDS = 5 * 60
+MAX_STATE_LENGTH = 100          # Podium's states are "state-" and a UUID; a longer one is not Podium's
+MAX_ID_LENGTH = 255             # LTI Core 1.3's most for a user's (OIDC's sub), a context's and a resource link's id
 MAX_PAGES = 200                 # a roster or gradebook of pages without end is refused, not followed for ever
 MAX_ROSTER_MEMBERS = 50_000
 TOKEN_MARGIN_SECONDS = 30       # a service's access token is asked for again this long before it expires
@@ -240,6 +242,15 @@ class Launch:
     @property
     def framed(self) -> bool:
         return self.document_target in ("iframe", "frame", "embed")
+
+
+def _too_long(body: dict) -> str:
+    """Which of the launch's ids is longer than LTI Core allows (and Podium's columns hold), or ""."""
+    context = body.get(CLAIM + "context") or {}
+    link = body.get(CLAIM + "resource_link") or {}
+    ids = (("user id (sub)", body.get("sub")), ("course id", context.get("id") if isinstance(context, dict) else ""),
+           ("link id", link.get("id") if isinstance(link, dict) else ""))
+    return next((name for name, value in ids if len(str(value or "")) > MAX_ID_LENGTH), "")
 
 
 def _launch_of(launch_id: str, platform: PlatformInfo, body: dict) -> Launch:
@@ -556,6 +567,8 @@ class Tool:
     def validate(self, params: t.Mapping[str, str], cookies: t.Mapping[str, str], *, secure: bool) -> Launch:
         """The launch the platform's form carries, checked whole; LaunchRefused says which check failed."""
         token = params.get("id_token") or ""
+        if len(params.get("state") or "") > MAX_STATE_LENGTH:  # not one Podium gave: kept nowhere
+            raise LaunchRefused(_launch_refusal("State not found"))
         self._fresh_keys_for(token)
         request = _Request(params, secure)
         conf = _Conf(self)
@@ -574,6 +587,10 @@ class Tool:
             raise PlatformUnreachable("Podium could not fetch your learning platform's keys to check this launch; "
                                       "try again in a minute.") from None
         body = launch.get_launch_data()
+        too_long = _too_long(body)
+        if too_long:
+            raise LaunchRefused(_launch_refusal(f"its {too_long} is longer than {MAX_ID_LENGTH} characters, which the "
+                                                "LTI specification does not allow"))
         if not body.get("sub"):
             raise LaunchRefused("This launch names nobody (an anonymous launch): Podium needs to know who you are. "
                                 "Ask your instructor to set the tool's privacy level to share your identity.")

@@ -368,3 +368,25 @@ def test_a_launch_form_taken_from_the_browser_that_started_it_signs_nobody_else_
     for started in (first, second):
         action, fields = platform.answer(started.headers["Location"])
         assert victim.post(action, data=fields, allow_redirects=False, timeout=10).status_code == 302
+
+
+def test_a_launch_whose_ids_are_longer_than_the_specification_allows_is_refused_with_a_message(site, platform, rt):
+    """LTI Core 1.3 caps the user's, the context's and the resource link's ids at 255 characters; Podium keeps
+    them in columns of that size. A longer user or link id was kept cut, so the next launch did not find it and
+    stored it again: an HTTP 500 for that person or link from then on."""
+    link_course(site, platform)
+    claim = "https://purl.imsglobal.org/spec/lti/claim/"
+    for spoilt in ({"sub": "s" * 256}, {claim + "context": {"id": "c" * 256, "title": "Long"}},
+                   {claim + "resource_link": {"id": "r" * 256}}):
+        browser, refused = launch(platform, "s-1", claims=spoilt)
+        assert refused.status_code == 400 and "longer than 255 characters" in refused.text, spoilt
+        assert browser.get(site + "/profile", allow_redirects=False, timeout=10).status_code != 200
+    # A state of any length, in one's own browser with the cookie to match: refused before it is kept anywhere.
+    browser = requests.Session()
+    started = browser.get(platform.login_initiation_url(LMS_COURSE, "s-1", link_id="rl-home"),
+                          allow_redirects=False, timeout=10)
+    action, fields = platform.answer(started.headers["Location"])
+    fields["state"] = "state-" + "x" * 300
+    browser.cookies.set("lti1p3-" + fields["state"], fields["state"], domain="127.0.0.1", path="/lti/")
+    refused = browser.post(action, data=fields, allow_redirects=False, timeout=10)
+    assert refused.status_code == 400 and "not the one that started it" in refused.text

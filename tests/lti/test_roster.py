@@ -409,7 +409,7 @@ def test_a_roster_changes_only_its_own_course(linked, rt):
         assert authority.role_of(out, c2) == Role.student
 
 
-def test_a_sync_makes_no_account_for_an_address_the_platform_is_not_trusted_for(linked, rt):
+def test_a_sync_makes_no_account_for_an_address_the_platform_is_not_trusted_for_nor_an_overlong_id(linked, rt):
     """With account creation on, a member at another domain than the platform's (any LMS administrator can type any
     address) is not given a Podium account under that address: its owner would later get an account linked to the
     LMS person who typed it."""
@@ -424,5 +424,9 @@ def test_a_sync_makes_no_account_for_an_address_the_platform_is_not_trusted_for(
     [(who, why)] = [(line.who, line.what) for line in report.unmatched]
     assert who == "far@other.test" and "no Podium account" in why and "not for this address" in why
     assert "--email-domain" in why
+    # (and a member named by an id longer than LTI allows is not matched either, whatever their address)
+    linked.platform.add_member("lms-c1", "u" * 256, email=CAM, roles=[LEARNER])
+    unmatched = {line.who: line.what for line in linked.sync().unmatched}
+    assert "longer than 255 characters" in unmatched[CAM]
     with rt.db.session() as session:
         assert session.scalar(select(User).where(User.email == "far@other.test")) is None
