@@ -652,6 +652,11 @@ class Tool:
         if not launch.is_deep_linking or not launch.deep_link_return_url:
             raise LaunchRefused("This launch did not ask for content to add; open Podium from the learning "
                                 "platform's \"add content\" page.")
+        back = urlsplit(str(launch.deep_link_return_url))
+        if back.scheme not in ("http", "https") or not back.netloc:
+            # The page posts the answer there: a javascript: address would run in Podium's pages.
+            raise LaunchRefused("The learning platform asked for the chosen content to go back to an address that is "
+                                "not a web address; tell the platform's administrator.")
         body = self.store.get(launch.launch_id) or {}
         settings = body.get(DEEP_LINKING_CLAIM) or {}
         deep = DeepLink(self.registration(launch.platform), launch.deployment_id, settings)

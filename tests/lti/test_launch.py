@@ -390,3 +390,40 @@ def test_a_launch_whose_ids_are_longer_than_the_specification_allows_is_refused_
     browser.cookies.set("lti1p3-" + fields["state"], fields["state"], domain="127.0.0.1", path="/lti/")
     refused = browser.post(action, data=fields, allow_redirects=False, timeout=10)
     assert refused.status_code == 400 and "not the one that started it" in refused.text
+
+
+@pytest.mark.only_on("sqlite", why="who may link an LMS course; no query differs by database")
+def test_nobody_links_an_lms_course_to_a_podium_course_they_do_not_teach(site, platform, rt):
+    """The LMS instructor (instructor of c1 only) cannot link the LMS course to c2; the LMS course's TA (staff of
+    c1 in Podium) cannot link it at all, nor raise themselves through it."""
+    instructor, answer = launch(platform, "i-1")
+    page = instructor.get(site + "/lti/link", timeout=10)
+    assert ">c2<" not in page.text and 'value="c2"' not in page.text
+    refused = instructor.post(site + "/lti/link", data={"csrf_token": TOKEN.search(page.text).group(1),
+                                                        "course": "c2"}, allow_redirects=False, timeout=10)
+    assert refused.status_code == 403 and "only to a Podium course you are an instructor of" in refused.text
+
+    ta, answer = launch(platform, "t-1")
+    assert answer.status_code == 403 and "not linked to a Podium course yet" in answer.text
+    with rt.db.session() as session:
+        assert session.scalar(select(LtiContext)) is None
+    link_course(site, platform)
+    ta, answer = launch(platform, "t-1")
+    assert answer.headers["Location"] == "/courses/c1" and role(rt, "ta@c1.test") == Role.staff
+    page = ta.get(site + "/lti/link", timeout=10)
+    assert page.status_code == 403 and "Only an instructor of the LMS course" in page.text
+
+
+@pytest.mark.only_on("sqlite", why="the deep linking answer's address; no query differs by database")
+def test_a_deep_linking_answer_goes_only_to_a_web_address(site, platform, rt):
+    """The address the answer's form posts to comes from the platform's token; one that is not http(s) (a
+    javascript: address) would run in Podium's pages if the page's policy ever let it."""
+    link_course(site, platform)
+    settings = {"deep_link_return_url": "javascript:fetch('/profile')", "accept_types": ["ltiResourceLink"],
+                "accept_presentation_document_targets": ["window"]}
+    staff, answer = launch(platform, "i-1", deep_link=True,
+                           claims={"https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings": settings})
+    page = staff.get(site + "/lti/deep-link", timeout=10)
+    back = staff.post(site + "/lti/deep-link", data={"csrf_token": TOKEN.search(page.text).group(1),
+                                                     "competition": "c1-hw1"}, timeout=10)
+    assert back.status_code == 400 and "javascript:" not in back.text and 'name="JWT"' not in back.text
