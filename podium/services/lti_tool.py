@@ -254,26 +254,45 @@ def _too_long(body: dict) -> str:
 
 
 def _launch_of(launch_id: str, platform: PlatformInfo, body: dict) -> Launch:
-    context = body.get(CLAIM + "context") or {}
-    link = body.get(CLAIM + "resource_link") or {}
-    presentation = body.get(CLAIM + "launch_presentation") or {}
-    nrps = body.get(NRPS_CLAIM) or {}
-    ags = body.get(AGS_CLAIM) or {}
-    deep = body.get(DEEP_LINKING_CLAIM) or {}
+    """The launch a validated token's claims describe; TypeError when a claim is not of the shape LTI gives it (a
+    platform's administrator can sign anything)."""
+    context, link = _object(body, CLAIM + "context"), _object(body, CLAIM + "resource_link")
+    presentation, custom = _object(body, CLAIM + "launch_presentation"), _object(body, CLAIM + "custom")
+    nrps, ags, deep = _object(body, NRPS_CLAIM), _object(body, AGS_CLAIM), _object(body, DEEP_LINKING_CLAIM)
+    roles, scopes = body.get(CLAIM + "roles") or [], ags.get("scope") or []
+    if not isinstance(roles, list) or not isinstance(scopes, list):
+        raise TypeError("its roles or its gradebook's scopes are not a list")
     name = body.get("name") or " ".join(p for p in (body.get("given_name"), body.get("family_name")) if p)
     return Launch(
         launch_id=launch_id, platform=platform,
         deployment_id=str(body.get(CLAIM + "deployment_id", "")), message_type=str(body.get(CLAIM + "message_type")),
         subject=str(body.get("sub") or ""), email=str(body.get("email") or "").strip(), name=str(name or "").strip(),
-        roles=tuple(str(r) for r in body.get(CLAIM + "roles") or ()),
+        roles=tuple(str(r) for r in roles),
         context_id=str(context.get("id") or ""), context_title=str(context.get("title") or context.get("label") or ""),
         resource_link_id=str(link.get("id") or ""), resource_link_title=str(link.get("title") or ""),
-        custom=dict(body.get(CLAIM + "custom") or {}), target_link_uri=str(body.get(CLAIM + "target_link_uri") or ""),
+        custom=custom, target_link_uri=str(body.get(CLAIM + "target_link_uri") or ""),
         document_target=str(presentation.get("document_target") or "window"),
-        memberships_url=nrps.get("context_memberships_url"), lineitems_url=ags.get("lineitems"),
-        lineitem_url=ags.get("lineitem"), ags_scopes=tuple(ags.get("scope") or ()),
-        deep_link_return_url=deep.get("deep_link_return_url"),
+        memberships_url=_address(nrps.get("context_memberships_url")), lineitems_url=_address(ags.get("lineitems")),
+        lineitem_url=_address(ags.get("lineitem")), ags_scopes=tuple(str(scope) for scope in scopes),
+        deep_link_return_url=_address(deep.get("deep_link_return_url")),
     )
+
+
+def _object(body: dict, claim: str) -> dict:
+    value = body.get(claim)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise TypeError(f"its claim {claim.rsplit('/', 1)[-1]} is not an object")
+    return value
+
+
+def _address(value) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise TypeError("a service address in it is not text")
+    return value
 
 
 # --- pylti1p3's seams -----------------------------------------------------------------------------------------------
@@ -587,6 +606,10 @@ class Tool:
             raise PlatformUnreachable("Podium could not fetch your learning platform's keys to check this launch; "
                                       "try again in a minute.") from None
         body = launch.get_launch_data()
+        try:
+            checked = _launch_of(launch.get_launch_id(), conf.found, dict(body))
+        except TypeError as exc:
+            raise LaunchRefused(_launch_refusal(f"its token is malformed: {exc}")) from None
         too_long = _too_long(body)
         if too_long:
             raise LaunchRefused(_launch_refusal(f"its {too_long} is longer than {MAX_ID_LENGTH} characters, which the "
@@ -594,7 +617,7 @@ class Tool:
         if not body.get("sub"):
             raise LaunchRefused("This launch names nobody (an anonymous launch): Podium needs to know who you are. "
                                 "Ask your instructor to set the tool's privacy level to share your identity.")
-        return _launch_of(launch.get_launch_id(), conf.found, dict(body))
+        return checked
 
     def restored(self, launch_id: str) -> Launch:
         """A launch validated earlier, to continue it (choosing a course, answering a deep-linking request)."""

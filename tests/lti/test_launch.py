@@ -427,3 +427,18 @@ def test_a_deep_linking_answer_goes_only_to_a_web_address(site, platform, rt):
     back = staff.post(site + "/lti/deep-link", data={"csrf_token": TOKEN.search(page.text).group(1),
                                                      "competition": "c1-hw1"}, timeout=10)
     assert back.status_code == 400 and "javascript:" not in back.text and 'name="JWT"' not in back.text
+
+
+@pytest.mark.only_on("sqlite", why="claims of the wrong shape; no query differs by database")
+def test_a_launch_whose_claims_have_the_wrong_shape_is_refused_with_a_message(site, platform, rt):
+    """A platform's administrator can sign any claims: ones of another shape than LTI's are refused, not a 500."""
+    link_course(site, platform)
+    claim = "https://purl.imsglobal.org/spec/lti/claim/"
+    for spoilt in ({claim + "context": "lms-c1"}, {claim + "custom": ["competition", "c1-hw1"]},
+                   {claim + "resource_link": ["rl-home"]}, {claim + "launch_presentation": "iframe"},
+                   {"https://purl.imsglobal.org/spec/lti-ags/claim/endpoint": "everywhere"},
+                   {"https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice": ["x"]},
+                   {claim + "roles": "Instructor"}):
+        browser, refused = launch(platform, "s-1", claims=spoilt)
+        assert refused.status_code in (400, 403) and "Podium" in refused.text, (spoilt, refused.status_code)
+        assert browser.get(site + "/profile", allow_redirects=False, timeout=10).status_code != 200, spoilt
