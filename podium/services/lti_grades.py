@@ -21,7 +21,8 @@ How a grade travels:
   each outcome: sent; tried again after a wait that doubles from a minute to an hour while the platform does not
   answer; failed at once when the platform refuses it for good (with the platform's words), or after its last
   attempt. A grade whose competition no longer leaves Podium when its turn comes (an extension granted after it was
-  queued opened the competition again) is not sent: it waits, saying why, until the competition closes. One audit event per pass and linked course lists what was sent and what failed.
+  queued opened the competition again) is not sent: it waits, saying why, until the competition closes. One audit
+  event per pass and linked course lists what was sent and what failed.
 - `push` is `podium grades push COURSE` and the staff page's "Send now": queue (failed grades again too), send now.
 """
 from __future__ import annotations

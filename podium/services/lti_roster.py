@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from podium.config import Settings
 from podium.db import Database
 from podium.domain import Role, utcnow
-from podium.errors import NotFound, PodiumError
+from podium.errors import NotFound, PodiumError, escape_controls
 from podium.models import Course, Enrolment, LtiContext, LtiIdentity, LtiPlatform, User
 from podium.services import audit, invitations, lti, users
 from podium.services.lti_tool import MAX_ID_LENGTH, Member, PlatformInfo, Tool
@@ -289,7 +289,7 @@ def _account(db: Database, platform_id: int, member: Member, create: bool,
     if how == "new account":
         report.accounts_made.append(Line(found[1], ""))
     elif how is not None:
-        report.linked.append(Line(found[1], f"{member.name or member.subject} in the LMS"))
+        report.linked.append(Line(found[1], f"{member.name or escape_controls(member.subject)} in the LMS"))
     return found
 
 
@@ -326,7 +326,7 @@ def _why_unmatched(session: Session, platform: LtiPlatform, member: Member, crea
 
 
 def _named(member: Member) -> str:
-    return member.email or member.name or f"LMS user {member.subject}"
+    return member.email or member.name or f"LMS user {escape_controls(member.subject)}"
 
 
 def _change(db: Database, course_id: int, user_id: int, email: str, role: Role | None, report: SyncReport, *,

@@ -49,7 +49,7 @@ from pylti1p3.tool_config.abstract import ToolConfAbstract
 from pylti1p3.assignments_grades import AssignmentsGradesService
 
 from podium.domain import Role
-from podium.errors import PodiumError
+from podium.errors import PodiumError, escape_controls
 
 NETWORK_TIMEOUT_SECONDS = 10
 # A platform's answer is read whole, so it is read only up to this size and for this long, however slowly it
@@ -266,9 +266,11 @@ def _launch_of(launch_id: str, platform: PlatformInfo, body: dict) -> Launch:
     return Launch(
         launch_id=launch_id, platform=platform,
         deployment_id=str(body.get(CLAIM + "deployment_id", "")), message_type=str(body.get(CLAIM + "message_type")),
-        subject=str(body.get("sub") or ""), email=str(body.get("email") or "").strip(), name=str(name or "").strip(),
+        subject=str(body.get("sub") or ""), email=escape_controls(str(body.get("email") or "").strip()),
+        name=escape_controls(str(name or "").strip()),
         roles=tuple(str(r) for r in roles),
-        context_id=str(context.get("id") or ""), context_title=str(context.get("title") or context.get("label") or ""),
+        context_id=str(context.get("id") or ""),
+        context_title=escape_controls(str(context.get("title") or context.get("label") or "")),
         resource_link_id=str(link.get("id") or ""), resource_link_title=str(link.get("title") or ""),
         custom=custom, target_link_uri=str(body.get(CLAIM + "target_link_uri") or ""),
         document_target=str(presentation.get("document_target") or "window"),
@@ -544,7 +546,7 @@ class Tool:
         self.clock = clock
         self._lock = threading.Lock()
         self._key_sets: dict[str, tuple[float, dict]] = {}  # by URL: when fetched, and the key set
-        self._tried: dict[str, tuple[float, str]] = {}  # by URL: when last fetched, and why that failed ("": it did not)
+        self._tried: dict[str, tuple[float, str]] = {}  # by URL: when last fetched, and why it failed ("": it did not)
         self._fetching: dict[str, threading.Lock] = {}  # by URL: held by the one request fetching it
 
     def registration(self, platform: PlatformInfo) -> Registration:
@@ -832,8 +834,11 @@ class PlatformClient:
 
 
 def _member(data: dict) -> Member:
+    # Names and addresses are the LMS's (typed by anyone it lets): printed to terminals and kept, so without
+    # control characters. The subject is an id, compared exactly, and written out only where it is printed.
     name = data.get("name") or " ".join(p for p in (data.get("given_name"), data.get("family_name")) if p)
-    return Member(subject=str(data["user_id"]), email=str(data.get("email") or "").strip(), name=str(name or ""),
+    return Member(subject=str(data["user_id"]), email=escape_controls(str(data.get("email") or "").strip()),
+                  name=escape_controls(str(name or "")),
                   roles=tuple(str(r) for r in data.get("roles") or ()),
                   active=str(data.get("status") or "Active") == "Active")
 
@@ -854,8 +859,8 @@ def _said(response: requests.Response | None) -> str:
         data = response.json()
     except ValueError:
         text = response.text.strip()
-        return f": {text[:200]}" if text else ""
+        return f": {escape_controls(text[:200])}" if text else ""
     if isinstance(data, dict):
         message = data.get("error_description") or data.get("message") or data.get("error") or json.dumps(data)
-        return f": {str(message)[:200]}"
+        return f": {escape_controls(str(message)[:200])}"  # the platform's words, printed to terminals too
     return ""

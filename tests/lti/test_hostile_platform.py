@@ -252,3 +252,16 @@ def test_a_well_formed_roster_is_read_as_before(hostile, tool):
     hostile.answers["/nrps"] = json_answer({"members": [{"user_id": "u1", "roles": ["Learner"]}]})
     [member] = tool.client(hostile.info()).members(hostile.url + "/nrps")
     assert (member.subject, member.roles, member.active) == ("u1", ("Learner",), True)
+
+
+def test_a_platform_s_error_text_reaches_messages_without_terminal_escape_sequences(hostile, tool):
+    """Its words are printed by `podium lti sync` and `podium grades push` to an operator's terminal."""
+    hostile.answers["/nrps"] = lambda request: Response("no\x1b]0;owned\x07 such\x1b[2J course", status=404)
+    with pytest.raises(ServiceRefused) as refused:
+        tool.client(hostile.info()).members(hostile.url + "/nrps")
+    assert "such" in refused.value.message and "\x1b" not in refused.value.message
+    hostile.answers["/nrps"] = lambda request: Response(json.dumps({"error_description": "gone\x1b[31m"}),
+                                                        status=410, mimetype="application/json")
+    with pytest.raises(ServiceRefused) as refused:
+        tool.client(hostile.info()).members(hostile.url + "/nrps")
+    assert "gone" in refused.value.message and "\x1b" not in refused.value.message

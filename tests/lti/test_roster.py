@@ -430,3 +430,15 @@ def test_a_sync_makes_no_account_for_an_address_the_platform_is_not_trusted_for_
     assert "longer than 255 characters" in unmatched[CAM]
     with rt.db.session() as session:
         assert session.scalar(select(User).where(User.email == "far@other.test")) is None
+
+
+def test_what_the_lms_says_of_people_reaches_the_report_without_terminal_escape_sequences(linked, rt):
+    """`podium lti sync` prints the report to an operator's terminal: names and addresses the LMS gives (any LMS
+    administrator types them) must not carry escape sequences there."""
+    linked.platform.add_member("lms-c1", "u-esc", email="esc\x1b]0;owned\x07@uni.test", name="Ev\x1b[2Jil",
+                               roles=[LEARNER])
+    linked.platform.add_member("lms-c1", "u-ben", email=BEN, name="Ben\x1b[31m Red", roles=[LEARNER])
+    report = linked.sync()
+    lines = "\n".join(lti_roster.report_lines(report))
+    assert BEN in lines and "esc" in lines and "\x1b" not in lines and "\x07" not in lines
+    assert "\x1b" not in json.dumps(report.as_details(), ensure_ascii=False)
