@@ -415,14 +415,28 @@ class AnswerTooSlow(requests.Timeout):
     """A platform's answer still coming after RESPONSE_SECONDS: not waited for further."""
 
 
+class NotHttps(requests.RequestException):
+    """A request of a platform registered at https addresses to a plain http one: not sent."""
+
+
 class _TimedSession(requests.Session):
     """Every request to a platform gives up after NETWORK_TIMEOUT_SECONDS without a word (pylti1p3 passes no
-    timeout), and every answer (redirects' included) is read only up to MAX_RESPONSE_BYTES and RESPONSE_SECONDS."""
+    timeout), and every answer (redirects' included) is read only up to MAX_RESPONSE_BYTES and RESPONSE_SECONDS.
+    `https_only`: no request (nor redirect) goes to a plain http address."""
 
-    def __init__(self):
+    def __init__(self, *, https_only: bool = False):
         super().__init__()
         self.max_redirects = 5
+        self.https_only = https_only
         self.hooks["response"].append(_read_bounded)
+
+    def send(self, request, **kwargs):
+        # The roster's and gradebook's addresses (and their next pages, a column's address, redirects) are the
+        # platform's to say: one registered at https addresses does not send Podium, with its access token, to
+        # plain http ones, where the services of Podium's own network listen (a cloud's metadata address).
+        if self.https_only and urlsplit(request.url).scheme != "https":
+            raise NotHttps(f"{request.url} is not an https address, and the platform is registered at https ones")
+        return super().send(request, **kwargs)
 
     def request(self, *args, **kwargs):
         kwargs.setdefault("timeout", NETWORK_TIMEOUT_SECONDS)
@@ -462,7 +476,8 @@ class _Connector(ServiceConnector):
     loaded once."""
 
     def __init__(self, registration: Registration, key: ToolKey, clock: t.Callable[[], float]):
-        super().__init__(registration, _TimedSession())
+        super().__init__(registration, _TimedSession(
+            https_only=urlsplit(registration.get_auth_token_url() or "").scheme == "https"))
         self._key, self._clock = key, clock
         self._tokens: dict[str, tuple[str, float]] = {}
 
@@ -823,6 +838,8 @@ class PlatformClient:
             raise _service_error(exc, what, self.platform.name) from None
         except AnswerTooLarge as exc:
             raise ServiceRefused(f"{self.platform.name} answered about {what}, but {exc}.") from None
+        except NotHttps as exc:
+            raise ServiceRefused(f"{self.platform.name} sent Podium elsewhere about {what}: {exc}.") from None
         except AnswerTooSlow as exc:
             raise PlatformUnreachable(f"{self.platform.name} answered about {what}, but {exc}.") from None
         except requests.RequestException as exc:

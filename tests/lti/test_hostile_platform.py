@@ -7,6 +7,7 @@ in-memory launch store (no database).
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import threading
@@ -265,3 +266,20 @@ def test_a_platform_s_error_text_reaches_messages_without_terminal_escape_sequen
     with pytest.raises(ServiceRefused) as refused:
         tool.client(hostile.info()).members(hostile.url + "/nrps")
     assert "gone" in refused.value.message and "\x1b" not in refused.value.message
+
+
+def test_a_platform_registered_at_https_addresses_is_never_reached_at_a_plain_http_one(hostile, tool, monkeypatch):
+    """The roster's and gradebook's addresses come from the platform's launches and answers, which any of its
+    administrators can sign or serve: a platform registered at https addresses must not send Podium's requests
+    (with their access token) to a plain http address, where services of Podium's own network listen (a cloud's
+    metadata address, a local admin port)."""
+    monkeypatch.setattr(lti_tool._Connector, "_get_cached_access_token", lambda self, scope_key: "a token")
+    secure = dataclasses.replace(hostile.info(), auth_token_url="https://lms.example.edu/token")
+    hostile.answers["/nrps"] = json_answer({"members": [{"user_id": "u1", "roles": ["Learner"]}]})
+    hostile.answers["/lineitems"] = json_answer([{"id": hostile.url + "/lineitems/1", "tag": "c1-hw1"}])
+    with pytest.raises(ServiceRefused, match="not an https address"):
+        tool.client(secure).members(hostile.url + "/nrps")
+    with pytest.raises(ServiceRefused, match="not an https address"):
+        tool.client(secure).line_item(hostile.url + "/lineitems", SCOPES, tag="c1-hw1", label="HW1",
+                                      resource_id="c1-hw1", maximum=100)
+    assert hostile.served == []
