@@ -24,6 +24,7 @@ import os
 import threading
 import time
 import typing as t
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -393,6 +394,13 @@ class _Launch(MessageLaunch):
         return _client_id(self._get_jwt_body())
 
 
+def _is_uuid(text: str) -> bool:
+    try:
+        return str(uuid.UUID(text)) == text
+    except ValueError:
+        return False
+
+
 def _client_id(body: dict) -> str:
     """The client id a token is for, or "" (no registration has it) when its audience does not name one party
     (LTI Security Framework 5.1.3): a token for several audiences is Podium's only when its authorized party (azp)
@@ -584,7 +592,9 @@ class Tool:
         endpoint with a fresh state (also set as a cookie) and nonce (kept in the store under the browser's session
         id, `cookies`' or a new one, set as a cookie for as long as the state's)."""
         request = _Request(params, secure)
-        jar = _Cookies(cookies or {})
+        # A session id this browser brings is kept only when it is one Podium could have given (a UUID).
+        jar = _Cookies({name: value for name, value in (cookies or {}).items()
+                        if name != _Cookies.prefix + SESSION_COOKIE or _is_uuid(value)})
         storage = _Storage(self.store)
         session = SessionService(request)
         session.set_data_storage(storage)

@@ -368,6 +368,11 @@ def test_a_launch_form_taken_from_the_browser_that_started_it_signs_nobody_else_
     for started in (first, second):
         action, fields = platform.answer(started.headers["Location"])
         assert victim.post(action, data=fields, allow_redirects=False, timeout=10).status_code == 302
+    # A session id Podium could not have given (one's own browser can send any) is replaced, not kept.
+    victim.cookies.set("lti1p3-session-id", "x" * 300, domain="127.0.0.1", path="/lti/")
+    started = victim.get(platform.login_initiation_url(LMS_COURSE, "s-1", link_id="rl-home"),
+                         allow_redirects=False, timeout=10)
+    assert started.status_code == 302 and len(victim.cookies.get("lti1p3-session-id", path="/lti/")) == 36
 
 
 def test_a_launch_whose_ids_are_longer_than_the_specification_allows_is_refused_with_a_message(site, platform, rt):
