@@ -1231,7 +1231,8 @@ def _last_sync(context, timezone: str) -> str:
 @click.pass_context
 def lti_create_accounts(ctx, course_slug: str, setting: str, context_id: int | None) -> None:
     """Whether a person the LMS course sends and Podium has no account for gets one (at a launch or a roster
-    sync), or is turned away (off, the default: staff enrol people, the LMS links them). Audited."""
+    sync) when its address is at a domain the platform is trusted for, or is turned away (off, the default: staff
+    enrol people, the LMS links them). Audited."""
     from podium.services import courses, lti as service
 
     with runtime(ctx).db.session() as session:

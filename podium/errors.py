@@ -61,11 +61,12 @@ class ConfigError(PodiumError):
         self.file, self.key = str(file), key
         # One printable line whatever the message quotes (a metric.py's exception text, a file name typed with a
         # control character): the CLI prints it as one line, and an escape sequence must not reach the terminal.
-        message = _escape_controls(" ".join(part.strip() for part in message.splitlines() if part.strip()))
+        message = escape_controls(" ".join(part.strip() for part in message.splitlines() if part.strip()))
         super().__init__(f"{self.file}: {key}: {message}" if key else f"{self.file}: {message}")
 
 
-def _escape_controls(text: str) -> str:
+def escape_controls(text: str) -> str:
+    """Control characters written out (an escape as \\x1b): text from outside that is printed to a terminal."""
     return "".join(repr(ch)[1:-1] if unicodedata.category(ch) == "Cc" else ch for ch in text)
 
 

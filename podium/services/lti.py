@@ -6,7 +6,8 @@ grades. The protocol itself is podium.services.lti_tool; this module is what Pod
 - A launch signs a person in. People are matched by the platform's own id of them (issuer, `sub`); by email only
   the first time, and only when the platform is trusted for the address's domain (`--email-domain`): any LMS
   administrator can type any address into an LMS account. A person Podium does not know gets an account only when
-  the linked course allows it (off by default).
+  the linked course allows it (off by default), and only under an address of a domain the platform is trusted for:
+  an account made under any other address would wait for its owner, linked to whoever typed it into the LMS.
 - The LMS course (the launch's context) is linked to a Podium course by its instructor at the first launch, and
   remembered. For a linked course the LMS is the authority on roles: a launch sets the person's role from their LMS
   roles, audited, except that the course's last instructor is never removed or demoted, and a change that would
@@ -45,7 +46,7 @@ from podium.models import (
     User,
 )
 from podium.services import audit, authority, invitations, users
-from podium.services.lti_tool import DeepLinkItem, Launch, PlatformInfo, Tool, ToolKey
+from podium.services.lti_tool import MAX_ID_LENGTH, DeepLinkItem, Launch, PlatformInfo, Tool, ToolKey
 
 LAUNCH_PATH, LOGIN_PATH, KEYS_PATH = "/lti/launch", "/lti/login", "/lti/jwks.json"
 COMPETITION_PARAM = "competition"  # the custom parameter of a deep-linked item: the competition's public id
@@ -382,8 +383,12 @@ def _linked_competition(session: Session, context: LtiContext, launch: Launch) -
 def person(session: Session, platform: LtiPlatform, subject: str, email: str, name: str, *, how: str,
            create: bool) -> User:
     """The account of the platform's person `subject`: linked before; else the account of their email when the
-    platform is trusted for its domain (linked now); else a new account when `create`. Links and new accounts are
-    audited."""
+    platform is trusted for its domain (linked now); else a new account when `create` and the platform is trusted
+    for the address's domain. Links and new accounts are audited."""
+    if len(subject) > MAX_ID_LENGTH:
+        # kept cut, it would never be found again: linked anew at each launch or sync, then refused by the database
+        raise Refused(f"{platform.name} names this person by an id longer than {MAX_ID_LENGTH} characters, which "
+                      "the LTI specification does not allow; Podium cannot keep it.")
     identity = session.scalar(select(LtiIdentity).where(LtiIdentity.platform_id == platform.id,
                                                         LtiIdentity.subject == subject))
     if identity is not None:
@@ -430,6 +435,14 @@ def _creatable_email(session: Session, platform: LtiPlatform, email: str) -> str
         raise Forbidden(f"Podium has an account for {key} already, and {platform.name} is not trusted to sign in "
                         "the accounts of that domain. Sign in to Podium with that account (or ask your course "
                         "staff), or ask the Podium operator to trust the platform for the domain.")
+    if not platform.email_domains or not invitations.domain_allows(platform.email_domains, key):
+        # An account made under an address the platform cannot vouch for stays linked to whoever typed it into
+        # their LMS account, and is the account its real owner gets when staff enrol them or a trusted platform
+        # links them later.
+        raise Forbidden(f"Podium has no account for {key}, and {platform.name} is not trusted for that address's "
+                        "domain, so Podium does not make one for it. Ask your course staff to enrol you in Podium, "
+                        "then open it again from the LMS; or ask the Podium operator to trust the platform for the "
+                        "domain.")
     return key
 
 

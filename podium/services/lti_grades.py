@@ -20,7 +20,9 @@ How a grade travels:
   grade twice, and a crashed sender's claim lapses), talks to the platforms with no transaction open, and records
   each outcome: sent; tried again after a wait that doubles from a minute to an hour while the platform does not
   answer; failed at once when the platform refuses it for good (with the platform's words), or after its last
-  attempt. One audit event per pass and linked course lists what was sent and what failed.
+  attempt. A grade whose competition no longer leaves Podium when its turn comes (an extension granted after it was
+  queued opened the competition again) is not sent: it waits, saying why, until the competition closes. One audit
+  event per pass and linked course lists what was sent and what failed.
 - `push` is `podium grades push COURSE` and the staff page's "Send now": queue (failed grades again too), send now.
 """
 from __future__ import annotations
@@ -53,7 +55,7 @@ from podium.models import (
 from podium.services import audit, courses, export, leases, lti
 from podium.services.lti_tool import PlatformInfo, PlatformUnreachable, ServiceRefused, Tool, SCORE_SCOPE
 from podium.services.outbox import wait_after
-from podium.services.rule_values import in_course_order
+from podium.services.rule_values import in_course_order, last_late
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +66,12 @@ COMMENT = "Final grade in Podium"
 SCHEDULER = "scheduler"
 # Grades claimed per transaction. A claim must outlast the sending of its batch, or a second sender could take the
 # grades over while the first still sends them: each grade is one request and each competition one or two (find or
-# make its column), each request giving up after lti_tool.NETWORK_TIMEOUT_SECONDS (10 s), so a batch of 20 takes
-# at most about 60 requests, 10 minutes, against a claim of 15.
+# make its column), each request giving up after lti_tool.NETWORK_TIMEOUT_SECONDS (10 s) without a word and
+# reading its answer for lti_tool.RESPONSE_SECONDS (10 s) at most, so a batch of 20 takes about 60 requests, 10
+# minutes at worst, against a claim of 15 (a gradebook whose columns come in many pages takes longer).
 BATCH = 20
 CLAIM = timedelta(minutes=15)
+HELD_LOOK = timedelta(hours=1)  # a grade held back at sending looks again at its competition's close, or this soon
 # Why a grade waits (LtiGrade.reason): what made it differ from what the gradebook was sent.
 RELEASED, CHANGED, NEW_IN_LMS, PUSHED, RESENT = "released", "changed", "new student", "push", "resend"
 
@@ -353,10 +357,16 @@ def _claim(session: Session, worker: str, now: datetime, contexts: list[int] | N
     """Claim up to BATCH due grades for `worker`, each by a conditional update, so that two senders never send one
     grade twice."""
     free = or_(LtiGrade.claimed_until.is_(None), LtiGrade.claimed_until < now)
-    query = select(LtiGrade.id).where(LtiGrade.state == PENDING, LtiGrade.next_attempt_at <= now, free)
+    query = select(LtiGrade.id, LtiGrade.competition_id).where(LtiGrade.state == PENDING,
+                                                               LtiGrade.next_attempt_at <= now, free)
     if contexts is not None:
         query = query.where(LtiGrade.context_id.in_(contexts))
-    due = session.scalars(query.order_by(LtiGrade.next_attempt_at, LtiGrade.id).limit(BATCH)).all()
+    while True:
+        rows = session.execute(query.order_by(LtiGrade.next_attempt_at, LtiGrade.id).limit(BATCH)).all()
+        held = _hold_back(session, rows, now, free)
+        due = [grade_id for grade_id, competition_id in rows if competition_id not in held]
+        if due or not held:
+            break  # (the grades held back are due later: the next look finds others, or none)
     claimed = [grade_id for grade_id in due if session.execute(
         update(LtiGrade).where(LtiGrade.id == grade_id, LtiGrade.state == PENDING, free)
         .values(claimed_by=worker, claimed_until=now + CLAIM)).rowcount]
@@ -382,6 +392,24 @@ def _claim(session: Session, worker: str, now: datetime, contexts: list[int] | N
                      title=comp.title, email=user.email, subject=subjects.get((context.platform_id, user.id)),
                      score=grade.score)
             for grade, context, comp, user in rows]
+
+
+def _hold_back(session: Session, rows, now: datetime, free) -> set[int]:
+    """The competitions of these waiting grades that no longer leave Podium (an extension opened one again after
+    its grades were queued): their grades wait, saying why, until it closes (looked at again within the hour).
+    POLICY.md section 11 holds when a grade is sent, not only when it was queued."""
+    held = set()
+    for competition_id in sorted({competition_id for _, competition_id in rows}):
+        comp = session.get(Competition, competition_id)
+        if export.leaves_podium(session, comp, now):
+            continue
+        held.add(competition_id)
+        until = min(last_late(session, comp), now + HELD_LOOK) + timedelta(seconds=1)
+        session.execute(update(LtiGrade).where(LtiGrade.id.in_([g for g, c in rows if c == competition_id]),
+                                               LtiGrade.state == PENDING, free)
+                        .values(next_attempt_at=max(until, now + timedelta(seconds=1)),
+                                last_error=f"held in Podium: {export.held_reason(session, comp, now)}"))
+    return held
 
 
 def _send(tool: Tool, batch: list[Outgoing], now: datetime

@@ -34,10 +34,10 @@ from sqlalchemy.orm import Session
 from podium.config import Settings
 from podium.db import Database
 from podium.domain import Role, utcnow
-from podium.errors import NotFound, PodiumError
+from podium.errors import NotFound, PodiumError, escape_controls
 from podium.models import Course, Enrolment, LtiContext, LtiIdentity, LtiPlatform, User
 from podium.services import audit, invitations, lti, users
-from podium.services.lti_tool import Member, PlatformInfo, Tool
+from podium.services.lti_tool import MAX_ID_LENGTH, Member, PlatformInfo, Tool
 
 log = logging.getLogger(__name__)
 
@@ -289,7 +289,7 @@ def _account(db: Database, platform_id: int, member: Member, create: bool,
     if how == "new account":
         report.accounts_made.append(Line(found[1], ""))
     elif how is not None:
-        report.linked.append(Line(found[1], f"{member.name or member.subject} in the LMS"))
+        report.linked.append(Line(found[1], f"{member.name or escape_controls(member.subject)} in the LMS"))
     return found
 
 
@@ -298,6 +298,8 @@ def _why_unmatched(session: Session, platform: LtiPlatform, member: Member, crea
     """Why a member has no Podium account to enrol, in the words of staff, with what would change it."""
     if isinstance(exc, IntegrityError):
         return "linked by a launch at the same moment; the next sync enrols them"
+    if len(member.subject) > MAX_ID_LENGTH:
+        return f"the LMS names them by an id longer than {MAX_ID_LENGTH} characters, which LTI does not allow"
     try:
         email = users.normalise_email(member.email) if member.email else ""
     except PodiumError:
@@ -315,11 +317,16 @@ def _why_unmatched(session: Session, platform: LtiPlatform, member: Member, crea
                 f"{course} on`{enrol})")
     if not email:
         return "the LMS shares no email address (Canvas: privacy level \"public\"), which a new account needs"
+    if not trusted:
+        domains = invitations.describe_domains(platform.email_domains) if platform.email_domains else "no domain"
+        return (f"no Podium account, and {platform.name} is trusted for {domains}, not for this address, so no "
+                "account is made under it (the operator may trust the platform for the domain: `podium lti "
+                "add-platform ... --email-domain DOMAIN`)")
     return getattr(exc, "message", str(exc))
 
 
 def _named(member: Member) -> str:
-    return member.email or member.name or f"LMS user {member.subject}"
+    return member.email or member.name or f"LMS user {escape_controls(member.subject)}"
 
 
 def _change(db: Database, course_id: int, user_id: int, email: str, role: Role | None, report: SyncReport, *,

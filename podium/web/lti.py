@@ -9,8 +9,8 @@
 - /lti/jwks.json: Podium's public key, which the platform checks Podium's signed requests with.
 
 The two platform-posted routes skip the site's CSRF check (podium.web.auth.SIGNED_MESSAGE_ENDPOINTS): they are
-posted by the platform's page, from another site, and carry their own proof (the signed token, the state cookie
-this browser got when the launch began).
+posted by the platform's page, from another site, and carry their own proof (the signed token, the state and the
+browser session cookies this browser got when the launch began: the token's nonce is good in that browser only).
 
 Framing: Podium opens in a window of its own. When the platform is registered with `--allow-framing` (HTTPS only)
 and the launch asks for a frame, the session is marked with the platform page's origin: its pages then allow that
@@ -49,7 +49,7 @@ def login():
     params = request.values.to_dict()
     end_request_transaction()
     try:
-        answer = _tool().login_redirect(params, _launch_url(), secure=request.is_secure)
+        answer = _tool().login_redirect(params, _launch_url(), secure=request.is_secure, cookies=request.cookies)
     except PodiumError as exc:
         return _refusal(exc)
     response = redirect(answer.url)

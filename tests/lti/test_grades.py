@@ -23,7 +23,7 @@ from werkzeug.serving import make_server
 from podium.config import JobSettings, load_settings
 from podium.jobs import BackgroundJobs
 from podium.models import AuditEvent, Competition, LtiContext, LtiGrade, LtiIdentity, LtiLineItem
-from podium.services import competition_settings, export, lti, lti_grades, users
+from podium.services import competition_settings, export, extensions, lti, lti_grades, users
 from podium.services.courses import get_course
 from podium.services.lti_tool import LINEITEM_READ_SCOPE, LINEITEM_SCOPE, SCORE_SCOPE
 from tests.canvas_world import ANA, BO, OTHER_TA, PROF, TA, CanvasWorld, build_canvas_world
@@ -267,6 +267,34 @@ def test_a_platform_that_does_not_answer_gets_the_grades_again_later_with_a_doub
     events = audit_events(rt, "lti.grades_sent")  # each pass audited, with what failed and why
     assert [sorted(e.details) for e in events] == [["retrying"], ["retrying"], ["sent"]]
     assert "did not answer" in events[0].details["retrying"][0]["error"]
+
+
+def test_a_grade_waiting_to_be_sent_stays_in_podium_once_its_competition_no_longer_leaves_it(rt, linked):
+    """A grade queued when its competition left Podium, waiting out the platform's silence, is not sent after an
+    extension has opened the competition again for a student (POLICY.md section 11): it waits, saying why, until
+    the competition is closed for every student again."""
+    platform, now = linked.platform, linked.now
+    good = platform.url(f"/ags/{CONTEXT}/lineitems")
+    set_lineitems_url(rt, linked, f"http://127.0.0.1:{free_port()}/ags/{CONTEXT}/lineitems")  # nobody listens
+    assert len(scheduled_pass(rt, linked, now).retrying) == 2
+    with rt.db.session() as session:  # done closed 15 days ago; bo may now submit for 5 days more
+        extensions.grant(session, session.get(Competition, linked.world.ids["done"]), users.get_user(session, BO),
+                         days=20, reason="illness", actor=PROF, regrade=True)
+    set_lineitems_url(rt, linked, good)  # the platform answers again
+
+    held = scheduled_pass(rt, linked, now + timedelta(minutes=1))
+
+    assert not held.anything and column(platform, "done") is None
+    rows = grade_rows(rt, linked)
+    assert {r.state for r in rows.values()} == {"pending"}
+    assert "not closed for every student" in rows[(ANA, "done")].last_error
+    assert not lti_grades.push(rt.db, linked.tool, "cx", actor=PROF, now=now + timedelta(minutes=2)).sent
+
+    # Closed again for everyone (bo's extension over): the grades go.
+    reopened = now + timedelta(days=5, minutes=1)
+    after = scheduled_pass(rt, linked, reopened + timedelta(hours=1))
+    assert sorted(o.email for o in after.sent if o.competition == "cx-done") == [ANA, BO]
+    assert sorted(user for user, _ in scores(platform, "done")) == ["u-ana", "u-bo"]
 
 
 def test_grades_are_given_up_after_their_last_attempt_and_a_push_tries_them_again(rt, linked):

@@ -17,7 +17,7 @@ from werkzeug.serving import make_server
 from podium.domain import Role
 from podium.models import AuditEvent, Course, LtiContext, LtiIdentity, User
 from podium.runtime import make_runtime
-from podium.services import authority, lti
+from podium.services import authority, lti, users
 from podium.web import create_app
 from tests.conftest import free_port
 from tests.lti.conftest import give_tool_key
@@ -296,3 +296,153 @@ def test_podium_publishes_its_key_and_refuses_to_be_framed_by_default(site, plat
     assert keys and keys[0]["kty"] == "RSA" and "d" not in keys[0]
     page = requests.get(site + "/", timeout=10)
     assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+
+
+def test_an_lms_account_with_an_address_of_an_untrusted_domain_gets_no_new_account_to_wait_for_its_owner(site,
+                                                                                                       platform,
+                                                                                                       rt):
+    """An account made under an address the platform is not trusted for would stay linked to the LMS person who
+    made it: when the address's owner is later enrolled by staff (or linked by a trusted LMS), the one who typed the
+    address into their LMS account would sign in as them."""
+    link_course(site, platform)
+    with rt.db.session() as session:
+        lti.set_create_accounts(session, session.scalar(select(LtiContext)), True, actor="prof@c1.test")
+    platform.add_member(LMS_COURSE, "x-2", email="future@c2.test", roles=[LEARNER])
+    browser, refused = launch(platform, "x-2")
+    assert refused.status_code == 403 and "not trusted" in refused.text
+    assert browser.get(site + "/profile", allow_redirects=False, timeout=10).status_code != 200
+    with rt.db.session() as session:
+        assert session.scalar(select(User).where(User.email == "future@c2.test")) is None
+        assert session.scalar(select(LtiIdentity).where(LtiIdentity.subject == "x-2")) is None
+        # The address's owner arrives in Podium the usual way: the LMS person still reaches nothing.
+        users.add_user(session, "future@c2.test", session.scalar(select(Course).where(Course.slug == "c2")),
+                       "student")
+    again, refused = launch(platform, "x-2")
+    assert refused.status_code == 403
+    assert again.get(site + "/profile", allow_redirects=False, timeout=10).status_code != 200
+
+
+@pytest.mark.only_on("sqlite", why="the id_token's audience checks; no query differs by database")
+def test_a_token_for_several_audiences_is_podiums_only_when_podium_is_its_authorized_party(site, platform, rt):
+    link_course(site, platform)
+    for claims, accepted in [
+        # Several audiences: the token is Podium's only when its authorized party (azp) is Podium's client id.
+        ({"aud": ["podium-tool", "another-tool"], "azp": "another-tool"}, False),
+        ({"aud": ["podium-tool", "another-tool"], "azp": None}, False),
+        ({"aud": ["another-tool", "podium-tool"], "azp": "podium-tool"}, True),
+        # One audience: an azp, when given, must be it.
+        ({"aud": "podium-tool", "azp": "another-tool"}, False),
+        ({"aud": ["podium-tool"], "azp": "podium-tool"}, True),
+    ]:
+        drop = [name for name, value in claims.items() if value is None]
+        browser, answer = launch(platform, "s-1", claims={k: v for k, v in claims.items() if v is not None},
+                                 drop=drop)
+        if accepted:
+            assert answer.status_code == 302 and answer.headers["Location"] == "/courses/c1", claims
+            assert "student@c1.test" in signed_in_as(browser, site)
+        else:
+            assert answer.status_code == 400 and "meant for another tool" in answer.text, claims
+            assert browser.get(site + "/profile", allow_redirects=False, timeout=10).status_code != 200
+
+
+def test_a_launch_form_taken_from_the_browser_that_started_it_signs_nobody_else_in(site, platform, rt):
+    """The platform's form (id_token and state) can leak (a proxy's or an extension's log, a shared machine's
+    history); the state cookie only repeats the state, so a browser that sets it to what the form says must still
+    not finish the launch: the nonce is good only in the browser Podium gave it to."""
+    link_course(site, platform)
+    victim = requests.Session()
+    started = victim.get(platform.login_initiation_url(LMS_COURSE, "s-1", link_id="rl-home"),
+                         allow_redirects=False, timeout=10)
+    action, fields = platform.answer(started.headers["Location"])
+    thief = requests.Session()
+    thief.cookies.set("lti1p3-" + fields["state"], fields["state"], domain="127.0.0.1", path="/lti/")
+    stolen = thief.post(action, data=fields, allow_redirects=False, timeout=10)
+    assert stolen.status_code == 400 and "not the one that started it" in stolen.text
+    assert thief.get(site + "/profile", allow_redirects=False, timeout=10).status_code != 200
+    # The browser that started it finishes it, and two launches started side by side in one browser both work.
+    assert victim.post(action, data=fields, allow_redirects=False, timeout=10).status_code == 302
+    first = victim.get(platform.login_initiation_url(LMS_COURSE, "s-1", link_id="rl-home"),
+                       allow_redirects=False, timeout=10)
+    second = victim.get(platform.login_initiation_url(LMS_COURSE, "s-1", link_id="rl-home"),
+                        allow_redirects=False, timeout=10)
+    for started in (first, second):
+        action, fields = platform.answer(started.headers["Location"])
+        assert victim.post(action, data=fields, allow_redirects=False, timeout=10).status_code == 302
+    # A session id Podium could not have given (one's own browser can send any) is replaced, not kept.
+    victim.cookies.set("lti1p3-session-id", "x" * 300, domain="127.0.0.1", path="/lti/")
+    started = victim.get(platform.login_initiation_url(LMS_COURSE, "s-1", link_id="rl-home"),
+                         allow_redirects=False, timeout=10)
+    assert started.status_code == 302 and len(victim.cookies.get("lti1p3-session-id", path="/lti/")) == 36
+
+
+def test_a_launch_whose_ids_are_longer_than_the_specification_allows_is_refused_with_a_message(site, platform, rt):
+    """LTI Core 1.3 caps the user's, the context's and the resource link's ids at 255 characters; Podium keeps
+    them in columns of that size. A longer user or link id was kept cut, so the next launch did not find it and
+    stored it again: an HTTP 500 for that person or link from then on."""
+    link_course(site, platform)
+    claim = "https://purl.imsglobal.org/spec/lti/claim/"
+    for spoilt in ({"sub": "s" * 256}, {claim + "context": {"id": "c" * 256, "title": "Long"}},
+                   {claim + "resource_link": {"id": "r" * 256}}):
+        browser, refused = launch(platform, "s-1", claims=spoilt)
+        assert refused.status_code == 400 and "longer than 255 characters" in refused.text, spoilt
+        assert browser.get(site + "/profile", allow_redirects=False, timeout=10).status_code != 200
+    # A state of any length, in one's own browser with the cookie to match: refused before it is kept anywhere.
+    browser = requests.Session()
+    started = browser.get(platform.login_initiation_url(LMS_COURSE, "s-1", link_id="rl-home"),
+                          allow_redirects=False, timeout=10)
+    action, fields = platform.answer(started.headers["Location"])
+    fields["state"] = "state-" + "x" * 300
+    browser.cookies.set("lti1p3-" + fields["state"], fields["state"], domain="127.0.0.1", path="/lti/")
+    refused = browser.post(action, data=fields, allow_redirects=False, timeout=10)
+    assert refused.status_code == 400 and "not the one that started it" in refused.text
+
+
+@pytest.mark.only_on("sqlite", why="who may link an LMS course; no query differs by database")
+def test_nobody_links_an_lms_course_to_a_podium_course_they_do_not_teach(site, platform, rt):
+    """The LMS instructor (instructor of c1 only) cannot link the LMS course to c2; the LMS course's TA (staff of
+    c1 in Podium) cannot link it at all, nor raise themselves through it."""
+    instructor, answer = launch(platform, "i-1")
+    page = instructor.get(site + "/lti/link", timeout=10)
+    assert ">c2<" not in page.text and 'value="c2"' not in page.text
+    refused = instructor.post(site + "/lti/link", data={"csrf_token": TOKEN.search(page.text).group(1),
+                                                        "course": "c2"}, allow_redirects=False, timeout=10)
+    assert refused.status_code == 403 and "only to a Podium course you are an instructor of" in refused.text
+
+    ta, answer = launch(platform, "t-1")
+    assert answer.status_code == 403 and "not linked to a Podium course yet" in answer.text
+    with rt.db.session() as session:
+        assert session.scalar(select(LtiContext)) is None
+    link_course(site, platform)
+    ta, answer = launch(platform, "t-1")
+    assert answer.headers["Location"] == "/courses/c1" and role(rt, "ta@c1.test") == Role.staff
+    page = ta.get(site + "/lti/link", timeout=10)
+    assert page.status_code == 403 and "Only an instructor of the LMS course" in page.text
+
+
+@pytest.mark.only_on("sqlite", why="the deep linking answer's address; no query differs by database")
+def test_a_deep_linking_answer_goes_only_to_a_web_address(site, platform, rt):
+    """The address the answer's form posts to comes from the platform's token; one that is not http(s) (a
+    javascript: address) would run in Podium's pages if the page's policy ever let it."""
+    link_course(site, platform)
+    settings = {"deep_link_return_url": "javascript:fetch('/profile')", "accept_types": ["ltiResourceLink"],
+                "accept_presentation_document_targets": ["window"]}
+    staff, answer = launch(platform, "i-1", deep_link=True,
+                           claims={"https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings": settings})
+    page = staff.get(site + "/lti/deep-link", timeout=10)
+    back = staff.post(site + "/lti/deep-link", data={"csrf_token": TOKEN.search(page.text).group(1),
+                                                     "competition": "c1-hw1"}, timeout=10)
+    assert back.status_code == 400 and "javascript:" not in back.text and 'name="JWT"' not in back.text
+
+
+@pytest.mark.only_on("sqlite", why="claims of the wrong shape; no query differs by database")
+def test_a_launch_whose_claims_have_the_wrong_shape_is_refused_with_a_message(site, platform, rt):
+    """A platform's administrator can sign any claims: ones of another shape than LTI's are refused, not a 500."""
+    claim = "https://purl.imsglobal.org/spec/lti/claim/"
+    for spoilt in ({claim + "context": "lms-c1"}, {claim + "custom": ["competition", "c1-hw1"]},
+                   {claim + "resource_link": ["rl-home"]}, {claim + "launch_presentation": "iframe"},
+                   {"https://purl.imsglobal.org/spec/lti-ags/claim/endpoint": "everywhere"},
+                   {"https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice": ["x"]},
+                   {claim + "roles": "Instructor"}):
+        browser, refused = launch(platform, "s-1", claims=spoilt)
+        assert refused.status_code in (400, 403) and "Podium" in refused.text, (spoilt, refused.status_code)
+        assert browser.get(site + "/profile", allow_redirects=False, timeout=10).status_code != 200, spoilt

@@ -407,3 +407,38 @@ def test_a_roster_changes_only_its_own_course(linked, rt):
         out = session.scalar(select(User).where(User.email == OUT))
         c2 = session.scalar(select(Course).where(Course.slug == "c2"))
         assert authority.role_of(out, c2) == Role.student
+
+
+def test_a_sync_makes_no_account_for_an_address_the_platform_is_not_trusted_for_nor_an_overlong_id(linked, rt):
+    """With account creation on, a member at another domain than the platform's (any LMS administrator can type any
+    address) is not given a Podium account under that address: its owner would later get an account linked to the
+    LMS person who typed it."""
+    with rt.db.session() as session:
+        lti.set_create_accounts(session, session.get(LtiContext, linked.context_row), True, actor="cli:tester")
+    linked.platform.add_member("lms-c1", "u-far", email="far@other.test", roles=[LEARNER])
+    linked.platform.add_member("lms-c1", "u-near", email="near@uni.test", roles=[LEARNER])
+
+    report = linked.sync()
+
+    assert whos(report.accounts_made) == ["near@uni.test"]
+    [(who, why)] = [(line.who, line.what) for line in report.unmatched]
+    assert who == "far@other.test" and "no Podium account" in why and "not for this address" in why
+    assert "--email-domain" in why
+    # (and a member named by an id longer than LTI allows is not matched either, whatever their address)
+    linked.platform.add_member("lms-c1", "u" * 256, email=CAM, roles=[LEARNER])
+    unmatched = {line.who: line.what for line in linked.sync().unmatched}
+    assert "longer than 255 characters" in unmatched[CAM]
+    with rt.db.session() as session:
+        assert session.scalar(select(User).where(User.email == "far@other.test")) is None
+
+
+def test_what_the_lms_says_of_people_reaches_the_report_without_terminal_escape_sequences(linked, rt):
+    """`podium lti sync` prints the report to an operator's terminal: names and addresses the LMS gives (any LMS
+    administrator types them) must not carry escape sequences there."""
+    linked.platform.add_member("lms-c1", "u-esc", email="esc\x1b]0;owned\x07@uni.test", name="Ev\x1b[2Jil",
+                               roles=[LEARNER])
+    linked.platform.add_member("lms-c1", "u-ben", email=BEN, name="Ben\x1b[31m Red", roles=[LEARNER])
+    report = linked.sync()
+    lines = "\n".join(lti_roster.report_lines(report))
+    assert BEN in lines and "esc" in lines and "\x1b" not in lines and "\x07" not in lines
+    assert "\x1b" not in json.dumps(report.as_details(), ensure_ascii=False)
