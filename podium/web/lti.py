@@ -78,6 +78,7 @@ def launch():
 
 
 @bp.get("/lti/jwks.json")
+@limited_per_address("lti", "the LTI launch pages")
 def keys():
     response = jsonify(_tool().key.jwks())
     response.headers["Cache-Control"] = "public, max-age=3600"

@@ -102,6 +102,7 @@ STUDENT_READS = {
     "student.submission": "/submissions/{a}",
     "student.submission_json": "/submissions/{a}.json",
     "leaderboards.board": f"/competitions/{CID}/leaderboard",
+    "leaderboards.board_csv": f"/competitions/{CID}/leaderboard.csv",
     "charts.distribution": f"/charts/{CID}/distribution.svg",
     "charts.progress": f"/charts/{CID}/progress.svg",
     "accounts.profile": "/profile",
