@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.pool import NullPool
 
+from podium.config import DEFAULT_SERVER_WORKERS
 from podium.runtime import make_runtime
 from podium.services import submissions, users
 from podium.services.courses import get_competition, get_course, load_course
@@ -271,6 +272,9 @@ def test_two_servers_on_one_database_score_each_upload_once_and_the_survivor_tak
     a = Server(server.data_dir, tmp_path / "a.log", server.database_url,
                extra_env={"PODIUM_RECOVERY_SECONDS": "1"}).start()
     b = Server(server.data_dir, tmp_path / "b.log", server.database_url, args=("--no-scheduler",)).start()
+    # Both score what they receive from the start: otherwise A's recovery takes B's uploads while B still loads its
+    # scoring stack, and B is never seen scoring.
+    assert wait_until(lambda: a.ready_to_score(DEFAULT_SERVER_WORKERS) and b.ready_to_score(DEFAULT_SERVER_WORKERS))
     a_workers, b_workers = a.worker_pids(), b.worker_pids()
     try:
         attempts = [(f"two-{i:02d}", f"s{i % 4}@x.edu", (a, b)[i % 2], guesses(labels, 0.25 + 0.03 * i, seed=100 + i))
