@@ -82,8 +82,9 @@ def unfinished(server: Server) -> int:
     return sum(1 for r in rows(server) if r[2] in ("queued", "scoring"))
 
 
-def expected_scores(server: Server, tmp_path: Path, contents: dict[str, bytes]) -> dict[str, tuple[float, float]]:
-    """What a dry run of each file gives, in this process: several at once, as the scoring threads of a server
+def expected_scores(server: Server, tmp_path: Path, contents: dict[str, bytes],
+                    threads: int = 8) -> dict[str, tuple[float, float]]:
+    """What a dry run of each file gives, in this process: `threads` at once, as the scoring threads of a server
     run them (a slow metric mostly waits)."""
     rt = make_runtime(data_dir=server.data_dir, database_url=server.database_url)
     try:
@@ -96,7 +97,7 @@ def expected_scores(server: Server, tmp_path: Path, contents: dict[str, bytes]) 
             result = submissions.dry_run(rt.settings, comp, path)
             return result.public, result.private
 
-        with ThreadPoolExecutor(max_workers=8) as pool:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
             return dict(zip(contents, pool.map(dry_run, contents)))
     finally:
         rt.db.dispose()
