@@ -17,18 +17,25 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO, Mapping
+from typing import TYPE_CHECKING, Any, BinaryIO, Mapping
 
 import tomli_w
 from sqlalchemy.orm import Session
 
-from podium import rules, scoring
+from podium import rules
 from podium.config import Settings
 from podium.errors import ConfigError, PodiumError
 from podium.models import Competition, DataFile
 from podium.services import audit, regrades
 from podium.services.files import StoredFile, TooLarge, fsync_dir, store_stream
 from podium.spec import COMPETITION_FILE, CUSTOM_PREFIX, read_competition, scorer_for
+
+if TYPE_CHECKING:
+    from podium import scoring
+
+# The scoring stack (pandas, pyarrow) is imported by the functions that check a solution or a sample submission,
+# not with this module: the web app imports this module as it is built, in every `podium run` worker, and the
+# workers score in processes of their own that load it anyway.
 
 WALL_CLOCK = "%Y-%m-%d %H:%M:%S"
 SCHEDULE_KEYS = ("opens", "early", "ontime", "late")
@@ -191,6 +198,8 @@ def replace_solution(session: Session, settings: Settings, comp: Competition, st
     A solution the scorer cannot use is refused with the instructor's message and changes nothing; so is one for a
     finalised or released competition unless a regrade was asked for (its grades change once rescored).
     """
+    from podium import scoring
+
     regrades.refuse_unless_asked(comp, what=f"a new solution for {comp.public_id}", regrade=regrade, because=(
         "it is finalised or released, so its grades change when its submissions are rescored with it"))
     incoming = settings.data_dir / "incoming" / f"{comp.id}-solution.csv"
@@ -305,6 +314,8 @@ def _stored_upload(stream: BinaryIO, files_dir: Path, max_bytes: int) -> StoredF
 
 
 def _check_data_file(settings: Settings, comp: Competition, existing: DataFile | None, stored: StoredFile) -> None:
+    from podium import scoring
+
     if stored.size_bytes == 0:
         raise PodiumError("The file is empty; choose the file students should download. Nothing changed.", code=422)
     if stored.sha256 == comp.solution_sha256:
@@ -320,6 +331,8 @@ def _check_data_file(settings: Settings, comp: Competition, existing: DataFile |
 
 
 def _compiled_solution(settings: Settings, comp: Competition) -> scoring.CompiledSolution:
+    from podium import scoring
+
     return scoring.CompiledSolution.open(settings.located(comp.compiled_dir))
 
 
@@ -328,6 +341,8 @@ def _is_sample_submission(settings: Settings, comp: Competition, path: Path) -> 
     file the course folder named as such, and a file that fits the solution's shape is one in all but name."""
     if not path.is_file() or not settings.located(comp.compiled_dir).is_dir():
         return False
+    from podium import scoring
+
     try:
         scoring.check_sample_submission(path, _compiled_solution(settings, comp))
     except scoring.SolutionError:

@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.pool import NullPool
 
+from podium.config import DEFAULT_SERVER_WORKERS
 from podium.runtime import make_runtime
 from podium.services import submissions, users
 from podium.services.courses import get_competition, get_course, load_course
@@ -81,8 +82,9 @@ def unfinished(server: Server) -> int:
     return sum(1 for r in rows(server) if r[2] in ("queued", "scoring"))
 
 
-def expected_scores(server: Server, tmp_path: Path, contents: dict[str, bytes]) -> dict[str, tuple[float, float]]:
-    """What a dry run of each file gives, in this process: several at once, as the scoring threads of a server
+def expected_scores(server: Server, tmp_path: Path, contents: dict[str, bytes],
+                    threads: int = 8) -> dict[str, tuple[float, float]]:
+    """What a dry run of each file gives, in this process: `threads` at once, as the scoring threads of a server
     run them (a slow metric mostly waits)."""
     rt = make_runtime(data_dir=server.data_dir, database_url=server.database_url)
     try:
@@ -95,7 +97,7 @@ def expected_scores(server: Server, tmp_path: Path, contents: dict[str, bytes]) 
             result = submissions.dry_run(rt.settings, comp, path)
             return result.public, result.private
 
-        with ThreadPoolExecutor(max_workers=8) as pool:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
             return dict(zip(contents, pool.map(dry_run, contents)))
     finally:
         rt.db.dispose()
@@ -271,6 +273,9 @@ def test_two_servers_on_one_database_score_each_upload_once_and_the_survivor_tak
     a = Server(server.data_dir, tmp_path / "a.log", server.database_url,
                extra_env={"PODIUM_RECOVERY_SECONDS": "1"}).start()
     b = Server(server.data_dir, tmp_path / "b.log", server.database_url, args=("--no-scheduler",)).start()
+    # Both score what they receive from the start: otherwise A's recovery takes B's uploads while B still loads its
+    # scoring stack, and B is never seen scoring.
+    assert wait_until(lambda: a.ready_to_score(DEFAULT_SERVER_WORKERS) and b.ready_to_score(DEFAULT_SERVER_WORKERS))
     a_workers, b_workers = a.worker_pids(), b.worker_pids()
     try:
         attempts = [(f"two-{i:02d}", f"s{i % 4}@x.edu", (a, b)[i % 2], guesses(labels, 0.25 + 0.03 * i, seed=100 + i))

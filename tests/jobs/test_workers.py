@@ -30,6 +30,11 @@ STUDENTS = [f"s{n}@x.edu" for n in range(4)]
 # worker's death, by its replacement's start-up recovery; nothing else could have picked it up.
 NO_PERIODIC_RECOVERY = {"PODIUM_RECOVERY_SECONDS": "3600"}
 # A Kaggle-style metric as slow as a heavy one would be, so that a kill lands while a worker holds a submission.
+# It mostly waits, so the workers score it four at a time (set in the environment as PODIUM_SCORING_* would be,
+# with budgets that let four fit on any machine): the burst, and what the killed worker held, are then scored in
+# two rounds of its wait rather than eight, and a kill finds a worker holding several submissions.
+SLOW_METRIC_SLOTS = {"PODIUM_SCORING_WORKERS": "4", "PODIUM_SCORING_MEMORY_MB": "512",
+                     "PODIUM_SCORING_MEMORY_TOTAL_MB": "4096"}
 SLOW_METRIC = textwrap.dedent("""
     import time
 
@@ -53,7 +58,7 @@ def load_site(tmp_path: Path, database_url: str, *, rows_: int, slow: bool = Fal
         toml.write_text(toml.read_text().replace('metric = "accuracy"',
                                                  'metric = "custom:metric.py"\nhigher_is_better = true'))
     server = Server(tmp_path / "data", tmp_path / "server.log", database_url, args=("--workers", "2"),
-                    extra_env=NO_PERIODIC_RECOVERY)
+                    extra_env=NO_PERIODIC_RECOVERY | (SLOW_METRIC_SLOTS if slow else {}))
     return server, enrol(server, course), labels
 
 
@@ -216,7 +221,7 @@ def test_a_killed_worker_is_replaced_and_what_it_held_is_finished_once(started, 
     assert set(acks.values()) <= set(final)  # nothing acknowledged is lost
     cut_off = {d for d, r in responses.items() if isinstance(r, Exception)}
     assert {r[1] for r in final.values()} <= set(acks) | cut_off  # any other row is an upload cut off by the kill
-    expected = expected_scores(server, tmp_path, {r[1]: contents[r[1]] for r in final.values()})
+    expected = expected_scores(server, tmp_path, {r[1]: contents[r[1]] for r in final.values()}, threads=len(final))
     for row in final.values():
         assert row[2] == "scored" and (row[3], row[4]) == pytest.approx(expected[row[1]], abs=1e-12)
     # Finished by a live worker: the replacement's start-up recovery, or the other worker when the upload had been
