@@ -122,8 +122,10 @@ def test_a_bomb_through_the_kaggle_api_is_refused_with_the_limit_at_once(rt, wor
                          data={"blobFileTokens": ticket.get_json()["token"], "submissionDescription": "bomb"},
                          content_type="multipart/form-data")
     assert answer.status_code == 422
-    assert answer.get_json()["message"].endswith(
-        "could not be scored: The CSV file in the zip archive (`p.csv`) is 50 MB uncompressed; the limit is 1 MB.")
+    said = answer.get_json()["message"]
+    assert ("could not be scored: The CSV file in the zip archive (`p.csv`) is 50 MB uncompressed; the limit is "
+            "1 MB.") in said
+    assert "does not count against the daily limit" in said  # a failed upload is given back
 
 
 def test_a_kaggle_put_over_the_servers_request_limit_is_a_json_413(rt, world, small):
