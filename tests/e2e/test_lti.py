@@ -4,18 +4,14 @@ student then opens that competition from the LMS and is signed in to it, in a wi
 Kaggle CLI set-up on the profile."""
 from __future__ import annotations
 
-import threading
 
 import pytest
 from playwright.sync_api import expect
-from werkzeug.serving import make_server
 
 from podium.runtime import make_runtime
-from podium.services import lti
-from podium.web import create_app
 from tests.conftest import free_port
 from tests.e2e.conftest import Console, shoot
-from tests.lti.conftest import give_tool_key, lti_platform, platform, tool_key_pem  # noqa: F401 - fixtures
+from tests.lti.conftest import lti_platform, platform, serving_registered, tool_key_pem  # noqa: F401 - fixtures
 from tests.lti.platform import INSTRUCTOR, LEARNER
 from tests.web.conftest import build_course
 
@@ -38,24 +34,12 @@ def rt(tmp_path, monkeypatch, database_url, port):
 @pytest.fixture
 def site(rt, worlds, tmp_path, world_database, port, platform, tool_key_pem):
     worlds.copy_into(rt, tmp_path, "web course", build_course)
-    give_tool_key(rt.settings.data_dir, tool_key_pem)
-    with rt.db.session() as session:
-        lti.add_platform(session, rt.settings, name="Test LMS", issuer=platform.issuer, client_id=platform.client_id,
-                         deployment_ids=[platform.deployment_id], login_url=platform.auth_url,
-                         token_url=platform.token_url, key_set_url=platform.jwks_url, email_domains="c1.test")
-    app = create_app(runtime=rt)
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    platform.tool_url = f"http://127.0.0.1:{port}"
-    platform.add_context("lms-c1", "Deep Learning (LMS)")
-    platform.add_member("lms-c1", "i-1", email="prof@c1.test", name="Pro Fessor", roles=[INSTRUCTOR])
-    platform.add_member("lms-c1", "s-1", email="student@c1.test", name="Stu Dent", roles=[LEARNER])
-    platform.add_resource_link("lms-c1", "rl-home", "Podium")
-    yield platform.tool_url
-    server.shutdown()
-    thread.join(timeout=10)
-    app.extensions["podium.scoring"].shutdown(wait=True)
+    with serving_registered(rt, platform, port, tool_key_pem) as url:
+        platform.add_context("lms-c1", "Deep Learning (LMS)")
+        platform.add_member("lms-c1", "i-1", email="prof@c1.test", name="Pro Fessor", roles=[INSTRUCTOR])
+        platform.add_member("lms-c1", "s-1", email="student@c1.test", name="Stu Dent", roles=[LEARNER])
+        platform.add_resource_link("lms-c1", "rl-home", "Podium")
+        yield url
 
 
 def at_the_lms_as(browser, platform, name: str):

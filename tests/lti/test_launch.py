@@ -7,20 +7,17 @@ for the domain c1.test, so the people of c1 are matched by email the first time.
 from __future__ import annotations
 
 import re
-import threading
 
 import pytest
 import requests
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from podium.domain import Role
 from podium.models import AuditEvent, Course, LtiContext, LtiIdentity, User
 from podium.runtime import make_runtime
 from podium.services import authority, lti, users
-from podium.web import create_app
 from tests.conftest import free_port
-from tests.lti.conftest import give_tool_key
+from tests.lti.conftest import serving_registered
 from tests.lti.platform import INSTRUCTOR, LEARNER, MENTOR, TEACHING_ASSISTANT, LaunchRefused
 from tests.web.conftest import build_course
 
@@ -49,27 +46,14 @@ def site(rt, worlds, tmp_path, world_database, port, platform, tool_key_pem):
     """Course c1 served live, the platform registered with it and pointed at it; its LMS course has the four people
     of c1 (by their c1.test addresses) and one resource link."""
     worlds.copy_into(rt, tmp_path, "web course", build_course)
-    give_tool_key(rt.settings.data_dir, tool_key_pem)
-    with rt.db.session() as session:
-        lti.add_platform(session, rt.settings, name="Test LMS", issuer=platform.issuer, client_id=platform.client_id,
-                         deployment_ids=[platform.deployment_id], login_url=platform.auth_url,
-                         token_url=platform.token_url, key_set_url=platform.jwks_url, email_domains="c1.test")
-    app = create_app(runtime=rt)
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    platform.tool_url = url
-    platform.add_context(LMS_COURSE, "Deep Learning (LMS)", label="11-785")
-    for sub, email, roles in (("s-1", "student@c1.test", [LEARNER]), ("s-2", "other@c1.test", [LEARNER]),
-                              ("t-1", "ta@c1.test", [INSTRUCTOR, TEACHING_ASSISTANT]),
-                              ("i-1", "prof@c1.test", [INSTRUCTOR])):
-        platform.add_member(LMS_COURSE, sub, email=email, name=email.split("@")[0], roles=roles)
-    platform.add_resource_link(LMS_COURSE, "rl-home", "Podium")
-    yield url
-    server.shutdown()
-    thread.join(timeout=10)
-    app.extensions["podium.scoring"].shutdown(wait=True)
+    with serving_registered(rt, platform, port, tool_key_pem) as url:
+        platform.add_context(LMS_COURSE, "Deep Learning (LMS)", label="11-785")
+        for sub, email, roles in (("s-1", "student@c1.test", [LEARNER]), ("s-2", "other@c1.test", [LEARNER]),
+                                  ("t-1", "ta@c1.test", [INSTRUCTOR, TEACHING_ASSISTANT]),
+                                  ("i-1", "prof@c1.test", [INSTRUCTOR])):
+            platform.add_member(LMS_COURSE, sub, email=email, name=email.split("@")[0], roles=roles)
+        platform.add_resource_link(LMS_COURSE, "rl-home", "Podium")
+        yield url
 
 
 def launch(platform, sub: str, *, link: str | None = "rl-home", deep_link: bool = False, browser=None,
