@@ -21,7 +21,7 @@ from podium.services.courses import get_competition, get_course, load_course
 from tests.conftest import N_ROWS, predictions, write_course
 from tests.jobs.conftest import MarkedCourse, RUNAWAY, marked, use_marked_metric
 from tests.jobs.live import Server, Worker, upload
-from tests.jobs.test_server import reader, rows, unfinished, wait_until
+from tests.jobs.test_server import close_readers, reader, rows, unfinished, wait_until
 
 COMPETITION = "c1-hw1"
 STUDENTS = ("s@x.edu", "t@x.edu")
@@ -63,6 +63,7 @@ def site(tmp_path, database_url):
     yield marked_course, keys, start
     for process in processes:
         process.stop()
+    close_readers()
 
 
 def receive(tmp_path: Path, database_url: str, site: MarkedCourse, texts: list[tuple[str, int]]) -> list[int]:
