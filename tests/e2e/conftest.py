@@ -63,7 +63,11 @@ SCREENSHOTS = {"taken": True}
 
 @pytest.fixture(scope="session", autouse=True)
 def screenshots_in_the_sqlite_run(database_kind):
-    SCREENSHOTS["taken"] = database_kind == "sqlite"
+    # The test modules import `shoot` from tests.e2e.conftest, a module apart from the `conftest` that pytest loads
+    # from this same file (tests/e2e is no package): the flag is set in both.
+    from tests.e2e import conftest as imported
+
+    SCREENSHOTS["taken"] = imported.SCREENSHOTS["taken"] = database_kind == "sqlite"
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,6 @@ from pathlib import Path
 from unittest import mock
 
 import numpy as np
-import psutil
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
@@ -82,13 +81,8 @@ class Server:
     def ready_to_score(self, workers: int) -> bool:
         """`workers` workers serve, and each has its scoring process running: a child of the worker's fork server,
         which loads the scoring stack first. Until then, what a worker receives waits in its queue."""
-        try:
-            forked = [psutil.Process(pid) for pid in self.worker_pids()]
-            return len(forked) == workers and all(
-                any(child.children() for child in worker.children() if "forkserver" in " ".join(child.cmdline()))
-                for worker in forked)
-        except psutil.Error:  # a process ended while we looked
-            return False
+        forked = self.worker_pids()
+        return len(forked) == workers and all(scoring_processes(worker) for worker in forked)
 
     def kill(self, sig: int = signal.SIGKILL) -> int:
         """SIGKILL kills the whole server at once, workers included, as a crash would; any other signal goes to
@@ -127,6 +121,39 @@ class Server:
         if done.exit_code != 0:
             raise RuntimeError(f"podium {' '.join(args)}: {done.stderr}")
         return done.stdout
+
+
+def children_of(pid: int) -> list[int]:
+    """The processes `pid` started, whichever of its threads started them (a scoring thread starts the fork server).
+    Read from /proc: psutil reads every process of the machine to find them, and the tests ask many times a second
+    while the processes they wait for start up."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:  # the thread or the process ended meanwhile
+            continue
+    return found
+
+
+def is_fork_server(pid: int) -> bool:
+    try:
+        return b"multiprocessing.forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+
+
+def scoring_processes(pid: int) -> list[int]:
+    """The scoring processes running for process `pid` and its descendants: the children of their fork servers."""
+    found, look = [], [pid]
+    while look:
+        process = look.pop()
+        children = children_of(process)
+        if is_fork_server(process):
+            found += children
+        else:
+            look += children
+    return found
 
 
 def pid_of(holder: str | None) -> int | None:

@@ -55,27 +55,33 @@ def test_runaway_files_fail_with_a_message_and_never_cost_the_server_its_memory(
     rt = with_jobs(rt, scoring_seconds=2, scoring_memory_mb=400)
     normal = [marked_course.upload(rt, predictions(correct=set(range(n)))) for n in (6, 12, 18)]
     pool = ScoringPool(rt, workers=2)
+    # The memory hog is scored beside them with a clock it cannot run out, so that only its memory can stop it: a
+    # scoring process runs niced, and on a busy machine it could get too little CPU in 2 s to reach 400 MB and be
+    # stopped by the clock instead.
+    hog_pool = ScoringPool(with_jobs(rt, scoring_seconds=WAIT), workers=1)
     try:
-        # Warm: the pool's threads and processes are running before the server's memory is measured.
+        # Warm: the pools' threads and processes are running before the server's memory is measured.
         assert pool.submit(normal[0].id).result(WAIT).status == Status.scored
+        hog_pool.start()
         before = resident()
         bomb = marked_course.upload(rt, "")
         bomb_path = rt.settings.located(stored(rt, bomb)[0].file_path)
         bomb_path.write_bytes(gzip_bomb())
         assert bomb_path.stat().st_size < 500_000
         poison = [marked_course.upload(rt, text) for text in (marked(RUNAWAY), wide_header(), marked(HOG))]
-        futures = [pool.submit(sub.id) for sub in (*poison, bomb, *normal[1:])]
+        futures = [*(pool.submit(sub.id) for sub in (*poison[:2], bomb, *normal[1:])), hog_pool.submit(poison[2].id)]
         outcomes = [future.result(WAIT) for future in futures]
         after = resident()
     finally:
         pool.shutdown()
-    runaway, header, hog = outcomes[:3]
+        hog_pool.shutdown()
+    runaway, header, hog = outcomes[0], outcomes[1], outcomes[-1]
     assert runaway.status == Status.failed and runaway.error == attempts.too_slow_message(pool.budget)
     assert "took more than 2 s to score" in runaway.error and "columns of the sample submission" in runaway.error
-    assert hog.status == Status.failed and hog.error == attempts.too_large_message(pool.budget)
+    assert hog.status == Status.failed and hog.error == attempts.too_large_message(hog_pool.budget)
     assert "needed more than 400 MB of memory" in hog.error
     # The header of millions of columns and the bomb: stopped by a budget, or refused by the reader, with a message.
-    for sub in (header, outcomes[3]):
+    for sub in (header, outcomes[2]):
         assert sub.status == Status.failed and sub.error and "Traceback" not in sub.error
     assert [sub.status for sub in stored(rt, *normal)] == [Status.scored] * 3
     assert [(s.public_score, s.private_score) for s in stored(rt, *normal)] == [(1.0, 0.0), (1.0, 0.5), (1.0, 1.0)]

@@ -4,7 +4,6 @@ uploads; SIGTERM stops the server cleanly."""
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import http.client
 import os
@@ -15,9 +14,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import psutil
 import pytest
 from sqlalchemy import Engine, create_engine
-from sqlalchemy.pool import NullPool
 
 from podium.config import DEFAULT_SERVER_WORKERS
 from podium.runtime import make_runtime
@@ -52,13 +51,25 @@ def site(tmp_path, database_url, worlds, world_database):
                                folder=tmp_path)
     yield server, keys, labels
     server.stop()
+    close_readers()
 
 
-@functools.cache
+READERS: dict[str, Engine] = {}
+
+
 def reader(url: str) -> Engine:
-    """An engine that reads in autocommit (no transaction of ours holds the servers back) and keeps no connection
-    open between reads, so nothing of it outlives the test's database."""
-    return create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    """An engine that reads in autocommit (no transaction of ours holds the servers back). It keeps its few
+    connections open from one read to the next (a test polls many times a second, and a new PostgreSQL connection
+    took 30 ms on a busy machine); the fixture that starts the test's servers closes them (`close_readers`) before
+    the test's database goes."""
+    if url not in READERS:
+        READERS[url] = create_engine(url, isolation_level="AUTOCOMMIT", pool_size=2, max_overflow=4)
+    return READERS[url]
+
+
+def close_readers() -> None:
+    while READERS:
+        READERS.popitem()[1].dispose()
 
 
 def rows(server: Server) -> list[tuple]:
@@ -202,11 +213,20 @@ def start_upload(port: int, email: str, key: str, content: bytes, description: s
 
 
 def group_alive(group: int) -> bool:
+    """Whether a process of the group still runs. One that has ended but is not reaped yet does not count: once
+    `podium run` has exited, its workers' ended processes wait as zombies for init, which on this machine collects
+    them up to two seconds later (more when it is busy)."""
     try:
         os.killpg(group, 0)
     except ProcessLookupError:
         return False
-    return True
+    for process in psutil.process_iter(["status"]):
+        try:
+            if process.info["status"] != psutil.STATUS_ZOMBIE and os.getpgid(process.pid) == group:
+                return True
+        except (ProcessLookupError, psutil.Error):  # it ended while we looked
+            continue
+    return False
 
 
 def test_sigterm_stops_the_server_within_10_s_answering_the_upload_under_way(site):
@@ -215,7 +235,10 @@ def test_sigterm_stops_the_server_within_10_s_answering_the_upload_under_way(sit
     nothing is left listening."""
     server, keys, labels = site
     server.start()
+    # A server done starting: its scheduler holds the lease, and each worker's fork server has loaded the scoring
+    # stack (one still loading it when the worker goes outlives the worker by the rest of that load).
     assert wait_until(lambda: "lease until" in server.cli("jobs"), every=0.2)
+    assert wait_until(lambda: server.ready_to_score(DEFAULT_SERVER_WORKERS))
     group = server.process.pid  # `podium run` leads the process group of the master and its workers
     slow = [socket.create_connection(("127.0.0.1", server.port), timeout=WAIT) for _ in range(20)]
     for sock in slow:

@@ -20,8 +20,8 @@ from podium.services import users
 from podium.services.courses import get_competition, get_course, load_course
 from tests.conftest import N_ROWS, predictions, write_course
 from tests.jobs.conftest import MarkedCourse, RUNAWAY, marked, use_marked_metric
-from tests.jobs.live import Server, Worker, upload
-from tests.jobs.test_server import reader, rows, unfinished, wait_until
+from tests.jobs.live import Server, Worker, scoring_processes, upload
+from tests.jobs.test_server import close_readers, reader, rows, unfinished, wait_until
 
 COMPETITION = "c1-hw1"
 STUDENTS = ("s@x.edu", "t@x.edu")
@@ -63,6 +63,7 @@ def site(tmp_path, database_url):
     yield marked_course, keys, start
     for process in processes:
         process.stop()
+    close_readers()
 
 
 def receive(tmp_path: Path, database_url: str, site: MarkedCourse, texts: list[tuple[str, int]]) -> list[int]:
@@ -108,10 +109,7 @@ def error_of(server: Server, submission_id: int) -> str:
 
 def scoring_child(process: Server) -> bool:
     """The process (or one of its gunicorn workers) has a scoring process running: a child of a fork server."""
-    try:
-        return any("forkserver" in " ".join(child.parent().cmdline()) for child in descendants(process.process))
-    except psutil.Error:  # one ended while we looked
-        return False
+    return bool(scoring_processes(process.process.pid))
 
 
 def test_workers_score_what_a_server_without_scoring_receives_each_upload_exactly_once(site):

@@ -23,7 +23,7 @@ from podium.services.courses import get_course, load_course
 from tests.conftest import write_course
 from tests.jobs.conftest import GATED, marked
 from tests.jobs.live import WAIT, Server, big_competition, guesses, pid_of, upload
-from tests.jobs.test_server import COMPETITION, expected_scores, rows, unfinished, wait_until
+from tests.jobs.test_server import COMPETITION, close_readers, expected_scores, rows, unfinished, wait_until
 
 STUDENTS = [f"s{n}@x.edu" for n in range(4)]
 # No periodic recovery during a test: each upload is then scored by the worker that received it, or, after a
@@ -132,6 +132,7 @@ def started(tmp_path, database_url):
     yield start
     for server in servers:
         server.stop()
+    close_readers()
 
 
 def test_two_workers_answer_healthz_take_uploads_and_score_each_exactly_once(started, tmp_path):
