@@ -1,8 +1,8 @@
 """Every page of the demo course, as a student, an instructor and a visitor see it, checked in a real Chromium by
 axe-core (the npm package pinned in tests/e2e/axe, installed by `make install`): no serious or critical violation
 of WCAG 2.1 A and AA or of axe's best practices. The pages are those of the app's URL map: a page of the app that
-the list below leaves out fails the test, so a new page is checked from the day it is added. The skip link is
-tried with the keyboard."""
+the list below leaves out fails the test, so a new page is checked from the day it is added. The skip link, the
+first stop of the Tab key on every page, is tried with the keyboard."""
 from __future__ import annotations
 
 import threading
@@ -107,6 +107,12 @@ def pages(demo: Demo) -> dict[str, list[str]]:
 
 
 @pytest.fixture
+def axe_installed():
+    if not AXE.is_file():
+        pytest.fail("tests/e2e/axe/node_modules is missing: run `make install` (it runs `npm ci` in tests/e2e/axe)")
+
+
+@pytest.fixture
 def demo(rt, worlds, tmp_path, world_database):
     """The demo course served, with what its pages need beyond `podium demo`: a link to an LMS course (for the LMS
     grades page), an invitation link, a password reset link and a person enrolled nowhere."""
@@ -171,17 +177,16 @@ def sign_in(page, url: str, email: str) -> None:
 
 def serious_violations(page) -> list[str]:
     """axe-core's serious and critical findings on the page, one line each: rule, where, what to do."""
-    found = page.evaluate("""async ([tags, failing]) => {
+    return page.evaluate("""async ([tags, failing]) => {
         const result = await axe.run(document, {runOnly: {type: "tag", values: tags}, resultTypes: ["violations"]});
         return result.violations.filter(v => failing.includes(v.impact)).flatMap(
             v => v.nodes.map(n => `${v.id} (${v.impact}) at ${n.target.join(" ")}: ${v.help}`));
     }""", [TAGS, list(FAILING)])
-    return found
 
 
 @pytest.mark.only_on("sqlite", why="what a page looks like to axe does not depend on the database; the queries "
                                    "behind the pages are tested on both")
-def test_every_page_of_the_demo_passes_axe_and_the_skip_link_leads_to_the_content(browser, demo):
+def test_every_page_of_the_demo_passes_axe_and_the_skip_link_leads_to_the_content(browser, axe_installed, demo):
     to_check = pages(demo)
     missing = unchecked_pages(demo.app, [path for paths in to_check.values() for path in paths])
     assert not missing, "pages no accessibility check opens (add them to pages() or NOT_PAGES):\n" + "\n".join(missing)
