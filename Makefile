@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 OIDC_STAMP := tests/oidc/node_modules/.installed-stamp
+AXE_STAMP := tests/e2e/axe/node_modules/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
 
@@ -20,7 +21,7 @@ $(STAMP): pyproject.toml
 # Then Podium's own modules are compiled to bytecode, as pip does for an installed package: an editable install
 # leaves that to the first import, and where PYTHONDONTWRITEBYTECODE is set (as on this machine) every `podium`
 # process would compile them again, a tenth of its start-up. Only changed files are compiled.
-install: $(STAMP) $(OIDC_STAMP)
+install: $(STAMP) $(OIDC_STAMP) $(AXE_STAMP)
 	@$(BIN)/python -m compileall -q podium scorers >/dev/null
 	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
 	@test -x /usr/lib/postgresql/15/bin/initdb || (apt-get update && apt-get install -y postgresql-15)
@@ -31,6 +32,12 @@ $(OIDC_STAMP): tests/oidc/package-lock.json
 	@command -v npm >/dev/null || (apt-get update && apt-get install -y nodejs npm)
 	cd tests/oidc && npm ci --no-audit --no-fund --loglevel=error
 	touch $(OIDC_STAMP)
+
+# The accessibility tests inject axe-core (tests/e2e/axe: the npm package, pinned by its lockfile) into every page.
+$(AXE_STAMP): tests/e2e/axe/package-lock.json
+	@command -v npm >/dev/null || (apt-get update && apt-get install -y nodejs npm)
+	cd tests/e2e/axe && npm ci --no-audit --no-fund --loglevel=error
+	touch $(AXE_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/podium demo
@@ -56,4 +63,4 @@ bench: install
 	$(BIN)/python bench/rush.py --hostile
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .hypothesis bench/.data tests/oidc/node_modules
+	rm -rf $(VENV) instance .pytest_cache .hypothesis bench/.data tests/oidc/node_modules tests/e2e/axe/node_modules

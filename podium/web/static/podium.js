@@ -319,8 +319,26 @@
     if (form) form.submit();
   }
 
+  // A table wider than the screen scrolls sideways inside its frame; the frame then takes the keyboard's focus, so
+  // that the arrow keys scroll it as a mouse or a finger would, and is named after its table for a screen reader.
+  function scrollingTablesTakeFocus() {
+    const update = () => document.querySelectorAll(".table-wrap").forEach((wrap) => {
+      if (wrap.scrollWidth > wrap.clientWidth) {
+        const heading = wrap.closest("section, .panel")?.querySelector("h1, h2, h3");
+        wrap.tabIndex = 0;
+        wrap.setAttribute("role", "region");
+        wrap.setAttribute("aria-label", "Table: " + (heading ? heading.textContent.trim() : document.title));
+      } else if (wrap.hasAttribute("tabindex")) {
+        ["tabindex", "role", "aria-label"].forEach((name) => wrap.removeAttribute(name));
+      }
+    });
+    update();
+    window.addEventListener("resize", update);
+  }
+
   document.addEventListener("DOMContentLoaded", () => {
     autoSubmit();
+    scrollingTablesTakeFocus();
     addLocalTimes(document);
     startCountdowns();
     enhanceUpload();
