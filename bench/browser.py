@@ -208,8 +208,10 @@ def run_pages(url: str, pages: list[Page], runs: int) -> dict[Page, Times]:
 
 
 def report(results: dict[Page, Times], floor: Times, runs: int, workers: int) -> list[str]:
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())  # other work on the machine slows every page alike
     lines = [f"Chromium (headless), {VIEWPORT['width']}x{VIEWPORT['height']}, an empty cache each visit; "
-             f"`podium run --workers {workers}` on SQLite, 127.0.0.1; {os.cpu_count()} CPUs; median of {runs} runs, ms",
+             f"`podium run --workers {workers}` on SQLite, 127.0.0.1; {os.cpu_count()} CPUs, load average {load}; "
+             f"median of {runs} runs, ms",
              f"{'page':34} {'LCP':>6} {'load':>6} {'all':>6}   {'x floor (LCP, load)':>20}  {'1st run':>7}"]
     for page, times in results.items():
         ratio = f"{times.median('lcp') / floor.median('lcp'):5.1f}x {times.median('load') / floor.median('load'):5.1f}x"

@@ -95,19 +95,22 @@ def activity_numbers(comp) -> plots.Activity:
     return cache.get(key, lambda: plots.activity(overview.submission_times(db_session(), comp), deadlines))
 
 
-def progress_numbers(comp, student) -> plots.Progress:
+def progress_numbers(comp, student, mine: standing.MySubmissions | None = None) -> plots.Progress:
     """A student's scored submissions over time (practice ones left out), with the deadlines passed; private
-    scores only where the reader may see them."""
+    scores only where the reader may see them. A page that read the student's submissions (`mine`) passes them."""
     staff = is_staff(comp.course)
     if student.id != me().id and not staff:
         raise Forbidden("You can see only your own scores.")
-    subs = standing.submissions_of(db_session(), comp, student)
+    if mine is None:
+        subs = standing.submissions_of(db_session(), comp, student)
+        schedule = rule_values.schedule_for(db_session(), comp, student)
+    else:
+        subs, schedule = [row.submission for row in mine.rows], mine.schedule
     show_private = private_visible(comp, staff)
-    hidden = frozenset() if staff else private_hidden(db_session(), comp, user=student)
+    hidden = frozenset() if staff or not show_private else private_hidden(db_session(), comp, user=student)
     points = [(s.submitted_at, s.public_score, s.private_score if show_private and s.id not in hidden else None)
               for s in subs if s.public_score is not None and not s.practice]
     now = utcnow()
-    schedule = rule_values.schedule_for(db_session(), comp, student)
     deadlines = {k: getattr(schedule, k) for k in plots.DEADLINES
                  if getattr(schedule, k) is not None and getattr(schedule, k) <= now}
     return plots.progress(points, leaderboards.cutoff_values(comp, staff=staff), deadlines, metric=comp.metric,
@@ -145,9 +148,9 @@ def activity_chart(comp, caption: str | None = None) -> Markup:
 
 
 @bp.app_template_global()
-def progress_chart(comp, student=None) -> Markup:
+def progress_chart(comp, student=None, mine: standing.MySubmissions | None = None) -> Markup:
     student = student or me()
-    numbers = progress_numbers(comp, student)
+    numbers = progress_numbers(comp, student, mine)
     whose = "Your scores" if student.id == me().id else f"Scores of {student.email}"
     return _figure("progress", plots.draw_progress, numbers, comp=comp, caption=None,
                    label=f"{whose} over time in {comp.title}, with the cutoffs and the deadlines passed",
