@@ -25,7 +25,8 @@ PRIVATE_INK = "#b4500a"
 AXIS = "#8a93a3"
 TICK_TEXT = "#5b6475"
 LABEL_TEXT = "#3b4352"
-CUTOFF_COLOURS = {"A": "#1b7f3b", "B": "#5f8f1f", "C": "#b08900", "D": "#c0392b", "F": "#7f1d1d"}
+# Dark enough for their letters to read on white (contrast 4.5:1 at least).
+CUTOFF_COLOURS = {"A": "#1b7f3b", "B": "#4d7a14", "C": "#8a6d00", "D": "#c0392b", "F": "#7f1d1d"}
 DEADLINE_COLOURS = {"early": "#7a5cc7", "ontime": "#1d2330", "late": "#c0392b"}
 DEADLINE_NAMES = {"early": "early", "ontime": "on-time", "late": "late"}
 DEADLINES = ("early", "ontime", "late")
