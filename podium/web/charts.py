@@ -6,12 +6,13 @@ The pages draw their charts inline as they render (the template globals below), 
 under it ("The numbers"), which screen readers and anyone who wants the numbers read instead of the picture. Each
 chart is also an SVG file at its own address (`/charts/...`), drawn the same way.
 
-Drawing (podium/web/plots.py) takes well under a millisecond; what can cost is reading what a chart shows. Both
-are kept in `cache`, in each server process, under keys made of what they were computed from: a picture under its
-numbers, so a picture is drawn again exactly when its numbers changed. The numbers of submissions per hour are the
-one thing kept under a version instead (how many submissions the competition has, its newest, and the deadlines):
-they would otherwise read every submission's time at each request. The boards come from the leaderboard service,
-which keeps the public one up to date itself.
+Drawing (podium/web/plots.py) takes well under a millisecond; what can cost is reading what a chart shows. Pictures and figures are kept in `cache` under keys made of what they
+show (the numbers, the labels), so one is drawn again exactly when what it shows changed, and never otherwise. The
+numbers of submissions per hour are kept under a version instead (how many submissions the competition has, its
+newest, and the deadlines: one indexed aggregate), since they would otherwise read every submission's time at each
+request. The boards come from the leaderboard service, which keeps the public one up to date itself; the private
+one is read at each request, as the private leaderboard page reads it. The cache is per server process: with
+drawing this cheap, each worker keeping its own costs nothing worth sharing across processes.
 """
 from __future__ import annotations
 

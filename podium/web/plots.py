@@ -3,9 +3,9 @@ student's scores over time.
 
 Each chart is two steps, both plain functions of plain values: its numbers (`distribution`, `activity`,
 `progress`: the bars and points a reader could also read as a table, which the pages show beside the picture) and
-the picture drawn from them (`draw`). The picture is a few hundred bytes of hand-written SVG per bar or point
-group: drawing takes well under a millisecond, where matplotlib took a second for a chart of 300 bars, so the pages
-draw their charts inline as they render, and the picture and its table can never disagree.
+the picture drawn from them (`draw_*`). The picture is plain SVG written here, one path for all the bars of a
+panel: drawing takes well under a millisecond, so the pages draw their charts inline as they render, and a
+picture and its table can never disagree.
 
 Everything is drawn with presentation attributes (no inline style), so an inline chart passes the pages' content
 security policy; every text is escaped.
