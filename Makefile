@@ -61,6 +61,7 @@ bench: install
 	$(BIN)/python bench/web.py
 	$(BIN)/python bench/rush.py
 	$(BIN)/python bench/rush.py --hostile
+	$(BIN)/python bench/browser.py
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .hypothesis bench/.data tests/oidc/node_modules tests/e2e/axe/node_modules

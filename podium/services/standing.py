@@ -15,7 +15,7 @@ from podium.models import Competition, Course, Extension, Submission, User
 from podium.services.courses import State, state_for
 from podium.services.extensions import describe
 from podium.services.rule_values import active_extension, policy_of, schedule_for, submission_of
-from podium.services.submissions import upload_window, window_of
+from podium.services.submissions import upload_window, window_under
 
 MILESTONE_LABELS = {"opens": "Opens", "early": "Early deadline", "ontime": "On-time deadline", "late": "Late deadline"}
 
@@ -126,7 +126,7 @@ def my_submissions(session: Session, comp: Competition, user: User, now: datetim
         group = rules.grading_group(sub.submitted_at, schedule) if value.gradable else None
         if group is not None and sub.selected:
             marked[group] += 1
-        rows.append(SubmissionRow(sub, window_of(session, sub), sub.id in counted_ids, group,
+        rows.append(SubmissionRow(sub, window_under(sub, schedule), sub.id in counted_ids, group,
                                   can_mark=policy.selection == rules.KAGGLE and marking.allowed and group is not None))
     return MySubmissions(tuple(rows), policy.selection, policy.max_selected, marked, marking, schedule)
 

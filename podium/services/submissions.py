@@ -748,10 +748,14 @@ def stored_file(settings: Settings, sub: Submission) -> Path:
 
 def window_of(session: Session, sub: Submission) -> rules.WindowResult:
     """The window of a stored submission under the student's current effective schedule (extensions included)."""
+    return window_under(sub, None if sub.practice else schedule_for(session, sub.competition, sub.user))
+
+
+def window_under(sub: Submission, schedule: rules.Schedule | None) -> rules.WindowResult:
+    """`window_of` under the student's effective schedule read already (a list of their submissions reads it once)."""
     if sub.practice:
         return rules.WindowResult(rules.PRACTICE)
-    return rules.classify(sub.submitted_at, schedule_for(session, sub.competition, sub.user), tz="UTC",
-                          allow_practice=True)
+    return rules.classify(sub.submitted_at, schedule, tz="UTC", allow_practice=True)
 
 
 def private_visible(comp: Competition, staff: bool) -> bool:

@@ -67,7 +67,7 @@ def test_overview_counts_today_and_names_who_missed_the_early_deadline(as_staff,
     assert "1 missed it" in text  # other@ has no submission before the early deadline
     section = text[text.index('id="early-'):]
     assert course.other in section and course.student not in section
-    assert "activity.svg" in text
+    assert 'id="numbers-activity-c1-hw1"' in text  # submissions per hour, drawn inline with their numbers
 
 
 def test_roster_import_from_the_web_same_csv_as_the_command(as_staff, rt):
@@ -277,7 +277,7 @@ def test_student_detail_page_for_staff(as_staff, rt, course):
     with rt.db.session() as db:
         student_id = db.query(User.id).filter(User.email == course.student).scalar()
     text = page(as_staff.get(f"/staff/c1/students/{student_id}"))
-    assert "Stu Dent" in text and "Overfitter" in text and "progress.svg?student=" in text
+    assert "Stu Dent" in text and "Overfitter" in text and f'id="numbers-progress-{student_id}-c1-hw1"' in text
     assert as_staff.get("/staff/c1/students/99999").status_code == 404
 
 

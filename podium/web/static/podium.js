@@ -5,11 +5,17 @@
 (function () {
   const viewerZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
 
+  // One formatter per zone: making one costs far more than formatting, and a table has hundreds of times.
+  const formatters = new Map();
+
   function formatIn(date, zone) {
-    return new Intl.DateTimeFormat(undefined, {
-      timeZone: zone, weekday: "short", month: "short", day: "numeric",
-      hour: "2-digit", minute: "2-digit", timeZoneName: "short",
-    }).format(date);
+    if (!formatters.has(zone)) {
+      formatters.set(zone, new Intl.DateTimeFormat(undefined, {
+        timeZone: zone, weekday: "short", month: "short", day: "numeric",
+        hour: "2-digit", minute: "2-digit", timeZoneName: "short",
+      }));
+    }
+    return formatters.get(zone).format(date);
   }
 
   // "2026-11-10 23:59 EST" stays as the server wrote it (the course's zone); the viewer's own time is added
