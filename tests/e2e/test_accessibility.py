@@ -44,6 +44,7 @@ NOT_PAGES = {
     "student.submission_file": "a submitted file, downloaded",
     "student.submission_json": "the submission page's script's data",
     "staff.grades_csv": "a CSV export",
+    "leaderboards.board_csv": "a CSV export",
     "staff.submissions_csv": "a CSV export",
     "staff.competition_toml": "the competition's settings as a file",
     "staff.rescore_progress": "the rescore progress bar's data",
