@@ -80,3 +80,42 @@ def test_submissions_left_go_down_and_the_public_rank_appears_after_scoring(brow
     expect(page.locator("#submit-form")).to_be_visible()
     shoot(page, "student-submit-practice")
     assert console.errors == []
+
+
+def received(rt, email: str, content: str = predictions()) -> int:
+    """An upload recorded and left waiting: the site scores only what is uploaded through it."""
+    with rt.db.session() as session:
+        user_id = session.query(User.id).filter(User.email == email).scalar()
+        comp_id = session.query(Competition.id).filter(Competition.slug == "hw1").scalar()
+    return submissions.receive(rt.db, rt.settings, comp_id, user_id, io.BytesIO(content.encode()), "wait.csv").id
+
+
+@pytest.mark.only_on("sqlite", why="what the browser shows does not depend on the database; the queue's order is "
+                                   "tested on both in tests/web/test_submission_feedback.py")
+def test_a_waiting_submission_shows_its_place_in_the_queue_then_its_score_and_rank_without_a_reload(browser, site,
+                                                                                                       rt):
+    busy = received(rt, site.rival, predictions(set(range(3))))
+    waiting = received(rt, site.rival)
+    mine = received(rt, site.student)  # before the rival's `waiting`: each student's first upload comes first
+    with rt.db.session() as session:
+        assert submissions.claim(session, busy, worker="elsewhere:1:aa", lease_seconds=3600)  # being scored
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    console = Console(page)
+    sign_in(page, site, site.student)
+    page.goto(f"{site.url}/submissions/{mine}")
+    place = page.locator("#submission [data-field=queue]")
+    expect(place).to_contain_text("1st in line to be scored: no upload waits before it")
+    expect(place).to_contain_text("1 is being scored now")
+    expect(page.locator("#submission .status")).to_have_text("queued")
+    shoot(page, "student-submission-queue")
+
+    submissions.score(rt.db, rt.settings, mine)  # the page follows its JSON: no reload
+    expect(page.locator("#submission .status")).to_have_text("scored", timeout=WAIT_MS)
+    expect(place).to_be_hidden()
+    expect(page.locator("#submission [data-field=public_rank]")).to_have_text(
+        "Public rank: not on the leaderboard → 1 of 1.")  # the rival's uploads are not scored yet
+    assert page.locator("#submission [data-field=private_score]").inner_text().startswith("shown when")
+    shoot(page, "student-submission-queue-scored")
+    assert console.errors == []
+    context.close()
