@@ -107,7 +107,7 @@ def test_a_release_during_the_late_window_is_refused_and_needs_an_override(brows
     student.goto(f"{site.url}/competitions/{site.competition}/submissions")
     row = student.locator("table.submissions tbody tr", has=student.locator(f"a[href='/submissions/{hidden}']"))
     expect(row.locator("td[data-label=Private]")).to_contain_text("after")
-    expect(student.locator("p.hint")).to_contain_text("appears once your late deadline has passed")
+    expect(student.locator("#private-hidden-note")).to_contain_text("appears once your late deadline has passed")
     shoot(student, "release-early-student-submissions")
     student.goto(f"{site.url}/submissions/{hidden}")
     expect(student.locator("[data-field=private_score]")).to_contain_text("shown once your late deadline has passed")
