@@ -95,8 +95,8 @@ def received(rt, email: str, content: str = predictions()) -> int:
 def test_a_waiting_submission_shows_its_place_in_the_queue_then_its_score_and_rank_without_a_reload(browser, site,
                                                                                                        rt):
     busy = received(rt, site.rival, predictions(set(range(3))))
-    waiting = received(rt, site.rival)
-    mine = received(rt, site.student)  # before the rival's `waiting`: each student's first upload comes first
+    received(rt, site.rival)  # the rival's second upload, waiting behind mine
+    mine = received(rt, site.student)  # taken before the rival's second: each student's first upload comes first
     with rt.db.session() as session:
         assert submissions.claim(session, busy, worker="elsewhere:1:aa", lease_seconds=3600)  # being scored
     context = browser.new_context(viewport={"width": 1280, "height": 900})
