@@ -162,3 +162,24 @@ def test_only_members_of_the_course_upload_and_only_where_code_is_collected(rt, 
     with rt.db.session() as session:
         assert session.scalar(select(func.count()).select_from(CodeSubmission)) == 1
     assert staff_row.user_id == world.users[TA]
+
+
+def test_a_course_backup_keeps_code_uploads_and_the_code_settings(rt, world, tmp_path):
+    from podium.runtime import make_runtime
+    from podium.services import backup
+
+    mine = upload(rt, world, STUDENTS[0], b"kept = True\n", "kept.py")
+    backup.export_course(rt.db, rt.settings, "c1", tmp_path / "c1.zip")
+    target = make_runtime(data_dir=tmp_path / "restored", database_url=f"sqlite:///{tmp_path / 'restored.db'}")
+    try:
+        target.db.upgrade()
+        backup.import_course(target.db, target.settings, tmp_path / "c1.zip")
+        with target.db.session() as session:
+            comp = get_competition(session, CID)
+            [row] = code.counted_code(session, comp).values()
+            assert (row.file_name, row.sha256, row.submitted_at) == (mine.file_name, mine.sha256, mine.submitted_at)
+            assert code.code_file(target.settings, row).read_bytes() == b"kept = True\n"
+            assert code.code_settings(comp).required
+            assert [p.read_text() for p in code.starter_files(target.settings, comp)] == [STARTER]
+    finally:
+        target.db.dispose()
