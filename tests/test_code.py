@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from podium.errors import ConfigError, Forbidden, NotFound, PodiumError
 from podium.models import CodeSubmission, User
-from podium.services import code, extensions
+from podium.services import code, extensions, grading
 from podium.services.courses import get_competition
 from podium.spec import read_course
 from tests.code_world import CID, OTHER_STUDENT, OTHER_TA, STARTER, STUDENTS, TA, copy_code_world, upload, \
@@ -183,3 +183,59 @@ def test_a_course_backup_keeps_code_uploads_and_the_code_settings(rt, world, tmp
             assert [p.read_text() for p in code.starter_files(target.settings, comp)] == [STARTER]
     finally:
         target.db.dispose()
+
+
+# --- grades (POLICY.md section 12) -------------------------------------------------------------------------
+
+
+def set_code_deadline_and_policy(rt, deadline, missing_code: str | None = None) -> None:
+    with rt.db.session() as session:
+        comp = get_competition(session, CID)
+        comp.code_deadline = deadline
+        if missing_code is not None:
+            comp.course.policy = {**comp.course.policy, "missing_code": missing_code}
+
+
+def staff_rows(rt) -> dict[str, tuple]:
+    with rt.db.session() as session:
+        course = get_competition(session, CID).course
+        return {report.user.email: (report.rows[0].grade.missing_code, report.rows[0].grade.final,
+                                    report.rows[0].explanation, report.total)
+                for report in grading.gradebook(session, course)}
+
+
+def test_without_code_a_counted_submission_is_due_then_flagged_and_the_grade_stands(rt, world):
+    upload(rt, world, STUDENTS[0], at=world.now - timedelta(minutes=5))
+    rows = staff_rows(rt)
+    assert rows[STUDENTS[0]][0] is None and "requires code" not in rows[STUDENTS[0]][2]
+    assert rows[STUDENTS[1]][0] == "due" and "none is uploaded yet" in rows[STUDENTS[1]][2]
+    graded = rows[STUDENTS[1]][1]
+    assert graded > 0
+    set_code_deadline_and_policy(rt, world.now - timedelta(minutes=1))  # passed; the course says "flag"
+    rows = staff_rows(rt)
+    assert rows[STUDENTS[1]][:2] == ("flag", graded) and "flagged to staff" in rows[STUDENTS[1]][2]
+    assert rows[STUDENTS[0]][0] is None  # ada's code came before the deadline
+
+
+def test_with_missing_code_zero_the_final_grade_is_zero_once_the_deadline_passed(rt, world):
+    upload(rt, world, STUDENTS[0], at=world.now - timedelta(minutes=5))
+    set_code_deadline_and_policy(rt, world.now + timedelta(days=1), missing_code="zero")
+    assert staff_rows(rt)[STUDENTS[1]][0] == "due" and staff_rows(rt)[STUDENTS[1]][1] > 0  # code may still come
+    set_code_deadline_and_policy(rt, world.now - timedelta(minutes=1))
+    rows = staff_rows(rt)
+    assert rows[STUDENTS[1]][:2] == ("zero", 0.0) and rows[STUDENTS[1]][3] == 0.0
+    assert "final grade 0" in rows[STUDENTS[1]][2]
+    assert rows[STUDENTS[0]][0] is None and rows[STUDENTS[0]][1] == pytest.approx(0.9 * 105)  # all right, after early
+    with rt.db.session() as session:  # as the student reads it too
+        report = grading.student_report(session, get_competition(session, CID).course,
+                                        session.get(User, world.users[STUDENTS[1]]), staff=False)
+        assert report.rows[0].grade.final == 0.0 and "final grade 0" in report.rows[0].explanation
+
+
+def test_an_extension_keeps_the_grade_while_the_students_code_deadline_runs(rt, world):
+    set_code_deadline_and_policy(rt, world.now - timedelta(minutes=1), missing_code="zero")
+    with rt.db.session() as session:
+        comp = get_competition(session, CID)
+        extensions.grant(session, comp, session.get(User, world.users[STUDENTS[1]]), days=1, reason="ill", actor=TA)
+    rows = staff_rows(rt)
+    assert rows[STUDENTS[1]][0] == "due" and rows[STUDENTS[0]][:2] == ("zero", 0.0)
