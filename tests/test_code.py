@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from podium.errors import ConfigError, Forbidden, NotFound, PodiumError
 from podium.models import CodeSubmission, User
-from podium.services import code, extensions, grading
+from podium.services import code, extensions, finalisations, grading
 from podium.services.courses import get_competition
 from podium.spec import read_course
 from tests.code_world import CID, OTHER_STUDENT, OTHER_TA, STARTER, STUDENTS, TA, copy_code_world, upload, \
@@ -239,3 +239,21 @@ def test_an_extension_keeps_the_grade_while_the_students_code_deadline_runs(rt, 
         extensions.grant(session, comp, session.get(User, world.users[STUDENTS[1]]), days=1, reason="ill", actor=TA)
     rows = staff_rows(rt)
     assert rows[STUDENTS[1]][0] == "due" and rows[STUDENTS[0]][:2] == ("zero", 0.0)
+
+
+def test_finalisation_and_release_wait_for_the_last_code_deadline(rt, world):
+    with rt.db.session() as session:
+        comp = get_competition(session, CID)
+        code_deadline = comp.code_deadline
+        extensions.grant(session, comp, session.get(User, world.users[STUDENTS[0]]), hours=5, reason="ill", actor=TA)
+    between = code_deadline + timedelta(hours=1)  # after everyone's late deadline and the class's code deadline
+    with rt.db.session() as session:
+        comp = get_competition(session, CID)
+        assert comp.late + timedelta(hours=5) < between
+        assert finalisations.due_at(session, comp, grace=0) == code_deadline + timedelta(hours=5)
+        assert CID not in [c.public_id for c in finalisations.ready_to_finalise(session, grace=0, now=between)]
+        readiness = finalisations.release_readiness(session, comp, now=between)
+        assert not readiness.ready and any("code is due until" in r for r in readiness.reasons("UTC"))
+        after = code_deadline + timedelta(hours=5, seconds=1)
+        assert CID in [c.public_id for c in finalisations.ready_to_finalise(session, grace=0, now=after)]
+        assert finalisations.release_readiness(session, comp, now=after).ready

@@ -25,6 +25,7 @@ from podium.errors import FieldError, Forbidden, NotFound, PodiumError
 from podium.models import CodeSubmission, Competition, Enrolment, Role, User, utcnow
 from podium.rules.code import CodeUpload
 from podium.services.files import TooLarge, store_incoming
+from podium.services import rule_values
 from podium.services.rule_values import active_extension, active_extensions, extension_of, schedule_of
 
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -105,10 +106,7 @@ def code_deadline_for(session: Session, comp: Competition, user: User) -> dateti
 def last_code_deadline(session: Session, comp: Competition) -> datetime | None:
     """The latest code deadline of anyone in the competition (None without [code]): grades that depend on code
     are final only after it (POLICY.md section 12)."""
-    found = code_settings(comp)
-    if found is None:
-        return None
-    return max([found.deadline, *code_deadlines(session, comp).values()])
+    return rule_values.last_code_deadline(session, comp)
 
 
 def counted_code(session: Session, comp: Competition) -> dict[int, CodeSubmission]:
