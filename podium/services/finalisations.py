@@ -87,7 +87,7 @@ class ReleaseReadiness:
             extra = (f" (and for {_students(len(self.extended))} with an extension until "
                      f"{rules.format_local(self.last_late, tz)})" if self.last_late > self.late else "")
             out.append(f"the late window is open until {rules.format_local(self.late, tz)}{extra}")
-        elif self.window_open:
+        elif self.now <= self.last_late:
             named = ", ".join(f"{email} until {rules.format_local(late, tz)}" for email, late in self.extended)
             out.append(f"the late window of {_students(len(self.extended))} with an extension is still open "
                        f"({named})")
