@@ -217,7 +217,7 @@ def test_without_code_a_counted_submission_is_due_then_flagged_and_the_grade_sta
     assert rows[STUDENTS[0]][0] is None  # ada's code came before the deadline
 
 
-def test_with_missing_code_zero_the_final_grade_is_zero_once_the_deadline_passed(rt, world):
+def test_with_missing_code_zero_the_final_grade_is_zero_once_the_deadline_passed(rt, world, podium_cli):
     upload(rt, world, STUDENTS[0], at=world.now - timedelta(minutes=5))
     set_code_deadline_and_policy(rt, world.now + timedelta(days=1), missing_code="zero")
     assert staff_rows(rt)[STUDENTS[1]][0] == "due" and staff_rows(rt)[STUDENTS[1]][1] > 0  # code may still come
@@ -230,6 +230,8 @@ def test_with_missing_code_zero_the_final_grade_is_zero_once_the_deadline_passed
         report = grading.student_report(session, get_competition(session, CID).course,
                                         session.get(User, world.users[STUDENTS[1]]), staff=False)
         assert report.rows[0].grade.final == 0.0 and "final grade 0" in report.rows[0].explanation
+    assert "none was uploaded by the code deadline: final grade 0" in podium_cli("grades", "explain", CID,
+                                                                                STUDENTS[1]).stdout
 
 
 def test_an_extension_keeps_the_grade_while_the_students_code_deadline_runs(rt, world):

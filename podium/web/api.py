@@ -18,8 +18,9 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, Reque
 from podium import rules
 from podium.domain import Role, utcnow
 from podium.errors import PodiumError
-from podium.services import (code, courses, feedback, grade_reports, leaderboards, notifications, rule_values,
+from podium.services import (courses, feedback, grade_reports, leaderboards, notifications, rule_values,
                              submissions)
+from podium.services import code as code_uploads
 from podium.services.ratelimit import RateLimited
 from podium.web.auth import REALM, require_user
 from podium.web.context import db_session, end_request_transaction, rt, scoring_queue
@@ -300,7 +301,7 @@ def code_json(row, counted_id: int | None) -> dict:
 
 
 def code_state_json(comp, user) -> dict:
-    panel = code.code_panel(db_session(), comp, user, utcnow())
+    panel = code_uploads.code_panel(db_session(), comp, user, utcnow())
     if panel is None:
         raise PodiumError(f"{comp.public_id} does not collect code.", code=404)
     return {"competition": comp.public_id, "required": panel.settings.required,
@@ -325,7 +326,7 @@ def create_code(cid: str):
                           "field named `file`.", code=400)
     comp_id, user_id = comp.id, user.id
     end_request_transaction()
-    row = code.receive_code(rt().db, rt().settings, comp_id, user_id, upload.stream, upload.filename)
+    row = code_uploads.receive_code(rt().db, rt().settings, comp_id, user_id, upload.stream, upload.filename)
     comp, _, user = member_competition(cid)
     state = code_state_json(comp, user)
     response = jsonify(next(u for u in state["uploads"] if u["id"] == row.id))
@@ -337,8 +338,8 @@ def create_code(cid: str):
 @bp.get("/competitions/<cid>/code/<int:n>/file")
 def code_file(cid: str, n: int):
     comp, _, user = member_competition(cid)
-    row = code.own_upload(db_session(), comp, user, n)
-    return send_stored_file(code.code_file(rt().settings, row), row.file_name)
+    row = code_uploads.own_upload(db_session(), comp, user, n)
+    return send_stored_file(code_uploads.code_file(rt().settings, row), row.file_name)
 
 
 @bp.get("/competitions/<cid>/files/<name>")

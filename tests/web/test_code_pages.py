@@ -12,7 +12,7 @@ import zipfile
 import pytest
 from sqlalchemy import select
 
-from podium.models import AuditEvent, User
+from podium.models import AuditEvent
 from podium.services import users
 from tests.code_world import CID, OTHER_STUDENT, OTHER_TA, STUDENTS, TA, copy_code_world, upload
 from tests.web.conftest import app  # noqa: F401 - the app over the test's runtime
@@ -147,4 +147,4 @@ def test_the_rest_api_takes_code_and_lists_only_the_callers_own(rt, world, app):
     assert refused.status_code == 422 and "not a zip archive" in refused.get_json()["message"]
     outsider = api_auth(rt, OTHER_STUDENT)
     assert client.get(f"/api/competitions/{CID}/code", headers=outsider).status_code == 403
-    assert client.get(f"/api/competitions/c2-hw1/code", headers=outsider).status_code == 404
+    assert client.get("/api/competitions/c2-hw1/code", headers=outsider).status_code == 404
