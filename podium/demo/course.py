@@ -59,6 +59,8 @@ class CompetitionSpec:
     weight: float = 1.0
     weight_comment: str = ""
     slack_eligible: bool = True
+    # The course page links a "Code Submission Form" beside this part: its [code] table requires the code.
+    code_required: bool = False
 
     @property
     def public_id(self) -> str:
@@ -150,6 +152,7 @@ COMPETITIONS: tuple[CompetitionSpec, ...] = (
         target_description="the predicted phoneme string, e.g. \"hIshEdhInIsAv.kenhw\"",
         example_rows=("0,.kAnhisfUtrIpbAk", "1,hEvI.UnkldRsEn"),
         row_noun="utterances",
+        code_required=True,
     ),
     CompetitionSpec(
         slug="hw4p2",
@@ -353,7 +356,12 @@ def competition_toml(spec: CompetitionSpec, schedule: Schedule) -> str:
                   .add("sample_submission", "sample_submission.csv")
                   .add("data_files", ["README.md", "sample_submission.csv"]))
     grading = TomlTable("grading").add("cutoffs", dict(spec.cutoffs), note=spec.cutoffs_note)
-    return render_toml([competition, windows, evaluation, grading])
+    tables = [competition, windows, evaluation, grading]
+    if spec.code_required:
+        tables.append(TomlTable("code", comment="the code behind the predictions, due two days after late")
+                      .add("required", True)
+                      .add("kinds", [".zip", ".tar.gz", ".py", ".ipynb"]))
+    return render_toml(tables)
 
 
 METRIC_SENTENCES = {

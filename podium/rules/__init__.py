@@ -20,6 +20,17 @@ Modules, one concern each:
   queue          the scoring queue's turn rule: oldest first, students taking turns
   reminders      which deadline reminders are due at an instant (imported from podium.rules.reminders)
 """
+from podium.rules.code import (
+    CODE_DUE,
+    CODE_FLAG,
+    CODE_ZERO,
+    CodeUpload,
+    code_deadline,
+    code_in_time,
+    counted_code,
+    missing_code_state,
+    with_missing_code,
+)
 from podium.rules.course import (
     competition_candidates,
     counted_by_student,
@@ -98,6 +109,7 @@ from podium.rules.selection import (
 )
 from podium.rules.settings import (
     CHRONOLOGICAL,
+    MISSING_CODE_POLICIES,
     OPTIMAL,
     SLACK_POLICIES,
     CompetitionRules,
@@ -171,6 +183,15 @@ __all__ = [
     "base",
     "bonus",
     "Candidate",
+    "CodeUpload",
+    "CODE_DUE",
+    "CODE_FLAG",
+    "CODE_ZERO",
+    "missing_code_state",
+    "with_missing_code",
+    "code_deadline",
+    "code_in_time",
+    "counted_code",
     "check_cutoffs",
     "check_daily_limit",
     "check_failed_uploads",
@@ -216,6 +237,7 @@ __all__ = [
     "LeaderboardEntry",
     "is_position",
     "SLACK_POLICIES",
+    "MISSING_CODE_POLICIES",
     "LimitResult",
     "WaitingUpload",
     "local_date",

@@ -35,6 +35,7 @@ STATES = {"upcoming": "hw4p2", "open": "hw2p2-verification", "late": "hw2p2-clas
 INSTRUCTOR = "instructor@demo.podium.test"
 NOBODY = "nobody@demo.podium.test"  # enrolled in no course
 ERROR_PAGE = "/reset/not-a-link"  # the error page, a 404
+CODE = "hw3p2"  # the competition whose [code] table requires code (POLICY.md section 12)
 
 # The app's GET routes that are not pages a person reads: files, data for scripts and redirects, each with why.
 NOT_PAGES = {
@@ -42,6 +43,9 @@ NOT_PAGES = {
     "main.healthz": "a load balancer's probe",
     "student.data_file": "a competition's data file, downloaded",
     "student.submission_file": "a submitted file, downloaded",
+    "student.code_file": "an uploaded code file, downloaded",
+    "staff.code_file": "a student's code file, downloaded",
+    "staff.code_archive": "every student's code in one zip, downloaded",
     "student.submission_json": "the submission page's script's data",
     "staff.grades_csv": "a CSV export",
     "leaderboards.board_csv": "a CSV export",
@@ -91,6 +95,7 @@ def pages(demo: Demo) -> dict[str, list[str]]:
             f"/competitions/{cid(STATES['open'])}/submissions",
             f"/competitions/{cid(STATES['open'])}/leaderboard",
             f"/competitions/{cid(STATES['closed'])}/leaderboard",  # the private board, released
+            f"/competitions/{cid(CODE)}",  # with its Code panel
             *(f"/submissions/{n}" for n in demo.submissions),
         ],
         "instructor": [
@@ -103,6 +108,7 @@ def pages(demo: Demo) -> dict[str, list[str]]:
             f"/staff/competitions/{cid(STATES['late'])}/release",
             f"/staff/competitions/{cid(STATES['closed'])}/missed-early",
             f"/staff/competitions/{cid(STATES['open'])}/remind-early",
+            f"/staff/competitions/{cid(CODE)}/code",
             f"/submissions/{demo.submissions[0]}",  # a student's submission as staff see it
         ],
     }

@@ -113,6 +113,10 @@ def upload(ctx: Ctx, role: str, client) -> dict:
     return {"file": (io.BytesIO(predictions().encode()), "pred.csv"), "description": f"upload by {role}"}
 
 
+def code_upload(ctx: Ctx, role: str, client) -> dict:
+    return {"file": (io.BytesIO(f"# code by {role}\n".encode()), "code.py")}
+
+
 def own_credentials(ctx: Ctx, role: str, client) -> dict:
     if role == "anonymous":
         return {"email": EMAIL["student"], "password": "not the password"}
@@ -401,6 +405,18 @@ CASES = [
          {**everyone(403), "anonymous": 302}, variant="another course"),
     # A staff reminder of the early deadline: the course's staff only, never a student nor another course's staff
     # (tests/test_notifications.py checks that nothing is mailed on a refusal).
+    # Code (POLICY.md section 12): staff read everyone's, audited; a student reaches their own only.
+    Case("/staff/competitions/<cid>/code", "GET", f"/staff/competitions/{CID}/code", staff_only(200)),
+    Case("/staff/competitions/<cid>/code", "GET", "/staff/competitions/c2-hw9/code",
+         {**everyone(403), "anonymous": 302}, variant="another course"),
+    Case("/staff/competitions/<cid>/code/<int:n>/file", "GET", f"/staff/competitions/{CID}/code/{{code}}/file",
+         staff_only(200)),
+    Case("/staff/competitions/<cid>/code/<int:n>/file", "GET", "/staff/competitions/c2-hw9/code/{code}/file",
+         {**everyone(403), "anonymous": 302}, variant="another course"),
+    Case("/staff/competitions/<cid>/code.zip", "GET", f"/staff/competitions/{CID}/code.zip", staff_only(200)),
+    Case("/competitions/<cid>/code", "POST", f"/competitions/{CID}/code", members(302), data=code_upload),
+    Case("/competitions/<cid>/code/<int:n>/file", "GET", f"/competitions/{CID}/code/{{code}}/file",
+         {**members(404), "student": 200}),
     Case("/staff/competitions/<cid>/remind-early", "GET", f"/staff/competitions/{CID}/remind-early", staff_only(200)),
     Case("/staff/competitions/<cid>/remind-early", "GET", "/staff/competitions/c2-hw9/remind-early",
          {**everyone(403), "anonymous": 302}, variant="another course"),
@@ -441,6 +457,11 @@ CASES = [
     Case("/api/competitions/<cid>/submissions", "GET", f"/api/competitions/{CID}/submissions", api(members(200))),
     Case("/api/competitions/<cid>/submissions", "POST", f"/api/competitions/{CID}/submissions", api(members(202)),
          data=upload),
+    Case("/api/competitions/<cid>/code", "GET", f"/api/competitions/{CID}/code", api(members(200))),
+    Case("/api/competitions/<cid>/code", "POST", f"/api/competitions/{CID}/code", api(members(201)),
+         data=code_upload),
+    Case("/api/competitions/<cid>/code/<int:n>/file", "GET", f"/api/competitions/{CID}/code/{{code}}/file",
+         {**api(members(404)), "student": 200}),
     Case("/api/me", "GET", "/api/me", api(signed_in(200))),
     Case("/api/me/grades", "GET", "/api/me/grades", api(signed_in(200))),
     Case("/api/submissions/<int:n>", "GET", "/api/submissions/{sub}", api(own(200))),
@@ -500,7 +521,8 @@ def test_authorisation(case: Case, app, rt, people, tmp_path):
     ctx.fields = {"sub": people.subs["student"], "sub_c2": people.subs["outsider"], "reset": reset,
                   "student_id": people.ids["student"], "other_id": people.ids["other"],
                   "outsider_id": people.ids["outsider"],
-                  "instructor_id": people.ids["instructor"], "ext_c2": people.c2_extension}
+                  "instructor_id": people.ids["instructor"], "ext_c2": people.c2_extension,
+                  "code": people.code["student"]}
     wrong = []
     try:
         for role in ROLES:

@@ -131,6 +131,8 @@ NO_SCORES = {
     # LTI: the platform's round trip, Podium's public key, and the pages that link an LMS course and place
     # competitions (course and competition names only).
     "lti.login", "lti.keys", "lti.link", "lti.deep_link",
+    # A student's own code uploads, and the code deadline and what counts (POLICY.md section 12): no score.
+    "student.code_file", "api.code_file", "api.list_code",
 }
 
 
