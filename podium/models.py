@@ -214,6 +214,10 @@ class Competition(Base):
     source_dir: Mapped[str] = mapped_column(Text, default="")
     finalised_at: Mapped[Optional[datetime]]
     released_at: Mapped[Optional[datetime]]
+    # The competition's [code] table (POLICY.md section 12); both NULL when it collects no code. `code_settings`:
+    # {"required": bool, "max_mb": float, "kinds": [".zip", ...], "starter": [stored paths of the starter files]}.
+    code_deadline: Mapped[Optional[datetime]]
+    code_settings: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -295,6 +299,30 @@ class Submission(Base):
     # The name of the benchmark row this submission is on the boards ("Benchmark: NAME"), set by staff on
     # submissions of the course's staff only (podium.services.benchmarks): it ranks no student and counts for no grade.
     benchmark_name: Mapped[Optional[str]] = mapped_column(String(BENCHMARK_NAME_LENGTH))
+
+    competition: Mapped["Competition"] = relationship()
+    user: Mapped["User"] = relationship()
+
+
+class CodeSubmission(Base):
+    """The code behind a student's predictions for one competition (POLICY.md section 12): every upload is kept,
+    the latest one received by the student's code deadline counts. `late`: received after that deadline, as it
+    stood at upload time (what counts is always decided afresh by podium.services.code.counted_code)."""
+
+    __tablename__ = "code_submissions"
+    __table_args__ = (Index("ix_code_submissions_competition_user", "competition_id", "user_id", "submitted_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    competition_id: Mapped[int] = mapped_column(ForeignKey("competitions.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    submitted_at: Mapped[datetime]
+    file_path: Mapped[str] = mapped_column(Text)  # relative to the data dir, like Submission.file_path
+    file_name: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16))  # ".zip", ".tar.gz", ".py" or ".ipynb"
+    members: Mapped[int] = mapped_column(Integer, default=1)  # files in it (1 for a single .py or .ipynb)
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
 
     competition: Mapped["Competition"] = relationship()
     user: Mapped["User"] = relationship()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import tomllib
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -35,6 +35,7 @@ DEFAULT_POLICY: dict[str, Any] = {
     "selection": _DEFAULTS.selection,
     "max_selected": _DEFAULTS.max_selected,
     "daily_limit": _DEFAULTS.daily_limit,
+    "missing_code": _DEFAULTS.missing_code,
 }
 
 # The earliest and latest wall-clock years a schedule may give: anything outside is a typo, and times near
@@ -56,6 +57,7 @@ COMPETITION_KEYS = {
     "schedule": {"opens", "early", "ontime", "late"},
     "evaluation": {"metric", "id_column", "solution", "sample_submission", "data_files", "higher_is_better"},
     "grading": {"cutoffs"},
+    "code": {"required", "deadline", "max_mb", "kinds", "starter"},
 }
 REQUIRED = {
     "course": ("slug", "title", "timezone"),
@@ -64,6 +66,26 @@ REQUIRED = {
     "evaluation": ("metric", "id_column", "solution"),
     "grading": ("cutoffs",),
 }
+
+
+# [code]: what students may upload as the code behind their predictions (POLICY.md section 12).
+CODE_KINDS = (".zip", ".tar.gz", ".py", ".ipynb")
+CODE_DEADLINE_AFTER_LATE = timedelta(days=2)
+DEFAULT_CODE_MB = 20.0
+MAX_CODE_MB = 1000.0  # more is a typo: a course's code is megabytes, and the archive checks read it all
+
+
+@dataclass(frozen=True)
+class CodeSpec:
+    """A competition's [code] table: whether code is required, its deadline (UTC; the student's extension moves it
+    like the other deadlines), the upload size limit, the kinds of file accepted, and the starter files every
+    student received (boilerplate the integrity report leaves out)."""
+
+    required: bool
+    deadline: datetime
+    max_mb: float = DEFAULT_CODE_MB
+    kinds: tuple[str, ...] = CODE_KINDS
+    starter: tuple[Path, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -93,6 +115,7 @@ class CompetitionSpec:
     canvas_assignment_id: int | None = None
     # Students download the data files before `opens` too (they are hidden from students until then otherwise).
     data_visible_before_open: bool = False
+    code: CodeSpec | None = None
 
     def scorer(self) -> scorers.AnyScorer:
         return scorer_for(self.metric, self.folder, self.higher_is_better)
@@ -209,6 +232,7 @@ def read_competition(path: Path, tz: ZoneInfo, policy: dict[str, Any]) -> Compet
         toml_path=path,
         canvas_assignment_id=(None if "canvas_assignment_id" not in comp else
                               _canvas_assignment_id(path, comp["canvas_assignment_id"])),
+        code=None if "code" not in data else _code(path, folder, data["code"], times, tz),
     )
 
 
@@ -278,7 +302,8 @@ def _check_schedule(path: Path, t: dict[str, datetime]) -> None:
 
 def _policy(path: Path, given: dict[str, Any]) -> dict[str, Any]:
     policy = {**DEFAULT_POLICY, **given}
-    choices = {"slack_policy": rules.SLACK_POLICIES, "selection": (rules.KAGGLE, rules.ALL)}
+    choices = {"slack_policy": rules.SLACK_POLICIES, "selection": (rules.KAGGLE, rules.ALL),
+               "missing_code": rules.MISSING_CODE_POLICIES}
     for key, allowed in choices.items():
         if policy[key] not in allowed:
             raise ConfigError(path, f"[policy] {key}", f"must be one of {', '.join(allowed)}, not {policy[key]!r}")
@@ -300,6 +325,32 @@ def _policy(path: Path, given: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError(path, "[policy] points", "must decrease from A to F")
     policy["points"] = {k: float(v) for k, v in points.items()}
     return policy
+
+
+def _code(path: Path, folder: Path, given: dict[str, Any], times: dict[str, datetime], tz: ZoneInfo) -> CodeSpec:
+    """The [code] table (POLICY.md section 12); the deadline defaults to two days after `late`."""
+    if "deadline" in given:
+        deadline = _local_time(path, "[code] deadline", given["deadline"], tz)
+        if deadline < times["opens"]:
+            raise ConfigError(path, "[code] deadline", "is before opens; code is due after the competition opens")
+    else:
+        deadline = times["late"] + CODE_DEADLINE_AFTER_LATE
+    kinds = given.get("kinds", list(CODE_KINDS))
+    if (not isinstance(kinds, list) or not kinds or any(k not in CODE_KINDS for k in kinds)
+            or len(set(kinds)) != len(kinds)):
+        raise ConfigError(path, "[code] kinds", f"must be a list of distinct kinds among {', '.join(CODE_KINDS)}, "
+                                                f"such as [\".zip\", \".py\"]")
+    starter = given.get("starter", [])
+    if not isinstance(starter, list):
+        raise ConfigError(path, "[code] starter", "must be a list of file names in the competition folder")
+    return CodeSpec(
+        required=_bool(path, "[code] required", given.get("required", False)),
+        deadline=deadline,
+        max_mb=_number(path, "[code] max_mb", given.get("max_mb", DEFAULT_CODE_MB), minimum=0.001,
+                       maximum=MAX_CODE_MB),
+        kinds=tuple(k for k in CODE_KINDS if k in kinds),
+        starter=tuple(_existing_file(path, "[code] starter", folder, name) for name in starter),
+    )
 
 
 def _cutoffs(path: Path, given: Any, higher_is_better: bool) -> dict[str, Any]:

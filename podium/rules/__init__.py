@@ -20,6 +20,7 @@ Modules, one concern each:
   queue          the scoring queue's turn rule: oldest first, students taking turns
   reminders      which deadline reminders are due at an instant (imported from podium.rules.reminders)
 """
+from podium.rules.code import CodeUpload, code_deadline, code_in_time, counted_code
 from podium.rules.course import (
     competition_candidates,
     counted_by_student,
@@ -98,6 +99,7 @@ from podium.rules.selection import (
 )
 from podium.rules.settings import (
     CHRONOLOGICAL,
+    MISSING_CODE_POLICIES,
     OPTIMAL,
     SLACK_POLICIES,
     CompetitionRules,
@@ -171,6 +173,10 @@ __all__ = [
     "base",
     "bonus",
     "Candidate",
+    "CodeUpload",
+    "code_deadline",
+    "code_in_time",
+    "counted_code",
     "check_cutoffs",
     "check_daily_limit",
     "check_failed_uploads",
@@ -216,6 +222,7 @@ __all__ = [
     "LeaderboardEntry",
     "is_position",
     "SLACK_POLICIES",
+    "MISSING_CODE_POLICIES",
     "LimitResult",
     "WaitingUpload",
     "local_date",

@@ -15,6 +15,11 @@ from podium.rules.windows import Schedule
 CHRONOLOGICAL = "chronological"
 OPTIMAL = "optimal"
 SLACK_POLICIES = (CHRONOLOGICAL, OPTIMAL)
+# What a counted submission without counted code does to the grade when the competition requires code
+# (POLICY.md section 12): flagged to staff, or final grade 0.
+FLAG = "flag"
+ZERO_GRADE = "zero"
+MISSING_CODE_POLICIES = (FLAG, ZERO_GRADE)
 
 
 def course_order(ontime: datetime, slug: str) -> tuple[datetime, str]:
@@ -35,9 +40,13 @@ class CoursePolicy:
     selection: str = "kaggle"
     max_selected: int = 2
     daily_limit: int | None = 10
+    missing_code: str = FLAG
 
     def __post_init__(self) -> None:
         zone(self.timezone)
+        if self.missing_code not in MISSING_CODE_POLICIES:
+            raise ValueError(f"missing_code must be one of {', '.join(MISSING_CODE_POLICIES)}, "
+                             f"not {self.missing_code!r}")
         if self.slack_policy not in SLACK_POLICIES:
             raise ValueError(f"slack_policy must be one of {', '.join(SLACK_POLICIES)}, not {self.slack_policy!r}")
         if self.selection not in SELECTIONS:

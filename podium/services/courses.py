@@ -115,6 +115,7 @@ def load_course(session: Session, settings: Settings, folder: Path, actor: str =
         comp, home = competitions[comp_spec.slug], _home(settings, course, comp_spec)
         if metrics[comp_spec.slug]:
             _copy_metric(comp_spec, home)
+        _copy_starter(comp_spec, home)
         _note(report, comp.public_id, _sync_data_files(settings, comp, comp_spec, home / "files"))
     session.flush()
     if report.created or report.updated or report.course_changes:
@@ -205,6 +206,7 @@ SETTING_KEYS = {
     **{name: f"schedule.{name}" for name in ("opens", "early", "ontime", "late")},
     **{name: f"evaluation.{name}" for name in ("metric", "id_column", "higher_is_better")},
     "cutoffs": "grading.cutoffs", "solution_sha256": "evaluation.solution",
+    "code_deadline": "code.deadline", "code_settings": "code",
 }
 
 
@@ -230,6 +232,8 @@ def _load_settings(session: Session, settings: Settings, course: Course, spec: C
         higher_is_better=spec.higher_is_better, id_column=spec.id_column, expected_header=header,
         cutoffs=spec.cutoffs, solution_sha256=sha, compiled_dir=settings.stored_path(compiled_dir),
         source_dir=settings.stored_path(home),
+        code_deadline=None if spec.code is None else spec.code.deadline,
+        code_settings=_code_settings(settings, spec, home),
     )
     if changed and comp.finalised_at is not None:
         # Settings edited after finalisation: position cutoffs are read again off the (final) private board.
@@ -247,6 +251,27 @@ def _load_settings(session: Session, settings: Settings, course: Course, spec: C
         report.solution_changed.append(public_id)
     _note(report, public_id, [])
     return comp
+
+
+def _code_settings(settings: Settings, spec: CompetitionSpec, home: Path) -> dict[str, Any] | None:
+    """The [code] table as the competition row keeps it (podium.models.Competition.code_settings); the starter
+    files are named by where their copies go (`_copy_starter` puts them there once the load is accepted)."""
+    if spec.code is None:
+        return None
+    return {"required": spec.code.required, "max_mb": spec.code.max_mb, "kinds": list(spec.code.kinds),
+            "starter": [{"name": path.name, "path": settings.stored_path(home / "starter" / path.name),
+                         "sha256": sha256_of(path)} for path in spec.code.starter]}
+
+
+def _copy_starter(spec: CompetitionSpec, home: Path) -> None:
+    """The starter files every student received, kept beside the competition's other files: the integrity report
+    reads them as boilerplate without the course folder."""
+    if spec.code is None:
+        return
+    for path in spec.code.starter:
+        target = home / "starter" / path.name
+        if not target.is_file() or sha256_of(target) != sha256_of(path):
+            store_copy(path, target)
 
 
 def _reported(name: str, value: Any) -> Any:

@@ -1,0 +1,208 @@
+"""Code submissions (POLICY.md section 12): each student's code behind their predictions, for a competition whose
+competition.toml has a [code] table.
+
+Every upload is kept; the latest one received by the student's code deadline counts (`counted_code`), the deadline
+moved by the student's extension like the other deadlines. An upload is checked by podium.code_archives (links,
+paths leaving the archive, bombs) and stored durably before it is answered, like a prediction file. Code is never
+shown to other students.
+"""
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from podium import code_archives, rules
+from podium.config import Settings
+from podium.db import Database
+from podium.errors import FieldError, Forbidden, NotFound, PodiumError
+from podium.models import CodeSubmission, Competition, Enrolment, Role, User, utcnow
+from podium.rules.code import CodeUpload
+from podium.services.files import TooLarge, store_incoming
+from podium.services.rule_values import active_extension, active_extensions, extension_of, schedule_of
+
+SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+FILE_NAME_MAX = 255  # CodeSubmission.file_name
+
+
+class CodeTooLarge(PodiumError):
+    code = 413
+
+
+@dataclass(frozen=True)
+class CodeSettings:
+    """A competition's [code] table as stored on its row (podium.models.Competition.code_settings)."""
+
+    required: bool
+    deadline: datetime
+    max_mb: float
+    kinds: tuple[str, ...]
+    starter: tuple[dict, ...]
+
+    @property
+    def max_bytes(self) -> int:
+        return int(self.max_mb * 1_000_000)
+
+
+def code_settings(comp: Competition) -> CodeSettings | None:
+    """The competition's [code] settings, or None when it collects no code."""
+    if comp.code_deadline is None or comp.code_settings is None:
+        return None
+    given = comp.code_settings
+    return CodeSettings(required=bool(given.get("required", False)), deadline=comp.code_deadline,
+                        max_mb=float(given.get("max_mb", 20.0)), kinds=tuple(given.get("kinds", code_archives.KINDS)),
+                        starter=tuple(given.get("starter", ())))
+
+
+def requires_code(comp: Competition) -> bool:
+    found = code_settings(comp)
+    return found is not None and found.required
+
+
+def starter_files(settings: Settings, comp: Competition) -> list[Path]:
+    """The starter files every student received (the [code] table's `starter`), as stored under the data dir."""
+    found = code_settings(comp)
+    return [] if found is None else [settings.located(entry["path"]) for entry in found.starter]
+
+
+def limits_for(found: CodeSettings) -> code_archives.Limits:
+    """What one upload may hold once decompressed: the defaults, never less than the upload itself may be."""
+    defaults = code_archives.DEFAULT_LIMITS
+    return code_archives.Limits(total_bytes=max(defaults.total_bytes, 10 * found.max_bytes),
+                                member_bytes=max(defaults.member_bytes, found.max_bytes),
+                                entries=defaults.entries, ratio=defaults.ratio, ratio_floor=defaults.ratio_floor)
+
+
+# --- deadlines and what counts --------------------------------------------------------------------------------
+
+
+def code_deadlines(session: Session, comp: Competition) -> dict[int, datetime]:
+    """The code deadline of each student whose active extension moves it, by user id."""
+    found = code_settings(comp)
+    if found is None:
+        return {}
+    schedule = schedule_of(comp)
+    return {user_id: rules.code_deadline(found.deadline, schedule, extension)
+            for (_, user_id), extension in active_extensions(session, [comp]).items()}
+
+
+def code_deadline_for(session: Session, comp: Competition, user: User) -> datetime | None:
+    """The user's code deadline: the competition's, moved by their extension; None without [code]."""
+    found = code_settings(comp)
+    if found is None:
+        return None
+    extension = active_extension(session, comp, user)
+    return rules.code_deadline(found.deadline, schedule_of(comp),
+                               None if extension is None else extension_of(extension))
+
+
+def last_code_deadline(session: Session, comp: Competition) -> datetime | None:
+    """The latest code deadline of anyone in the competition (None without [code]): grades that depend on code
+    are final only after it (POLICY.md section 12)."""
+    found = code_settings(comp)
+    if found is None:
+        return None
+    return max([found.deadline, *code_deadlines(session, comp).values()])
+
+
+def counted_code(session: Session, comp: Competition) -> dict[int, CodeSubmission]:
+    """Each enrolled student's counted code: their latest upload received by their effective code deadline."""
+    found = code_settings(comp)
+    if found is None:
+        return {}
+    rows = session.scalars(
+        select(CodeSubmission)
+        .join(Enrolment, (Enrolment.user_id == CodeSubmission.user_id) & (Enrolment.course_id == comp.course_id))
+        .where(CodeSubmission.competition_id == comp.id, Enrolment.role == Role.student)
+    ).all()
+    by_id = {row.id: row for row in rows}
+    counted = rules.counted_code((CodeUpload(row.id, row.user_id, row.submitted_at) for row in rows),
+                                 code_deadlines(session, comp), found.deadline)
+    return {user_id: by_id[upload.id] for user_id, upload in counted.items()}
+
+
+def code_file(settings: Settings, code_submission: CodeSubmission) -> Path:
+    """Where an uploaded code file is on disk."""
+    return settings.located(code_submission.file_path)
+
+
+def history(session: Session, comp: Competition, user: User) -> list[CodeSubmission]:
+    """One person's code uploads for the competition, newest first."""
+    return list(session.scalars(
+        select(CodeSubmission).where(CodeSubmission.competition_id == comp.id, CodeSubmission.user_id == user.id)
+        .order_by(CodeSubmission.submitted_at.desc(), CodeSubmission.id.desc())))
+
+
+# --- receiving an upload --------------------------------------------------------------------------------------
+
+
+def receive_code(db: Database, settings: Settings, comp_id: int, user_id: int, stream: BinaryIO, file_name: str,
+                 *, at: datetime | None = None) -> CodeSubmission:
+    """Store a code upload durably, check it, and record it; refuse it, keeping nothing, when it may not be taken.
+
+    Members of the course only (staff too, to try the form); a competition without [code] refuses. The upload is
+    streamed to disk within the competition's size limit, checked by podium.code_archives without extracting
+    anything, fsynced, and committed before the answer. An upload after the student's code deadline is kept and
+    marked late: it never counts, but staff see it.
+    """
+    file_name = _shortened(Path((file_name or "").replace("\\", "/")).name or "code")
+    with db.session() as session:
+        comp, _ = _member_competition(session, comp_id, user_id)
+        found = code_settings(comp)
+        if found is None:
+            raise NotFound(f"{comp.public_id} does not collect code")
+        kind = code_archives.kind_of(file_name)
+        if kind is None or kind not in found.kinds:
+            raise FieldError("file", "{name} is not a kind of file this competition accepts; upload one of {kinds}.",
+                             name=file_name, kinds=", ".join(found.kinds))
+        limits = limits_for(found)
+    disk_name = f"{uuid.uuid4().hex}-{SAFE_NAME.sub('_', file_name)[-100:]}"
+    dest = settings.data_dir / "code" / str(comp_id) / str(user_id) / disk_name
+    try:
+        stored = store_incoming(stream, dest, max_bytes=found.max_bytes)
+    except TooLarge:
+        raise CodeTooLarge(f"The file is larger than the {found.max_mb:g} MB limit for code; upload only your code, "
+                           "without data, model weights or outputs.") from None
+    try:
+        try:
+            members = code_archives.check(stored.path, kind, limits)
+        except code_archives.CodeArchiveError as exc:
+            raise FieldError("file", "{problem} Nothing was stored.", problem=str(exc)) from None
+        t = at or utcnow()
+        with db.session() as session:
+            comp, user = _member_competition(session, comp_id, user_id)
+            deadline = code_deadline_for(session, comp, user)
+            row = CodeSubmission(competition_id=comp.id, user_id=user.id, submitted_at=t,
+                                 file_path=settings.stored_path(stored.path), file_name=file_name,
+                                 sha256=stored.sha256, size_bytes=stored.size_bytes, kind=kind, members=len(members),
+                                 late=not rules.code_in_time(t, deadline))
+            session.add(row)
+            session.flush()
+            session.expunge(row)
+            return row
+    except BaseException:
+        stored.path.unlink(missing_ok=True)
+        raise
+
+
+def _member_competition(session: Session, comp_id: int, user_id: int) -> tuple[Competition, User]:
+    comp, user = session.get(Competition, comp_id), session.get(User, user_id)
+    if comp is None:
+        raise NotFound("no such competition")
+    if user is None:
+        raise NotFound("no such user")
+    enrolled = session.scalar(select(Enrolment.id).where(Enrolment.user_id == user.id,
+                                                         Enrolment.course_id == comp.course_id))
+    if enrolled is None:
+        raise Forbidden(f"{user.email} is not enrolled in {comp.course.slug}")
+    return comp, user
+
+
+def _shortened(file_name: str, limit: int = FILE_NAME_MAX) -> str:
+    return file_name if len(file_name) <= limit else "…" + file_name[-(limit - 1):]

@@ -1,0 +1,164 @@
+"""Code submissions from the services (POLICY.md section 12): the [code] table, uploads stored durably and checked,
+the latest on-time upload counting, late uploads marked, extensions moving the code deadline; and who may upload."""
+from __future__ import annotations
+
+import io
+import zipfile
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from podium.errors import ConfigError, Forbidden, NotFound, PodiumError
+from podium.models import CodeSubmission, User
+from podium.services import code, extensions
+from podium.services.courses import get_competition
+from podium.spec import read_course
+from tests.code_world import CID, OTHER_STUDENT, OTHER_TA, STARTER, STUDENTS, TA, copy_code_world, upload, \
+    write_code_course
+from tests.conftest import write_course
+
+DAY = datetime(2024, 3, 1, 12, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def world(rt, worlds, tmp_path, world_database):
+    return copy_code_world(worlds, rt, tmp_path)
+
+
+def stored(rt) -> list[CodeSubmission]:
+    with rt.db.session() as session:
+        rows = list(session.scalars(select(CodeSubmission).order_by(CodeSubmission.id)))
+        session.expunge_all()
+    return rows
+
+
+def files_on_disk(rt) -> list:
+    folder = rt.settings.data_dir / "code"
+    return sorted(p for p in folder.rglob("*") if p.is_file()) if folder.exists() else []
+
+
+# --- the [code] table ------------------------------------------------------------------------------------
+
+
+def test_the_code_table_defaults_to_two_days_after_late(tmp_path):
+    spec = read_course(write_code_course(tmp_path, now=DAY))
+    comp = spec.competitions[0]
+    assert comp.code.required and comp.code.deadline == comp.late + timedelta(days=2)
+    assert comp.code.kinds == (".zip", ".tar.gz", ".py", ".ipynb") and comp.code.max_mb == 1
+    assert [p.name for p in comp.code.starter] == ["starter.py"]
+    assert spec.policy["missing_code"] == "flag"
+
+
+@pytest.mark.parametrize("extra, key", [
+    ('kinds = [".rar"]', "[code] kinds"),
+    ("kinds = []", "[code] kinds"),
+    ('deadline = "1999-01-01 00:00:00"', "[code] deadline"),
+    ("max_mb = 0", "[code] max_mb"),
+    ("required = 1", "[code] required"),
+    ("colour = 1", "[code] colour"),
+])
+def test_a_wrong_code_table_names_its_key(tmp_path, extra, key):
+    folder = write_code_course(tmp_path, now=DAY, extra=extra)
+    with pytest.raises(ConfigError, match=key.replace("[", r"\[").replace("]", r"\]")):
+        read_course(folder)
+
+
+def test_missing_code_policy_is_checked(tmp_path):
+    folder = write_course(tmp_path)
+    course_toml = folder / "course.toml"
+    course_toml.write_text(course_toml.read_text() + 'missing_code = "fail"\n')
+    with pytest.raises(ConfigError, match=r"\[policy\] missing_code.*flag, zero"):
+        read_course(folder)
+
+
+def test_the_competition_row_keeps_the_code_settings_and_the_starter_copy(rt, world):
+    with rt.db.session() as session:
+        comp = get_competition(session, CID)
+        found = code.code_settings(comp)
+        assert found.required and found.deadline == comp.late + timedelta(days=2) and found.max_bytes == 1_000_000
+        assert [p.read_text() for p in code.starter_files(rt.settings, comp)] == [STARTER]
+        assert code.code_settings(get_competition(session, "c2-hw1")) is None
+
+
+# --- uploads ---------------------------------------------------------------------------------------------
+
+
+def test_an_upload_is_stored_and_the_latest_on_time_counts(rt, world):
+    first = upload(rt, world, STUDENTS[0], b"v = 1\n", at=world.now - timedelta(hours=2))
+    second = upload(rt, world, STUDENTS[0], b"v = 2\n", at=world.now - timedelta(hours=1))
+    upload(rt, world, STUDENTS[1], b"w = 1\n", at=world.now)
+    assert not first.late and not second.late and second.kind == ".py" and second.members == 1
+    with rt.db.session() as session:
+        counted = code.counted_code(session, get_competition(session, CID))
+        assert {uid: row.id for uid, row in counted.items()} == {
+            world.users[STUDENTS[0]]: second.id, world.users[STUDENTS[1]]: second.id + 1}
+        assert code.code_file(rt.settings, counted[world.users[STUDENTS[0]]]).read_bytes() == b"v = 2\n"
+        assert [r.id for r in code.history(session, get_competition(session, CID),
+                                           session.get(User, world.users[STUDENTS[0]]))] == [second.id, first.id]
+
+
+def test_a_late_upload_is_kept_marked_late_and_never_counts(rt, world):
+    with rt.db.session() as session:
+        deadline = code.code_settings(get_competition(session, CID)).deadline
+    on_time = upload(rt, world, STUDENTS[0], b"ok\n", at=deadline)  # inclusive
+    late = upload(rt, world, STUDENTS[0], b"late\n", at=deadline + timedelta(seconds=1))
+    assert not on_time.late and late.late
+    with rt.db.session() as session:
+        counted = code.counted_code(session, get_competition(session, CID))
+    assert counted[world.users[STUDENTS[0]]].id == on_time.id
+
+
+def test_an_extension_moves_the_code_deadline(rt, world):
+    with rt.db.session() as session:
+        comp = get_competition(session, CID)
+        deadline = code.code_settings(comp).deadline
+        extensions.grant(session, comp, session.get(User, world.users[STUDENTS[0]]), days=3, reason="ill",
+                         actor=TA)
+    at = deadline + timedelta(days=2)
+    mine = upload(rt, world, STUDENTS[0], b"a\n", at=at)
+    theirs = upload(rt, world, STUDENTS[1], b"b\n", at=at)
+    assert not mine.late and theirs.late
+    with rt.db.session() as session:
+        comp = get_competition(session, CID)
+        assert set(code.counted_code(session, comp)) == {world.users[STUDENTS[0]]}
+        assert code.last_code_deadline(session, comp) == deadline + timedelta(days=3)
+
+
+def test_an_archive_is_checked_and_a_refused_one_leaves_nothing(rt, world):
+    good = io.BytesIO()
+    with zipfile.ZipFile(good, "w") as zf:
+        zf.writestr("src/train.py", "x = 1\n")
+        zf.writestr("src/model.py", "y = 2\n")
+    row = upload(rt, world, STUDENTS[0], good.getvalue(), "code.zip")
+    assert row.kind == ".zip" and row.members == 2
+    bad = io.BytesIO()
+    with zipfile.ZipFile(bad, "w") as zf:
+        zf.writestr("../../escape.py", "x = 1\n")
+    with pytest.raises(PodiumError, match=r"leaves the archive.*Nothing was stored"):
+        upload(rt, world, STUDENTS[0], bad.getvalue(), "code.zip")
+    with pytest.raises(PodiumError, match=r"not a zip archive"):
+        upload(rt, world, STUDENTS[0], b"hello", "code.zip")
+    with pytest.raises(PodiumError, match=r"code.rar is not a kind of file this competition accepts"):
+        upload(rt, world, STUDENTS[0], b"hello", "code.rar")
+    with pytest.raises(PodiumError, match=r"larger than the 1 MB limit") as caught:
+        upload(rt, world, STUDENTS[0], b"#" * 1_000_001, "big.py")
+    assert caught.value.code == 413
+    assert [r.id for r in stored(rt)] == [row.id] and len(files_on_disk(rt)) == 1
+
+
+def test_only_members_of_the_course_upload_and_only_where_code_is_collected(rt, world):
+    with pytest.raises(Forbidden):
+        upload(rt, world, OTHER_STUDENT)
+    with pytest.raises(Forbidden):
+        upload(rt, world, OTHER_TA)
+    staff_row = upload(rt, world, TA)  # staff try the form on their own course
+    with rt.db.session() as session:
+        other = get_competition(session, "c2-hw1").id
+        counted = code.counted_code(session, get_competition(session, CID))
+    assert world.users[TA] not in counted  # staff code is no student's
+    with pytest.raises(NotFound, match="does not collect code"):
+        code.receive_code(rt.db, rt.settings, other, world.users[OTHER_STUDENT], io.BytesIO(b"x"), "a.py")
+    with rt.db.session() as session:
+        assert session.scalar(select(func.count()).select_from(CodeSubmission)) == 1
+    assert staff_row.user_id == world.users[TA]
