@@ -10,8 +10,10 @@ folders and compares every pair of files in full; a course's report needs less a
   shares (idioms any solution has), and counts the fingerprints each pair shares, all pairs at once, as one sparse
   product. The ranking is by the share of one student's fingerprints found in the other's code: a student who
   copied a part of a longer solution ranks as high as two identical ones.
-- `compare_pair` compares two students file by file (copydetect's `CodeFingerprint` and `compare_files`) and marks
-  the matching parts of each side, for the pair a reader opens.
+- for the pairs it returns (the ones a reader is shown), it marks the parts of each side's files found in the
+  other's, file against file as copydetect's `compare_files` does (`find_fingerprint_overlap`,
+  `get_copied_slices`, and the offsets back to the file's own text); `marked_files` puts the marks on the texts
+  for the side-by-side view.
 
 Notebooks are reduced to their code cells (`code_files`); files that are not code (data, models, images) are left
 out. Python's `hash` of a string differs from process to process, so fingerprints are compared only within the
