@@ -215,7 +215,14 @@ def rank_pairs(students: Mapping[Student, Sequence[CodeFile]], boilerplate: Sequ
     rows = [np.setdiff1d(_union([f.prints for f in filtered[key]]), starter, assume_unique=True) for key in keys]
     shared, sizes, common = _shared_counts(rows)
     left_out = set(starter.tolist()) | set(common.tolist())
-    return [_with_marks(pair, filtered[pair.a], filtered[pair.b], left_out)
+    indexes: dict[Student, list] = {}  # each student's files indexed once, however many pairs they are in
+
+    def index(student: Student) -> list:
+        if student not in indexes:
+            indexes[student] = [_index(f, left_out) for f in filtered[student]]
+        return indexes[student]
+
+    return [_with_marks(pair, filtered[pair.a], filtered[pair.b], index(pair.a), index(pair.b))
             for pair in _ranked(keys, shared, sizes, limit)]
 
 
@@ -273,10 +280,9 @@ def _in_text(slices: np.ndarray, offsets: np.ndarray) -> list[tuple[int, int]]:
     return [(int(s), int(e)) for s, e in zip(slices[0], slices[1])]
 
 
-def _with_marks(pair: CodePair, files_a: list[_Filtered], files_b: list[_Filtered], left_out: set[int]) -> CodePair:
+def _with_marks(pair: CodePair, files_a: list[_Filtered], files_b: list[_Filtered], index_a: list, index_b: list
+                ) -> CodePair:
     utils = _utils()
-    index_a = [_index(f, left_out) for f in files_a]
-    index_b = [_index(f, left_out) for f in files_b]
     spans_a: list[list[tuple[int, int]]] = [[] for _ in files_a]
     spans_b: list[list[tuple[int, int]]] = [[] for _ in files_b]
     for i, (hashes_a, where_a) in enumerate(index_a):

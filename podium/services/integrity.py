@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 FORMAT = 1  # of the report kept on disk; a report of another format is computed again
 SHOWN = 50  # pairs of each kind a report keeps (the most suspicious first)
-PARALLEL_FROM_BYTES = 4_000_000  # more code than this is tokenized by several processes
+PARALLEL_FROM_BYTES = 1_000_000  # more code than this is tokenized by several processes
 
 Progress = Callable[[str, int, int], None]  # (what is being done, done, total)
 
