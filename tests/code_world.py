@@ -10,10 +10,10 @@ from pathlib import Path
 
 from podium.models import Role
 from podium.runtime import Runtime
-from podium.services import code
+from podium.services import code, submissions
 from podium.services.courses import get_competition, get_course, load_course
 from podium.services.users import add_user
-from tests.conftest import write_course
+from tests.conftest import N_ROWS, predictions, write_course
 
 CODE_WORLD = "code course"
 CID = "c1-hw1"
@@ -56,6 +56,10 @@ def build_code_world(rt: Runtime, folder: Path, now: datetime) -> CodeWorld:
                                    (OTHER_STUDENT, other, Role.student)):
             users[email] = add_user(session, email, where, role, password=PASSWORD, name=email.split("@")[0].title()).id
         comp_id = get_competition(session, CID).id
+    for email, right in ((STUDENTS[0], set(range(N_ROWS))), (STUDENTS[1], set(range(0, N_ROWS, 2)))):
+        sub = submissions.receive(rt.db, rt.settings, comp_id, users[email], io.BytesIO(predictions(right).encode()),
+                                  "predictions.csv")
+        submissions.score(rt.db, rt.settings, sub.id)
     return CodeWorld(now=now, cid=CID, comp_id=comp_id, users=users)
 
 

@@ -23,6 +23,7 @@ from podium.cli import cli
 from podium.models import (
     AuditEvent,
     Base,
+    CodeSubmission,
     Competition,
     Course,
     CourseInvitation,
@@ -49,10 +50,10 @@ GUS = "gus@example.edu"  # joins through an invitation link
 # (see backup.EXCLUDED_COLUMNS).
 NOT_COMPARED = {"submissions": {"id", "claimed_by", "lease_until"}, "users": {"id", "session_epoch"}}
 # Columns that name a file or folder: compared by the sha256 of what they point to, not by the path.
-FILE_COLUMNS = {("data_files", "path"), ("submissions", "file_path")}
+FILE_COLUMNS = {("data_files", "path"), ("submissions", "file_path"), ("code_submissions", "file_path")}
 FOLDER_COLUMNS = {("competitions", "compiled_dir"), ("competitions", "source_dir")}
 MODELS = (User, Course, Enrolment, Competition, DataFile, Submission, Extension, SlackEntry, AuditEvent,
-          GradeChange, CourseInvitation)
+          GradeChange, CourseInvitation, CodeSubmission)
 
 
 # --- building a course with a history ---------------------------------------------------------------------
@@ -149,10 +150,12 @@ def snapshot(rt: Runtime, slug: str) -> dict[str, list]:
             AuditEvent: AuditEvent.course_id == course_id,
             GradeChange: GradeChange.course_id == course_id,
             CourseInvitation: CourseInvitation.course_id == course_id,
+            CodeSubmission: CodeSubmission.competition_id.in_(comp_ids),
         }
         rows = {model: [dict(r) for r in session.execute(select(model.__table__).where(where)).mappings()]
                 for model, where in owned.items()}
-        user_ids = {r["user_id"] for model in (Enrolment, Submission, Extension, SlackEntry) for r in rows[model]}
+        user_ids = {r["user_id"] for model in (Enrolment, Submission, Extension, SlackEntry, CodeSubmission)
+                    for r in rows[model]}
         rows[User] = [dict(r) for r in session.execute(select(User.__table__).where(User.id.in_(user_ids))).mappings()]
     email = {r["id"]: r["email"] for r in rows[User]}
     comp = {r["id"]: r["slug"] for r in rows[Competition]}

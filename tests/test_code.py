@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from podium.errors import ConfigError, Forbidden, NotFound, PodiumError
 from podium.models import CodeSubmission, User
-from podium.services import code, extensions
+from podium.services import code, extensions, finalisations, grading
 from podium.services.courses import get_competition
 from podium.spec import read_course
 from tests.code_world import CID, OTHER_STUDENT, OTHER_TA, STARTER, STUDENTS, TA, copy_code_world, upload, \
@@ -162,3 +162,98 @@ def test_only_members_of_the_course_upload_and_only_where_code_is_collected(rt, 
     with rt.db.session() as session:
         assert session.scalar(select(func.count()).select_from(CodeSubmission)) == 1
     assert staff_row.user_id == world.users[TA]
+
+
+def test_a_course_backup_keeps_code_uploads_and_the_code_settings(rt, world, tmp_path):
+    from podium.runtime import make_runtime
+    from podium.services import backup
+
+    mine = upload(rt, world, STUDENTS[0], b"kept = True\n", "kept.py")
+    backup.export_course(rt.db, rt.settings, "c1", tmp_path / "c1.zip")
+    target = make_runtime(data_dir=tmp_path / "restored", database_url=f"sqlite:///{tmp_path / 'restored.db'}")
+    try:
+        target.db.upgrade()
+        backup.import_course(target.db, target.settings, tmp_path / "c1.zip")
+        with target.db.session() as session:
+            comp = get_competition(session, CID)
+            [row] = code.counted_code(session, comp).values()
+            assert (row.file_name, row.sha256, row.submitted_at) == (mine.file_name, mine.sha256, mine.submitted_at)
+            assert code.code_file(target.settings, row).read_bytes() == b"kept = True\n"
+            assert code.code_settings(comp).required
+            assert [p.read_text() for p in code.starter_files(target.settings, comp)] == [STARTER]
+    finally:
+        target.db.dispose()
+
+
+# --- grades (POLICY.md section 12) -------------------------------------------------------------------------
+
+
+def set_code_deadline_and_policy(rt, deadline, missing_code: str | None = None) -> None:
+    with rt.db.session() as session:
+        comp = get_competition(session, CID)
+        comp.code_deadline = deadline
+        if missing_code is not None:
+            comp.course.policy = {**comp.course.policy, "missing_code": missing_code}
+
+
+def staff_rows(rt) -> dict[str, tuple]:
+    with rt.db.session() as session:
+        course = get_competition(session, CID).course
+        return {report.user.email: (report.rows[0].grade.missing_code, report.rows[0].grade.final,
+                                    report.rows[0].explanation, report.total)
+                for report in grading.gradebook(session, course)}
+
+
+def test_without_code_a_counted_submission_is_due_then_flagged_and_the_grade_stands(rt, world):
+    upload(rt, world, STUDENTS[0], at=world.now - timedelta(minutes=5))
+    rows = staff_rows(rt)
+    assert rows[STUDENTS[0]][0] is None and "requires code" not in rows[STUDENTS[0]][2]
+    assert rows[STUDENTS[1]][0] == "due" and "none is uploaded yet" in rows[STUDENTS[1]][2]
+    graded = rows[STUDENTS[1]][1]
+    assert graded > 0
+    set_code_deadline_and_policy(rt, world.now - timedelta(minutes=1))  # passed; the course says "flag"
+    rows = staff_rows(rt)
+    assert rows[STUDENTS[1]][:2] == ("flag", graded) and "flagged to staff" in rows[STUDENTS[1]][2]
+    assert rows[STUDENTS[0]][0] is None  # ada's code came before the deadline
+
+
+def test_with_missing_code_zero_the_final_grade_is_zero_once_the_deadline_passed(rt, world):
+    upload(rt, world, STUDENTS[0], at=world.now - timedelta(minutes=5))
+    set_code_deadline_and_policy(rt, world.now + timedelta(days=1), missing_code="zero")
+    assert staff_rows(rt)[STUDENTS[1]][0] == "due" and staff_rows(rt)[STUDENTS[1]][1] > 0  # code may still come
+    set_code_deadline_and_policy(rt, world.now - timedelta(minutes=1))
+    rows = staff_rows(rt)
+    assert rows[STUDENTS[1]][:2] == ("zero", 0.0) and rows[STUDENTS[1]][3] == 0.0
+    assert "final grade 0" in rows[STUDENTS[1]][2]
+    assert rows[STUDENTS[0]][0] is None and rows[STUDENTS[0]][1] == pytest.approx(0.9 * 105)  # all right, after early
+    with rt.db.session() as session:  # as the student reads it too
+        report = grading.student_report(session, get_competition(session, CID).course,
+                                        session.get(User, world.users[STUDENTS[1]]), staff=False)
+        assert report.rows[0].grade.final == 0.0 and "final grade 0" in report.rows[0].explanation
+
+
+def test_an_extension_keeps_the_grade_while_the_students_code_deadline_runs(rt, world):
+    set_code_deadline_and_policy(rt, world.now - timedelta(minutes=1), missing_code="zero")
+    with rt.db.session() as session:
+        comp = get_competition(session, CID)
+        extensions.grant(session, comp, session.get(User, world.users[STUDENTS[1]]), days=1, reason="ill", actor=TA)
+    rows = staff_rows(rt)
+    assert rows[STUDENTS[1]][0] == "due" and rows[STUDENTS[0]][:2] == ("zero", 0.0)
+
+
+def test_finalisation_and_release_wait_for_the_last_code_deadline(rt, world):
+    with rt.db.session() as session:
+        comp = get_competition(session, CID)
+        code_deadline = comp.code_deadline
+        extensions.grant(session, comp, session.get(User, world.users[STUDENTS[0]]), hours=5, reason="ill", actor=TA)
+    between = code_deadline + timedelta(hours=1)  # after everyone's late deadline and the class's code deadline
+    with rt.db.session() as session:
+        comp = get_competition(session, CID)
+        assert comp.late + timedelta(hours=5) < between
+        assert finalisations.due_at(session, comp, grace=0) == code_deadline + timedelta(hours=5)
+        assert CID not in [c.public_id for c in finalisations.ready_to_finalise(session, grace=0, now=between)]
+        readiness = finalisations.release_readiness(session, comp, now=between)
+        assert not readiness.ready and any("code is due until" in r for r in readiness.reasons("UTC"))
+        after = code_deadline + timedelta(hours=5, seconds=1)
+        assert CID in [c.public_id for c in finalisations.ready_to_finalise(session, grace=0, now=after)]
+        assert finalisations.release_readiness(session, comp, now=after).ready

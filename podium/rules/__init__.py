@@ -20,7 +20,17 @@ Modules, one concern each:
   queue          the scoring queue's turn rule: oldest first, students taking turns
   reminders      which deadline reminders are due at an instant (imported from podium.rules.reminders)
 """
-from podium.rules.code import CodeUpload, code_deadline, code_in_time, counted_code
+from podium.rules.code import (
+    CODE_DUE,
+    CODE_FLAG,
+    CODE_ZERO,
+    CodeUpload,
+    code_deadline,
+    code_in_time,
+    counted_code,
+    missing_code_state,
+    with_missing_code,
+)
 from podium.rules.course import (
     competition_candidates,
     counted_by_student,
@@ -174,6 +184,11 @@ __all__ = [
     "bonus",
     "Candidate",
     "CodeUpload",
+    "CODE_DUE",
+    "CODE_FLAG",
+    "CODE_ZERO",
+    "missing_code_state",
+    "with_missing_code",
     "code_deadline",
     "code_in_time",
     "counted_code",

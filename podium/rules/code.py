@@ -2,12 +2,19 @@
 counted submission without counted code does to the grade."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Hashable, Iterable
+from typing import Hashable, Iterable, Mapping
 
+from podium.rules.grading import CompetitionGrade
+from podium.rules.slack import CourseGrades, course_grades
 from podium.rules.time import as_utc
 from podium.rules.windows import Extension, Schedule, effective_schedule
+
+# What a counted submission without counted code is (CompetitionGrade.missing_code).
+CODE_DUE = "due"  # the student's code deadline has not passed: code may still come
+CODE_FLAG = "flag"  # flagged to staff; the grade stands (`missing_code = "flag"`)
+CODE_ZERO = "zero"  # final grade 0 (`missing_code = "zero"`)
 
 
 @dataclass(frozen=True)
@@ -42,3 +49,30 @@ def counted_code(uploads: Iterable[CodeUpload], deadlines: dict[Hashable, dateti
         if best is None or (upload.submitted_at, upload.id) > (best.submitted_at, best.id):
             counted[upload.student] = upload
     return counted
+
+
+def missing_code_state(policy: str, deadline: datetime, now: datetime) -> str:
+    """What a counted submission without code is at `now`: due until the student's code deadline has passed, then
+    what the course's `missing_code` says (POLICY.md section 12)."""
+    if code_in_time(now, deadline):
+        return CODE_DUE
+    return CODE_ZERO if policy == CODE_ZERO else CODE_FLAG
+
+
+def with_missing_code(grades: CourseGrades, missing: Mapping[str, str]) -> CourseGrades:
+    """The student's grades with `missing` applied: competition slug -> the state of their missing code, for the
+    competitions that require code and where the student has none counted. Only a competition where a submission
+    counts is marked; CODE_ZERO makes its final grade 0 (the slack days its submission used stay used: the grade
+    that counts is that submission's)."""
+    if not missing:
+        return grades
+    changed = [_marked(grade, missing.get(grade.competition)) for grade in grades.grades]
+    return course_grades(grades.student, grades.slack_policy, grades.budget, changed)
+
+
+def _marked(grade: CompetitionGrade, state: str | None) -> CompetitionGrade:
+    if state is None or not grade.counted or not grade.graded:
+        return grade
+    if state == CODE_ZERO:
+        return replace(grade, final=0.0, missing_code=state)
+    return replace(grade, missing_code=state)

@@ -35,10 +35,22 @@ def explain(grade: CompetitionGrade, precision: int = 4, *, provisional: bool = 
         parts.append(f"no early submission, so x{_factor(grade.early_factor)} = {_points(grade.final)}")
     if grade.slack_remaining is not None:
         parts.append(_remaining_words(grade.slack_remaining))
-    sentence = "; ".join(parts) + "."
+    sentence = "; ".join(parts) + "." + _code_words(grade)
     if not provisional:
         return sentence
     return f"{sentence} {PROVISIONAL_AFTER_EARLY_RELEASE if released else PROVISIONAL}"
+
+
+# POLICY.md section 12, by CompetitionGrade.missing_code (podium.rules.code's states).
+CODE_WORDS = {
+    "due": " The competition requires code, and none is uploaded yet.",
+    "flag": " The competition requires code, and none was uploaded by the code deadline: flagged to staff.",
+    "zero": " The competition requires code, and none was uploaded by the code deadline: final grade 0.",
+}
+
+
+def _code_words(grade: CompetitionGrade) -> str:
+    return CODE_WORDS.get(grade.missing_code or "", "")
 
 
 def _window_words(grade: CompetitionGrade) -> str:

@@ -154,6 +154,9 @@ class CompetitionGrade:
     slack_remaining: int | None = None
     weight: float = 1.0
     ungraded: Ungraded | None = None
+    # The competition requires code and the counted submission has no counted code (POLICY.md section 12):
+    # CODE_DUE (its deadline not passed yet), CODE_FLAG (flagged to staff) or CODE_ZERO (final grade 0); else None.
+    missing_code: str | None = None
 
     @property
     def weighted(self) -> float:

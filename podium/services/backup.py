@@ -8,6 +8,7 @@ An archive is a zip file:
     files/course/<path>                    the course folder copy (data files, custom metrics): data_dir/courses/<slug>
     files/compiled/<competition>/<dir>/..  each competition's compiled solution in use
     files/uploads/<submission id>/<name>   each submission's uploaded file
+    files/code/<code submission id>/<name> each code upload (podium.services.code)
 
 The manifest gives the format and its version, the Podium version and the database's Alembic revision that wrote
 it, when, the course, the number of rows per table, and the size and sha256 of every other member. A column that
@@ -44,6 +45,7 @@ from podium.db import Database
 from podium.errors import PodiumError
 from podium.models import (
     AuditEvent,
+    CodeSubmission,
     Competition,
     Course,
     CourseInvitation,
@@ -71,6 +73,9 @@ FREE_SPACE_MARGIN = 256 * 10**6
 CHUNK = 1 << 20
 
 COURSE_FILES, COMPILED_FILES, UPLOAD_FILES = "files/course/", "files/compiled/", "files/uploads/"
+CODE_FILES = "files/code/"
+# Where each kind of uploaded file goes under the data dir: <folder>/<competition id>/<user id>/<name>.
+UPLOAD_ROOTS = {"submissions": (UPLOAD_FILES, "uploads"), "code_submissions": (CODE_FILES, "code")}
 
 
 class ArchiveError(PodiumError):
@@ -121,7 +126,7 @@ TABLES: tuple[TableSpec, ...] = (
         "data_visible_before_open", "opens", "early", "ontime", "late", "metric", "higher_is_better", "id_column",
         "expected_header", "cutoffs", "resolved_cutoffs", "display_precision", "daily_limit", "canvas_assignment_id",
         "description", "solution_sha256", "compiled_dir", "source_dir",
-        "finalised_at", "released_at", "created_at", "updated_at",
+        "finalised_at", "released_at", "created_at", "updated_at", "code_deadline", "code_settings",
     ), refs={"course_id": "courses"}, folders=("compiled_dir", "source_dir")),
     TableSpec("data_files", DataFile, ("competition_id", "name", "path", "size_bytes", "sha256", "created_at"),
               refs={"competition_id": "competitions"}, files=("path",)),
@@ -134,6 +139,10 @@ TABLES: tuple[TableSpec, ...] = (
         "competition_id", "user_id", "delta_seconds", "early", "ontime", "late", "reason", "granted_by", "granted_at",
         "revoked_at", "revoked_by",
     ), refs={"competition_id": "competitions", "user_id": "users"}),
+    TableSpec("code_submissions", CodeSubmission, (
+        "competition_id", "user_id", "submitted_at", "file_path", "file_name", "sha256", "size_bytes", "kind",
+        "members", "late",
+    ), refs={"competition_id": "competitions", "user_id": "users"}, files=("file_path",), optional=True),
     TableSpec("slack_entries", SlackEntry, ("course_id", "user_id", "days", "note", "recorded_by", "recorded_at"),
               refs={"course_id": "courses", "user_id": "users"}),
     TableSpec("audit_events", AuditEvent, ("at", "actor", "course_id", "action", "target", "details"),
@@ -300,6 +309,7 @@ def _owned_ids(name: str, course_id: int):
             select(Submission.user_id).where(Submission.competition_id.in_(competitions)),
             select(Extension.user_id).where(Extension.competition_id.in_(competitions)),
             select(SlackEntry.user_id).where(SlackEntry.course_id == course_id),
+            select(CodeSubmission.user_id).where(CodeSubmission.competition_id.in_(competitions)),
         )
     table = SPECS[name].table
     if name == "courses":
@@ -372,6 +382,9 @@ def pack_course_files(settings: Settings, packing: Packing, slug: str, tables: d
             continue
         path = settings.located(row["file_path"])
         row["file_path"] = packing.add_file(f"{UPLOAD_FILES}{row['id']}/{path.name}", path, row["sha256"])
+    for row in tables.get("code_submissions", []):
+        path = settings.located(row["file_path"])
+        row["file_path"] = packing.add_file(f"{CODE_FILES}{row['id']}/{path.name}", path, row["sha256"])
 
 
 def _pack_folder(packing: Packing, folder: str, fallback: str) -> str:
@@ -673,6 +686,7 @@ class Upload:
     competition_id: int
     user_id: int
     name: str
+    root: str = "uploads"  # the folder of the data dir: "uploads", or "code" for a code upload
 
 
 @dataclass
@@ -858,8 +872,9 @@ def _translate_paths(where: str, archive: Archive, spec: TableSpec, values: dict
             raise ArchiveError(f"{where}: {name} {member!r} is unsafe (it climbs out of its folder)")
         if name in spec.files and member not in archive.manifest["files"]:
             raise ArchiveError(f"{where}: {name} names {member}, which the archive does not hold")
-        if spec.name == "submissions":
-            values[name] = settings.stored_path(_upload_place(where, member, values, settings, restored))
+        if spec.name in UPLOAD_ROOTS:
+            values[name] = settings.stored_path(_upload_place(where, member, values, settings, restored,
+                                                              *UPLOAD_ROOTS[spec.name]))
         elif member.startswith(COURSE_FILES):
             values[name] = settings.stored_path(settings.courses_dir / archive.course / member[len(COURSE_FILES):])
         elif member.startswith(COMPILED_FILES):
@@ -868,16 +883,17 @@ def _translate_paths(where: str, archive: Archive, spec: TableSpec, values: dict
             raise ArchiveError(f"{where}: {name} {member!r} is not a place in the archive")
 
 
-def _upload_place(where: str, member: str, values: dict, settings: Settings, restored: Restored) -> Path:
+def _upload_place(where: str, member: str, values: dict, settings: Settings, restored: Restored,
+                  prefix: str = UPLOAD_FILES, root: str = "uploads") -> Path:
     parts = PurePosixPath(member).parts
-    if not member.startswith(UPLOAD_FILES) or len(parts) != 4:
+    if not member.startswith(prefix) or len(parts) != 4:
         raise ArchiveError(f"{where}: file_path {member!r} is not an upload's place in the archive")
     if member in restored.upload_members:
         raise ArchiveError(f"{where}: file_path {member!r} is another submission's file too")
     restored.upload_members.add(member)
-    upload = Upload(member, values["competition_id"], values["user_id"], parts[-1])
+    upload = Upload(member, values["competition_id"], values["user_id"], parts[-1], root)
     restored.uploads.append(upload)
-    return settings.uploads_dir / str(upload.competition_id) / str(upload.user_id) / upload.name
+    return settings.data_dir / root / str(upload.competition_id) / str(upload.user_id) / upload.name
 
 
 def _place_course_folders(settings: Settings, archive: Archive, moves: "Moves") -> None:
@@ -893,11 +909,12 @@ def _place_uploads(settings: Settings, archive: Archive, restored: Restored, mov
     """Gather the uploads by their new competition and user ids, then move one folder per competition into place."""
     assembled = archive.stage / "uploads"
     for upload in restored.uploads:
-        dest = assembled / str(upload.competition_id) / str(upload.user_id) / upload.name
+        dest = assembled / upload.root / str(upload.competition_id) / str(upload.user_id) / upload.name
         dest.parent.mkdir(parents=True, exist_ok=True)
         os.replace(archive.staged(upload.member), dest)
-    for folder in sorted(assembled.iterdir()) if assembled.is_dir() else ():
-        moves.place(folder, settings.uploads_dir / folder.name)
+    for _, root in UPLOAD_ROOTS.values():
+        for folder in sorted((assembled / root).iterdir()) if (assembled / root).is_dir() else ():
+            moves.place(folder, settings.data_dir / root / folder.name)
     restored.files = sum(1 for member in archive.manifest["files"] if member.startswith("files/"))
 
 
@@ -909,7 +926,8 @@ def _delete_course(session: Session, settings: Settings, course: Course, moves: 
     session.expunge_all()
     for folder in (settings.courses_dir / course.slug, settings.compiled_dir / course.slug,
                    settings.data_dir / "archives" / course.slug,
-                   *(settings.uploads_dir / str(cid) for cid in competition_ids)):
+                   *(settings.data_dir / root / str(cid) for cid in competition_ids
+                     for _, root in UPLOAD_ROOTS.values())):
         moves.set_aside(folder)
 
 

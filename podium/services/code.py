@@ -8,8 +8,10 @@ shown to other students.
 """
 from __future__ import annotations
 
+import io
 import re
 import uuid
+import zipfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +27,7 @@ from podium.errors import FieldError, Forbidden, NotFound, PodiumError
 from podium.models import CodeSubmission, Competition, Enrolment, Role, User, utcnow
 from podium.rules.code import CodeUpload
 from podium.services.files import TooLarge, store_incoming
+from podium.services import audit, rule_values
 from podium.services.rule_values import active_extension, active_extensions, extension_of, schedule_of
 
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -105,10 +108,7 @@ def code_deadline_for(session: Session, comp: Competition, user: User) -> dateti
 def last_code_deadline(session: Session, comp: Competition) -> datetime | None:
     """The latest code deadline of anyone in the competition (None without [code]): grades that depend on code
     are final only after it (POLICY.md section 12)."""
-    found = code_settings(comp)
-    if found is None:
-        return None
-    return max([found.deadline, *code_deadlines(session, comp).values()])
+    return rule_values.last_code_deadline(session, comp)
 
 
 def counted_code(session: Session, comp: Competition) -> dict[int, CodeSubmission]:
@@ -206,3 +206,145 @@ def _member_competition(session: Session, comp_id: int, user_id: int) -> tuple[C
 
 def _shortened(file_name: str, limit: int = FILE_NAME_MAX) -> str:
     return file_name if len(file_name) <= limit else "…" + file_name[-(limit - 1):]
+
+
+# --- what the pages show ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CodePanel:
+    """The Code panel of the competition page, for one member of the course."""
+
+    settings: CodeSettings
+    deadline: datetime  # the viewer's own code deadline (an extension moves it)
+    uploads: list[CodeSubmission]  # newest first
+    counted_id: int | None
+    now: datetime
+
+    @property
+    def moved(self) -> bool:
+        return self.deadline != self.settings.deadline
+
+    @property
+    def open(self) -> bool:
+        """An upload now would count (later ones are kept, marked late)."""
+        return rules.code_in_time(self.now, self.deadline)
+
+
+def code_panel(session: Session, comp: Competition, user: User, now: datetime) -> CodePanel | None:
+    """What the viewer sees of the competition's code collection (None when it collects none): their own uploads
+    only, never another student's (POLICY.md section 12)."""
+    found = code_settings(comp)
+    if found is None:
+        return None
+    uploads = history(session, comp, user)
+    deadline = code_deadline_for(session, comp, user)
+    counted = rules.counted_code((CodeUpload(u.id, u.user_id, u.submitted_at) for u in uploads), {}, deadline)
+    return CodePanel(settings=found, deadline=deadline, uploads=uploads,
+                     counted_id=counted[user.id].id if user.id in counted else None, now=now)
+
+
+def own_upload(session: Session, comp: Competition, user: User, code_id: int) -> CodeSubmission:
+    """One of the viewer's own code uploads; another's is not found (ids confirm nothing)."""
+    row = session.get(CodeSubmission, code_id)
+    if row is None or row.competition_id != comp.id or row.user_id != user.id:
+        raise NotFound(f"You have no code upload {code_id} in {comp.public_id}.")
+    return row
+
+
+@dataclass(frozen=True)
+class StudentCode:
+    """A student of the course on the staff code page."""
+
+    user: User
+    counted: CodeSubmission | None
+    uploads: int
+    late_uploads: int
+    deadline: datetime
+    missing: str | None  # rules.CODE_DUE / CODE_FLAG / CODE_ZERO when code is required and none counts
+
+
+@dataclass(frozen=True)
+class CodeOverview:
+    settings: CodeSettings
+    students: list[StudentCode]  # by email
+
+    @property
+    def without(self) -> list[StudentCode]:
+        return [s for s in self.students if s.counted is None]
+
+    @property
+    def emails_without(self) -> list[str]:
+        return [s.user.email for s in self.without]
+
+
+def overview(session: Session, comp: Competition, now: datetime) -> CodeOverview:
+    """Who has and who has not submitted code, for the staff page (NotFound when the competition collects none)."""
+    found = code_settings(comp)
+    if found is None:
+        raise NotFound(f"{comp.public_id} does not collect code: add a [code] table to its competition.toml.")
+    students = list(session.scalars(
+        select(User).join(Enrolment).where(Enrolment.course_id == comp.course_id, Enrolment.role == Role.student)
+        .order_by(User.email)))
+    rows = session.scalars(select(CodeSubmission).where(CodeSubmission.competition_id == comp.id)).all()
+    counted, moved = counted_code(session, comp), code_deadlines(session, comp)
+    policy = rule_values.policy_of(comp.course).missing_code
+    out = []
+    for user in students:
+        mine = [r for r in rows if r.user_id == user.id]
+        deadline = moved.get(user.id, found.deadline)
+        missing = (rules.missing_code_state(policy, deadline, now) if found.required and user.id not in counted
+                   else None)
+        out.append(StudentCode(user=user, counted=counted.get(user.id), uploads=len(mine),
+                               late_uploads=sum(r.late for r in mine), deadline=deadline, missing=missing))
+    return CodeOverview(settings=found, students=out)
+
+
+def staff_download(db: Database, settings: Settings, comp_id: int, code_id: int, actor: str) -> tuple[Path, str]:
+    """A student's code upload for staff of the course (the caller checked the role): where it is and its name.
+    Audited in its own transaction, so that a page read (which writes nothing) records it too."""
+    with db.session() as session:
+        row = session.get(CodeSubmission, code_id)
+        if row is None or row.competition_id != comp_id:
+            raise NotFound(f"This competition has no code upload {code_id}.")
+        comp = row.competition
+        audit.record(session, actor, "code.download", course_id=comp.course_id, target=comp.public_id,
+                     code_submission=row.id, student=row.user.email, file=row.file_name, sha256=row.sha256)
+        return code_file(settings, row), row.file_name
+
+
+MANIFEST_COLUMNS = ("email", "name", "file", "sha256", "size_bytes", "submitted_at", "late")
+
+
+def archive_all(db: Database, settings: Settings, comp_id: int, actor: str) -> Path:
+    """Every student's counted code in one zip, one folder per student (their email), with `manifest.csv`
+    (MANIFEST_COLUMNS, by email); written to a new file under the data dir, which the caller sends and removes.
+    Audited in its own transaction."""
+    from podium.services.export import csv_writer, safe_text  # one rule for every CSV a spreadsheet opens
+
+    with db.session() as session:
+        comp = session.get(Competition, comp_id)
+        if comp is None:
+            raise NotFound("no such competition")
+        rows = sorted(counted_code(session, comp).values(), key=lambda r: r.user.email)
+        folder = settings.data_dir / "code" / "archives"
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{uuid.uuid4().hex}-{comp.public_id}-code.zip"
+        manifest = io.StringIO()
+        writer = csv_writer(manifest)
+        writer.writerow(MANIFEST_COLUMNS)
+        try:
+            with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
+                for row in rows:
+                    member = f"{row.user.email}/{row.file_name}"
+                    zf.write(code_file(settings, row), member)
+                    writer.writerow((safe_text(row.user.email), safe_text(row.user.name), safe_text(member),
+                                     row.sha256, row.size_bytes, rules.format_utc(row.submitted_at),
+                                     "yes" if row.late else "no"))
+                zf.writestr("manifest.csv", manifest.getvalue())
+        except BaseException:
+            target.unlink(missing_ok=True)
+            raise
+        audit.record(session, actor, "code.download_all", course_id=comp.course_id, target=comp.public_id,
+                     students=len(rows), files=[row.id for row in rows])
+        return target

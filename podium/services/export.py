@@ -36,7 +36,7 @@ from podium.domain import utcnow
 from podium.errors import PodiumError
 from podium.models import Competition, Course, Enrolment
 from podium.services.grading import StudentReport, gradebook, ungraded_competitions
-from podium.services.rule_values import in_course_order, last_late
+from podium.services.rule_values import in_course_order, last_deadline
 
 LONG_HEADER = ["email", "name", "competition", "window", "submission_id", "private_score", "raw_grade",
                "early_penalty", "slack_days_used", "slack_days_remaining", "final_grade"]
@@ -157,7 +157,7 @@ class CanvasColumn:
 def leaves_podium(session: Session, comp: Competition, now: datetime) -> bool:
     """POLICY.md section 11, "What leaves Podium": the private board is released and the last effective late
     deadline (extensions included) is past."""
-    return comp.released_at is not None and rules.as_utc(now) > rules.as_utc(last_late(session, comp))
+    return comp.released_at is not None and rules.as_utc(now) > rules.as_utc(last_deadline(session, comp))
 
 
 def canvas_header(comp: Competition) -> str:
@@ -206,7 +206,7 @@ def _column_notes(session: Session, comp: Competition, header: str, leaves: bool
 
 def held_reason(session: Session, comp: Competition, now: datetime) -> str:
     """Why a competition's grades do not leave Podium yet (`leaves_podium` is False), in the staff's words."""
-    closes = last_late(session, comp)
+    closes = last_deadline(session, comp)
     reasons = []
     if comp.released_at is None:
         reasons.append("its private leaderboard is not released")

@@ -26,7 +26,7 @@ from podium import rules
 from podium.config import JobSettings
 from podium.models import AuditEvent, Competition, Course, Status, Submission, User, utcnow
 from podium.services import leases
-from podium.services.rule_values import extended_lates, last_late
+from podium.services.rule_values import code_required, extended_lates, last_code_deadline, last_deadline, last_late
 
 # The audit action that records why the scheduler could not finalise a competition (competitions.hold_finalisation).
 FINALISE_HELD = "competition.finalise_held"
@@ -47,7 +47,7 @@ class Finalisation:
     competition: str  # public id
     title: str
     course: str
-    late: datetime  # the last late deadline, extensions included
+    late: datetime  # the last late deadline, extensions included (or code deadline, when code is required and later)
     due_at: datetime  # when the scheduler finalises it
     finalised_at: datetime | None = None
     finalised_by: str | None = None
@@ -65,10 +65,16 @@ class ReleaseReadiness:
     last_late: datetime  # the last effective late deadline, extensions included
     extended: tuple[tuple[str, datetime], ...]  # (email, late deadline) of students whose extension is still open
     unscored: int  # uploads received by then (not practice) still queued or being scored
+    # The last code deadline when the competition requires code (POLICY.md section 12): grades wait for it too.
+    code_until: datetime | None = None
+
+    @property
+    def code_open(self) -> bool:
+        return self.code_until is not None and self.now <= self.code_until
 
     @property
     def window_open(self) -> bool:
-        return self.now <= self.last_late  # deadlines are inclusive
+        return self.now <= self.last_late or self.code_open  # deadlines are inclusive
 
     @property
     def ready(self) -> bool:
@@ -85,6 +91,9 @@ class ReleaseReadiness:
             named = ", ".join(f"{email} until {rules.format_local(late, tz)}" for email, late in self.extended)
             out.append(f"the late window of {_students(len(self.extended))} with an extension is still open "
                        f"({named})")
+        if self.code_open:
+            out.append(f"code is due until {rules.format_local(self.code_until, tz)}, and a missing upload can "
+                       "still change grades")
         if self.unscored:
             out.append(f"{self.unscored} upload{'s' if self.unscored != 1 else ''} received by then "
                        f"{'are' if self.unscored != 1 else 'is'} not scored yet")
@@ -94,7 +103,8 @@ class ReleaseReadiness:
         """What to wait for, as the end of a sentence ("wait ...")."""
         parts = []
         if self.window_open:
-            parts.append(f"until {rules.format_local(self.last_late, tz)}")
+            until = max(self.last_late, self.code_until) if self.code_open else self.last_late
+            parts.append(f"until {rules.format_local(until, tz)}")
         if self.unscored:
             parts.append(f"{'and ' if parts else ''}until every upload received by then is scored (the scoring "
                          "queue is on the jobs page)")
@@ -111,7 +121,8 @@ def release_readiness(session: Session, comp: Competition, now: datetime | None 
     return ReleaseReadiness(
         now=now, late=comp.late, last_late=max([comp.late, *extended.values()]),
         extended=tuple(sorted(((emails[u], late) for u, late in still_open.items()), key=lambda e: (e[1], e[0]))),
-        unscored=_unscored(session, [comp.id]).get(comp.id, 0))
+        unscored=_unscored(session, [comp.id]).get(comp.id, 0),
+        code_until=last_code_deadline(session, comp) if code_required(comp) else None)
 
 
 @dataclass(frozen=True)
@@ -153,7 +164,7 @@ class SchedulerReport:
 
 
 def due_at(session: Session, comp: Competition, grace: float | None = None) -> datetime:
-    return last_late(session, comp) + timedelta(seconds=grace_seconds() if grace is None else grace)
+    return last_deadline(session, comp) + timedelta(seconds=grace_seconds() if grace is None else grace)
 
 
 def _unscored(session: Session, competition_ids: list[int]) -> dict[int, int]:
@@ -178,7 +189,7 @@ def _scheduled(session: Session, grace: float | None, course: Course | None = No
     grace = grace_seconds() if grace is None else grace
     items = []
     for comp in comps:
-        late = last_late(session, comp)
+        late = last_deadline(session, comp)
         due = late + timedelta(seconds=grace)
         # A hold recorded before the competition was (last) due is about deadlines an extension has moved since.
         held = next((reason for at, reason in holds.get(comp.public_id, ()) if at >= due), None)

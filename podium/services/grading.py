@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -27,7 +28,7 @@ from sqlalchemy.orm import Session
 from podium import rules
 from podium.errors import NotFound, PodiumError
 from podium.db import raw_instant, utc_instant
-from podium.models import Competition, Course, Enrolment, Role, Status, Submission, User
+from podium.models import Competition, Course, Enrolment, Role, Status, Submission, User, utcnow
 from podium.services.rule_values import active_extensions, in_course_order, policy_of, schedule_of, submission_value
 from podium.services.slack import external_days
 from podium.services.submissions import private_hidden, private_visible
@@ -193,7 +194,35 @@ def grade_course_under(session: Session, course: Course, slack_policies: list[st
         course_policy, comp_rules, {comp.slug: subs[comp.id] for comp in competitions},
         students=[u.id for u in students], extensions=extensions, ledger=ledger, slack_policy=slack_policy,
     ) for slack_policy in slack_policies}
+    missing = missing_code(session, course, course_policy, [u.id for u in students])
+    if missing:
+        graded = {slack_policy: {uid: rules.with_missing_code(grades, missing.get(uid, {}))
+                                 for uid, grades in by_student.items()}
+                  for slack_policy, by_student in graded.items()}
     return students, graded
+
+
+def missing_code(session: Session, course: Course, policy: rules.CoursePolicy, student_ids: list[int],
+                 now: datetime | None = None) -> dict[int, dict[str, str]]:
+    """For the competitions that require code (POLICY.md section 12): student id -> competition slug -> the state
+    of their missing code (rules.missing_code_state), for each student with no counted code there."""
+    requiring = [comp for comp in course.competitions if comp.code_deadline is not None]
+    if not requiring:
+        return {}
+    from podium.services import code  # only for a course that collects code: the archive readers stay unloaded
+
+    now = now or utcnow()
+    missing: dict[int, dict[str, str]] = defaultdict(dict)
+    for comp in requiring:
+        if not code.requires_code(comp):
+            continue
+        counted = code.counted_code(session, comp)
+        moved = code.code_deadlines(session, comp)
+        for uid in student_ids:
+            if uid not in counted:
+                deadline = moved.get(uid, comp.code_deadline)
+                missing[uid][comp.slug] = rules.missing_code_state(policy.missing_code, deadline, now)
+    return dict(missing)
 
 
 def _report(user: User, grades: rules.CourseGrades, competitions: list[Competition], *, staff: bool,

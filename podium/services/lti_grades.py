@@ -55,7 +55,7 @@ from podium.models import (
 from podium.services import audit, courses, export, leases, lti
 from podium.services.lti_tool import PlatformInfo, PlatformUnreachable, ServiceRefused, Tool, SCORE_SCOPE
 from podium.services.outbox import wait_after
-from podium.services.rule_values import in_course_order, last_late
+from podium.services.rule_values import in_course_order, last_deadline
 
 log = logging.getLogger(__name__)
 
@@ -404,7 +404,7 @@ def _hold_back(session: Session, rows, now: datetime, free) -> set[int]:
         if export.leaves_podium(session, comp, now):
             continue
         held.add(competition_id)
-        until = min(last_late(session, comp), now + HELD_LOOK) + timedelta(seconds=1)
+        until = min(last_deadline(session, comp), now + HELD_LOOK) + timedelta(seconds=1)
         session.execute(update(LtiGrade).where(LtiGrade.id.in_([g for g, c in rows if c == competition_id]),
                                                LtiGrade.state == PENDING, free)
                         .values(next_attempt_at=max(until, now + timedelta(seconds=1)),

@@ -90,6 +90,31 @@ def last_late(session: Session, comp: Competition) -> datetime:
     return max([schedule_of(comp).late, *extended_lates(session, comp).values()])
 
 
+def code_required(comp: Competition) -> bool:
+    """The competition's [code] table requires code (POLICY.md section 12)."""
+    return comp.code_deadline is not None and bool((comp.code_settings or {}).get("required"))
+
+
+def last_code_deadline(session: Session, comp: Competition) -> datetime | None:
+    """The latest code deadline of anyone in the competition (moved by extensions like the late deadline); None
+    when it collects no code."""
+    if comp.code_deadline is None:
+        return None
+    schedule = schedule_of(comp)
+    return max([rules.as_utc(comp.code_deadline),
+                *(rules.code_deadline(comp.code_deadline, schedule, e)
+                  for (_, _), e in active_extensions(session, [comp]).items())])
+
+
+def last_deadline(session: Session, comp: Competition) -> datetime:
+    """The last instant the competition's grades may change by rule: its last late deadline, or, when it requires
+    code, the last code deadline if later (a missing upload then flags or zeroes a grade, POLICY.md section 12).
+    Finalisation, release and grades leaving Podium wait for it."""
+    late = last_late(session, comp)
+    code = last_code_deadline(session, comp) if code_required(comp) else None
+    return late if code is None else max(late, code)
+
+
 # --- the course order ------------------------------------------------------------------------------------
 
 

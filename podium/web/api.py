@@ -18,7 +18,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, Reque
 from podium import rules
 from podium.domain import Role, utcnow
 from podium.errors import PodiumError
-from podium.services import (courses, feedback, grade_reports, leaderboards, notifications, rule_values,
+from podium.services import (code, courses, feedback, grade_reports, leaderboards, notifications, rule_values,
                              submissions)
 from podium.services.ratelimit import RateLimited
 from podium.web.auth import REALM, require_user
@@ -290,6 +290,55 @@ def edit_submission(n: int):
 def submission_file(n: int):
     sub, _ = submissions.visible_to(db_session(), n, require_user())
     return send_stored_file(submissions.stored_file(rt().settings, sub), sub.file_name)
+
+
+def code_json(row, counted_id: int | None) -> dict:
+    return {"id": row.id, "file_name": row.file_name, "size_bytes": row.size_bytes, "sha256": row.sha256,
+            "kind": row.kind, "members": row.members, "submitted_at": rules.format_utc(row.submitted_at),
+            "late": row.late, "counts": row.id == counted_id,
+            "file_url": url_for("api.code_file", cid=row.competition.public_id, n=row.id)}
+
+
+def code_state_json(comp, user) -> dict:
+    panel = code.code_panel(db_session(), comp, user, utcnow())
+    if panel is None:
+        raise PodiumError(f"{comp.public_id} does not collect code.", code=404)
+    return {"competition": comp.public_id, "required": panel.settings.required,
+            "deadline": rules.format_utc(panel.deadline), "class_deadline": rules.format_utc(panel.settings.deadline),
+            "max_mb": panel.settings.max_mb, "kinds": list(panel.settings.kinds),
+            "uploads": [code_json(row, panel.counted_id) for row in panel.uploads]}
+
+
+@bp.get("/competitions/<cid>/code")
+def list_code(cid: str):
+    """The caller's own code uploads for the competition and what counts (never anyone else's)."""
+    comp, _, user = member_competition(cid)
+    return jsonify(code_state_json(comp, user))
+
+
+@bp.post("/competitions/<cid>/code")
+def create_code(cid: str):
+    comp, _, user = member_competition(cid)
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise PodiumError("Send the code as multipart/form-data with the file (.zip, .tar.gz, .py or .ipynb) in a "
+                          "field named `file`.", code=400)
+    comp_id, user_id = comp.id, user.id
+    end_request_transaction()
+    row = code.receive_code(rt().db, rt().settings, comp_id, user_id, upload.stream, upload.filename)
+    comp, _, user = member_competition(cid)
+    state = code_state_json(comp, user)
+    response = jsonify(next(u for u in state["uploads"] if u["id"] == row.id))
+    response.status_code = 201
+    response.headers["Location"] = url_for("api.code_file", cid=cid, n=row.id)
+    return response
+
+
+@bp.get("/competitions/<cid>/code/<int:n>/file")
+def code_file(cid: str, n: int):
+    comp, _, user = member_competition(cid)
+    row = code.own_upload(db_session(), comp, user, n)
+    return send_stored_file(code.code_file(rt().settings, row), row.file_name)
 
 
 @bp.get("/competitions/<cid>/files/<name>")

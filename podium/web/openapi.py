@@ -278,7 +278,30 @@ KAGGLE_UPLOADED = obj({"receivedBytes": INTEGER})
 KAGGLE_SUBMITTED = obj({"message": STRING, "ref": INTEGER,
                         "status": {"type": "string", "enum": ["pending", "complete", "error"]}})
 
+CODE_UPLOAD = obj({
+    "id": INTEGER,
+    "file_name": STRING,
+    "size_bytes": INTEGER,
+    "sha256": STRING,
+    "kind": {"type": "string", "enum": [".zip", ".tar.gz", ".py", ".ipynb"]},
+    "members": {"type": "integer", "description": "the files in it (1 for a single .py or .ipynb)"},
+    "submitted_at": DATE_TIME,
+    "late": {"type": "boolean", "description": "received after your code deadline: kept, never counted"},
+    "counts": {"type": "boolean", "description": "the code that counts: your latest upload by your code deadline"},
+    "file_url": STRING,
+}, description="One of your code uploads (POLICY.md section 12); nobody else's is ever listed")
+CODE_STATE = obj({
+    "competition": STRING,
+    "required": BOOLEAN,
+    "deadline": {**DATE_TIME, "description": "your code deadline (your extension moves it)"},
+    "class_deadline": DATE_TIME,
+    "max_mb": NUMBER,
+    "kinds": array(STRING),
+    "uploads": array(ref("CodeUpload")),
+})
+
 SCHEMAS = {
+    "CodeUpload": CODE_UPLOAD, "CodeState": CODE_STATE,
     "Error": ERROR, "Competition": obj(COMPETITION), "CompetitionDetail": COMPETITION_DETAIL, "DataFile": DATA_FILE,
     "Submission": SUBMISSION, "SubmissionChange": SUBMISSION_CHANGE, "Leaderboard": LEADERBOARD,
     "LeaderboardEntry": LEADERBOARD_ENTRY,
@@ -427,6 +450,26 @@ def paths() -> dict:
                             "the Location until `status` is `scored` or `failed` (with `error` saying why). "
                             "Send an Idempotency-Key to retry safely."),
         },
+        "/api/competitions/{cid}/code": {
+            "get": operation(
+                "Your code uploads for a competition that collects code, and which one counts", REST,
+                {200: json_response("Newest first", ref("CodeState"))}, (401, 403, 404), params=[CID]),
+            "post": operation(
+                "Upload your code", REST,
+                {201: json_response("Stored", ref("CodeUpload"),
+                                    {"Location": {"schema": {"type": "string"},
+                                                  "description": "the upload's file URL"}})},
+                (400, 401, 403, 404, 413, 422), params=[CID],
+                body=multipart({"file": {"type": "string", "format": "binary",
+                                         "description": "your code: .zip, .tar.gz, .py or .ipynb (those the "
+                                                        "competition accepts)"}}, ["file"]),
+                description="Checked before it is stored (no links, no paths leaving the archive, no archive "
+                            "bombs; 422 says what to fix) and stored durably before the answer. Your latest upload "
+                            "by your code deadline counts; one after it is kept, marked late."),
+        },
+        "/api/competitions/{cid}/code/{n}/file": {"get": operation(
+            "One of your code uploads", REST, {200: file_response("The file as uploaded")}, (401, 403, 404, 410),
+            params=[CID, path_param("n", "the code upload's id", {"type": "integer", "format": "int64"})])},
         "/api/submissions/{n}": {
             "get": operation(
                 "One submission (yours, or any of your course for staff)", REST,

@@ -9,12 +9,14 @@ from __future__ import annotations
 import io
 from datetime import datetime
 
-from flask import Blueprint, Response, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import (Blueprint, Response, current_app, flash, g, jsonify, redirect, render_template, request, send_file,
+                   url_for)
 
 from podium import rules
 from podium.domain import Role, utcnow
 from podium.errors import FieldError, NotFound, PodiumError, Refused, RegradeNeeded
-from podium.services import (accounts, authority, benchmarks, browse, competition_settings, competitions, courses, export,
+from podium.services import (accounts, authority, benchmarks, browse, code, competition_settings, competitions, courses,
+                             export,
                              extensions,
                              grade_tables, grading, finalisations, lti, lti_grades, mails, notifications, overview,
                              slack, standing, submissions, users)
@@ -120,6 +122,39 @@ def missed_early(cid: str):
     missed = overview.missed_early_page(db_session(), comp, tables.read(overview.MISSED_EARLY), utcnow())
     return render_template("staff/missed_early.html", **page_args(course=comp.course, comp=comp, missed=missed,
                                                                  found=missed.found))
+
+
+@bp.get("/competitions/<cid>/code")
+@signed_in
+def code_page(cid: str):
+    """Who has and has not submitted code for the competition (POLICY.md section 12), with their downloads."""
+    comp = competition_for_staff(cid)
+    now = utcnow()
+    return render_template("staff/code.html", **page_args(course=comp.course, comp=comp, now=now,
+                                                          found=code.overview(db_session(), comp, now)))
+
+
+@bp.get("/competitions/<cid>/code/<int:n>/file")
+@signed_in
+def code_file(cid: str, n: int):
+    """One student's code upload, audited."""
+    comp = competition_for_staff(cid)
+    path, name = code.staff_download(rt().db, rt().settings, comp.id, n, me().email)
+    if not path.is_file():
+        raise PodiumError("This file is no longer stored on the server.", code=410)
+    return send_file(path, as_attachment=True, download_name=name)
+
+
+@bp.get("/competitions/<cid>/code.zip")
+@signed_in
+def code_archive(cid: str):
+    """Every student's counted code in one zip with a manifest, audited."""
+    comp = competition_for_staff(cid)
+    path = code.archive_all(rt().db, rt().settings, comp.id, me().email)
+    stream = open(path, "rb")
+    path.unlink()  # the open file stays readable until it is sent; nothing is left behind
+    return send_file(stream, as_attachment=True, download_name=f"{comp.public_id}-code.zip",
+                     mimetype="application/zip")
 
 
 @bp.get("/competitions/<cid>/remind-early")

@@ -12,7 +12,7 @@ from flask import (Blueprint, abort, flash, jsonify, redirect, render_template, 
 
 from podium.domain import utcnow
 from podium.errors import FieldError, PodiumError
-from podium.services import (courses, feedback, grade_reports, grading, leaderboards, selection, standing,
+from podium.services import (code, courses, feedback, grade_reports, grading, leaderboards, selection, standing,
                              submissions)
 from podium.web.access import (competition_for_member, course_for_member, is_staff, me, own_or_staff_submission,
                                role_in, signed_in)
@@ -51,17 +51,54 @@ def grades(slug: str):
 @bp.get("/competitions/<cid>")
 @signed_in
 def competition(cid: str):
-    comp = competition_for_member(cid)
+    return competition_page(competition_for_member(cid))
+
+
+def competition_page(comp, code_error: str | None = None, status: int = 200):
     now = utcnow()
     staff = is_staff(comp.course)
     return render_template("student/competition.html", comp=comp, course=comp.course, now=now, staff=staff,
+                           code_panel=code.code_panel(db_session(), comp, me(), now), code_error=code_error,
                            timeline=standing.timeline(db_session(), comp, me(), now),
                            outlook=submissions.upload_outlook(db_session(), rt().settings, comp, me(), now),
                            cutoff_values=leaderboards.cutoff_values(comp, staff=staff),
                            readme=courses.readme_text(rt().settings, comp, staff=staff, now=now),
                            files=courses.data_files_for(comp, staff=staff, now=now),
                            files_hidden=not courses.data_files_visible(comp, staff=False, now=now),
-                           hidden_message=courses.hidden_data_message(comp))
+                           hidden_message=courses.hidden_data_message(comp)), status
+
+
+@bp.post("/competitions/<cid>/code")
+@signed_in
+def upload_code(cid: str):
+    """A member uploads their code for the competition (POLICY.md section 12); the page shows it in the Code panel,
+    or says what to fix there."""
+    comp = competition_for_member(cid)
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        return competition_page(comp, "Choose a file to upload: your code as a .zip, .tar.gz, .py or .ipynb file.",
+                                422)
+    comp_id, user_id = comp.id, me().id
+    end_request_transaction()
+    try:
+        row = code.receive_code(rt().db, rt().settings, comp_id, user_id, upload.stream, upload.filename)
+    except PodiumError as exc:
+        return competition_page(competition_for_member(cid), exc.message, exc.code)
+    flash(f"Your code {row.file_name} is stored" + (", after your code deadline: it is marked late and does not "
+                                                    "count." if row.late else ": it is the code that counts."))
+    return redirect(url_for("student.competition", cid=cid) + "#code")
+
+
+@bp.get("/competitions/<cid>/code/<int:n>/file")
+@signed_in
+def code_file(cid: str, n: int):
+    """One of the viewer's own code uploads."""
+    comp = competition_for_member(cid)
+    row = code.own_upload(db_session(), comp, me(), n)
+    path = code.code_file(rt().settings, row)
+    if not path.is_file():
+        abort(410, "This file is no longer stored.")
+    return send_file(path, as_attachment=True, download_name=row.file_name)
 
 
 @bp.get("/competitions/<cid>/files/<name>")
