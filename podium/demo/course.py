@@ -337,6 +337,10 @@ def course_toml() -> str:
     return render_toml([course, policy])
 
 
+# The competitions whose code students must upload: the open one, so that its code and integrity pages show uploads.
+CODE_REQUIRED = ("hw2p2-verification",)
+
+
 def competition_toml(spec: CompetitionSpec, schedule: Schedule) -> str:
     competition = (TomlTable("competition")
                    .add("slug", spec.slug)
@@ -353,7 +357,11 @@ def competition_toml(spec: CompetitionSpec, schedule: Schedule) -> str:
                   .add("sample_submission", "sample_submission.csv")
                   .add("data_files", ["README.md", "sample_submission.csv"]))
     grading = TomlTable("grading").add("cutoffs", dict(spec.cutoffs), note=spec.cutoffs_note)
-    return render_toml([competition, windows, evaluation, grading])
+    tables = [competition, windows, evaluation, grading]
+    if spec.slug in CODE_REQUIRED:
+        tables.append(TomlTable("code", comment="each student's code behind their predictions (POLICY.md section 12)")
+                      .add("required", True, "due two days after the late deadline"))
+    return render_toml(tables)
 
 
 METRIC_SENTENCES = {
