@@ -87,10 +87,13 @@ def test_fewer_than_two_students_give_no_pairs():
 def test_other_languages_go_through_copydetects_own_filter():
     rng = random.Random(8)
 
+    def c_function() -> str:
+        a, b, c = rng.sample(["x", "y", "z", "w", "v", "u"], 3)
+        return f"int f{rng.randrange(10 ** 6)}(int {a}, int {b}) {{\n  int {c} = {a} * {rng.randrange(99)} + {b};\n" \
+               f"  return {c};\n}}"
+
     def c_program() -> str:
-        return "\n".join(f"int f{rng.randrange(10 ** 6)}(int {a}, int {b}) {{\n  int {c} = {a} * {rng.randrange(99)} + {b};"
-                         f"\n  return {c};\n}}" for a, b, c in (rng.sample(["x", "y", "z", "w", "v", "u"], 3)
-                                                           for _ in range(40)))
+        return "\n".join(c_function() for _ in range(40))
 
     students = {s: [CodeFile("main.c", c_program())] for s in range(4)}
     students[4] = [CodeFile("copy.c", "/* mine */\n" + students[1][0].text.replace("int x", "int q"))]
