@@ -41,6 +41,7 @@ ERROR_PAGE = "/reset/not-a-link"  # the error page, a 404
 NOT_PAGES = {
     "static": "the style sheet, the script and the icon",
     "main.healthz": "a load balancer's probe",
+    "integrity.progress": "JSON: the integrity report's progress, read by the report page's script",
     "student.data_file": "a competition's data file, downloaded",
     "student.submission_file": "a submitted file, downloaded",
     "student.submission_json": "the submission page's script's data",
