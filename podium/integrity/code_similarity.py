@@ -5,19 +5,19 @@ like by one letter each (so renaming variables hides nothing), drops comments an
 what is left by hashing every k-gram (Stanford's MOSS method, `winnowing`). Its own detector reads files from
 folders and compares every pair of files in full; a course's report needs less and must be quick:
 
-- `rank_pairs` fingerprints each student's code once (copydetect's `filter_code`, `hashed_kgrams`, `winnow`),
-  takes away the fingerprints of the starter code every student received, and of code that most of the class
-  shares (idioms any solution has), and counts the fingerprints each pair shares, all pairs at once, as one sparse
-  product. The ranking is by the share of one student's fingerprints found in the other's code: a student who
-  copied a part of a longer solution ranks as high as two identical ones.
+- `rank_pairs` fingerprints each student's code once, as copydetect does (filtered as its `filter_code` filters,
+  every k-gram hashed as its `hashed_kgrams` hashes, kept whole as its `winnow` keeps them with its default
+  window), but with NumPy over whole files, takes away the fingerprints of the starter code every student
+  received, and of code that most of the class shares (idioms any solution has), and counts the fingerprints each
+  pair shares, all pairs at once, as one sparse product. The ranking is by the share of one student's fingerprints
+  found in the other's code: a student who copied a part of a longer solution ranks as high as two identical ones.
 - for the pairs it returns (the ones a reader is shown), it marks the parts of each side's files found in the
-  other's, file against file as copydetect's `compare_files` does (`find_fingerprint_overlap`,
-  `get_copied_slices`, and the offsets back to the file's own text); `marked_files` puts the marks on the texts
+  other's code, as copydetect's `compare_files` does (the positions of shared fingerprints, joined into slices by
+  its `get_copied_slices`, and mapped back to the file's own text); `marked_files` puts the marks on the texts
   for the side-by-side view.
 
 Notebooks are reduced to their code cells (`code_files`); files that are not code (data, models, images) are left
-out. Python's `hash` of a string differs from process to process, so fingerprints are compared only within the
-process that made them; worker processes only tokenize.
+out. Python is filtered here (`PYTHON_TOKENS`), other languages by copydetect's `filter_code` (Pygments).
 
 copydetect imports matplotlib (for its HTML report), a second's work: it is imported on first use only.
 """
@@ -26,11 +26,10 @@ from __future__ import annotations
 import builtins
 import json
 import keyword
-import multiprocessing
 import re
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import cache
 from pathlib import PurePosixPath
 from typing import Generic, TypeVar
 
@@ -136,18 +135,21 @@ def _utils():
 
 # Python, nearly all of a course's code, is filtered here as copydetect's `filter_code` filters it (names V,
 # function names F, class names O, strings S; keywords, builtins, numbers and operators kept; comments and spaces
-# dropped), with one regular expression instead of Pygments' lexer: the same kind of text to fingerprint, twenty
+# dropped), with one regular expression instead of Pygments' lexer: the same kind of text to fingerprint, tens of
 # times faster, which is what lets a class of 300 be compared in seconds rather than minutes (bench/integrity.py).
-# Other languages go through copydetect's own filter.
+# Only comments, strings and names are matched (a substitution calls back once per match); operators and digits
+# stay as they are, and white space is dropped after. Other languages go through copydetect's own filter.
 PYTHON_TOKENS = re.compile(r"""
     (?P<comment>\#[^\n]*)
   | (?P<string>[rRbBuUfF]{0,2}(?:\"\"\"[\s\S]*?\"\"\"|'''[\s\S]*?'''|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'))
   | (?P<name>[^\W\d]\w*)
-  | (?P<space>\s+)
-  | (?P<other>.)
 """, re.VERBOSE)
 KEPT_NAMES = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins))
 PYTHON_SUFFIXES = (".py", NOTEBOOK)
+# Fingerprints are polynomial hashes of the k-grams' code points modulo 2**64, computed for a whole file at once
+# with NumPy (copydetect's `hashed_kgrams` calls Python's `hash` once per position, and that hash differs from
+# process to process): the same k-gram gives the same fingerprint everywhere.
+BASE = np.uint64(0x100000001B3)
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,7 @@ class Way:
         """Slices [start, end) of filtered text as spans of the file's own text."""
         if slices.shape[1] == 0:
             return []
+        slices = slices.astype(np.int64)
         if self.spans is not None:
             return [(int(s), int(e)) for s, e in zip(self.spans[0][slices[0]], self.spans[1][slices[1] - 1])]
         offsets = self.offsets
@@ -170,47 +173,89 @@ class Way:
         return [(int(s), int(e)) for s, e in zip(slices[0], slices[1])]
 
 
-def _filtered_python(text: str) -> tuple[str, Way]:
-    out: list[str] = []
-    starts: list[int] = []
-    ends: list[int] = []
-    previous = ""
-    for match in PYTHON_TOKENS.finditer(text):
-        kind, start, end = match.lastgroup, match.start(), match.end()
-        if kind in ("comment", "space"):
-            continue
-        token = match.group()
-        word = token if kind == "name" else ""
-        if kind == "string":
-            token = "S"
-        elif kind == "name" and token not in KEPT_NAMES:
-            token = "F" if previous == "def" else "O" if previous == "class" else "V"
-        previous = word
-        out.append(token)
-        if len(token) == 1 and end - start > 1:  # a name or string in one letter: it stands for all of it
-            starts.append(start)
-            ends.append(end)
+def _filtered_python(text: str, matches: list[tuple[int, int, int]] | None = None) -> str:
+    """The filtered text; with `matches`, each match is added to it as (start, end, characters it became)."""
+    after, letter = -1, ""  # where the last `def` or `class` ended, and what the name after it becomes
+
+    def one(match: re.Match) -> str:
+        nonlocal after, letter
+        kind, start = match.lastgroup, match.start()
+        if kind == "name":
+            token = match.group()
+            if token in KEPT_NAMES:
+                out = token
+                if token in ("def", "class"):
+                    after, letter = match.end(), "F" if token == "def" else "O"
+            elif after >= 0 and (after == start or text[after:start].isspace()):
+                out, after = letter, -1
+            else:
+                out = "V"
         else:
-            starts.extend(range(start, end))
-            ends.extend(range(start + 1, end + 1))
-    return "".join(out), Way(spans=np.array([starts, ends], dtype=np.int64).reshape(2, -1))
+            out = "S" if kind == "string" else ""
+        if matches is not None:
+            matches.append((start, match.end(), len(out)))
+        return out
+
+    return "".join(PYTHON_TOKENS.sub(one, text).split())
 
 
-def _filtered_file(file: CodeFile) -> tuple[str, Way]:
-    """A file filtered for fingerprints, with the way back to its own text."""
+def _code_points(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
+
+
+def _python_way(text: str, matches: list[tuple[int, int, int]], filtered: str) -> Way:
+    """Where each filtered character came from, all characters at once: a character kept stands for itself, a
+    name or string made one letter for all of it; comments and white space outside strings are gone."""
+    n = len(text)
+    starts, ends, lengths = (np.array(column, dtype=np.int64).reshape(-1) for column in zip(*matches)) \
+        if matches else (np.zeros(0, dtype=np.int64),) * 3
+    end = np.arange(1, n + 1, dtype=np.int64)
+    removed = lengths == 0  # comments: gone whole
+    one_letter = (lengths == 1) & (ends - starts > 1)  # its first character stands for all of it
+    end[starts[one_letter]] = ends[one_letter]
+    cut_from = np.concatenate([starts[removed], starts[one_letter] + 1])
+    cut_to = np.concatenate([ends[removed], ends[one_letter]])
+    cut = np.cumsum(np.bincount(cut_from, minlength=n + 1) - np.bincount(cut_to, minlength=n + 1))[:n] > 0
+    kept = ~cut & ~np.isin(_code_points(text), _white_space())
+    at = np.flatnonzero(kept)
+    if len(at) != len(filtered):  # cannot happen: the filter and its way are one reading of the text
+        raise AssertionError("the filtered text and its way back differ in length")
+    return Way(spans=np.stack([at, end[at]]))
+
+
+@cache
+def _white_space() -> np.ndarray:
+    """The code points `str.split()` splits on (all below U+3001)."""
+    return np.array([c for c in range(0x3001) if chr(c).isspace()], dtype=np.uint32)
+
+
+def _filtered_file(file: CodeFile, way: bool = False) -> tuple[str, Way | None]:
+    """A file filtered for fingerprints, with the way back to its own text when `way` is asked for."""
     if file.name.lower().endswith(PYTHON_SUFFIXES):
-        return _filtered_python(file.text)
+        matches: list[tuple[int, int, int]] | None = [] if way else None
+        filtered = _filtered_python(file.text, matches)
+        return filtered, _python_way(file.text, matches, filtered) if matches is not None else None
     filtered, offsets = _utils().filter_code(file.text, file.name, file.language)
     return filtered, Way(offsets=offsets)
 
 
+def _kgram_hashes(filtered: str) -> np.ndarray:
+    """The fingerprint of the k-gram at each position of a filtered text (copydetect's `hashed_kgrams`)."""
+    points = _code_points(filtered).astype(np.uint64)
+    count = len(points) - K + 1
+    if count <= 0:
+        return np.zeros(0, dtype=np.uint64)
+    hashes = np.zeros(count, dtype=np.uint64)
+    for j in range(K):  # Horner's rule over the window, every position at once (wrapping modulo 2**64)
+        hashes *= BASE
+        hashes += points[j:j + count]
+    return hashes
+
+
 def _fingerprints(filtered: str) -> np.ndarray:
-    """The distinct fingerprints of one filtered text, sorted."""
-    utils = _utils()
-    if len(filtered) < K:
-        return np.array([], dtype=np.int64)
-    hashes, _ = utils.winnow(utils.hashed_kgrams(filtered, K), WINDOW, remove_duplicates=True)
-    return hashes.astype(np.int64)
+    """The distinct fingerprints of one filtered text, sorted: every k-gram's (WINDOW = 1, copydetect's default
+    when the guarantee threshold is the noise threshold, so winnowing keeps them all)."""
+    return np.unique(_kgram_hashes(filtered))
 
 
 def fingerprints_of(files: Sequence[CodeFile]) -> np.ndarray:
@@ -219,98 +264,77 @@ def fingerprints_of(files: Sequence[CodeFile]) -> np.ndarray:
 
 
 def _union(arrays: Sequence[np.ndarray]) -> np.ndarray:
-    return np.unique(np.concatenate(arrays)) if arrays else np.array([], dtype=np.int64)
+    return np.unique(np.concatenate(arrays)) if arrays else np.zeros(0, dtype=np.uint64)
 
 
-def _filter_all(files: list[CodeFile], workers: int, step: Callable[[], None]) -> Iterable[tuple[str, Way]]:
-    """Every file filtered, in order; tokenizing is the costly part, so with `workers` > 1 it runs in that many
-    fresh processes (spawned: a fork of a threaded web server may hang)."""
-    if workers <= 1 or len(files) < 2 * workers:
-        for file in files:
-            yield _filtered_file(file)
-            step()
-        return
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        for result in pool.map(_filtered_file, files, chunksize=4):
-            yield result
-            step()
-
-
-@dataclass
-class _Filtered:
-    """One file as copydetect compares it: filtered text, the way back to the file's text, fingerprints."""
-
-    name: str
-    filtered: str
-    way: Way
-    prints: np.ndarray
-
-
-def _filter_students(students: Mapping[Student, Sequence[CodeFile]], workers: int,
-                     progress: Callable[[int, int], None] | None) -> dict[Student, list[_Filtered]]:
-    owners = [student for student, files in students.items() for _ in files]
-    files = [file for files in students.values() for file in files]
+def _student_fingerprints(students: Mapping[Student, Sequence[CodeFile]],
+                          progress: Callable[[int, int], None] | None) -> list[np.ndarray]:
+    """Each student's distinct fingerprints, in the mapping's order; `progress` follows the files filtered.
+    (In one process: a pool of processes cost more to start and feed than it saved; bench/integrity.py.)"""
+    total = sum(len(files) for files in students.values())
     done = 0
-
-    def step() -> None:
-        nonlocal done
-        done += 1
-        if progress is not None:
-            progress(done, len(files))
-
-    out: dict[Student, list[_Filtered]] = {student: [] for student in students}
-    for owner, file, (filtered, way) in zip(owners, files, _filter_all(files, workers, step)):
-        out[owner].append(_Filtered(file.name, filtered, way, _fingerprints(filtered)))
+    out = []
+    for files in students.values():
+        prints = []
+        for file in files:
+            prints.append(_fingerprints(_filtered_file(file)[0]))
+            done += 1
+            if progress is not None:
+                progress(done, total)
+        out.append(_union(prints))
     return out
 
 
 def rank_pairs(students: Mapping[Student, Sequence[CodeFile]], boilerplate: Sequence[CodeFile] = (), *,
-               limit: int | None = 100, workers: int = 1, progress: Callable[[int, int], None] | None = None
+               limit: int | None = 100, progress: Callable[[int, int], None] | None = None
                ) -> list[CodePair[Student]]:
     """Pairs of students who share code, most similar first (ties: more fingerprints shared), at most `limit`,
     each with the parts of each side's files found in the other's (for the side-by-side view).
 
     The starter code (`boilerplate`) every student received is left out first, then fingerprints found in more
     than half the students' code (COMMON_SHARE, when that is more than COMMON_AT_LEAST students): what a whole class
-    writes alike is no sign of copying. `progress(done, total)` follows the files tokenized, the long part.
+    writes alike is no sign of copying. `progress(done, total)` follows the files filtered, the long part.
     """
     keys = list(students)
     if len(keys) < 2:
         return []
     starter = fingerprints_of(boilerplate)
-    filtered = _filter_students(students, workers, progress)
-    rows = [np.setdiff1d(_union([f.prints for f in filtered[key]]), starter, assume_unique=True) for key in keys]
+    rows = [np.setdiff1d(prints, starter, assume_unique=True) for prints in _student_fingerprints(students, progress)]
     shared, sizes, common = _shared_counts(rows)
-    left_out = set(starter.tolist()) | set(common.tolist())
-    indexes: dict[Student, list] = {}  # each student's files indexed once, however many pairs they are in
+    left_out = np.union1d(starter, common)
+    sides: dict[Student, list[_Side]] = {}  # each student's files read once, however many pairs they are in
 
-    def index(student: Student) -> list:
-        if student not in indexes:
-            indexes[student] = [_index(f, left_out) for f in filtered[student]]
-        return indexes[student]
+    def side(student: Student) -> list[_Side]:
+        if student not in sides:
+            sides[student] = [_side(file, left_out) for file in students[student]]
+        return sides[student]
 
-    return [_with_marks(pair, filtered[pair.a], filtered[pair.b], index(pair.a), index(pair.b))
-            for pair in _ranked(keys, shared, sizes, limit)]
+    return [_with_marks(pair, side(pair.a), side(pair.b)) for pair in _ranked(keys, shared, sizes, limit)]
 
 
 def _shared_counts(rows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For every two students, how many fingerprints both have, each student's count, and the common fingerprints
-    left out: one sparse students x fingerprints matrix times its transpose."""
+    left out. One students x fingerprints matrix times its transpose, with only the fingerprints two to
+    `common` students have as columns: a fingerprint of one student alone (nearly all of them) counts in that
+    student's size and in no pair."""
     from scipy import sparse
 
     n = len(rows)
     lengths = np.array([len(r) for r in rows])
     if not lengths.sum():
-        return np.zeros((n, n), dtype=np.int64), lengths, np.array([], dtype=np.int64)
-    values, columns = np.unique(np.concatenate(rows), return_inverse=True)
+        return np.zeros((n, n), dtype=np.int64), lengths, np.zeros(0, dtype=np.uint64)
+    values, columns, holders = np.unique(np.concatenate(rows), return_inverse=True, return_counts=True)
     owners = np.repeat(np.arange(n), lengths)
-    students_with = np.bincount(columns, minlength=len(values))
-    common = students_with > max(COMMON_AT_LEAST, COMMON_SHARE * n)
-    keep = ~common[columns]
-    matrix = sparse.csr_matrix((np.ones(int(keep.sum()), dtype=np.float32), (owners[keep], columns[keep])),
-                               shape=(n, len(values)))
-    shared = (matrix @ matrix.T).toarray().round().astype(np.int64)
-    return shared, np.diag(shared).copy(), values[common]
+    common = holders > max(COMMON_AT_LEAST, COMMON_SHARE * n)
+    sizes = np.bincount(owners, weights=~common[columns], minlength=n).astype(np.int64)
+    paired = (holders > 1) & ~common
+    keep = paired[columns]
+    column_of = np.cumsum(paired) - 1
+    matrix = sparse.csr_matrix((np.ones(int(keep.sum()), dtype=np.int32), (owners[keep], column_of[columns[keep]])),
+                               shape=(n, int(paired.sum())))
+    shared = (matrix @ matrix.T).toarray().astype(np.int64)
+    np.fill_diagonal(shared, sizes)
+    return shared, sizes, values[common]
 
 
 def _ranked(keys: list, shared: np.ndarray, sizes: np.ndarray, limit: int | None) -> list[CodePair]:
@@ -329,30 +353,42 @@ def _ranked(keys: list, shared: np.ndarray, sizes: np.ndarray, limit: int | None
 # --- the matching parts of one pair ----------------------------------------------------------------------------
 
 
-def _index(file: _Filtered, left_out: set[int]) -> tuple[set[int], dict[int, list[int]]]:
-    """copydetect's fingerprints of one file with where each is, without those `left_out`."""
-    hashes, where = _utils().get_document_fingerprints(file.filtered, K, WINDOW)
-    if left_out:
-        hashes = hashes - left_out
-        where = {h: i for h, i in where.items() if h in hashes}
-    return hashes, where
+@dataclass
+class _Side:
+    """One file of a student in a shown pair: its k-grams' fingerprints, the ones that count (neither starter
+    nor common code), and the way back to its text."""
+
+    name: str
+    hashes: np.ndarray  # the fingerprint at each position of the filtered text
+    counts: np.ndarray  # bool, per position
+    way: Way
 
 
-def _with_marks(pair: CodePair, files_a: list[_Filtered], files_b: list[_Filtered], index_a: list, index_b: list
-                ) -> CodePair:
-    utils = _utils()
-    spans_a: list[list[tuple[int, int]]] = [[] for _ in files_a]
-    spans_b: list[list[tuple[int, int]]] = [[] for _ in files_b]
-    for i, (hashes_a, where_a) in enumerate(index_a):
-        for j, (hashes_b, where_b) in enumerate(index_b):
-            if not hashes_a & hashes_b:
-                continue
-            at_a, at_b = utils.find_fingerprint_overlap(hashes_a, hashes_b, where_a, where_b)
-            spans_a[i] += files_a[i].way.back(np.asarray(utils.get_copied_slices(at_a, K)))
-            spans_b[j] += files_b[j].way.back(np.asarray(utils.get_copied_slices(at_b, K)))
+def _side(file: CodeFile, left_out: np.ndarray) -> _Side:
+    filtered, way = _filtered_file(file, way=True)
+    hashes = _kgram_hashes(filtered)
+    return _Side(file.name, hashes, ~np.isin(hashes, left_out), way or Way())
+
+
+def _with_marks(pair: CodePair, side_a: list[_Side], side_b: list[_Side]) -> CodePair:
+    """The pair with, in each file of each side, the parts whose fingerprints are in the other side's code (what
+    copydetect's `find_fingerprint_overlap` finds, file against all the other's files at once), as copydetect's
+    `get_copied_slices` joins them, mapped back to the file's text."""
     return CodePair(pair.a, pair.b, pair.shared, pair.share_a, pair.share_b,
-                    tuple((f.name, _merged(s)) for f, s in zip(files_a, spans_a) if s),
-                    tuple((f.name, _merged(s)) for f, s in zip(files_b, spans_b) if s))
+                    _marks(side_a, side_b), _marks(side_b, side_a))
+
+
+def _marks(side: list[_Side], other: list[_Side]) -> tuple[tuple[str, Spans], ...]:
+    utils = _utils()
+    theirs = _union([f.hashes[f.counts] for f in other])
+    out = []
+    for file in side:
+        found = np.flatnonzero(file.counts & np.isin(file.hashes, theirs))
+        if len(found):
+            spans = _merged(file.way.back(np.asarray(utils.get_copied_slices(found, K))))
+            if spans:
+                out.append((file.name, spans))
+    return tuple(out)
 
 
 def _merged(spans: list[tuple[int, int]]) -> Spans:

@@ -114,7 +114,7 @@ def _upload_code(rt: Runtime, students, seed: int, now) -> None:
             name, data = _code_upload(slug, models[i], starter_texts, notebook=i % NOTEBOOK_EVERY == 4)
             code.receive_code(rt.db, rt.settings, comp_id, user_ids[student.email], io.BytesIO(data), name,
                               at=last - timedelta(hours=2, minutes=7 * i))
-        integrity.build(rt.db, rt.settings, comp_id, workers=1)
+        integrity.build(rt.db, rt.settings, comp_id)
 
 
 def _code_upload(slug: str, model: str, starter: dict[str, bytes], *, notebook: bool) -> tuple[str, bytes]:

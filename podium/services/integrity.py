@@ -37,7 +37,6 @@ log = logging.getLogger(__name__)
 
 FORMAT = 1  # of the report kept on disk; a report of another format is computed again
 SHOWN = 50  # pairs of each kind a report keeps (the most suspicious first)
-PARALLEL_FROM_BYTES = 1_000_000  # more code than this is tokenized by several processes
 
 Progress = Callable[[str, int, int], None]  # (what is being done, done, total)
 
@@ -246,8 +245,7 @@ def is_current(db: Database, settings: Settings, comp_id: int) -> bool:
 # --- computing it -----------------------------------------------------------------------------------------
 
 
-def build(db: Database, settings: Settings, comp_id: int, *, progress: Progress | None = None,
-          workers: int | None = None) -> Report:
+def build(db: Database, settings: Settings, comp_id: int, *, progress: Progress | None = None) -> Report:
     """Compute the competition's report from what the database holds now and keep it on disk (replacing the
     one kept). Reads files outside any transaction."""
     from podium.integrity import code_similarity, predictions
@@ -260,11 +258,8 @@ def build(db: Database, settings: Settings, comp_id: int, *, progress: Progress 
 
     step("Reading the code", 0, len(inputs.code))
     students, boilerplate = _code_texts(settings, inputs, unreadable)
-    size = sum(len(f.text) for files in students.values() for f in files)
-    if workers is None:
-        workers = max(1, min(4, os.cpu_count() or 1)) if size > PARALLEL_FROM_BYTES else 1
     code_pairs = code_similarity.rank_pairs(
-        students, boilerplate, limit=SHOWN, workers=workers,
+        students, boilerplate, limit=SHOWN,
         progress=lambda done, total: step("Comparing the code", done, total))
 
     step("Reading the predictions", 0, len(inputs.counted))
