@@ -137,13 +137,14 @@ def _utils():
 # function names F, class names O, strings S; keywords, builtins, numbers and operators kept; comments and spaces
 # dropped), with one regular expression instead of Pygments' lexer: the same kind of text to fingerprint, tens of
 # times faster, which is what lets a class of 300 be compared in seconds rather than minutes (bench/integrity.py).
-# Only comments, strings and names are matched (a substitution calls back once per match); operators and digits
-# stay as they are, and white space is dropped after. Other languages go through copydetect's own filter.
-PYTHON_TOKENS = re.compile(r"""
-    (?P<comment>\#[^\n]*)
-  | (?P<string>[rRbBuUfF]{0,2}(?:\"\"\"[\s\S]*?\"\"\"|'''[\s\S]*?'''|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'))
-  | (?P<name>[^\W\d]\w*)
-""", re.VERBOSE)
+# Only comments, strings and names are tokens (one group: `split` gives the text between tokens and the tokens,
+# alternately, without a call back to Python per token); operators and digits stay as they are, and white space is
+# dropped after. Other languages go through copydetect's own filter.
+PYTHON_TOKENS = re.compile(r"""(
+    \#[^\n]*
+  | [rRbBuUfF]{0,2}(?:\"\"\"[\s\S]*?\"\"\"|'''[\s\S]*?'''|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*')
+  | [^\W\d]\w*
+)""", re.VERBOSE)
 KEPT_NAMES = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins))
 PYTHON_SUFFIXES = (".py", NOTEBOOK)
 # Fingerprints are polynomial hashes of the k-grams' code points modulo 2**64, computed for a whole file at once
@@ -173,54 +174,53 @@ class Way:
         return [(int(s), int(e)) for s, e in zip(slices[0], slices[1])]
 
 
-def _filtered_python(text: str, matches: list[tuple[int, int, int]] | None = None) -> str:
-    """The filtered text; with `matches`, each match is added to it as (start, end, characters it became)."""
-    after, letter = -1, ""  # where the last `def` or `class` ended, and what the name after it becomes
+def _python_tokens(text: str) -> tuple[list[str], list[str]]:
+    """`text` split into the text between tokens and the tokens, alternately, and what each token becomes: a
+    comment nothing, a string S, a name kept (keywords, builtins) or V, F after `def`, O after `class`."""
+    parts = PYTHON_TOKENS.split(text)
+    tokens = parts[1::2]
+    out = [t if t in KEPT_NAMES else "" if t[0] == "#" else "S" if t[-1] in "'\"" else "V" for t in tokens]
+    for i in [i for i, t in enumerate(tokens) if t == "def" or t == "class"]:
+        between = parts[2 * i + 2]
+        if i + 1 < len(tokens) and out[i + 1] == "V" and (not between or between.isspace()):
+            out[i + 1] = "F" if tokens[i] == "def" else "O"
+    return parts, out
 
-    def one(match: re.Match) -> str:
-        nonlocal after, letter
-        kind, start = match.lastgroup, match.start()
-        if kind == "name":
-            token = match.group()
-            if token in KEPT_NAMES:
-                out = token
-                if token in ("def", "class"):
-                    after, letter = match.end(), "F" if token == "def" else "O"
-            elif after >= 0 and (after == start or text[after:start].isspace()):
-                out, after = letter, -1
-            else:
-                out = "V"
-        else:
-            out = "S" if kind == "string" else ""
-        if matches is not None:
-            matches.append((start, match.end(), len(out)))
-        return out
 
-    return "".join(PYTHON_TOKENS.sub(one, text).split())
+def _filtered_python(text: str, way: bool = False) -> tuple[str, Way | None]:
+    parts, out = _python_tokens(text)
+    lengths = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts)) if way else None
+    parts[1::2] = out
+    filtered = "".join("".join(parts).split())
+    if lengths is None:
+        return filtered, None
+    return filtered, _python_way(text, lengths, np.fromiter(map(len, out), dtype=np.int64, count=len(out)),
+                                 filtered)
 
 
 def _code_points(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4")
 
 
-def _python_way(text: str, matches: list[tuple[int, int, int]], filtered: str) -> Way:
+def _python_way(text: str, lengths: np.ndarray, became: np.ndarray, filtered: str) -> Way:
     """Where each filtered character came from, all characters at once: a character kept stands for itself, a
-    name or string made one letter for all of it; comments and white space outside strings are gone."""
+    name or string made one letter for all of it; comments and white space outside strings are gone. `lengths`:
+    of the parts `_python_tokens` split the text into; `became`: of what each token became."""
     n = len(text)
-    starts, ends, lengths = (np.array(column, dtype=np.int64).reshape(-1) for column in zip(*matches)) \
-        if matches else (np.zeros(0, dtype=np.int64),) * 3
+    at = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    starts = at[1::2]
+    ends = starts + lengths[1::2]
     end = np.arange(1, n + 1, dtype=np.int64)
-    removed = lengths == 0  # comments: gone whole
-    one_letter = (lengths == 1) & (ends - starts > 1)  # its first character stands for all of it
+    removed = became == 0  # comments: gone whole
+    one_letter = (became == 1) & (ends - starts > 1)  # its first character stands for all of it
     end[starts[one_letter]] = ends[one_letter]
     cut_from = np.concatenate([starts[removed], starts[one_letter] + 1])
     cut_to = np.concatenate([ends[removed], ends[one_letter]])
     cut = np.cumsum(np.bincount(cut_from, minlength=n + 1) - np.bincount(cut_to, minlength=n + 1))[:n] > 0
-    kept = ~cut & ~np.isin(_code_points(text), _white_space())
-    at = np.flatnonzero(kept)
-    if len(at) != len(filtered):  # cannot happen: the filter and its way are one reading of the text
+    kept = np.flatnonzero(~cut & ~np.isin(_code_points(text), _white_space()))
+    if len(kept) != len(filtered):  # cannot happen: the filter and its way are one reading of the text
         raise AssertionError("the filtered text and its way back differ in length")
-    return Way(spans=np.stack([at, end[at]]))
+    return Way(spans=np.stack([kept, end[kept]]))
 
 
 @cache
@@ -232,9 +232,7 @@ def _white_space() -> np.ndarray:
 def _filtered_file(file: CodeFile, way: bool = False) -> tuple[str, Way | None]:
     """A file filtered for fingerprints, with the way back to its own text when `way` is asked for."""
     if file.name.lower().endswith(PYTHON_SUFFIXES):
-        matches: list[tuple[int, int, int]] | None = [] if way else None
-        filtered = _filtered_python(file.text, matches)
-        return filtered, _python_way(file.text, matches, filtered) if matches is not None else None
+        return _filtered_python(file.text, way)
     filtered, offsets = _utils().filter_code(file.text, file.name, file.language)
     return filtered, Way(offsets=offsets)
 
@@ -255,16 +253,31 @@ def _kgram_hashes(filtered: str) -> np.ndarray:
 def _fingerprints(filtered: str) -> np.ndarray:
     """The distinct fingerprints of one filtered text, sorted: every k-gram's (WINDOW = 1, copydetect's default
     when the guarantee threshold is the noise threshold, so winnowing keeps them all)."""
-    return np.unique(_kgram_hashes(filtered))
+    return _distinct(_kgram_hashes(filtered))
 
 
 def fingerprints_of(files: Sequence[CodeFile]) -> np.ndarray:
     """The distinct fingerprints of several files (the starter code, or one student's), sorted."""
-    return _union([_fingerprints(_filtered_file(f)[0]) for f in files])
+    return _union([_kgram_hashes(_filtered_file(f)[0]) for f in files])
 
 
 def _union(arrays: Sequence[np.ndarray]) -> np.ndarray:
-    return np.unique(np.concatenate(arrays)) if arrays else np.zeros(0, dtype=np.uint64)
+    return _distinct(np.concatenate(arrays)) if arrays else np.zeros(0, dtype=np.uint64)
+
+
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """The distinct values, sorted (sorting and comparing neighbours: several times quicker than NumPy 2's
+    `unique`, which goes through a hash table)."""
+    values = np.sort(values)
+    return values[np.concatenate([[True], values[1:] != values[:-1]])] if len(values) else values
+
+
+def _within(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """Per value, whether it is in `sorted_set` (distinct and sorted): a binary search each, nothing sorted."""
+    if not len(sorted_set):
+        return np.zeros(len(values), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_set, values), len(sorted_set) - 1)
+    return sorted_set[at] == values
 
 
 def _student_fingerprints(students: Mapping[Student, Sequence[CodeFile]],
@@ -275,13 +288,13 @@ def _student_fingerprints(students: Mapping[Student, Sequence[CodeFile]],
     done = 0
     out = []
     for files in students.values():
-        prints = []
+        hashes = []
         for file in files:
-            prints.append(_fingerprints(_filtered_file(file)[0]))
+            hashes.append(_kgram_hashes(_filtered_file(file)[0]))
             done += 1
             if progress is not None:
                 progress(done, total)
-        out.append(_union(prints))
+        out.append(_union(hashes))
     return out
 
 
@@ -302,11 +315,11 @@ def rank_pairs(students: Mapping[Student, Sequence[CodeFile]], boilerplate: Sequ
     rows = [np.setdiff1d(prints, starter, assume_unique=True) for prints in _student_fingerprints(students, progress)]
     shared, sizes, common = _shared_counts(rows)
     left_out = np.union1d(starter, common)
-    sides: dict[Student, list[_Side]] = {}  # each student's files read once, however many pairs they are in
+    sides: dict[Student, _Student] = {}  # each student's files read once, however many pairs they are in
 
-    def side(student: Student) -> list[_Side]:
+    def side(student: Student) -> _Student:
         if student not in sides:
-            sides[student] = [_side(file, left_out) for file in students[student]]
+            sides[student] = _student_side(students[student], left_out)
         return sides[student]
 
     return [_with_marks(pair, side(pair.a), side(pair.b)) for pair in _ranked(keys, shared, sizes, limit)]
@@ -367,23 +380,32 @@ class _Side:
 def _side(file: CodeFile, left_out: np.ndarray) -> _Side:
     filtered, way = _filtered_file(file, way=True)
     hashes = _kgram_hashes(filtered)
-    return _Side(file.name, hashes, ~np.isin(hashes, left_out), way or Way())
+    return _Side(file.name, hashes, ~_within(hashes, left_out), way or Way())
 
 
-def _with_marks(pair: CodePair, side_a: list[_Side], side_b: list[_Side]) -> CodePair:
+@dataclass
+class _Student:
+    files: list[_Side]
+    prints: np.ndarray  # the distinct fingerprints that count, sorted
+
+
+def _student_side(files: Sequence[CodeFile], left_out: np.ndarray) -> _Student:
+    sides = [_side(file, left_out) for file in files]
+    return _Student(sides, _union([f.hashes[f.counts] for f in sides]))
+
+
+def _with_marks(pair: CodePair, a: _Student, b: _Student) -> CodePair:
     """The pair with, in each file of each side, the parts whose fingerprints are in the other side's code (what
     copydetect's `find_fingerprint_overlap` finds, file against all the other's files at once), as copydetect's
     `get_copied_slices` joins them, mapped back to the file's text."""
-    return CodePair(pair.a, pair.b, pair.shared, pair.share_a, pair.share_b,
-                    _marks(side_a, side_b), _marks(side_b, side_a))
+    return CodePair(pair.a, pair.b, pair.shared, pair.share_a, pair.share_b, _marks(a, b), _marks(b, a))
 
 
-def _marks(side: list[_Side], other: list[_Side]) -> tuple[tuple[str, Spans], ...]:
+def _marks(side: _Student, other: _Student) -> tuple[tuple[str, Spans], ...]:
     utils = _utils()
-    theirs = _union([f.hashes[f.counts] for f in other])
     out = []
-    for file in side:
-        found = np.flatnonzero(file.counts & np.isin(file.hashes, theirs))
+    for file in side.files:
+        found = np.flatnonzero(file.counts & _within(file.hashes, other.prints))
         if len(found):
             spans = _merged(file.way.back(np.asarray(utils.get_copied_slices(found, K))))
             if spans:
