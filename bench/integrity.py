@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import random
 import sys
 import tempfile
@@ -149,6 +150,25 @@ def read_everything(rt, comp_id: int) -> int:
     return chars
 
 
+class Stages:
+    """The seconds between the report's progress steps of one kind and the next kind's first."""
+
+    def __init__(self) -> None:
+        self.took: dict[str, float] = {}
+        self.current: tuple[str, float] | None = None
+
+    def progress(self, what: str, done: int, total: int) -> None:
+        if self.current is None or self.current[0] != what:
+            self.end()
+            self.current = (what, time.perf_counter())
+
+    def end(self) -> None:
+        if self.current is not None:
+            what, since = self.current
+            self.took[what] = self.took.get(what, 0.0) + time.perf_counter() - since
+            self.current = None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--students", type=int, default=300)
@@ -166,16 +186,22 @@ def main() -> int:
         chars = read_everything(rt, comp_id)
         floor = time.perf_counter() - started
 
+        stages = Stages()
+        load_before = os.getloadavg()[0]
         started = time.perf_counter()
-        report = integrity.build(rt.db, rt.settings, comp_id)
+        report = integrity.build(rt.db, rt.settings, comp_id, progress=stages.progress)
         seconds = time.perf_counter() - started
+        stages.end()
+        load_after = os.getloadavg()[0]
         rt.db.dispose()
     code_top = {report.code_pairs[0].a.id, report.code_pairs[0].b.id} == {users[2], users[3]}
     prediction_top = {report.prediction_pairs[0].a.id, report.prediction_pairs[0].b.id} == {users[0], users[1]}
     print(f"Integrity report: {args.students} students x {chars / args.students / 1000:.0f} KB of code "
           f"({FILES_PER_STUDENT} files in a zip) + {args.rows:,}-row predictions ({report.private_rows:,} Private)")
     print(f"  report {seconds:.1f} s; reading the same files alone {floor:.1f} s (report = {seconds / floor:.1f}x "
-          f"the read); target < {TARGET_SECONDS:.0f} s")
+          f"the read); target < {TARGET_SECONDS:.0f} s; {os.cpu_count()} CPUs, load average {load_before:.1f} before, "
+          f"{load_after:.1f} after")
+    print("  stages: " + "; ".join(f"{what.lower()} {took:.1f} s" for what, took in stages.took.items()))
     print(f"  planted code copy first: {'yes' if code_top else 'NO'} (similarity "
           f"{report.code_pairs[0].similarity:.2f}, next {report.code_pairs[1].similarity:.2f}); planted predictions "
           f"first: {'yes' if prediction_top else 'NO'} (surprise {report.prediction_pairs[0].surprise:.0f}, next "

@@ -80,13 +80,15 @@ def agreement_pairs(predictions: Mapping[Student, np.ndarray], truth: np.ndarray
     expected = _expected_shared_wrong(codes, wrong)
     n_wrong = wrong.sum(axis=1)
     a, b = np.triu_indices(len(keys), k=1)
-    found = observed[a, b] > expected[a, b]
-    a, b = a[found], b[found]
-    pairs = [AgreementPair(keys[i], keys[j], int(observed[i, j]), float(expected[i, j]),
-                           _surprise(int(observed[i, j]), float(expected[i, j])), int(n_wrong[i]), int(n_wrong[j]))
-             for i, j in zip(a, b)]
-    pairs.sort(key=lambda p: (-p.surprise, -p.shared_wrong))
-    return pairs if limit is None else pairs[:limit]
+    seen, chance = observed[a, b], expected[a, b]
+    found = seen > chance
+    a, b, seen, chance = a[found], b[found], seen[found], chance[found]
+    surprise = _surprises(seen, chance)
+    order = np.lexsort((-seen, -surprise))  # every pair at once; objects only for those kept
+    if limit is not None:
+        order = order[:limit]
+    return [AgreementPair(keys[a[i]], keys[b[i]], int(seen[i]), float(chance[i]), float(surprise[i]),
+                          int(n_wrong[a[i]]), int(n_wrong[b[i]])) for i in order]
 
 
 def _wrong_answers(codes: np.ndarray, wrong: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -137,12 +139,13 @@ def _same_answer_chance(codes: np.ndarray, wrong: np.ndarray) -> np.ndarray:
         return np.where(w > 1, pairs_same / (w * (w - 1)), 0.0)
 
 
-def _surprise(observed: int, expected: float) -> float:
-    """-log10 of the Chernoff bound on P(X >= observed) for X ~ Poisson(expected): 0 when observed <= expected."""
-    expected = max(expected, MIN_EXPECTED)
-    if observed <= expected:
-        return 0.0
-    return (observed * math.log(observed / expected) - observed + expected) / math.log(10)
+def _surprises(observed: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """-log10 of the Chernoff bound on P(X >= observed) for X ~ Poisson(expected), per pair: 0 when observed <=
+    expected."""
+    expected = np.maximum(expected, MIN_EXPECTED)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bound = (observed * np.log(observed / expected) - observed + expected) / math.log(10)
+    return np.where(observed > expected, bound, 0.0)
 
 
 def identical_files(shas: Mapping[Student, set[str] | frozenset[str]]) -> list[tuple[str, tuple[Student, ...]]]:

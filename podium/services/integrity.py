@@ -7,7 +7,7 @@ student uploaded. What it gives (podium.integrity does the comparing): pairs ran
 matching parts of the pairs shown; pairs ranked by shared wrong answers against independent errors; identical
 prediction files uploaded by different students.
 
-A report of 300 students takes tens of seconds, so it is never computed in a request: `build` runs in the
+A report of 300 students takes seconds (bench/integrity.py), too long for a request: `build` runs in the
 background (podium.web.tasks) and keeps the report on disk under the data dir, with the key of everything it read
 (`Inputs.key`); a page opens the report kept when its key is still the key of what the database says now, and
 otherwise asks for a new one. Every opening of a report or of a pair is audited.
@@ -265,6 +265,7 @@ def build(db: Database, settings: Settings, comp_id: int, *, progress: Progress 
     step("Reading the predictions", 0, len(inputs.counted))
     answers, truth = _private_answers(settings, inputs, unreadable,
                                       lambda done, total: step("Reading the predictions", done, total))
+    step("Comparing the predictions", 0, 1)
     agreement = predictions.agreement_pairs(answers, truth, limit=SHOWN) if truth is not None else []
     shas: dict[int, set[str]] = {}
     for uid, sha in inputs.uploads:
