@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import random
 
-from podium.integrity.code_similarity import CodeFile, code_files, code_text, marked_files, notebook_code, rank_pairs
+from podium.integrity.code_similarity import (BASE, K, CodeFile, _filtered_file, _kgram_hashes, code_files, code_text,
+                                             marked_files, notebook_code, rank_pairs)
 from tests.integrity.generated import STARTER, program, renamed
 
 
@@ -100,3 +101,32 @@ def test_other_languages_go_through_copydetects_own_filter():
     top = rank_pairs(students, limit=1)[0]
     assert {top.a, top.b} == {1, 4} and top.similarity > 0.8
     assert top.marks_a and top.marks_b
+
+
+def test_python_is_filtered_to_its_shape_and_each_letter_leads_back_to_what_it_stands_for():
+    text = ('class Net(Base):  # the model\n'
+            '    def  forward(self, x="a b"):\n'
+            '        """Doc."""\n'
+            '        return len(x) + 1e-3\n')
+    filtered, way = _filtered_file(CodeFile("net.py", text), way=True)
+    # Names V, the function's name F, the class's O, strings S; keywords, builtins, numbers and operators kept;
+    # comments and white space gone.
+    assert filtered == "classO(V):defF(V,V=S):Sreturnlen(V)+1V-3"
+    pieces = [text[start:end] for start, end in zip(*way.spans)]
+    assert pieces == [*"class", "Net", "(", "Base", ")", ":", *"def", "forward", "(", "self", ",", "x", "=", '"a b"',
+                      ")", ":", '"""Doc."""', *"return", *"len", "(", "x", ")", "+", "1", "e", "-", "3"]
+
+
+def test_a_fingerprint_is_the_k_grams_polynomial_hash_the_same_in_every_process():
+    # Reports are kept on disk and read by other processes: a fingerprint must not depend on the process (Python's
+    # `hash` of a string does), so it is a fixed function of the k-gram's characters, computed here one by one.
+    text = "defF(V,V=S):returnlen(V)+1V-3é"
+
+    def one_by_one(kgram: str) -> int:
+        value = 0
+        for char in kgram:
+            value = (value * int(BASE) + ord(char)) % 2 ** 64
+        return value
+
+    assert _kgram_hashes(text).tolist() == [one_by_one(text[i:i + K]) for i in range(len(text) - K + 1)]
+    assert len(_kgram_hashes(text[:K - 1])) == 0
