@@ -69,6 +69,7 @@ bench: install
 	$(BIN)/python bench/scoring.py
 	$(BIN)/python bench/grading.py
 	$(BIN)/python bench/api.py
+	$(BIN)/python bench/integrity.py
 	$(BIN)/python bench/web.py
 	$(BIN)/python bench/rush.py
 	$(BIN)/python bench/rush.py --hostile

@@ -1,12 +1,14 @@
-"""`podium demo` builds the 11-785 course with every competition state on show, scored histories and accounts;
-running it again starts afresh."""
+"""`podium demo` builds the 11-785 course with every competition state on show, scored histories and accounts, and
+hw3p2's code with a planted copy for its integrity report; running it again starts afresh."""
 from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from podium import demo
 from podium.models import Competition, Extension, Status, Submission, User, utcnow
+from podium.services import code, courses, integrity
 from podium.services.courses import competition_state, get_course
-from podium.services.demo import build_demo
+from podium.services.demo import CODE_COPIER, CODE_ORIGINAL, WITHOUT_CODE, build_demo
 from podium.services.users import check_password
 from tests.demo_world import DEMO_SEED, copy_demo
 
@@ -42,3 +44,20 @@ def test_the_demo_course_shows_every_state_with_scored_histories(rt, worlds, tmp
         assert session.scalar(select(func.count()).select_from(Submission)) == recorded
         assert session.scalar(select(func.count()).select_from(User)) == 42
         assert session.scalar(select(func.count()).select_from(Extension)) == 2
+
+
+def test_the_demo_collects_code_and_its_integrity_report_shows_the_planted_pair_first(rt, worlds, tmp_path,
+                                                                                      world_database):
+    copy_demo(worlds, rt, tmp_path)
+    students = demo.demo_students(DEMO_SEED)
+    with rt.db.session() as session:
+        [comp] = [c for c in courses.get_course(session, demo.COURSE_SLUG).competitions if code.requires_code(c)]
+        assert comp.slug == "hw3p2"  # as the course page's Code Submission Form, beside HW3P2
+        counted = code.counted_code(session, comp)
+        comp_id = comp.id
+    assert len(counted) == len(students) - WITHOUT_CODE  # some students uploaded nothing
+    opened = integrity.open_report(rt.db, rt.settings, comp_id, "demo")
+    assert opened.current  # computed by `podium demo`, for what the demo holds
+    top = opened.report.code_pairs[0]
+    assert {top.a.email, top.b.email} == {students[CODE_ORIGINAL].email, students[CODE_COPIER].email}
+    assert top.similarity > 0.9 and opened.report.code_pairs[1].similarity < 0.5

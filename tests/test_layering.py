@@ -151,6 +151,10 @@ LAYERS = [
           refused=("podium.web", "podium.models", "podium.db", "podium.services", "sqlalchemy", "flask",
                    "werkzeug"),
           rule="podium.scoring reads an upload and runs a metric: nothing of the web, the database or the services"),
+    Layer("integrity-knows-no-storage", "podium.integrity",
+          refused=("podium.web", "podium.models", "podium.db", "podium.services", "sqlalchemy", "flask",
+                   "werkzeug"),
+          rule="podium.integrity compares plain values: nothing of the web, the database or the services"),
     Layer("services-know-no-web", "podium.services", refused=("podium.web", "flask", "werkzeug"),
           except_for=("werkzeug.security",),  # password hashing, a library function: no request in sight
           rule="services are called by the web, the API, the CLI and the jobs alike, so they never import the web"),

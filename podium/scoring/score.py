@@ -87,6 +87,15 @@ def score_upload(compiled: CompiledSolution, upload_path: Path, scorer, limits: 
     return ScoreResult(scores[0], scores[1], upload.rows, time.perf_counter() - started)
 
 
+def private_predictions(compiled: CompiledSolution, upload_path: Path, scorer,
+                        limits: UploadLimits = UploadLimits(), original_name: str | None = None) -> np.ndarray:
+    """An upload's answers on the Private rows, aligned row for row to `compiled.truth("Private")`: shape (n,) or
+    (n, k), read and checked as scoring reads them (the integrity report compares students' answers)."""
+    upload = read_upload(compiled, upload_path, scorer, limits, original_name)
+    rows = _align(compiled, upload)[compiled.rows("Private")]
+    return stack([column_array(upload.table[name])[rows] for name in compiled.target_columns])
+
+
 def _score_frames(compiled: CompiledSolution, upload: Upload, perm: np.ndarray, scorer: FrameScorer) -> list[float]:
     """A Kaggle-style metric gets two DataFrames aligned row for row, ids and targets typed as by pd.read_csv."""
     scores = []

@@ -5,6 +5,7 @@ Running it again starts the demo course afresh; nothing outside the demo course 
 from __future__ import annotations
 
 import io
+import random
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
@@ -14,7 +15,7 @@ from sqlalchemy import delete, select
 from podium import demo as demo_data
 from podium.models import Course, User, utcnow
 from podium.runtime import Runtime
-from podium.services import competitions, extensions, submissions, users
+from podium.services import code, competitions, extensions, integrity, submissions, users
 from podium.services.courses import competition_state, get_competition, get_course, load_course
 
 ACTOR = "demo"
@@ -45,6 +46,8 @@ def build_demo(rt: Runtime, seed: int = 11785, echo: Callable[[str], None] = pri
     ids = _record(rt, history)
     with ThreadPoolExecutor(max_workers=2) as pool:
         list(pool.map(lambda sub_id: submissions.score(rt.db, rt.settings, sub_id), ids))
+    echo("uploading the students' code and computing the integrity report ...")
+    _upload_code(rt, students, seed, now)
     _release_closed(rt)
     _grant_extensions(rt, students, granted_by=staff[0].email)
     return _summary(staff, students)
@@ -56,6 +59,8 @@ def _reset(rt: Runtime, emails: list[str]) -> None:
         if course is not None:
             for comp in course.competitions:
                 shutil.rmtree(rt.settings.uploads_dir / str(comp.id), ignore_errors=True)
+                shutil.rmtree(rt.settings.data_dir / "code" / str(comp.id), ignore_errors=True)
+                integrity.report_path(rt.settings, comp.id).unlink(missing_ok=True)
             session.delete(course)
         session.execute(delete(User).where(User.email.in_(emails)))
 
@@ -79,6 +84,56 @@ def _release_closed(rt: Runtime) -> None:
         for comp in get_course(session, demo_data.COURSE_SLUG).competitions:
             if competition_state(comp, now).key == "closed":
                 competitions.release(session, comp, actor=ACTOR)
+
+
+# The code uploads of a competition that collects code: most students upload a zip of the starter files and their
+# own model, a few a notebook, the last few nothing (so the staff code page and the grades have someone to flag),
+# and COPIER's model is ORIGINAL's with every name renamed: the planted pair the integrity report puts first.
+CODE_ORIGINAL, CODE_COPIER = 3, 7
+WITHOUT_CODE = 3
+NOTEBOOK_EVERY = 5
+
+
+def _upload_code(rt: Runtime, students, seed: int, now) -> None:
+    from datetime import timedelta
+
+    from podium.demo.code import program, renamed
+
+    with rt.db.session() as session:
+        course = get_course(session, demo_data.COURSE_SLUG)
+        collecting = [(comp.id, comp.slug, code.code_settings(comp), code.starter_files(rt.settings, comp))
+                      for comp in course.competitions if code.code_settings(comp) is not None]
+        user_ids = dict(session.execute(select(User.email, User.id)).all())
+    for comp_id, slug, found, starter in collecting:
+        rng = random.Random(f"{seed}-{slug}")
+        models = [program(rng, 4000) for _ in students]
+        models[CODE_COPIER] = renamed(models[CODE_ORIGINAL], seed)
+        starter_texts = {f"{slug}/{path.name}": path.read_bytes() for path in starter if path.suffix == ".py"}
+        last = min(now, found.deadline)
+        for i, student in enumerate(students[:len(students) - WITHOUT_CODE]):
+            name, data = _code_upload(slug, models[i], starter_texts, notebook=i % NOTEBOOK_EVERY == 4)
+            code.receive_code(rt.db, rt.settings, comp_id, user_ids[student.email], io.BytesIO(data), name,
+                              at=last - timedelta(hours=2, minutes=7 * i))
+        integrity.build(rt.db, rt.settings, comp_id)
+
+
+def _code_upload(slug: str, model: str, starter: dict[str, bytes], *, notebook: bool) -> tuple[str, bytes]:
+    """One student's code: a notebook of their model, or a zip of the starter files and their model."""
+    import json
+    import zipfile
+
+    if notebook:
+        cells = [{"cell_type": "markdown", "metadata": {}, "source": [f"# {slug}\n"]}]
+        cells += [{"cell_type": "code", "metadata": {}, "execution_count": None, "outputs": [], "source": part}
+                  for part in model.split("\n\n\n")]
+        return f"{slug}.ipynb", json.dumps({"cells": cells, "metadata": {}, "nbformat": 4,
+                                             "nbformat_minor": 5}).encode()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in starter.items():
+            archive.writestr(name, data)
+        archive.writestr(f"{slug}/model.py", model)
+    return f"{slug}.zip", buffer.getvalue()
 
 
 # Two students' deadlines moved, as staff would grant them, so the extension pages and timelines have something

@@ -91,9 +91,9 @@ def register_url_converters(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from podium.web import accounts, charts, invitations, leaderboards, lti, main, sign_on, staff, student
+    from podium.web import accounts, charts, integrity, invitations, leaderboards, lti, main, sign_on, staff, student
 
-    for module in (main, accounts, sign_on, student, leaderboards, staff, invitations, charts, lti):
+    for module in (main, accounts, sign_on, student, leaderboards, staff, integrity, invitations, charts, lti):
         app.register_blueprint(module.bp)
     register_api_blueprints(app)
     sign_on.init_app(app)

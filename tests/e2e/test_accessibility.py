@@ -14,13 +14,14 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from podium.demo import DEMO_PASSWORD
+from podium.demo import DEMO_PASSWORD, demo_students
 from podium.models import LtiContext, LtiPlatform, Status, Submission, User
 from podium.services import invitations, users
 from podium.services.accounts import issue_reset_token
 from podium.services.courses import get_course
+from podium.services.demo import CODE_COPIER, CODE_ORIGINAL
 from podium.web import create_app
-from tests.demo_world import copy_demo
+from tests.demo_world import DEMO_SEED, copy_demo
 from tests.e2e.conftest import Console, shoot
 
 AXE = Path(__file__).resolve().parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
@@ -41,6 +42,7 @@ CODE = "hw3p2"  # the competition whose [code] table requires code (POLICY.md se
 NOT_PAGES = {
     "static": "the style sheet, the script and the icon",
     "main.healthz": "a load balancer's probe",
+    "integrity.progress": "JSON: the integrity report's progress, read by the report page's script",
     "student.data_file": "a competition's data file, downloaded",
     "student.submission_file": "a submitted file, downloaded",
     "student.code_file": "an uploaded code file, downloaded",
@@ -76,6 +78,7 @@ class Demo:
     invitation: str
     reset: str
     app: object
+    code_pair: tuple[int, int] = (0, 0)  # the students of the demo's planted code copy
 
 
 def cid(slug: str) -> str:
@@ -109,6 +112,8 @@ def pages(demo: Demo) -> dict[str, list[str]]:
             f"/staff/competitions/{cid(STATES['closed'])}/missed-early",
             f"/staff/competitions/{cid(STATES['open'])}/remind-early",
             f"/staff/competitions/{cid(CODE)}/code",
+            f"/staff/competitions/{cid(CODE)}/integrity",
+            f"/staff/competitions/{cid(CODE)}/integrity/code/{demo.code_pair[0]}/{demo.code_pair[1]}",
             f"/submissions/{demo.submissions[0]}",  # a student's submission as staff see it
         ],
     }
@@ -150,13 +155,14 @@ def demo(rt, worlds, tmp_path, world_database):
         user_id = next(user for user in failed if user in scored)
         student = session.get(User, user_id).email
         other = next(user for user in scored if user != user_id)
+        planted = [users.get_user(session, demo_students(DEMO_SEED)[n].email).id for n in (CODE_ORIGINAL, CODE_COPIER)]
     app = create_app(runtime=rt)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield Demo(url=f"http://127.0.0.1:{server.server_port}", student=student,
                submissions=(scored[user_id], failed[user_id]), other_student_id=other,
-               invitation=invitation.token, reset=reset, app=app)
+               invitation=invitation.token, reset=reset, app=app, code_pair=tuple(planted))
     server.shutdown()
     thread.join(timeout=10)
     app.extensions["podium.scoring"].shutdown(wait=True)

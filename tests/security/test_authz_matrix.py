@@ -441,6 +441,15 @@ CASES = [
          staff_only(200)),
     Case("/staff/competitions/<cid>/solution", "POST", f"/staff/competitions/{CID}/solution", instructor_only(302),
          data=same_solution),
+    # The integrity report (staff only; c1-hw1 collects no code, so there is no pair to open: 404 for its staff).
+    Case("/staff/competitions/<cid>/integrity", "GET", f"/staff/competitions/{CID}/integrity", staff_only(200)),
+    Case("/staff/competitions/<cid>/integrity", "GET", "/staff/competitions/c2-hw9/integrity",
+         {**everyone(403), "anonymous": 302}, variant="another course"),
+    Case("/staff/competitions/<cid>/integrity", "POST", f"/staff/competitions/{CID}/integrity", staff_only(302)),
+    Case("/staff/competitions/<cid>/integrity.json", "GET", f"/staff/competitions/{CID}/integrity.json",
+         staff_only(200)),
+    Case("/staff/competitions/<cid>/integrity/code/<int:a>/<int:b>", "GET",
+         f"/staff/competitions/{CID}/integrity/code/1/2", staff_only(404)),
     # The REST API, with HTTP Basic.
     *[Case("/api/", method, "/api/", everyone(404)) for method in API_METHODS],
     *[Case("/api/<path:rest>", method, "/api/no/such/route", everyone(404)) for method in API_METHODS],

@@ -285,6 +285,25 @@
     step();
   }
 
+  // The integrity report being computed: its step and count, then the page again with the report.
+  function followIntegrity() {
+    const box = document.getElementById("integrity");
+    if (!box || box.hidden) return;
+    const text = document.getElementById("integrity-text");
+    const bar = document.getElementById("integrity-progress");
+    const step = () => getJSON(box.dataset.progressUrl).then(({ body }) => {
+      if (body.running) {
+        bar.max = Math.max(1, body.total);
+        bar.value = body.done;
+        text.textContent = body.step + ": " + body.done + " of " + body.total;
+        setTimeout(step, 1000);
+      } else {
+        window.location.reload();
+      }
+    });
+    setTimeout(step, 1000);
+  }
+
   // Without a secure context (plain http) there is no navigator.clipboard: copy through a selected text box.
   function copyText(text) {
     if (navigator.clipboard && window.isSecureContext) return navigator.clipboard.writeText(text);
@@ -350,6 +369,7 @@
     enhanceUpload();
     followSubmissionPage();
     followRescore();
+    followIntegrity();
     enhanceCopyButtons();
   });
 })();
