@@ -3,17 +3,19 @@ the latest on-time upload counting, late uploads marked, extensions moving the c
 from __future__ import annotations
 
 import io
+import tomllib
 import zipfile
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 
 from podium.errors import ConfigError, Forbidden, NotFound, PodiumError
 from podium.models import CodeSubmission, User
-from podium.services import code, extensions, finalisations, grading
+from podium.services import code, competition_settings, extensions, finalisations, grading
 from podium.services.courses import get_competition
-from podium.spec import read_course
+from podium.spec import DEFAULT_POLICY, read_competition, read_course
 from tests.code_world import CID, OTHER_STUDENT, OTHER_TA, STARTER, STUDENTS, TA, copy_code_world, upload, \
     write_code_course
 from tests.conftest import write_course
@@ -79,6 +81,30 @@ def test_the_competition_row_keeps_the_code_settings_and_the_starter_copy(rt, wo
         assert found.required and found.deadline == comp.late + timedelta(days=2) and found.max_bytes == 1_000_000
         assert [p.read_text() for p in code.starter_files(rt.settings, comp)] == [STARTER]
         assert code.code_settings(get_competition(session, "c2-hw1")) is None
+
+
+def test_the_settings_page_keeps_the_code_table_and_its_file_carries_it(rt, world, tmp_path):
+    """Settings changed on the staff page are checked as `podium load` checks the folder: the [code] table and its
+    starter file go along, and the competition.toml to commit carries them, reading back to the same settings."""
+    with rt.db.session() as session:
+        comp = get_competition(session, CID)
+        form = competition_settings.SettingsForm.of(comp)
+        changed = competition_settings.update(session, rt.settings, comp, competition_settings.SettingsForm(
+            {**form.values, "title": "Homework one"}), actor=TA)
+        assert changed == ["title"]
+        exported, before = competition_settings.competition_toml(comp), code.code_settings(comp)
+        tz = comp.course.timezone
+    folder = tmp_path / "exported" / "hw1"
+    folder.mkdir(parents=True)
+    (folder / "competition.toml").write_text(exported)
+    (folder / "solution.csv").write_text("id\n")
+    (folder / "starter.py").write_text(STARTER)
+    for name in tomllib.loads(exported)["evaluation"]["data_files"]:
+        (folder / name).write_text("given\n")
+    spec = read_competition(folder / "competition.toml", ZoneInfo(tz), DEFAULT_POLICY)
+    assert (spec.code.required, spec.code.deadline, spec.code.max_mb, spec.code.kinds) == (
+        before.required, before.deadline, before.max_mb, before.kinds)
+    assert [p.name for p in spec.code.starter] == ["starter.py"]
 
 
 # --- uploads ---------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from podium import rules
 from podium.config import Settings
 from podium.errors import ConfigError, PodiumError
 from podium.models import Competition, DataFile
-from podium.services import audit, regrades
+from podium.services import audit, code, regrades
 from podium.services.files import StoredFile, TooLarge, fsync_dir, store_stream
 from podium.spec import COMPETITION_FILE, CUSTOM_PREFIX, read_competition, scorer_for
 
@@ -108,15 +108,29 @@ def _evaluation_table(comp: Competition) -> dict[str, Any]:
     return table
 
 
+def _code_table(comp: Competition) -> dict[str, Any] | None:
+    """The [code] table as loaded (not on the form: kept as it is), its deadline written out in course time."""
+    found = code.code_settings(comp)
+    if found is None:
+        return None
+    deadline = rules.as_utc(found.deadline).astimezone(rules.zone(comp.course.timezone)).strftime(WALL_CLOCK)
+    return {"required": found.required, "deadline": deadline, "max_mb": found.max_mb, "kinds": list(found.kinds),
+            "starter": [entry["name"] for entry in found.starter]}
+
+
 def settings_document(comp: Competition, form: SettingsForm) -> dict[str, Any]:
     v = form.values
-    return {
+    document = {
         "competition": _competition_table(comp, form),
         "schedule": {key: v[key] for key in SCHEDULE_KEYS if v[key] or key != "early"},
         "evaluation": _evaluation_table(comp),
         "grading": {"cutoffs": {letter: _typed(v[f"cutoff_{letter}"]) for letter in CUTOFF_LETTERS
                                 if v[f"cutoff_{letter}"]}},
     }
+    code_table = _code_table(comp)
+    if code_table is not None:
+        document["code"] = code_table
+    return document
 
 
 def competition_toml(comp: Competition) -> str:
@@ -132,6 +146,8 @@ def _staged_folder(settings: Settings, comp: Competition, document: dict[str, An
     (folder / PLACEHOLDER_SOLUTION).write_text(f"{comp.id_column}\n")
     for data_file in comp.files:
         _link_or_copy(settings.located(data_file.path), folder / data_file.name)
+    for name, path in zip(document.get("code", {}).get("starter", ()), code.starter_files(settings, comp)):
+        _link_or_copy(path, folder / name)
     if comp.metric.startswith(CUSTOM_PREFIX):
         name = comp.metric[len(CUSTOM_PREFIX):]
         shutil.copy(settings.located(comp.source_dir) / Path(name).name, folder / name)
