@@ -234,6 +234,8 @@ def test_every_page_of_the_demo_passes_axe_and_the_skip_link_leads_to_the_conten
                     problems.append("the skip link is not the first thing the Tab key reaches")
                 if problems:
                     found[f"{who} {path}"] = problems
+                if "/integrity" in path:  # pages no other browser test opens: their pictures to look at
+                    shoot(page, "demo-integrity-pair" if "/code/" in path else "demo-integrity-report")
             errors += [f"{who}: {error}" for error in console.errors if "404" not in error]
         assert not found, "serious or critical accessibility violations:\n" + "\n".join(
             f"{where}\n  " + "\n  ".join(problems) for where, problems in found.items())
