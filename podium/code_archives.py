@@ -152,6 +152,9 @@ def _zip_members(path: Path, limits: Limits, keep: bool) -> Iterator[tuple[Membe
     except (zipfile.BadZipFile, OSError, ValueError):
         raise CodeArchiveError(f"{path.name} is not a zip archive; make it again with a zip tool, or upload a "
                                ".tar.gz, .py or .ipynb file.") from None
+    except NotImplementedError as exc:  # e.g. "zip file version 9.9": a member needs a newer reader
+        raise CodeArchiveError(f"{path.name} uses a zip feature that cannot be read here ({_reason(exc)}); make it "
+                               "again with a common zip tool, or upload a .tar.gz, .py or .ipynb file.") from None
     with archive:
         infos = archive.infolist()
         _check_count(len(infos), limits)

@@ -149,3 +149,14 @@ def test_encrypted_zip_members_are_refused(tmp_path):
         data[at + offset] |= 0x1
     path.write_bytes(bytes(data))
     assert "encrypted" in refused(path, ".zip")
+
+
+def test_a_zip_needing_a_version_no_reader_has_is_refused(tmp_path):
+    # The central directory's "version needed to extract" of a member set to 9.9 (by a newer tool or by hand):
+    # zipfile raises NotImplementedError while opening the archive, which must be a refusal, never a 500.
+    path = make_zip(tmp_path / "c.zip", {"a.py": b"print(1)\n"})
+    data = bytearray(path.read_bytes())
+    at = data.find(b"PK\x01\x02")
+    data[at + 6:at + 8] = (99).to_bytes(2, "little")
+    path.write_bytes(bytes(data))
+    assert "uses a zip feature that cannot be read here (zip file version 9.9)" in refused(path, ".zip")
