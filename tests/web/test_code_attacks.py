@@ -3,8 +3,6 @@ or a careless instructor could try, each refused or harmless."""
 from __future__ import annotations
 
 import io
-import json
-import zipfile
 
 import pytest
 from sqlalchemy import select
@@ -12,24 +10,18 @@ from sqlalchemy import select
 from podium.models import CodeSubmission
 from podium.services import code
 
-from tests.code_world import CID, STUDENTS, TA, copy_code_world, upload
+from tests.code_world import CID, STUDENTS, copy_code_world
 from tests.web.conftest import app  # noqa: F401 - the app over the test's runtime
 
 ADA, BO = STUDENTS
 
 
-def code_rows(rt, email: str) -> list[CodeSubmission]:
+def code_rows(rt, world, email: str) -> list[CodeSubmission]:
     with rt.db.session() as session:
-        rows = list(session.scalars(select(CodeSubmission).where(CodeSubmission.user_id == world_user(session, email))
+        rows = list(session.scalars(select(CodeSubmission).where(CodeSubmission.user_id == world.users[email])
                                     .order_by(CodeSubmission.id)))
         session.expunge_all()
     return rows
-
-
-def world_user(session, email: str) -> int:
-    from podium.services.users import get_user
-
-    return get_user(session, email).id
 
 
 @pytest.fixture
@@ -58,6 +50,6 @@ def test_a_student_cannot_fill_the_disk_with_uploads(rt, world, browse, monkeypa
     response = post_code(ada, "v3.py")
     page = response.get_data(as_text=True)
     assert response.status_code == 422 and "at most 3 times" in page and "v2.py" in page
-    assert [row.file_name for row in code_rows(rt, ADA)] == ["v0.py", "v1.py", "v2.py"]
+    assert [row.file_name for row in code_rows(rt, world, ADA)] == ["v0.py", "v1.py", "v2.py"]
     assert len(list((rt.settings.data_dir / "code").rglob("*.py"))) == 3  # nothing of the refused one kept
     assert post_code(browse(BO), "bo.py").status_code == 302  # another student's count is their own
