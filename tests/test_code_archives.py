@@ -149,3 +149,43 @@ def test_encrypted_zip_members_are_refused(tmp_path):
         data[at + offset] |= 0x1
     path.write_bytes(bytes(data))
     assert "encrypted" in refused(path, ".zip")
+
+
+def test_a_zip_needing_a_version_no_reader_has_is_refused(tmp_path):
+    # The central directory's "version needed to extract" of a member set to 9.9 (by a newer tool or by hand):
+    # zipfile raises NotImplementedError while opening the archive, which must be a refusal, never a 500.
+    path = make_zip(tmp_path / "c.zip", {"a.py": b"print(1)\n"})
+    data = bytearray(path.read_bytes())
+    at = data.find(b"PK\x01\x02")
+    data[at + 6:at + 8] = (99).to_bytes(2, "little")
+    path.write_bytes(bytes(data))
+    assert "uses a zip feature that cannot be read here (zip file version 9.9)" in refused(path, ".zip")
+
+
+def central_directory_bomb(path: Path, entries: int, claimed: int | None = None) -> Path:
+    """A small zip whose central directory lists `entries` one-byte names, all pointing at one local header: 47
+    bytes an entry, so a 20 MB upload lists 400,000 of them."""
+    import struct
+
+    local = struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, 0, 0, 0, 0, 0, 0, 0, 1, 0) + b"a"
+    one = struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0) + b"a"
+    directory = one * entries
+    count = min(entries, 0xFFFF) if claimed is None else claimed
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, count, count, len(directory), len(local), 0)
+    path.write_bytes(local + directory + end)
+    return path
+
+
+def test_a_central_directory_bomb_is_refused_before_zipfile_reads_it(tmp_path, monkeypatch):
+    # zipfile reads the whole central directory into memory before the entry count can be checked: 400,000 entries
+    # of a 20 MB upload are 4 s and 180 MB, 1000 MB of them would exhaust the server. Its size is read first.
+    path = central_directory_bomb(tmp_path / "c.zip", 50_000)
+
+    def never(*args, **kwargs):
+        raise AssertionError("zipfile read a central directory of 50,000 entries")
+
+    monkeypatch.setattr(zipfile, "ZipFile", never)
+    message = refused(path, ".zip", Limits())
+    assert "more than 2,000 entries" in message
+    lying = central_directory_bomb(tmp_path / "lying.zip", 50_000, claimed=1)  # the count lies, the size cannot
+    assert "more than 2,000 entries" in refused(lying, ".zip", Limits())

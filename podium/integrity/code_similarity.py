@@ -76,7 +76,7 @@ def notebook_code(raw: bytes) -> str | None:
     try:
         notebook = json.loads(raw.decode("utf-8", errors="replace"))
         cells = notebook["cells"] if isinstance(notebook, dict) else None
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):  # nested JSON in an archive is no notebook either
         return None
     if not isinstance(cells, list):
         return None

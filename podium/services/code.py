@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from podium import code_archives, rules
@@ -32,6 +32,9 @@ from podium.services.rule_values import active_extension, active_extensions, ext
 
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 FILE_NAME_MAX = 255  # CodeSubmission.file_name
+# Every upload is kept, so uploads per student and competition are bounded: with the size limit, this bounds the
+# disk one student can fill (MAX_UPLOADS x max_mb). A student re-uploads a few times; a script in a loop is stopped.
+MAX_UPLOADS = 30
 
 
 class CodeTooLarge(PodiumError):
@@ -162,6 +165,7 @@ def receive_code(db: Database, settings: Settings, comp_id: int, user_id: int, s
             raise FieldError("file", "{name} is not a kind of file this competition accepts; upload one of {kinds}.",
                              name=file_name, kinds=", ".join(found.kinds))
         limits = limits_for(found)
+        _check_upload_count(session, comp, user_id)
     disk_name = f"{uuid.uuid4().hex}-{SAFE_NAME.sub('_', file_name)[-100:]}"
     dest = settings.data_dir / "code" / str(comp_id) / str(user_id) / disk_name
     try:
@@ -177,6 +181,7 @@ def receive_code(db: Database, settings: Settings, comp_id: int, user_id: int, s
         t = at or utcnow()
         with db.session() as session:
             comp, user = _member_competition(session, comp_id, user_id)
+            _check_upload_count(session, comp, user.id)  # again: uploads sent at once were all stored meanwhile
             deadline = code_deadline_for(session, comp, user)
             row = CodeSubmission(competition_id=comp.id, user_id=user.id, submitted_at=t,
                                  file_path=settings.stored_path(stored.path), file_name=file_name,
@@ -189,6 +194,15 @@ def receive_code(db: Database, settings: Settings, comp_id: int, user_id: int, s
     except BaseException:
         stored.path.unlink(missing_ok=True)
         raise
+
+
+def _check_upload_count(session: Session, comp: Competition, user_id: int) -> None:
+    count = session.scalar(select(func.count(CodeSubmission.id)).where(CodeSubmission.competition_id == comp.id,
+                                                                        CodeSubmission.user_id == user_id))
+    if count >= MAX_UPLOADS:
+        raise FieldError("file", "Code may be uploaded at most {most} times for {comp}, and all are used: the latest "
+                                 "upload by your code deadline is the one that counts. Nothing was stored; write to "
+                                 "the course staff if you must change it.", most=MAX_UPLOADS, comp=comp.public_id)
 
 
 def _member_competition(session: Session, comp_id: int, user_id: int) -> tuple[Competition, User]:

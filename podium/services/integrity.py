@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from podium.config import Settings
 from podium.db import Database
 from podium.domain import utcnow
-from podium.errors import NotFound
+from podium.errors import NotFound, PodiumError
 from podium.models import CodeSubmission, Competition, Enrolment, Role, Submission, User
 from podium.services import audit, code, grading
 
@@ -394,8 +394,27 @@ def open_pair(db: Database, settings: Settings, comp_id: int, a: int, b: int, ac
     limits = code.limits_for(found_settings) if found_settings else code_archives.DEFAULT_LIMITS
     sides = []
     for uid, marks in ((found["a"], found["marks_a"]), (found["b"], found["marks_b"])):
-        c = uploads[uid]
-        files = _read_code(settings, c.file_path, c.kind, c.file_name, limits)
+        files = _read_pair_side(settings, uploads.get(uid), people[uid], limits)
         sides.append(code_similarity.marked_files(files, [(name, tuple(map(tuple, spans))) for name, spans in marks]))
     pair = CodePairRow(people[found["a"]], people[found["b"]], found["shared"], found["share_a"], found["share_b"])
     return PairPage(pair, sides[0], sides[1], datetime.fromisoformat(kept["built_at"]))
+
+
+def _read_pair_side(settings: Settings, upload: CodeSubmission | None, person: Person, limits) -> list:
+    """One side's code files for the pair page; a clear refusal when the upload the report read is gone or no
+    longer readable (a file removed from the data dir, or changed on disk), never a traceback."""
+    from podium import code_archives
+
+    if upload is None or not settings.located(upload.file_path).is_file():
+        raise PodiumError(f"The code of {person.email} that the report compared is no longer stored; compute the "
+                          "report again.", code=410)
+    try:
+        return _read_code(settings, upload.file_path, upload.kind, upload.file_name, limits)
+    except (OSError, code_archives.CodeArchiveError) as exc:
+        raise PodiumError(f"The code of {person.email} ({upload.file_name}) cannot be read any more: "
+                          f"{_without_disk_name(str(exc), settings.located(upload.file_path).name, upload.file_name)}",
+                          code=409) from None
+
+
+def _without_disk_name(message: str, disk_name: str, file_name: str) -> str:
+    return message.replace(disk_name, file_name)

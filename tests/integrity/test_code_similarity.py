@@ -130,3 +130,12 @@ def test_a_fingerprint_is_the_k_grams_polynomial_hash_the_same_in_every_process(
 
     assert _kgram_hashes(text).tolist() == [one_by_one(text[i:i + K]) for i in range(len(text) - K + 1)]
     assert len(_kgram_hashes(text[:K - 1])) == 0
+
+
+def test_a_deeply_nested_notebook_inside_an_archive_is_no_code_and_breaks_nothing():
+    # A .ipynb inside a zip is not parsed at upload (only a single .ipynb is), so one student's nested JSON must not
+    # stop the report of the whole class: it is read as no code.
+    nested = [("deep.ipynb", b"[" * 100_000), ("deeper.ipynb", b'{"cells": ' + b"[" * 100_000),
+              ("main.py", b"x = 1\n")]
+    assert [f.name for f in code_files(nested)] == ["main.py"]
+    assert notebook_code(b"{" * 100_000) is None

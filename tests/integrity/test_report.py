@@ -89,3 +89,22 @@ def test_a_pair_not_in_the_report_is_not_found(rt, world):
     integrity.build(rt.db, rt.settings, world.comp_id)
     with pytest.raises(NotFound):
         integrity.open_pair(rt.db, rt.settings, world.comp_id, world.users[ORIGINAL], world.users[TA], TA)
+
+
+def test_a_pair_whose_code_is_no_longer_readable_says_so_rather_than_failing(rt, world):
+    # The kept report names uploads by id; a file gone from the data dir (or changed on disk into something the
+    # archive checks refuse) since the report was computed is a clear refusal, never a traceback.
+    from podium.errors import PodiumError
+    from podium.models import CodeSubmission
+
+    integrity.build(rt.db, rt.settings, world.comp_id)
+    with rt.db.session() as session:
+        row = session.scalar(select(CodeSubmission).where(CodeSubmission.user_id == world.users[COPIER])
+                             .order_by(CodeSubmission.id.desc()))
+        path = code.code_file(rt.settings, row)
+    path.write_bytes(b"PK\x03\x04 no longer a zip")
+    with pytest.raises(PodiumError, match="cannot be read"):
+        integrity.open_pair(rt.db, rt.settings, world.comp_id, world.users[ORIGINAL], world.users[COPIER], TA)
+    path.unlink()
+    with pytest.raises(PodiumError, match="no longer stored"):
+        integrity.open_pair(rt.db, rt.settings, world.comp_id, world.users[ORIGINAL], world.users[COPIER], TA)
