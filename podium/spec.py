@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import scorers
 from podium import rules
+from podium.rules.code import DEFAULT_CODE_UPLOADS
 from podium.errors import ConfigError
 from podium.models import Competition, Course
 
@@ -57,7 +58,7 @@ COMPETITION_KEYS = {
     "schedule": {"opens", "early", "ontime", "late"},
     "evaluation": {"metric", "id_column", "solution", "sample_submission", "data_files", "higher_is_better"},
     "grading": {"cutoffs"},
-    "code": {"required", "deadline", "max_mb", "kinds", "starter"},
+    "code": {"required", "deadline", "max_mb", "max_uploads", "kinds", "starter"},
 }
 REQUIRED = {
     "course": ("slug", "title", "timezone"),
@@ -72,6 +73,7 @@ REQUIRED = {
 CODE_KINDS = (".zip", ".tar.gz", ".py", ".ipynb")
 CODE_DEADLINE_AFTER_LATE = timedelta(days=2)
 DEFAULT_CODE_MB = 20.0
+MAX_CODE_UPLOADS = 1000
 MAX_CODE_MB = 1000.0  # more is a typo: a course's code is megabytes, and the archive checks read it all
 
 
@@ -86,6 +88,7 @@ class CodeSpec:
     max_mb: float = DEFAULT_CODE_MB
     kinds: tuple[str, ...] = CODE_KINDS
     starter: tuple[Path, ...] = ()
+    max_uploads: int = DEFAULT_CODE_UPLOADS  # per student; with max_mb, the disk one student can fill
 
 
 @dataclass(frozen=True)
@@ -350,6 +353,8 @@ def _code(path: Path, folder: Path, given: dict[str, Any], times: dict[str, date
                        maximum=MAX_CODE_MB),
         kinds=tuple(k for k in CODE_KINDS if k in kinds),
         starter=tuple(_existing_file(path, "[code] starter", folder, name) for name in starter),
+        max_uploads=int(_number(path, "[code] max_uploads", given.get("max_uploads", DEFAULT_CODE_UPLOADS),
+                                minimum=1, maximum=MAX_CODE_UPLOADS, integer=True)),
     )
 
 

@@ -48,7 +48,7 @@ def test_the_code_table_defaults_to_two_days_after_late(tmp_path):
     comp = spec.competitions[0]
     assert comp.code.required and comp.code.deadline == comp.late + timedelta(days=2)
     assert comp.code.kinds == (".zip", ".tar.gz", ".py", ".ipynb") and comp.code.max_mb == 1
-    assert [p.name for p in comp.code.starter] == ["starter.py"]
+    assert [p.name for p in comp.code.starter] == ["starter.py"] and comp.code.max_uploads == 30
     assert spec.policy["missing_code"] == "flag"
 
 
@@ -57,6 +57,8 @@ def test_the_code_table_defaults_to_two_days_after_late(tmp_path):
     ("kinds = []", "[code] kinds"),
     ('deadline = "1999-01-01 00:00:00"', "[code] deadline"),
     ("max_mb = 0", "[code] max_mb"),
+    ("max_uploads = 0", "[code] max_uploads"),
+    ("max_uploads = 2.5", "[code] max_uploads"),
     ("required = 1", "[code] required"),
     ("colour = 1", "[code] colour"),
 ])

@@ -15,6 +15,9 @@ from podium.rules.windows import Extension, Schedule, effective_schedule
 CODE_DUE = "due"  # the student's code deadline has not passed: code may still come
 CODE_FLAG = "flag"  # flagged to staff; the grade stands (`missing_code = "flag"`)
 CODE_ZERO = "zero"  # final grade 0 (`missing_code = "zero"`)
+# Uploads one student may make per competition unless its [code] table says `max_uploads`: every upload is kept, so
+# this bounds the disk one student can fill. A student re-uploads a few times; a script posting in a loop is stopped.
+DEFAULT_CODE_UPLOADS = 30
 
 
 @dataclass(frozen=True)

@@ -25,16 +25,13 @@ from podium.config import Settings
 from podium.db import Database
 from podium.errors import FieldError, Forbidden, NotFound, PodiumError
 from podium.models import CodeSubmission, Competition, Enrolment, Role, User, utcnow
-from podium.rules.code import CodeUpload
+from podium.rules.code import DEFAULT_CODE_UPLOADS, CodeUpload
 from podium.services.files import TooLarge, store_incoming
 from podium.services import audit, rule_values
 from podium.services.rule_values import active_extension, active_extensions, extension_of, schedule_of
 
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 FILE_NAME_MAX = 255  # CodeSubmission.file_name
-# Every upload is kept, so uploads per student and competition are bounded: with the size limit, this bounds the
-# disk one student can fill (MAX_UPLOADS x max_mb). A student re-uploads a few times; a script in a loop is stopped.
-MAX_UPLOADS = 30
 
 
 class CodeTooLarge(PodiumError):
@@ -50,6 +47,7 @@ class CodeSettings:
     max_mb: float
     kinds: tuple[str, ...]
     starter: tuple[dict, ...]
+    max_uploads: int = DEFAULT_CODE_UPLOADS  # per student: every upload is kept (podium.spec.CodeSpec)
 
     @property
     def max_bytes(self) -> int:
@@ -63,7 +61,8 @@ def code_settings(comp: Competition) -> CodeSettings | None:
     given = comp.code_settings
     return CodeSettings(required=bool(given.get("required", False)), deadline=comp.code_deadline,
                         max_mb=float(given.get("max_mb", 20.0)), kinds=tuple(given.get("kinds", code_archives.KINDS)),
-                        starter=tuple(given.get("starter", ())))
+                        starter=tuple(given.get("starter", ())),
+                        max_uploads=int(given.get("max_uploads", DEFAULT_CODE_UPLOADS)))
 
 
 def requires_code(comp: Competition) -> bool:
@@ -199,10 +198,11 @@ def receive_code(db: Database, settings: Settings, comp_id: int, user_id: int, s
 def _check_upload_count(session: Session, comp: Competition, user_id: int) -> None:
     count = session.scalar(select(func.count(CodeSubmission.id)).where(CodeSubmission.competition_id == comp.id,
                                                                         CodeSubmission.user_id == user_id))
-    if count >= MAX_UPLOADS:
+    most = code_settings(comp).max_uploads
+    if count >= most:
         raise FieldError("file", "Code may be uploaded at most {most} times for {comp}, and all are used: the latest "
                                  "upload by your code deadline is the one that counts. Nothing was stored; write to "
-                                 "the course staff if you must change it.", most=MAX_UPLOADS, comp=comp.public_id)
+                                 "the course staff if you must change it.", most=most, comp=comp.public_id)
 
 
 def _member_competition(session: Session, comp_id: int, user_id: int) -> tuple[Competition, User]:

@@ -114,7 +114,8 @@ def _code_table(comp: Competition) -> dict[str, Any] | None:
     if found is None:
         return None
     deadline = rules.as_utc(found.deadline).astimezone(rules.zone(comp.course.timezone)).strftime(WALL_CLOCK)
-    return {"required": found.required, "deadline": deadline, "max_mb": found.max_mb, "kinds": list(found.kinds),
+    return {"required": found.required, "deadline": deadline, "max_mb": found.max_mb,
+            "max_uploads": found.max_uploads, "kinds": list(found.kinds),
             "starter": [entry["name"] for entry in found.starter]}
 
 

@@ -258,7 +258,8 @@ def _code_settings(settings: Settings, spec: CompetitionSpec, home: Path) -> dic
     files are named by where their copies go (`_copy_starter` puts them there once the load is accepted)."""
     if spec.code is None:
         return None
-    return {"required": spec.code.required, "max_mb": spec.code.max_mb, "kinds": list(spec.code.kinds),
+    return {"required": spec.code.required, "max_mb": spec.code.max_mb, "max_uploads": spec.code.max_uploads,
+            "kinds": list(spec.code.kinds),
             "starter": [{"name": path.name, "path": settings.stored_path(home / "starter" / path.name),
                          "sha256": sha256_of(path)} for path in spec.code.starter]}
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from podium.models import CodeSubmission
-from podium.services import code
+from podium.services import code, courses
 
 from tests.code_world import CID, STUDENTS, copy_code_world
 from tests.web.conftest import app  # noqa: F401 - the app over the test's runtime
@@ -41,9 +41,12 @@ def post_code(who, name: str = "main.py", data: bytes = b"x = 1\n"):
     return who.form(f"/competitions/{CID}/code", {"file": (io.BytesIO(data), name)}, content_type="multipart/form-data")
 
 
-def test_a_student_cannot_fill_the_disk_with_uploads(rt, world, browse, monkeypatch):
+def test_a_student_cannot_fill_the_disk_with_uploads(rt, world, browse):
     # Every upload is kept: without a bound, one student's script posting code in a loop fills the data dir.
-    monkeypatch.setattr(code, "MAX_UPLOADS", 3)
+    with rt.db.session() as session:  # as `max_uploads = 3` in the [code] table would load (30 unless it says)
+        comp = courses.get_competition(session, CID)
+        assert code.code_settings(comp).max_uploads == 30
+        comp.code_settings = {**comp.code_settings, "max_uploads": 3}
     ada = browse(ADA)
     for n in range(3):
         assert post_code(ada, f"v{n}.py").status_code == 302
