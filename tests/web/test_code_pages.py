@@ -85,6 +85,10 @@ def test_a_student_never_reaches_anothers_code_nor_the_staff_pages(rt, world, br
     for url in (f"/staff/competitions/{CID}/code", f"/staff/competitions/{CID}/code/{theirs.id}/file",
                 f"/staff/competitions/{CID}/code.zip", f"/competitions/{CID}/code/{theirs.id}/file"):
         assert ta2.get(url).status_code in (403, 404), url
+    # Nor through their own course's address: an upload's id is looked up in the competition the address names.
+    for url in (f"/staff/competitions/c2-hw1/code/{theirs.id}/file", f"/competitions/c2-hw1/code/{theirs.id}/file"):
+        answer = ta2.get(url)
+        assert answer.status_code == 404 and b"bo's secret" not in answer.get_data(), url
     assert events(rt, "code.download") == [] and events(rt, "code.download_all") == []
 
 
