@@ -19,7 +19,7 @@ from podium.runtime import make_runtime
 from podium.services import users
 from podium.services.courses import get_competition, get_course, load_course
 from tests.conftest import N_ROWS, predictions, write_course
-from tests.jobs.conftest import MarkedCourse, RUNAWAY, marked, use_marked_metric
+from tests.jobs.conftest import GATED, MarkedCourse, RUNAWAY, marked, use_marked_metric
 from tests.jobs.live import Server, Worker, scoring_processes, upload
 from tests.jobs.test_server import close_readers, reader, rows, unfinished, wait_until
 
@@ -118,14 +118,23 @@ def test_workers_score_what_a_server_without_scoring_receives_each_upload_exactl
     quick = {"PODIUM_QUEUE_POLL_SECONDS": "0.1", "PODIUM_SCORING_WORKERS": "1"}
     workers = [start(Worker, log=f"worker-{n}.log", **quick) for n in range(2)]
     assert wait_until(lambda: all(scoring_child(worker) for worker in workers))  # both ready to score
+    # A gated upload first: the worker that claims it is held in its one slot, so the other one must score what
+    # follows, however the machine schedules the two. The gate opens once the other has scored one, and from then
+    # on the two race for every claim.
+    gated = ("gated", STUDENTS[0], marked(GATED))
+    assert upload(server.port, COMPETITION, gated[1], keys[gated[1]], gated[2].encode(), gated[0])[0] == 202
+    assert wait_until(lambda: all(row[6] for row in rows(server) if row[1] == "gated")), rows(server)
     texts = [(f"up-{n:02d}", STUDENTS[n % 2], predictions(correct=set(range(n % N_ROWS)) | {19 - n % 7}))
              for n in range(16)]
     with ThreadPoolExecutor(max_workers=4) as pool:
         answers = list(pool.map(lambda t: upload(server.port, COMPETITION, t[1], keys[t[1]], t[2].encode(), t[0]),
                                 texts))
     assert [status for status, _ in answers] == [202] * len(texts)
+    assert wait_until(lambda: any(row[2] == "scored" for row in rows(server) if row[1] != "gated")), rows(server)
+    marked_course.open_gate()
     assert wait_until(lambda: unfinished(server) == 0, every=0.1), rows(server)
 
+    texts.append(gated)
     final = {row[1]: row for row in rows(server)}
     assert sorted(final) == sorted(description for description, _, _ in texts)
     for description, _, text in texts:
