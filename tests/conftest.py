@@ -241,12 +241,84 @@ class RouteBuildersCompiledOnce:
         return builder
 
 
+class RulesParsedOnce:
+    """werkzeug's parsing of each route kept for the whole run, beside its builders (above): binding a rule to a new
+    app's URL map parses its path into the parts the matcher uses and makes a converter for each variable, the rest
+    of `create_app`'s time. What parsing leaves depends only on the rule's path, host or subdomain, slash merging and
+    the map's converters, which the key holds; a converter keeps nothing of its map but a reference."""
+
+    def __init__(self, compile_rule):
+        self.compile_rule = compile_rule
+        self.parsed: dict[tuple, tuple] = {}
+
+    def __call__(self, rule: Rule) -> None:
+        routes = rule.map
+        key = (rule.rule, rule.host, rule.subdomain, rule.merge_slashes, routes.host_matching,
+               tuple(routes.converters.items()))
+        if (parsed := self.parsed.get(key)) is None:
+            self.compile_rule(rule)
+            self.parsed[key] = (tuple(rule._parts), tuple(rule._trace), dict(rule._converters))
+            return
+        parts, trace, converters = parsed
+        rule._parts, rule._trace, rule._converters = list(parts), list(trace), dict(converters)
+        rule.arguments.update(converters)  # each variable of the path has its converter
+        rule._build = rule._compile_builder(False).__get__(rule, None)
+        rule._build_unknown = rule._compile_builder(True).__get__(rule, None)
+
+
 @pytest.fixture(scope="session", autouse=True)
-def route_builders_compiled_once():
+def routes_compiled_once():
     with pytest.MonkeyPatch.context() as patch:
         cache = RouteBuildersCompiledOnce(Rule._compile_builder)
         # A function, not the cache itself, so that it binds to each rule as the method it replaces does.
         patch.setattr(Rule, "_compile_builder", lambda rule, append_unknown=True: cache(rule, append_unknown))
+        parsed = RulesParsedOnce(Rule.compile)
+        patch.setattr(Rule, "compile", lambda rule: parsed(rule))
+        yield
+
+
+class StatementsCompiledOnce:
+    """SQLAlchemy's compiled statements kept for the whole run: every test makes an engine of its own (its database
+    is its own), and each engine's cache of compiled SQL starts empty, so every test compiled every statement it ran
+    again, a fifth of the web and API tests' CPU. SQLAlchemy keys a compiled statement by the dialect object that
+    compiled it; here by what makes two dialects compile alike instead, their class, parameter style and server
+    version (one cluster, or one SQLite library, serves the whole run), so that one engine's compilation serves the
+    next. Bounded as SQLAlchemy bounds its own."""
+
+    def __init__(self, size: int = 20_000):
+        from sqlalchemy.util import LRUCache
+
+        self.compiled = LRUCache(size)
+
+    @staticmethod
+    def _key(key: tuple) -> tuple:
+        dialect, *rest = key
+        return (type(dialect), dialect.paramstyle, dialect.server_version_info, *rest)
+
+    def get(self, key: tuple, default=None):
+        return self.compiled.get(self._key(key), default)
+
+    def __setitem__(self, key: tuple, value) -> None:
+        self.compiled[self._key(key)] = value
+
+
+@pytest.fixture(scope="session", autouse=True)
+def statements_compiled_once():
+    import podium.db
+    from sqlalchemy.orm import Mapper
+
+    cache = StatementsCompiledOnce()
+    create_engine = podium.db.create_engine
+
+    def create_engine_sharing_compiled_statements(*args, **kwargs):
+        engine = create_engine(*args, **kwargs)
+        engine._compiled_cache = cache
+        return engine
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(podium.db, "create_engine", create_engine_sharing_compiled_statements)
+        # The ORM's own statements (a flush's INSERTs and UPDATEs) are kept per mapper, keyed by dialect likewise.
+        patch.setattr(Mapper, "_compiled_cache", property(lambda mapper: cache))
         yield
 
 
