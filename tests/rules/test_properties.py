@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from itertools import count, product
 
 from hypothesis import assume, given, settings
@@ -72,11 +73,20 @@ def competitions(draw, index: int) -> CompetitionRules:
                             weight=draw(st.sampled_from([0.0, 0.5, 1.0, 1.0, 2.0])), ungraded=ungraded)
 
 
+# Strategies made once: `courses` draws from them for every submission of every example, and Hypothesis spends more
+# time making and checking a new strategy than drawing from one.
+BOUNDARIES = st.sampled_from([k * 86400 + e for k in range(-6, 9) for e in (-1, 0, 1)])
+PRIVATE_SCORES = st.one_of(scores, st.none())
+
+
+@lru_cache(maxsize=None)
+def offsets_within(span: int):
+    return st.one_of(BOUNDARIES, st.integers(-10 * 86400, span + 86400))
+
+
 def offsets(comp: CompetitionRules):
     """Seconds from ontime: whole days and their neighbours (the days_late boundaries), then anything."""
-    span = int((comp.schedule.late - comp.schedule.ontime).total_seconds())
-    boundaries = [k * 86400 + e for k in range(-6, 9) for e in (-1, 0, 1)]
-    return st.one_of(st.sampled_from(boundaries), st.integers(-10 * 86400, span + 86400))
+    return offsets_within(int((comp.schedule.late - comp.schedule.ontime).total_seconds()))
 
 
 @st.composite
@@ -99,7 +109,7 @@ def courses(draw, max_competitions: int = 3, max_students: int = 3, max_submissi
                 offset = draw(comp_offsets)
                 subs.append(Submission(id=next(ids), student=student,
                                        submitted_at=comp.schedule.ontime + offset * SECOND,
-                                       public_score=draw(scores), private_score=draw(st.one_of(scores, st.none())),
+                                       public_score=draw(scores), private_score=draw(PRIVATE_SCORES),
                                        selected=draw(st.booleans()), practice=draw(st.booleans()) and offset > 0))
         submissions[comp.slug] = subs
     return Course(policy, comps, submissions, students)
