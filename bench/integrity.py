@@ -24,7 +24,6 @@ import sys
 import tempfile
 import textwrap
 import time
-import zipfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -39,7 +38,7 @@ from podium.models import Competition, Enrolment, Role, User  # noqa: E402
 from podium.runtime import make_runtime  # noqa: E402
 from podium.services import code, integrity, submissions  # noqa: E402
 from podium.services.courses import get_course, load_course  # noqa: E402
-from tests.integrity.generated import STARTER, copied_with_changes, labels, program, renamed  # noqa: E402
+from tests.integrity.generated import STARTER, copied_with_changes, labels, program, renamed, zipped  # noqa: E402
 
 TARGET_SECONDS = 60.0
 SEED = 11785
@@ -92,14 +91,6 @@ def write_course(root: Path, now: datetime, truth: np.ndarray) -> Path:
     (comp / "sample_submission.csv").write_text("id,label\n" + "".join(f"{i},0\n" for i in range(rows)))
     (comp / "starter.py").write_text(STARTER)
     return course
-
-
-def zipped(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, text in files.items():
-            archive.writestr(name, text)
-    return buffer.getvalue()
 
 
 def populate(rt, folder: Path, students: int, code_kb: int, rows: int) -> tuple[int, dict[int, int]]:

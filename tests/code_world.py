@@ -4,7 +4,6 @@ c2 with its own TA and student, for the attacks from another course."""
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from podium.services import code, submissions
 from podium.services.courses import get_competition, get_course, load_course
 from podium.services.users import add_user
 from tests.conftest import N_ROWS, predictions, write_course
+from tests.worlds import CompetitionWorld
 
 CODE_WORLD = "code course"
 CID = "c1-hw1"
@@ -24,13 +24,6 @@ OTHER_STUDENT = "zed@example.edu"
 PASSWORD = "correct horse battery"
 STARTER = "import numpy as np\n\ndef load_data(path):\n    return np.load(path)\n"
 
-
-@dataclass(frozen=True)
-class CodeWorld:
-    now: datetime
-    cid: str
-    comp_id: int
-    users: dict[str, int]
 
 
 def write_code_course(root: Path, now: datetime, *, required: bool = True, extra: str = "") -> Path:
@@ -43,7 +36,7 @@ def write_code_course(root: Path, now: datetime, *, required: bool = True, extra
     return folder
 
 
-def build_code_world(rt: Runtime, folder: Path, now: datetime) -> CodeWorld:
+def build_code_world(rt: Runtime, folder: Path, now: datetime) -> CompetitionWorld:
     c1 = write_code_course(folder / "courses", now)
     c2 = write_course(folder / "other", now=now, slug="c2")
     users = {}
@@ -60,14 +53,14 @@ def build_code_world(rt: Runtime, folder: Path, now: datetime) -> CodeWorld:
         sub = submissions.receive(rt.db, rt.settings, comp_id, users[email], io.BytesIO(predictions(right).encode()),
                                   "predictions.csv")
         submissions.score(rt.db, rt.settings, sub.id)
-    return CodeWorld(now=now, cid=CID, comp_id=comp_id, users=users)
+    return CompetitionWorld(now=now, cid=CID, comp_id=comp_id, users=users)
 
 
-def copy_code_world(worlds, rt: Runtime, tmp_path: Path) -> CodeWorld:
+def copy_code_world(worlds, rt: Runtime, tmp_path: Path) -> CompetitionWorld:
     return worlds.copy_into(rt, tmp_path, CODE_WORLD, build_code_world)
 
 
-def upload(rt: Runtime, world: CodeWorld, email: str, data: bytes = b"print('mine')\n", name: str = "main.py",
+def upload(rt: Runtime, world: CompetitionWorld, email: str, data: bytes = b"print('mine')\n", name: str = "main.py",
            at: datetime | None = None):
     return code.receive_code(rt.db, rt.settings, world.comp_id, world.users[email], io.BytesIO(data), name, at=at)
 

@@ -31,6 +31,16 @@ Build = Callable[[Runtime, Path, datetime], Any]
 
 
 @dataclass(frozen=True)
+class CompetitionWorld:
+    """What the tests of a world built around one competition need to know of it: the instant it was built at, the
+    competition's id in the Kaggle API's terms (`cid`) and in the database, and the ids of its people by email."""
+    now: datetime
+    cid: str
+    comp_id: int
+    users: dict[str, int]
+
+
+@dataclass(frozen=True)
 class Built:
     snapshot: str
     data_dir: Path

@@ -3,8 +3,10 @@
 share no more than short idioms, as two students writing alone do; and a copier's renaming of one."""
 from __future__ import annotations
 
+import io
 import random
 import re
+import zipfile
 
 NAMES = ("alpha beta gamma delta epsilon loss model data batch grad step rate size count total value index weight "
          "bias layer hidden output inputs target mask score logits probs labels epoch optimizer scheduler buffer "
@@ -68,3 +70,12 @@ def renamed(code: str, seed: int = 0) -> str:
     new = {name: f"{name[:2]}_{rng.randrange(10 ** 4)}" for name in NAMES}
     out = re.sub(r"\b(" + "|".join(NAMES) + r")\b", lambda m: new[m.group(1)], code)
     return "# my own solution\n" + out
+
+
+def zipped(files: dict[str, str | bytes]) -> bytes:
+    """A zip archive (deflated) of the given files, by name inside it, as a student's archiver makes one."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()

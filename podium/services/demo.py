@@ -120,7 +120,8 @@ def _upload_code(rt: Runtime, students, seed: int, now) -> None:
 def _code_upload(slug: str, model: str, starter: dict[str, bytes], *, notebook: bool) -> tuple[str, bytes]:
     """One student's code: a notebook of their model, or a zip of the starter files and their model."""
     import json
-    import zipfile
+
+    from podium.demo.code import zipped
 
     if notebook:
         cells = [{"cell_type": "markdown", "metadata": {}, "source": [f"# {slug}\n"]}]
@@ -128,12 +129,7 @@ def _code_upload(slug: str, model: str, starter: dict[str, bytes], *, notebook: 
                   for part in model.split("\n\n\n")]
         return f"{slug}.ipynb", json.dumps({"cells": cells, "metadata": {}, "nbformat": 4,
                                              "nbformat_minor": 5}).encode()
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in starter.items():
-            archive.writestr(name, data)
-        archive.writestr(f"{slug}/model.py", model)
-    return f"{slug}.zip", buffer.getvalue()
+    return f"{slug}.zip", zipped({**starter, f"{slug}/model.py": model})
 
 
 # Two students' deadlines moved, as staff would grant them, so the extension pages and timelines have something

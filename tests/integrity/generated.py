@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from podium.demo.code import NAMES, STARTER, program, renamed  # noqa: F401  (the tests' names for them)
+from podium.demo.code import NAMES, STARTER, program, renamed, zipped  # noqa: F401  (the tests' names for them)
 
 
 def labels(seed: int, students: int, rows: int, classes: int = 10) -> tuple[np.ndarray, dict[int, np.ndarray]]:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import io
 import random
-import zipfile
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -26,7 +24,8 @@ from podium.services import code, submissions
 from podium.services.courses import get_competition, get_course, load_course
 from podium.services.users import add_user
 from tests.conftest import write_course
-from tests.integrity.generated import STARTER, copied_with_changes, labels, program, renamed
+from tests.integrity.generated import STARTER, copied_with_changes, labels, program, renamed, zipped
+from tests.worlds import CompetitionWorld
 
 INTEGRITY_WORLD = "integrity course"
 CID = "c1-hw1"
@@ -40,13 +39,6 @@ TA, OTHER_TA, OTHER_STUDENT = "ta@example.edu", "ta2@example.edu", "zed@example.
 PASSWORD = "correct horse battery"
 ROWS, PUBLIC, CLASSES = 240, 60, 3
 
-
-@dataclass(frozen=True)
-class IntegrityWorld:
-    now: datetime
-    cid: str
-    comp_id: int
-    users: dict[str, int]
 
 
 def write_integrity_course(root: Path, now: datetime, truth: np.ndarray) -> Path:
@@ -64,14 +56,6 @@ def write_integrity_course(root: Path, now: datetime, truth: np.ndarray) -> Path
 
 def csv_of(labels_: np.ndarray) -> bytes:
     return ("id,label\n" + "".join(f"{i},{v}\n" for i, v in enumerate(labels_))).encode()
-
-
-def zipped(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, text in files.items():
-            archive.writestr(name, text)
-    return buffer.getvalue()
 
 
 def notebook(source: str) -> bytes:
@@ -101,7 +85,7 @@ def student_uploads() -> tuple[np.ndarray, dict[str, tuple[str, bytes]], dict[st
     return truth, uploads, files
 
 
-def build_integrity_world(rt: Runtime, folder: Path, now: datetime) -> IntegrityWorld:
+def build_integrity_world(rt: Runtime, folder: Path, now: datetime) -> CompetitionWorld:
     truth, uploads, files = student_uploads()
     c1 = write_integrity_course(folder / "courses", now, truth)
     c2 = write_course(folder / "other", now=now, slug="c2")
@@ -124,8 +108,8 @@ def build_integrity_world(rt: Runtime, folder: Path, now: datetime) -> Integrity
         name, data = uploads[email]
         code.receive_code(rt.db, rt.settings, comp_id, users[email], io.BytesIO(data), name,
                           at=now - timedelta(hours=1, minutes=n))
-    return IntegrityWorld(now=now, cid=CID, comp_id=comp_id, users=users)
+    return CompetitionWorld(now=now, cid=CID, comp_id=comp_id, users=users)
 
 
-def copy_integrity_world(worlds, rt: Runtime, tmp_path: Path) -> IntegrityWorld:
+def copy_integrity_world(worlds, rt: Runtime, tmp_path: Path) -> CompetitionWorld:
     return worlds.copy_into(rt, tmp_path, INTEGRITY_WORLD, build_integrity_world)

@@ -9,18 +9,11 @@ import zlib
 
 import pytest
 
+from podium.demo.code import zipped
 from podium.scoring import UploadLimits
 from tests.scoring.conftest import ACCURACY, TRUTH, Competition, upload_text
 
 HALF_RIGHT = {**TRUTH, 0: 0, 1: 0}  # public 2/3, private 4/5
-
-
-def zipped(files: dict[str, bytes | str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, content in files.items():
-            archive.writestr(name, content)
-    return buffer.getvalue()
 
 
 def check_half_right(result) -> None:
