@@ -45,8 +45,12 @@ class Server:
     extra_env: dict = field(default_factory=dict)
 
     def env(self) -> dict:
+        # The process's temporary files in the test's own folder (where its log is), which pytest removes: a killed
+        # server cannot remove its fork servers' socket folders itself, and they would pile up in the machine's.
+        temporary = self.log.parent / "tmp"
+        temporary.mkdir(exist_ok=True)
         return dict(os.environ, PODIUM_DATA_DIR=str(self.data_dir), DATABASE_URL=self.database_url,
-                    PYTHONUNBUFFERED="1", **self.extra_env)
+                    PYTHONUNBUFFERED="1", TMPDIR=str(temporary), **self.extra_env)
 
     def start(self) -> "Server":
         """Start, and return once the server answers HTTP (a gunicorn master listens before its workers serve)."""
