@@ -25,7 +25,6 @@ PASSWORD = "correct horse battery"
 STARTER = "import numpy as np\n\ndef load_data(path):\n    return np.load(path)\n"
 
 
-
 def write_code_course(root: Path, now: datetime, *, required: bool = True, extra: str = "") -> Path:
     folder = write_course(root, now=now, extra_evaluation="")
     toml = folder / "hw1" / "competition.toml"

@@ -40,7 +40,6 @@ PASSWORD = "correct horse battery"
 ROWS, PUBLIC, CLASSES = 240, 60, 3
 
 
-
 def write_integrity_course(root: Path, now: datetime, truth: np.ndarray) -> Path:
     folder = write_course(root, now=now)
     comp = folder / "hw1"
